@@ -1,0 +1,20 @@
+import { DevServer } from "../devServer";
+import type { LogFormat } from "../logs";
+
+/** `devcluster up`: runs until Ctrl-C, `devcluster stop`, or SIGTERM; every node ends with it. */
+export async function up(configPath: string, opts: { logFormat: LogFormat }): Promise<number> {
+  const server = await DevServer.start({ configPath, logFormat: opts.logFormat });
+  await new Promise<void>((resolve) => {
+    const stop = (why: string): void => {
+      server.log.info({ why }, "stopping the cluster");
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGHUP", () => stop("SIGHUP"));
+    server.once("stop", () => stop("devcluster stop"));
+  });
+  await server.close();
+  server.log.info("cluster stopped");
+  return 0;
+}

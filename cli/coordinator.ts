@@ -1,0 +1,441 @@
+import { EventEmitter } from "node:events";
+import type { Router } from "zeromq";
+import type { Logger } from "../runtime/log";
+import { Pid } from "../runtime/pid";
+import {
+  PROTOCOL_VERSION,
+  decodeCoordinatorInbound,
+  encode,
+  toWireError,
+  type ClientMessage,
+  type ClientRequest,
+  type ControlMessage,
+  type CoordinatorInbound,
+  type NodeInfo,
+  type NodeOp,
+  type PeerInfo,
+  type WireError,
+} from "../runtime/protocol";
+import { ZapHandler, type ClusterKeys } from "../runtime/security";
+import { Outbox, bindLoopback, secureRouter } from "../runtime/transport";
+import { CodeStore, toBundle } from "./codeStore";
+import type { CompiledModule } from "./compiler";
+
+export interface NodeResult {
+  node: string;
+  ok: boolean;
+  /** this node's prepare + commit, as it measured them */
+  ms: number;
+  error?: WireError;
+}
+
+/** What `devcluster reload --json` prints. */
+export interface ReloadReport {
+  ok: boolean;
+  modules: { name: string; version: string }[];
+  nodes: NodeResult[];
+  ms: number;
+  /** first to last commit acknowledged, as the coordinator saw them */
+  skewMs?: number;
+  /** per phase, for the benchmark */
+  phases?: { prepareMs: number; commitMs: number };
+  codeChangeFailures?: { node: string; pid: string; error: WireError }[];
+}
+
+export interface StatusReport {
+  name: string;
+  endpoint: string;
+  nodes: { name: string; pid: number | null; up: boolean; processes: number; modules: Record<string, string> }[];
+}
+
+export interface CoordinatorOptions {
+  cluster: string;
+  entry: string;
+  nodes: string[];
+  host: string;
+  port: number;
+  keys: ClusterKeys;
+  log: Logger;
+  /** compiles modules by name for `devcluster reload <module>` */
+  compile(modules: string[]): Promise<CompiledModule[]>;
+  prepareTimeoutMs?: number;
+}
+
+interface Member {
+  name: string;
+  endpoint: string;
+  osPid: number;
+  started: boolean;
+}
+
+type Answer = Extract<ControlMessage, { type: "ready" | "failed" | "committed" }>;
+
+function wire(code: string, message: string): WireError {
+  return { code, message };
+}
+
+/**
+ * The coordinator: code store, membership, cluster-wide names, reload
+ * transactions, and the control endpoint that nodes and CLI clients reach.
+ * Emits "ready" once every configured node has run its entry, "stop" when a
+ * client asks the cluster to stop.
+ */
+export class Coordinator extends EventEmitter {
+  readonly store = new CodeStore();
+  private readonly router: Router;
+  private readonly out: Outbox;
+  private readonly members = new Map<string, Member>();
+  private readonly names = new Map<string, Pid>();
+  private readonly answers = new Map<string, (msg: Answer) => void>();
+  private readonly nodeRequests = new Map<number, (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void>();
+  private zap?: ZapHandler;
+  /** reloads and joins run one after another, so a joining node never misses a commit */
+  private queue: Promise<unknown> = Promise.resolve();
+  private reloadSeq = 0;
+  private requestSeq = 0;
+  private ready = false;
+  private closed = false;
+  endpoint = "";
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    super();
+    this.router = secureRouter(opts.keys);
+    this.out = new Outbox(this.router, (err, frames) =>
+      this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"),
+    );
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  async start(initial: CompiledModule[]): Promise<string> {
+    this.store.commit(initial);
+    this.zap = await ZapHandler.start(this.opts.keys, this.opts.log);
+    this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
+    void this.serve();
+    return this.endpoint;
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private sendTo(id: string, msg: ControlMessage | ClientMessage): void {
+    this.out.push([id, encode(msg)]);
+  }
+
+  private async serve(): Promise<void> {
+    try {
+      for await (const [id, frame] of this.router) {
+        const who = id?.toString() ?? "?";
+        const r = decodeCoordinatorInbound(frame);
+        if (!r.ok) {
+          this.log.warn({ from: who, reason: r.reason }, "dropped frame");
+          continue;
+        }
+        try {
+          this.onMessage(who, r.msg);
+        } catch (err) {
+          this.log.error({ err, from: who }, "message handling failed");
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.log.error({ err }, "control socket failed");
+    }
+  }
+
+  private onMessage(from: string, msg: CoordinatorInbound): void {
+    switch (msg.type) {
+      case "hello":
+        void this.serial(() => this.join(from, msg));
+        return;
+      case "started": {
+        const m = this.members.get(msg.node);
+        if (m) m.started = true;
+        this.log.info({ node: msg.node, ms: Math.round(msg.ms) }, "node running its entry");
+        this.emit("nodeStarted", msg.node);
+        if (!this.ready && this.opts.nodes.every((n) => this.members.get(n)?.started)) {
+          this.ready = true;
+          this.emit("ready");
+        }
+        return;
+      }
+      case "startFailed":
+        this.log.error({ node: msg.node, error: msg.error.message }, "entry start failed; the node will be restarted");
+        return;
+      case "ready":
+      case "failed":
+      case "committed":
+        this.answers.get(`${msg.reload}:${msg.node}`)?.(msg);
+        return;
+      case "register": {
+        const holder = this.names.get(msg.name);
+        if (holder && !holder.equals(msg.pid)) {
+          this.sendTo(from, { type: "nameReply", ref: msg.ref, error: wire("name_taken", `name ${msg.name} is taken by ${holder}`) });
+          return;
+        }
+        this.names.set(msg.name, msg.pid);
+        this.broadcast({ type: "names", set: { [msg.name]: msg.pid }, unset: [] });
+        this.sendTo(from, { type: "nameReply", ref: msg.ref, pid: msg.pid });
+        return;
+      }
+      case "unregister":
+        if (this.names.get(msg.name)?.equals(msg.pid)) {
+          this.names.delete(msg.name);
+          this.broadcast({ type: "names", set: {}, unset: [msg.name] });
+        }
+        return;
+      case "whereis":
+        this.sendTo(from, { type: "nameReply", ref: msg.ref, ...(this.names.has(msg.name) ? { pid: this.names.get(msg.name)! } : {}) });
+        return;
+      case "nodeResponse":
+        this.nodeRequests.get(msg.id)?.(msg);
+        return;
+      case "request":
+        void this.answerClient(from, msg.id, msg.req);
+        return;
+      case "welcome":
+      case "peers":
+      case "prepare":
+      case "commit":
+      case "abort":
+      case "names":
+      case "nameReply":
+      case "nodeRequest":
+      case "response":
+        this.log.warn({ from, type: msg.type }, "ignoring message meant for a node or client");
+        return;
+      default: {
+        const unhandled: never = msg;
+        return unhandled;
+      }
+    }
+  }
+
+  private broadcast(msg: ControlMessage): void {
+    for (const name of this.members.keys()) this.sendTo(name, msg);
+  }
+
+  private peers(): PeerInfo[] {
+    return [...this.members.values()].map((m) => ({ name: m.name, endpoint: m.endpoint }));
+  }
+
+  private async join(from: string, msg: Extract<ControlMessage, { type: "hello" }>): Promise<void> {
+    if (msg.protocol !== PROTOCOL_VERSION || msg.node !== from) {
+      this.log.warn({ from, node: msg.node, protocol: msg.protocol }, "refused hello: protocol or name mismatch");
+      return;
+    }
+    if (!this.opts.nodes.includes(msg.node)) {
+      this.log.warn({ node: msg.node, known: this.opts.nodes }, "refused hello from a node not in the config");
+      return;
+    }
+    const rejoin = this.members.has(msg.node);
+    this.members.set(msg.node, { name: msg.node, endpoint: msg.endpoint, osPid: msg.osPid, started: false });
+    this.log.info({ node: msg.node, osPid: msg.osPid, rejoin }, "node joined");
+    this.sendTo(from, {
+      type: "welcome",
+      cluster: this.opts.cluster,
+      entry: this.opts.entry,
+      nodes: this.opts.nodes,
+      peers: this.peers(),
+      bundles: this.store.bundles(),
+    });
+    this.sendTo(from, { type: "names", set: Object.fromEntries(this.names), unset: [] });
+    this.broadcast({ type: "peers", peers: this.peers() });
+  }
+
+  /** The launcher saw a node's OS process end: forget it and the names of its processes. */
+  nodeDown(name: string): void {
+    if (!this.members.delete(name)) return;
+    const unset = [...this.names].filter(([, pid]) => pid.node === name).map(([n]) => n);
+    for (const n of unset) this.names.delete(n);
+    this.broadcast({ type: "peers", peers: this.peers() });
+    if (unset.length) this.broadcast({ type: "names", set: {}, unset });
+    for (const [key, resolve] of this.answers) {
+      const [reload, node] = key.split(":");
+      if (node === name) resolve({ type: "failed", reload: Number(reload), node: name, error: wire("node_down", `node ${name} went down`) });
+    }
+  }
+
+  // ---- reload transaction (DESIGN §6) ---------------------------------------
+
+  /** Moves a set of modules to new versions on every node, or on none. */
+  reload(modules: CompiledModule[], opts: { force?: boolean } = {}): Promise<ReloadReport> {
+    return this.serial(() => this.transaction(modules, opts.force ?? false));
+  }
+
+  private collect(reload: number, nodes: string[], timeoutMs: number, phase: string): Promise<Map<string, Answer>> {
+    return new Promise((resolve) => {
+      const got = new Map<string, Answer>();
+      const finish = (): void => {
+        clearTimeout(timer);
+        for (const n of nodes) this.answers.delete(`${reload}:${n}`);
+        resolve(got);
+      };
+      const timer = setTimeout(() => {
+        for (const n of nodes) {
+          if (!got.has(n)) got.set(n, { type: "failed", reload, node: n, error: wire("timeout", `node ${n} did not answer ${phase} within ${timeoutMs} ms`) });
+        }
+        finish();
+      }, timeoutMs);
+      if (nodes.length === 0) return finish();
+      for (const n of nodes) {
+        this.answers.set(`${reload}:${n}`, (msg) => {
+          got.set(n, msg);
+          if (got.size === nodes.length) finish();
+        });
+      }
+    });
+  }
+
+  private async transaction(modules: CompiledModule[], force: boolean): Promise<ReloadReport> {
+    const t0 = performance.now();
+    const reload = ++this.reloadSeq;
+    const list = modules.map((m) => ({ name: m.name, version: m.version }));
+    const nodes = [...this.members.keys()];
+    const timeout = this.opts.prepareTimeoutMs ?? 5000;
+    const bundles = modules.map(toBundle);
+    const prepareMsg = encode({ type: "prepare", reload, bundles, force });
+    // One encoding for every node: the bundles are the bulk of the bytes.
+    for (const n of nodes) this.out.push([n, prepareMsg]);
+    const prepared = await this.collect(reload, nodes, timeout, "prepare");
+    const t1 = performance.now();
+    const failed = [...prepared.values()].filter((a): a is Extract<Answer, { type: "failed" }> => a.type === "failed");
+    if (failed.length > 0) {
+      for (const n of nodes) this.sendTo(n, { type: "abort", reload });
+      const report: ReloadReport = {
+        ok: false,
+        modules: list,
+        nodes: nodes.map((n) => {
+          const a = prepared.get(n)!;
+          return a.type === "failed" ? { node: n, ok: false, ms: 0, error: a.error } : { node: n, ok: true, ms: a.type === "ready" ? a.ms : 0 };
+        }),
+        ms: performance.now() - t0,
+      };
+      this.log.error({ modules: list.map((m) => m.name), errors: failed.map((f) => `${f.node}: ${f.error.message}`) }, "reload aborted; no node switched");
+      return report;
+    }
+    const commitAt = new Map<string, number>();
+    for (const n of nodes) this.sendTo(n, { type: "commit", reload });
+    const committedP = this.collect(reload, nodes, timeout, "commit");
+    // Record acknowledgement times as they arrive, for the skew window.
+    for (const n of nodes) {
+      const key = `${reload}:${n}`;
+      const inner = this.answers.get(key);
+      if (inner) this.answers.set(key, (msg) => (commitAt.set(n, performance.now()), inner(msg)));
+    }
+    const committed = await committedP;
+    const t2 = performance.now();
+    this.store.commit(modules);
+    const times = [...commitAt.values()];
+    const failures: { node: string; pid: string; error: WireError }[] = [];
+    const results: NodeResult[] = nodes.map((n) => {
+      const prep = prepared.get(n)!;
+      const com = committed.get(n)!;
+      if (com.type === "committed") {
+        for (const f of com.codeChangeFailures) failures.push({ node: n, pid: f.pid.toString(), error: f.error });
+        return { node: n, ok: true, ms: (prep.type === "ready" ? prep.ms : 0) + com.ms };
+      }
+      return { node: n, ok: false, ms: 0, error: com.type === "failed" ? com.error : wire("protocol", "unexpected answer") };
+    });
+    const report: ReloadReport = {
+      ok: results.every((r) => r.ok),
+      modules: list,
+      nodes: results,
+      ms: t2 - t0,
+      skewMs: times.length ? Math.max(...times) - Math.min(...times) : 0,
+      phases: { prepareMs: t1 - t0, commitMs: t2 - t1 },
+      ...(failures.length ? { codeChangeFailures: failures } : {}),
+    };
+    this.emit("reloaded", report);
+    return report;
+  }
+
+  // ---- clients (CLI, shell) --------------------------------------------------
+
+  /** Relays an operation to a node and waits for its answer. */
+  nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
+    if (!this.members.has(node)) {
+      const known = this.opts.nodes.join(", ");
+      return Promise.reject(Object.assign(new Error(`unknown or down node ${node} (nodes: ${known})`), { code: "nodedown" }));
+    }
+    const id = ++this.requestSeq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.nodeRequests.delete(id);
+        reject(Object.assign(new Error(`node ${node} did not answer ${op.op} within ${timeoutMs} ms`), { code: "timeout" }));
+      }, timeoutMs);
+      this.nodeRequests.set(id, (msg) => {
+        clearTimeout(timer);
+        this.nodeRequests.delete(id);
+        if (msg.ok) resolve(msg.value);
+        else reject(Object.assign(new Error(msg.error?.message ?? "node error"), { code: msg.error?.code ?? "error" }));
+      });
+      this.sendTo(node, { type: "nodeRequest", id, op });
+    });
+  }
+
+  async status(): Promise<StatusReport> {
+    const nodes = await Promise.all(
+      this.opts.nodes.map(async (name) => {
+        const m = this.members.get(name);
+        if (!m) return { name, pid: null, up: false, processes: 0, modules: {} };
+        try {
+          const info = (await this.nodeRequest(name, { op: "info" }, 3000)) as NodeInfo;
+          return { name, pid: info.osPid, up: true, processes: info.processes, modules: info.modules };
+        } catch {
+          return { name, pid: m.osPid, up: false, processes: 0, modules: {} };
+        }
+      }),
+    );
+    return { name: this.opts.cluster, endpoint: this.endpoint, nodes };
+  }
+
+  private async answerClient(from: string, id: number, req: ClientRequest): Promise<void> {
+    let response: ClientMessage;
+    try {
+      response = { type: "response", id, ok: true, value: await this.request(req) };
+    } catch (err) {
+      response = { type: "response", id, ok: false, error: toWireError(err) };
+    }
+    this.sendTo(from, response);
+    if (req.type === "stop") this.emit("stop");
+  }
+
+  private async request(req: ClientRequest): Promise<unknown> {
+    switch (req.type) {
+      case "status":
+        return this.status();
+      case "reload": {
+        const unknown = req.modules.filter((m) => !this.store.has(m));
+        if (unknown.length) {
+          throw Object.assign(new Error(`unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`), { code: "unknown_module" });
+        }
+        return this.reload(await this.opts.compile(req.modules), { force: req.force });
+      }
+      case "stop":
+        return { stopping: true };
+      case "node": {
+        const extra = req.op.op === "call" ? (req.op.timeoutMs ?? 5000) + 1000 : 10_000;
+        return this.nodeRequest(req.node, req.op, extra);
+      }
+      case "whereis":
+        return this.names.get(req.name);
+      default: {
+        const unhandled: never = req;
+        return unhandled;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.out.close();
+    this.router.close();
+    this.zap?.close();
+  }
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { init } from "./commands/init";
+import { reload, status, stop } from "./commands/control";
+import { shellEval } from "./commands/shell";
+import { up } from "./commands/up";
+import { findConfig, projectDirOf } from "./project";
+
+const program = new Command();
+program
+  .name("devcluster")
+  .description("Hot code reload for clustered Node.js: save a file, every node runs the new code, state intact.")
+  .version((require("../../package.json") as { version: string }).version);
+
+const configOption = new Option("-c, --config <path>", "cluster config file (default: nearest cluster.config.json)");
+
+/** Errors carry a code; people get the message, scripts get a non-zero exit. */
+function run(action: () => Promise<number>): Promise<void> {
+  return action().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const e = err as Error & { code?: string };
+      process.stderr.write(`devcluster: ${e.message}\n`);
+      if (process.env.DEVCLUSTER_DEBUG && e.stack) process.stderr.write(e.stack + "\n");
+      process.exitCode = e.code === "config_invalid" ? 2 : 1;
+    },
+  );
+}
+
+program
+  .command("init [dir]")
+  .description("write cluster.config.json, tsconfig.json and a src/ with an entry module")
+  .action((dir: string | undefined) =>
+    run(async () => {
+      await init(dir ?? ".", { log: (line) => process.stdout.write(line + "\n") });
+      return 0;
+    }),
+  );
+
+program
+  .command("up")
+  .description("start the cluster, watch the sources, reload every node on save")
+  .addOption(configOption)
+  .addOption(new Option("--log-format <format>", "how node logs are shown").choices(["pretty", "json"]).default("pretty"))
+  .action((opts: { config?: string; logFormat: "pretty" | "json" }) => run(() => up(findConfig(opts.config), { logFormat: opts.logFormat })));
+
+program
+  .command("reload <module...>")
+  .description("load the current source of modules into every node (Erlang's c:l on all nodes)")
+  .addOption(configOption)
+  .option("--force", "load even when processes still run the oldest version (they are killed)")
+  .option("--json", "print the report as one JSON line")
+  .action((modules: string[], opts: { config?: string; json?: boolean; force?: boolean }) =>
+    run(() => reload(projectDirOf(findConfig(opts.config)), modules, opts)),
+  );
+
+program
+  .command("status")
+  .description("nodes, their OS pids and the module versions they run")
+  .addOption(configOption)
+  .option("--json", "print as one JSON line")
+  .action((opts: { config?: string; json?: boolean }) => run(() => status(projectDirOf(findConfig(opts.config)), opts)));
+
+program
+  .command("stop")
+  .description("stop the running cluster: every node and the coordinator")
+  .addOption(configOption)
+  .action((opts: { config?: string }) => run(() => stop(projectDirOf(findConfig(opts.config)))));
+
+program
+  .command("shell")
+  .description("attach to the running cluster; --eval runs one expression and exits")
+  .addOption(configOption)
+  .option("-e, --eval <expr>", "evaluate one expression (await allowed) and print the result")
+  .option("--json", "with --eval: print the result as JSON")
+  .option("--node <name>", "default node for spawn")
+  .action((opts: { config?: string; eval?: string; json?: boolean; node?: string }) =>
+    run(async () => {
+      const projectDir = projectDirOf(findConfig(opts.config));
+      if (opts.eval === undefined) {
+        process.stderr.write("devcluster shell: the interactive shell is not built yet; use --eval <expr>\n");
+        return 2;
+      }
+      return shellEval(projectDir, opts.eval, opts);
+    }),
+  );
+
+void program.parseAsync(process.argv);

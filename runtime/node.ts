@@ -1,0 +1,444 @@
+import type { Dealer, Router } from "zeromq";
+import { ModuleTable } from "./loader";
+import type { Logger } from "./log";
+import { Pid } from "./pid";
+import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "./process";
+import {
+  PROTOCOL_VERSION,
+  RemoteError,
+  decodeControl,
+  decodePeer,
+  encode,
+  toWireError,
+  type Bundle,
+  type ControlMessage,
+  type From,
+  type NodeInfo,
+  type NodeOp,
+  type PeerInfo,
+  type PeerMessage,
+  type WireError,
+} from "./protocol";
+import type { ClusterKeys } from "./security";
+import { Outbox, bindLoopback, secureDealer, secureRouter } from "./transport";
+
+export interface NodeOptions {
+  name: string;
+  coordinator: string;
+  keys: ClusterKeys;
+  srcDir: string;
+  log: Logger;
+  /** what `require("devcluster")` gives a user module */
+  runtimeFor(module: string, hot: unknown): unknown;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  timer?: NodeJS.Timeout;
+}
+
+interface Peer {
+  endpoint: string;
+  socket: Dealer;
+  outbox: Outbox;
+}
+
+export const DEFAULT_CALL_TIMEOUT_MS = 5000;
+
+/**
+ * One node of the cluster: its module table and processes, its link to the
+ * coordinator, and a DEALER to every peer (each node receives on its own
+ * ROUTER, so a message's route never depends on who connected first).
+ */
+export class ClusterNode {
+  readonly name: string;
+  readonly log: Logger;
+  readonly table: ModuleTable;
+  readonly procs: Processes;
+  private readonly control: Dealer;
+  private readonly controlOut: Outbox;
+  private readonly router: Router;
+  private readonly peers = new Map<string, Peer>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly names = new Map<string, Pid>();
+  private readonly prepared = new Map<number, ReturnType<ModuleTable["prepare"]>>();
+  private nextRef = 1;
+  private closed = false;
+  private welcomed?: (msg: Extract<ControlMessage, { type: "welcome" }>) => void;
+  cluster = "";
+  entry = "";
+  nodes: string[] = [];
+  endpoint = "";
+
+  constructor(private readonly opts: NodeOptions) {
+    this.name = opts.name;
+    this.log = opts.log;
+    this.table = new ModuleTable({
+      srcDir: opts.srcDir,
+      log: opts.log,
+      runtimeFor: (module, hot) => opts.runtimeFor(module, hot),
+      oldVersionUsers: (module) => this.procs.oldVersionUsers(module),
+    });
+    this.procs = new Processes(this.table, {
+      node: this.name,
+      log: this.log,
+      reply: (from, reply) => this.reply(from, reply),
+      exited: (proc) => this.exited(proc),
+    });
+    this.control = secureDealer(opts.keys, opts.name);
+    this.controlOut = new Outbox(this.control, (err) => this.log.error({ err }, "send to coordinator failed"));
+    this.router = secureRouter(opts.keys);
+  }
+
+  /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */
+  async start(): Promise<void> {
+    this.endpoint = await bindLoopback(this.router);
+    void this.servePeers();
+    this.control.connect(this.opts.coordinator);
+    const welcome = new Promise<Extract<ControlMessage, { type: "welcome" }>>((resolve) => (this.welcomed = resolve));
+    void this.serveControl();
+    this.toCoordinator({ type: "hello", protocol: PROTOCOL_VERSION, node: this.name, osPid: process.pid, endpoint: this.endpoint });
+    const w = await welcome;
+    this.cluster = w.cluster;
+    this.entry = w.entry;
+    this.nodes = w.nodes;
+    this.setPeers(w.peers);
+    this.table.commit(this.table.prepare(w.bundles, { force: true }));
+    const t0 = performance.now();
+    const start = this.table.current(w.entry)?.exports.start;
+    if (typeof start !== "function") {
+      throw Object.assign(new Error(`entry module ${w.entry} exports no start(ctx) function`), { code: "bad_entry" });
+    }
+    await start({ node: this.name, nodes: [...this.nodes] });
+    this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
+  }
+
+  reportStartFailure(err: unknown): void {
+    this.toCoordinator({ type: "startFailed", node: this.name, error: toWireError(err, "start_failed") });
+  }
+
+  private toCoordinator(msg: ControlMessage): void {
+    this.controlOut.push([encode(msg)]);
+  }
+
+  // ---- control link -------------------------------------------------------
+
+  private async serveControl(): Promise<void> {
+    try {
+      for await (const [frame] of this.control) {
+        const r = decodeControl(frame);
+        if (!r.ok) {
+          this.log.warn({ reason: r.reason }, "dropped control frame");
+          continue;
+        }
+        try {
+          await this.onControl(r.msg);
+        } catch (err) {
+          this.log.error({ err, type: r.msg.type }, "control message failed");
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.log.error({ err }, "control link failed");
+    }
+  }
+
+  private async onControl(msg: ControlMessage): Promise<void> {
+    switch (msg.type) {
+      case "welcome":
+        this.welcomed?.(msg);
+        this.welcomed = undefined;
+        return;
+      case "peers":
+        return this.setPeers(msg.peers);
+      case "prepare": {
+        const t0 = performance.now();
+        try {
+          if (msg.force) for (const b of msg.bundles) this.procs.purge(b.name);
+          this.prepared.set(msg.reload, this.table.prepare(msg.bundles, { force: msg.force }));
+          this.toCoordinator({ type: "ready", reload: msg.reload, node: this.name, ms: performance.now() - t0 });
+        } catch (err) {
+          this.log.warn({ err, reload: msg.reload }, "prepare failed");
+          this.toCoordinator({ type: "failed", reload: msg.reload, node: this.name, error: toWireError(err, "eval_failed") });
+        }
+        return;
+      }
+      case "commit": {
+        const t0 = performance.now();
+        const p = this.prepared.get(msg.reload);
+        this.prepared.delete(msg.reload);
+        if (!p) return;
+        const changed = this.table.commit(p);
+        const failures = await this.procs.codeChange(changed);
+        this.log.info({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
+        this.toCoordinator({ type: "committed", reload: msg.reload, node: this.name, ms: performance.now() - t0, codeChangeFailures: failures });
+        return;
+      }
+      case "abort": {
+        const p = this.prepared.get(msg.reload);
+        this.prepared.delete(msg.reload);
+        if (p) this.table.abort(p);
+        return;
+      }
+      case "names":
+        for (const [name, pid] of Object.entries(msg.set)) this.names.set(name, pid);
+        for (const name of msg.unset) this.names.delete(name);
+        return;
+      case "nameReply":
+        return this.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
+      case "nodeRequest": {
+        let response: ControlMessage;
+        try {
+          const value = await this.nodeOp(msg.op);
+          response = { type: "nodeResponse", id: msg.id, ok: true, value };
+        } catch (err) {
+          response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
+        }
+        this.toCoordinator(response);
+        return;
+      }
+      case "hello":
+      case "started":
+      case "startFailed":
+      case "ready":
+      case "failed":
+      case "committed":
+      case "register":
+      case "unregister":
+      case "whereis":
+      case "nodeResponse":
+        this.log.warn({ type: msg.type }, "ignoring message meant for the coordinator");
+        return;
+      default: {
+        const unhandled: never = msg;
+        return unhandled;
+      }
+    }
+  }
+
+  /** What the shell and CLI ask of this node, relayed by the coordinator. */
+  private async nodeOp(op: NodeOp): Promise<unknown> {
+    switch (op.op) {
+      case "spawn":
+        return this.procs.spawn(op.module, op.args);
+      case "call":
+        return this.call(op.pid, op.msg, op.timeoutMs);
+      case "cast":
+        this.cast(op.pid, op.msg);
+        return true;
+      case "send":
+        this.send(op.pid, op.msg);
+        return true;
+      case "state": {
+        if (op.pid.node !== this.name) throw Object.assign(new Error(`${op.pid} lives on ${op.pid.node}, not ${this.name}`), { code: "wrong_node" });
+        const proc = this.procs.get(op.pid.id);
+        if (!proc) throw Object.assign(new Error(noproc(op.pid).message), { code: "noproc" });
+        return proc.state;
+      }
+      case "ps":
+        return this.procs.list();
+      case "info":
+        return this.info();
+      default: {
+        const unhandled: never = op;
+        return unhandled;
+      }
+    }
+  }
+
+  info(): NodeInfo {
+    const mem = process.memoryUsage();
+    return { node: this.name, osPid: process.pid, modules: this.table.versions(), processes: this.procs.count, rss: mem.rss, heapUsed: mem.heapUsed };
+  }
+
+  // ---- peers ---------------------------------------------------------------
+
+  private setPeers(peers: PeerInfo[]): void {
+    const listed = new Set<string>();
+    for (const { name, endpoint } of peers) {
+      if (name === this.name) continue;
+      listed.add(name);
+      const known = this.peers.get(name);
+      if (known?.endpoint === endpoint) continue;
+      if (known) this.dropPeer(name);
+      const socket = secureDealer(this.opts.keys, this.name);
+      socket.connect(endpoint);
+      const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"));
+      this.peers.set(name, { endpoint, socket, outbox });
+    }
+    for (const name of [...this.peers.keys()]) if (!listed.has(name)) this.dropPeer(name);
+  }
+
+  private dropPeer(name: string): void {
+    const peer = this.peers.get(name);
+    if (!peer) return;
+    peer.outbox.close();
+    peer.socket.close();
+    this.peers.delete(name);
+  }
+
+  private async servePeers(): Promise<void> {
+    try {
+      for await (const [sender, frame] of this.router) {
+        const r = decodePeer(frame);
+        if (!r.ok) {
+          this.log.warn({ peer: sender?.toString(), reason: r.reason }, "dropped peer frame");
+          continue;
+        }
+        this.onPeer(r.msg);
+      }
+    } catch (err) {
+      if (!this.closed) this.log.error({ err }, "peer socket failed");
+    }
+  }
+
+  private onPeer(msg: PeerMessage): void {
+    switch (msg.type) {
+      case "deliver":
+        if (!this.procs.deliver(msg.to, { kind: msg.kind, msg: msg.msg })) this.log.debug({ to: msg.to }, "message to a dead process dropped");
+        return;
+      case "call":
+        if (!this.procs.deliver(msg.to, { kind: "call", msg: msg.msg, from: msg.from })) this.reply(msg.from, { ok: false, error: noproc(new Pid(this.name, msg.to)) });
+        return;
+      case "reply":
+        return this.settle(msg.ref, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } });
+      case "spawn":
+        this.procs.spawn(msg.module, msg.args).then(
+          (pid) => this.reply(msg.from, { ok: true, value: pid }),
+          (err: unknown) => this.reply(msg.from, { ok: false, error: toWireError(err, "spawn_failed") }),
+        );
+        return;
+      default: {
+        const unhandled: never = msg;
+        return unhandled;
+      }
+    }
+  }
+
+  private toPeer(node: string, msg: PeerMessage): boolean {
+    const peer = this.peers.get(node);
+    if (!peer) return false;
+    peer.outbox.push([encode(msg)]);
+    return true;
+  }
+
+  // ---- messaging API -------------------------------------------------------
+
+  private expect(timeoutMs: number | undefined, what: string): { ref: number; promise: Promise<unknown> } {
+    const ref = this.nextRef++;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      const p: Pending = { resolve, reject };
+      if (timeoutMs !== undefined && timeoutMs !== Infinity) {
+        p.timer = setTimeout(() => {
+          this.pending.delete(ref);
+          reject(Object.assign(new Error(`${what} timed out after ${timeoutMs} ms`), { code: "timeout" }));
+        }, timeoutMs);
+      }
+      this.pending.set(ref, p);
+    });
+    return { ref, promise };
+  }
+
+  private settle(ref: number, reply: Reply): void {
+    const p = this.pending.get(ref);
+    if (!p) return;
+    this.pending.delete(ref);
+    if (p.timer) clearTimeout(p.timer);
+    if (reply.ok) p.resolve(reply.value);
+    else p.reject(new RemoteError(reply.error));
+  }
+
+  reply(from: From, reply: Reply): void {
+    if (from.node === this.name) return this.settle(from.ref, reply);
+    if (!this.toPeer(from.node, { type: "reply", ref: from.ref, ...(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error }) })) {
+      this.log.warn({ node: from.node }, "reply to an unknown node dropped");
+    }
+  }
+
+  private unknownNode(node: string): Error {
+    return Object.assign(new Error(`node ${node} is not connected (known: ${[this.name, ...this.peers.keys()].join(", ")})`), { code: "nodedown" });
+  }
+
+  self(): Pid | undefined {
+    return selfProc()?.pid;
+  }
+
+  async spawn(node: string, module: string, args: unknown): Promise<Pid> {
+    if (node === this.name) return this.procs.spawn(module, args);
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`);
+    if (!this.toPeer(node, { type: "spawn", from: { node: this.name, ref }, module, args })) {
+      this.settle(ref, { ok: false, error: toWireError(this.unknownNode(node)) });
+    }
+    return promise as Promise<Pid>;
+  }
+
+  /** Like Erlang's `!`: never fails for a dead or unreachable pid; the message is dropped. */
+  send(pid: Pid, msg: unknown, kind: "info" | "cast" = "info"): void {
+    if (pid.node === this.name) {
+      this.procs.deliver(pid.id, { kind, msg } as Envelope);
+      return;
+    }
+    this.toPeer(pid.node, { type: "deliver", to: pid.id, kind, msg });
+  }
+
+  cast(pid: Pid, msg: unknown): void {
+    this.send(pid, msg, "cast");
+  }
+
+  call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
+    const { ref, promise } = this.expect(timeoutMs, `call to ${pid}`);
+    const from: From = { node: this.name, ref };
+    if (pid.node === this.name) {
+      if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.settle(ref, { ok: false, error: noproc(pid) });
+    } else if (!this.toPeer(pid.node, { type: "call", to: pid.id, from, msg })) {
+      this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+    }
+    return promise;
+  }
+
+  /** Cluster-wide names live in the coordinator (epmd's role); nodes keep a pushed cache. */
+  async register(name: string, pid: Pid): Promise<void> {
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `register ${name}`);
+    this.toCoordinator({ type: "register", ref, name, pid });
+    await promise;
+    this.names.set(name, pid);
+    if (pid.node === this.name) this.procs.get(pid.id)?.names.add(name);
+  }
+
+  async whereis(name: string): Promise<Pid | undefined> {
+    const cached = this.names.get(name);
+    if (cached) return cached;
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `whereis ${name}`);
+    this.toCoordinator({ type: "whereis", ref, name });
+    return (await promise) as Pid | undefined;
+  }
+
+  /** Names may have been registered from any node, so the pushed cache, not the process, knows them. */
+  private exited(proc: Proc): void {
+    for (const [name, pid] of this.names) {
+      if (!pid.equals(proc.pid)) continue;
+      this.names.delete(name);
+      this.toCoordinator({ type: "unregister", name, pid: proc.pid });
+    }
+  }
+
+  namesOf(pid: Pid): string[] {
+    return [...this.names].filter(([, p]) => p.equals(pid)).map(([n]) => n);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const name of [...this.peers.keys()]) this.dropPeer(name);
+    for (const [, p] of this.pending) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(Object.assign(new Error(`node ${this.name} is shutting down`), { code: "shutdown" }));
+    }
+    this.pending.clear();
+    this.controlOut.close();
+    this.control.close();
+    this.router.close();
+  }
+}
+
+export type { Bundle, WireError };

@@ -1,0 +1,215 @@
+/**
+ * Every message that crosses a socket, as one discriminated union per link,
+ * with one decoder each. Shared by cli/ (coordinator, commands) and runtime/
+ * (nodes). A frame that does not decode is dropped and logged by the receiver.
+ */
+import { decodeValue, encodeValue } from "./codec";
+import { Pid } from "./pid";
+
+export const PROTOCOL_VERSION = 1;
+
+/** One module's compiled code as the coordinator ships it. */
+export interface Bundle {
+  /** module name: path under the source folder without extension, e.g. "chat/room" */
+  name: string;
+  /** content hash of `code` */
+  version: string;
+  /** CommonJS from esbuild with an inline source map */
+  code: string;
+  /** project modules it imports */
+  imports: string[];
+}
+
+/** An error as it travels: a stable code for scripts, a message for people. */
+export interface WireError {
+  code: string;
+  message: string;
+  stack?: string;
+  module?: string;
+  pids?: string[];
+}
+
+export interface PeerInfo {
+  name: string;
+  endpoint: string;
+}
+
+/** Who asked for a reply: the caller's node and its pending-call reference. */
+export interface From {
+  node: string;
+  ref: number;
+}
+
+/** Per-process facts for status, ps and tests. */
+export interface ProcessInfo {
+  pid: Pid;
+  module: string;
+  version: string;
+  names: string[];
+  mailbox: number;
+  handled: number;
+  status: "running" | "waiting";
+}
+
+export interface NodeInfo {
+  node: string;
+  osPid: number;
+  modules: Record<string, string>;
+  processes: number;
+  rss: number;
+  heapUsed: number;
+}
+
+/** Operations a client (CLI, shell) asks a node to do, relayed by the coordinator. */
+export type NodeOp =
+  | { op: "spawn"; module: string; args: unknown }
+  | { op: "call"; pid: Pid; msg: unknown; timeoutMs?: number }
+  | { op: "cast"; pid: Pid; msg: unknown }
+  | { op: "send"; pid: Pid; msg: unknown }
+  | { op: "state"; pid: Pid }
+  | { op: "ps" }
+  | { op: "info" };
+
+/** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
+export type ControlMessage =
+  | { type: "hello"; protocol: number; node: string; osPid: number; endpoint: string }
+  | { type: "welcome"; cluster: string; entry: string; nodes: string[]; peers: PeerInfo[]; bundles: Bundle[] }
+  | { type: "peers"; peers: PeerInfo[] }
+  | { type: "started"; node: string; ms: number }
+  | { type: "startFailed"; node: string; error: WireError }
+  | { type: "prepare"; reload: number; bundles: Bundle[]; force: boolean }
+  | { type: "ready"; reload: number; node: string; ms: number }
+  | { type: "failed"; reload: number; node: string; error: WireError }
+  | { type: "commit"; reload: number }
+  | { type: "abort"; reload: number }
+  | { type: "committed"; reload: number; node: string; ms: number; codeChangeFailures: { pid: Pid; error: WireError }[] }
+  | { type: "register"; ref: number; name: string; pid: Pid }
+  | { type: "unregister"; name: string; pid: Pid }
+  | { type: "whereis"; ref: number; name: string }
+  | { type: "nameReply"; ref: number; pid?: Pid; error?: WireError }
+  | { type: "names"; set: Record<string, Pid>; unset: string[] }
+  | { type: "nodeRequest"; id: number; op: NodeOp }
+  | { type: "nodeResponse"; id: number; ok: boolean; value?: unknown; error?: WireError };
+
+/** Node <-> node: a DEALER per peer sends into the peer's ROUTER. */
+export type PeerMessage =
+  | { type: "deliver"; to: number; kind: "info" | "cast"; msg: unknown }
+  | { type: "call"; to: number; from: From; msg: unknown }
+  | { type: "reply"; ref: number; ok: boolean; value?: unknown; error?: WireError }
+  | { type: "spawn"; from: From; module: string; args: unknown };
+
+/** A CLI client's request and the coordinator's answer, over the coordinator's ROUTER. */
+export type ClientRequest =
+  | { type: "status" }
+  | { type: "reload"; modules: string[]; force: boolean }
+  | { type: "stop" }
+  | { type: "node"; node: string; op: NodeOp }
+  | { type: "whereis"; name: string };
+
+export type ClientMessage =
+  | { type: "request"; id: number; req: ClientRequest }
+  | { type: "response"; id: number; ok: boolean; value?: unknown; error?: WireError };
+
+/** A coordinator ROUTER receives both: nodes say hello first, clients never do. */
+export type CoordinatorInbound = ControlMessage | ClientMessage;
+
+export type Decoded<M> = { ok: true; msg: M } | { ok: false; reason: string };
+
+type Shape = Record<string, "string" | "number" | "boolean" | "object" | "array" | "pid" | "any">;
+
+const CONTROL: Record<ControlMessage["type"], Shape> = {
+  hello: { protocol: "number", node: "string", osPid: "number", endpoint: "string" },
+  welcome: { cluster: "string", entry: "string", nodes: "array", peers: "array", bundles: "array" },
+  peers: { peers: "array" },
+  started: { node: "string", ms: "number" },
+  startFailed: { node: "string", error: "object" },
+  prepare: { reload: "number", bundles: "array", force: "boolean" },
+  ready: { reload: "number", node: "string", ms: "number" },
+  failed: { reload: "number", node: "string", error: "object" },
+  commit: { reload: "number" },
+  abort: { reload: "number" },
+  committed: { reload: "number", node: "string", ms: "number", codeChangeFailures: "array" },
+  register: { ref: "number", name: "string", pid: "pid" },
+  unregister: { name: "string", pid: "pid" },
+  whereis: { ref: "number", name: "string" },
+  nameReply: { ref: "number" },
+  names: { set: "object", unset: "array" },
+  nodeRequest: { id: "number", op: "object" },
+  nodeResponse: { id: "number", ok: "boolean" },
+};
+
+const PEER: Record<PeerMessage["type"], Shape> = {
+  deliver: { to: "number", kind: "string", msg: "any" },
+  call: { to: "number", from: "object", msg: "any" },
+  reply: { ref: "number", ok: "boolean" },
+  spawn: { from: "object", module: "string", args: "any" },
+};
+
+const CLIENT: Record<ClientMessage["type"], Shape> = {
+  request: { id: "number", req: "object" },
+  response: { id: "number", ok: "boolean" },
+};
+
+function check(value: unknown, shapes: Record<string, Shape>): string | undefined {
+  if (value === null || typeof value !== "object") return "not an object";
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== "string" || !Object.hasOwn(shapes, type)) return `unknown type ${JSON.stringify(type)}`;
+  const rec = value as Record<string, unknown>;
+  for (const [field, kind] of Object.entries(shapes[type]!)) {
+    const v = rec[field];
+    const ok =
+      kind === "any" ? field in rec
+      : kind === "array" ? Array.isArray(v)
+      : kind === "pid" ? v instanceof Pid
+      : kind === "object" ? v !== null && typeof v === "object"
+      : typeof v === kind;
+    if (!ok) return `${type}.${field} is not ${kind === "any" ? "present" : `a ${kind}`}`;
+  }
+  return undefined;
+}
+
+function decodeWith<M>(frame: Buffer | undefined, shapes: Record<string, Shape>): Decoded<M> {
+  if (!frame) return { ok: false, reason: "missing frame" };
+  let value: unknown;
+  try {
+    value = decodeValue(frame);
+  } catch (err) {
+    return { ok: false, reason: `undecodable frame: ${(err as Error).message}` };
+  }
+  const problem = check(value, shapes);
+  return problem ? { ok: false, reason: problem } : { ok: true, msg: value as M };
+}
+
+export const encode = (msg: ControlMessage | PeerMessage | ClientMessage): Buffer => encodeValue(msg);
+
+/** Never throws: a bad frame comes back as `{ ok: false, reason }`. */
+export const decodeControl = (frame: Buffer | undefined): Decoded<ControlMessage> => decodeWith(frame, CONTROL);
+export const decodePeer = (frame: Buffer | undefined): Decoded<PeerMessage> => decodeWith(frame, PEER);
+export const decodeClient = (frame: Buffer | undefined): Decoded<ClientMessage> => decodeWith(frame, CLIENT);
+export const decodeCoordinatorInbound = (frame: Buffer | undefined): Decoded<CoordinatorInbound> =>
+  decodeWith(frame, { ...CONTROL, ...CLIENT });
+
+export function toWireError(err: unknown, fallbackCode = "error"): WireError {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: unknown; module?: unknown; pids?: unknown };
+    return {
+      code: typeof e.code === "string" ? e.code : fallbackCode,
+      message: e.message,
+      stack: e.stack,
+      ...(typeof e.module === "string" ? { module: e.module } : {}),
+      ...(Array.isArray(e.pids) ? { pids: e.pids.map(String) } : {}),
+    };
+  }
+  return { code: fallbackCode, message: String(err) };
+}
+
+/** An Error a caller can catch, carrying the wire error's code. */
+export class RemoteError extends Error {
+  readonly code: string;
+  constructor(wire: WireError) {
+    super(wire.message);
+    this.name = "RemoteError";
+    this.code = wire.code;
+    if (wire.stack) this.stack = wire.stack;
+  }
+}

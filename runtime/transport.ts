@@ -1,0 +1,83 @@
+import { Dealer, Router } from "zeromq";
+import type { ClusterKeys } from "./security";
+
+/** ZeroMQ's own heartbeats find a dead peer without a message of ours. */
+const HEARTBEAT = { heartbeatInterval: 1000, heartbeatTimeout: 3000, heartbeatTimeToLive: 3000 } as const;
+
+/** A ROUTER that only the cluster's key can talk to (see security.ts for the ZAP side). */
+export function secureRouter(keys: ClusterKeys): Router {
+  return new Router({
+    curveServer: true,
+    curvePublicKey: keys.publicKey,
+    curveSecretKey: keys.secretKey,
+    // Without this a send to an unknown peer vanishes; with it we get EHOSTUNREACH and can say so.
+    mandatory: true,
+    linger: 0,
+    ...HEARTBEAT,
+  });
+}
+
+export function secureDealer(keys: ClusterKeys, routingId: string): Dealer {
+  return new Dealer({
+    curveServerKey: keys.publicKey,
+    curvePublicKey: keys.publicKey,
+    curveSecretKey: keys.secretKey,
+    routingId,
+    linger: 0,
+    reconnectInterval: 100,
+    reconnectMaxInterval: 1000,
+    ...HEARTBEAT,
+  });
+}
+
+type Frames = (Buffer | string)[];
+
+/**
+ * zeromq.js refuses a second pending send() on a socket (EBUSY) rather than
+ * queue silently, so every socket with more than one writer sends through one
+ * of these: an explicit FIFO drained by a single pump.
+ */
+export class Outbox {
+  private readonly queue: Frames[] = [];
+  private pumping = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: { send(frames: Frames): Promise<void> },
+    private readonly onError: (err: unknown, frames: Frames) => void,
+  ) {}
+
+  push(frames: Frames): void {
+    if (this.closed) return;
+    this.queue.push(frames);
+    if (!this.pumping) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    while (this.queue.length > 0 && !this.closed) {
+      const frames = this.queue.shift()!;
+      try {
+        await this.socket.send(frames);
+      } catch (err) {
+        if (!this.closed) this.onError(err, frames);
+      }
+    }
+    this.pumping = false;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+  }
+}
+
+/** Binds to an ephemeral loopback port and reports the concrete endpoint. */
+export async function bindLoopback(router: Router, host = "127.0.0.1", port = 0): Promise<string> {
+  const h = host.includes(":") ? `[${host}]` : host === "localhost" ? "127.0.0.1" : host;
+  if (host.includes(":")) router.ipv6 = true;
+  await router.bind(`tcp://${h}:${port === 0 ? "*" : port}`);
+  const endpoint = router.lastEndpoint;
+  if (!endpoint) throw new Error("bound socket reports no endpoint");
+  return endpoint;
+}
