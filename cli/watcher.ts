@@ -1,0 +1,183 @@
+import { EventEmitter } from "node:events";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { performance } from "node:perf_hooks";
+import { watch, type FSWatcher } from "chokidar";
+
+/** The module files one burst of file-system events touched, in their final state. */
+export interface ChangeBatch {
+  /** Absolute paths of module files that exist after the burst (added or modified). */
+  changed: string[];
+  /** Absolute paths of module files that no longer exist after the burst. */
+  removed: string[];
+  /** `performance.now()` when the first event of the burst arrived; the start of save-to-live. */
+  firstEventAt: number;
+}
+
+export interface WatcherEvents {
+  batch: [batch: ChangeBatch];
+  error: [err: Error];
+}
+
+/** A batch is sent at the latest this long after its first event, however busy the burst. */
+const MAX_BATCH_DELAY_MS = 50;
+
+/**
+ * chokidar drops a second "change" of a path within 50 ms of the first and
+ * never emits it later, so a save right after a save would be lost and the
+ * cluster would run stale code. After each event we look at the file once
+ * more when that window has passed and treat a new mtime or size as an event.
+ */
+const CHOKIDAR_THROTTLE_MS = 50;
+const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
+
+/**
+ * Watches the source folder's module files (`.ts`/`.tsx`, not `.d.ts`, not in
+ * node_modules) and emits one `"batch"` per burst of changes: a `git checkout`
+ * of ten files is one reload, not ten. A batch is flushed after `quietMs`
+ * without a new event, and never later than 50 ms after its first event, so a
+ * steady stream of writes cannot hold a reload back.
+ *
+ * Editors that save by writing a temporary file and renaming it over the
+ * original produce one change of the original (chokidar's `atomic`).
+ *
+ * `"error"` is emitted only when someone listens for it; otherwise chokidar's
+ * errors (a folder that vanished, a permission) are dropped and watching goes on.
+ *
+ * @example
+ *   const w = new Watcher({ srcDir });
+ *   w.on("batch", (b) => reload(b.changed, b.removed));
+ *   await w.start();
+ *   // ...
+ *   await w.close();
+ */
+export class Watcher extends EventEmitter<WatcherEvents> {
+  readonly srcDir: string;
+  readonly quietMs: number;
+  private fsw: FSWatcher | undefined;
+  private started: Promise<void> | undefined;
+  private closed: Promise<void> | undefined;
+  private pending = new Set<string>();
+  private firstEventAt = 0;
+  private quietTimer: NodeJS.Timeout | undefined;
+  private ready: (() => void) | undefined;
+  private maxTimer: NodeJS.Timeout | undefined;
+  /** what each recently changed file looked like when we handed it out */
+  private readonly seen = new Map<string, string>();
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
+
+  constructor(opts: { srcDir: string; quietMs?: number }) {
+    super();
+    this.srcDir = path.resolve(opts.srcDir);
+    this.quietMs = opts.quietMs ?? 5;
+  }
+
+  /** Starts watching; resolves once the initial scan is done, so a later write is seen. Calling it again returns the same promise. */
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("this watcher is closed; create a new one"));
+    this.started ??= new Promise<void>((resolve) => {
+      this.ready = resolve;
+      const fsw = watch(this.srcDir, {
+        ignoreInitial: true,
+        atomic: true,
+        // Directories must get through (stats undefined or a directory) so their files are watched.
+        ignored: (p, stats) => path.basename(p) === "node_modules" || (stats?.isFile() === true && !isModuleFile(p)),
+      });
+      this.fsw = fsw;
+      fsw.on("add", (p) => this.onEvent(p));
+      fsw.on("change", (p) => this.onEvent(p));
+      fsw.on("unlink", (p) => this.onEvent(p));
+      fsw.on("error", (err) => {
+        if (this.listenerCount("error") > 0) this.emit("error", err instanceof Error ? err : new Error(String(err)));
+      });
+      fsw.once("ready", () => resolve());
+    });
+    return this.started;
+  }
+
+  /** Stops watching and drops a batch still gathering. A no-op on a closed watcher. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.clearTimers();
+      for (const t of this.rechecks.values()) clearTimeout(t);
+      this.rechecks.clear();
+      this.pending.clear();
+      this.ready?.(); // a start() still waiting for chokidar's scan must not hang
+
+      const fsw = this.fsw;
+      this.fsw = undefined;
+      if (fsw) await fsw.close();
+    })();
+    return this.closed;
+  }
+
+  private onEvent(p: string): void {
+    if (this.closed || !isModuleFile(p)) return;
+    const file = path.resolve(this.srcDir, p);
+    this.scheduleRecheck(file);
+    this.enqueue(file);
+  }
+
+  private scheduleRecheck(file: string): void {
+    const prev = this.rechecks.get(file);
+    if (prev) clearTimeout(prev);
+    this.rechecks.set(
+      file,
+      setTimeout(() => {
+        this.rechecks.delete(file);
+        if (this.closed || this.pending.has(file)) return;
+        if (this.seen.has(file) && this.seen.get(file) !== fingerprint(file)) {
+          this.scheduleRecheck(file);
+          this.enqueue(file);
+        }
+        this.seen.delete(file);
+      }, RECHECK_AFTER_MS),
+    );
+  }
+
+  private enqueue(file: string): void {
+    if (this.pending.size === 0) {
+      this.firstEventAt = performance.now();
+      this.maxTimer = setTimeout(() => this.flush(), MAX_BATCH_DELAY_MS);
+    }
+    this.pending.add(file);
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => this.flush(), this.quietMs);
+  }
+
+  private flush(): void {
+    this.clearTimers();
+    if (this.pending.size === 0 || this.closed) return;
+    const changed: string[] = [];
+    const removed: string[] = [];
+    // The disk is the final state: a file written then deleted in one burst is
+    // removed, one deleted then recreated is changed, whatever order chokidar
+    // reported the events in (its atomic mode delays unlinks).
+    for (const file of [...this.pending].sort()) {
+      (fs.existsSync(file) ? changed : removed).push(file);
+      if (this.rechecks.has(file)) this.seen.set(file, fingerprint(file));
+    }
+    this.pending.clear();
+    this.emit("batch", { changed, removed, firstEventAt: this.firstEventAt });
+  }
+
+  private clearTimers(): void {
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    if (this.maxTimer) clearTimeout(this.maxTimer);
+    this.quietTimer = this.maxTimer = undefined;
+  }
+}
+
+/** mtime and size: what changes when a file is saved; "absent" for a deleted one. */
+function fingerprint(file: string): string {
+  try {
+    const st = fs.statSync(file, { bigint: true });
+    return `${st.mtimeNs}:${st.size}:${st.ino}`;
+  } catch {
+    return "absent";
+  }
+}
+
+function isModuleFile(file: string): boolean {
+  return /\.(ts|tsx)$/.test(file) && !/\.d\.(ts|tsx)$/.test(file);
+}
