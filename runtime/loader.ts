@@ -5,21 +5,12 @@ import * as vm from "node:vm";
 import type { Logger } from "./log";
 import { HotInstance, type HotContext } from "./hot";
 import { ModuleEntry, type Instance } from "./moduleTable";
+import type { Bundle } from "./protocol";
 
 /** How a bundle names another project module: `require("devcluster:project/chat/room")`. Same constant as cli/compiler.ts. */
 export const PROJECT_MODULE_PREFIX = "devcluster:project/";
 
-/** One compiled module as the coordinator sends it. */
-export interface Bundle {
-  /** Module name: `chat/room`. */
-  name: string;
-  /** Content hash of `code`. */
-  version: string;
-  /** CommonJS source with an inline source map, compiled with outdir = outbase = the source folder. */
-  code: string;
-  /** Project modules it requires, by name (`chat/user`). */
-  imports: string[];
-}
+export type { Bundle };
 
 /**
  * Why a module could not be loaded.
