@@ -1,4 +1,6 @@
 import { EventEmitter } from "node:events";
+import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../runtime/log";
 import { loadOrCreateKeys } from "../runtime/security";
@@ -44,6 +46,7 @@ export class DevServer extends EventEmitter {
   coordinator!: Coordinator;
   launcher!: Launcher;
   private watcher?: Watcher;
+  private depsWatcher?: FSWatcher;
   private closing?: Promise<void>;
   private saves: Promise<unknown> = Promise.resolve();
   private readonly startedAt = performance.now();
@@ -115,7 +118,30 @@ export class DevServer extends EventEmitter {
         this.saves = this.saves.then(() => this.onBatch(batch)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
       });
       await this.watcher.start();
+      this.watchDependencies();
     }
+  }
+
+  /** npm packages are loaded once per node and never swapped, so a dependency change needs a restart: say so. */
+  private watchDependencies(): void {
+    const pkg = path.join(this.config.projectDir, "package.json");
+    if (!existsSync(pkg)) return;
+    const deps = (): string => {
+      try {
+        const p = JSON.parse(readFileSync(pkg, "utf8")) as Record<string, unknown>;
+        return JSON.stringify([p.dependencies, p.devDependencies, p.optionalDependencies]);
+      } catch {
+        return "unreadable";
+      }
+    };
+    let last = deps();
+    this.depsWatcher = watch(pkg, () => {
+      const now = deps();
+      if (now === last) return;
+      last = now;
+      this.log.warn({ file: pkg }, "dependencies changed: npm packages are not hot-swapped; restart `devcluster up` to load them");
+    });
+    this.depsWatcher.on("error", () => undefined);
   }
 
   /** Resolves when every node has run its entry module. */
@@ -174,6 +200,7 @@ export class DevServer extends EventEmitter {
   /** Stops the watcher, the nodes and the coordinator, in reverse order of start. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.depsWatcher?.close();
       await this.watcher?.close();
       await this.launcher?.stop();
       await this.coordinator?.close();

@@ -82,7 +82,13 @@ describe("the core loop: save a file, every node runs the new code", () => {
     await assert.rejects(callOn("n1", { type: "boom" }), /crashed: boom on purpose/);
     const status = await server.coordinator.status();
     assert.equal(status.nodes.find((n) => n.name === "n1")?.up, true);
-    await logs.waitFor(/"msg":"process crashed"/);
+    const crash = JSON.parse(await logs.waitFor(/"msg":"process crashed"/)) as { proc: string; module: string; lastMessage: string; err: { stack: string } };
+    assert.equal(crash.module, "counter");
+    assert.match(crash.proc, /^<n1\.\d+>$/);
+    assert.match(crash.lastMessage, /boom/);
+    // the stack is source-mapped: it names the .ts file and the line of the throw
+    const line = counter(1).split("\n").findIndex((l) => l.includes("boom on purpose")) + 1;
+    assert.match(crash.err.stack, new RegExp(`src/counter\\.ts:${line}:\\d+`));
     // the other nodes' counters are untouched
     assert.equal(await callOn("n2", { type: "get" }), 202);
   });

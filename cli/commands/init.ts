@@ -53,9 +53,20 @@ export async function init(dir: string, opts: { log?: (line: string) => void } =
   }
 
   const cd = path.relative(process.cwd(), root);
+  const install = hasDevcluster(root) ? "" : "npm install --save-dev devcluster typescript @types/node, then ";
   log(
-    `Next: ${cd ? `cd ${/^[\w./-]+$/.test(cd) ? cd : JSON.stringify(cd)} && ` : ""}npm install --save-dev devcluster typescript @types/node, then npx devcluster up. ` +
+    `Next: ${cd ? `cd ${/^[\w./-]+$/.test(cd) ? cd : JSON.stringify(cd)} && ` : ""}${install}npx devcluster up. ` +
       `Edit src/counter.ts while it runs: every node reloads it and the counters keep their counts.`,
   );
   return written;
+}
+
+/** Whether the project already depends on devcluster (then init need not tell the user to install it). */
+function hasDevcluster(root: string): boolean {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as Record<string, Record<string, string> | undefined>;
+    return Boolean(pkg.dependencies?.devcluster ?? pkg.devDependencies?.devcluster);
+  } catch {
+    return false;
+  }
 }
