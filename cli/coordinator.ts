@@ -86,6 +86,8 @@ export class Coordinator extends EventEmitter {
   private readonly out: Outbox;
   private readonly members = new Map<string, Member>();
   private readonly names = new Map<string, Pid>();
+  /** how many times each node has joined: its pids of each life are distinct */
+  private readonly joins = new Map<string, number>();
   private readonly answers = new Map<string, (msg: Answer) => void>();
   private readonly nodeRequests = new Map<number, (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void>();
   private zap?: ZapHandler;
@@ -155,7 +157,7 @@ export class Coordinator extends EventEmitter {
       case "started": {
         const m = this.members.get(msg.node);
         if (m) m.started = true;
-        this.log.info({ node: msg.node, ms: Math.round(msg.ms) }, "node running its entry");
+        this.log.info({ member: msg.node, ms: Math.round(msg.ms) }, `${msg.node} running its entry`);
         this.emit("nodeStarted", msg.node);
         if (!this.ready && this.opts.nodes.every((n) => this.members.get(n)?.started)) {
           this.ready = true;
@@ -164,7 +166,7 @@ export class Coordinator extends EventEmitter {
         return;
       }
       case "startFailed":
-        this.log.error({ node: msg.node, error: msg.error.message }, "entry start failed; the node will be restarted");
+        this.log.error({ member: msg.node, error: msg.error.message }, `${msg.node}: entry start failed; the node will be restarted`);
         return;
       case "ready":
       case "failed":
@@ -229,12 +231,14 @@ export class Coordinator extends EventEmitter {
       return;
     }
     if (!this.opts.nodes.includes(msg.node)) {
-      this.log.warn({ node: msg.node, known: this.opts.nodes }, "refused hello from a node not in the config");
+      this.log.warn({ member: msg.node, known: this.opts.nodes }, "refused hello from a node not in the config");
       return;
     }
-    const rejoin = this.members.has(msg.node);
+    const incarnation = this.joins.get(msg.node) ?? 0;
+    this.joins.set(msg.node, incarnation + 1);
+    const rejoin = incarnation > 0;
     this.members.set(msg.node, { name: msg.node, endpoint: msg.endpoint, osPid: msg.osPid, started: false });
-    this.log.info({ node: msg.node, osPid: msg.osPid, rejoin }, "node joined");
+    this.log.info({ member: msg.node, osPid: msg.osPid, rejoin }, `${msg.node} joined`);
     this.sendTo(from, {
       type: "welcome",
       cluster: this.opts.cluster,
@@ -242,6 +246,7 @@ export class Coordinator extends EventEmitter {
       nodes: this.opts.nodes,
       peers: this.peers(),
       bundles: this.store.bundles(),
+      incarnation,
     });
     this.sendTo(from, { type: "names", set: Object.fromEntries(this.names), unset: [] });
     this.broadcast({ type: "peers", peers: this.peers() });

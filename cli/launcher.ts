@@ -65,7 +65,7 @@ export class Launcher extends EventEmitter {
     for (const stream of ["stdout", "stderr"] as const) {
       createInterface({ input: proc[stream]!, crlfDelay: Infinity }).on("line", (line) => this.opts.onLine(name, line, stream));
     }
-    proc.on("error", (err) => this.opts.log.error({ node: name, err }, "node process error"));
+    proc.on("error", (err) => this.opts.log.error({ member: name, err }, `${name}: node process error`));
     proc.on("exit", (code, signal) => {
       child.proc = undefined;
       this.emit("exit", name, code, signal);
@@ -74,7 +74,7 @@ export class Launcher extends EventEmitter {
       if (Date.now() - child.startedAt > 10_000) child.restarts = 0;
       const delay = Math.min(100 * 2 ** child.restarts, 5000);
       child.restarts++;
-      this.opts.log.warn({ node: name, code, signal, restartInMs: delay }, "node exited; restarting");
+      this.opts.log.warn({ member: name, code, signal, restartInMs: delay }, `${name} exited; restarting`);
       child.timer = setTimeout(() => {
         child.timer = undefined;
         if (!this.stopping) this.launch(child);

@@ -1,7 +1,24 @@
+import { inspect } from "node:util";
 import { Pid, parsePid } from "../runtime/pid";
-import type { NodeOp, ProcessInfo } from "../runtime/protocol";
+import { RENDERED, type NodeOp, type ProcessInfo } from "../runtime/protocol";
 import type { ClusterClient } from "./client";
 import type { ReloadReport, StatusReport } from "./coordinator";
+
+/** A state that could not travel (it holds a socket, a function): the node's util.inspect of it. */
+export class Rendered {
+  constructor(readonly text: string) {}
+  [inspect.custom](): string {
+    return this.text;
+  }
+  toJSON(): string {
+    return this.text;
+  }
+}
+
+function unrender(value: unknown): unknown {
+  if (value !== null && typeof value === "object" && RENDERED in value) return new Rendered(String((value as Record<string, unknown>)[RENDERED]));
+  return value;
+}
 
 function fail(code: string, message: string): never {
   throw Object.assign(new Error(message), { code });
@@ -57,7 +74,7 @@ export class ShellContext {
       },
       state: async (target: Pid | string): Promise<unknown> => {
         const pid = await this.resolve(target);
-        return this.op(pid.node, { op: "state", pid });
+        return unrender(await this.op(pid.node, { op: "state", pid }));
       },
       ps: async (node?: string): Promise<ProcessInfo[]> => {
         const names = node ? [node] : (await this.status()).nodes.filter((n) => n.up).map((n) => n.name);

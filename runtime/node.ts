@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import type { Dealer, Router } from "zeromq";
 import { ModuleTable } from "./loader";
 import type { Logger } from "./log";
@@ -18,6 +19,7 @@ import {
   type PeerInfo,
   type PeerMessage,
   type WireError,
+  RENDERED,
 } from "./protocol";
 import type { ClusterKeys } from "./security";
 import { Outbox, bindLoopback, secureDealer, secureRouter } from "./transport";
@@ -45,6 +47,8 @@ interface Peer {
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
+/** pid numbers of a node's n-th start begin at n × this (see Processes.startIdsAt) */
+const PIDS_PER_INCARNATION = 1_000_000;
 
 /**
  * One node of the cluster: its module table and processes, its link to the
@@ -103,6 +107,7 @@ export class ClusterNode {
     this.cluster = w.cluster;
     this.entry = w.entry;
     this.nodes = w.nodes;
+    this.procs.startIdsAt(w.incarnation * PIDS_PER_INCARNATION + 1);
     this.setPeers(w.peers);
     this.table.commit(this.table.prepare(w.bundles, { force: true }));
     const t0 = performance.now();
@@ -194,7 +199,19 @@ export class ClusterNode {
         } catch (err) {
           response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
         }
-        this.toCoordinator(response);
+        let frame: Buffer;
+        try {
+          frame = encode(response);
+        } catch (err) {
+          // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
+          const value = response.type === "nodeResponse" && response.ok && msg.op.op === "state" ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
+          frame = encode(
+            value
+              ? { type: "nodeResponse", id: msg.id, ok: true, value }
+              : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
+          );
+        }
+        this.controlOut.push([frame]);
         return;
       }
       case "hello":
@@ -236,7 +253,7 @@ export class ClusterNode {
         return proc.state;
       }
       case "ps":
-        return this.procs.list();
+        return this.procs.list().map((p) => ({ ...p, names: this.namesOf(p.pid) }));
       case "info":
         return this.info();
       default: {
@@ -350,9 +367,14 @@ export class ClusterNode {
 
   reply(from: From, reply: Reply): void {
     if (from.node === this.name) return this.settle(from.ref, reply);
-    if (!this.toPeer(from.node, { type: "reply", ref: from.ref, ...(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error }) })) {
-      this.log.warn({ node: from.node }, "reply to an unknown node dropped");
+    let sent: boolean;
+    try {
+      sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ...(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error }) });
+    } catch (err) {
+      // The caller must hear why instead of waiting for its timeout.
+      sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ok: false, error: { code: "not_serializable", message: `the reply cannot be sent to node ${from.node}: ${(err as Error).message}` } });
     }
+    if (!sent) this.log.warn({ to: from.node }, "reply to an unknown node dropped");
   }
 
   private unknownNode(node: string): Error {
@@ -402,7 +424,6 @@ export class ClusterNode {
     this.toCoordinator({ type: "register", ref, name, pid });
     await promise;
     this.names.set(name, pid);
-    if (pid.node === this.name) this.procs.get(pid.id)?.names.add(name);
   }
 
   async whereis(name: string): Promise<Pid | undefined> {

@@ -33,7 +33,6 @@ export interface ProcessHost {
 /** A lightweight actor: pid, mailbox, state, behaviour module. */
 export class Proc {
   readonly mailbox: Envelope[] = [];
-  readonly names = new Set<string>();
   state: unknown;
   handled = 0;
   running = false;
@@ -81,6 +80,15 @@ export class Processes {
     private readonly table: ModuleSource,
     private readonly host: ProcessHost,
   ) {}
+
+  /**
+   * A restarted node must not hand out the pids of its previous life: a stale
+   * `<n2.1>` held elsewhere would reach an unrelated process. Each incarnation
+   * of a node numbers its processes from its own block (Erlang's creation).
+   */
+  startIdsAt(first: number): void {
+    if (this.procs.size === 0) this.nextId = first;
+  }
 
   get(id: number): Proc | undefined {
     return this.procs.get(id);
@@ -280,7 +288,7 @@ export class Processes {
       pid: proc.pid,
       module: proc.module,
       version: proc.pinned?.version ?? this.table.current(proc.module)?.version ?? "?",
-      names: [...proc.names],
+      names: [],
       mailbox: proc.mailbox.length,
       handled: proc.handled,
       status: proc.running ? "running" : "waiting",

@@ -8,6 +8,9 @@ import { Pid } from "./pid";
 
 export const PROTOCOL_VERSION = 1;
 
+/** Key of `{ [RENDERED]: text }`: a value that could not travel, sent as util.inspect text instead. */
+export const RENDERED = "\u0000rendered";
+
 /** One module's compiled code as the coordinator ships it. */
 export interface Bundle {
   /** module name: path under the source folder without extension, e.g. "chat/room" */
@@ -73,7 +76,7 @@ export type NodeOp =
 /** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
 export type ControlMessage =
   | { type: "hello"; protocol: number; node: string; osPid: number; endpoint: string }
-  | { type: "welcome"; cluster: string; entry: string; nodes: string[]; peers: PeerInfo[]; bundles: Bundle[] }
+  | { type: "welcome"; cluster: string; entry: string; nodes: string[]; peers: PeerInfo[]; bundles: Bundle[]; incarnation: number }
   | { type: "peers"; peers: PeerInfo[] }
   | { type: "started"; node: string; ms: number }
   | { type: "startFailed"; node: string; error: WireError }
@@ -119,7 +122,7 @@ type Shape = Record<string, "string" | "number" | "boolean" | "object" | "array"
 
 const CONTROL: Record<ControlMessage["type"], Shape> = {
   hello: { protocol: "number", node: "string", osPid: "number", endpoint: "string" },
-  welcome: { cluster: "string", entry: "string", nodes: "array", peers: "array", bundles: "array" },
+  welcome: { cluster: "string", entry: "string", nodes: "array", peers: "array", bundles: "array", incarnation: "number" },
   peers: { peers: "array" },
   started: { node: "string", ms: "number" },
   startFailed: { node: "string", error: "object" },

@@ -118,7 +118,7 @@ describe("the devcluster command line without a running cluster", () => {
     const run = cliUp(project.dir);
     try {
       await run.logs.waitFor(/cluster test ready/, 30_000);
-      const pids = run.logs.lines.filter((l) => l.includes('"node joined"')).map((l) => (JSON.parse(l) as { osPid: number }).osPid);
+      const pids = run.logs.lines.filter((l) => / joined"/.test(l)).map((l) => (JSON.parse(l) as { osPid: number }).osPid);
       assert.equal(pids.length, 2);
       const exited = new Promise((resolve) => run.child.once("exit", resolve));
       run.child.kill("SIGINT");
@@ -135,7 +135,7 @@ describe("the devcluster command line without a running cluster", () => {
     const run = cliUp(project.dir);
     try {
       await run.logs.waitFor(/cluster test ready/, 30_000);
-      const pids = run.logs.lines.filter((l) => l.includes('"node joined"')).map((l) => (JSON.parse(l) as { osPid: number }).osPid);
+      const pids = run.logs.lines.filter((l) => / joined"/.test(l)).map((l) => (JSON.parse(l) as { osPid: number }).osPid);
       run.child.kill("SIGKILL");
       const deadline = Date.now() + 10_000;
       while (pids.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

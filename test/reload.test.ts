@@ -97,13 +97,17 @@ describe("the core loop: save a file, every node runs the new code", () => {
     const saved = nextSave(server);
     project.write("src/counter.ts", counter(1000));
     const current = (await saved).report!.modules[0]!.version;
+    const before = ((await server.coordinator.nodeRequest("n3", { op: "ps" })) as { pid: Pid }[])[0]!.pid;
     const restarted = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n3", 20_000);
     assert.ok(server.launcher.kill("n3"));
     await restarted;
     const n3 = (await server.coordinator.status()).nodes.find((n) => n.name === "n3")!;
     assert.equal(n3.up, true);
     assert.equal(n3.modules.counter, current);
-    // a fresh counter (state 0) running the newest code
+    // a fresh counter (state 0) running the newest code, under a pid its previous life never used
     assert.equal(await callOn("n3", { type: "incr" }), 1000);
+    const after = ((await server.coordinator.nodeRequest("n3", { op: "ps" })) as { pid: Pid; names: string[] }[])[0]!;
+    assert.notEqual(after.pid.toString(), before.toString());
+    assert.deepEqual(after.names, ["counter:n3"]);
   });
 });
