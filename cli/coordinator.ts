@@ -429,6 +429,8 @@ export class Coordinator extends EventEmitter {
       }
       case "whereis":
         return this.names.get(req.name);
+      case "names":
+        return Object.fromEntries(this.names);
       default: {
         const unhandled: never = req;
         return unhandled;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
 import { init } from "./commands/init";
-import { reload, status, stop } from "./commands/control";
-import { shellEval } from "./commands/shell";
+import { ps, reload, status, stop } from "./commands/control";
+import { shell, shellEval } from "./commands/shell";
 import { up } from "./commands/up";
 import { findConfig, projectDirOf } from "./project";
 
@@ -64,6 +64,13 @@ program
   .action((opts: { config?: string; json?: boolean }) => run(() => status(projectDirOf(findConfig(opts.config)), opts)));
 
 program
+  .command("ps [node]")
+  .description("processes of every node (or one): pid, name, module, version, mailbox, handled, status")
+  .addOption(configOption)
+  .option("--json", "print as one JSON line")
+  .action((node: string | undefined, opts: { config?: string; json?: boolean }) => run(() => ps(projectDirOf(findConfig(opts.config)), node, opts)));
+
+program
   .command("stop")
   .description("stop the running cluster: every node and the coordinator")
   .addOption(configOption)
@@ -75,14 +82,11 @@ program
   .addOption(configOption)
   .option("-e, --eval <expr>", "evaluate one expression (await allowed) and print the result")
   .option("--json", "with --eval: print the result as JSON")
-  .option("--node <name>", "default node for spawn")
+  .option("--node <name>", "default node for spawn and evalOn")
   .action((opts: { config?: string; eval?: string; json?: boolean; node?: string }) =>
     run(async () => {
       const projectDir = projectDirOf(findConfig(opts.config));
-      if (opts.eval === undefined) {
-        process.stderr.write("devcluster shell: the interactive shell is not built yet; use --eval <expr>\n");
-        return 2;
-      }
+      if (opts.eval === undefined) return shell(projectDir, opts);
       return shellEval(projectDir, opts.eval, opts);
     }),
   );

@@ -19,6 +19,13 @@ export interface WatcherEvents {
   error: [err: Error];
 }
 
+/**
+ * Quiet time that ends a burst. Every millisecond here is on the save-to-live
+ * path; a `git checkout` writes its files well within it (a burst that keeps
+ * going is still cut at MAX_BATCH_DELAY_MS).
+ */
+export const DEFAULT_QUIET_MS = 2;
+
 /** A batch is sent at the latest this long after its first event, however busy the burst. */
 const MAX_BATCH_DELAY_MS = 50;
 
@@ -69,7 +76,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   constructor(opts: { srcDir: string; quietMs?: number }) {
     super();
     this.srcDir = path.resolve(opts.srcDir);
-    this.quietMs = opts.quietMs ?? 5;
+    this.quietMs = opts.quietMs ?? DEFAULT_QUIET_MS;
   }
 
   /** Starts watching; resolves once the initial scan is done, so a later write is seen. Calling it again returns the same promise. */

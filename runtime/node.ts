@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
 import type { Dealer, Router } from "zeromq";
 import { ModuleTable } from "./loader";
+import * as ops from "./nodeOps";
 import type { Logger } from "./log";
 import { Pid } from "./pid";
 import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "./process";
@@ -57,6 +58,7 @@ const PIDS_PER_INCARNATION = 1_000_000;
  */
 export class ClusterNode {
   readonly name: string;
+  readonly srcDir: string;
   readonly log: Logger;
   readonly table: ModuleTable;
   readonly procs: Processes;
@@ -77,6 +79,7 @@ export class ClusterNode {
 
   constructor(private readonly opts: NodeOptions) {
     this.name = opts.name;
+    this.srcDir = opts.srcDir;
     this.log = opts.log;
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
@@ -204,7 +207,8 @@ export class ClusterNode {
           frame = encode(response);
         } catch (err) {
           // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
-          const value = response.type === "nodeResponse" && response.ok && msg.op.op === "state" ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
+          const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
+          const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
           frame = encode(
             value
               ? { type: "nodeResponse", id: msg.id, ok: true, value }
@@ -256,6 +260,20 @@ export class ClusterNode {
         return this.procs.list().map((p) => ({ ...p, names: this.namesOf(p.pid) }));
       case "info":
         return this.info();
+      case "kill":
+        return ops.kill(this, op.pid, op.reason);
+      case "restart":
+        return ops.restart(this, op.pid);
+      case "rpc":
+        return ops.rpc(this, op.module, op.fn, op.args);
+      case "evalOn":
+        return ops.evalOn(this, op.code, this.opts.runtimeFor("<shell>", undefined) as Record<string, unknown>);
+      case "versions":
+        return ops.versions(this, op.module);
+      case "mailbox":
+        return this.procs.spawn("<shell>", undefined, ops.shellMailbox);
+      case "flush":
+        return ops.flush(this, op.pid);
       default: {
         const unhandled: never = op;
         return unhandled;

@@ -43,6 +43,10 @@ export class Proc {
   constructor(
     readonly pid: Pid,
     readonly module: string,
+    /** what init got, so restart() can start it over */
+    readonly initArgs: unknown,
+    /** a behaviour the runtime itself provides (the shell's mailbox); never reloaded */
+    readonly builtin?: Record<string, unknown>,
   ) {}
 }
 
@@ -74,6 +78,8 @@ function errorWith(code: string, message: string): Error & { code: string } {
 export class Processes {
   private readonly procs = new Map<number, Proc>();
   private readonly byModule = new Map<string, Set<Proc>>();
+  /** processes still on an old version, per module: checked at every prepare, so kept rather than scanned */
+  private readonly pinnedByModule = new Map<string, Set<Proc>>();
   private nextId = 1;
 
   constructor(
@@ -99,13 +105,13 @@ export class Processes {
   }
 
   /** Runs init to completion before the pid is handed out, as gen_server:start does. */
-  async spawn(module: string, args: unknown): Promise<Pid> {
-    const mod = this.table.current(module);
+  async spawn(module: string, args: unknown, builtin?: Record<string, unknown>): Promise<Pid> {
+    const mod = builtin ? { exports: builtin } : this.table.current(module);
     if (!mod) {
       const known = Object.keys(this.table.versions()).sort().join(", ");
       throw errorWith("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
     }
-    const proc = new Proc(new Pid(this.host.node, this.nextId++), module);
+    const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args, builtin);
     const init = mod.exports.init;
     try {
       proc.state = typeof init === "function" ? await currentProc.run(proc, async () => init(args)) : args;
@@ -148,7 +154,7 @@ export class Processes {
 
   private async handle(proc: Proc, env: Envelope): Promise<void> {
     if (env.kind === "system") return env.run(proc);
-    const exports = proc.pinned?.exports ?? this.table.current(proc.module)?.exports ?? {};
+    const exports = proc.builtin ?? proc.pinned?.exports ?? this.table.current(proc.module)?.exports ?? {};
     switch (env.kind) {
       case "call": {
         const fn = exports.handleCall;
@@ -215,10 +221,11 @@ export class Processes {
     proc.alive = false;
     this.procs.delete(proc.pid.id);
     this.byModule.get(proc.module)?.delete(proc);
+    this.unpin(proc);
     for (const env of proc.mailbox.splice(0)) {
       if (env.kind === "call") this.host.reply(env.from, { ok: false, error: noproc(proc.pid) });
     }
-    const terminate = (proc.pinned?.exports ?? this.table.current(proc.module)?.exports)?.terminate;
+    const terminate = (proc.builtin ?? proc.pinned?.exports ?? this.table.current(proc.module)?.exports)?.terminate;
     if (typeof terminate === "function") {
       try {
         const r = terminate(reason, proc.state);
@@ -239,12 +246,24 @@ export class Processes {
 
   /** pids still running the old version of a module: they block a third version. */
   oldVersionUsers(module: string): string[] {
-    return [...(this.byModule.get(module) ?? [])].filter((p) => p.pinned).map((p) => p.pid.toString());
+    return [...(this.pinnedByModule.get(module) ?? [])].map((p) => p.pid.toString());
   }
 
   /** A forced load purges the oldest version: its remaining processes are killed. */
   purge(module: string): void {
-    for (const p of [...(this.byModule.get(module) ?? [])]) if (p.pinned) this.exit(p, "purged");
+    for (const p of [...(this.pinnedByModule.get(module) ?? [])]) this.exit(p, "purged");
+  }
+
+  private pin(proc: Proc, to: { version: string; exports: Record<string, unknown> }): void {
+    proc.pinned = to;
+    let set = this.pinnedByModule.get(proc.module);
+    if (!set) this.pinnedByModule.set(proc.module, (set = new Set()));
+    set.add(proc);
+  }
+
+  private unpin(proc: Proc): void {
+    proc.pinned = undefined;
+    this.pinnedByModule.get(proc.module)?.delete(proc);
   }
 
   /**
@@ -260,7 +279,8 @@ export class Processes {
       const fn = next?.codeChange;
       if (from === undefined || !prev || typeof fn !== "function") continue;
       for (const proc of this.byModule.get(name) ?? []) {
-        proc.pinned = prev;
+        if (proc.builtin) continue;
+        this.pin(proc, prev);
         waits.push(
           new Promise((resolve) => {
             const run = async (p: Proc): Promise<void> => {
@@ -268,7 +288,7 @@ export class Processes {
                 let s = fn(from, p.state);
                 if (isThenable(s)) s = await s;
                 p.state = s;
-                p.pinned = undefined;
+                this.unpin(p);
                 resolve(undefined);
               } catch (err) {
                 this.host.log.error({ proc: p.pid.toString(), module: name, err }, "codeChange failed; process stays on the old version");
@@ -287,7 +307,7 @@ export class Processes {
     return {
       pid: proc.pid,
       module: proc.module,
-      version: proc.pinned?.version ?? this.table.current(proc.module)?.version ?? "?",
+      version: proc.builtin ? "builtin" : (proc.pinned?.version ?? this.table.current(proc.module)?.version ?? "?"),
       names: [],
       mailbox: proc.mailbox.length,
       handled: proc.handled,

@@ -71,7 +71,14 @@ export type NodeOp =
   | { op: "send"; pid: Pid; msg: unknown }
   | { op: "state"; pid: Pid }
   | { op: "ps" }
-  | { op: "info" };
+  | { op: "info" }
+  | { op: "kill"; pid: Pid; reason: unknown }
+  | { op: "restart"; pid: Pid }
+  | { op: "rpc"; module: string; fn: string; args: unknown[] }
+  | { op: "evalOn"; code: string }
+  | { op: "versions"; module?: string }
+  | { op: "mailbox" }
+  | { op: "flush"; pid: Pid };
 
 /** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
 export type ControlMessage =
@@ -107,7 +114,8 @@ export type ClientRequest =
   | { type: "reload"; modules: string[]; force: boolean }
   | { type: "stop" }
   | { type: "node"; node: string; op: NodeOp }
-  | { type: "whereis"; name: string };
+  | { type: "whereis"; name: string }
+  | { type: "names" };
 
 export type ClientMessage =
   | { type: "request"; id: number; req: ClientRequest }

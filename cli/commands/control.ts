@@ -2,6 +2,9 @@ import { isAlive } from "../stateDir";
 import { ClusterClient } from "../client";
 import type { ReloadReport, StatusReport } from "../coordinator";
 import { table, toJson } from "../output";
+import { Connection } from "../shell";
+import { ShellContext } from "../shellContext";
+import { inspect } from "node:util";
 
 /** `devcluster reload <module...>`: the c:l of every node, with the per-node report. */
 export async function reload(projectDir: string, modules: string[], opts: { json?: boolean; force?: boolean }): Promise<number> {
@@ -63,4 +66,18 @@ export async function stop(projectDir: string): Promise<number> {
   }
   process.stdout.write("cluster stopped\n");
   return 0;
+}
+
+/** `devcluster ps [node]`: the shell's ps(), as a table or JSON. */
+export async function ps(projectDir: string, node: string | undefined, opts: { json?: boolean }): Promise<number> {
+  const conn = new Connection(projectDir);
+  try {
+    const ctx = new ShellContext(() => conn.get());
+    const ps = ctx.helpers().find((h) => h.name === "ps")!;
+    const rows = await ps.fn(node);
+    process.stdout.write((opts.json ? toJson(rows) : inspect(rows)) + "\n");
+    return 0;
+  } finally {
+    conn.drop();
+  }
 }

@@ -1,6 +1,6 @@
 import * as vm from "node:vm";
 import { inspect } from "node:util";
-import { ClusterClient } from "../client";
+import { Connection, describeError, startShell } from "../shell";
 import { ShellContext } from "../shellContext";
 import { toJson } from "../output";
 
@@ -8,8 +8,8 @@ import { toJson } from "../output";
  * Evaluates an expression with the shell's helpers in scope. Top-level await
  * works: the text is tried as an async expression first, then as a body.
  */
-export async function evaluate(code: string, helpers: Record<string, unknown>): Promise<unknown> {
-  const context = vm.createContext({ ...helpers, console });
+export async function evaluate(code: string, scope: Record<string, unknown>): Promise<unknown> {
+  const context = vm.createContext({ ...scope, console });
   let script: vm.Script;
   try {
     script = new vm.Script(`(async () => (${code}\n))()`, { filename: "shell" });
@@ -19,18 +19,25 @@ export async function evaluate(code: string, helpers: Record<string, unknown>): 
   return script.runInContext(context) as Promise<unknown>;
 }
 
+/** `devcluster shell --eval`: one expression, its value on stdout, the exit code says whether it threw. */
 export async function shellEval(projectDir: string, code: string, opts: { json?: boolean; node?: string }): Promise<number> {
-  const client = ClusterClient.connect(projectDir);
+  const conn = new Connection(projectDir);
+  const ctx = new ShellContext(() => conn.get(), opts.node);
   try {
-    const ctx = new ShellContext(client, opts.node);
-    const value = await evaluate(code, ctx.helpers());
-    process.stdout.write((opts.json ? toJson(value) : inspect(value, { depth: 8, colors: Boolean(process.stdout.isTTY) })) + "\n");
+    conn.get();
+    const value = await evaluate(code, ctx.scope());
+    process.stdout.write((opts.json ? toJson(value) : inspect(value, { depth: 6, colors: Boolean(process.stdout.isTTY) })) + "\n");
     return 0;
   } catch (err) {
-    const e = err as Error & { code?: string };
-    process.stderr.write(`${e.code ? `${e.code}: ` : ""}${e.message}\n`);
+    process.stderr.write(describeError(err) + "\n");
     return 1;
   } finally {
-    client.close();
+    await ctx.close();
+    conn.drop();
   }
+}
+
+export async function shell(projectDir: string, opts: { node?: string }): Promise<number> {
+  await startShell(projectDir, { node: opts.node, terminal: process.env.DEVCLUSTER_SHELL_TERMINAL === "1" ? true : undefined });
+  return 0;
 }

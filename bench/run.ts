@@ -1,0 +1,68 @@
+/**
+ * `npm run bench` — runs every benchmark and prints plain-text tables.
+ *
+ *   node dist/bench/run.js            all benchmarks
+ *   node dist/bench/run.js save       1 + 2: save-to-live and the restart baseline (same clusters); alias: restart
+ *   node dist/bench/run.js procs      3: reload vs number of live processes
+ *   --sizes=1,3   cluster sizes for save   --quick   few iterations (smoke run)
+ */
+import { performance } from "node:perf_hooks";
+import { leftoverNodePids, machineHeader, progress, runtimeProcessesOnMachine } from "./lib";
+import { DEFAULT_PROCS_OPTIONS, runProcsBench, type ProcsOptions } from "./procs";
+import { DEFAULT_SAVE_OPTIONS, runSaveBench, type SaveOptions } from "./save";
+
+const BENCHES = ["save", "procs"] as const;
+type Bench = (typeof BENCHES)[number];
+const ALIASES: Record<string, Bench> = { save: "save", restart: "save", "save-to-live": "save", procs: "procs", processes: "procs" };
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const flags = args.filter((a) => a.startsWith("--"));
+  const names = args.filter((a) => !a.startsWith("--"));
+  const unknown = names.filter((n) => !(n in ALIASES));
+  if (unknown.length) {
+    console.error(`unknown benchmark ${unknown.join(", ")}; choose from ${Object.keys(ALIASES).join(", ")}`);
+    return 2;
+  }
+  const selected = new Set<Bench>(names.length ? names.map((n) => ALIASES[n]!) : BENCHES);
+  const quick = flags.includes("--quick");
+  const sizesFlag = flags.find((f) => f.startsWith("--sizes="));
+
+  const saveOpts: SaveOptions = { ...DEFAULT_SAVE_OPTIONS };
+  const procsOpts: ProcsOptions = { ...DEFAULT_PROCS_OPTIONS };
+  if (quick) {
+    Object.assign(saveOpts, { sizes: [1, 3], warmup: 1, saves: 5, restarts: () => 2, plainRestarts: () => 2, processRestarts: () => 2 });
+    Object.assign(procsOpts, { counts: [1, 1000], reloads: 3, codeChangeReloads: () => 3 });
+  }
+  if (sizesFlag) saveOpts.sizes = sizesFlag.slice("--sizes=".length).split(",").map(Number).filter((n) => n > 0);
+
+  console.log(machineHeader());
+  console.log(`command: node dist/bench/run.js ${args.join(" ")}`.trimEnd());
+  const t0 = performance.now();
+  let failed = false;
+  for (const b of BENCHES) {
+    if (!selected.has(b)) continue;
+    const tb = performance.now();
+    try {
+      if (b === "save") await runSaveBench(saveOpts);
+      else await runProcsBench(procsOpts);
+    } catch (err) {
+      failed = true;
+      console.log(`\n${b}: FAILED: ${(err as Error).stack ?? String(err)}`);
+    }
+    progress(`${b} took ${((performance.now() - tb) / 1000).toFixed(1)} s`);
+  }
+  const left = leftoverNodePids();
+  console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; node processes started by this run still alive: ${left.length ? left.join(", ") : "none"}`);
+  const machine = runtimeProcessesOnMachine();
+  if (machine.length) console.log(`runtime/main.js processes on this machine (may belong to other runs):\n${machine.join("\n")}`);
+  return failed || left.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,124 @@
+/**
+ * What the shell asks of one node beyond messaging: run a function or a
+ * snippet here, read versions, kill or restart a process, hold the shell's
+ * mailbox. Each is the node-side half of a shell helper (cli/shellContext.ts).
+ */
+import { createRequire } from "node:module";
+import * as path from "node:path";
+import type { ClusterNode } from "./node";
+import type { Pid } from "./pid";
+import { noproc } from "./process";
+
+function fail(code: string, message: string): never {
+  throw Object.assign(new Error(message), { code });
+}
+
+const AsyncFunction = (async () => undefined).constructor as new (...args: string[]) => (...args: unknown[]) => Promise<unknown>;
+
+/** rpc:call — an exported function of a module, run on this node outside any process. */
+export async function rpc(node: ClusterNode, module: string, fn: string, args: unknown[]): Promise<unknown> {
+  const mod = node.table.current(module);
+  if (!mod) fail("unknown_module", `no module ${module} on node ${node.name} (known: ${Object.keys(node.table.versions()).sort().join(", ")})`);
+  const f = mod.exports[fn];
+  if (typeof f !== "function") {
+    const fns = Object.keys(mod.exports).filter((k) => typeof mod.exports[k] === "function");
+    fail("unknown_function", `${module} exports no function ${fn} (it exports: ${fns.join(", ") || "none"})`);
+  }
+  return (f as (...a: unknown[]) => unknown)(...args);
+}
+
+/**
+ * Evaluates a snippet here with the runtime API in scope (spawn, call, whereis,
+ * …) plus `node` and `require`; an expression's value is returned, a block
+ * may `return`.
+ */
+export async function evalOn(node: ClusterNode, code: string, api: Record<string, unknown>): Promise<unknown> {
+  const scope: Record<string, unknown> = { ...api, node: node.name, require: createRequire(path.join(node.srcDir, "shell.js")) };
+  const names = Object.keys(scope).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+  let fn: (...args: unknown[]) => Promise<unknown>;
+  try {
+    fn = new AsyncFunction(...names, `return (${code}\n);`);
+  } catch {
+    try {
+      fn = new AsyncFunction(...names, code);
+    } catch (err) {
+      fail("syntax_error", `evalOn ${node.name}: ${(err as Error).message}`);
+    }
+  }
+  return fn(...names.map((n) => scope[n]));
+}
+
+export interface ModuleVersions {
+  current: string;
+  old?: string;
+  /** processes still running the old version (their codeChange failed or is pending) */
+  oldProcesses: string[];
+}
+
+export function versions(node: ClusterNode, module?: string): Record<string, ModuleVersions> {
+  const all = node.table.versions();
+  if (module !== undefined && !(module in all)) {
+    fail("unknown_module", `no module ${module} on node ${node.name} (known: ${Object.keys(all).sort().join(", ")})`);
+  }
+  const out: Record<string, ModuleVersions> = {};
+  for (const name of module !== undefined ? [module] : Object.keys(all).sort()) {
+    const old = node.table.old(name)?.version;
+    out[name] = { current: all[name]!, ...(old ? { old } : {}), oldProcesses: node.procs.oldVersionUsers(name) };
+  }
+  return out;
+}
+
+function local(node: ClusterNode, pid: Pid): NonNullable<ReturnType<ClusterNode["procs"]["get"]>> {
+  if (pid.node !== node.name) fail("wrong_node", `${pid} lives on ${pid.node}, not ${node.name}`);
+  const proc = node.procs.get(pid.id);
+  if (!proc) fail("noproc", noproc(pid).message);
+  return proc;
+}
+
+export function kill(node: ClusterNode, pid: Pid, reason: unknown): true {
+  local(node, pid);
+  node.procs.kill(pid.id, reason);
+  return true;
+}
+
+/**
+ * Ends a process and starts its module again with the arguments it was
+ * first given, under the names it had. Supervised processes go through their
+ * supervisor instead (when supervisors exist on this node).
+ */
+export async function restart(node: ClusterNode, pid: Pid): Promise<Pid> {
+  const proc = local(node, pid);
+  const names = node.namesOf(pid);
+  node.procs.kill(pid.id, "restart");
+  const fresh = await node.procs.spawn(proc.module, proc.initArgs, proc.builtin);
+  for (const name of names) await node.register(name, fresh);
+  return fresh;
+}
+
+/** The shell is a process too: messages sent to its pid wait here until flush(). */
+const MAILBOX_LIMIT = 1000;
+
+export const shellMailbox: Record<string, unknown> = {
+  init: () => ({ messages: [] as unknown[], dropped: 0 }),
+  handleInfo: (msg: unknown, s: { messages: unknown[]; dropped: number }) => keep(s, msg),
+  handleCast: (msg: unknown, s: { messages: unknown[]; dropped: number }) => keep(s, { cast: msg }),
+  // Nobody at the prompt can answer a call; it is kept so flush() shows it, and the caller times out.
+  handleCall: (msg: unknown, from: unknown, s: { messages: unknown[]; dropped: number }) => ({ noreply: true, state: keep(s, { call: msg, from }) }),
+};
+
+function keep(s: { messages: unknown[]; dropped: number }, msg: unknown): { messages: unknown[]; dropped: number } {
+  s.messages.push(msg);
+  if (s.messages.length > MAILBOX_LIMIT) {
+    s.messages.shift();
+    s.dropped++;
+  }
+  return s;
+}
+
+export function flush(node: ClusterNode, pid: Pid): unknown[] {
+  const proc = local(node, pid);
+  const s = proc.state as { messages: unknown[] };
+  const out = s.messages;
+  s.messages = [];
+  return out;
+}
