@@ -94,6 +94,8 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
     terminal,
     useColors: colors,
     ignoreUndefined: true,
+    // The inline preview evaluates what is typed to show a result early: here that would send requests to the cluster.
+    preview: false,
     writer: (v: unknown) => inspect(v, { depth: 6, colors, breakLength: 100 }),
   });
   Object.assign(server.context, ctx.scope());

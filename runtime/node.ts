@@ -194,30 +194,10 @@ export class ClusterNode {
         return;
       case "nameReply":
         return this.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
-      case "nodeRequest": {
-        let response: ControlMessage;
-        try {
-          const value = await this.nodeOp(msg.op);
-          response = { type: "nodeResponse", id: msg.id, ok: true, value };
-        } catch (err) {
-          response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
-        }
-        let frame: Buffer;
-        try {
-          frame = encode(response);
-        } catch (err) {
-          // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
-          const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
-          const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
-          frame = encode(
-            value
-              ? { type: "nodeResponse", id: msg.id, ok: true, value }
-              : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
-          );
-        }
-        this.controlOut.push([frame]);
+      case "nodeRequest":
+        // Not awaited: an op may itself wait for the coordinator (spawn of a process whose init registers a name, whereis in evalOn), and those answers come through this same loop.
+        void this.answerNodeRequest(msg);
         return;
-      }
       case "hello":
       case "started":
       case "startFailed":
@@ -235,6 +215,30 @@ export class ClusterNode {
         return unhandled;
       }
     }
+  }
+
+  private async answerNodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): Promise<void> {
+    let response: ControlMessage;
+    try {
+      const value = await this.nodeOp(msg.op);
+      response = { type: "nodeResponse", id: msg.id, ok: true, value };
+    } catch (err) {
+      response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
+    }
+    let frame: Buffer;
+    try {
+      frame = encode(response);
+    } catch (err) {
+      // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
+      const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
+      const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
+      frame = encode(
+        value
+          ? { type: "nodeResponse", id: msg.id, ok: true, value }
+          : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
+      );
+    }
+    this.controlOut.push([frame]);
   }
 
   /** What the shell and CLI ask of this node, relayed by the coordinator. */

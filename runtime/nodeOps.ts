@@ -21,7 +21,7 @@ export async function rpc(node: ClusterNode, module: string, fn: string, args: u
   if (!mod) fail("unknown_module", `no module ${module} on node ${node.name} (known: ${Object.keys(node.table.versions()).sort().join(", ")})`);
   const f = mod.exports[fn];
   if (typeof f !== "function") {
-    const fns = Object.keys(mod.exports).filter((k) => typeof mod.exports[k] === "function");
+    const fns = Object.keys(mod.exports).filter((k) => typeof mod.exports[k] === "function").sort();
     fail("unknown_function", `${module} exports no function ${fn} (it exports: ${fns.join(", ") || "none"})`);
   }
   return (f as (...a: unknown[]) => unknown)(...args);

@@ -17,6 +17,9 @@ export function handleCall(msg: { type: string; by?: number }, _from: unknown, s
   if (msg.type === "boom") throw new Error("boom on purpose");
   return { reply: state.count, state };
 }
+export function handleCast(msg: { type: string; by?: number }, state: { count: number }) {
+  return msg.type === "incr" ? { count: state.count + ${step} * (msg.by ?? 1) } : state;
+}
 `;
 
 export const describeModule = (word: string): string => `

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { CLI } from "./cluster";
+
+/**
+ * A person at `devcluster shell`: types lines into its stdin and reads what
+ * it prints. `expect` waits (with a deadline) for text printed since the last
+ * expectation, so each check sees only the answer to what was just typed.
+ */
+export class ShellDriver {
+  readonly child: ChildProcess;
+  private out = "";
+  private mark = 0;
+  private waiters: (() => void)[] = [];
+
+  /** `command` lets a test run the shell under `script` for a real terminal. */
+  constructor(cwd: string, args: string[] = [], command?: { file: string; args: string[] }) {
+    const file = command?.file ?? process.execPath;
+    const argv = command?.args ?? [CLI, "shell", ...args];
+    this.child = spawn(file, argv, { cwd, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    const take = (d: Buffer): void => {
+      // A terminal session redraws with escape sequences; what a person reads is the text.
+      this.out += d.toString().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
+      for (const w of this.waiters.splice(0)) w();
+    };
+    this.child.stdout!.on("data", take);
+    this.child.stderr!.on("data", take);
+  }
+
+  get output(): string {
+    return this.out;
+  }
+
+  type(text: string): void {
+    this.child.stdin!.write(text);
+  }
+
+  line(text: string): void {
+    this.type(text + "\n");
+  }
+
+  async expect(re: RegExp, timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const fresh = this.out.slice(this.mark);
+      const m = re.exec(fresh);
+      if (m) {
+        this.mark += m.index + m[0].length;
+        return m[0];
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`the shell did not print ${re} within ${timeoutMs} ms; it printed:\n${fresh}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /**
+   * Presses Tab until `re` shows: readline lists candidates on a Tab that
+   * follows a Tab, and the first one's (asynchronous) completion shows nothing
+   * when the candidates share no longer prefix, so there is nothing to wait on
+   * between the two but the listing itself.
+   */
+  async tabUntil(re: RegExp, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.type("\t");
+      try {
+        return await this.expect(re, Math.min(500, Math.max(1, deadline - Date.now())));
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, "exit");
+    this.child.stdin!.end();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
