@@ -120,8 +120,68 @@ export class Compiler {
   async compile(files: string[]): Promise<CompiledModule[]> {
     if (files.length === 0) return [];
     const entries = [...new Set(files.map((f) => path.resolve(this.projectDir, f)))];
-    const names = new Map(entries.map((f) => [f, this.moduleName(f)] as const));
+    const diagnostics: CompileDiagnostic[] = [];
+    const fast = await Promise.all(
+      entries.map((file) =>
+        this.transformOne(file).catch((err: unknown) => {
+          const failure = err as Partial<esbuild.TransformFailure>;
+          if (!Array.isArray(failure.errors)) throw err;
+          diagnostics.push(...failure.errors.map((m) => toDiagnostic(m, path.relative(this.projectDir, file))));
+          return undefined;
+        }),
+      ),
+    );
+    if (diagnostics.length) throw new CompileError(diagnostics);
+    const slow = entries.filter((_, i) => fast[i] === "bundle");
+    const modules = [...fast.filter((m): m is CompiledModule => typeof m === "object"), ...(slow.length ? await this.build(slow) : [])];
+    const order = new Map(entries.map((f, i) => [f, i]));
+    modules.sort((a, b) => order.get(a.file)! - order.get(b.file)!);
+    return importeesFirst(modules);
+  }
 
+  /**
+   * The fast path, on every save: esbuild's transform of one file (no
+   * resolver, no plugin round trips: about a third of a build's time), with
+   * each relative require of a project module rewritten to its module name.
+   * A module that imports anything else by a relative path (a JSON file, a
+   * helper outside the source folder, a path that does not exist) answers
+   * "bundle" and goes through {@link build}, which bundles or reports it.
+   */
+  private async transformOne(file: string): Promise<CompiledModule | "bundle"> {
+    const source = await fs.promises.readFile(file, "utf8");
+    const result = await esbuild.transform(source, {
+      loader: file.endsWith(".tsx") ? "tsx" : "ts",
+      format: "cjs",
+      platform: "node",
+      target: "node20",
+      sourcemap: "inline",
+      sourcesContent: true,
+      // The loader evaluates the bundle as <srcDir>/<name>.js: the source sits beside it.
+      sourcefile: path.basename(file),
+      define: { "import.meta.hot": "__devcluster_hot" },
+      logLevel: "silent",
+    });
+    const imports = new Set<string>();
+    let bundle = false;
+    const code = result.code.replace(REQUIRE_RELATIVE, (call, spec: string) => {
+      const target = path.resolve(path.dirname(file), spec);
+      const resolved = isInside(this.srcDir, target) ? resolveModuleFile(target) : undefined;
+      if (!resolved) {
+        bundle = true;
+        return call;
+      }
+      const name = this.moduleName(resolved);
+      imports.add(name);
+      return `require(${JSON.stringify(PROJECT_MODULE_PREFIX + name)})`;
+    });
+    if (bundle) return "bundle";
+    const name = this.moduleName(file);
+    return { name, version: versionOf(code), code, imports: [...imports].sort(), file };
+  }
+
+  /** One esbuild build of `files`, bundling what is not a project module. */
+  private async build(entries: string[]): Promise<CompiledModule[]> {
+    const names = new Map(entries.map((f) => [f, this.moduleName(f)] as const));
     let result: esbuild.BuildResult<{ write: false; metafile: true }>;
     try {
       result = await esbuild.build({
@@ -145,7 +205,7 @@ export class Compiler {
       });
     } catch (err) {
       const failure = err as Partial<esbuild.BuildFailure>;
-      if (Array.isArray(failure.errors)) throw new CompileError(failure.errors.map(toDiagnostic));
+      if (Array.isArray(failure.errors)) throw new CompileError(failure.errors.map((m) => toDiagnostic(m)));
       throw err;
     }
 
@@ -155,7 +215,7 @@ export class Compiler {
     for (const [out, meta] of Object.entries(result.metafile.outputs)) {
       byOutput.set(path.resolve(this.projectDir, out), meta);
     }
-    const modules = new Map<string, CompiledModule>();
+    const modules: CompiledModule[] = [];
     for (const out of result.outputFiles) {
       const meta = byOutput.get(out.path);
       if (!meta?.entryPoint) continue;
@@ -166,9 +226,9 @@ export class Compiler {
         if (imp.external && imp.path.startsWith(PROJECT_MODULE_PREFIX)) imports.add(imp.path.slice(PROJECT_MODULE_PREFIX.length));
       }
       const code = out.text;
-      modules.set(name, { name, version: versionOf(code), code, imports: [...imports].sort(), file });
+      modules.push({ name, version: versionOf(code), code, imports: [...imports].sort(), file });
     }
-    return importeesFirst([...names.values()].map((n) => modules.get(n)).filter((m) => m !== undefined));
+    return modules;
   }
 
   /** Compiles every module of the source folder. */
@@ -263,12 +323,15 @@ function importeesFirst(modules: CompiledModule[]): CompiledModule[] {
   return ordered;
 }
 
-function toDiagnostic(msg: esbuild.Message): CompileDiagnostic {
+/** esbuild's CommonJS output names every import as `require("<literal>")`. */
+const REQUIRE_RELATIVE = /\brequire\("(\.\.?\/[^"]*|\.\.?)"\)/g;
+
+function toDiagnostic(msg: esbuild.Message, file?: string): CompileDiagnostic {
   const loc = msg.location;
   // esbuild counts columns in UTF-8 bytes; people count characters.
   const column = loc ? Buffer.from(loc.lineText).subarray(0, loc.column).toString().length + 1 : 0;
   return {
-    file: loc?.file ?? "",
+    file: file ?? loc?.file ?? "",
     line: loc?.line ?? 0,
     column,
     lineText: loc?.lineText ?? "",
