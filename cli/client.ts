@@ -63,8 +63,17 @@ export class ClusterClient {
         this.pending.delete(id);
         reject(Object.assign(new Error(`the coordinator (pid ${this.running.pid}) did not answer ${req.type} within ${timeoutMs} ms`), { code: "timeout" }));
       }, timeoutMs);
+      let frame: Buffer;
+      try {
+        frame = encode({ type: "request", id, req });
+      } catch (err) {
+        clearTimeout(timer);
+        const hint = /Promise/.test((err as Error).message) ? "; await a Promise before passing it" : "";
+        reject(Object.assign(new Error(`an argument cannot be sent to the cluster (${(err as Error).message})${hint}`), { code: "not_serializable" }));
+        return;
+      }
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.out.push([encode({ type: "request", id, req })]);
+      this.out.push([frame]);
     });
   }
 
