@@ -30,6 +30,21 @@ describe("the devcluster command line against a running cluster", () => {
     }
   });
 
+  test("ps prints a table of processes, and --json the same rows", async () => {
+    const table = await cli(["ps"], project.dir);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^pid\s+name\s+module\s+version\s+mailbox\s+handled\s+memory\s+status$/m);
+    assert.match(table.stdout, /^<n1\.\d+>\s+counter:n1\s+counter\s+[0-9a-f]{8}\s+\d+\s+\d+/m);
+    assert.match(table.stdout, /^<n2\.\d+>\s+counter:n2\s+counter/m);
+    const json = await cli(["ps", "n2", "--json"], project.dir);
+    const rows = JSON.parse(json.stdout) as { pid: string; names: string[]; module: string }[];
+    assert.deepEqual(rows.map((r) => [r.names, r.module]), [[["counter:n2"], "counter"]]);
+    assert.match(rows[0]!.pid, /^<n2\.\d+>$/);
+    const unknown = await cli(["ps", "n7"], project.dir);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /unknown or down node n7 \(nodes: n1, n2\)/);
+  });
+
   test("shell --eval runs an expression with the helpers and --json prints its value", async () => {
     let r = await cli(["shell", "--json", "--eval", 'call("counter:n2", { type: "incr", by: 4 })'], project.dir);
     assert.equal(r.code, 0, r.stderr);
