@@ -300,7 +300,8 @@ export class Coordinator extends EventEmitter {
     const t0 = performance.now();
     const reload = ++this.reloadSeq;
     const list = modules.map((m) => ({ name: m.name, version: m.version }));
-    const nodes = [...this.members.keys()];
+    // Config order, not join order: reports read the same whichever node started first.
+    const nodes = this.opts.nodes.filter((n) => this.members.has(n));
     const timeout = this.opts.prepareTimeoutMs ?? 5000;
     const bundles = modules.map(toBundle);
     const prepareMsg = encode({ type: "prepare", reload, bundles, force });
