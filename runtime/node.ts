@@ -316,6 +316,7 @@ export class ClusterNode {
       rss: mem.rss,
       heapUsed: mem.heapUsed,
       heapTotal: mem.heapTotal,
+      timers: this.timers.size,
       eventLoopDelay: d.count > 0 ? { mean: ms(d.mean), p99: ms(d.percentile(99)), max: ms(d.max) } : { mean: 0, p99: 0, max: 0 },
     };
   }

@@ -76,6 +76,8 @@ export interface NodeInfo {
   rss: number;
   heapUsed: number;
   heapTotal?: number;
+  /** live process timers on this node (sendAfter, sendInterval) */
+  timers?: number;
   /** event-loop delay in ms since the node started (perf_hooks.monitorEventLoopDelay) */
   eventLoopDelay?: { mean: number; p99: number; max: number };
 }
