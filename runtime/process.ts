@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { inspect } from "node:util";
 import { serialize } from "node:v8";
 import type { Logger } from "./log";
+import { Mailbox } from "./mailbox";
 import { Pid } from "./pid";
 import type { From, ProcessInfo, WireError } from "./protocol";
 import { toWireError } from "./protocol";
@@ -46,7 +47,7 @@ const TERMINATE_LIMIT_MS = 5000;
 
 /** A lightweight actor: pid, mailbox, state, behaviour module. */
 export class Proc {
-  readonly mailbox: Envelope[] = [];
+  readonly mailbox = new Mailbox<Envelope>();
   state: unknown;
   handled = 0;
   running = false;
@@ -198,7 +199,7 @@ export class Processes {
         at = proc.mailbox.findIndex((e) => e.kind === "system");
         if (at < 0) break;
       }
-      const env = proc.mailbox.splice(at, 1)[0]!;
+      const env = proc.mailbox.take(at)!;
       try {
         await this.handle(proc, env);
         proc.handled++;
@@ -291,7 +292,7 @@ export class Processes {
     proc.suspended = false;
     this.procs.delete(proc.pid.id);
     this.byModule.get(proc.module)?.delete(proc);
-    for (const env of proc.mailbox.splice(0)) {
+    for (const env of proc.mailbox.drain()) {
       if (env.kind === "call") this.host.reply(env.from, { ok: false, error: noproc(proc.pid) });
       else if (env.kind === "system") env.abandon?.();
     }
