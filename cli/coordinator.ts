@@ -300,7 +300,7 @@ export class Coordinator extends EventEmitter {
     const t0 = performance.now();
     const reload = ++this.reloadSeq;
     const list = modules.map((m) => ({ name: m.name, version: m.version }));
-    // Config order, so reports read the same way every time.
+    // Config order, not join order: reports read the same whichever node started first.
     const nodes = this.opts.nodes.filter((n) => this.members.has(n));
     const timeout = this.opts.prepareTimeoutMs ?? 5000;
     const bundles = modules.map(toBundle);

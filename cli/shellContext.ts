@@ -28,7 +28,8 @@ function fail(code: string, message: string): never {
 const short = (v: string | undefined): string => (v ? v.slice(0, 8) : "-");
 
 function kb(bytes: unknown): string {
-  return typeof bytes === "number" ? `${(bytes / 1024).toFixed(1)} KB` : "-";
+  if (typeof bytes !== "number") return "-";
+  return bytes < 1024 ? `${bytes}B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)}KB` : `${(bytes / 1024 / 1024).toFixed(1)}MB`;
 }
 
 /** ps() output: a table for people, the rows for --json. */
@@ -201,11 +202,11 @@ export class ShellContext {
       h("spawn", "spawn(node, module, args)", "starts a process; resolves to its pid after init", 'spawn("n2", "counter", { start: 0 })', (node: string | undefined, module: string, args?: unknown) =>
         this.op(this.node(node, "spawn"), { op: "spawn", module, args }),
       ),
-      h("kill", "kill(pid, reason?)", "ends a process", 'kill("<n1.7>")', async (target: Pid | string, reason: unknown = "killed") => {
+      h("kill", "kill(pid, reason?)", "sends an exit signal; the default \"kill\" cannot be trapped", 'kill("<n1.7>")', async (target: Pid | string, reason: unknown = "kill") => {
         const pid = await this.resolve(target);
         return this.op(pid.node, { op: "kill", pid, reason });
       }),
-      h("restart", "restart(pid)", "ends a process and starts it again with its first args and names", 'restart("room:lobby")', async (target: Pid | string) => {
+      h("restart", "restart(pid)", "restarts a process through its supervisor, or with its first args and names", 'restart("room:lobby")', async (target: Pid | string) => {
         const pid = await this.resolve(target);
         return this.op(pid.node, { op: "restart", pid });
       }),

@@ -4,7 +4,13 @@ import { ModuleTable } from "./loader";
 import * as ops from "./nodeOps";
 import type { Logger } from "./log";
 import { Pid } from "./pid";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "./process";
+import { checkSendable } from "./sendable";
+import { Signals } from "./signals";
+import { SUPERVISOR, supervisorBehaviour, type ChildInfo, type ChildSpec, type SupervisorCallbacks, type SupervisorSpec } from "./supervisor";
+import { runSys } from "./sys";
+import { Timers } from "./timers";
 import {
   PROTOCOL_VERSION,
   RemoteError,
@@ -18,7 +24,9 @@ import {
   type NodeInfo,
   type NodeOp,
   type PeerInfo,
+  type ProcessInfo,
   type PeerMessage,
+  type SysOp,
   type WireError,
   RENDERED,
 } from "./protocol";
@@ -39,6 +47,8 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer?: NodeJS.Timeout;
+  /** the node that will answer: if it goes down, the caller hears noconnection instead of a timeout */
+  node?: string;
 }
 
 interface Peer {
@@ -62,6 +72,12 @@ export class ClusterNode {
   readonly log: Logger;
   readonly table: ModuleTable;
   readonly procs: Processes;
+  readonly signals: Signals;
+  readonly timers: Timers;
+  /** the built-in supervisor's callbacks, for sys operations on supervisors */
+  readonly supervisor!: SupervisorCallbacks;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private readonly control: Dealer;
   private readonly controlOut: Outbox;
   private readonly router: Router;
@@ -87,12 +103,37 @@ export class ClusterNode {
       runtimeFor: (module, hot) => opts.runtimeFor(module, hot),
       oldVersionUsers: (module) => this.procs.oldVersionUsers(module),
     });
-    this.procs = new Processes(this.table, {
+    this.procs = new Processes(
+      this.table,
+      {
+        node: this.name,
+        log: this.log,
+        reply: (from, reply) => this.reply(from, reply),
+        exited: (proc, reason) => this.exited(proc, reason),
+      },
+      {
+        [ops.SHELL_MAILBOX]: ops.shellMailbox,
+        [SUPERVISOR]: (this.supervisor = supervisorBehaviour({
+          log: this.log,
+          startChild: async (sup, spec) => {
+            const child = await this.procs.spawnProc(spec.module, spec.args, { supervisor: sup.pid });
+            this.signals.link(sup, child.pid);
+            return child.pid;
+          },
+          shutdownChild: (sup, pid, ms) => this.shutdownChild(sup, pid, ms),
+          stop: (sup, reason) => void this.procs.exit(sup, reason),
+        })),
+      },
+    );
+    this.signals = new Signals({
       node: this.name,
+      procs: this.procs,
       log: this.log,
-      reply: (from, reply) => this.reply(from, reply),
-      exited: (proc) => this.exited(proc),
+      toPeer: (node, msg) => this.toPeer(node, msg),
+      connected: (node) => this.peers.has(node),
+      makeRef: () => this.makeRef(),
     });
+    this.timers = new Timers(() => this.makeRef());
     this.control = secureDealer(opts.keys, opts.name);
     this.controlOut = new Outbox(this.control, (err) => this.log.error({ err }, "send to coordinator failed"));
     this.router = secureRouter(opts.keys);
@@ -100,6 +141,7 @@ export class ClusterNode {
 
   /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */
   async start(): Promise<void> {
+    this.loopDelay.enable();
     this.endpoint = await bindLoopback(this.router);
     void this.servePeers();
     this.control.connect(this.opts.coordinator);
@@ -275,7 +317,7 @@ export class ClusterNode {
       case "versions":
         return ops.versions(this, op.module);
       case "mailbox":
-        return this.procs.spawn("<shell>", undefined, ops.shellMailbox);
+        return this.procs.spawn(ops.SHELL_MAILBOX, undefined);
       case "flush":
         return ops.flush(this, op.pid);
       default: {
@@ -287,25 +329,42 @@ export class ClusterNode {
 
   info(): NodeInfo {
     const mem = process.memoryUsage();
-    return { node: this.name, osPid: process.pid, modules: this.table.versions(), processes: this.procs.count, rss: mem.rss, heapUsed: mem.heapUsed };
+    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+    const d = this.loopDelay;
+    return {
+      node: this.name,
+      osPid: process.pid,
+      modules: this.table.versions(),
+      processes: this.procs.count,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      heapTotal: mem.heapTotal,
+      timers: this.timers.size,
+      eventLoopDelay: d.count > 0 ? { mean: ms(d.mean), p99: ms(d.percentile(99)), max: ms(d.max) } : { mean: 0, p99: 0, max: 0 },
+    };
   }
 
   // ---- peers ---------------------------------------------------------------
 
+  /** Membership comes from the coordinator (epmd's role): a peer that leaves it is down, one that (re)joins is up. */
   private setPeers(peers: PeerInfo[]): void {
     const listed = new Set<string>();
+    const up: string[] = [];
     for (const { name, endpoint } of peers) {
       if (name === this.name) continue;
       listed.add(name);
       const known = this.peers.get(name);
       if (known?.endpoint === endpoint) continue;
+      // A new endpoint is a new incarnation: the old one's processes are gone.
       if (known) this.dropPeer(name);
       const socket = secureDealer(this.opts.keys, this.name);
       socket.connect(endpoint);
       const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"));
       this.peers.set(name, { endpoint, socket, outbox });
+      up.push(name);
     }
     for (const name of [...this.peers.keys()]) if (!listed.has(name)) this.dropPeer(name);
+    for (const name of up) this.signals.nodeUp(name);
   }
 
   private dropPeer(name: string): void {
@@ -314,6 +373,11 @@ export class ClusterNode {
     peer.outbox.close();
     peer.socket.close();
     this.peers.delete(name);
+    for (const [ref, p] of [...this.pending]) {
+      if (p.node === name) this.settle(ref, { ok: false, error: { code: "noconnection", message: `node ${name} went down before it answered` } });
+    }
+    // A node shutting down tells its own processes nothing: they end with it.
+    if (!this.closed) this.signals.nodeDown(name);
   }
 
   private async servePeers(): Promise<void> {
@@ -342,9 +406,27 @@ export class ClusterNode {
       case "reply":
         return this.settle(msg.ref, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } });
       case "spawn":
-        this.procs.spawn(msg.module, msg.args).then(
-          (pid) => this.reply(msg.from, { ok: true, value: pid }),
-          (err: unknown) => this.reply(msg.from, { ok: false, error: toWireError(err, "spawn_failed") }),
+        this.procs
+          .spawnProc(msg.module, msg.args, {
+            // Linked before its first message can run, so no exit of the new process goes unsignalled.
+            init: (p) => (msg.link ? p.links.set(msg.link.toString(), msg.link) : undefined),
+          })
+          .then(
+            (proc) => this.reply(msg.from, { ok: true, value: proc.pid }),
+            (err: unknown) => this.reply(msg.from, { ok: false, error: toWireError(err, "spawn_failed") }),
+          );
+        return;
+      case "link":
+      case "unlink":
+      case "exit":
+      case "monitor":
+      case "demonitor":
+      case "down":
+        return this.signals.onPeer(msg);
+      case "sys":
+        runSys(this, msg.pid, msg.op).then(
+          (value) => this.reply(msg.from, { ok: true, value }),
+          (err: unknown) => this.reply(msg.from, { ok: false, error: toWireError(err) }),
         );
         return;
       default: {
@@ -363,10 +445,10 @@ export class ClusterNode {
 
   // ---- messaging API -------------------------------------------------------
 
-  private expect(timeoutMs: number | undefined, what: string): { ref: number; promise: Promise<unknown> } {
+  private expect(timeoutMs: number | undefined, what: string, node?: string): { ref: number; promise: Promise<unknown> } {
     const ref = this.nextRef++;
     const promise = new Promise<unknown>((resolve, reject) => {
-      const p: Pending = { resolve, reject };
+      const p: Pending = { resolve, reject, ...(node !== undefined && node !== this.name ? { node } : {}) };
       if (timeoutMs !== undefined && timeoutMs !== Infinity) {
         p.timer = setTimeout(() => {
           this.pending.delete(ref);
@@ -388,6 +470,7 @@ export class ClusterNode {
   }
 
   reply(from: From, reply: Reply): void {
+    this.procs.replied(from);
     if (from.node === this.name) return this.settle(from.ref, reply);
     let sent: boolean;
     try {
@@ -407,17 +490,33 @@ export class ClusterNode {
     return selfProc()?.pid;
   }
 
-  async spawn(node: string, module: string, args: unknown): Promise<Pid> {
-    if (node === this.name) return this.procs.spawn(module, args);
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`);
-    if (!this.toPeer(node, { type: "spawn", from: { node: this.name, ref }, module, args })) {
+  async spawn(node: string, module: string, args: unknown, opts: { link?: boolean } = {}): Promise<Pid> {
+    const parent = opts.link ? this.mustSelf("spawnLink") : undefined;
+    if (node === this.name) {
+      const pid = await this.procs.spawn(module, args);
+      if (parent) this.signals.link(parent, pid);
+      return pid;
+    }
+    checkSendable(args, "args");
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`, node);
+    if (!this.toPeer(node, { type: "spawn", from: { node: this.name, ref }, module, args, ...(parent ? { link: parent.pid } : {}) })) {
       this.settle(ref, { ok: false, error: toWireError(this.unknownNode(node)) });
     }
-    return promise as Promise<Pid>;
+    const pid = (await promise) as Pid;
+    if (parent) {
+      if (parent.alive) parent.links.set(pid.toString(), pid);
+      else this.signals.exit(parent.pid, pid, "killed");
+    }
+    return pid;
   }
 
-  /** Like Erlang's `!`: never fails for a dead or unreachable pid; the message is dropped. */
+  /**
+   * Like Erlang's `!`: never fails for a dead or unreachable pid; the message
+   * is dropped. A message that cannot travel throws here, before anything is
+   * queued, whether the pid is local or not.
+   */
   send(pid: Pid, msg: unknown, kind: "info" | "cast" = "info"): void {
+    checkSendable(msg);
     if (pid.node === this.name) {
       this.procs.deliver(pid.id, { kind, msg } as Envelope);
       return;
@@ -430,7 +529,8 @@ export class ClusterNode {
   }
 
   call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
-    const { ref, promise } = this.expect(timeoutMs, `call to ${pid}`);
+    checkSendable(msg);
+    const { ref, promise } = this.expect(timeoutMs, `call to ${pid}`, pid.node);
     const from: From = { node: this.name, ref };
     if (pid.node === this.name) {
       if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.settle(ref, { ok: false, error: noproc(pid) });
@@ -438,6 +538,117 @@ export class ClusterNode {
       this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
     }
     return promise;
+  }
+
+  // ---- links, monitors, timers, supervisors (see signals.ts, timers.ts, supervisor.ts) ----
+
+  makeRef(): string {
+    return `#Ref<${this.name}.${this.refPrefix}.${this.nextRef++}>`;
+  }
+
+  private mustSelf(what: string): Proc {
+    const p = selfProc();
+    if (!p) throw Object.assign(new Error(`${what}() is called from inside a process handler (it acts for self())`), { code: "not_a_process" });
+    return p;
+  }
+
+  link(pid: Pid): void {
+    this.signals.link(this.mustSelf("link"), pid);
+  }
+
+  unlink(pid: Pid): void {
+    this.signals.unlink(this.mustSelf("unlink"), pid);
+  }
+
+  /** Sends an exit signal, local or remote, from self() (or from no process, e.g. the shell). */
+  exit(pid: Pid, reason: unknown): void {
+    this.signals.exit(selfProc()?.pid, pid, reason);
+  }
+
+  trapExit(on: boolean): boolean {
+    const p = this.mustSelf("trapExit");
+    const was = p.trapExit;
+    p.trapExit = on;
+    return was;
+  }
+
+  monitor(pid: Pid): string {
+    return this.signals.monitor(this.mustSelf("monitor"), pid);
+  }
+
+  demonitor(ref: string): boolean {
+    return this.signals.demonitor(this.mustSelf("demonitor"), ref);
+  }
+
+  monitorNode(node: string, on = true): void {
+    this.signals.monitorNode(this.mustSelf("monitorNode"), node, on);
+  }
+
+  /** The owner is the calling process, or the destination when called outside one; the timer dies with its owner. */
+  sendAfter(ms: number, pid: Pid, msg: unknown, periodic = false): string {
+    checkSendable(msg);
+    const owner = selfProc() ?? (pid.node === this.name ? this.procs.get(pid.id) : undefined);
+    if (!owner) throw Object.assign(new Error(`sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`), { code: "not_a_process" });
+    return this.timers.start(owner, ms, () => this.send(pid, msg), periodic);
+  }
+
+  cancelTimer(ref: string): number | false {
+    return this.timers.cancel(ref);
+  }
+
+  private async shutdownChild(sup: Proc, pid: Pid, ms: number): Promise<boolean> {
+    this.signals.unlink(sup, pid);
+    if (!this.procs.get(pid.id)) return false;
+    const gone = this.procs.awaitExit(pid.id);
+    this.signals.exit(sup.pid, pid, ms <= 0 ? "kill" : "shutdown");
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([gone.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
+    clearTimeout(timer);
+    if (late) {
+      this.log.warn({ proc: pid.toString(), shutdownMs: ms }, "child did not stop in time; killed");
+      this.signals.exit(sup.pid, pid, "kill");
+      await gone;
+    }
+    return true;
+  }
+
+  /** Starts a supervisor on `node`; resolves once every child has started, in order. */
+  startSupervisor(node: string, spec: SupervisorSpec, opts: { link?: boolean } = {}): Promise<Pid> {
+    return this.spawn(node, SUPERVISOR, spec, opts);
+  }
+
+  /** A node-level request about `pid`, answered by the node it lives on. */
+  sys(pid: Pid, op: SysOp): Promise<unknown> {
+    if (pid.node === this.name) return runSys(this, pid, op);
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `${op.op} of ${pid}`, pid.node);
+    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op })) this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+    return promise;
+  }
+
+  suspend(pid: Pid): Promise<void> {
+    return this.sys(pid, { op: "suspend" }) as Promise<void>;
+  }
+
+  resume(pid: Pid): Promise<void> {
+    return this.sys(pid, { op: "resume" }) as Promise<void>;
+  }
+
+  processInfo(pid: Pid): Promise<ProcessInfo> {
+    return this.sys(pid, { op: "info" }) as Promise<ProcessInfo>;
+  }
+
+  whichChildren(sup: Pid): Promise<ChildInfo[]> {
+    return this.sys(sup, { op: "whichChildren" }) as Promise<ChildInfo[]>;
+  }
+
+  /** Asks the supervisor of `pid` to restart it; rejects with code no_supervisor when it has none. */
+  restartChild(pid: Pid): Promise<Pid> {
+    return this.sys(pid, { op: "restartChild" }) as Promise<Pid>;
+  }
+
+  startChild(sup: Pid, spec: ChildSpec): Promise<Pid> {
+    if (sup.node !== this.name) checkSendable(spec, "spec");
+    return this.sys(sup, { op: "startChild", spec }) as Promise<Pid>;
   }
 
   /** Cluster-wide names live in the coordinator (epmd's role); nodes keep a pushed cache. */
@@ -457,7 +668,9 @@ export class ClusterNode {
   }
 
   /** Names may have been registered from any node, so the pushed cache, not the process, knows them. */
-  private exited(proc: Proc): void {
+  private exited(proc: Proc, reason: unknown): void {
+    this.timers.cancelAll(proc);
+    this.signals.exited(proc, reason);
     for (const [name, pid] of this.names) {
       if (!pid.equals(proc.pid)) continue;
       this.names.delete(name);
@@ -472,6 +685,8 @@ export class ClusterNode {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.loopDelay.disable();
+    this.timers.close();
     for (const name of [...this.peers.keys()]) this.dropPeer(name);
     for (const [, p] of this.pending) {
       if (p.timer) clearTimeout(p.timer);

@@ -75,28 +75,32 @@ function local(node: ClusterNode, pid: Pid): NonNullable<ReturnType<ClusterNode[
   return proc;
 }
 
+/** An exit signal from the shell, with link and monitor semantics; "kill" (the default) cannot be trapped. */
 export function kill(node: ClusterNode, pid: Pid, reason: unknown): true {
   local(node, pid);
-  node.procs.kill(pid.id, reason);
+  node.exit(pid, reason);
   return true;
 }
 
 /**
- * Ends a process and starts its module again with the arguments it was
- * first given, under the names it had. Supervised processes go through their
- * supervisor instead (when supervisors exist on this node).
+ * A supervised process is restarted by its supervisor, as its child spec
+ * says. One without a supervisor is ended and started again with the
+ * arguments it was first given, under the names it had.
  */
 export async function restart(node: ClusterNode, pid: Pid): Promise<Pid> {
   const proc = local(node, pid);
+  if (proc.supervisor) return node.restartChild(pid);
   const names = node.namesOf(pid);
-  node.procs.kill(pid.id, "restart");
-  const fresh = await node.procs.spawn(proc.module, proc.initArgs, proc.builtin);
+  await node.procs.exit(proc, "restart");
+  const fresh = await node.procs.spawn(proc.module, proc.initArgs);
   for (const name of names) await node.register(name, fresh);
   return fresh;
 }
 
 /** The shell is a process too: messages sent to its pid wait here until flush(). */
 const MAILBOX_LIMIT = 1000;
+
+export const SHELL_MAILBOX = "devcluster/shell";
 
 export const shellMailbox: Record<string, unknown> = {
   init: () => ({ messages: [] as unknown[], dropped: 0 }),

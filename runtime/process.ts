@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { inspect } from "node:util";
+import { serialize } from "node:v8";
 import type { Logger } from "./log";
+import { Mailbox } from "./mailbox";
 import { Pid } from "./pid";
 import type { From, ProcessInfo, WireError } from "./protocol";
 import { toWireError } from "./protocol";
@@ -17,7 +19,7 @@ export type Envelope =
   | { kind: "call"; msg: unknown; from: From }
   | { kind: "cast"; msg: unknown }
   | { kind: "info"; msg: unknown }
-  | { kind: "system"; run: (p: Proc) => Promise<void> | void };
+  | { kind: "system"; run: (p: Proc) => Promise<void> | void; abandon?: () => void };
 
 export type Reply = { ok: true; value: unknown } | { ok: false; error: WireError };
 
@@ -26,27 +28,58 @@ export interface ProcessHost {
   readonly log: Logger;
   /** answers a call, local or remote */
   reply(from: From, reply: Reply): void;
-  /** a process ended: drop its names */
+  /** a process ended: drop its names, cancel its timers, signal its links and monitors */
   exited(proc: Proc, reason: unknown): void;
 }
 
+/** Behaviours whose code lives in the runtime (e.g. `devcluster/supervisor`), not in a user module. */
+export type Builtins = Record<string, Record<string, unknown>>;
+
+/** A crash's exit reason: what links, monitors and callers are told. Plain data, so it can cross nodes. */
+export interface CrashReason {
+  code: string;
+  message: string;
+  stack?: string;
+}
+
+/** terminate of a user module may not hold up its exit signals for longer than this */
+const TERMINATE_LIMIT_MS = 5000;
+
 /** A lightweight actor: pid, mailbox, state, behaviour module. */
 export class Proc {
-  readonly mailbox: Envelope[] = [];
+  readonly mailbox = new Mailbox<Envelope>();
   state: unknown;
   handled = 0;
   running = false;
   alive = true;
+  /** sys:suspend: ordinary messages wait in the mailbox, system messages still run */
+  suspended = false;
+  /** exit signals arrive as `{ exit: pid, reason }` messages instead of ending the process */
+  trapExit = false;
   /** set while this process stays on the old version (codeChange pending or failed) */
   pinned: { version: string; exports: Record<string, unknown> } | undefined;
+  /** linked pids by their printed form */
+  readonly links = new Map<string, Pid>();
+  /** monitor ref -> the pid this process watches */
+  readonly monitors = new Map<string, Pid>();
+  /** monitor ref -> the pid watching this process */
+  readonly watchers = new Map<string, Pid>();
+  /** nodes whose nodedown/nodeup this process hears about */
+  readonly nodeMonitors = new Set<string>();
+  /** refs of the timers it owns: they die with it, not with a module version */
+  readonly timers = new Set<string>();
+  /** calls answered `noreply` and not yet replied: their callers hear the exit reason if it ends */
+  readonly deferred = new Map<string, From>();
+  /** the supervisor that started it */
+  supervisor: Pid | undefined;
+  /** run once its exit has propagated (supervisors wait on these during shutdown) */
+  readonly exitHooks: ((reason: unknown) => void)[] = [];
 
   constructor(
     readonly pid: Pid,
     readonly module: string,
     /** what init got, so restart() can start it over */
     readonly initArgs: unknown,
-    /** a behaviour the runtime itself provides (the shell's mailbox); never reloaded */
-    readonly builtin?: Record<string, unknown>,
   ) {}
 }
 
@@ -82,10 +115,28 @@ export class Processes {
   private readonly pinnedByModule = new Map<string, Set<Proc>>();
   private nextId = 1;
 
+  private readonly deferredCalls = new Map<string, Proc>();
+
   constructor(
     private readonly table: ModuleSource,
     private readonly host: ProcessHost,
+    private readonly builtins: Builtins = {},
   ) {}
+
+  private exportsOf(proc: Proc): Record<string, unknown> | undefined {
+    return this.builtins[proc.module] ?? proc.pinned?.exports ?? this.table.current(proc.module)?.exports;
+  }
+
+  /** A deferred call was answered: its caller no longer needs the exit reason. */
+  replied(from: From): void {
+    const key = `${from.node}:${from.ref}`;
+    this.deferredCalls.get(key)?.deferred.delete(key);
+    this.deferredCalls.delete(key);
+  }
+
+  all(): IterableIterator<Proc> {
+    return this.procs.values();
+  }
 
   /**
    * A restarted node must not hand out the pids of its previous life: a stale
@@ -105,13 +156,19 @@ export class Processes {
   }
 
   /** Runs init to completion before the pid is handed out, as gen_server:start does. */
-  async spawn(module: string, args: unknown, builtin?: Record<string, unknown>): Promise<Pid> {
-    const mod = builtin ? { exports: builtin } : this.table.current(module);
+  async spawn(module: string, args: unknown, opts: { supervisor?: Pid; init?: (proc: Proc) => void } = {}): Promise<Pid> {
+    return (await this.spawnProc(module, args, opts)).pid;
+  }
+
+  async spawnProc(module: string, args: unknown, opts: { supervisor?: Pid; init?: (proc: Proc) => void } = {}): Promise<Proc> {
+    const mod = this.builtins[module] ? { exports: this.builtins[module] } : this.table.current(module);
     if (!mod) {
       const known = Object.keys(this.table.versions()).sort().join(", ");
       throw errorWith("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
     }
-    const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args, builtin);
+    const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args);
+    proc.supervisor = opts.supervisor;
+    opts.init?.(proc);
     const init = mod.exports.init;
     try {
       proc.state = typeof init === "function" ? await currentProc.run(proc, async () => init(args)) : args;
@@ -123,7 +180,7 @@ export class Processes {
     let set = this.byModule.get(module);
     if (!set) this.byModule.set(module, (set = new Set()));
     set.add(proc);
-    return proc.pid;
+    return proc;
   }
 
   /** false when there is no such process (the caller answers noproc). */
@@ -141,7 +198,12 @@ export class Processes {
 
   private async drain(proc: Proc): Promise<void> {
     while (proc.alive && proc.mailbox.length > 0) {
-      const env = proc.mailbox.shift()!;
+      let at = 0;
+      if (proc.suspended) {
+        at = proc.mailbox.findIndex((e) => e.kind === "system");
+        if (at < 0) break;
+      }
+      const env = proc.mailbox.take(at)!;
       try {
         await this.handle(proc, env);
         proc.handled++;
@@ -154,7 +216,7 @@ export class Processes {
 
   private async handle(proc: Proc, env: Envelope): Promise<void> {
     if (env.kind === "system") return env.run(proc);
-    const exports = proc.builtin ?? proc.pinned?.exports ?? this.table.current(proc.module)?.exports ?? {};
+    const exports = this.exportsOf(proc) ?? {};
     switch (env.kind) {
       case "call": {
         const fn = exports.handleCall;
@@ -167,6 +229,11 @@ export class Processes {
         const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
         proc.state = result.state;
         if (!result.noreply) this.host.reply(env.from, { ok: true, value: result.reply });
+        else {
+          const key = `${env.from.node}:${env.from.ref}`;
+          proc.deferred.set(key, env.from);
+          this.deferredCalls.set(key, proc);
+        }
         return;
       }
       case "cast":
@@ -195,52 +262,109 @@ export class Processes {
 
   /** A handler threw: this process ends, the node goes on (gen_server's crash report). */
   private crash(proc: Proc, env: Envelope, err: unknown): void {
+    if (!proc.alive) return;
     this.host.log.error(
       {
         proc: proc.pid.toString(),
         module: proc.module,
-        lastMessage: env.kind === "system" ? "(code change)" : describe((env as { msg: unknown }).msg),
+        lastMessage: env.kind === "system" ? "(system message)" : describe((env as { msg: unknown }).msg),
         state: describe(proc.state),
         err,
       },
       "process crashed",
     );
+    const reason = crashReason(err);
     if (env.kind === "call") {
-      const wire = toWireError(err, "process_crashed");
       this.host.reply(env.from, {
         ok: false,
-        error: { ...wire, code: "process_crashed", message: `process ${proc.pid} (${proc.module}) crashed: ${wire.message}` },
+        error: { ...reason, code: "process_crashed", message: `process ${proc.pid} (${proc.module}) crashed: ${reason.message}` },
       });
     }
-    this.exit(proc, err);
+    void this.exit(proc, reason);
   }
 
-  /** Ends a process; calls still in its mailbox are answered so no caller waits for a timeout. */
-  exit(proc: Proc, reason: unknown): void {
-    if (!proc.alive) return;
+  /**
+   * Ends a process. Calls still in its mailbox are answered noproc and
+   * deferred calls hear the reason, so no caller waits for a timeout. Its
+   * exit signals go out after terminate has finished (a supervisor's
+   * terminate shuts its children down first, as OTP's does). A process
+   * killed with "kill" does not run terminate.
+   */
+  exit(proc: Proc, reason: unknown): Promise<void> {
+    if (!proc.alive) return Promise.resolve();
     proc.alive = false;
+    proc.suspended = false;
     this.procs.delete(proc.pid.id);
     this.byModule.get(proc.module)?.delete(proc);
     this.unpin(proc);
-    for (const env of proc.mailbox.splice(0)) {
+    for (const env of proc.mailbox.drain()) {
       if (env.kind === "call") this.host.reply(env.from, { ok: false, error: noproc(proc.pid) });
+      else if (env.kind === "system") env.abandon?.();
     }
-    const terminate = (proc.builtin ?? proc.pinned?.exports ?? this.table.current(proc.module)?.exports)?.terminate;
-    if (typeof terminate === "function") {
-      try {
-        const r = terminate(reason, proc.state);
-        if (isThenable(r)) Promise.resolve(r).catch((err: unknown) => this.host.log.warn({ proc: proc.pid.toString(), err }, "terminate failed"));
-      } catch (err) {
-        this.host.log.warn({ proc: proc.pid.toString(), err }, "terminate failed");
-      }
+    for (const [key, from] of proc.deferred) {
+      this.deferredCalls.delete(key);
+      this.host.reply(from, { ok: false, error: exitedError(proc, reason) });
     }
-    this.host.exited(proc, reason);
+    proc.deferred.clear();
+    const finish = (): void => {
+      this.host.exited(proc, reason);
+      for (const hook of proc.exitHooks.splice(0)) hook(reason);
+    };
+    const terminate = reason === "killed" ? undefined : this.exportsOf(proc)?.terminate;
+    if (typeof terminate !== "function") {
+      finish();
+      return Promise.resolve();
+    }
+    let r: unknown;
+    try {
+      r = currentProc.run(proc, () => terminate(reason, proc.state));
+    } catch (err) {
+      this.host.log.warn({ proc: proc.pid.toString(), err }, "terminate failed");
+    }
+    if (!isThenable(r)) {
+      finish();
+      return Promise.resolve();
+    }
+    const limit = this.builtins[proc.module] ? Infinity : TERMINATE_LIMIT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const capped = limit === Infinity ? Promise.resolve(r) : Promise.race([Promise.resolve(r), new Promise((resolve) => (timer = setTimeout(resolve, limit)))]);
+    return capped
+      .catch((err: unknown) => this.host.log.warn({ proc: proc.pid.toString(), err }, "terminate failed"))
+      .finally(() => {
+        if (timer) clearTimeout(timer);
+        finish();
+      }) as Promise<void>;
+  }
+
+  /** Resolves once `id` has exited (at once if it is not alive). */
+  awaitExit(id: number): Promise<unknown> {
+    const proc = this.procs.get(id);
+    if (!proc) return Promise.resolve("noproc");
+    return new Promise((resolve) => proc.exitHooks.push(resolve));
   }
 
   kill(id: number, reason: unknown): boolean {
     const proc = this.procs.get(id);
     if (!proc) return false;
-    this.exit(proc, reason);
+    void this.exit(proc, reason);
+    return true;
+  }
+
+  suspend(id: number): boolean {
+    const proc = this.procs.get(id);
+    if (!proc) return false;
+    proc.suspended = true;
+    return true;
+  }
+
+  resume(id: number): boolean {
+    const proc = this.procs.get(id);
+    if (!proc) return false;
+    proc.suspended = false;
+    if (!proc.running && proc.mailbox.length > 0) {
+      proc.running = true;
+      void currentProc.run(proc, () => this.drain(proc));
+    }
     return true;
   }
 
@@ -251,7 +375,7 @@ export class Processes {
 
   /** A forced load purges the oldest version: its remaining processes are killed. */
   purge(module: string): void {
-    for (const p of [...(this.pinnedByModule.get(module) ?? [])]) this.exit(p, "purged");
+    for (const p of [...(this.pinnedByModule.get(module) ?? [])]) void this.exit(p, "purged");
   }
 
   private pin(proc: Proc, to: { version: string; exports: Record<string, unknown> }): void {
@@ -279,7 +403,6 @@ export class Processes {
       const fn = next?.codeChange;
       if (from === undefined || !prev || typeof fn !== "function") continue;
       for (const proc of this.byModule.get(name) ?? []) {
-        if (proc.builtin) continue;
         this.pin(proc, prev);
         waits.push(
           new Promise((resolve) => {
@@ -307,17 +430,52 @@ export class Processes {
     return {
       pid: proc.pid,
       module: proc.module,
-      version: proc.builtin ? "builtin" : (proc.pinned?.version ?? this.table.current(proc.module)?.version ?? "?"),
+      version: this.builtins[proc.module] ? "builtin" : (proc.pinned?.version ?? this.table.current(proc.module)?.version ?? "?"),
       names: [],
       mailbox: proc.mailbox.length,
       handled: proc.handled,
-      status: proc.running ? "running" : "waiting",
+      status: proc.suspended ? "suspended" : proc.running ? "running" : "waiting",
+      memory: memoryOf(proc.state),
+      links: [...proc.links.values()],
+      monitors: [...proc.monitors.values()],
+      monitoredBy: [...proc.watchers.values()],
+      ...(proc.supervisor ? { supervisor: proc.supervisor } : {}),
+      trapExit: proc.trapExit,
+      timers: proc.timers.size,
     };
   }
 
   list(): ProcessInfo[] {
     return [...this.procs.values()].map((p) => this.info(p));
   }
+}
+
+/**
+ * Bytes of the state's V8 serialization: what it would cost to send, a fair
+ * proxy for what it holds. A state that cannot be serialized (it holds a
+ * socket or a function) counts the length of its inspect text instead.
+ */
+function memoryOf(state: unknown): number {
+  try {
+    return serialize(state).length;
+  } catch {
+    return inspect(state, { depth: 4 }).length;
+  }
+}
+
+export function crashReason(err: unknown): CrashReason {
+  const wire = toWireError(err, "crashed");
+  return { code: wire.code, message: wire.message, ...(wire.stack ? { stack: wire.stack } : {}) };
+}
+
+function reasonText(reason: unknown): string {
+  if (reason !== null && typeof reason === "object" && typeof (reason as { message?: unknown }).message === "string") return (reason as { message: string }).message;
+  return typeof reason === "string" ? reason : describe(reason, 2);
+}
+
+function exitedError(proc: Proc, reason: unknown): WireError {
+  const code = reason !== null && typeof reason === "object" && "code" in reason ? "process_crashed" : "process_exited";
+  return { code, message: `process ${proc.pid} (${proc.module}) exited before replying: ${reasonText(reason)}` };
 }
 
 export function noproc(pid: Pid): WireError {

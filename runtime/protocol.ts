@@ -51,7 +51,21 @@ export interface ProcessInfo {
   names: string[];
   mailbox: number;
   handled: number;
-  status: "running" | "waiting";
+  /** running: handling a message; waiting: idle; suspended: by suspend(pid), handles only system messages */
+  status: "running" | "waiting" | "suspended";
+  /** bytes of v8.serialize(state); a state that cannot be serialized counts the length of its util.inspect text */
+  memory?: number;
+  /** pids linked to this process */
+  links?: Pid[];
+  /** pids this process monitors */
+  monitors?: Pid[];
+  /** pids monitoring this process */
+  monitoredBy?: Pid[];
+  /** the supervisor that started it, if any */
+  supervisor?: Pid;
+  trapExit?: boolean;
+  /** live timers it owns (sendAfter, sendInterval) */
+  timers?: number;
 }
 
 export interface NodeInfo {
@@ -61,7 +75,24 @@ export interface NodeInfo {
   processes: number;
   rss: number;
   heapUsed: number;
+  heapTotal?: number;
+  /** live process timers on this node (sendAfter, sendInterval) */
+  timers?: number;
+  /** event-loop delay in ms since the node started (perf_hooks.monitorEventLoopDelay) */
+  eventLoopDelay?: { mean: number; p99: number; max: number };
 }
+
+/** Why a process ended: "normal", "shutdown", "killed", "noproc", "noconnection", a crash's `{ code, message, stack }`, or any value given to exit(). */
+export type ExitReason = unknown;
+
+/** Node-level requests about one process, answered by the node it lives on (OTP's sys and supervisor calls). */
+export type SysOp =
+  | { op: "suspend" }
+  | { op: "resume" }
+  | { op: "info" }
+  | { op: "whichChildren" }
+  | { op: "restartChild" }
+  | { op: "startChild"; spec: unknown };
 
 /** Operations a client (CLI, shell) asks a node to do, relayed by the coordinator. */
 export type NodeOp =
@@ -106,7 +137,17 @@ export type PeerMessage =
   | { type: "deliver"; to: number; kind: "info" | "cast"; msg: unknown }
   | { type: "call"; to: number; from: From; msg: unknown }
   | { type: "reply"; ref: number; ok: boolean; value?: unknown; error?: WireError }
-  | { type: "spawn"; from: From; module: string; args: unknown };
+  | { type: "spawn"; from: From; module: string; args: unknown; link?: Pid }
+  /** `from` links to `to`; answered by an exit signal `noproc` when `to` is gone */
+  | { type: "link"; from: Pid; to: Pid }
+  | { type: "unlink"; from: Pid; to: Pid }
+  /** an exit signal: `link` when a linked process ended, else exit(pid, reason); `from` is absent when no process sent it */
+  | { type: "exit"; from?: Pid; to: Pid; reason: ExitReason; link: boolean }
+  | { type: "monitor"; from: Pid; to: Pid; ref: string }
+  | { type: "demonitor"; to: Pid; ref: string }
+  /** a monitored process ended: becomes `{ down: ref, pid, reason }` in the watcher's mailbox */
+  | { type: "down"; to: Pid; ref: string; pid: Pid; reason: ExitReason }
+  | { type: "sys"; from: From; pid: Pid; op: SysOp };
 
 /** A CLI client's request and the coordinator's answer, over the coordinator's ROUTER. */
 export type ClientRequest =
@@ -154,6 +195,13 @@ const PEER: Record<PeerMessage["type"], Shape> = {
   call: { to: "number", from: "object", msg: "any" },
   reply: { ref: "number", ok: "boolean" },
   spawn: { from: "object", module: "string", args: "any" },
+  link: { from: "pid", to: "pid" },
+  unlink: { from: "pid", to: "pid" },
+  exit: { to: "pid", reason: "any", link: "boolean" },
+  monitor: { from: "pid", to: "pid", ref: "string" },
+  demonitor: { to: "pid", ref: "string" },
+  down: { to: "pid", ref: "string", pid: "pid", reason: "any" },
+  sys: { from: "object", pid: "pid", op: "object" },
 };
 
 const CLIENT: Record<ClientMessage["type"], Shape> = {

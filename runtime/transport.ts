@@ -1,4 +1,5 @@
 import { Dealer, Router } from "zeromq";
+import { Mailbox } from "./mailbox";
 import type { ClusterKeys } from "./security";
 
 /** ZeroMQ's own heartbeats find a dead peer without a message of ours. */
@@ -38,7 +39,8 @@ type Frames = (Buffer | string)[];
  * of these: an explicit FIFO drained by a single pump.
  */
 export class Outbox {
-  private readonly queue: Frames[] = [];
+  /** a Mailbox, not an array: shift() on a long array is a copy, and a burst of casts queues here */
+  private readonly queue = new Mailbox<Frames>();
   private pumping = false;
   private closed = false;
 
@@ -68,7 +70,7 @@ export class Outbox {
 
   close(): void {
     this.closed = true;
-    this.queue.length = 0;
+    this.queue.drain();
   }
 }
 

@@ -96,6 +96,17 @@ describe("devcluster shell against a live cluster", () => {
       assert.deepEqual(await evalJson('state("counter:n2")'), { count: 0 });
     });
 
+    test("restart(pid) of a supervised process goes through its supervisor", async () => {
+      const sup = (await evalJson(`evalOn("n1", "await startSupervisor(node, { strategy: 'one_for_one', children: [{ id: 'c', module: 'counter', args: { start: 5 } }] })")`)) as string;
+      const child = ((await evalJson(`evalOn("n1", "(await whichChildren('${sup}'))[0].pid")`)) as string);
+      await evalJson(`call("${child}", { type: "incr" })`);
+      const fresh = (await evalJson(`restart("${child}")`)) as string;
+      assert.notEqual(fresh, child);
+      assert.equal(await evalJson(`evalOn("n1", "String((await whichChildren('${sup}'))[0].pid)")`), fresh);
+      assert.deepEqual(await evalJson(`state("${fresh}")`), { count: 5 }, "started over from its child spec");
+      await evalJson(`kill("${sup}")`);
+    });
+
     test("rpc runs a function on one node and multicall on every node, answering per node", async () => {
       assert.equal(await evalJson('rpc("n2", "util", "add", 2, 3)'), 5);
       assert.deepEqual(await evalJson('multicall("util", "whoami")'), { n1: "n1", n2: "n2" });

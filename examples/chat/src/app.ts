@@ -1,11 +1,11 @@
-import * as net from "node:net";
-import type { StartContext } from "devcluster";
-import { accept } from "./chat/listener";
+import { register, startSupervisor, type StartContext } from "devcluster";
+import { treeName } from "./chat/tree";
 
 /**
- * Entry module: every node runs start once at boot and listens for chat
- * clients on CHAT_PORT (default 7001) plus its index in the cluster, so n1 is
- * 7001, n2 7002, n3 7003. Each connection becomes a chat/session process.
+ * Entry module: every node runs start once at boot. It builds the node's
+ * supervision tree (see chat/tree.ts): a listener on CHAT_PORT (default 7001)
+ * plus the node's index in the cluster, so n1 is 7001, n2 7002, n3 7003, and
+ * supervisors for the sessions it accepts and the rooms whose home it is.
  */
 export async function start(ctx: StartContext): Promise<void> {
   const base = Number(process.env.CHAT_PORT ?? 7001);
@@ -13,24 +13,17 @@ export async function start(ctx: StartContext): Promise<void> {
     throw Object.assign(new Error(`CHAT_PORT must be a port number, got ${JSON.stringify(process.env.CHAT_PORT)}`), { code: "bad_port" });
   }
   const port = base + ctx.nodes.indexOf(ctx.node);
-  // `accept` is imported, so the server holds its stable trampoline: it reaches new code after a reload.
-  const server = net.createServer(accept);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "is already in use" : `cannot be opened (${code ?? (err as Error).message})`;
-    const message = `chat: port ${port} on 127.0.0.1 ${why}. Set CHAT_PORT to another base port (node ${ctx.node} listens on CHAT_PORT + ${ctx.nodes.indexOf(ctx.node)}), e.g. CHAT_PORT=8001 npm start`;
-    console.error(message);
-    // start() throws, so the node is restarted with backoff and tries again once the port is free.
-    throw Object.assign(new Error(message, { cause: err }), { code: code ?? "listen_failed" });
-  }
-  server.on("error", (err) => console.error(`chat: server on port ${port} failed: ${err.message}`));
-  console.log(`chat listening on 127.0.0.1:${port} (node ${ctx.node}); connect with: nc 127.0.0.1 ${port}`);
+  const dynamic = { strategy: "one_for_one" as const, intensity: 100, period: 10, children: [] };
+  // A listener that fails to open its port fails this start: the node is restarted with backoff and tries again.
+  const sup = await startSupervisor(ctx.node, {
+    strategy: "rest_for_one",
+    intensity: 5,
+    period: 10,
+    children: [
+      { id: "rooms", module: "devcluster/supervisor", args: dynamic },
+      { id: "sessions", module: "devcluster/supervisor", args: dynamic },
+      { id: "listener", module: "chat/listener", args: { port, node: ctx.node, index: ctx.nodes.indexOf(ctx.node) } },
+    ],
+  });
+  await register(treeName(ctx.node), sup);
 }

@@ -1,4 +1,5 @@
-import { nodes, register, send, spawn, whereis, type Pid } from "devcluster";
+import { nodes, register, send, startChild, whereis, type Pid } from "devcluster";
+import { branch } from "./tree";
 
 /** Room names: short, and safe to print and to register as `room:<name>`. */
 export const ROOM_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/i;
@@ -22,17 +23,18 @@ export function homeNode(room: string, cluster: string[] = nodes()): string {
 }
 
 /**
- * The room's pid, starting it on its home node if nobody has. Two sessions
- * may race to create the same room: the loser's register fails with
- * name_taken, so it stops the room it spawned (exit() only ends local
- * processes, and the room usually lives elsewhere) and uses the winner.
+ * The room's pid, starting it under the rooms supervisor of its home node if
+ * nobody has. Two sessions may race to create the same room: the loser's
+ * register fails with name_taken, so it stops the room it started and uses the winner.
  */
 export async function ensureRoom(room: string): Promise<Pid> {
   const key = roomKey(room);
   for (let attempt = 0; attempt < 3; attempt++) {
     const found = await whereis(key);
     if (found) return found;
-    const pid = await spawn(homeNode(room), "chat/room", { name: room });
+    const home = homeNode(room);
+    // Temporary: a room that crashes has lost its members; the next join creates it afresh.
+    const pid = await startChild(await branch(home, "rooms"), { id: `room:${room}:${Math.random().toString(36).slice(2, 10)}`, module: "chat/room", args: { name: room }, restart: "temporary" });
     try {
       await register(key, pid);
       return pid;

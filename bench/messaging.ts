@@ -1,0 +1,203 @@
+/**
+ * Process messaging benchmark (issue 5): `npm run build && node dist/bench/messaging.js`.
+ *
+ * Measures, on real nodes over CurveZMQ on loopback: cross-node call round
+ * trip, cross-node and same-node cast throughput with one sender (counted
+ * as received: a call after the casts answers only once they are handled,
+ * since a pair's messages keep their order), memory per idle process, and
+ * the time for 8 nodes to boot until all are ready. Beside them, in the
+ * same run, the floor: raw zeromq.js DEALER/ROUTER with CurveZMQ on the same
+ * loopback, and a plain function call per message. Goals are printed for
+ * reference; nothing is asserted.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { Writable } from "node:stream";
+import { Dealer, Router, curveKeyPair } from "zeromq";
+import { DevServer } from "../cli/devServer";
+import type { Pid } from "../runtime/pid";
+
+const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
+const CASTS = Number(process.env.BENCH_CASTS ?? 200_000);
+const IDLE = Number(process.env.BENCH_IDLE ?? 100_000);
+
+/** Runs inside the cluster: each op measures from inside a process, so the coordinator's hop is not counted. */
+const BENCH = `
+import { call, cast, spawn, nodeName } from "devcluster";
+export function init() { return { count: 0 }; }
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+export async function handleCall(msg: any, _from: unknown, state: { count: number }) {
+  switch (msg.op) {
+    case "echo": return { reply: msg.v, state };
+    case "count": return { reply: state.count, state };
+    case "rtt": {
+      const t: number[] = [];
+      for (let i = 0; i < msg.n; i++) { const t0 = process.hrtime.bigint(); await call(msg.to, { op: "echo", v: i }); t.push(Number(process.hrtime.bigint() - t0) / 1000); }
+      t.sort((a, b) => a - b);
+      return { reply: { median: pct(t, 0.5), p99: pct(t, 0.99) }, state };
+    }
+    case "stream": {
+      const before = (await call(msg.to, { op: "count" })) as number;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < msg.n; i++) cast(msg.to, i);
+      const after = (await call(msg.to, { op: "count" }, 120_000)) as number;
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      return { reply: { received: after - before, perSecond: (after - before) / s }, state };
+    }
+    case "idle": {
+      (globalThis as any).gc?.(); (globalThis as any).gc?.();
+      const h0 = process.memoryUsage().heapUsed;
+      const pids = [];
+      for (let i = 0; i < msg.n; i++) pids.push(await spawn(nodeName(), "idle", null));
+      (globalThis as any).gc?.(); (globalThis as any).gc?.();
+      const h1 = process.memoryUsage().heapUsed;
+      return { reply: { bytesPerProcess: (h1 - h0) / msg.n, gc: typeof (globalThis as any).gc === "function", alive: pids.length }, state };
+    }
+  }
+  return { reply: null, state };
+}
+export function handleCast(_m: unknown, state: { count: number }) { state.count++; return state; }
+`;
+const IDLE_MODULE = `export function init() { return null; }\nexport function handleCall(_m: unknown, _f: unknown, s: null) { return { reply: null, state: s }; }\n`;
+const APP = `export async function start() {}\n`;
+
+type Row = [string, string, string];
+
+function table(title: string, rows: Row[]): void {
+  const head: Row = ["measure", "result", "goal / note"];
+  const all = [head, ...rows];
+  const w = [0, 1, 2].map((i) => Math.max(...all.map((r) => r[i]!.length)));
+  const line = (r: Row) => `| ${r.map((c, i) => c.padEnd(w[i]!)).join(" | ")} |`;
+  console.log(`\n${title}\n${line(head)}\n|${w.map((n) => "-".repeat(n + 2)).join("|")}|\n${rows.map(line).join("\n")}`);
+}
+
+const us = (x: number) => `${x.toFixed(1)} us`;
+const rate = (x: number) => `${Math.round(x).toLocaleString("en-US")} msg/s`;
+
+function project(nodes: number): { dir: string; configPath: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), "devcluster-bench-"));
+  const write = (rel: string, text: string) => {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), text);
+  };
+  // --expose-gc so the idle-process measure can collect before reading the heap
+  const nodeList = Array.from({ length: nodes }, (_, i) => ({ name: `n${i + 1}`, env: { NODE_OPTIONS: "--expose-gc" } }));
+  write("cluster.config.json", JSON.stringify({ name: "bench", src: "src", entry: "app", nodes: nodeList }));
+  write("src/app.ts", APP);
+  write("src/bench.ts", BENCH);
+  write("src/idle.ts", IDLE_MODULE);
+  return { dir, configPath: path.join(dir, "cluster.config.json"), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
+
+async function start(nodes: number): Promise<{ server: DevServer; ms: number; cleanup(): Promise<void> }> {
+  const p = project(nodes);
+  const t0 = performance.now();
+  const server = await DevServer.start({ configPath: p.configPath, logFormat: "json", out: sink(), watch: false });
+  await server.ready(60_000);
+  const ms = performance.now() - t0;
+  return { server, ms, cleanup: async () => (await server.close(), p.cleanup()) };
+}
+
+async function clusterRows(): Promise<Row[]> {
+  const { server, cleanup } = await start(2);
+  try {
+    const c = server.coordinator;
+    const spawn = (node: string) => c.nodeRequest(node, { op: "spawn", module: "bench", args: null }) as Promise<Pid>;
+    const run = (pid: Pid, msg: unknown) => c.nodeRequest(pid.node, { op: "call", pid, msg, timeoutMs: 600_000 }, 600_000) as Promise<any>;
+    const a = await spawn("n1");
+    const b = await spawn("n2");
+    const local = await spawn("n1");
+    await run(a, { op: "rtt", to: b, n: 200 }); // warm-up
+    const rtt = await run(a, { op: "rtt", to: b, n: CALLS });
+    await run(a, { op: "stream", to: b, n: 10_000 });
+    const remote = await run(a, { op: "stream", to: b, n: CASTS });
+    const same = await run(a, { op: "stream", to: local, n: CASTS });
+    const idle = await run(await spawn("n2"), { op: "idle", n: IDLE });
+    return [
+      ["cross-node call round trip, median", us(rtt.median), "goal <= 100 us"],
+      ["cross-node call round trip, p99", us(rtt.p99), `${CALLS} sequential calls`],
+      ["cross-node cast, one sender", rate(remote.perSecond), `goal >= 250,000; ${remote.received} received`],
+      ["same-node cast, one sender", rate(same.perSecond), `goal >= 1,000,000; ${same.received} received`],
+      ["memory per idle process", `${Math.round(idle.bytesPerProcess)} B`, `goal <= 2,600 B; heap delta over ${IDLE} spawned${idle.gc ? ", after gc" : ", no gc"}`],
+    ];
+  } finally {
+    await cleanup();
+  }
+}
+
+async function bootRow(): Promise<Row> {
+  const { ms, cleanup } = await start(8);
+  await cleanup();
+  return ["8 nodes boot until all ready", `${Math.round(ms)} ms`, "goal <= 1000 ms; from DevServer.start to ready (compile included)"];
+}
+
+/** zeromq.js DEALER -> ROUTER and back with CurveZMQ, as our transport uses. */
+async function zmqRows(): Promise<Row[]> {
+  const server = curveKeyPair();
+  const client = curveKeyPair();
+  const router = new Router({ curveServer: true, curvePublicKey: server.publicKey, curveSecretKey: server.secretKey, linger: 0 });
+  const dealer = new Dealer({ curveServerKey: server.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey, linger: 0 });
+  await router.bind("tcp://127.0.0.1:*");
+  dealer.connect(router.lastEndpoint!);
+  let echo = true;
+  let counted = 0;
+  let want = 0;
+  let done: () => void = () => undefined;
+  const serve = (async () => {
+    for await (const [id, msg] of router) {
+      if (echo) await router.send([id!, msg!]);
+      else if (++counted === want) done();
+    }
+  })();
+  const times: number[] = [];
+  for (let i = 0; i < CALLS + 200; i++) {
+    const t0 = process.hrtime.bigint();
+    await dealer.send("x");
+    await dealer.receive();
+    if (i >= 200) times.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  echo = false;
+  want = CASTS;
+  const received = new Promise<void>((r) => (done = r));
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < CASTS; i++) await dealer.send("x");
+  await received;
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  dealer.close();
+  router.close();
+  await serve.catch(() => undefined);
+  return [
+    ["raw zeromq round trip, median", us(times[Math.floor(times.length / 2)]!), "DEALER/ROUTER, CurveZMQ, loopback"],
+    ["raw zeromq round trip, p99", us(times[Math.floor(times.length * 0.99)]!), `${CALLS} sequential`],
+    ["raw zeromq stream, one sender", rate(CASTS / s), "one-frame messages, counted at the ROUTER"],
+  ];
+}
+
+function functionRow(): Row {
+  let count = 0;
+  const handle = (m: { n: number }) => {
+    count += m.n;
+  };
+  const n = 10_000_000;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) handle({ n: 1 });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  return ["plain function call per message", rate(n / s), `in one process (${count === n ? "checked" : "?"})`];
+}
+
+async function main(): Promise<void> {
+  const processes = await clusterRows();
+  const boot = await bootRow();
+  const floor = await zmqRows();
+  table("devcluster processes (2 nodes, one machine)", [...processes, boot]);
+  table("floor, same run", [...floor, functionRow()]);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

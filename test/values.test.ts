@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { Socket } from "node:net";
+import { after, before, describe, test } from "node:test";
+import fc from "fast-check";
+import type { DevServer } from "../cli/devServer";
+import { decodeValue, encodeValue } from "../runtime/codec";
+import { Pid } from "../runtime/pid";
+import { checkSendable } from "../runtime/sendable";
+import { makeProject, startCluster, type Project } from "./helpers/cluster";
+import { Driver, probeProject } from "./helpers/probe";
+
+const pid = fc.tuple(fc.constantFrom("n1", "n2", "node-7"), fc.nat()).map(([n, id]) => new Pid(n, id));
+const buffer = fc.uint8Array({ maxLength: 32 }).map((a) => Buffer.from(a));
+const leaf = fc.oneof(
+  fc.anything({ withMap: true, withSet: true, withDate: true, withBigInt: true, withTypedArray: true, withNullPrototype: false, withBoxedValues: false, withSparseArray: false, maxDepth: 2 }),
+  pid,
+  buffer,
+);
+/** Message values as DESIGN §5 lists them, pids and Buffers mixed into nested objects, arrays, Maps and Sets. */
+const message = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, tie("array"), tie("object"), tie("map"), tie("set")),
+  array: fc.array(tie("value"), { maxLength: 4 }),
+  object: fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== "__proto__"), tie("value"), { maxKeys: 4, noNullPrototype: true }),
+  map: fc.array(fc.tuple(fc.oneof(fc.string(), pid), tie("value")), { maxLength: 3 }).map((e) => new Map(e)),
+  set: fc.array(tie("value"), { maxLength: 3 }).map((v) => new Set(v)),
+})).value;
+
+describe("message values (issue 5)", () => {
+  test("every value of the message grammar survives the wire codec unchanged, Buffers as Buffers and pids as pids", () => {
+    fc.assert(
+      fc.property(message, (v) => {
+        assert.deepStrictEqual(decodeValue(encodeValue(v)), v);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a Buffer inside a message arrives as a Buffer, not a plain Uint8Array", () => {
+    const out = decodeValue(encodeValue({ data: Buffer.from("hi"), at: new Date(0), n: 10n ** 20n })) as { data: unknown; n: bigint };
+    assert.ok(Buffer.isBuffer(out.data));
+    assert.equal(out.n, 10n ** 20n);
+  });
+
+  test("anything in the message grammar passes the sender's check", () => {
+    fc.assert(fc.property(message, (v) => checkSendable(v) === undefined), { numRuns: 300 });
+  });
+
+  test("the sender's check names the field of a function, a symbol or a live object such as a socket", () => {
+    assert.throws(() => checkSendable({ handler: () => 1 }), { code: "not_serializable", message: /^msg\.handler is a function/ });
+    assert.throws(() => checkSendable({ list: [1, { s: Symbol("x") }] }), { message: /^msg\.list\[1\]\.s is a symbol/ });
+    const socket = new Socket();
+    try {
+      assert.throws(() => checkSendable({ conn: { socket } }), { message: /^msg\.conn\.socket is a Socket \(a class instance\)/ });
+    } finally {
+      socket.destroy();
+    }
+    assert.throws(() => checkSendable(new Map([["cb", () => 1]])), { message: /^msg\.get\("cb"\) is a function/ });
+  });
+});
+
+describe("message values between real nodes (issue 5)", () => {
+  let project: Project;
+  let server: DevServer;
+  let d: Driver;
+
+  before(async () => {
+    project = makeProject(probeProject(), { nodes: 2 });
+    ({ server } = await startCluster(project));
+    d = new Driver(server);
+  });
+
+  after(async () => {
+    await server?.close();
+    project?.cleanup();
+  });
+
+  test("values sent from one node to a process on another come back unchanged", async () => {
+    const asker = await d.spawn("n1");
+    const echo = await d.spawn("n2");
+    await fc.assert(
+      fc.asyncProperty(message, async (v) => {
+        assert.deepStrictEqual(await d.do(asker, { op: "call", pid: echo, msg: { op: "echo", value: v } }), v);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test("a send carrying a function throws at the sender, naming the field, and nothing arrives", async () => {
+    const sender = await d.spawn("n1");
+    const target = await d.spawn("n2");
+    const r = await d.do(sender, { op: "sendFn", pid: target });
+    assert.equal(r.error, "not_serializable");
+    assert.match(r.message, /^msg\.nested\.handler is a function/);
+    const local = await d.spawn("n1");
+    assert.equal((await d.do(sender, { op: "sendFn", pid: local })).error, "not_serializable");
+    // messages between a pair keep their order, so once the marker is in, anything sent before it would be too
+    await d.do(sender, { op: "send", pid: target, msg: "marker" });
+    await d.do(sender, { op: "send", pid: local, msg: "marker" });
+    assert.deepEqual(await d.waitInbox(target, (i) => i.includes("marker")), ["marker"]);
+    assert.deepEqual(await d.waitInbox(local, (i) => i.includes("marker")), ["marker"]);
+  });
+});
