@@ -359,7 +359,7 @@ export class ClusterNode {
       if (known) this.dropPeer(name);
       const socket = secureDealer(this.opts.keys, this.name);
       socket.connect(endpoint);
-      const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"));
+      const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"), true);
       this.peers.set(name, { endpoint, socket, outbox });
       up.push(name);
     }
@@ -382,13 +382,16 @@ export class ClusterNode {
 
   private async servePeers(): Promise<void> {
     try {
-      for await (const [sender, frame] of this.router) {
-        const r = decodePeer(frame);
-        if (!r.ok) {
-          this.log.warn({ peer: sender?.toString(), reason: r.reason }, "dropped peer frame");
-          continue;
+      // A peer batches what queued up while it was sending: each frame is one message.
+      for await (const [sender, ...frames] of this.router) {
+        for (const frame of frames) {
+          const r = decodePeer(frame);
+          if (!r.ok) {
+            this.log.warn({ peer: sender?.toString(), reason: r.reason }, "dropped peer frame");
+            continue;
+          }
+          this.onPeer(r.msg);
         }
-        this.onPeer(r.msg);
       }
     } catch (err) {
       if (!this.closed) this.log.error({ err }, "peer socket failed");

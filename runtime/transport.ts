@@ -33,6 +33,9 @@ export function secureDealer(keys: ClusterKeys, routingId: string): Dealer {
 
 type Frames = (Buffer | string)[];
 
+/** messages per batched send: bounds one send's size and latency */
+const MAX_BATCH = 2048;
+
 /**
  * zeromq.js refuses a second pending send() on a socket (EBUSY) rather than
  * queue silently, so every socket with more than one writer sends through one
@@ -47,6 +50,13 @@ export class Outbox {
   constructor(
     private readonly socket: { send(frames: Frames): Promise<void> },
     private readonly onError: (err: unknown, frames: Frames) => void,
+    /**
+     * Items are single frames, each a whole message: while a send is under
+     * way the queue fills, and the next send carries everything queued as
+     * one multipart message (one syscall and one CurveZMQ box for many
+     * casts). The receiver reads each frame as a message.
+     */
+    private readonly batch = false,
   ) {}
 
   push(frames: Frames): void {
@@ -58,7 +68,11 @@ export class Outbox {
   private async pump(): Promise<void> {
     this.pumping = true;
     while (this.queue.length > 0 && !this.closed) {
-      const frames = this.queue.shift()!;
+      let frames = this.queue.shift()!;
+      if (this.batch && this.queue.length > 0) {
+        frames = [...frames];
+        for (let n = 0; n < MAX_BATCH && this.queue.length > 0; n++) frames.push(...this.queue.shift()!);
+      }
       try {
         await this.socket.send(frames);
       } catch (err) {
