@@ -55,6 +55,8 @@ interface Peer {
   endpoint: string;
   socket: Dealer;
   outbox: Outbox;
+  /** false from a lost connection (heartbeat timeout, reset) until the link is back */
+  reachable: boolean;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
@@ -130,7 +132,7 @@ export class ClusterNode {
       procs: this.procs,
       log: this.log,
       toPeer: (node, msg) => this.toPeer(node, msg),
-      connected: (node) => this.peers.has(node),
+      connected: (node) => this.peers.get(node)?.reachable === true,
       makeRef: () => this.makeRef(),
     });
     this.timers = new Timers(() => this.makeRef());
@@ -360,7 +362,9 @@ export class ClusterNode {
       const socket = secureDealer(this.opts.keys, this.name);
       socket.connect(endpoint);
       const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"), true);
-      this.peers.set(name, { endpoint, socket, outbox });
+      const peer: Peer = { endpoint, socket, outbox, reachable: true };
+      this.peers.set(name, peer);
+      this.watchLink(name, peer);
       up.push(name);
     }
     for (const name of [...this.peers.keys()]) if (!listed.has(name)) this.dropPeer(name);
@@ -373,11 +377,37 @@ export class ClusterNode {
     peer.outbox.close();
     peer.socket.close();
     this.peers.delete(name);
+    // A peer already cut off has had its nodedown; it must not get a second one.
+    if (peer.reachable) this.lost(name);
+  }
+
+  /** Everything that waited on or watched `name`'s processes hears noconnection. */
+  private lost(name: string): void {
     for (const [ref, p] of [...this.pending]) {
       if (p.node === name) this.settle(ref, { ok: false, error: { code: "noconnection", message: `node ${name} went down before it answered` } });
     }
     // A node shutting down tells its own processes nothing: they end with it.
     if (!this.closed) this.signals.nodeDown(name);
+  }
+
+  /**
+   * A peer that is still running but unreachable (frozen, partitioned) is
+   * found by ZeroMQ's heartbeats, not by the launcher: its link drops, and
+   * it counts as down until the link is back, as Erlang's net ticks decide.
+   */
+  private watchLink(name: string, peer: Peer): void {
+    peer.socket.events.on("disconnect", () => {
+      if (this.peers.get(name) !== peer || !peer.reachable) return;
+      peer.reachable = false;
+      this.log.warn({ peer: name }, "lost the link to a peer");
+      this.lost(name);
+    });
+    peer.socket.events.on("handshake", () => {
+      if (this.peers.get(name) !== peer || peer.reachable) return;
+      peer.reachable = true;
+      this.log.info({ peer: name }, "link to a peer is back");
+      this.signals.nodeUp(name);
+    });
   }
 
   private async servePeers(): Promise<void> {
@@ -441,7 +471,8 @@ export class ClusterNode {
 
   private toPeer(node: string, msg: PeerMessage): boolean {
     const peer = this.peers.get(node);
-    if (!peer) return false;
+    // A peer cut off is down for its senders too: Erlang drops what is sent to an unreachable node.
+    if (!peer || !peer.reachable) return false;
     peer.outbox.push([encode(msg)]);
     return true;
   }

@@ -81,4 +81,24 @@ describe("monitors and node monitors (issue 5)", () => {
     await restarted;
     await d.waitInbox(watcher, (i) => i.some((m) => m.nodeup === "n3"));
   });
+
+  test("a node that is cut off but still running (frozen) is down for the others: noconnection, nodedown, and nodeup when its link is back", async () => {
+    const watcher = await d.spawn("n1");
+    const target = await d.spawn("n2");
+    await d.do(watcher, { op: "monitor", pid: target });
+    await d.do(watcher, { op: "monitorNode", node: "n2" });
+    const n2 = server.launcher.pids().n2!;
+    process.kill(n2, "SIGSTOP");
+    try {
+      // ZeroMQ's heartbeats (1 s interval, 3 s timeout) notice it; the launcher does not, the process is alive.
+      const inbox = await d.waitInbox(watcher, (i) => i.some((m) => m.down) && i.some((m) => m.nodedown), 20_000);
+      assert.equal(inbox.find((m) => m.down).reason, "noconnection");
+      assert.equal(inbox.find((m) => m.nodedown).nodedown, "n2");
+    } finally {
+      process.kill(n2, "SIGCONT");
+    }
+    await d.waitInbox(watcher, (i) => i.some((m) => m.nodeup === "n2"), 20_000);
+    // same OS process: it was cut off, not restarted
+    assert.equal(server.launcher.pids().n2, n2);
+  });
 });
