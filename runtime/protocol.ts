@@ -209,12 +209,25 @@ const CLIENT: Record<ClientMessage["type"], Shape> = {
   response: { id: "number", ok: "boolean" },
 };
 
+/** Field lists per message type, made once: the check runs on every message received. */
+const fieldLists = new WeakMap<Record<string, Shape>, Map<string, [string, Shape[string]][]>>();
+
+function fieldsOf(shapes: Record<string, Shape>): Map<string, [string, Shape[string]][]> {
+  let m = fieldLists.get(shapes);
+  if (!m) {
+    m = new Map(Object.entries(shapes).map(([type, shape]) => [type, Object.entries(shape)]));
+    fieldLists.set(shapes, m);
+  }
+  return m;
+}
+
 function check(value: unknown, shapes: Record<string, Shape>): string | undefined {
   if (value === null || typeof value !== "object") return "not an object";
   const type = (value as { type?: unknown }).type;
-  if (typeof type !== "string" || !Object.hasOwn(shapes, type)) return `unknown type ${JSON.stringify(type)}`;
+  const fields = typeof type === "string" ? fieldsOf(shapes).get(type) : undefined;
+  if (!fields) return `unknown type ${JSON.stringify(type)}`;
   const rec = value as Record<string, unknown>;
-  for (const [field, kind] of Object.entries(shapes[type]!)) {
+  for (const [field, kind] of fields) {
     const v = rec[field];
     const ok =
       kind === "any" ? field in rec
@@ -245,8 +258,8 @@ export const encode = (msg: ControlMessage | PeerMessage | ClientMessage): Buffe
 export const decodeControl = (frame: Buffer | undefined): Decoded<ControlMessage> => decodeWith(frame, CONTROL);
 export const decodePeer = (frame: Buffer | undefined): Decoded<PeerMessage> => decodeWith(frame, PEER);
 export const decodeClient = (frame: Buffer | undefined): Decoded<ClientMessage> => decodeWith(frame, CLIENT);
-export const decodeCoordinatorInbound = (frame: Buffer | undefined): Decoded<CoordinatorInbound> =>
-  decodeWith(frame, { ...CONTROL, ...CLIENT });
+const COORDINATOR_INBOUND = { ...CONTROL, ...CLIENT };
+export const decodeCoordinatorInbound = (frame: Buffer | undefined): Decoded<CoordinatorInbound> => decodeWith(frame, COORDINATOR_INBOUND);
 
 export function toWireError(err: unknown, fallbackCode = "error"): WireError {
   if (err instanceof Error) {

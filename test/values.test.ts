@@ -35,6 +35,14 @@ describe("message values (issue 5)", () => {
     );
   });
 
+  test("values JSON would change (-0, NaN, Infinity, undefined fields and items) survive; plain data takes the JSON path", () => {
+    const tricky: unknown[] = [-0, NaN, Infinity, { a: undefined }, [1, undefined, 3], { deep: { n: -0 } }, [{ at: new Date(5) }]];
+    for (const v of tricky) assert.deepStrictEqual(decodeValue(encodeValue(v)), v);
+    const plain = { type: "post", text: "hi", n: 3, tags: ["a", "b"], nested: { ok: true, none: null } };
+    assert.equal(encodeValue(plain).toString("utf8"), JSON.stringify(plain));
+    assert.deepStrictEqual(decodeValue(encodeValue(plain)), plain);
+  });
+
   test("a Buffer inside a message arrives as a Buffer, not a plain Uint8Array", () => {
     const out = decodeValue(encodeValue({ data: Buffer.from("hi"), at: new Date(0), n: 10n ** 20n })) as { data: unknown; n: bigint };
     assert.ok(Buffer.isBuffer(out.data));
