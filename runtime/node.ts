@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import type { Dealer, Router } from "zeromq";
+import type { Dealer } from "zeromq";
 import { ModuleTable } from "./loader";
 import * as ops from "./nodeOps";
 import type { Logger } from "./log";
@@ -15,7 +15,6 @@ import {
   PROTOCOL_VERSION,
   RemoteError,
   decodeControl,
-  decodePeer,
   encode,
   toWireError,
   type Bundle,
@@ -23,7 +22,6 @@ import {
   type From,
   type NodeInfo,
   type NodeOp,
-  type PeerInfo,
   type ProcessInfo,
   type PeerMessage,
   type SysOp,
@@ -31,7 +29,8 @@ import {
   RENDERED,
 } from "./protocol";
 import type { ClusterKeys } from "./security";
-import { Outbox, bindLoopback, secureDealer, secureRouter } from "./transport";
+import { PeerLinks } from "./peers";
+import { Outbox, secureDealer } from "./transport";
 
 export interface NodeOptions {
   name: string;
@@ -49,14 +48,6 @@ interface Pending {
   timer?: NodeJS.Timeout;
   /** the node that will answer: if it goes down, the caller hears noconnection instead of a timeout */
   node?: string;
-}
-
-interface Peer {
-  endpoint: string;
-  socket: Dealer;
-  outbox: Outbox;
-  /** false from a lost connection (heartbeat timeout, reset) until the link is back */
-  reachable: boolean;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
@@ -82,8 +73,7 @@ export class ClusterNode {
   private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private readonly control: Dealer;
   private readonly controlOut: Outbox;
-  private readonly router: Router;
-  private readonly peers = new Map<string, Peer>();
+  private readonly links: PeerLinks;
   private readonly pending = new Map<number, Pending>();
   private readonly names = new Map<string, Pid>();
   private readonly prepared = new Map<number, ReturnType<ModuleTable["prepare"]>>();
@@ -132,20 +122,23 @@ export class ClusterNode {
       procs: this.procs,
       log: this.log,
       toPeer: (node, msg) => this.toPeer(node, msg),
-      connected: (node) => this.peers.get(node)?.reachable === true,
+      connected: (node) => this.links.connected(node),
       makeRef: () => this.makeRef(),
     });
     this.timers = new Timers(() => this.makeRef());
     this.control = secureDealer(opts.keys, opts.name);
     this.controlOut = new Outbox(this.control, (err) => this.log.error({ err }, "send to coordinator failed"));
-    this.router = secureRouter(opts.keys);
+    this.links = new PeerLinks(opts.name, opts.keys, opts.log, {
+      message: (msg) => this.onPeer(msg),
+      down: (node) => this.lost(node),
+      up: (node) => this.signals.nodeUp(node),
+    });
   }
 
   /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */
   async start(): Promise<void> {
     this.loopDelay.enable();
-    this.endpoint = await bindLoopback(this.router);
-    void this.servePeers();
+    this.endpoint = await this.links.bind();
     this.control.connect(this.opts.coordinator);
     const welcome = new Promise<Extract<ControlMessage, { type: "welcome" }>>((resolve) => (this.welcomed = resolve));
     void this.serveControl();
@@ -155,7 +148,7 @@ export class ClusterNode {
     this.entry = w.entry;
     this.nodes = w.nodes;
     this.procs.startIdsAt(w.incarnation * PIDS_PER_INCARNATION + 1);
-    this.setPeers(w.peers);
+    this.links.set(w.peers);
     this.table.commit(this.table.prepare(w.bundles, { force: true }));
     const t0 = performance.now();
     const start = this.table.current(w.entry)?.exports.start;
@@ -202,7 +195,7 @@ export class ClusterNode {
         this.welcomed = undefined;
         return;
       case "peers":
-        return this.setPeers(msg.peers);
+        return this.links.set(msg.peers);
       case "prepare": {
         const t0 = performance.now();
         try {
@@ -348,39 +341,6 @@ export class ClusterNode {
 
   // ---- peers ---------------------------------------------------------------
 
-  /** Membership comes from the coordinator (epmd's role): a peer that leaves it is down, one that (re)joins is up. */
-  private setPeers(peers: PeerInfo[]): void {
-    const listed = new Set<string>();
-    const up: string[] = [];
-    for (const { name, endpoint } of peers) {
-      if (name === this.name) continue;
-      listed.add(name);
-      const known = this.peers.get(name);
-      if (known?.endpoint === endpoint) continue;
-      // A new endpoint is a new incarnation: the old one's processes are gone.
-      if (known) this.dropPeer(name);
-      const socket = secureDealer(this.opts.keys, this.name);
-      socket.connect(endpoint);
-      const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"), true);
-      const peer: Peer = { endpoint, socket, outbox, reachable: true };
-      this.peers.set(name, peer);
-      this.watchLink(name, peer);
-      up.push(name);
-    }
-    for (const name of [...this.peers.keys()]) if (!listed.has(name)) this.dropPeer(name);
-    for (const name of up) this.signals.nodeUp(name);
-  }
-
-  private dropPeer(name: string): void {
-    const peer = this.peers.get(name);
-    if (!peer) return;
-    peer.outbox.close();
-    peer.socket.close();
-    this.peers.delete(name);
-    // A peer already cut off has had its nodedown; it must not get a second one.
-    if (peer.reachable) this.lost(name);
-  }
-
   /** Everything that waited on or watched `name`'s processes hears noconnection. */
   private lost(name: string): void {
     for (const [ref, p] of [...this.pending]) {
@@ -388,44 +348,6 @@ export class ClusterNode {
     }
     // A node shutting down tells its own processes nothing: they end with it.
     if (!this.closed) this.signals.nodeDown(name);
-  }
-
-  /**
-   * A peer that is still running but unreachable (frozen, partitioned) is
-   * found by ZeroMQ's heartbeats, not by the launcher: its link drops, and
-   * it counts as down until the link is back, as Erlang's net ticks decide.
-   */
-  private watchLink(name: string, peer: Peer): void {
-    peer.socket.events.on("disconnect", () => {
-      if (this.peers.get(name) !== peer || !peer.reachable) return;
-      peer.reachable = false;
-      this.log.warn({ peer: name }, "lost the link to a peer");
-      this.lost(name);
-    });
-    peer.socket.events.on("handshake", () => {
-      if (this.peers.get(name) !== peer || peer.reachable) return;
-      peer.reachable = true;
-      this.log.info({ peer: name }, "link to a peer is back");
-      this.signals.nodeUp(name);
-    });
-  }
-
-  private async servePeers(): Promise<void> {
-    try {
-      // A peer batches what queued up while it was sending: each frame is one message.
-      for await (const [sender, ...frames] of this.router) {
-        for (const frame of frames) {
-          const r = decodePeer(frame);
-          if (!r.ok) {
-            this.log.warn({ peer: sender?.toString(), reason: r.reason }, "dropped peer frame");
-            continue;
-          }
-          this.onPeer(r.msg);
-        }
-      }
-    } catch (err) {
-      if (!this.closed) this.log.error({ err }, "peer socket failed");
-    }
   }
 
   private onPeer(msg: PeerMessage): void {
@@ -470,11 +392,7 @@ export class ClusterNode {
   }
 
   private toPeer(node: string, msg: PeerMessage): boolean {
-    const peer = this.peers.get(node);
-    // A peer cut off is down for its senders too: Erlang drops what is sent to an unreachable node.
-    if (!peer || !peer.reachable) return false;
-    peer.outbox.push([encode(msg)]);
-    return true;
+    return this.links.send(node, msg);
   }
 
   // ---- messaging API -------------------------------------------------------
@@ -517,7 +435,7 @@ export class ClusterNode {
   }
 
   private unknownNode(node: string): Error {
-    return Object.assign(new Error(`node ${node} is not connected (known: ${[this.name, ...this.peers.keys()].join(", ")})`), { code: "nodedown" });
+    return Object.assign(new Error(`node ${node} is not connected (known: ${[this.name, ...this.links.names()].join(", ")})`), { code: "nodedown" });
   }
 
   self(): Pid | undefined {
@@ -721,7 +639,7 @@ export class ClusterNode {
     this.closed = true;
     this.loopDelay.disable();
     this.timers.close();
-    for (const name of [...this.peers.keys()]) this.dropPeer(name);
+    this.links.close();
     for (const [, p] of this.pending) {
       if (p.timer) clearTimeout(p.timer);
       p.reject(Object.assign(new Error(`node ${this.name} is shutting down`), { code: "shutdown" }));
@@ -729,7 +647,6 @@ export class ClusterNode {
     this.pending.clear();
     this.controlOut.close();
     this.control.close();
-    this.router.close();
   }
 }
 
