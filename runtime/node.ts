@@ -21,7 +21,6 @@ import {
   type ControlMessage,
   type From,
   type NodeInfo,
-  type NodeOp,
   type ProcessInfo,
   type PeerMessage,
   type SysOp,
@@ -257,7 +256,7 @@ export class ClusterNode {
   private async answerNodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): Promise<void> {
     let response: ControlMessage;
     try {
-      const value = await this.nodeOp(msg.op);
+      const value = await ops.runNodeOp(this, msg.op, this.opts.runtimeFor("<shell>", undefined) as Record<string, unknown>);
       response = { type: "nodeResponse", id: msg.id, ok: true, value };
     } catch (err) {
       response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
@@ -278,49 +277,7 @@ export class ClusterNode {
     this.controlOut.push([frame]);
   }
 
-  /** What the shell and CLI ask of this node, relayed by the coordinator. */
-  private async nodeOp(op: NodeOp): Promise<unknown> {
-    switch (op.op) {
-      case "spawn":
-        return this.procs.spawn(op.module, op.args);
-      case "call":
-        return this.call(op.pid, op.msg, op.timeoutMs);
-      case "cast":
-        this.cast(op.pid, op.msg);
-        return true;
-      case "send":
-        this.send(op.pid, op.msg);
-        return true;
-      case "state": {
-        if (op.pid.node !== this.name) throw Object.assign(new Error(`${op.pid} lives on ${op.pid.node}, not ${this.name}`), { code: "wrong_node" });
-        const proc = this.procs.get(op.pid.id);
-        if (!proc) throw Object.assign(new Error(noproc(op.pid).message), { code: "noproc" });
-        return proc.state;
-      }
-      case "ps":
-        return this.procs.list().map((p) => ({ ...p, names: this.namesOf(p.pid) }));
-      case "info":
-        return this.info();
-      case "kill":
-        return ops.kill(this, op.pid, op.reason);
-      case "restart":
-        return ops.restart(this, op.pid);
-      case "rpc":
-        return ops.rpc(this, op.module, op.fn, op.args);
-      case "evalOn":
-        return ops.evalOn(this, op.code, this.opts.runtimeFor("<shell>", undefined) as Record<string, unknown>);
-      case "versions":
-        return ops.versions(this, op.module);
-      case "mailbox":
-        return this.procs.spawn(ops.SHELL_MAILBOX, undefined);
-      case "flush":
-        return ops.flush(this, op.pid);
-      default: {
-        const unhandled: never = op;
-        return unhandled;
-      }
-    }
-  }
+
 
   info(): NodeInfo {
     const mem = process.memoryUsage();

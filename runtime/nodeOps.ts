@@ -8,6 +8,7 @@ import * as path from "node:path";
 import type { ClusterNode } from "./node";
 import type { Pid } from "./pid";
 import { noproc } from "./process";
+import type { NodeOp } from "./protocol";
 
 function fail(code: string, message: string): never {
   throw Object.assign(new Error(message), { code });
@@ -125,4 +126,48 @@ export function flush(node: ClusterNode, pid: Pid): unknown[] {
   const out = s.messages;
   s.messages = [];
   return out;
+}
+
+/** What the shell and CLI ask of a node, relayed by the coordinator. */
+export async function runNodeOp(node: ClusterNode, op: NodeOp, api: Record<string, unknown>): Promise<unknown> {
+  switch (op.op) {
+    case "spawn":
+      return node.procs.spawn(op.module, op.args);
+    case "call":
+      return node.call(op.pid, op.msg, op.timeoutMs);
+    case "cast":
+      node.cast(op.pid, op.msg);
+      return true;
+    case "send":
+      node.send(op.pid, op.msg);
+      return true;
+    case "state": {
+      if (op.pid.node !== node.name) throw Object.assign(new Error(`${op.pid} lives on ${op.pid.node}, not ${node.name}`), { code: "wrong_node" });
+      const proc = node.procs.get(op.pid.id);
+      if (!proc) throw Object.assign(new Error(noproc(op.pid).message), { code: "noproc" });
+      return proc.state;
+    }
+    case "ps":
+      return node.procs.list().map((p) => ({ ...p, names: node.namesOf(p.pid) }));
+    case "info":
+      return node.info();
+    case "kill":
+      return kill(node, op.pid, op.reason);
+    case "restart":
+      return restart(node, op.pid);
+    case "rpc":
+      return rpc(node, op.module, op.fn, op.args);
+    case "evalOn":
+      return evalOn(node, op.code, api);
+    case "versions":
+      return versions(node, op.module);
+    case "mailbox":
+      return node.procs.spawn(SHELL_MAILBOX, undefined);
+    case "flush":
+      return flush(node, op.pid);
+    default: {
+      const unhandled: never = op;
+      return unhandled;
+    }
+  }
 }
