@@ -189,15 +189,18 @@ function functionRow(): Row {
   return ["plain function call per message", rate(n / s), `in one process (${count === n ? "checked" : "?"})`];
 }
 
-async function main(): Promise<void> {
+/** Processes' messaging beside the transport's floor, measured in the same run. */
+export async function runMessagingBench(): Promise<void> {
   const processes = await clusterRows();
   const boot = await bootRow();
   const floor = await zmqRows();
-  table("devcluster processes (2 nodes, one machine)", [...processes, boot]);
-  table("floor, same run", [...floor, functionRow()]);
+  table("4. devcluster processes (2 nodes, one machine)", [...processes, boot]);
+  table("4b. floor, same run", [...floor, functionRow()]);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  runMessagingBench().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

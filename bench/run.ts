@@ -4,16 +4,18 @@
  *   node dist/bench/run.js            all benchmarks
  *   node dist/bench/run.js save       1 + 2: save-to-live and the restart baseline (same clusters); alias: restart
  *   node dist/bench/run.js procs      3: reload vs number of live processes
+ *   node dist/bench/run.js messaging  4: call round trip, cast throughput, memory per process, boot, beside the zeromq floor
  *   --sizes=1,3   cluster sizes for save   --quick   few iterations (smoke run)
  */
 import { performance } from "node:perf_hooks";
 import { leftoverNodePids, machineHeader, progress, runtimeProcessesOnMachine } from "./lib";
 import { DEFAULT_PROCS_OPTIONS, runProcsBench, type ProcsOptions } from "./procs";
+import { runMessagingBench } from "./messaging";
 import { DEFAULT_SAVE_OPTIONS, runSaveBench, type SaveOptions } from "./save";
 
-const BENCHES = ["save", "procs"] as const;
+const BENCHES = ["save", "procs", "messaging"] as const;
 type Bench = (typeof BENCHES)[number];
-const ALIASES: Record<string, Bench> = { save: "save", restart: "save", "save-to-live": "save", procs: "procs", processes: "procs" };
+const ALIASES: Record<string, Bench> = { save: "save", restart: "save", "save-to-live": "save", procs: "procs", processes: "procs", messaging: "messaging" };
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -45,7 +47,8 @@ async function main(): Promise<number> {
     const tb = performance.now();
     try {
       if (b === "save") await runSaveBench(saveOpts);
-      else await runProcsBench(procsOpts);
+      else if (b === "procs") await runProcsBench(procsOpts);
+      else await runMessagingBench();
     } catch (err) {
       failed = true;
       console.log(`\n${b}: FAILED: ${(err as Error).stack ?? String(err)}`);
