@@ -56,7 +56,9 @@ export class Launcher extends EventEmitter {
 
   private launch(child: Child): void {
     const { name } = child.spec;
-    const proc = spawn(process.execPath, [NODE_MAIN], {
+    // DEVCLUSTER_NODE_ARGS="--inspect=0 --cpu-prof" passes flags to every node's `node` (a debugger, a profile).
+    const nodeArgs = (process.env.DEVCLUSTER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+    const proc = spawn(process.execPath, [...nodeArgs, NODE_MAIN], {
       env: { ...process.env, ...child.spec.env, ...this.opts.env, DEVCLUSTER_NODE: name, DEVCLUSTER_STDIN_LIFELINE: "1" },
       stdio: ["pipe", "pipe", "pipe"],
     });
