@@ -2,7 +2,7 @@ import type { Dealer, Router } from "zeromq";
 import type { Logger } from "./log";
 import { decodePeer, encode, type PeerInfo, type PeerMessage } from "./protocol";
 import type { ClusterKeys } from "./security";
-import { Outbox, bindLoopback, secureDealer, secureRouter } from "./transport";
+import { Outbox, bindLoopback, secureDealer, secureRouter, unpackFrame } from "./transport";
 
 interface Peer {
   endpoint: string;
@@ -118,9 +118,9 @@ export class PeerLinks {
 
   private async serve(): Promise<void> {
     try {
-      // A peer batches what queued up while it was sending: each frame is one message.
-      for await (const [sender, ...frames] of this.router) {
-        for (const frame of frames) {
+      // A peer batches what queued up while it was sending.
+      for await (const [sender, payload] of this.router) {
+        for (const frame of payload ? unpackFrame(payload) : []) {
           const r = decodePeer(frame);
           if (!r.ok) {
             this.log.warn({ peer: sender?.toString(), reason: r.reason }, "dropped peer frame");
