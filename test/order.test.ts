@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { DevServer } from "../cli/devServer";
-import { makeProject, nextSave, startCluster, type Project } from "./helpers/cluster";
-import { Driver, probeProject, waitUntil } from "./helpers/probe";
+import { nextSave } from "./helpers/cluster";
+import { waitUntil, probeCluster } from "./helpers/probe";
 
 /** Casts 1..n to `to`, yielding to the event loop between batches so the stream spans several reloads. */
 const SENDER = `
@@ -30,44 +29,31 @@ export function codeChange(_old: string, state: unknown) { return state; }
 `;
 
 describe("order and loss across reloads (issue 5)", () => {
-  let project: Project;
-  let server: DevServer;
-  let d: Driver;
-
-  before(async () => {
-    project = makeProject(probeProject({ "src/sender.ts": SENDER, "src/receiver.ts": receiver(0) }), { nodes: 2 });
-    ({ server } = await startCluster(project));
-    d = new Driver(server);
-  });
-
-  after(async () => {
-    await server?.close();
-    project?.cleanup();
-  });
+  const c = probeCluster(2, { "src/sender.ts": SENDER, "src/receiver.ts": receiver(0) });
 
   test("messages cast from one process to another on a node that reloads the receiver's module arrive all, in order", async () => {
     const N = 20_000;
-    const receiverPid = (await server.coordinator.nodeRequest("n2", { op: "spawn", module: "receiver", args: {} })) as any;
-    const senderPid = (await server.coordinator.nodeRequest("n1", { op: "spawn", module: "sender", args: {} })) as any;
-    const asker = await d.spawn("n1");
-    await d.do(asker, { op: "cast", pid: asker, msg: { op: "callLater", pid: senderPid, msg: { to: receiverPid, n: N }, timeoutMs: 60_000 } });
+    const receiverPid = (await c.server.coordinator.nodeRequest("n2", { op: "spawn", module: "receiver", args: {} })) as any;
+    const senderPid = (await c.server.coordinator.nodeRequest("n1", { op: "spawn", module: "sender", args: {} })) as any;
+    const asker = await c.d.spawn("n1");
+    await c.d.do(asker, { op: "cast", pid: asker, msg: { op: "callLater", pid: senderPid, msg: { to: receiverPid, n: N }, timeoutMs: 60_000 } });
     let reloads = 0;
     for (let v = 1; v <= 5; v++) {
-      const saved = nextSave(server);
-      project.write("src/receiver.ts", receiver(v));
+      const saved = nextSave(c.server);
+      c.project.write("src/receiver.ts", receiver(v));
       if ((await saved).report?.ok) reloads++;
     }
     assert.equal(reloads, 5);
-    await d.waitInbox(asker, (i) => i.some((m) => "callResult" in m), 60_000);
+    await c.d.waitInbox(asker, (i) => i.some((m) => "callResult" in m), 60_000);
     const seen = await waitUntil(async () => {
-      const s = (await d.do(asker, { op: "call", pid: receiverPid, msg: "get" })) as number[];
+      const s = (await c.d.do(asker, { op: "call", pid: receiverPid, msg: "get" })) as number[];
       return s.length >= N ? s : undefined;
     }, 30_000, () => "the receiver never saw every message");
     assert.equal(seen.length, N);
     const firstOff = seen.findIndex((n, i) => n !== i + 1);
     assert.equal(firstOff, -1, `out of order or lost at index ${firstOff}: ${seen.slice(Math.max(0, firstOff - 2), firstOff + 3)}`);
     // the stream really spanned reloads: several versions of the receiver handled parts of it
-    const versions = (await d.do(asker, { op: "call", pid: receiverPid, msg: "versions" })) as number[];
+    const versions = (await c.d.do(asker, { op: "call", pid: receiverPid, msg: "versions" })) as number[];
     assert.ok(versions.length >= 3, `versions that handled the stream: ${versions}`);
   });
 });

@@ -2,12 +2,10 @@ import assert from "node:assert/strict";
 import { Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
-import type { DevServer } from "../cli/devServer";
 import { decodeValue, encodeValue } from "../runtime/codec";
 import { Pid } from "../runtime/pid";
 import { checkSendable } from "../runtime/sendable";
-import { makeProject, startCluster, type Project } from "./helpers/cluster";
-import { Driver, probeProject } from "./helpers/probe";
+import { probeCluster } from "./helpers/probe";
 
 const pid = fc.tuple(fc.constantFrom("n1", "n2", "node-7"), fc.nat()).map(([n, id]) => new Pid(n, id));
 const buffer = fc.uint8Array({ maxLength: 32 }).map((a) => Buffer.from(a));
@@ -67,44 +65,31 @@ describe("message values (issue 5)", () => {
 });
 
 describe("message values between real nodes (issue 5)", () => {
-  let project: Project;
-  let server: DevServer;
-  let d: Driver;
-
-  before(async () => {
-    project = makeProject(probeProject(), { nodes: 2 });
-    ({ server } = await startCluster(project));
-    d = new Driver(server);
-  });
-
-  after(async () => {
-    await server?.close();
-    project?.cleanup();
-  });
+  const c = probeCluster(2);
 
   test("values sent from one node to a process on another come back unchanged", async () => {
-    const asker = await d.spawn("n1");
-    const echo = await d.spawn("n2");
+    const asker = await c.d.spawn("n1");
+    const echo = await c.d.spawn("n2");
     await fc.assert(
       fc.asyncProperty(message, async (v) => {
-        assert.deepStrictEqual(await d.do(asker, { op: "call", pid: echo, msg: { op: "echo", value: v } }), v);
+        assert.deepStrictEqual(await c.d.do(asker, { op: "call", pid: echo, msg: { op: "echo", value: v } }), v);
       }),
       { numRuns: 40 },
     );
   });
 
   test("a send carrying a function throws at the sender, naming the field, and nothing arrives", async () => {
-    const sender = await d.spawn("n1");
-    const target = await d.spawn("n2");
-    const r = await d.do(sender, { op: "sendFn", pid: target });
+    const sender = await c.d.spawn("n1");
+    const target = await c.d.spawn("n2");
+    const r = await c.d.do(sender, { op: "sendFn", pid: target });
     assert.equal(r.error, "not_serializable");
     assert.match(r.message, /^msg\.nested\.handler is a function/);
-    const local = await d.spawn("n1");
-    assert.equal((await d.do(sender, { op: "sendFn", pid: local })).error, "not_serializable");
+    const local = await c.d.spawn("n1");
+    assert.equal((await c.d.do(sender, { op: "sendFn", pid: local })).error, "not_serializable");
     // messages between a pair keep their order, so once the marker is in, anything sent before it would be too
-    await d.do(sender, { op: "send", pid: target, msg: "marker" });
-    await d.do(sender, { op: "send", pid: local, msg: "marker" });
-    assert.deepEqual(await d.waitInbox(target, (i) => i.includes("marker")), ["marker"]);
-    assert.deepEqual(await d.waitInbox(local, (i) => i.includes("marker")), ["marker"]);
+    await c.d.do(sender, { op: "send", pid: target, msg: "marker" });
+    await c.d.do(sender, { op: "send", pid: local, msg: "marker" });
+    assert.deepEqual(await c.d.waitInbox(target, (i) => i.includes("marker")), ["marker"]);
+    assert.deepEqual(await c.d.waitInbox(local, (i) => i.includes("marker")), ["marker"]);
   });
 });

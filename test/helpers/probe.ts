@@ -1,4 +1,6 @@
+import { after, before } from "node:test";
 import type { DevServer } from "../../cli/devServer";
+import { makeProject, startCluster, type LogCapture, type Project } from "./cluster";
 import type { Pid } from "../../runtime/pid";
 
 /**
@@ -146,4 +148,30 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutM
     if (Date.now() > deadline) throw new Error(`${what()} within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ""}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** What a suite's cluster gives its tests; filled in by `before`. */
+export interface ProbeCluster {
+  project: Project;
+  server: DevServer;
+  logs: LogCapture;
+  d: Driver;
+}
+
+/**
+ * One cluster of probes for a whole suite: started before its first test and
+ * stopped after its last, also when a test fails.
+ */
+export function probeCluster(nodes: number, extra: Record<string, string> = {}): ProbeCluster {
+  const c = {} as ProbeCluster;
+  before(async () => {
+    c.project = makeProject(probeProject(extra), { nodes });
+    ({ server: c.server, logs: c.logs } = await startCluster(c.project));
+    c.d = new Driver(c.server);
+  });
+  after(async () => {
+    await c.server?.close();
+    c.project?.cleanup();
+  });
+  return c;
 }
