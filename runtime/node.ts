@@ -214,7 +214,8 @@ export class ClusterNode {
         if (!p) return;
         const changed = this.table.commit(p);
         const failures = await this.procs.codeChange(changed);
-        this.log.info({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
+        // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
+        this.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
         this.toCoordinator({ type: "committed", reload: msg.reload, node: this.name, ms: performance.now() - t0, codeChangeFailures: failures });
         return;
       }
