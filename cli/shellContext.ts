@@ -34,7 +34,11 @@ function kb(bytes: unknown): string {
 
 /** ps() output: a table for people, the rows for --json. */
 export class ProcessTable {
-  constructor(readonly rows: (ProcessInfo & { memory?: number })[]) {}
+  readonly rows: (ProcessInfo & { memory?: number })[];
+  constructor(rows: (ProcessInfo & { memory?: number })[]) {
+    // node, then pid number: the order they were started in
+    this.rows = [...rows].sort((a, b) => (a.pid.node === b.pid.node ? a.pid.id - b.pid.id : a.pid.node < b.pid.node ? -1 : 1));
+  }
   [inspect.custom](): string {
     if (this.rows.length === 0) return "(no processes)";
     return table([

@@ -85,15 +85,20 @@ export function kill(node: ClusterNode, pid: Pid, reason: unknown): true {
 
 /**
  * A supervised process is restarted by its supervisor, as its child spec
- * says. One without a supervisor is ended and started again with the
- * arguments it was first given, under the names it had.
+ * says; one without a supervisor is ended and started again with the
+ * arguments it was first given. Either way it keeps the names it had.
  */
 export async function restart(node: ClusterNode, pid: Pid): Promise<Pid> {
   const proc = local(node, pid);
-  if (proc.supervisor) return node.restartChild(pid);
+  // Names were registered from outside the process, so its new incarnation is given them back (the old one's go when it exits).
   const names = node.namesOf(pid);
-  await node.procs.exit(proc, "restart");
-  const fresh = await node.procs.spawn(proc.module, proc.initArgs);
+  let fresh: Pid;
+  if (proc.supervisor) {
+    fresh = await node.restartChild(pid);
+  } else {
+    await node.procs.exit(proc, "restart");
+    fresh = await node.procs.spawn(proc.module, proc.initArgs);
+  }
   for (const name of names) await node.register(name, fresh);
   return fresh;
 }

@@ -104,6 +104,11 @@ describe("devcluster shell against a live cluster", () => {
       assert.notEqual(fresh, child);
       assert.equal(await evalJson(`evalOn("n1", "String((await whichChildren('${sup}'))[0].pid)")`), fresh);
       assert.deepEqual(await evalJson(`state("${fresh}")`), { count: 5 }, "started over from its child spec");
+      // a name registered for it from outside follows it to its new incarnation
+      await evalJson(`evalOn("n1", "await register('supervised:c', parsePid('${fresh}'))")`);
+      const third = (await evalJson('restart("supervised:c")')) as string;
+      assert.notEqual(third, fresh);
+      assert.equal(await evalJson('whereis("supervised:c")'), third);
       await evalJson(`kill("${sup}")`);
     });
 
