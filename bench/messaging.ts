@@ -14,6 +14,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
+import { spawn as spawnChild } from "node:child_process";
+import { once } from "node:events";
 import { Dealer, Router, curveKeyPair } from "zeromq";
 import { DevServer } from "../cli/devServer";
 import type { Pid } from "../runtime/pid";
@@ -189,11 +191,49 @@ function functionRow(): Row {
   return ["plain function call per message", rate(n / s), `in one process (${count === n ? "checked" : "?"})`];
 }
 
+/**
+ * The floor a cross-node call really stands on: the echoing ROUTER in another
+ * OS process, so each round trip wakes two processes as a call between nodes
+ * does (the in-process floor above shares one event loop).
+ */
+async function zmqCrossProcessRow(): Promise<Row> {
+  const server = curveKeyPair();
+  const client = curveKeyPair();
+  const echo = `
+    const { Router } = require(${JSON.stringify(require.resolve("zeromq"))});
+    (async () => {
+      const router = new Router({ curveServer: true, curvePublicKey: process.env.PK, curveSecretKey: process.env.SK, linger: 0 });
+      await router.bind("tcp://127.0.0.1:*");
+      process.stdout.write(router.lastEndpoint + "\\n");
+      process.stdin.on("end", () => process.exit(0)).resume();
+      for await (const [id, msg] of router) await router.send([id, msg]);
+    })();`;
+  const child = spawnChild(process.execPath, ["-e", echo], { env: { ...process.env, PK: server.publicKey, SK: server.secretKey }, stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    const [line] = (await once(child.stdout!, "data")) as [Buffer];
+    const dealer = new Dealer({ curveServerKey: server.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey, linger: 0 });
+    dealer.connect(line.toString().trim());
+    const times: number[] = [];
+    for (let i = 0; i < CALLS + 200; i++) {
+      const t0 = process.hrtime.bigint();
+      await dealer.send("x");
+      await dealer.receive();
+      if (i >= 200) times.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    dealer.close();
+    times.sort((a, b) => a - b);
+    return ["raw zeromq round trip, two processes, median", us(times[Math.floor(times.length / 2)]!), "the echo in another OS process, as a peer node"];
+  } finally {
+    child.stdin!.end();
+    if (child.exitCode === null) await once(child, "exit");
+  }
+}
+
 /** Processes' messaging beside the transport's floor, measured in the same run. */
 export async function runMessagingBench(): Promise<void> {
   const processes = await clusterRows();
   const boot = await bootRow();
-  const floor = await zmqRows();
+  const floor = [...(await zmqRows()), await zmqCrossProcessRow()];
   table("4. devcluster processes (2 nodes, one machine)", [...processes, boot]);
   table("4b. floor, same run", [...floor, functionRow()]);
 }
