@@ -47,6 +47,7 @@ export class DevServer extends EventEmitter {
   launcher!: Launcher;
   private watcher?: Watcher;
   private depsWatcher?: FSWatcher;
+  private configWatcher?: FSWatcher;
   private closing?: Promise<void>;
   private saves: Promise<unknown> = Promise.resolve();
   private readonly startedAt = performance.now();
@@ -119,6 +120,7 @@ export class DevServer extends EventEmitter {
       });
       await this.watcher.start();
       this.watchDependencies();
+      this.watchConfig();
     }
   }
 
@@ -142,6 +144,24 @@ export class DevServer extends EventEmitter {
       this.log.warn({ file: pkg }, "dependencies changed: npm packages are not hot-swapped; restart `devcluster up` to load them");
     });
     this.depsWatcher.on("error", () => undefined);
+  }
+
+  /** The cluster's shape (nodes, entry, src) is read once at `up`: say that an edit of it needs a restart. */
+  private watchConfig(): void {
+    const file = this.config.configPath;
+    let last = readFileSync(file, "utf8");
+    this.configWatcher = watch(file, () => {
+      let now: string;
+      try {
+        now = readFileSync(file, "utf8");
+      } catch {
+        return;
+      }
+      if (now === last) return;
+      last = now;
+      this.log.warn({ file }, "cluster.config.json changed: nodes, entry and src are read at start; restart `devcluster up` to apply it");
+    });
+    this.configWatcher.on("error", () => undefined);
   }
 
   /** Resolves when every node has run its entry module. */
@@ -201,6 +221,7 @@ export class DevServer extends EventEmitter {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.depsWatcher?.close();
+      this.configWatcher?.close();
       await this.watcher?.close();
       await this.launcher?.stop();
       await this.coordinator?.close();

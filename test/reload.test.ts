@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type { DevServer } from "../cli/devServer";
 import type { Pid } from "../runtime/pid";
@@ -20,7 +21,7 @@ describe("the core loop: save a file, every node runs the new code", () => {
     (await server.coordinator.status()).nodes.map((n) => n.modules);
 
   before(async () => {
-    project = makeProject(counterProject(), { nodes: 3 });
+    project = makeProject({ ...counterProject(), "package.json": JSON.stringify({ name: "t", dependencies: {} }) }, { nodes: 3 });
     ({ server, logs } = await startCluster(project));
   });
 
@@ -109,5 +110,13 @@ describe("the core loop: save a file, every node runs the new code", () => {
     const after = ((await server.coordinator.nodeRequest("n3", { op: "ps" })) as { pid: Pid; names: string[] }[])[0]!;
     assert.notEqual(after.pid.toString(), before.toString());
     assert.deepEqual(after.names, ["counter:n3"]);
+  });
+
+  test("editing dependencies or the cluster config says a restart is needed, since neither is hot-swapped", async () => {
+    project.write("package.json", JSON.stringify({ name: "t", dependencies: { "left-pad": "^1.3.0" } }));
+    await logs.waitFor(/dependencies changed: npm packages are not hot-swapped; restart `devcluster up`/);
+    const config = JSON.parse(readFileSync(project.configPath, "utf8")) as Record<string, unknown>;
+    project.write("cluster.config.json", JSON.stringify({ ...config, nodes: 4 }, null, 2));
+    await logs.waitFor(/cluster\.config\.json changed: .*restart `devcluster up` to apply it/);
   });
 });
