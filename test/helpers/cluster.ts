@@ -121,7 +121,7 @@ export function cliUp(cwd: string, args: string[] = []): { child: ChildProcess; 
   };
 }
 
-/** OS pids of node processes whose environment names this project's key file. */
+/** Whether an OS process is still alive (signal 0). */
 export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
