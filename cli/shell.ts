@@ -5,6 +5,7 @@ import { inspect } from "node:util";
 import { ClusterClient, NoClusterError } from "./client";
 import { ShellContext, type Helper } from "./shellContext";
 import { readRunning, stateDir } from "./stateDir";
+import { SHELL_TOUCH_MS } from "../runtime/protocol";
 
 /**
  * The client connection of a shell: re-created when the coordinator comes
@@ -169,6 +170,8 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
     }),
   );
 
+  const toucher = setInterval(() => void ctx.touch().catch(() => undefined), SHELL_TOUCH_MS);
+  toucher.unref();
   const watcher = conn.watch((what, endpoint) =>
     say(what === "gone" ? `the coordinator went away (no cluster running in ${projectDir}); waiting for \`devcluster up\`...` : `reconnected: the cluster is back at ${endpoint}`),
   );
@@ -180,6 +183,7 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
   // Input that ended (a pipe, Ctrl-D after a paste) still gets its answers.
   for (let last: Promise<void> | undefined; last !== queue; ) await (last = queue);
   clearInterval(watcher);
+  clearInterval(toucher);
   try {
     await ctx.close();
   } finally {

@@ -164,6 +164,13 @@ export class ShellContext {
     return { nodes: status.nodes.map((n) => n.name), names: Object.keys(names).sort(), modules };
   }
 
+  /** Tells the shell's mailbox the shell is alive (else it ends itself after a while: see nodeOps). */
+  async touch(): Promise<void> {
+    if (!this.mailbox) return;
+    const pid = await this.mailbox;
+    await this.op(pid.node, { op: "touch", pid }, 5000);
+  }
+
   /** Ends the shell's mailbox process, if it made one. */
   async close(): Promise<void> {
     if (!this.mailbox) return;

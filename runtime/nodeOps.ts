@@ -5,9 +5,11 @@
  */
 import { createRequire } from "node:module";
 import * as path from "node:path";
+import * as api from "./api";
 import type { ClusterNode } from "./node";
 import type { Pid } from "./pid";
 import { noproc } from "./process";
+export { SHELL_TOUCH_MS } from "./protocol";
 import type { NodeOp } from "./protocol";
 
 function fail(code: string, message: string): never {
@@ -108,15 +110,36 @@ const MAILBOX_LIMIT = 1000;
 
 export const SHELL_MAILBOX = "devcluster/shell";
 
+/**
+ * A shell that ends normally kills its mailbox; one that is killed cannot, so
+ * the mailbox ends itself when its shell has not been heard from for this
+ * long (a live shell touches it every SHELL_TOUCH_MS, see protocol.ts).
+ */
+const idleLimitMs = (): number => Number(process.env.DEVCLUSTER_SHELL_IDLE_MS ?? 90_000);
+const CHECK = "\u0000shell-idle-check";
+
+interface MailboxState {
+  messages: unknown[];
+  dropped: number;
+  seenAt: number;
+}
+
 export const shellMailbox: Record<string, unknown> = {
-  init: () => ({ messages: [] as unknown[], dropped: 0 }),
-  handleInfo: (msg: unknown, s: { messages: unknown[]; dropped: number }) => keep(s, msg),
-  handleCast: (msg: unknown, s: { messages: unknown[]; dropped: number }) => keep(s, { cast: msg }),
+  init: (): MailboxState => {
+    api.sendInterval(Math.max(10, Math.min(30_000, idleLimitMs() / 3)), api.self(), CHECK);
+    return { messages: [], dropped: 0, seenAt: Date.now() };
+  },
+  handleInfo: (msg: unknown, s: MailboxState) => {
+    if (msg !== CHECK) return keep(s, msg);
+    if (Date.now() - s.seenAt > idleLimitMs()) api.exit(api.self(), "normal");
+    return s;
+  },
+  handleCast: (msg: unknown, s: MailboxState) => keep(s, { cast: msg }),
   // Nobody at the prompt can answer a call; it is kept so flush() shows it, and the caller times out.
-  handleCall: (msg: unknown, from: unknown, s: { messages: unknown[]; dropped: number }) => ({ noreply: true, state: keep(s, { call: msg, from }) }),
+  handleCall: (msg: unknown, from: unknown, s: MailboxState) => ({ noreply: true, state: keep(s, { call: msg, from }) }),
 };
 
-function keep(s: { messages: unknown[]; dropped: number }, msg: unknown): { messages: unknown[]; dropped: number } {
+function keep(s: MailboxState, msg: unknown): MailboxState {
   s.messages.push(msg);
   if (s.messages.length > MAILBOX_LIMIT) {
     s.messages.shift();
@@ -125,9 +148,21 @@ function keep(s: { messages: unknown[]; dropped: number }, msg: unknown): { mess
   return s;
 }
 
-export function flush(node: ClusterNode, pid: Pid): unknown[] {
+function mailboxOf(node: ClusterNode, pid: Pid): MailboxState {
   const proc = local(node, pid);
-  const s = proc.state as { messages: unknown[] };
+  if (proc.module !== SHELL_MAILBOX) fail("badarg", `${pid} is a ${proc.module} process, not a shell's mailbox`);
+  return proc.state as MailboxState;
+}
+
+/** The shell is still there. */
+export function touch(node: ClusterNode, pid: Pid): true {
+  mailboxOf(node, pid).seenAt = Date.now();
+  return true;
+}
+
+export function flush(node: ClusterNode, pid: Pid): unknown[] {
+  const s = mailboxOf(node, pid);
+  s.seenAt = Date.now();
   const out = s.messages;
   s.messages = [];
   return out;
@@ -170,6 +205,8 @@ export async function runNodeOp(node: ClusterNode, op: NodeOp, api: Record<strin
       return node.procs.spawn(SHELL_MAILBOX, undefined);
     case "flush":
       return flush(node, op.pid);
+    case "touch":
+      return touch(node, op.pid);
     default: {
       const unhandled: never = op;
       return unhandled;

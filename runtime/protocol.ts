@@ -8,6 +8,9 @@ import { Pid } from "./pid";
 
 export const PROTOCOL_VERSION = 1;
 
+/** How often a live shell tells its mailbox process it is still there. */
+export const SHELL_TOUCH_MS = 20_000;
+
 /** Key of `{ [RENDERED]: text }`: a value that could not travel, sent as util.inspect text instead. */
 export const RENDERED = "\u0000rendered";
 
@@ -109,7 +112,8 @@ export type NodeOp =
   | { op: "evalOn"; code: string }
   | { op: "versions"; module?: string }
   | { op: "mailbox" }
-  | { op: "flush"; pid: Pid };
+  | { op: "flush"; pid: Pid }
+  | { op: "touch"; pid: Pid };
 
 /** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
 export type ControlMessage =

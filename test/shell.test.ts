@@ -272,3 +272,37 @@ describe("a shell whose coordinator goes away", () => {
     }
   });
 });
+
+describe("a shell that is killed", () => {
+  test("leaves no mailbox process behind: it ends itself when its shell is gone", async () => {
+    const saved = process.env.DEVCLUSTER_SHELL_IDLE_MS;
+    process.env.DEVCLUSTER_SHELL_IDLE_MS = "300";
+    const project = makeProject(shellProject(), { nodes: 1 });
+    let server: DevServer | undefined;
+    let sh: ShellDriver | undefined;
+    try {
+      ({ server } = await startCluster(project));
+      sh = new ShellDriver(project.dir);
+      await sh.expect(/attached to cluster test/);
+      sh.line("self()");
+      const pid = (await sh.expect(/<n1\.\d+>/)).trim();
+      const mailboxes = async (): Promise<string[]> =>
+        ((await server!.coordinator.nodeRequest("n1", { op: "ps" })) as { pid: { toString(): string }; module: string }[])
+          .filter((p) => p.module === "devcluster/shell")
+          .map((p) => p.pid.toString());
+      assert.deepEqual(await mailboxes(), [pid]);
+      sh.child.kill("SIGKILL");
+      const deadline = Date.now() + 15_000;
+      while ((await mailboxes()).length > 0) {
+        assert.ok(Date.now() < deadline, "the mailbox of a killed shell is still there after 15 s");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      if (saved === undefined) delete process.env.DEVCLUSTER_SHELL_IDLE_MS;
+      else process.env.DEVCLUSTER_SHELL_IDLE_MS = saved;
+      await sh?.close();
+      await server?.close();
+      project.cleanup();
+    }
+  });
+});
