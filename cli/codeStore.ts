@@ -15,6 +15,7 @@ export class CodeStore {
   commit(modules: CompiledModule[]): void {
     for (const m of modules) {
       const prev = this.current.get(m.name);
+      if (prev?.version === m.version) continue;
       if (prev) {
         const h = this.history.get(m.name) ?? [];
         h.push(prev);

@@ -20,6 +20,7 @@ import { ZapHandler, type ClusterKeys } from "../runtime/security";
 import { Outbox, bindLoopback, secureRouter } from "../runtime/transport";
 import { CodeStore, toBundle } from "./codeStore";
 import type { CompiledModule } from "./compiler";
+import { Liveness } from "./liveness";
 
 export interface NodeResult {
   node: string;
@@ -37,6 +38,8 @@ export interface ReloadReport {
   ms: number;
   /** first to last commit acknowledged, as the coordinator saw them */
   skewMs?: number;
+  /** members left out because they do not answer; each catches up when it is back */
+  skipped?: string[];
   /** per phase, for the benchmark */
   phases?: { prepareMs: number; commitMs: number };
   codeChangeFailures?: { node: string; pid: string; error: WireError }[];
@@ -66,6 +69,8 @@ interface Member {
   endpoint: string;
   osPid: number;
   started: boolean;
+  /** module -> version this member runs, as far as its commits tell */
+  versions: Record<string, string>;
 }
 
 type Answer = Extract<ControlMessage, { type: "ready" | "failed" | "committed" }>;
@@ -91,6 +96,15 @@ export class Coordinator extends EventEmitter {
   private readonly answers = new Map<string, (msg: Answer) => void>();
   private readonly nodeRequests = new Map<number, (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void>();
   private zap?: ZapHandler;
+  private readonly liveness = new Liveness({
+    ping: (node) => this.sendTo(node, { type: "ping" }),
+    lost: (node, silentMs) =>
+      this.log.warn({ member: node, silentMs }, `${node} does not answer: it is left out of reloads until it is back, then it catches up`),
+    back: (node) => {
+      this.log.info({ member: node }, `${node} answers again: catching up`);
+      void this.serial(() => this.catchUp(node));
+    },
+  });
   /** reloads and joins run one after another, so a joining node never misses a commit */
   private queue: Promise<unknown> = Promise.resolve();
   private reloadSeq = 0;
@@ -150,6 +164,7 @@ export class Coordinator extends EventEmitter {
   }
 
   private onMessage(from: string, msg: CoordinatorInbound): void {
+    if (msg.type !== "hello") this.liveness.seen(from);
     switch (msg.type) {
       case "hello":
         void this.serial(() => this.join(from, msg));
@@ -199,6 +214,9 @@ export class Coordinator extends EventEmitter {
       case "request":
         void this.answerClient(from, msg.id, msg.req);
         return;
+      case "pong":
+        return;
+      case "ping":
       case "welcome":
       case "peers":
       case "prepare":
@@ -237,7 +255,8 @@ export class Coordinator extends EventEmitter {
     const incarnation = this.joins.get(msg.node) ?? 0;
     this.joins.set(msg.node, incarnation + 1);
     const rejoin = incarnation > 0;
-    this.members.set(msg.node, { name: msg.node, endpoint: msg.endpoint, osPid: msg.osPid, started: false });
+    this.members.set(msg.node, { name: msg.node, endpoint: msg.endpoint, osPid: msg.osPid, started: false, versions: this.store.versions() });
+    this.liveness.add(msg.node);
     this.log.info({ member: msg.node, osPid: msg.osPid, rejoin }, `${msg.node} joined`);
     this.sendTo(from, {
       type: "welcome",
@@ -255,6 +274,7 @@ export class Coordinator extends EventEmitter {
   /** The launcher saw a node's OS process end: forget it and the names of its processes. */
   nodeDown(name: string): void {
     if (!this.members.delete(name)) return;
+    this.liveness.remove(name);
     const unset = [...this.names].filter(([, pid]) => pid.node === name).map(([n]) => n);
     for (const n of unset) this.names.delete(n);
     this.broadcast({ type: "peers", peers: this.peers() });
@@ -296,12 +316,29 @@ export class Coordinator extends EventEmitter {
     });
   }
 
-  private async transaction(modules: CompiledModule[], force: boolean): Promise<ReloadReport> {
+  /**
+   * A member that was unreachable runs what it ran then: bring it to the
+   * store's versions, the way a (re)joining node is given them.
+   */
+  private async catchUp(node: string): Promise<void> {
+    const m = this.members.get(node);
+    if (!m) return;
+    const behind = this.store.names().filter((n) => m.versions[n] !== this.store.get(n)!.version).map((n) => this.store.get(n)!);
+    if (behind.length === 0) return;
+    const report = await this.transaction(behind, false, [node]);
+    const names = behind.map((b) => `${b.name}@${b.version}`).join(", ");
+    if (report.ok) this.log.info({ member: node, modules: report.modules }, `${node} caught up: ${names}`);
+    else this.log.error({ member: node, error: report.nodes[0]?.error?.message }, `${node} could not catch up with ${names}; it keeps running older code`);
+  }
+
+  private async transaction(modules: CompiledModule[], force: boolean, only?: string[]): Promise<ReloadReport> {
     const t0 = performance.now();
     const reload = ++this.reloadSeq;
     const list = modules.map((m) => ({ name: m.name, version: m.version }));
     // Config order, not join order: reports read the same whichever node started first.
-    const nodes = this.opts.nodes.filter((n) => this.members.has(n));
+    const members = (only ?? this.opts.nodes).filter((n) => this.members.has(n));
+    const skipped = members.filter((n) => !this.liveness.reachable(n));
+    const nodes = members.filter((n) => this.liveness.reachable(n));
     const timeout = this.opts.prepareTimeoutMs ?? 5000;
     const bundles = modules.map(toBundle);
     const prepareMsg = encode({ type: "prepare", reload, bundles, force });
@@ -320,6 +357,7 @@ export class Coordinator extends EventEmitter {
           return a.type === "failed" ? { node: n, ok: false, ms: 0, error: a.error } : { node: n, ok: true, ms: a.type === "ready" ? a.ms : 0 };
         }),
         ms: performance.now() - t0,
+        ...(skipped.length ? { skipped } : {}),
       };
       this.log.error({ modules: list.map((m) => m.name), errors: failed.map((f) => `${f.node}: ${f.error.message}`) }, "reload aborted; no node switched");
       return report;
@@ -335,7 +373,11 @@ export class Coordinator extends EventEmitter {
     }
     const committed = await committedP;
     const t2 = performance.now();
-    this.store.commit(modules);
+    if (!only) this.store.commit(modules);
+    for (const n of nodes) {
+      const member = this.members.get(n);
+      if (member && committed.get(n)?.type === "committed") for (const m of modules) member.versions[m.name] = m.version;
+    }
     const times = [...commitAt.values()];
     const failures: { node: string; pid: string; error: WireError }[] = [];
     const results: NodeResult[] = nodes.map((n) => {
@@ -354,6 +396,7 @@ export class Coordinator extends EventEmitter {
       ms: t2 - t0,
       skewMs: times.length ? Math.max(...times) - Math.min(...times) : 0,
       phases: { prepareMs: t1 - t0, commitMs: t2 - t1 },
+      ...(skipped.length ? { skipped } : {}),
       ...(failures.length ? { codeChangeFailures: failures } : {}),
     };
     this.emit("reloaded", report);
@@ -442,6 +485,7 @@ export class Coordinator extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.liveness.close();
     this.out.close();
     this.router.close();
     this.zap?.close();

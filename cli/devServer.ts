@@ -209,7 +209,8 @@ export class DevServer extends EventEmitter {
     const report = await this.coordinator.reload(modules);
     const names = report.modules.map((m) => `${m.name}@${m.version}`).join(", ");
     if (report.ok) {
-      this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, `reloaded ${names} on ${report.nodes.length} nodes`);
+      const skipped = report.skipped?.length ? `; ${report.skipped.join(", ")} not answering, will catch up when back` : "";
+      this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, `reloaded ${names} on ${report.nodes.length} nodes${skipped}`);
     } else {
       const why = report.nodes.filter((n) => !n.ok).map((n) => `${n.node}: ${n.error?.message}`).join("; ");
       this.log.error({ modules: report.modules }, `reload of ${names} aborted: ${why}. No node switched. Fix the file and save again.`);

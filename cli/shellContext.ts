@@ -60,11 +60,12 @@ export class ReloadView {
     const head = r.ok ? `reloaded ${mods} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms` : `reload of ${mods} aborted: no node switched`;
     const rows = r.nodes.map((n) => [n.node, n.ok ? "ok" : "error", n.ok ? n.ms.toFixed(2) : "-", n.error ? `${n.error.code}: ${n.error.message}` : ""]);
     const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
-    return [head, table([["node", "result", "ms", "error"], ...rows]), ...failures].join("\n");
+    const skipped = r.skipped?.length ? [`not answering, will catch up when back: ${r.skipped.join(", ")}`] : [];
+    return [head, table([["node", "result", "ms", "error"], ...rows]), ...failures, ...skipped].join("\n");
   }
   toJSON(): unknown {
-    const { ok, modules, nodes, ms } = this.report;
-    return { ok, modules, nodes, ms };
+    const { ok, modules, nodes, ms, skipped } = this.report;
+    return { ok, modules, nodes, ms, ...(skipped ? { skipped } : {}) };
   }
 }
 

@@ -231,6 +231,9 @@ export class ClusterNode {
         return;
       case "nameReply":
         return this.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
+      case "ping":
+        this.toCoordinator({ type: "pong", node: this.name });
+        return;
       case "nodeRequest":
         // Not awaited: an op may itself wait for the coordinator (spawn of a process whose init registers a name, whereis in evalOn), and those answers come through this same loop.
         void this.answerNodeRequest(msg);
@@ -245,6 +248,7 @@ export class ClusterNode {
       case "unregister":
       case "whereis":
       case "nodeResponse":
+      case "pong":
         this.log.warn({ type: msg.type }, "ignoring message meant for the coordinator");
         return;
       default: {

@@ -133,6 +133,8 @@ export type ControlMessage =
   | { type: "whereis"; ref: number; name: string }
   | { type: "nameReply"; ref: number; pid?: Pid; error?: WireError }
   | { type: "names"; set: Record<string, Pid>; unset: string[] }
+  | { type: "ping" }
+  | { type: "pong"; node: string }
   | { type: "nodeRequest"; id: number; op: NodeOp }
   | { type: "nodeResponse"; id: number; ok: boolean; value?: unknown; error?: WireError };
 
@@ -190,6 +192,8 @@ const CONTROL: Record<ControlMessage["type"], Shape> = {
   whereis: { ref: "number", name: "string" },
   nameReply: { ref: "number" },
   names: { set: "object", unset: "array" },
+  ping: {},
+  pong: { node: "string" },
   nodeRequest: { id: "number", op: "object" },
   nodeResponse: { id: "number", ok: "boolean" },
 };

@@ -12,11 +12,12 @@ export async function reload(projectDir: string, modules: string[], opts: { json
   try {
     const report = await client.request<ReloadReport>({ type: "reload", modules, force: opts.force ?? false }, 30_000);
     if (opts.json) {
-      const { ok, modules: mods, nodes, ms } = report;
-      process.stdout.write(toJson({ ok, modules: mods, nodes, ms }) + "\n");
+      const { ok, modules: mods, nodes, ms, skipped } = report;
+      process.stdout.write(toJson({ ok, modules: mods, nodes, ms, ...(skipped ? { skipped } : {}) }) + "\n");
     } else if (report.ok) {
       process.stdout.write(`reloaded ${report.modules.map((m) => `${m.name}@${m.version}`).join(", ")} on ${report.nodes.length} nodes in ${report.ms.toFixed(1)} ms\n`);
       process.stdout.write(table([["node", "ok", "ms"], ...report.nodes.map((n) => [n.node, "ok", n.ms.toFixed(2)])]) + "\n");
+      if (report.skipped?.length) process.stdout.write(`not answering, will catch up when back: ${report.skipped.join(", ")}\n`);
     } else {
       process.stderr.write(`reload of ${report.modules.map((m) => m.name).join(", ")} aborted: no node switched\n`);
       for (const n of report.nodes) process.stderr.write(`  ${n.node}: ${n.ok ? "ready" : `${n.error?.code}: ${n.error?.message}`}\n`);
