@@ -50,6 +50,15 @@ export class CodeStore {
     return h?.[h.length - 1];
   }
 
+  /** After a rolled-back set committed: each module's previous version is current again, and leaves the history. */
+  rollback(modules: CompiledModule[]): void {
+    for (const m of modules) {
+      const h = this.history.get(m.name);
+      if (h?.[h.length - 1]?.version === m.version) h.pop();
+      this.current.set(m.name, m);
+    }
+  }
+
   /** Every current bundle, importees before importers. */
   bundles(): Bundle[] {
     return this.order.map((n) => toBundle(this.current.get(n)!));

@@ -325,13 +325,29 @@ export class Coordinator extends EventEmitter {
     if (!m) return;
     const behind = this.store.names().filter((n) => m.versions[n] !== this.store.get(n)!.version).map((n) => this.store.get(n)!);
     if (behind.length === 0) return;
-    const report = await this.transaction(behind, false, [node]);
+    const report = await this.transaction(behind, false, { only: [node], store: "keep" });
     const names = behind.map((b) => `${b.name}@${b.version}`).join(", ");
     if (report.ok) this.log.info({ member: node, modules: report.modules }, `${node} caught up: ${names}`);
     else this.log.error({ member: node, error: report.nodes[0]?.error?.message }, `${node} could not catch up with ${names}; it keeps running older code`);
   }
 
-  private async transaction(modules: CompiledModule[], force: boolean, only?: string[]): Promise<ReloadReport> {
+  /** Moves modules back to the version each had before its last reload, on every node. */
+  rollback(names: string[], opts: { force?: boolean } = {}): Promise<ReloadReport> {
+    return this.serial(async () => {
+      const missing = names.filter((n) => !this.store.previous(n));
+      if (missing.length) {
+        throw Object.assign(new Error(`no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`), { code: "no_history" });
+      }
+      return this.transaction(names.map((n) => this.store.previous(n)!), opts.force ?? false, { store: "rollback" });
+    });
+  }
+
+  private async transaction(
+    modules: CompiledModule[],
+    force: boolean,
+    opts: { only?: string[]; store?: "commit" | "rollback" | "keep" } = {},
+  ): Promise<ReloadReport> {
+    const only = opts.only;
     const t0 = performance.now();
     const reload = ++this.reloadSeq;
     const list = modules.map((m) => ({ name: m.name, version: m.version }));
@@ -373,7 +389,8 @@ export class Coordinator extends EventEmitter {
     }
     const committed = await committedP;
     const t2 = performance.now();
-    if (!only) this.store.commit(modules);
+    if ((opts.store ?? "commit") === "commit") this.store.commit(modules);
+    else if (opts.store === "rollback") this.store.rollback(modules);
     for (const n of nodes) {
       const member = this.members.get(n);
       if (member && committed.get(n)?.type === "committed") for (const m of modules) member.versions[m.name] = m.version;
@@ -465,6 +482,8 @@ export class Coordinator extends EventEmitter {
         }
         return this.reload(await this.opts.compile(req.modules), { force: req.force });
       }
+      case "rollback":
+        return this.rollback(req.modules, { force: req.force });
       case "stop":
         return { stopping: true };
       case "node": {

@@ -57,6 +57,16 @@ program
   );
 
 program
+  .command("rollback <module...>")
+  .description("load the version each module had before its last reload, on every node")
+  .addOption(configOption)
+  .option("--force", "load even when processes still run the oldest version (they are killed)")
+  .option("--json", "print the report as one JSON line")
+  .action((modules: string[], opts: { config?: string; json?: boolean; force?: boolean }) =>
+    run(() => reload(projectDirOf(findConfig(opts.config)), modules, { ...opts, rollback: true })),
+  );
+
+program
   .command("status")
   .description("nodes, their OS pids and the module versions they run")
   .addOption(configOption)

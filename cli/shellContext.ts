@@ -242,6 +242,10 @@ export class ShellContext {
         if (modules.length === 0) fail("badarg", "reload(...modules): name at least one module");
         return new ReloadView(await this.client().request<ReloadReport>({ type: "reload", modules, force: false }, 30_000));
       }),
+      h("rollback", "rollback(...modules)", "loads the version each module had before its last reload, on every node", 'rollback("chat/format")', async (...modules: string[]) => {
+        if (modules.length === 0) fail("badarg", "rollback(...modules): name at least one module");
+        return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false }, 30_000));
+      }),
       h("versions", "versions(module?)", "which version each node runs, and old versions still in use", 'versions("chat/format")', async (module?: string) => {
         const nodes = await this.upNodes();
         const per = await Promise.all(nodes.map(async (n) => [n, await this.op(n, { op: "versions", ...(module !== undefined ? { module } : {}) })] as const));

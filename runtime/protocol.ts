@@ -159,6 +159,7 @@ export type PeerMessage =
 export type ClientRequest =
   | { type: "status" }
   | { type: "reload"; modules: string[]; force: boolean }
+  | { type: "rollback"; modules: string[]; force: boolean }
   | { type: "stop" }
   | { type: "node"; node: string; op: NodeOp }
   | { type: "whereis"; name: string }

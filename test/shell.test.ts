@@ -200,7 +200,7 @@ describe("devcluster shell against a live cluster", () => {
       await sh.expect(/reloaded counter@[0-9a-f]{8} on 2 nodes in [\d.]+ ms/);
       await sh.expect(/n1\s+ok\s+[\d.]+/);
       sh.line(".help");
-      for (const name of ["nodes", "ps", "state", "send", "call", "cast", "spawn", "kill", "restart", "whereis", "rpc", "multicall", "reload", "versions", "evalOn", "flush"]) {
+      for (const name of ["nodes", "ps", "state", "send", "call", "cast", "spawn", "kill", "restart", "whereis", "rpc", "multicall", "reload", "rollback", "versions", "evalOn", "flush"]) {
         assert.match(await sh.expect(new RegExp(`\\n  ${name}\\(.*\\n\\s+e\\.g\\. .*`)), new RegExp(name));
       }
     });

@@ -71,4 +71,22 @@ describe("two versions, as in Erlang (DESIGN §4.6)", () => {
     const after = await cli(["shell", "--eval", `state("${pid}")`], project.dir);
     assert.match(after.stderr, /noproc/, "the process on the oldest version was purged");
   });
+
+  test("rollback loads the version a module had before its last reload on every node, and says when there is none", async () => {
+    // after the forced load above, keeper is at version 4 and its history ends with version 3
+    let saved = nextSave(server);
+    project.write("src/keeper.ts", keeper(5, "none"));
+    assert.equal((await saved).report?.ok, true);
+    const fresh = await cli(["shell", "--json", "--eval", 'spawn("n1", "keeper", {})'], project.dir);
+    const pid = JSON.parse(fresh.stdout) as string;
+    const callIt = async (): Promise<string> => JSON.parse((await cli(["shell", "--json", "--eval", `call("${pid}", "hi")`], project.dir)).stdout) as string;
+    assert.equal(await callIt(), "v5:1");
+    const r = await cli(["rollback", "keeper"], project.dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^rolled back to keeper@[0-9a-f]{12} on 1 nodes/);
+    assert.equal(await callIt(), "v4:2", "the previous code, the same process and state");
+    const none = await cli(["shell", "--eval", 'rollback("app")'], project.dir);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no_history: no earlier version of app to roll back to/);
+  });
 });

@@ -7,15 +7,15 @@ import { ShellContext } from "../shellContext";
 import { inspect } from "node:util";
 
 /** `devcluster reload <module...>`: the c:l of every node, with the per-node report. */
-export async function reload(projectDir: string, modules: string[], opts: { json?: boolean; force?: boolean }): Promise<number> {
+export async function reload(projectDir: string, modules: string[], opts: { json?: boolean; force?: boolean; rollback?: boolean }): Promise<number> {
   const client = ClusterClient.connect(projectDir);
   try {
-    const report = await client.request<ReloadReport>({ type: "reload", modules, force: opts.force ?? false }, 30_000);
+    const report = await client.request<ReloadReport>({ type: opts.rollback ? "rollback" : "reload", modules, force: opts.force ?? false }, 30_000);
     if (opts.json) {
       const { ok, modules: mods, nodes, ms, skipped } = report;
       process.stdout.write(toJson({ ok, modules: mods, nodes, ms, ...(skipped ? { skipped } : {}) }) + "\n");
     } else if (report.ok) {
-      process.stdout.write(`reloaded ${report.modules.map((m) => `${m.name}@${m.version}`).join(", ")} on ${report.nodes.length} nodes in ${report.ms.toFixed(1)} ms\n`);
+      process.stdout.write(`${opts.rollback ? "rolled back to" : "reloaded"} ${report.modules.map((m) => `${m.name}@${m.version}`).join(", ")} on ${report.nodes.length} nodes in ${report.ms.toFixed(1)} ms\n`);
       process.stdout.write(table([["node", "ok", "ms"], ...report.nodes.map((n) => [n.node, "ok", n.ms.toFixed(2)])]) + "\n");
       if (report.skipped?.length) process.stdout.write(`not answering, will catch up when back: ${report.skipped.join(", ")}\n`);
     } else {
