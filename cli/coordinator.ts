@@ -18,32 +18,12 @@ import {
 } from "../runtime/protocol";
 import { ZapHandler, type ClusterKeys } from "../runtime/security";
 import { Outbox, bindLoopback, secureRouter } from "../runtime/transport";
-import { CodeStore, toBundle } from "./codeStore";
+import { CodeStore } from "./codeStore";
 import type { CompiledModule } from "./compiler";
 import { Liveness } from "./liveness";
+import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
 
-export interface NodeResult {
-  node: string;
-  ok: boolean;
-  /** this node's prepare + commit, as it measured them */
-  ms: number;
-  error?: WireError;
-}
-
-/** What `devcluster reload --json` prints. */
-export interface ReloadReport {
-  ok: boolean;
-  modules: { name: string; version: string }[];
-  nodes: NodeResult[];
-  ms: number;
-  /** first to last commit acknowledged, as the coordinator saw them */
-  skewMs?: number;
-  /** members left out because they do not answer; each catches up when it is back */
-  skipped?: string[];
-  /** per phase, for the benchmark */
-  phases?: { prepareMs: number; commitMs: number };
-  codeChangeFailures?: { node: string; pid: string; error: WireError }[];
-}
+export type { NodeResult, ReloadReport } from "./reloadTransaction";
 
 export interface StatusReport {
   name: string;
@@ -73,7 +53,6 @@ interface Member {
   versions: Record<string, string>;
 }
 
-type Answer = Extract<ControlMessage, { type: "ready" | "failed" | "committed" }>;
 
 function wire(code: string, message: string): WireError {
   return { code, message };
@@ -93,9 +72,9 @@ export class Coordinator extends EventEmitter {
   private readonly names = new Map<string, Pid>();
   /** how many times each node has joined: its pids of each life are distinct */
   private readonly joins = new Map<string, number>();
-  private readonly answers = new Map<string, (msg: Answer) => void>();
   private readonly nodeRequests = new Map<number, (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void>();
   private zap?: ZapHandler;
+  private readonly reloads: ReloadTransactions;
   private readonly liveness = new Liveness({
     ping: (node) => this.sendTo(node, { type: "ping" }),
     lost: (node, silentMs) =>
@@ -107,7 +86,6 @@ export class Coordinator extends EventEmitter {
   });
   /** reloads and joins run one after another, so a joining node never misses a commit */
   private queue: Promise<unknown> = Promise.resolve();
-  private reloadSeq = 0;
   private requestSeq = 0;
   private ready = false;
   private closed = false;
@@ -115,6 +93,21 @@ export class Coordinator extends EventEmitter {
 
   constructor(private readonly opts: CoordinatorOptions) {
     super();
+    this.reloads = new ReloadTransactions(
+      {
+        log: opts.log,
+        store: this.store,
+        members: (only) => (only ?? this.opts.nodes).filter((n) => this.members.has(n)),
+        reachable: (n) => this.liveness.reachable(n),
+        push: (n, frame) => this.out.push([n, frame]),
+        send: (n, msg) => this.sendTo(n, msg),
+        committed: (n, modules) => {
+          const m = this.members.get(n);
+          if (m) for (const mod of modules) m.versions[mod.name] = mod.version;
+        },
+      },
+      opts.prepareTimeoutMs,
+    );
     this.router = secureRouter(opts.keys);
     this.out = new Outbox(this.router, (err, frames) =>
       this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"),
@@ -186,7 +179,7 @@ export class Coordinator extends EventEmitter {
       case "ready":
       case "failed":
       case "committed":
-        this.answers.get(`${msg.reload}:${msg.node}`)?.(msg);
+        this.reloads.answer(msg);
         return;
       case "register": {
         const holder = this.names.get(msg.name);
@@ -279,10 +272,7 @@ export class Coordinator extends EventEmitter {
     for (const n of unset) this.names.delete(n);
     this.broadcast({ type: "peers", peers: this.peers() });
     if (unset.length) this.broadcast({ type: "names", set: {}, unset });
-    for (const [key, resolve] of this.answers) {
-      const [reload, node] = key.split(":");
-      if (node === name) resolve({ type: "failed", reload: Number(reload), node: name, error: wire("node_down", `node ${name} went down`) });
-    }
+    this.reloads.nodeDown(name);
   }
 
   // ---- reload transaction (DESIGN §6) ---------------------------------------
@@ -292,28 +282,10 @@ export class Coordinator extends EventEmitter {
     return this.serial(() => this.transaction(modules, opts.force ?? false));
   }
 
-  private collect(reload: number, nodes: string[], timeoutMs: number, phase: string): Promise<Map<string, Answer>> {
-    return new Promise((resolve) => {
-      const got = new Map<string, Answer>();
-      const finish = (): void => {
-        clearTimeout(timer);
-        for (const n of nodes) this.answers.delete(`${reload}:${n}`);
-        resolve(got);
-      };
-      const timer = setTimeout(() => {
-        for (const n of nodes) {
-          if (!got.has(n)) got.set(n, { type: "failed", reload, node: n, error: wire("timeout", `node ${n} did not answer ${phase} within ${timeoutMs} ms`) });
-        }
-        finish();
-      }, timeoutMs);
-      if (nodes.length === 0) return finish();
-      for (const n of nodes) {
-        this.answers.set(`${reload}:${n}`, (msg) => {
-          got.set(n, msg);
-          if (got.size === nodes.length) finish();
-        });
-      }
-    });
+  private async transaction(modules: CompiledModule[], force: boolean, opts?: Parameters<ReloadTransactions["run"]>[2]): Promise<ReloadReport> {
+    const report = await this.reloads.run(modules, force, opts);
+    this.emit("reloaded", report);
+    return report;
   }
 
   /**
@@ -340,84 +312,6 @@ export class Coordinator extends EventEmitter {
       }
       return this.transaction(names.map((n) => this.store.previous(n)!), opts.force ?? false, { store: "rollback" });
     });
-  }
-
-  private async transaction(
-    modules: CompiledModule[],
-    force: boolean,
-    opts: { only?: string[]; store?: "commit" | "rollback" | "keep" } = {},
-  ): Promise<ReloadReport> {
-    const only = opts.only;
-    const t0 = performance.now();
-    const reload = ++this.reloadSeq;
-    const list = modules.map((m) => ({ name: m.name, version: m.version }));
-    // Config order, not join order: reports read the same whichever node started first.
-    const members = (only ?? this.opts.nodes).filter((n) => this.members.has(n));
-    const skipped = members.filter((n) => !this.liveness.reachable(n));
-    const nodes = members.filter((n) => this.liveness.reachable(n));
-    const timeout = this.opts.prepareTimeoutMs ?? 5000;
-    const bundles = modules.map(toBundle);
-    const prepareMsg = encode({ type: "prepare", reload, bundles, force });
-    // One encoding for every node: the bundles are the bulk of the bytes.
-    for (const n of nodes) this.out.push([n, prepareMsg]);
-    const prepared = await this.collect(reload, nodes, timeout, "prepare");
-    const t1 = performance.now();
-    const failed = [...prepared.values()].filter((a): a is Extract<Answer, { type: "failed" }> => a.type === "failed");
-    if (failed.length > 0) {
-      for (const n of nodes) this.sendTo(n, { type: "abort", reload });
-      const report: ReloadReport = {
-        ok: false,
-        modules: list,
-        nodes: nodes.map((n) => {
-          const a = prepared.get(n)!;
-          return a.type === "failed" ? { node: n, ok: false, ms: 0, error: a.error } : { node: n, ok: true, ms: a.type === "ready" ? a.ms : 0 };
-        }),
-        ms: performance.now() - t0,
-        ...(skipped.length ? { skipped } : {}),
-      };
-      this.log.error({ modules: list.map((m) => m.name), errors: failed.map((f) => `${f.node}: ${f.error.message}`) }, "reload aborted; no node switched");
-      return report;
-    }
-    const commitAt = new Map<string, number>();
-    for (const n of nodes) this.sendTo(n, { type: "commit", reload });
-    const committedP = this.collect(reload, nodes, timeout, "commit");
-    // Record acknowledgement times as they arrive, for the skew window.
-    for (const n of nodes) {
-      const key = `${reload}:${n}`;
-      const inner = this.answers.get(key);
-      if (inner) this.answers.set(key, (msg) => (commitAt.set(n, performance.now()), inner(msg)));
-    }
-    const committed = await committedP;
-    const t2 = performance.now();
-    if ((opts.store ?? "commit") === "commit") this.store.commit(modules);
-    else if (opts.store === "rollback") this.store.rollback(modules);
-    for (const n of nodes) {
-      const member = this.members.get(n);
-      if (member && committed.get(n)?.type === "committed") for (const m of modules) member.versions[m.name] = m.version;
-    }
-    const times = [...commitAt.values()];
-    const failures: { node: string; pid: string; error: WireError }[] = [];
-    const results: NodeResult[] = nodes.map((n) => {
-      const prep = prepared.get(n)!;
-      const com = committed.get(n)!;
-      if (com.type === "committed") {
-        for (const f of com.codeChangeFailures) failures.push({ node: n, pid: f.pid.toString(), error: f.error });
-        return { node: n, ok: true, ms: (prep.type === "ready" ? prep.ms : 0) + com.ms };
-      }
-      return { node: n, ok: false, ms: 0, error: com.type === "failed" ? com.error : wire("protocol", "unexpected answer") };
-    });
-    const report: ReloadReport = {
-      ok: results.every((r) => r.ok),
-      modules: list,
-      nodes: results,
-      ms: t2 - t0,
-      skewMs: times.length ? Math.max(...times) - Math.min(...times) : 0,
-      phases: { prepareMs: t1 - t0, commitMs: t2 - t1 },
-      ...(skipped.length ? { skipped } : {}),
-      ...(failures.length ? { codeChangeFailures: failures } : {}),
-    };
-    this.emit("reloaded", report);
-    return report;
   }
 
   // ---- clients (CLI, shell) --------------------------------------------------
