@@ -250,7 +250,7 @@ export class Coordinator extends EventEmitter {
     const rejoin = incarnation > 0;
     this.members.set(msg.node, { name: msg.node, endpoint: msg.endpoint, osPid: msg.osPid, started: false, versions: this.store.versions() });
     this.liveness.add(msg.node);
-    this.log.info({ member: msg.node, osPid: msg.osPid, rejoin }, `${msg.node} joined`);
+    this.log.info({ member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, rejoin }, `${msg.node} joined`);
     this.sendTo(from, {
       type: "welcome",
       cluster: this.opts.cluster,

@@ -1,7 +1,7 @@
 import type { Dealer, Router } from "zeromq";
 import type { Logger } from "./log";
 import { decodePeer, encode, type PeerInfo, type PeerMessage } from "./protocol";
-import type { ClusterKeys } from "./security";
+import { ZapHandler, type ClusterKeys } from "./security";
 import { Outbox, bindLoopback, secureDealer, secureRouter, unpackFrame } from "./transport";
 
 interface Peer {
@@ -28,6 +28,7 @@ export interface PeerEvents {
  */
 export class PeerLinks {
   private readonly router: Router;
+  private zap?: ZapHandler;
   private readonly peers = new Map<string, Peer>();
   private closed = false;
 
@@ -42,6 +43,8 @@ export class PeerLinks {
 
   /** Binds the ROUTER peers send to; resolves to its endpoint. */
   async bind(): Promise<string> {
+    // Only the cluster's key gets in: without a ZAP handler libzmq would admit any CURVE client that knows the server key.
+    this.zap = await ZapHandler.start(this.keys, this.log);
     const endpoint = await bindLoopback(this.router);
     void this.serve();
     return endpoint;
@@ -139,5 +142,6 @@ export class PeerLinks {
     this.closed = true;
     for (const name of [...this.peers.keys()]) this.drop(name);
     this.router.close();
+    this.zap?.close();
   }
 }

@@ -61,6 +61,19 @@ describe("nothing unauthenticated gets into a cluster", () => {
     await logs.waitFor(/refused unauthenticated peer/);
   });
 
+  test("a node's peer endpoint refuses a client with a key pair of its own, as the coordinator does", async () => {
+    const joined = JSON.parse(await logs.waitFor(/"n1 joined"/)) as { endpoint: string };
+    assert.match(joined.endpoint, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    const stranger = curveKeyPair();
+    const { publicKey } = loadKeys(keysFile(project.dir));
+    const sock = new Dealer({ curveServerKey: publicKey, curvePublicKey: stranger.publicKey, curveSecretKey: stranger.secretKey, linger: 0 });
+    sockets.push(sock);
+    const outcome = handshake(sock);
+    sock.connect(joined.endpoint);
+    void sock.send(encode({ type: "deliver", to: 1, kind: "info", msg: "let me in" })).catch(() => undefined);
+    assert.equal(await outcome, "auth error");
+  });
+
   test("a client without CurveZMQ cannot complete a handshake", async () => {
     const sock = new Dealer({ linger: 0 });
     sockets.push(sock);
