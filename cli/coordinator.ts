@@ -121,7 +121,15 @@ export class Coordinator extends EventEmitter {
   async start(initial: CompiledModule[]): Promise<string> {
     this.store.commit(initial);
     this.zap = await ZapHandler.start(this.opts.keys, this.opts.log);
-    this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
+    try {
+      this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      throw Object.assign(
+        new Error(`the coordinator cannot listen on ${this.opts.host}:${this.opts.port} ("coordinator" in cluster.config.json): ${e.message}. Pick another port, or 0 for any free one.`),
+        { code: e.code === "EADDRINUSE" ? "address_in_use" : "bind_failed", cause: err },
+      );
+    }
     void this.serve();
     return this.endpoint;
   }

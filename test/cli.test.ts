@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { cli, cliUp, isRunning, makeProject, type Project } from "./helpers/cluster";
 import { counter, counterProject } from "./helpers/fixtures";
@@ -124,6 +125,23 @@ describe("the devcluster command line without a running cluster", () => {
       assert.equal(r.code, 2);
       assert.match(r.stderr, /coordinator\.host.*not a loopback address/);
     } finally {
+      project.cleanup();
+    }
+  });
+
+  test("up on a coordinator port that is taken says which setting and exits non-zero, starting no node", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const project = makeProject(counterProject(), { coordinator: { port } });
+    try {
+      const r = await cli(["up"], project.dir);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`the coordinator cannot listen on 127\\.0\\.0\\.1:${port} \\("coordinator" in cluster\\.config\\.json\\): .*Pick another port`));
+      const again = await cli(["status"], project.dir);
+      assert.match(again.stderr, /no cluster is running/);
+    } finally {
+      blocker.close();
       project.cleanup();
     }
   });
