@@ -80,7 +80,11 @@ export class ClusterClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.pending.values()) clearTimeout(p.timer);
+    // A request still out would otherwise never settle, and a shell line waiting on it would block every later line.
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(Object.assign(new Error(`the connection to the coordinator (pid ${this.running.pid}) closed before it answered`), { code: "disconnected" }));
+    }
     this.pending.clear();
     this.out.close();
     this.socket.close();

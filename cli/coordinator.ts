@@ -72,7 +72,7 @@ export class Coordinator extends EventEmitter {
   private readonly names = new Map<string, Pid>();
   /** how many times each node has joined: its pids of each life are distinct */
   private readonly joins = new Map<string, number>();
-  private readonly nodeRequests = new Map<number, (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void>();
+  private readonly nodeRequests = new Map<number, { node: string; settle: (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void }>();
   private zap?: ZapHandler;
   private readonly reloads: ReloadTransactions;
   private readonly liveness = new Liveness({
@@ -210,7 +210,7 @@ export class Coordinator extends EventEmitter {
         this.sendTo(from, { type: "nameReply", ref: msg.ref, ...(this.names.has(msg.name) ? { pid: this.names.get(msg.name)! } : {}) });
         return;
       case "nodeResponse":
-        this.nodeRequests.get(msg.id)?.(msg);
+        this.nodeRequests.get(msg.id)?.settle(msg);
         return;
       case "request":
         void this.answerClient(from, msg.id, msg.req);
@@ -281,6 +281,14 @@ export class Coordinator extends EventEmitter {
     this.broadcast({ type: "peers", peers: this.peers() });
     if (unset.length) this.broadcast({ type: "names", set: {}, unset });
     this.reloads.nodeDown(name);
+    this.failRequests((n) => n === name, "nodedown", `node ${name} went down before it answered`);
+  }
+
+  /** Requests that will get no answer fail now rather than at their timeout (which would also keep `up` alive after stop). */
+  private failRequests(which: (node: string) => boolean, code: string, message: string): void {
+    for (const [id, r] of [...this.nodeRequests]) {
+      if (which(r.node)) r.settle({ type: "nodeResponse", id, ok: false, error: { code, message } });
+    }
   }
 
   // ---- reload transaction (DESIGN §6) ---------------------------------------
@@ -336,11 +344,14 @@ export class Coordinator extends EventEmitter {
         this.nodeRequests.delete(id);
         reject(Object.assign(new Error(`node ${node} did not answer ${op.op} within ${timeoutMs} ms`), { code: "timeout" }));
       }, timeoutMs);
-      this.nodeRequests.set(id, (msg) => {
-        clearTimeout(timer);
-        this.nodeRequests.delete(id);
-        if (msg.ok) resolve(msg.value);
-        else reject(Object.assign(new Error(msg.error?.message ?? "node error"), { code: msg.error?.code ?? "error" }));
+      this.nodeRequests.set(id, {
+        node,
+        settle: (msg) => {
+          clearTimeout(timer);
+          this.nodeRequests.delete(id);
+          if (msg.ok) resolve(msg.value);
+          else reject(Object.assign(new Error(msg.error?.message ?? "node error"), { code: msg.error?.code ?? "error" }));
+        },
       });
       this.sendTo(node, { type: "nodeRequest", id, op });
     });
@@ -406,6 +417,8 @@ export class Coordinator extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.failRequests(() => true, "shutdown", "the cluster is stopping");
+    this.reloads.close();
     this.liveness.close();
     this.out.close();
     this.router.close();

@@ -213,7 +213,12 @@ export class DevServer extends EventEmitter {
       this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, `reloaded ${names} on ${report.nodes.length} nodes${skipped}`);
     } else {
       const why = report.nodes.filter((n) => !n.ok).map((n) => `${n.node}: ${n.error?.message}`).join("; ");
-      this.log.error({ modules: report.modules }, `reload of ${names} aborted: ${why}. No node switched. Fix the file and save again.`);
+      if (report.failedIn === "commit") {
+        const done = report.nodes.filter((n) => n.ok).map((n) => n.node).join(", ") || "no node";
+        this.log.error({ modules: report.modules }, `reload of ${names} committed on ${done}, but not confirmed by ${why}. Check that node (devcluster status).`);
+      } else {
+        this.log.error({ modules: report.modules }, `reload of ${names} aborted: ${why}. No node switched. Fix the file and save again.`);
+      }
     }
     return report;
   }

@@ -21,6 +21,8 @@ export interface ReloadReport {
   skewMs?: number;
   /** members left out because they do not answer; each catches up when it is back */
   skipped?: string[];
+  /** when not ok: "prepare" (no node switched) or "commit" (every ready node was told to switch; some did not confirm) */
+  failedIn?: "prepare" | "commit";
   /** per phase, for the benchmark */
   phases?: { prepareMs: number; commitMs: number };
   codeChangeFailures?: { node: string; pid: string; error: WireError }[];
@@ -63,6 +65,14 @@ export class ReloadTransactions {
   /** A node's ready, failed or committed. */
   answer(msg: Answer): void {
     this.answers.get(`${msg.reload}:${msg.node}`)?.(msg);
+  }
+
+  /** Stopping: a transaction under way ends now, as failed on the nodes it waits for. */
+  close(): void {
+    for (const [key, resolve] of [...this.answers]) {
+      const [reload, node] = key.split(":");
+      resolve({ type: "failed", reload: Number(reload), node: node!, error: wire("shutdown", "the cluster is stopping") });
+    }
   }
 
   /** A node whose process ended fails the phase it was in, at once rather than by timeout. */
@@ -133,6 +143,7 @@ export class ReloadTransactions {
           return a.type === "failed" ? { node: n, ok: false, ms: 0, error: a.error } : { node: n, ok: true, ms: a.type === "ready" ? a.ms : 0 };
         }),
         ms: performance.now() - t0,
+        failedIn: "prepare",
         ...(skipped.length ? { skipped } : {}),
       };
       this.host.log.error({ modules: list.map((m) => m.name), errors: failed.map((f) => `${f.node}: ${f.error.message}`) }, "reload aborted; no node switched");
@@ -163,8 +174,10 @@ export class ReloadTransactions {
       }
       return { node: n, ok: false, ms: 0, error: com.type === "failed" ? com.error : wire("protocol", "unexpected answer") };
     });
+    const ok = results.every((r) => r.ok);
     const report: ReloadReport = {
-      ok: results.every((r) => r.ok),
+      ok,
+      ...(ok ? {} : { failedIn: "commit" as const }),
       modules: list,
       nodes: results,
       ms: t2 - t0,

@@ -57,7 +57,11 @@ export class ReloadView {
   [inspect.custom](): string {
     const r = this.report;
     const mods = r.modules.map((m) => `${m.name}@${short(m.version)}`).join(", ");
-    const head = r.ok ? `reloaded ${mods} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms` : `reload of ${mods} aborted: no node switched`;
+    const head = r.ok
+      ? `reloaded ${mods} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms`
+      : r.failedIn === "commit"
+        ? `reload of ${mods} committed, but not every node confirmed`
+        : `reload of ${mods} aborted: no node switched`;
     const rows = r.nodes.map((n) => [n.node, n.ok ? "ok" : "error", n.ok ? n.ms.toFixed(2) : "-", n.error ? `${n.error.code}: ${n.error.message}` : ""]);
     const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
     const skipped = r.skipped?.length ? [`not answering, will catch up when back: ${r.skipped.join(", ")}`] : [];
@@ -168,8 +172,22 @@ export class ShellContext {
   /** Tells the shell's mailbox the shell is alive (else it ends itself after a while: see nodeOps). */
   async touch(): Promise<void> {
     if (!this.mailbox) return;
-    const pid = await this.mailbox;
-    await this.op(pid.node, { op: "touch", pid }, 5000);
+    await this.onMailbox((pid) => this.op(pid.node, { op: "touch", pid }, 5000), false);
+  }
+
+  /**
+   * The mailbox is gone when its node restarted or the cluster came back:
+   * forget it, so self() makes a new one (and a flush() retries on it).
+   */
+  private async onMailbox<T>(fn: (pid: Pid) => Promise<T>, retry: boolean): Promise<T | undefined> {
+    try {
+      return await fn(await this.self());
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== "noproc" && code !== "nodedown" && code !== "badarg") throw err;
+      this.mailbox = undefined;
+      return retry ? fn(await this.self()) : undefined;
+    }
   }
 
   /** Ends the shell's mailbox process, if it made one. */
@@ -255,10 +273,9 @@ export class ShellContext {
         this.op(this.node(node, "evalOn"), { op: "evalOn", code }).then(unrender),
       ),
       h("self", "self()", "the shell's own pid, for processes to reply to", "call(\"counter:n1\", { type: \"get\", replyTo: await self() })", () => this.self()),
-      h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", async () => {
-        const pid = await this.self();
-        return this.op(pid.node, { op: "flush", pid });
-      }),
+      h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", () =>
+        this.onMailbox((pid) => this.op(pid.node, { op: "flush", pid }), true),
+      ),
     ];
   }
 

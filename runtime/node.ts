@@ -75,7 +75,7 @@ export class ClusterNode {
   private readonly links: PeerLinks;
   private readonly pending = new Map<number, Pending>();
   private readonly names = new Map<string, Pid>();
-  private readonly prepared = new Map<number, ReturnType<ModuleTable["prepare"]>>();
+  private readonly prepared = new Map<number, { load: ReturnType<ModuleTable["prepare"]>; force: boolean; modules: string[] }>();
   private nextRef = 1;
   private closed = false;
   private welcomed?: (msg: Extract<ControlMessage, { type: "welcome" }>) => void;
@@ -198,8 +198,7 @@ export class ClusterNode {
       case "prepare": {
         const t0 = performance.now();
         try {
-          if (msg.force) for (const b of msg.bundles) this.procs.purge(b.name);
-          this.prepared.set(msg.reload, this.table.prepare(msg.bundles, { force: msg.force }));
+          this.prepared.set(msg.reload, { load: this.table.prepare(msg.bundles, { force: msg.force }), force: msg.force, modules: msg.bundles.map((b) => b.name) });
           this.toCoordinator({ type: "ready", reload: msg.reload, node: this.name, ms: performance.now() - t0 });
         } catch (err) {
           this.log.warn({ err, reload: msg.reload }, "prepare failed");
@@ -212,17 +211,21 @@ export class ClusterNode {
         const p = this.prepared.get(msg.reload);
         this.prepared.delete(msg.reload);
         if (!p) return;
-        const changed = this.table.commit(p);
-        const failures = await this.procs.codeChange(changed);
-        // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
-        this.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
-        this.toCoordinator({ type: "committed", reload: msg.reload, node: this.name, ms: performance.now() - t0, codeChangeFailures: failures });
+        // A forced load ends the processes still on the oldest version only now, once every node is ready: an abort must not have killed them.
+        if (p.force) for (const m of p.modules) this.procs.purge(m);
+        const changed = this.table.commit(p.load);
+        // codeChange runs in the processes, between their messages; waiting for it here would stall this loop (pings, names, the next reload) behind a slow handler.
+        void this.procs.codeChange(changed).then((failures) => {
+          // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
+          this.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
+          this.toCoordinator({ type: "committed", reload: msg.reload, node: this.name, ms: performance.now() - t0, codeChangeFailures: failures });
+        });
         return;
       }
       case "abort": {
         const p = this.prepared.get(msg.reload);
         this.prepared.delete(msg.reload);
-        if (p) this.table.abort(p);
+        if (p) this.table.abort(p.load);
         return;
       }
       case "names":

@@ -72,6 +72,8 @@ export class Proc {
   readonly deferred = new Map<string, From>();
   /** the supervisor that started it */
   supervisor: Pid | undefined;
+  /** true while init runs: messages wait in the mailbox */
+  initializing = false;
   /** run once its exit has propagated (supervisors wait on these during shutdown) */
   readonly exitHooks: ((reason: unknown) => void)[] = [];
 
@@ -169,17 +171,28 @@ export class Processes {
     const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args);
     proc.supervisor = opts.supervisor;
     opts.init?.(proc);
+    // It exists from the start of init: what init sends itself, or what arrives for a name it registers,
+    // waits in its mailbox until init is done, and a failed init is an exit like any other (names, timers, links cleaned).
+    proc.initializing = true;
+    this.procs.set(proc.pid.id, proc);
+    let set = this.byModule.get(module);
+    if (!set) this.byModule.set(module, (set = new Set()));
+    set.add(proc);
     const init = mod.exports.init;
     try {
       proc.state = typeof init === "function" ? await currentProc.run(proc, async () => init(args)) : args;
     } catch (err) {
       this.host.log.error({ proc: proc.pid.toString(), module, err }, "init failed");
-      throw Object.assign(errorWith("init_failed", `${module}.init failed on ${this.host.node}: ${(err as Error)?.message ?? String(err)}`), { cause: err });
+      const failure = Object.assign(errorWith("init_failed", `${module}.init failed on ${this.host.node}: ${(err as Error)?.message ?? String(err)}`), { cause: err });
+      await this.exit(proc, failure);
+      throw failure;
     }
-    this.procs.set(proc.pid.id, proc);
-    let set = this.byModule.get(module);
-    if (!set) this.byModule.set(module, (set = new Set()));
-    set.add(proc);
+    proc.initializing = false;
+    if (!proc.alive) throw errorWith("init_failed", `${module} on ${this.host.node} ended during its init`);
+    if (proc.mailbox.length > 0 && !proc.running) {
+      proc.running = true;
+      void currentProc.run(proc, () => this.drain(proc));
+    }
     return proc;
   }
 
@@ -189,7 +202,7 @@ export class Processes {
     if (!proc || !proc.alive) return false;
     if (front) proc.mailbox.unshift(env);
     else proc.mailbox.push(env);
-    if (!proc.running) {
+    if (!proc.running && !proc.initializing) {
       proc.running = true;
       void currentProc.run(proc, () => this.drain(proc));
     }
@@ -296,6 +309,8 @@ export class Processes {
     proc.suspended = false;
     this.procs.delete(proc.pid.id);
     this.byModule.get(proc.module)?.delete(proc);
+    // A process still on the old version ends with the old version's terminate, which knows its state's shape.
+    const exports = this.exportsOf(proc);
     this.unpin(proc);
     for (const env of proc.mailbox.drain()) {
       if (env.kind === "call") this.host.reply(env.from, { ok: false, error: noproc(proc.pid) });
@@ -310,7 +325,7 @@ export class Processes {
       this.host.exited(proc, reason);
       for (const hook of proc.exitHooks.splice(0)) hook(reason);
     };
-    const terminate = reason === "killed" ? undefined : this.exportsOf(proc)?.terminate;
+    const terminate = reason === "killed" || proc.initializing ? undefined : exports?.terminate;
     if (typeof terminate !== "function") {
       finish();
       return Promise.resolve();
@@ -361,7 +376,7 @@ export class Processes {
     const proc = this.procs.get(id);
     if (!proc) return false;
     proc.suspended = false;
-    if (!proc.running && proc.mailbox.length > 0) {
+    if (!proc.running && !proc.initializing && proc.mailbox.length > 0) {
       proc.running = true;
       void currentProc.run(proc, () => this.drain(proc));
     }
@@ -418,7 +433,9 @@ export class Processes {
                 resolve({ pid: p.pid, error: toWireError(err, "code_change_failed") });
               }
             };
-            this.deliver(proc.pid.id, { kind: "system", run }, true);
+            // A process that ends before its turn settles too: a commit must never wait on the dead.
+            const abandon = (): void => resolve({ pid: proc.pid, error: { code: "noproc", message: `${proc.pid} ended before its codeChange ran` } });
+            if (!this.deliver(proc.pid.id, { kind: "system", run, abandon }, true)) abandon();
           }),
         );
       }

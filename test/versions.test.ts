@@ -66,10 +66,38 @@ describe("two versions, as in Erlang (DESIGN §4.6)", () => {
     assert.ok(report.nodes[0]!.error!.message.includes(pid.toString()), report.nodes[0]!.error!.message);
     assert.equal(await callKeeper(), "v2:4", "nothing switched");
 
+    // A forced reload that aborts (the new version throws while loading) must not have purged anything.
+    project.write("src/keeper.ts", keeper(4, "none") + "\nthrow new Error('broken at load');\n");
+    const aborted = await cli(["reload", "keeper", "--force", "--json"], project.dir);
+    assert.equal(aborted.code, 1);
+    assert.equal((JSON.parse(aborted.stdout) as { nodes: { error?: { code: string } }[] }).nodes[0]!.error?.code, "eval_failed");
+    assert.equal(await callKeeper(), "v2:5", "the process on the oldest version is still there, state intact");
+    project.write("src/keeper.ts", keeper(4, "none"));
+
     const forced = await cli(["reload", "keeper", "--force", "--json"], project.dir);
     assert.equal(forced.code, 0, forced.stdout + forced.stderr);
     const after = await cli(["shell", "--eval", `state("${pid}")`], project.dir);
     assert.match(after.stderr, /noproc/, "the process on the oldest version was purged");
+  });
+
+  test("a process that ends before its codeChange runs does not hold the reload up: it is reported, the node stays responsive", async () => {
+    const sleeper = (v: number, withCodeChange: boolean): string => `
+export function init() { return { v: ${v} }; }
+export async function handleCast(_m: unknown, s: { v: number }) { await new Promise((r) => setTimeout(r, 1500)); throw new Error("dies mid-handler"); }
+export function handleCall(_m: unknown, _f: unknown, s: { v: number }) { return { reply: ${v}, state: s }; }
+${withCodeChange ? "export function codeChange(_old: string, s: { v: number }) { return s; }" : ""}
+`;
+    let saved = nextSave(server);
+    project.write("src/sleeper.ts", sleeper(1, false));
+    assert.equal((await saved).report?.ok, true);
+    const pid = (await server.coordinator.nodeRequest("n1", { op: "spawn", module: "sleeper", args: {} })) as Pid;
+    await server.coordinator.nodeRequest("n1", { op: "cast", pid, msg: "sleep" });
+    saved = nextSave(server);
+    project.write("src/sleeper.ts", sleeper(2, true));
+    const report = (await saved).report!;
+    assert.equal(report.ok, true, JSON.stringify(report));
+    assert.deepEqual(report.codeChangeFailures?.map((f) => [f.pid, f.error.code]), [[pid.toString(), "noproc"]]);
+    assert.equal((await server.coordinator.status()).nodes[0]?.up, true);
   });
 
   test("rollback loads the version a module had before its last reload on every node, and says when there is none", async () => {

@@ -19,7 +19,11 @@ export async function reload(projectDir: string, modules: string[], opts: { json
       process.stdout.write(table([["node", "ok", "ms"], ...report.nodes.map((n) => [n.node, "ok", n.ms.toFixed(2)])]) + "\n");
       if (report.skipped?.length) process.stdout.write(`not answering, will catch up when back: ${report.skipped.join(", ")}\n`);
     } else {
-      process.stderr.write(`reload of ${report.modules.map((m) => m.name).join(", ")} aborted: no node switched\n`);
+      process.stderr.write(
+        report.failedIn === "commit"
+          ? `reload of ${report.modules.map((m) => m.name).join(", ")} committed, but not every node confirmed\n`
+          : `reload of ${report.modules.map((m) => m.name).join(", ")} aborted: no node switched\n`,
+      );
       for (const n of report.nodes) process.stderr.write(`  ${n.node}: ${n.ok ? "ready" : `${n.error?.code}: ${n.error?.message}`}\n`);
     }
     return report.ok ? 0 : 1;
