@@ -229,7 +229,12 @@ export class ClusterNode {
         return;
       }
       case "names":
-        for (const [name, pid] of Object.entries(msg.set)) this.names.set(name, pid);
+        for (const [name, pid] of Object.entries(msg.set)) {
+          // A process of ours that ended while its name was being registered (from any node) did not see the name
+          // at its exit: give it back now, or the name would point at the dead for good.
+          if (pid.node === this.name && !this.procs.get(pid.id)) this.toCoordinator({ type: "unregister", name, pid });
+          else this.names.set(name, pid);
+        }
         for (const name of msg.unset) this.names.delete(name);
         return;
       case "nameReply":
