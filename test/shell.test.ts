@@ -236,6 +236,18 @@ describe("devcluster shell against a live cluster", () => {
       sh.type("\u0015.exit\r");
     });
 
+    test("a call waiting on a node that dies fails at once with nodedown, not at its timeout, and the shell goes on", async () => {
+      const sh = await openShell();
+      sh.line('call("replier:n2", { type: "hang" }, 600000)');
+      // the call is out when the node is killed; it must not wait its ten minutes
+      const back = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n2", 20_000);
+      server.launcher.kill("n2");
+      await sh.expect(/(nodedown|noconnection): .*n2/);
+      await back;
+      sh.line("1 + 41");
+      await sh.expect(/\b42\b/);
+    });
+
     test("the shell outlives a node that is killed and restarted", async () => {
       const sh = await openShell();
       const back = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n2", 20_000);
@@ -265,6 +277,36 @@ describe("a shell whose coordinator goes away", () => {
       await sh.expect(/reconnected: the cluster is back/);
       sh.line("nodes()");
       await sh.expect(/\[ 'n1' \]/);
+    } finally {
+      await sh?.close();
+      await server?.close();
+      project.cleanup();
+    }
+  });
+});
+
+describe("a shell with a request in flight when the cluster stops", () => {
+  test("answers that line with the reason instead of hanging, and .exit still leaves", async () => {
+    const project = makeProject(shellProject(), { nodes: 1 });
+    let server: DevServer | undefined;
+    let sh: ShellDriver | undefined;
+    try {
+      ({ server } = await startCluster(project));
+      sh = new ShellDriver(project.dir);
+      await sh.expect(/attached to cluster test/);
+      sh.line('call("replier:n1", { type: "hang" }, 600000)');
+      // the request must have reached the replier (it keeps calls unanswered) before the cluster goes
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const ps = (await server.coordinator.nodeRequest("n1", { op: "ps" })) as { names: string[]; handled: number }[];
+        if ((ps.find((p) => p.names.includes("replier:n1"))?.handled ?? 0) >= 1) break;
+        assert.ok(Date.now() < deadline, "the call never reached the replier");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await server.close();
+      await sh.expect(/(shutdown|disconnected|nodedown): /);
+      sh.line(".exit");
+      await new Promise((resolve) => sh!.child.once("exit", resolve));
     } finally {
       await sh?.close();
       await server?.close();
