@@ -248,6 +248,20 @@ describe("devcluster shell against a live cluster", () => {
       await sh.expect(/\b42\b/);
     });
 
+    test("the shell's own pid is made again on a node that restarted: flush() works, not noproc", async () => {
+      const sh = await openShell(["--node", "n2"]);
+      sh.line("self()");
+      const first = (await sh.expect(/<n2\.\d+>/)).trim();
+      const back = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n2", 20_000);
+      server.launcher.kill("n2");
+      await back;
+      sh.line("flush()");
+      await sh.expect(/\[\]/);
+      sh.line("self()");
+      const second = (await sh.expect(/<n2\.\d+>/)).trim();
+      assert.notEqual(second, first);
+    });
+
     test("the shell outlives a node that is killed and restarted", async () => {
       const sh = await openShell();
       const back = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n2", 20_000);
