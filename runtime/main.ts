@@ -32,16 +32,33 @@ async function main(): Promise<void> {
   api.bindRuntime(node);
 
   // User code that throws outside any handler must not end the node.
-  process.on("uncaughtException", (err) => log.error({ err }, "uncaught exception in user code"));
-  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection in user code"));
+  const report = (what: string, err: unknown): void => {
+    try {
+      log.error({ err }, what);
+    } catch {
+      // a log line that cannot be written (stdout gone) must not become another uncaught exception
+    }
+  };
+  process.on("uncaughtException", (err) => report("uncaught exception in user code", err));
+  process.on("unhandledRejection", (err) => report("unhandled rejection in user code", err));
 
   let stopping = false;
   const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ why }, "node stopping");
-    void node.close().finally(() => process.exit(0));
+    // When `up` died our stdout has no reader: a log line then throws EPIPE, and nothing may stand between us and exit.
+    setTimeout(() => process.exit(0), 2000).unref();
+    try {
+      if (why !== "launcher gone") log.info({ why }, "node stopping");
+    } catch {
+      // stdout is gone with the launcher
+    }
+    void node
+      .close()
+      .catch(() => undefined)
+      .finally(() => process.exit(0));
   };
+  process.stdout.on("error", () => stop("launcher gone"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   // The launcher holds our stdin: when it goes away, however it died, so do we.
@@ -49,6 +66,11 @@ async function main(): Promise<void> {
     process.stdin.on("end", () => stop("launcher gone"));
     process.stdin.on("error", () => stop("launcher gone"));
     process.stdin.resume();
+    // A second lifeline that needs no pipe: when the launcher dies we are re-parented.
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) stop("launcher gone");
+    }, 1000).unref();
   }
 
   try {

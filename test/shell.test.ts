@@ -238,8 +238,16 @@ describe("devcluster shell against a live cluster", () => {
 
     test("a call waiting on a node that dies fails at once with nodedown, not at its timeout, and the shell goes on", async () => {
       const sh = await openShell();
+      const handled = async (): Promise<number> =>
+        ((await server.coordinator.nodeRequest("n2", { op: "ps" })) as { names: string[]; handled: number }[]).find((p) => p.names.includes("replier:n2"))?.handled ?? 0;
+      const before = await handled();
       sh.line('call("replier:n2", { type: "hang" }, 600000)');
-      // the call is out when the node is killed; it must not wait its ten minutes
+      // the call must be out, held by the replier, when the node is killed; it must not wait its ten minutes
+      const deadline = Date.now() + 10_000;
+      while ((await handled()) <= before) {
+        assert.ok(Date.now() < deadline, "the call never reached the replier");
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const back = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n2", 20_000);
       server.launcher.kill("n2");
       await sh.expect(/(nodedown|noconnection): .*n2/);
