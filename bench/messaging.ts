@@ -137,6 +137,18 @@ async function bootRow(): Promise<Row> {
 }
 
 /** zeromq.js DEALER -> ROUTER and back with CurveZMQ, as our transport uses. */
+/** CALLS sequential send-and-receive round trips after 200 warm-up ones, in microseconds, sorted. */
+async function roundTrips(dealer: Dealer): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < CALLS + 200; i++) {
+    const t0 = process.hrtime.bigint();
+    await dealer.send("x");
+    await dealer.receive();
+    if (i >= 200) times.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  return times.sort((a, b) => a - b);
+}
+
 async function zmqRows(): Promise<Row[]> {
   const server = curveKeyPair();
   const client = curveKeyPair();
@@ -154,14 +166,7 @@ async function zmqRows(): Promise<Row[]> {
       else if (++counted === want) done();
     }
   })();
-  const times: number[] = [];
-  for (let i = 0; i < CALLS + 200; i++) {
-    const t0 = process.hrtime.bigint();
-    await dealer.send("x");
-    await dealer.receive();
-    if (i >= 200) times.push(Number(process.hrtime.bigint() - t0) / 1000);
-  }
-  times.sort((a, b) => a - b);
+  const times = await roundTrips(dealer);
   echo = false;
   want = CASTS;
   const received = new Promise<void>((r) => (done = r));
@@ -213,15 +218,8 @@ async function zmqCrossProcessRow(): Promise<Row> {
     const [line] = (await once(child.stdout!, "data")) as [Buffer];
     const dealer = new Dealer({ curveServerKey: server.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey, linger: 0 });
     dealer.connect(line.toString().trim());
-    const times: number[] = [];
-    for (let i = 0; i < CALLS + 200; i++) {
-      const t0 = process.hrtime.bigint();
-      await dealer.send("x");
-      await dealer.receive();
-      if (i >= 200) times.push(Number(process.hrtime.bigint() - t0) / 1000);
-    }
+    const times = await roundTrips(dealer);
     dealer.close();
-    times.sort((a, b) => a - b);
     return ["raw zeromq round trip, two processes, median", us(times[Math.floor(times.length / 2)]!), "the echo in another OS process, as a peer node"];
   } finally {
     child.stdin!.end();
