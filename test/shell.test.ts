@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { DevServer } from "../cli/devServer";
 import { cli, CLI, makeProject, nextEvent, startCluster, LogCapture, type Project } from "./helpers/cluster";
 import { counter } from "./helpers/fixtures";
-import { ShellDriver } from "./helpers/shell";
+import { ShellDriver, handledBy, waitUntil, withShellCluster } from "./helpers/shell";
 import { shellProject } from "./helpers/shellFixtures";
 
 describe("devcluster shell against a live cluster", () => {
@@ -238,16 +238,10 @@ describe("devcluster shell against a live cluster", () => {
 
     test("a call waiting on a node that dies fails at once with nodedown, not at its timeout, and the shell goes on", async () => {
       const sh = await openShell();
-      const handled = async (): Promise<number> =>
-        ((await server.coordinator.nodeRequest("n2", { op: "ps" })) as { names: string[]; handled: number }[]).find((p) => p.names.includes("replier:n2"))?.handled ?? 0;
-      const before = await handled();
+      const before = await handledBy(server, "n2", "replier:n2");
       sh.line('call("replier:n2", { type: "hang" }, 600000)');
       // the call must be out, held by the replier, when the node is killed; it must not wait its ten minutes
-      const deadline = Date.now() + 10_000;
-      while ((await handled()) <= before) {
-        assert.ok(Date.now() < deadline, "the call never reached the replier");
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitUntil(async () => (await handledBy(server, "n2", "replier:n2")) > before, "the call never reached the replier");
       const back = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n2", 20_000);
       server.launcher.kill("n2");
       await sh.expect(/(nodedown|noconnection): .*n2/);
@@ -282,91 +276,52 @@ describe("devcluster shell against a live cluster", () => {
 });
 
 describe("a shell whose coordinator goes away", () => {
-  test("says so, and reconnects when the cluster comes back", async () => {
-    const project = makeProject(shellProject(), { nodes: 1 });
-    let server: DevServer | undefined;
-    let sh: ShellDriver | undefined;
-    try {
-      ({ server } = await startCluster(project));
-      sh = new ShellDriver(project.dir);
-      await sh.expect(/attached to cluster test/);
-      await server.close();
-      await sh.expect(/the coordinator went away/);
-      sh.line("nodes()");
-      await sh.expect(/no_cluster: no cluster is running/);
-      server = await DevServer.start({ configPath: project.configPath, logFormat: "json", out: new LogCapture() });
-      await server.ready();
-      await sh.expect(/reconnected: the cluster is back/);
-      sh.line("nodes()");
-      await sh.expect(/\[ 'n1' \]/);
-    } finally {
-      await sh?.close();
-      await server?.close();
-      project.cleanup();
-    }
-  });
+  test("says so, and reconnects when the cluster comes back", () =>
+    withShellCluster(async (ctx) => {
+      await ctx.server.close();
+      await ctx.sh.expect(/the coordinator went away/);
+      ctx.sh.line("nodes()");
+      await ctx.sh.expect(/no_cluster: no cluster is running/);
+      ctx.server = await DevServer.start({ configPath: ctx.project.configPath, logFormat: "json", out: new LogCapture() });
+      await ctx.server.ready();
+      await ctx.sh.expect(/reconnected: the cluster is back/);
+      ctx.sh.line("nodes()");
+      await ctx.sh.expect(/\[ 'n1' \]/);
+    }));
 });
 
 describe("a shell with a request in flight when the cluster stops", () => {
-  test("answers that line with the reason instead of hanging, and .exit still leaves", async () => {
-    const project = makeProject(shellProject(), { nodes: 1 });
-    let server: DevServer | undefined;
-    let sh: ShellDriver | undefined;
-    try {
-      ({ server } = await startCluster(project));
-      sh = new ShellDriver(project.dir);
-      await sh.expect(/attached to cluster test/);
+  test("answers that line with the reason instead of hanging, and .exit still leaves", () =>
+    withShellCluster(async ({ server, sh }) => {
       sh.line('call("replier:n1", { type: "hang" }, 600000)');
       // the request must have reached the replier (it keeps calls unanswered) before the cluster goes
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const ps = (await server.coordinator.nodeRequest("n1", { op: "ps" })) as { names: string[]; handled: number }[];
-        if ((ps.find((p) => p.names.includes("replier:n1"))?.handled ?? 0) >= 1) break;
-        assert.ok(Date.now() < deadline, "the call never reached the replier");
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitUntil(async () => (await handledBy(server, "n1", "replier:n1")) >= 1, "the call never reached the replier");
       await server.close();
       await sh.expect(/(shutdown|disconnected|nodedown): /);
       sh.line(".exit");
-      await new Promise((resolve) => sh!.child.once("exit", resolve));
-    } finally {
-      await sh?.close();
-      await server?.close();
-      project.cleanup();
-    }
-  });
+      await new Promise((resolve) => sh.child.once("exit", resolve));
+    }));
 });
 
 describe("a shell that is killed", () => {
   test("leaves no mailbox process behind: it ends itself when its shell is gone", async () => {
     const saved = process.env.DEVCLUSTER_SHELL_IDLE_MS;
     process.env.DEVCLUSTER_SHELL_IDLE_MS = "300";
-    const project = makeProject(shellProject(), { nodes: 1 });
-    let server: DevServer | undefined;
-    let sh: ShellDriver | undefined;
     try {
-      ({ server } = await startCluster(project));
-      sh = new ShellDriver(project.dir);
-      await sh.expect(/attached to cluster test/);
-      sh.line("self()");
-      const pid = (await sh.expect(/<n1\.\d+>/)).trim();
-      const mailboxes = async (): Promise<string[]> =>
-        ((await server!.coordinator.nodeRequest("n1", { op: "ps" })) as { pid: { toString(): string }; module: string }[])
-          .filter((p) => p.module === "devcluster/shell")
-          .map((p) => p.pid.toString());
-      assert.deepEqual(await mailboxes(), [pid]);
-      sh.child.kill("SIGKILL");
-      const deadline = Date.now() + 15_000;
-      while ((await mailboxes()).length > 0) {
-        assert.ok(Date.now() < deadline, "the mailbox of a killed shell is still there after 15 s");
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await withShellCluster(async ({ server, sh }) => {
+        sh.line("self()");
+        const pid = (await sh.expect(/<n1\.\d+>/)).trim();
+        const mailboxes = async (): Promise<string[]> =>
+          ((await server.coordinator.nodeRequest("n1", { op: "ps" })) as { pid: { toString(): string }; module: string }[])
+            .filter((p) => p.module === "devcluster/shell")
+            .map((p) => p.pid.toString());
+        assert.deepEqual(await mailboxes(), [pid]);
+        sh.child.kill("SIGKILL");
+        await waitUntil(async () => (await mailboxes()).length === 0, "the mailbox of a killed shell is still there", 15_000, 100);
+      });
     } finally {
       if (saved === undefined) delete process.env.DEVCLUSTER_SHELL_IDLE_MS;
       else process.env.DEVCLUSTER_SHELL_IDLE_MS = saved;
-      await sh?.close();
-      await server?.close();
-      project.cleanup();
     }
   });
 });

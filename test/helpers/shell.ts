@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { CLI } from "./cluster";
+import { CLI, makeProject, startCluster, type Project } from "./cluster";
+import type { DevServer } from "../../cli/devServer";
+import { shellProject } from "./shellFixtures";
 
 /**
  * A person at `devcluster shell`: types lines into its stdin and reads what
@@ -85,5 +87,41 @@ export class ShellDriver {
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
+  }
+}
+
+/** Polls `check` until it holds, failing with `what` after the deadline (for states no event announces). */
+export async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Messages handled so far by the process registered as `name` on `node`. */
+export async function handledBy(server: DevServer, node: string, name: string): Promise<number> {
+  const ps = (await server.coordinator.nodeRequest(node, { op: "ps" })) as { names: string[]; handled: number }[];
+  return ps.find((p) => p.names.includes(name))?.handled ?? 0;
+}
+
+/**
+ * A one-node cluster of the shell fixture with a shell attached, for tests
+ * that stop or restart the cluster itself; everything is stopped and removed
+ * afterwards, also when the test fails. A test that starts a new cluster puts
+ * it in `ctx.server` so it is closed too.
+ */
+export async function withShellCluster(fn: (ctx: { project: Project; server: DevServer; sh: ShellDriver }) => Promise<void>): Promise<void> {
+  const project = makeProject(shellProject(), { nodes: 1 });
+  const ctx = { project } as { project: Project; server: DevServer; sh: ShellDriver };
+  try {
+    ({ server: ctx.server } = await startCluster(project));
+    ctx.sh = new ShellDriver(project.dir);
+    await ctx.sh.expect(/attached to cluster test/);
+    await fn(ctx);
+  } finally {
+    await ctx.sh?.close();
+    await ctx.server?.close();
+    project.cleanup();
   }
 }
