@@ -1,4 +1,4 @@
-import { DEFAULT_QUIET_MS } from "../cli/watcher";
+import { DEFAULT_QUIET_MS } from "../cli/dev/watcher";
 /**
  * Shared pieces of the benchmarks: statistics, a fixed-width table printer,
  * a log sink, the project fixtures and cluster start/stop helpers.
@@ -7,8 +7,8 @@ import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import { performance } from "node:perf_hooks";
 import { Writable } from "node:stream";
-import { DevServer, type SaveReport } from "../cli/devServer";
-import type { Pid } from "../runtime/pid";
+import { DevServer, type SaveReport } from "../cli/dev/devServer";
+import type { Pid } from "../wire/pid";
 import { makeProject, nextEvent, type Project } from "../test/helpers/cluster";
 
 export { makeProject, nextEvent, type Project };
@@ -169,13 +169,13 @@ export function leftoverNodePids(): number[] {
   return [...allNodePids].filter(alive);
 }
 
-/** OS pids of the node processes (runtime/main.js) that are children of `pid` (a `devcluster up` child). */
+/** OS pids of the node processes (runtime/node/main.js) that are children of `pid` (a `devcluster up` child). */
 export function childPids(pid: number | undefined): number[] {
   if (pid === undefined) return [];
   try {
     return execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(pid)], { encoding: "utf8" })
       .split("\n")
-      .filter((l) => l.includes("runtime/main.js"))
+      .filter((l) => l.includes("runtime/node/main.js"))
       .map((l) => Number(l.trim().split(/\s+/)[0]))
       .filter((n) => n > 0);
   } catch {
@@ -183,12 +183,12 @@ export function childPids(pid: number | undefined): number[] {
   }
 }
 
-/** `ps` lines of any dist/runtime/main.js process on the machine (other engineers' runs included). */
+/** `ps` lines of any dist/runtime/node/main.js process on the machine (other engineers' runs included). */
 export function runtimeProcessesOnMachine(): string[] {
   try {
     return execFileSync("ps", ["-eo", "pid,ppid,etimes,args"], { encoding: "utf8" })
       .split("\n")
-      .filter((l) => l.includes("runtime/main.js"));
+      .filter((l) => l.includes("runtime/node/main.js"));
   } catch {
     return [];
   }

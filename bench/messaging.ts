@@ -17,8 +17,8 @@ import { Writable } from "node:stream";
 import { spawn as spawnChild } from "node:child_process";
 import { once } from "node:events";
 import { Dealer, Router, curveKeyPair } from "zeromq";
-import { DevServer } from "../cli/devServer";
-import type { Pid } from "../runtime/pid";
+import { DevServer } from "../cli/dev/devServer";
+import type { Pid } from "../wire/pid";
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
 const CASTS = Number(process.env.BENCH_CASTS ?? 200_000);

@@ -7,8 +7,8 @@
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import type { NodeInfo } from "../runtime/protocol";
-import type { Pid } from "../runtime/pid";
+import type { NodeInfo } from "../wire/protocol";
+import type { Pid } from "../wire/pid";
 import { callOn, makeProject, median, ms, nextSaveOf, p95, pidsOf, printTable, procsFiles, progress, sleep, startCluster, workerSource, type Cluster } from "./lib";
 
 export interface ProcsOptions {

@@ -58,7 +58,7 @@ async function main(): Promise<number> {
   const left = leftoverNodePids();
   console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; node processes started by this run still alive: ${left.length ? left.join(", ") : "none"}`);
   const machine = runtimeProcessesOnMachine();
-  if (machine.length) console.log(`runtime/main.js processes on this machine (may belong to other runs):\n${machine.join("\n")}`);
+  if (machine.length) console.log(`runtime/node/main.js processes on this machine (may belong to other runs):\n${machine.join("\n")}`);
   return failed || left.length ? 1 : 0;
 }
 

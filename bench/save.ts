@@ -1,4 +1,4 @@
-import { DEFAULT_QUIET_MS } from "../cli/watcher";
+import { DEFAULT_QUIET_MS } from "../cli/dev/watcher";
 /**
  * Benchmarks 1 and 2: save-to-live on a chat-shaped project, and, on the same
  * clusters, bringing the nodes to new code by restarting them instead.
@@ -6,7 +6,7 @@ import { DEFAULT_QUIET_MS } from "../cli/watcher";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import type { Pid } from "../runtime/pid";
+import type { Pid } from "../wire/pid";
 import { cliUp } from "../test/helpers/cluster";
 import {
   allNodePids,

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { init } from "./commands/init";
+import { init } from "./project/init";
 import { ps, reload, status, stop } from "./commands/control";
 import { shell, shellEval } from "./commands/shell";
 import { up } from "./commands/up";
-import { findConfig, projectDirOf } from "./project";
+import { findConfig, projectDirOf } from "./project/project";
 
 const program = new Command();
 program

@@ -5,15 +5,15 @@
  * its node_modules. Each function checks its arguments and forwards to the
  * node, as Erlang's `code` module forwards to the code server.
  */
-import type { ClusterNode } from "./node";
-import { Pid, parsePid } from "./pid";
+import type { ClusterNode } from "./node/node";
+import { Pid, parsePid } from "../wire/pid";
 
-export { Pid, parsePid } from "./pid";
-export type { From, ProcessInfo, NodeInfo } from "./protocol";
-export type { ChildSpec, ChildInfo, SupervisorSpec, Restart, Strategy } from "./supervisor";
-import type { ProcessInfo } from "./protocol";
-import type { ChildInfo, ChildSpec, SupervisorSpec } from "./supervisor";
-export type { HotContext } from "./hot";
+export { Pid, parsePid } from "../wire/pid";
+export type { From, ProcessInfo, NodeInfo } from "../wire/protocol";
+export type { ChildSpec, ChildInfo, SupervisorSpec, Restart, Strategy } from "./process/supervisor";
+import type { ProcessInfo } from "../wire/protocol";
+import type { ChildInfo, ChildSpec, SupervisorSpec } from "./process/supervisor";
+export type { HotContext } from "./code/hot";
 
 /** What the entry module's `start(ctx)` receives, once per node at boot. */
 export interface StartContext {
@@ -26,7 +26,7 @@ export interface StartContext {
 /** A gen_server-style behaviour: export these callbacks by name. Any may return a Promise. */
 export interface Behaviour<State = unknown, Args = unknown> {
   init?(args: Args): State | Promise<State>;
-  handleCall?(msg: unknown, from: import("./protocol").From, state: State): CallResult<State> | Promise<CallResult<State>>;
+  handleCall?(msg: unknown, from: import("../wire/protocol").From, state: State): CallResult<State> | Promise<CallResult<State>>;
   handleCast?(msg: unknown, state: State): State | Promise<State>;
   handleInfo?(msg: unknown, state: State): State | Promise<State>;
   codeChange?(oldVersion: string, state: State): State | Promise<State>;
@@ -256,7 +256,7 @@ export function processInfo(pid: Pid | string): Promise<ProcessInfo> {
 }
 
 /** Answers a call later, after handleCall returned `{ noreply: true, state }`. */
-export function reply(from: import("./protocol").From, value: unknown): void {
+export function reply(from: import("../wire/protocol").From, value: unknown): void {
   rt().reply(from, { ok: true, value });
 }
 
@@ -266,7 +266,7 @@ export function reply(from: import("./protocol").From, value: unknown): void {
  * cleared then. The loader gives each module its own; this one only exists
  * for the types.
  */
-export const hot: import("./hot").HotContext = new Proxy({} as import("./hot").HotContext, {
+export const hot: import("./code/hot").HotContext = new Proxy({} as import("./code/hot").HotContext, {
   get() {
     throw Object.assign(new Error("hot is only available to modules loaded by a devcluster node"), { code: "no_runtime" });
   },

@@ -1,9 +1,9 @@
-import { isAlive } from "../stateDir";
-import { ClusterClient } from "../client";
-import type { ReloadReport, StatusReport } from "../coordinator";
-import { table, toJson } from "../output";
-import { Connection } from "../shell";
-import { ShellContext } from "../shellContext";
+import { isAlive } from "../project/stateDir";
+import { ClusterClient } from "../dev/client";
+import type { ReloadReport, StatusReport } from "../dev/coordinator";
+import { table, toJson } from "../shell/views";
+import { Connection } from "../shell/repl";
+import { ShellContext } from "../shell/helpers";
 import { inspect } from "node:util";
 
 /** `devcluster reload <module...>`: the c:l of every node, with the per-node report. */

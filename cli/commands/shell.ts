@@ -1,8 +1,8 @@
 import * as vm from "node:vm";
 import { inspect } from "node:util";
-import { Connection, describeError, startShell } from "../shell";
-import { ShellContext } from "../shellContext";
-import { toJson } from "../output";
+import { Connection, describeError, startShell } from "../shell/repl";
+import { ShellContext } from "../shell/helpers";
+import { toJson } from "../shell/views";
 
 /**
  * Evaluates an expression with the shell's helpers in scope. Top-level await

@@ -1,5 +1,5 @@
-import { DevServer } from "../devServer";
-import type { LogFormat } from "../logs";
+import { DevServer } from "../dev/devServer";
+import type { LogFormat } from "../dev/logs";
 
 /** `devcluster up`: runs until Ctrl-C, `devcluster stop`, or SIGTERM; every node ends with it. */
 export async function up(configPath: string, opts: { logFormat: LogFormat }): Promise<number> {

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
-import { DevServer, type SaveReport } from "../../cli/devServer";
+import { DevServer, type SaveReport } from "../../cli/dev/devServer";
 
 export const CLI = path.join(__dirname, "..", "..", "cli", "main.js");
 

@@ -1,7 +1,7 @@
 import { after, before } from "node:test";
-import type { DevServer } from "../../cli/devServer";
+import type { DevServer } from "../../cli/dev/devServer";
 import { makeProject, startCluster, type LogCapture, type Project } from "./cluster";
-import type { Pid } from "../../runtime/pid";
+import type { Pid } from "../../wire/pid";
 
 /**
  * A fixture behaviour that exercises the process API from inside the

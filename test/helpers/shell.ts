@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { CLI, makeProject, startCluster, type Project } from "./cluster";
-import type { DevServer } from "../../cli/devServer";
+import type { DevServer } from "../../cli/dev/devServer";
 import { shellProject } from "./shellFixtures";
 
 /**

@@ -1,0 +1,427 @@
+import { EventEmitter } from "node:events";
+import type { Router } from "zeromq";
+import type { Logger } from "../../wire/log";
+import { Pid } from "../../wire/pid";
+import {
+  PROTOCOL_VERSION,
+  decodeCoordinatorInbound,
+  encode,
+  toWireError,
+  type ClientMessage,
+  type ClientRequest,
+  type ControlMessage,
+  type CoordinatorInbound,
+  type NodeInfo,
+  type NodeOp,
+  type PeerInfo,
+  type WireError,
+} from "../../wire/protocol";
+import { ZapHandler, type ClusterKeys } from "../../wire/security";
+import { Outbox, bindLoopback, secureRouter } from "../../wire/transport";
+import { CodeStore } from "./codeStore";
+import type { CompiledModule } from "./compiler";
+import { Liveness } from "./liveness";
+import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
+
+export type { NodeResult, ReloadReport } from "./reloadTransaction";
+
+export interface StatusReport {
+  name: string;
+  endpoint: string;
+  nodes: { name: string; pid: number | null; up: boolean; processes: number; modules: Record<string, string> }[];
+}
+
+export interface CoordinatorOptions {
+  cluster: string;
+  entry: string;
+  nodes: string[];
+  host: string;
+  port: number;
+  keys: ClusterKeys;
+  log: Logger;
+  /** compiles modules by name for `devcluster reload <module>` */
+  compile(modules: string[]): Promise<CompiledModule[]>;
+  prepareTimeoutMs?: number;
+}
+
+interface Member {
+  name: string;
+  endpoint: string;
+  osPid: number;
+  started: boolean;
+  /** module -> version this member runs, as far as its commits tell */
+  versions: Record<string, string>;
+}
+
+
+function wire(code: string, message: string): WireError {
+  return { code, message };
+}
+
+/**
+ * The coordinator: code store, membership, cluster-wide names, reload
+ * transactions, and the control endpoint that nodes and CLI clients reach.
+ * Emits "ready" once every configured node has run its entry, "stop" when a
+ * client asks the cluster to stop.
+ */
+export class Coordinator extends EventEmitter {
+  readonly store = new CodeStore();
+  private readonly router: Router;
+  private readonly out: Outbox;
+  private readonly members = new Map<string, Member>();
+  private readonly names = new Map<string, Pid>();
+  /** how many times each node has joined: its pids of each life are distinct */
+  private readonly joins = new Map<string, number>();
+  private readonly nodeRequests = new Map<number, { node: string; settle: (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void }>();
+  private zap?: ZapHandler;
+  private readonly reloads: ReloadTransactions;
+  private readonly liveness = new Liveness({
+    ping: (node) => this.sendTo(node, { type: "ping" }),
+    lost: (node, silentMs) =>
+      this.log.warn({ member: node, silentMs }, `${node} does not answer: it is left out of reloads until it is back, then it catches up`),
+    back: (node) => {
+      this.log.info({ member: node }, `${node} answers again: catching up`);
+      void this.serial(() => this.catchUp(node));
+    },
+  });
+  /** reloads and joins run one after another, so a joining node never misses a commit */
+  private queue: Promise<unknown> = Promise.resolve();
+  private requestSeq = 0;
+  private ready = false;
+  private closed = false;
+  endpoint = "";
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    super();
+    this.reloads = new ReloadTransactions(
+      {
+        log: opts.log,
+        store: this.store,
+        members: (only) => (only ?? this.opts.nodes).filter((n) => this.members.has(n)),
+        reachable: (n) => this.liveness.reachable(n),
+        push: (n, frame) => this.out.push([n, frame]),
+        send: (n, msg) => this.sendTo(n, msg),
+        committed: (n, modules) => {
+          const m = this.members.get(n);
+          if (m) for (const mod of modules) m.versions[mod.name] = mod.version;
+        },
+      },
+      opts.prepareTimeoutMs,
+    );
+    this.router = secureRouter(opts.keys);
+    this.out = new Outbox(this.router, (err, frames) =>
+      this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"),
+    );
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  async start(initial: CompiledModule[]): Promise<string> {
+    this.store.commit(initial);
+    this.zap = await ZapHandler.start(this.opts.keys, this.opts.log);
+    try {
+      this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      throw Object.assign(
+        new Error(`the coordinator cannot listen on ${this.opts.host}:${this.opts.port} ("coordinator" in cluster.config.json): ${e.message}. Pick another port, or 0 for any free one.`),
+        { code: e.code === "EADDRINUSE" ? "address_in_use" : "bind_failed", cause: err },
+      );
+    }
+    void this.serve();
+    return this.endpoint;
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private sendTo(id: string, msg: ControlMessage | ClientMessage): void {
+    this.out.push([id, encode(msg)]);
+  }
+
+  private async serve(): Promise<void> {
+    try {
+      for await (const [id, frame] of this.router) {
+        const who = id?.toString() ?? "?";
+        const r = decodeCoordinatorInbound(frame);
+        if (!r.ok) {
+          this.log.warn({ from: who, reason: r.reason }, "dropped frame");
+          continue;
+        }
+        try {
+          this.onMessage(who, r.msg);
+        } catch (err) {
+          this.log.error({ err, from: who }, "message handling failed");
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.log.error({ err }, "control socket failed");
+    }
+  }
+
+  private onMessage(from: string, msg: CoordinatorInbound): void {
+    if (msg.type !== "hello") this.liveness.seen(from);
+    switch (msg.type) {
+      case "hello":
+        void this.serial(() => this.join(from, msg));
+        return;
+      case "started": {
+        const m = this.members.get(msg.node);
+        if (m) m.started = true;
+        this.log.info({ member: msg.node, ms: Math.round(msg.ms) }, `${msg.node} running its entry`);
+        this.emit("nodeStarted", msg.node);
+        if (!this.ready && this.opts.nodes.every((n) => this.members.get(n)?.started)) {
+          this.ready = true;
+          this.emit("ready");
+        }
+        return;
+      }
+      case "startFailed":
+        this.log.error({ member: msg.node, error: msg.error.message }, `${msg.node}: entry start failed; the node will be restarted`);
+        return;
+      case "ready":
+      case "failed":
+      case "committed":
+        this.reloads.answer(msg);
+        return;
+      case "register": {
+        const holder = this.names.get(msg.name);
+        if (holder && !holder.equals(msg.pid)) {
+          this.sendTo(from, { type: "nameReply", ref: msg.ref, error: wire("name_taken", `name ${msg.name} is taken by ${holder}`) });
+          return;
+        }
+        this.names.set(msg.name, msg.pid);
+        this.broadcast({ type: "names", set: { [msg.name]: msg.pid }, unset: [] });
+        this.sendTo(from, { type: "nameReply", ref: msg.ref, pid: msg.pid });
+        return;
+      }
+      case "unregister":
+        if (this.names.get(msg.name)?.equals(msg.pid)) {
+          this.names.delete(msg.name);
+          this.broadcast({ type: "names", set: {}, unset: [msg.name] });
+        }
+        return;
+      case "whereis":
+        this.sendTo(from, { type: "nameReply", ref: msg.ref, ...(this.names.has(msg.name) ? { pid: this.names.get(msg.name)! } : {}) });
+        return;
+      case "nodeResponse":
+        this.nodeRequests.get(msg.id)?.settle(msg);
+        return;
+      case "request":
+        void this.answerClient(from, msg.id, msg.req);
+        return;
+      case "pong":
+        return;
+      case "ping":
+      case "welcome":
+      case "peers":
+      case "prepare":
+      case "commit":
+      case "abort":
+      case "names":
+      case "nameReply":
+      case "nodeRequest":
+      case "response":
+        this.log.warn({ from, type: msg.type }, "ignoring message meant for a node or client");
+        return;
+      default: {
+        const unhandled: never = msg;
+        return unhandled;
+      }
+    }
+  }
+
+  private broadcast(msg: ControlMessage): void {
+    for (const name of this.members.keys()) this.sendTo(name, msg);
+  }
+
+  private peers(): PeerInfo[] {
+    return [...this.members.values()].map((m) => ({ name: m.name, endpoint: m.endpoint }));
+  }
+
+  private async join(from: string, msg: Extract<ControlMessage, { type: "hello" }>): Promise<void> {
+    if (msg.protocol !== PROTOCOL_VERSION || msg.node !== from) {
+      this.log.warn({ from, node: msg.node, protocol: msg.protocol }, "refused hello: protocol or name mismatch");
+      return;
+    }
+    if (!this.opts.nodes.includes(msg.node)) {
+      this.log.warn({ member: msg.node, known: this.opts.nodes }, "refused hello from a node not in the config");
+      return;
+    }
+    const incarnation = this.joins.get(msg.node) ?? 0;
+    this.joins.set(msg.node, incarnation + 1);
+    const rejoin = incarnation > 0;
+    this.members.set(msg.node, { name: msg.node, endpoint: msg.endpoint, osPid: msg.osPid, started: false, versions: this.store.versions() });
+    this.liveness.add(msg.node);
+    this.log.info({ member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, rejoin }, `${msg.node} joined`);
+    this.sendTo(from, {
+      type: "welcome",
+      cluster: this.opts.cluster,
+      entry: this.opts.entry,
+      nodes: this.opts.nodes,
+      peers: this.peers(),
+      bundles: this.store.bundles(),
+      incarnation,
+    });
+    this.sendTo(from, { type: "names", set: Object.fromEntries(this.names), unset: [] });
+    this.broadcast({ type: "peers", peers: this.peers() });
+  }
+
+  /** The launcher saw a node's OS process end: forget it and the names of its processes. */
+  nodeDown(name: string): void {
+    if (!this.members.delete(name)) return;
+    this.liveness.remove(name);
+    const unset = [...this.names].filter(([, pid]) => pid.node === name).map(([n]) => n);
+    for (const n of unset) this.names.delete(n);
+    this.broadcast({ type: "peers", peers: this.peers() });
+    if (unset.length) this.broadcast({ type: "names", set: {}, unset });
+    this.reloads.nodeDown(name);
+    this.failRequests((n) => n === name, "nodedown", `node ${name} went down before it answered`);
+  }
+
+  /** Requests that will get no answer fail now rather than at their timeout (which would also keep `up` alive after stop). */
+  private failRequests(which: (node: string) => boolean, code: string, message: string): void {
+    for (const [id, r] of [...this.nodeRequests]) {
+      if (which(r.node)) r.settle({ type: "nodeResponse", id, ok: false, error: { code, message } });
+    }
+  }
+
+  // ---- reload transaction (DESIGN §6) ---------------------------------------
+
+  /** Moves a set of modules to new versions on every node, or on none. */
+  reload(modules: CompiledModule[], opts: { force?: boolean } = {}): Promise<ReloadReport> {
+    return this.serial(() => this.transaction(modules, opts.force ?? false));
+  }
+
+  private async transaction(modules: CompiledModule[], force: boolean, opts?: Parameters<ReloadTransactions["run"]>[2]): Promise<ReloadReport> {
+    const report = await this.reloads.run(modules, force, opts);
+    this.emit("reloaded", report);
+    return report;
+  }
+
+  /**
+   * A member that was unreachable runs what it ran then: bring it to the
+   * store's versions, the way a (re)joining node is given them.
+   */
+  private async catchUp(node: string): Promise<void> {
+    const m = this.members.get(node);
+    if (!m) return;
+    const behind = this.store.names().filter((n) => m.versions[n] !== this.store.get(n)!.version).map((n) => this.store.get(n)!);
+    if (behind.length === 0) return;
+    const report = await this.transaction(behind, false, { only: [node], store: "keep" });
+    const names = behind.map((b) => `${b.name}@${b.version}`).join(", ");
+    if (report.ok) this.log.info({ member: node, modules: report.modules }, `${node} caught up: ${names}`);
+    else this.log.error({ member: node, error: report.nodes[0]?.error?.message }, `${node} could not catch up with ${names}; it keeps running older code`);
+  }
+
+  /** Moves modules back to the version each had before its last reload, on every node. */
+  rollback(names: string[], opts: { force?: boolean } = {}): Promise<ReloadReport> {
+    return this.serial(async () => {
+      const missing = names.filter((n) => !this.store.previous(n));
+      if (missing.length) {
+        throw Object.assign(new Error(`no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`), { code: "no_history" });
+      }
+      return this.transaction(names.map((n) => this.store.previous(n)!), opts.force ?? false, { store: "rollback" });
+    });
+  }
+
+  // ---- clients (CLI, shell) --------------------------------------------------
+
+  /** Relays an operation to a node and waits for its answer. */
+  nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
+    if (!this.members.has(node)) {
+      const known = this.opts.nodes.join(", ");
+      return Promise.reject(Object.assign(new Error(`unknown or down node ${node} (nodes: ${known})`), { code: "nodedown" }));
+    }
+    const id = ++this.requestSeq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.nodeRequests.delete(id);
+        reject(Object.assign(new Error(`node ${node} did not answer ${op.op} within ${timeoutMs} ms`), { code: "timeout" }));
+      }, timeoutMs);
+      this.nodeRequests.set(id, {
+        node,
+        settle: (msg) => {
+          clearTimeout(timer);
+          this.nodeRequests.delete(id);
+          if (msg.ok) resolve(msg.value);
+          else reject(Object.assign(new Error(msg.error?.message ?? "node error"), { code: msg.error?.code ?? "error" }));
+        },
+      });
+      this.sendTo(node, { type: "nodeRequest", id, op });
+    });
+  }
+
+  async status(): Promise<StatusReport> {
+    const nodes = await Promise.all(
+      this.opts.nodes.map(async (name) => {
+        const m = this.members.get(name);
+        if (!m) return { name, pid: null, up: false, processes: 0, modules: {} };
+        try {
+          const info = (await this.nodeRequest(name, { op: "info" }, 3000)) as NodeInfo;
+          return { name, pid: info.osPid, up: true, processes: info.processes, modules: info.modules };
+        } catch {
+          return { name, pid: m.osPid, up: false, processes: 0, modules: {} };
+        }
+      }),
+    );
+    return { name: this.opts.cluster, endpoint: this.endpoint, nodes };
+  }
+
+  private async answerClient(from: string, id: number, req: ClientRequest): Promise<void> {
+    let response: ClientMessage;
+    try {
+      response = { type: "response", id, ok: true, value: await this.request(req) };
+    } catch (err) {
+      response = { type: "response", id, ok: false, error: toWireError(err) };
+    }
+    this.sendTo(from, response);
+    if (req.type === "stop") this.emit("stop");
+  }
+
+  private async request(req: ClientRequest): Promise<unknown> {
+    switch (req.type) {
+      case "status":
+        return this.status();
+      case "reload": {
+        const unknown = req.modules.filter((m) => !this.store.has(m));
+        if (unknown.length) {
+          throw Object.assign(new Error(`unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`), { code: "unknown_module" });
+        }
+        return this.reload(await this.opts.compile(req.modules), { force: req.force });
+      }
+      case "rollback":
+        return this.rollback(req.modules, { force: req.force });
+      case "stop":
+        return { stopping: true };
+      case "node": {
+        const extra = req.op.op === "call" ? (req.op.timeoutMs ?? 5000) + 1000 : 10_000;
+        return this.nodeRequest(req.node, req.op, extra);
+      }
+      case "whereis":
+        return this.names.get(req.name);
+      case "names":
+        return Object.fromEntries(this.names);
+      default: {
+        const unhandled: never = req;
+        return unhandled;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failRequests(() => true, "shutdown", "the cluster is stopping");
+    this.reloads.close();
+    this.liveness.close();
+    this.out.close();
+    this.router.close();
+    this.zap?.close();
+  }
+}

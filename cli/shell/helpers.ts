@@ -1,0 +1,286 @@
+import { inspect } from "node:util";
+import { Pid, parsePid } from "../../wire/pid";
+import { RENDERED, type NodeOp, type ProcessInfo } from "../../wire/protocol";
+import type { ClusterClient } from "../dev/client";
+import type { ReloadReport, StatusReport } from "../dev/coordinator";
+import { table } from "./views";
+
+/** A state that could not travel (it holds a socket, a function): the node's util.inspect of it. */
+export class Rendered {
+  constructor(readonly text: string) {}
+  [inspect.custom](): string {
+    return this.text;
+  }
+  toJSON(): string {
+    return this.text;
+  }
+}
+
+function unrender(value: unknown): unknown {
+  if (value !== null && typeof value === "object" && RENDERED in value) return new Rendered(String((value as Record<string, unknown>)[RENDERED]));
+  return value;
+}
+
+function fail(code: string, message: string): never {
+  throw Object.assign(new Error(message), { code });
+}
+
+const short = (v: string | undefined): string => (v ? v.slice(0, 8) : "-");
+
+function kb(bytes: unknown): string {
+  if (typeof bytes !== "number") return "-";
+  return bytes < 1024 ? `${bytes}B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)}KB` : `${(bytes / 1024 / 1024).toFixed(1)}MB`;
+}
+
+/** ps() output: a table for people, the rows for --json. */
+export class ProcessTable {
+  readonly rows: (ProcessInfo & { memory?: number })[];
+  constructor(rows: (ProcessInfo & { memory?: number })[]) {
+    // node, then pid number: the order they were started in
+    this.rows = [...rows].sort((a, b) => (a.pid.node === b.pid.node ? a.pid.id - b.pid.id : a.pid.node < b.pid.node ? -1 : 1));
+  }
+  [inspect.custom](): string {
+    if (this.rows.length === 0) return "(no processes)";
+    return table([
+      ["pid", "name", "module", "version", "mailbox", "handled", "memory", "status"],
+      ...this.rows.map((r) => [r.pid.toString(), r.names.join(",") || "-", r.module, short(r.version), String(r.mailbox), String(r.handled), kb(r.memory), r.status]),
+    ]);
+  }
+  toJSON(): unknown[] {
+    return this.rows;
+  }
+}
+
+/** reload() output: one line and a per-node table, like `devcluster reload`. */
+export class ReloadView {
+  constructor(readonly report: ReloadReport) {}
+  [inspect.custom](): string {
+    const r = this.report;
+    const mods = r.modules.map((m) => `${m.name}@${short(m.version)}`).join(", ");
+    const head = r.ok
+      ? `reloaded ${mods} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms`
+      : r.failedIn === "commit"
+        ? `reload of ${mods} committed, but not every node confirmed`
+        : `reload of ${mods} aborted: no node switched`;
+    const rows = r.nodes.map((n) => [n.node, n.ok ? "ok" : "error", n.ok ? n.ms.toFixed(2) : "-", n.error ? `${n.error.code}: ${n.error.message}` : ""]);
+    const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
+    const skipped = r.skipped?.length ? [`not answering, will catch up when back: ${r.skipped.join(", ")}`] : [];
+    return [head, table([["node", "result", "ms", "error"], ...rows]), ...failures, ...skipped].join("\n");
+  }
+  toJSON(): unknown {
+    const { ok, modules, nodes, ms, skipped } = this.report;
+    return { ok, modules, nodes, ms, ...(skipped ? { skipped } : {}) };
+  }
+}
+
+/** Per-node answers, as rpc:multicall gives them: a value, or the error that node gave. */
+export class PerNode {
+  constructor(readonly results: Record<string, { ok: true; value: unknown } | { ok: false; error: string }>) {}
+  [inspect.custom](_depth: number, options: { colors?: boolean }): string {
+    return Object.entries(this.results)
+      .map(([node, r]) => `${node}: ${r.ok ? inspect(unrender(r.value), { depth: 6, colors: options.colors, breakLength: 100 }) : `error: ${r.error}`}`)
+      .join("\n");
+  }
+  toJSON(): unknown {
+    return Object.fromEntries(Object.entries(this.results).map(([n, r]) => [n, r.ok ? unrender(r.value) : { error: r.error }]));
+  }
+}
+
+/** versions() output: which version each node runs, and old versions still in use. */
+export class VersionTable {
+  constructor(readonly byNode: Record<string, Record<string, { current: string; old?: string; oldProcesses: string[] }>>) {}
+  [inspect.custom](): string {
+    const rows = [["module", "node", "current", "old", "still on old"]];
+    const modules = [...new Set(Object.values(this.byNode).flatMap((m) => Object.keys(m)))].sort();
+    for (const m of modules) {
+      for (const [node, mods] of Object.entries(this.byNode)) {
+        const v = mods[m];
+        if (v) rows.push([m, node, short(v.current), short(v.old), v.oldProcesses.join(" ") || "-"]);
+      }
+    }
+    return table(rows);
+  }
+  toJSON(): unknown {
+    return this.byNode;
+  }
+}
+
+export interface Helper {
+  name: string;
+  /** the signature as a user types it */
+  usage: string;
+  help: string;
+  example: string;
+  fn: (...args: any[]) => unknown;
+}
+
+/**
+ * The helpers a shell user types, each a thin wrapper over a client request,
+ * as Erlang's `c:l/1` is two calls to `code`. Pids may be given as a pid
+ * value, its printed form `<n1.42>`, or a registered name.
+ */
+export class ShellContext {
+  private mailbox?: Promise<Pid>;
+
+  constructor(
+    private readonly client: () => ClusterClient,
+    readonly defaultNode?: string,
+  ) {}
+
+  async resolve(target: Pid | string): Promise<Pid> {
+    if (target instanceof Pid) return target;
+    if (typeof target !== "string") fail("badarg", `expected a pid, "<n1.42>" or a registered name, got ${inspect(target)}`);
+    const parsed = parsePid(target);
+    if (parsed) return parsed;
+    const pid = await this.client().request<Pid | undefined>({ type: "whereis", name: target });
+    if (!pid) fail("noproc", `no process is registered as ${target}`);
+    return pid;
+  }
+
+  private op(node: string, op: NodeOp, timeoutMs?: number): Promise<unknown> {
+    return this.client().request({ type: "node", node, op }, timeoutMs);
+  }
+
+  status(): Promise<StatusReport> {
+    return this.client().request<StatusReport>({ type: "status" });
+  }
+
+  async upNodes(): Promise<string[]> {
+    return (await this.status()).nodes.filter((n) => n.up).map((n) => n.name);
+  }
+
+  private node(node: string | undefined, what: string): string {
+    const n = node ?? this.defaultNode;
+    if (!n) fail("badarg", `${what}: name the node (or start the shell with --node <name>)`);
+    return n;
+  }
+
+  /** The shell's own pid: a mailbox process on the default node (or the first node up). */
+  self(): Promise<Pid> {
+    this.mailbox ??= (async () => this.op(this.defaultNode ?? (await this.upNodes())[0] ?? fail("nodedown", "no node is up"), { op: "mailbox" }) as Promise<Pid>)();
+    this.mailbox.catch(() => (this.mailbox = undefined));
+    return this.mailbox;
+  }
+
+  /** Names, nodes and modules for tab completion. */
+  async completions(): Promise<{ nodes: string[]; names: string[]; modules: string[] }> {
+    const [status, names] = await Promise.all([this.status(), this.client().request<Record<string, Pid>>({ type: "names" })]);
+    const modules = [...new Set(status.nodes.flatMap((n) => Object.keys(n.modules)))].sort();
+    return { nodes: status.nodes.map((n) => n.name), names: Object.keys(names).sort(), modules };
+  }
+
+  /** Tells the shell's mailbox the shell is alive (else it ends itself after a while: see nodeOps). */
+  async touch(): Promise<void> {
+    if (!this.mailbox) return;
+    await this.onMailbox((pid) => this.op(pid.node, { op: "touch", pid }, 5000), false);
+  }
+
+  /**
+   * The mailbox is gone when its node restarted or the cluster came back:
+   * forget it, so self() makes a new one (and a flush() retries on it).
+   */
+  private async onMailbox<T>(fn: (pid: Pid) => Promise<T>, retry: boolean): Promise<T | undefined> {
+    try {
+      return await fn(await this.self());
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== "noproc" && code !== "nodedown" && code !== "badarg") throw err;
+      this.mailbox = undefined;
+      return retry ? fn(await this.self()) : undefined;
+    }
+  }
+
+  /** Ends the shell's mailbox process, if it made one. */
+  async close(): Promise<void> {
+    if (!this.mailbox) return;
+    try {
+      const pid = await this.mailbox;
+      await this.op(pid.node, { op: "kill", pid, reason: "shell_exit" }, 2000);
+    } catch {
+      // the node or the cluster is gone already
+    }
+  }
+
+  helpers(): Helper[] {
+    const h = (name: string, usage: string, help: string, example: string, fn: Helper["fn"]): Helper => ({ name, usage, help, example, fn });
+    return [
+      h("nodes", "nodes()", "names of the nodes that are up", "nodes()", () => this.upNodes()),
+      h("status", "status()", "the cluster: nodes, OS pids, processes, module versions", "status()", () => this.status()),
+      h("ps", "ps(node?)", "processes: pid, name, module, version, mailbox, handled, memory, status", 'ps("n1")', async (node?: string) => {
+        const names = node ? [node] : await this.upNodes();
+        const lists = await Promise.all(names.map((n) => this.op(n, { op: "ps" }) as Promise<ProcessInfo[]>));
+        return new ProcessTable(lists.flat());
+      }),
+      h("state", "state(pid)", "a process's current state", 'state("room:lobby")', async (target: Pid | string) => {
+        const pid = await this.resolve(target);
+        return unrender(await this.op(pid.node, { op: "state", pid }));
+      }),
+      h("send", "send(pid, msg)", "a plain message, handled by handleInfo", 'send("<n1.3>", { type: "ping" })', async (target: Pid | string, msg: unknown) => {
+        const pid = await this.resolve(target);
+        await this.op(pid.node, { op: "send", pid, msg });
+        return msg;
+      }),
+      h("call", "call(pid, msg, timeoutMs?)", "a request; waits for the reply (default 5000 ms)", 'call("counter:n1", { type: "get" })', async (target: Pid | string, msg: unknown, timeoutMs?: number) => {
+        const pid = await this.resolve(target);
+        return unrender(await this.op(pid.node, { op: "call", pid, msg, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, (timeoutMs ?? 5000) + 3000));
+      }),
+      h("cast", "cast(pid, msg)", "a request without reply, handled by handleCast", 'cast("counter:n1", { type: "reset" })', async (target: Pid | string, msg: unknown) => {
+        const pid = await this.resolve(target);
+        await this.op(pid.node, { op: "cast", pid, msg });
+        return true;
+      }),
+      h("spawn", "spawn(node, module, args)", "starts a process; resolves to its pid after init", 'spawn("n2", "counter", { start: 0 })', (node: string | undefined, module: string, args?: unknown) =>
+        this.op(this.node(node, "spawn"), { op: "spawn", module, args }),
+      ),
+      h("kill", "kill(pid, reason?)", "sends an exit signal; the default \"kill\" cannot be trapped", 'kill("<n1.7>")', async (target: Pid | string, reason: unknown = "kill") => {
+        const pid = await this.resolve(target);
+        return this.op(pid.node, { op: "kill", pid, reason });
+      }),
+      h("restart", "restart(pid)", "restarts a process through its supervisor, or with its first args and names", 'restart("room:lobby")', async (target: Pid | string) => {
+        const pid = await this.resolve(target);
+        return this.op(pid.node, { op: "restart", pid });
+      }),
+      h("whereis", "whereis(name)", "the pid registered under a cluster-wide name", 'whereis("room:lobby")', (name: string) => this.client().request({ type: "whereis", name })),
+      h("rpc", "rpc(node, module, fn, ...args)", "runs an exported function on one node", 'rpc("n2", "chat/rooms", "homeNode", "lobby", ["n1","n2"])', (node: string, module: string, fn: string, ...args: unknown[]) =>
+        this.op(node, { op: "rpc", module, fn, args }).then(unrender),
+      ),
+      h("multicall", "multicall(module, fn, ...args)", "runs an exported function on every node, answering per node", 'multicall("chat/format", "formatNotice", "lobby", "hi", 0)', async (module: string, fn: string, ...args: unknown[]) => {
+        const nodes = await this.upNodes();
+        const results = await Promise.all(
+          nodes.map((n) =>
+            this.op(n, { op: "rpc", module, fn, args }).then(
+              (value) => [n, { ok: true as const, value }] as const,
+              (err: Error & { code?: string }) => [n, { ok: false as const, error: `${err.code ?? "error"}: ${err.message}` }] as const,
+            ),
+          ),
+        );
+        return new PerNode(Object.fromEntries(results));
+      }),
+      h("reload", "reload(...modules)", "loads modules' current source into every node (c:l on all nodes)", 'reload("chat/format")', async (...modules: string[]) => {
+        if (modules.length === 0) fail("badarg", "reload(...modules): name at least one module");
+        return new ReloadView(await this.client().request<ReloadReport>({ type: "reload", modules, force: false }, 30_000));
+      }),
+      h("rollback", "rollback(...modules)", "loads the version each module had before its last reload, on every node", 'rollback("chat/format")', async (...modules: string[]) => {
+        if (modules.length === 0) fail("badarg", "rollback(...modules): name at least one module");
+        return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false }, 30_000));
+      }),
+      h("versions", "versions(module?)", "which version each node runs, and old versions still in use", 'versions("chat/format")', async (module?: string) => {
+        const nodes = await this.upNodes();
+        const per = await Promise.all(nodes.map(async (n) => [n, await this.op(n, { op: "versions", ...(module !== undefined ? { module } : {}) })] as const));
+        return new VersionTable(Object.fromEntries(per) as VersionTable["byNode"]);
+      }),
+      h("evalOn", "evalOn(node, code)", "evaluates a snippet on a node with the runtime API in scope", 'evalOn("n1", "process.memoryUsage().rss")', (node: string | undefined, code: string) =>
+        this.op(this.node(node, "evalOn"), { op: "evalOn", code }).then(unrender),
+      ),
+      h("self", "self()", "the shell's own pid, for processes to reply to", "call(\"counter:n1\", { type: \"get\", replyTo: await self() })", () => this.self()),
+      h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", () =>
+        this.onMailbox((pid) => this.op(pid.node, { op: "flush", pid }), true),
+      ),
+    ];
+  }
+
+  /** name -> function, for a REPL or --eval context. */
+  scope(): Record<string, (...args: any[]) => unknown> {
+    return Object.fromEntries(this.helpers().map((x) => [x.name, x.fn]));
+  }
+}

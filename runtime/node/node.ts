@@ -1,0 +1,623 @@
+import { inspect } from "node:util";
+import type { Dealer } from "zeromq";
+import { ModuleTable } from "../code/loader";
+import * as ops from "./nodeOps";
+import type { Logger } from "../../wire/log";
+import { Pid } from "../../wire/pid";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "../process/process";
+import { checkSendable } from "../../wire/sendable";
+import { Signals } from "../process/signals";
+import { SUPERVISOR, supervisorBehaviour, type ChildInfo, type ChildSpec, type SupervisorCallbacks, type SupervisorSpec } from "../process/supervisor";
+import { runSys } from "../process/sys";
+import { Timers } from "../process/timers";
+import {
+  PROTOCOL_VERSION,
+  RemoteError,
+  decodeControl,
+  encode,
+  toWireError,
+  type Bundle,
+  type ControlMessage,
+  type From,
+  type NodeInfo,
+  type ProcessInfo,
+  type PeerMessage,
+  type SysOp,
+  type WireError,
+  RENDERED,
+} from "../../wire/protocol";
+import type { ClusterKeys } from "../../wire/security";
+import { PeerLinks } from "./peers";
+import { Outbox, secureDealer } from "../../wire/transport";
+
+export interface NodeOptions {
+  name: string;
+  coordinator: string;
+  keys: ClusterKeys;
+  srcDir: string;
+  log: Logger;
+  /** what `require("devcluster")` gives a user module */
+  runtimeFor(module: string, hot: unknown): unknown;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  timer?: NodeJS.Timeout;
+  /** the node that will answer: if it goes down, the caller hears noconnection instead of a timeout */
+  node?: string;
+}
+
+export const DEFAULT_CALL_TIMEOUT_MS = 5000;
+/** pid numbers of a node's n-th start begin at n × this (see Processes.startIdsAt) */
+const PIDS_PER_INCARNATION = 1_000_000;
+
+/**
+ * One node of the cluster: its module table and processes, its link to the
+ * coordinator, and a DEALER to every peer (each node receives on its own
+ * ROUTER, so a message's route never depends on who connected first).
+ */
+export class ClusterNode {
+  readonly name: string;
+  readonly srcDir: string;
+  readonly log: Logger;
+  readonly table: ModuleTable;
+  readonly procs: Processes;
+  readonly signals: Signals;
+  readonly timers: Timers;
+  /** the built-in supervisor's callbacks, for sys operations on supervisors */
+  readonly supervisor!: SupervisorCallbacks;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+  private readonly control: Dealer;
+  private readonly controlOut: Outbox;
+  private readonly links: PeerLinks;
+  private readonly pending = new Map<number, Pending>();
+  private readonly names = new Map<string, Pid>();
+  private readonly prepared = new Map<number, { load: ReturnType<ModuleTable["prepare"]>; force: boolean; modules: string[] }>();
+  private nextRef = 1;
+  private closed = false;
+  private welcomed?: (msg: Extract<ControlMessage, { type: "welcome" }>) => void;
+  cluster = "";
+  entry = "";
+  nodes: string[] = [];
+  endpoint = "";
+
+  constructor(private readonly opts: NodeOptions) {
+    this.name = opts.name;
+    this.srcDir = opts.srcDir;
+    this.log = opts.log;
+    this.table = new ModuleTable({
+      srcDir: opts.srcDir,
+      log: opts.log,
+      runtimeFor: (module, hot) => opts.runtimeFor(module, hot),
+      oldVersionUsers: (module) => this.procs.oldVersionUsers(module),
+    });
+    this.procs = new Processes(
+      this.table,
+      {
+        node: this.name,
+        log: this.log,
+        reply: (from, reply) => this.reply(from, reply),
+        exited: (proc, reason) => this.exited(proc, reason),
+      },
+      {
+        [ops.SHELL_MAILBOX]: ops.shellMailbox,
+        [SUPERVISOR]: (this.supervisor = supervisorBehaviour({
+          log: this.log,
+          startChild: async (sup, spec) => {
+            const child = await this.procs.spawnProc(spec.module, spec.args, { supervisor: sup.pid });
+            this.signals.link(sup, child.pid);
+            return child.pid;
+          },
+          shutdownChild: (sup, pid, ms) => this.shutdownChild(sup, pid, ms),
+          stop: (sup, reason) => void this.procs.exit(sup, reason),
+        })),
+      },
+    );
+    this.signals = new Signals({
+      node: this.name,
+      procs: this.procs,
+      log: this.log,
+      toPeer: (node, msg) => this.toPeer(node, msg),
+      connected: (node) => this.links.connected(node),
+      makeRef: () => this.makeRef(),
+    });
+    this.timers = new Timers(() => this.makeRef());
+    this.control = secureDealer(opts.keys, opts.name);
+    this.controlOut = new Outbox(this.control, (err) => this.log.error({ err }, "send to coordinator failed"));
+    this.links = new PeerLinks(opts.name, opts.keys, opts.log, {
+      message: (msg) => this.onPeer(msg),
+      down: (node) => this.lost(node),
+      up: (node) => this.signals.nodeUp(node),
+    });
+  }
+
+  /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */
+  async start(): Promise<void> {
+    this.loopDelay.enable();
+    this.endpoint = await this.links.bind();
+    this.control.connect(this.opts.coordinator);
+    const welcome = new Promise<Extract<ControlMessage, { type: "welcome" }>>((resolve) => (this.welcomed = resolve));
+    void this.serveControl();
+    this.toCoordinator({ type: "hello", protocol: PROTOCOL_VERSION, node: this.name, osPid: process.pid, endpoint: this.endpoint });
+    const w = await welcome;
+    this.cluster = w.cluster;
+    this.entry = w.entry;
+    this.nodes = w.nodes;
+    this.procs.startIdsAt(w.incarnation * PIDS_PER_INCARNATION + 1);
+    this.links.set(w.peers);
+    this.table.commit(this.table.prepare(w.bundles, { force: true }));
+    const t0 = performance.now();
+    const start = this.table.current(w.entry)?.exports.start;
+    if (typeof start !== "function") {
+      throw Object.assign(new Error(`entry module ${w.entry} exports no start(ctx) function`), { code: "bad_entry" });
+    }
+    await start({ node: this.name, nodes: [...this.nodes] });
+    this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
+  }
+
+  reportStartFailure(err: unknown): void {
+    this.toCoordinator({ type: "startFailed", node: this.name, error: toWireError(err, "start_failed") });
+  }
+
+  private toCoordinator(msg: ControlMessage): void {
+    this.controlOut.push([encode(msg)]);
+  }
+
+  // ---- control link -------------------------------------------------------
+
+  private async serveControl(): Promise<void> {
+    try {
+      for await (const [frame] of this.control) {
+        const r = decodeControl(frame);
+        if (!r.ok) {
+          this.log.warn({ reason: r.reason }, "dropped control frame");
+          continue;
+        }
+        try {
+          await this.onControl(r.msg);
+        } catch (err) {
+          this.log.error({ err, type: r.msg.type }, "control message failed");
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.log.error({ err }, "control link failed");
+    }
+  }
+
+  private async onControl(msg: ControlMessage): Promise<void> {
+    switch (msg.type) {
+      case "welcome":
+        this.welcomed?.(msg);
+        this.welcomed = undefined;
+        return;
+      case "peers":
+        return this.links.set(msg.peers);
+      case "prepare": {
+        const t0 = performance.now();
+        try {
+          this.prepared.set(msg.reload, { load: this.table.prepare(msg.bundles, { force: msg.force }), force: msg.force, modules: msg.bundles.map((b) => b.name) });
+          this.toCoordinator({ type: "ready", reload: msg.reload, node: this.name, ms: performance.now() - t0 });
+        } catch (err) {
+          this.log.warn({ err, reload: msg.reload }, "prepare failed");
+          this.toCoordinator({ type: "failed", reload: msg.reload, node: this.name, error: toWireError(err, "eval_failed") });
+        }
+        return;
+      }
+      case "commit": {
+        const t0 = performance.now();
+        const p = this.prepared.get(msg.reload);
+        this.prepared.delete(msg.reload);
+        if (!p) return;
+        // A forced load ends the processes still on the oldest version only now, once every node is ready: an abort must not have killed them.
+        if (p.force) for (const m of p.modules) this.procs.purge(m);
+        const changed = this.table.commit(p.load);
+        // codeChange runs in the processes, between their messages; waiting for it here would stall this loop (pings, names, the next reload) behind a slow handler.
+        void this.procs.codeChange(changed).then((failures) => {
+          // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
+          this.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
+          this.toCoordinator({ type: "committed", reload: msg.reload, node: this.name, ms: performance.now() - t0, codeChangeFailures: failures });
+        });
+        return;
+      }
+      case "abort": {
+        const p = this.prepared.get(msg.reload);
+        this.prepared.delete(msg.reload);
+        if (p) this.table.abort(p.load);
+        return;
+      }
+      case "names":
+        for (const [name, pid] of Object.entries(msg.set)) {
+          // A process of ours that ended while its name was being registered (from any node) did not see the name
+          // at its exit: give it back now, or the name would point at the dead for good.
+          if (pid.node === this.name && !this.procs.get(pid.id)) this.toCoordinator({ type: "unregister", name, pid });
+          else this.names.set(name, pid);
+        }
+        for (const name of msg.unset) this.names.delete(name);
+        return;
+      case "nameReply":
+        return this.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
+      case "ping":
+        this.toCoordinator({ type: "pong", node: this.name });
+        return;
+      case "nodeRequest":
+        // Not awaited: an op may itself wait for the coordinator (spawn of a process whose init registers a name, whereis in evalOn), and those answers come through this same loop.
+        void this.answerNodeRequest(msg);
+        return;
+      case "hello":
+      case "started":
+      case "startFailed":
+      case "ready":
+      case "failed":
+      case "committed":
+      case "register":
+      case "unregister":
+      case "whereis":
+      case "nodeResponse":
+      case "pong":
+        this.log.warn({ type: msg.type }, "ignoring message meant for the coordinator");
+        return;
+      default: {
+        const unhandled: never = msg;
+        return unhandled;
+      }
+    }
+  }
+
+  private async answerNodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): Promise<void> {
+    let response: ControlMessage;
+    try {
+      const value = await ops.runNodeOp(this, msg.op, this.opts.runtimeFor("<shell>", undefined) as Record<string, unknown>);
+      response = { type: "nodeResponse", id: msg.id, ok: true, value };
+    } catch (err) {
+      response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
+    }
+    let frame: Buffer;
+    try {
+      frame = encode(response);
+    } catch (err) {
+      // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
+      const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
+      const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
+      frame = encode(
+        value
+          ? { type: "nodeResponse", id: msg.id, ok: true, value }
+          : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
+      );
+    }
+    this.controlOut.push([frame]);
+  }
+
+
+
+  info(): NodeInfo {
+    const mem = process.memoryUsage();
+    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+    const d = this.loopDelay;
+    return {
+      node: this.name,
+      osPid: process.pid,
+      modules: this.table.versions(),
+      processes: this.procs.count,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      heapTotal: mem.heapTotal,
+      timers: this.timers.size,
+      eventLoopDelay: d.count > 0 ? { mean: ms(d.mean), p99: ms(d.percentile(99)), max: ms(d.max) } : { mean: 0, p99: 0, max: 0 },
+    };
+  }
+
+  // ---- peers ---------------------------------------------------------------
+
+  /** Everything that waited on or watched `name`'s processes hears noconnection. */
+  private lost(name: string): void {
+    for (const [ref, p] of [...this.pending]) {
+      if (p.node === name) this.settle(ref, { ok: false, error: { code: "noconnection", message: `node ${name} went down before it answered` } });
+    }
+    // A node shutting down tells its own processes nothing: they end with it.
+    if (!this.closed) this.signals.nodeDown(name);
+  }
+
+  private onPeer(msg: PeerMessage): void {
+    switch (msg.type) {
+      case "deliver":
+        if (!this.procs.deliver(msg.to, { kind: msg.kind, msg: msg.msg })) this.log.debug({ to: msg.to }, "message to a dead process dropped");
+        return;
+      case "call":
+        if (!this.procs.deliver(msg.to, { kind: "call", msg: msg.msg, from: msg.from })) this.reply(msg.from, { ok: false, error: noproc(new Pid(this.name, msg.to)) });
+        return;
+      case "reply":
+        return this.settle(msg.ref, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } });
+      case "spawn":
+        this.procs
+          .spawnProc(msg.module, msg.args, {
+            // Linked before its first message can run, so no exit of the new process goes unsignalled.
+            init: (p) => (msg.link ? p.links.set(msg.link.toString(), msg.link) : undefined),
+          })
+          .then(
+            (proc) => this.reply(msg.from, { ok: true, value: proc.pid }),
+            (err: unknown) => this.reply(msg.from, { ok: false, error: toWireError(err, "spawn_failed") }),
+          );
+        return;
+      case "link":
+      case "unlink":
+      case "exit":
+      case "monitor":
+      case "demonitor":
+      case "down":
+        return this.signals.onPeer(msg);
+      case "sys":
+        runSys(this, msg.pid, msg.op).then(
+          (value) => this.reply(msg.from, { ok: true, value }),
+          (err: unknown) => this.reply(msg.from, { ok: false, error: toWireError(err) }),
+        );
+        return;
+      default: {
+        const unhandled: never = msg;
+        return unhandled;
+      }
+    }
+  }
+
+  private toPeer(node: string, msg: PeerMessage): boolean {
+    return this.links.send(node, msg);
+  }
+
+  // ---- messaging API -------------------------------------------------------
+
+  private expect(timeoutMs: number | undefined, what: string, node?: string): { ref: number; promise: Promise<unknown> } {
+    const ref = this.nextRef++;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      const p: Pending = { resolve, reject, ...(node !== undefined && node !== this.name ? { node } : {}) };
+      if (timeoutMs !== undefined && timeoutMs !== Infinity) {
+        p.timer = setTimeout(() => {
+          this.pending.delete(ref);
+          reject(Object.assign(new Error(`${what} timed out after ${timeoutMs} ms`), { code: "timeout" }));
+        }, timeoutMs);
+      }
+      this.pending.set(ref, p);
+    });
+    return { ref, promise };
+  }
+
+  private settle(ref: number, reply: Reply): void {
+    const p = this.pending.get(ref);
+    if (!p) return;
+    this.pending.delete(ref);
+    if (p.timer) clearTimeout(p.timer);
+    if (reply.ok) p.resolve(reply.value);
+    else p.reject(new RemoteError(reply.error));
+  }
+
+  reply(from: From, reply: Reply): void {
+    this.procs.replied(from);
+    if (from.node === this.name) return this.settle(from.ref, reply);
+    let sent: boolean;
+    try {
+      sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ...(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error }) });
+    } catch (err) {
+      // The caller must hear why instead of waiting for its timeout.
+      sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ok: false, error: { code: "not_serializable", message: `the reply cannot be sent to node ${from.node}: ${(err as Error).message}` } });
+    }
+    if (!sent) this.log.warn({ to: from.node }, "reply to an unknown node dropped");
+  }
+
+  private unknownNode(node: string): Error {
+    return Object.assign(new Error(`node ${node} is not connected (known: ${[this.name, ...this.links.names()].join(", ")})`), { code: "nodedown" });
+  }
+
+  self(): Pid | undefined {
+    return selfProc()?.pid;
+  }
+
+  async spawn(node: string, module: string, args: unknown, opts: { link?: boolean } = {}): Promise<Pid> {
+    const parent = opts.link ? this.mustSelf("spawnLink") : undefined;
+    if (node === this.name) {
+      const pid = await this.procs.spawn(module, args);
+      if (parent) this.signals.link(parent, pid);
+      return pid;
+    }
+    checkSendable(args, "args");
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`, node);
+    if (!this.toPeer(node, { type: "spawn", from: { node: this.name, ref }, module, args, ...(parent ? { link: parent.pid } : {}) })) {
+      this.settle(ref, { ok: false, error: toWireError(this.unknownNode(node)) });
+    }
+    const pid = (await promise) as Pid;
+    if (parent) {
+      if (parent.alive) parent.links.set(pid.toString(), pid);
+      else this.signals.exit(parent.pid, pid, "killed");
+    }
+    return pid;
+  }
+
+  /**
+   * Like Erlang's `!`: never fails for a dead or unreachable pid; the message
+   * is dropped. A message that cannot travel throws here, before anything is
+   * queued, whether the pid is local or not.
+   */
+  send(pid: Pid, msg: unknown, kind: "info" | "cast" = "info"): void {
+    checkSendable(msg);
+    if (pid.node === this.name) {
+      this.procs.deliver(pid.id, { kind, msg } as Envelope);
+      return;
+    }
+    this.toPeer(pid.node, { type: "deliver", to: pid.id, kind, msg });
+  }
+
+  cast(pid: Pid, msg: unknown): void {
+    this.send(pid, msg, "cast");
+  }
+
+  call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
+    checkSendable(msg);
+    const { ref, promise } = this.expect(timeoutMs, `call to ${pid}`, pid.node);
+    const from: From = { node: this.name, ref };
+    if (pid.node === this.name) {
+      if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.settle(ref, { ok: false, error: noproc(pid) });
+    } else if (!this.toPeer(pid.node, { type: "call", to: pid.id, from, msg })) {
+      this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+    }
+    return promise;
+  }
+
+  // ---- links, monitors, timers, supervisors (see signals.ts, timers.ts, supervisor.ts) ----
+
+  makeRef(): string {
+    return `#Ref<${this.name}.${this.refPrefix}.${this.nextRef++}>`;
+  }
+
+  private mustSelf(what: string): Proc {
+    const p = selfProc();
+    if (!p) throw Object.assign(new Error(`${what}() is called from inside a process handler (it acts for self())`), { code: "not_a_process" });
+    return p;
+  }
+
+  link(pid: Pid): void {
+    this.signals.link(this.mustSelf("link"), pid);
+  }
+
+  unlink(pid: Pid): void {
+    this.signals.unlink(this.mustSelf("unlink"), pid);
+  }
+
+  /** Sends an exit signal, local or remote, from self() (or from no process, e.g. the shell). */
+  exit(pid: Pid, reason: unknown): void {
+    this.signals.exit(selfProc()?.pid, pid, reason);
+  }
+
+  trapExit(on: boolean): boolean {
+    const p = this.mustSelf("trapExit");
+    const was = p.trapExit;
+    p.trapExit = on;
+    return was;
+  }
+
+  monitor(pid: Pid): string {
+    return this.signals.monitor(this.mustSelf("monitor"), pid);
+  }
+
+  demonitor(ref: string): boolean {
+    return this.signals.demonitor(this.mustSelf("demonitor"), ref);
+  }
+
+  monitorNode(node: string, on = true): void {
+    this.signals.monitorNode(this.mustSelf("monitorNode"), node, on);
+  }
+
+  /** The owner is the calling process, or the destination when called outside one; the timer dies with its owner. */
+  sendAfter(ms: number, pid: Pid, msg: unknown, periodic = false): string {
+    checkSendable(msg);
+    const owner = selfProc() ?? (pid.node === this.name ? this.procs.get(pid.id) : undefined);
+    if (!owner) throw Object.assign(new Error(`sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`), { code: "not_a_process" });
+    return this.timers.start(owner, ms, () => this.send(pid, msg), periodic);
+  }
+
+  cancelTimer(ref: string): number | false {
+    return this.timers.cancel(ref);
+  }
+
+  private async shutdownChild(sup: Proc, pid: Pid, ms: number): Promise<boolean> {
+    this.signals.unlink(sup, pid);
+    if (!this.procs.get(pid.id)) return false;
+    const gone = this.procs.awaitExit(pid.id);
+    this.signals.exit(sup.pid, pid, ms <= 0 ? "kill" : "shutdown");
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([gone.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
+    clearTimeout(timer);
+    if (late) {
+      this.log.warn({ proc: pid.toString(), shutdownMs: ms }, "child did not stop in time; killed");
+      this.signals.exit(sup.pid, pid, "kill");
+      await gone;
+    }
+    return true;
+  }
+
+  /** Starts a supervisor on `node`; resolves once every child has started, in order. */
+  startSupervisor(node: string, spec: SupervisorSpec, opts: { link?: boolean } = {}): Promise<Pid> {
+    return this.spawn(node, SUPERVISOR, spec, opts);
+  }
+
+  /** A node-level request about `pid`, answered by the node it lives on. */
+  sys(pid: Pid, op: SysOp): Promise<unknown> {
+    if (pid.node === this.name) return runSys(this, pid, op);
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `${op.op} of ${pid}`, pid.node);
+    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op })) this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+    return promise;
+  }
+
+  suspend(pid: Pid): Promise<void> {
+    return this.sys(pid, { op: "suspend" }) as Promise<void>;
+  }
+
+  resume(pid: Pid): Promise<void> {
+    return this.sys(pid, { op: "resume" }) as Promise<void>;
+  }
+
+  processInfo(pid: Pid): Promise<ProcessInfo> {
+    return this.sys(pid, { op: "info" }) as Promise<ProcessInfo>;
+  }
+
+  whichChildren(sup: Pid): Promise<ChildInfo[]> {
+    return this.sys(sup, { op: "whichChildren" }) as Promise<ChildInfo[]>;
+  }
+
+  /** Asks the supervisor of `pid` to restart it; rejects with code no_supervisor when it has none. */
+  restartChild(pid: Pid): Promise<Pid> {
+    return this.sys(pid, { op: "restartChild" }) as Promise<Pid>;
+  }
+
+  startChild(sup: Pid, spec: ChildSpec): Promise<Pid> {
+    if (sup.node !== this.name) checkSendable(spec, "spec");
+    return this.sys(sup, { op: "startChild", spec }) as Promise<Pid>;
+  }
+
+  /** Cluster-wide names live in the coordinator (epmd's role); nodes keep a pushed cache. */
+  async register(name: string, pid: Pid): Promise<void> {
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `register ${name}`);
+    this.toCoordinator({ type: "register", ref, name, pid });
+    await promise;
+    this.names.set(name, pid);
+  }
+
+  async whereis(name: string): Promise<Pid | undefined> {
+    const cached = this.names.get(name);
+    if (cached) return cached;
+    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `whereis ${name}`);
+    this.toCoordinator({ type: "whereis", ref, name });
+    return (await promise) as Pid | undefined;
+  }
+
+  /** Names may have been registered from any node, so the pushed cache, not the process, knows them. */
+  private exited(proc: Proc, reason: unknown): void {
+    this.timers.cancelAll(proc);
+    this.signals.exited(proc, reason);
+    for (const [name, pid] of this.names) {
+      if (!pid.equals(proc.pid)) continue;
+      this.names.delete(name);
+      this.toCoordinator({ type: "unregister", name, pid: proc.pid });
+    }
+  }
+
+  namesOf(pid: Pid): string[] {
+    return [...this.names].filter(([, p]) => p.equals(pid)).map(([n]) => n);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.loopDelay.disable();
+    this.timers.close();
+    this.links.close();
+    for (const [, p] of this.pending) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(Object.assign(new Error(`node ${this.name} is shutting down`), { code: "shutdown" }));
+    }
+    this.pending.clear();
+    this.controlOut.close();
+    this.control.close();
+  }
+}
+
+export type { Bundle, WireError };

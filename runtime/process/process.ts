@@ -1,0 +1,500 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { inspect } from "node:util";
+import { serialize } from "node:v8";
+import type { Logger } from "../../wire/log";
+import { Mailbox } from "./mailbox";
+import { Pid } from "../../wire/pid";
+import type { From, ProcessInfo, WireError } from "../../wire/protocol";
+import { toWireError } from "../../wire/protocol";
+
+/** The slice of the module table the process layer reads on every message. */
+export interface ModuleSource {
+  has(name: string): boolean;
+  current(name: string): { version: string; exports: Record<string, unknown> } | undefined;
+  old(name: string): { version: string; exports: Record<string, unknown> } | undefined;
+  versions(): Record<string, string>;
+}
+
+export type Envelope =
+  | { kind: "call"; msg: unknown; from: From }
+  | { kind: "cast"; msg: unknown }
+  | { kind: "info"; msg: unknown }
+  | { kind: "system"; run: (p: Proc) => Promise<void> | void; abandon?: () => void };
+
+export type Reply = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+export interface ProcessHost {
+  readonly node: string;
+  readonly log: Logger;
+  /** answers a call, local or remote */
+  reply(from: From, reply: Reply): void;
+  /** a process ended: drop its names, cancel its timers, signal its links and monitors */
+  exited(proc: Proc, reason: unknown): void;
+}
+
+/** Behaviours whose code lives in the runtime (e.g. `devcluster/supervisor`), not in a user module. */
+export type Builtins = Record<string, Record<string, unknown>>;
+
+/** A crash's exit reason: what links, monitors and callers are told. Plain data, so it can cross nodes. */
+export interface CrashReason {
+  code: string;
+  message: string;
+  stack?: string;
+}
+
+/** terminate of a user module may not hold up its exit signals for longer than this */
+const TERMINATE_LIMIT_MS = 5000;
+
+/** A lightweight actor: pid, mailbox, state, behaviour module. */
+export class Proc {
+  readonly mailbox = new Mailbox<Envelope>();
+  state: unknown;
+  handled = 0;
+  running = false;
+  alive = true;
+  /** sys:suspend: ordinary messages wait in the mailbox, system messages still run */
+  suspended = false;
+  /** exit signals arrive as `{ exit: pid, reason }` messages instead of ending the process */
+  trapExit = false;
+  /** set while this process stays on the old version (codeChange pending or failed) */
+  pinned: { version: string; exports: Record<string, unknown> } | undefined;
+  /** linked pids by their printed form */
+  readonly links = new Map<string, Pid>();
+  /** monitor ref -> the pid this process watches */
+  readonly monitors = new Map<string, Pid>();
+  /** monitor ref -> the pid watching this process */
+  readonly watchers = new Map<string, Pid>();
+  /** nodes whose nodedown/nodeup this process hears about */
+  readonly nodeMonitors = new Set<string>();
+  /** refs of the timers it owns: they die with it, not with a module version */
+  readonly timers = new Set<string>();
+  /** calls answered `noreply` and not yet replied: their callers hear the exit reason if it ends */
+  readonly deferred = new Map<string, From>();
+  /** the supervisor that started it */
+  supervisor: Pid | undefined;
+  /** true while init runs: messages wait in the mailbox */
+  initializing = false;
+  /** run once its exit has propagated (supervisors wait on these during shutdown) */
+  readonly exitHooks: ((reason: unknown) => void)[] = [];
+
+  constructor(
+    readonly pid: Pid,
+    readonly module: string,
+    /** what init got, so restart() can start it over */
+    readonly initArgs: unknown,
+  ) {}
+}
+
+const currentProc = new AsyncLocalStorage<Proc>();
+
+/** The process whose handler is running, also across its awaits. */
+export function selfProc(): Proc | undefined {
+  return currentProc.getStore();
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
+}
+
+function describe(value: unknown, depth = 3): string {
+  const text = inspect(value, { depth, breakLength: Infinity, maxArrayLength: 10, maxStringLength: 200 });
+  return text.length > 500 ? text.slice(0, 500) + "…" : text;
+}
+
+function errorWith(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * The processes of one node. Each message is dispatched through the module
+ * table at the moment it is handled, so a reload reaches every process of a
+ * behaviour in O(1) without touching its state.
+ */
+export class Processes {
+  private readonly procs = new Map<number, Proc>();
+  private readonly byModule = new Map<string, Set<Proc>>();
+  /** processes still on an old version, per module: checked at every prepare, so kept rather than scanned */
+  private readonly pinnedByModule = new Map<string, Set<Proc>>();
+  private nextId = 1;
+
+  private readonly deferredCalls = new Map<string, Proc>();
+
+  constructor(
+    private readonly table: ModuleSource,
+    private readonly host: ProcessHost,
+    private readonly builtins: Builtins = {},
+  ) {}
+
+  private exportsOf(proc: Proc): Record<string, unknown> | undefined {
+    return this.builtins[proc.module] ?? proc.pinned?.exports ?? this.table.current(proc.module)?.exports;
+  }
+
+  /** A deferred call was answered: its caller no longer needs the exit reason. */
+  replied(from: From): void {
+    const key = `${from.node}:${from.ref}`;
+    this.deferredCalls.get(key)?.deferred.delete(key);
+    this.deferredCalls.delete(key);
+  }
+
+  all(): IterableIterator<Proc> {
+    return this.procs.values();
+  }
+
+  /**
+   * A restarted node must not hand out the pids of its previous life: a stale
+   * `<n2.1>` held elsewhere would reach an unrelated process. Each incarnation
+   * of a node numbers its processes from its own block (Erlang's creation).
+   */
+  startIdsAt(first: number): void {
+    if (this.procs.size === 0) this.nextId = first;
+  }
+
+  get(id: number): Proc | undefined {
+    return this.procs.get(id);
+  }
+
+  get count(): number {
+    return this.procs.size;
+  }
+
+  /** Runs init to completion before the pid is handed out, as gen_server:start does. */
+  async spawn(module: string, args: unknown, opts: { supervisor?: Pid; init?: (proc: Proc) => void } = {}): Promise<Pid> {
+    return (await this.spawnProc(module, args, opts)).pid;
+  }
+
+  async spawnProc(module: string, args: unknown, opts: { supervisor?: Pid; init?: (proc: Proc) => void } = {}): Promise<Proc> {
+    const mod = this.builtins[module] ? { exports: this.builtins[module] } : this.table.current(module);
+    if (!mod) {
+      const known = Object.keys(this.table.versions()).sort().join(", ");
+      throw errorWith("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
+    }
+    const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args);
+    proc.supervisor = opts.supervisor;
+    opts.init?.(proc);
+    // It exists from the start of init: what init sends itself, or what arrives for a name it registers,
+    // waits in its mailbox until init is done, and a failed init is an exit like any other (names, timers, links cleaned).
+    proc.initializing = true;
+    this.procs.set(proc.pid.id, proc);
+    let set = this.byModule.get(module);
+    if (!set) this.byModule.set(module, (set = new Set()));
+    set.add(proc);
+    const init = mod.exports.init;
+    try {
+      proc.state = typeof init === "function" ? await currentProc.run(proc, async () => init(args)) : args;
+    } catch (err) {
+      this.host.log.error({ proc: proc.pid.toString(), module, err }, "init failed");
+      const failure = Object.assign(errorWith("init_failed", `${module}.init failed on ${this.host.node}: ${(err as Error)?.message ?? String(err)}`), { cause: err });
+      await this.exit(proc, failure);
+      throw failure;
+    }
+    proc.initializing = false;
+    if (!proc.alive) throw errorWith("init_failed", `${module} on ${this.host.node} ended during its init`);
+    if (proc.mailbox.length > 0 && !proc.running) {
+      proc.running = true;
+      void currentProc.run(proc, () => this.drain(proc));
+    }
+    return proc;
+  }
+
+  /** false when there is no such process (the caller answers noproc). */
+  deliver(id: number, env: Envelope, front = false): boolean {
+    const proc = this.procs.get(id);
+    if (!proc || !proc.alive) return false;
+    if (front) proc.mailbox.unshift(env);
+    else proc.mailbox.push(env);
+    if (!proc.running && !proc.initializing) {
+      proc.running = true;
+      void currentProc.run(proc, () => this.drain(proc));
+    }
+    return true;
+  }
+
+  private async drain(proc: Proc): Promise<void> {
+    while (proc.alive && proc.mailbox.length > 0) {
+      let at = 0;
+      if (proc.suspended) {
+        at = proc.mailbox.findIndex((e) => e.kind === "system");
+        if (at < 0) break;
+      }
+      const env = proc.mailbox.take(at)!;
+      try {
+        await this.handle(proc, env);
+        proc.handled++;
+      } catch (err) {
+        this.crash(proc, env, err);
+      }
+    }
+    proc.running = false;
+  }
+
+  private async handle(proc: Proc, env: Envelope): Promise<void> {
+    if (env.kind === "system") return env.run(proc);
+    const exports = this.exportsOf(proc) ?? {};
+    switch (env.kind) {
+      case "call": {
+        const fn = exports.handleCall;
+        if (typeof fn !== "function") throw errorWith("bad_behaviour", `${proc.module} exports no handleCall`);
+        let r = fn(env.msg, env.from, proc.state);
+        if (isThenable(r)) r = await r;
+        if (r === null || typeof r !== "object" || !("state" in r)) {
+          throw errorWith("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
+        }
+        const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
+        proc.state = result.state;
+        if (!result.noreply) this.host.reply(env.from, { ok: true, value: result.reply });
+        else {
+          const key = `${env.from.node}:${env.from.ref}`;
+          proc.deferred.set(key, env.from);
+          this.deferredCalls.set(key, proc);
+        }
+        return;
+      }
+      case "cast":
+      case "info": {
+        const name = env.kind === "cast" ? "handleCast" : "handleInfo";
+        const fn = exports[name];
+        if (typeof fn !== "function") {
+          // OTP's gen_server logs an unexpected info and goes on; a cast to a process without handleCast is a bug in the sender.
+          if (env.kind === "info") {
+            this.host.log.warn({ proc: proc.pid.toString(), module: proc.module, msg: describe(env.msg) }, "unhandled message");
+            return;
+          }
+          throw errorWith("bad_behaviour", `${proc.module} exports no handleCast`);
+        }
+        let s = fn(env.msg, proc.state);
+        if (isThenable(s)) s = await s;
+        proc.state = s;
+        return;
+      }
+      default: {
+        const unhandled: never = env;
+        return unhandled;
+      }
+    }
+  }
+
+  /** A handler threw: this process ends, the node goes on (gen_server's crash report). */
+  private crash(proc: Proc, env: Envelope, err: unknown): void {
+    if (!proc.alive) return;
+    this.host.log.error(
+      {
+        proc: proc.pid.toString(),
+        module: proc.module,
+        lastMessage: env.kind === "system" ? "(system message)" : describe((env as { msg: unknown }).msg),
+        state: describe(proc.state),
+        err,
+      },
+      "process crashed",
+    );
+    const reason = crashReason(err);
+    if (env.kind === "call") {
+      this.host.reply(env.from, {
+        ok: false,
+        error: { ...reason, code: "process_crashed", message: `process ${proc.pid} (${proc.module}) crashed: ${reason.message}` },
+      });
+    }
+    void this.exit(proc, reason);
+  }
+
+  /**
+   * Ends a process. Calls still in its mailbox are answered noproc and
+   * deferred calls hear the reason, so no caller waits for a timeout. Its
+   * exit signals go out after terminate has finished (a supervisor's
+   * terminate shuts its children down first, as OTP's does). A process
+   * killed with "kill" does not run terminate.
+   */
+  exit(proc: Proc, reason: unknown): Promise<void> {
+    if (!proc.alive) return Promise.resolve();
+    proc.alive = false;
+    proc.suspended = false;
+    this.procs.delete(proc.pid.id);
+    this.byModule.get(proc.module)?.delete(proc);
+    // A process still on the old version ends with the old version's terminate, which knows its state's shape.
+    const exports = this.exportsOf(proc);
+    this.unpin(proc);
+    for (const env of proc.mailbox.drain()) {
+      if (env.kind === "call") this.host.reply(env.from, { ok: false, error: noproc(proc.pid) });
+      else if (env.kind === "system") env.abandon?.();
+    }
+    for (const [key, from] of proc.deferred) {
+      this.deferredCalls.delete(key);
+      this.host.reply(from, { ok: false, error: exitedError(proc, reason) });
+    }
+    proc.deferred.clear();
+    const finish = (): void => {
+      this.host.exited(proc, reason);
+      for (const hook of proc.exitHooks.splice(0)) hook(reason);
+    };
+    const terminate = reason === "killed" || proc.initializing ? undefined : exports?.terminate;
+    if (typeof terminate !== "function") {
+      finish();
+      return Promise.resolve();
+    }
+    let r: unknown;
+    try {
+      r = currentProc.run(proc, () => terminate(reason, proc.state));
+    } catch (err) {
+      this.host.log.warn({ proc: proc.pid.toString(), err }, "terminate failed");
+    }
+    if (!isThenable(r)) {
+      finish();
+      return Promise.resolve();
+    }
+    const limit = this.builtins[proc.module] ? Infinity : TERMINATE_LIMIT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const capped = limit === Infinity ? Promise.resolve(r) : Promise.race([Promise.resolve(r), new Promise((resolve) => (timer = setTimeout(resolve, limit)))]);
+    return capped
+      .catch((err: unknown) => this.host.log.warn({ proc: proc.pid.toString(), err }, "terminate failed"))
+      .finally(() => {
+        if (timer) clearTimeout(timer);
+        finish();
+      }) as Promise<void>;
+  }
+
+  /** Resolves once `id` has exited (at once if it is not alive). */
+  awaitExit(id: number): Promise<unknown> {
+    const proc = this.procs.get(id);
+    if (!proc) return Promise.resolve("noproc");
+    return new Promise((resolve) => proc.exitHooks.push(resolve));
+  }
+
+  kill(id: number, reason: unknown): boolean {
+    const proc = this.procs.get(id);
+    if (!proc) return false;
+    void this.exit(proc, reason);
+    return true;
+  }
+
+  suspend(id: number): boolean {
+    const proc = this.procs.get(id);
+    if (!proc) return false;
+    proc.suspended = true;
+    return true;
+  }
+
+  resume(id: number): boolean {
+    const proc = this.procs.get(id);
+    if (!proc) return false;
+    proc.suspended = false;
+    if (!proc.running && !proc.initializing && proc.mailbox.length > 0) {
+      proc.running = true;
+      void currentProc.run(proc, () => this.drain(proc));
+    }
+    return true;
+  }
+
+  /** pids still running the old version of a module: they block a third version. */
+  oldVersionUsers(module: string): string[] {
+    return [...(this.pinnedByModule.get(module) ?? [])].map((p) => p.pid.toString());
+  }
+
+  /** A forced load purges the oldest version: its remaining processes are killed. */
+  purge(module: string): void {
+    for (const p of [...(this.pinnedByModule.get(module) ?? [])]) void this.exit(p, "purged");
+  }
+
+  private pin(proc: Proc, to: { version: string; exports: Record<string, unknown> }): void {
+    proc.pinned = to;
+    let set = this.pinnedByModule.get(proc.module);
+    if (!set) this.pinnedByModule.set(proc.module, (set = new Set()));
+    set.add(proc);
+  }
+
+  private unpin(proc: Proc): void {
+    proc.pinned = undefined;
+    this.pinnedByModule.get(proc.module)?.delete(proc);
+  }
+
+  /**
+   * After a commit: processes of a module whose new version exports
+   * codeChange stay pinned to the old code until their codeChange has run,
+   * first in their mailbox; one that throws keeps its state on the old version.
+   */
+  codeChange(changed: { name: string; from?: string; to: string }[]): Promise<{ pid: Pid; error: WireError }[]> {
+    const waits: Promise<{ pid: Pid; error: WireError } | undefined>[] = [];
+    for (const { name, from } of changed) {
+      const next = this.table.current(name)?.exports;
+      const prev = this.table.old(name);
+      const fn = next?.codeChange;
+      if (from === undefined || !prev || typeof fn !== "function") continue;
+      for (const proc of this.byModule.get(name) ?? []) {
+        this.pin(proc, prev);
+        waits.push(
+          new Promise((resolve) => {
+            const run = async (p: Proc): Promise<void> => {
+              try {
+                let s = fn(from, p.state);
+                if (isThenable(s)) s = await s;
+                p.state = s;
+                this.unpin(p);
+                resolve(undefined);
+              } catch (err) {
+                this.host.log.error({ proc: p.pid.toString(), module: name, err }, "codeChange failed; process stays on the old version");
+                resolve({ pid: p.pid, error: toWireError(err, "code_change_failed") });
+              }
+            };
+            // A process that ends before its turn settles too: a commit must never wait on the dead.
+            const abandon = (): void => resolve({ pid: proc.pid, error: { code: "noproc", message: `${proc.pid} ended before its codeChange ran` } });
+            if (!this.deliver(proc.pid.id, { kind: "system", run, abandon }, true)) abandon();
+          }),
+        );
+      }
+    }
+    return Promise.all(waits).then((r) => r.filter((x): x is { pid: Pid; error: WireError } => x !== undefined));
+  }
+
+  info(proc: Proc): ProcessInfo {
+    return {
+      pid: proc.pid,
+      module: proc.module,
+      version: this.builtins[proc.module] ? "builtin" : (proc.pinned?.version ?? this.table.current(proc.module)?.version ?? "?"),
+      names: [],
+      mailbox: proc.mailbox.length,
+      handled: proc.handled,
+      status: proc.suspended ? "suspended" : proc.running ? "running" : "waiting",
+      memory: memoryOf(proc.state),
+      links: [...proc.links.values()],
+      monitors: [...proc.monitors.values()],
+      monitoredBy: [...proc.watchers.values()],
+      ...(proc.supervisor ? { supervisor: proc.supervisor } : {}),
+      trapExit: proc.trapExit,
+      timers: proc.timers.size,
+    };
+  }
+
+  list(): ProcessInfo[] {
+    return [...this.procs.values()].map((p) => this.info(p));
+  }
+}
+
+/**
+ * Bytes of the state's V8 serialization: what it would cost to send, a fair
+ * proxy for what it holds. A state that cannot be serialized (it holds a
+ * socket or a function) counts the length of its inspect text instead.
+ */
+function memoryOf(state: unknown): number {
+  try {
+    return serialize(state).length;
+  } catch {
+    return inspect(state, { depth: 4 }).length;
+  }
+}
+
+export function crashReason(err: unknown): CrashReason {
+  const wire = toWireError(err, "crashed");
+  return { code: wire.code, message: wire.message, ...(wire.stack ? { stack: wire.stack } : {}) };
+}
+
+function reasonText(reason: unknown): string {
+  if (reason !== null && typeof reason === "object" && typeof (reason as { message?: unknown }).message === "string") return (reason as { message: string }).message;
+  return typeof reason === "string" ? reason : describe(reason, 2);
+}
+
+function exitedError(proc: Proc, reason: unknown): WireError {
+  const code = reason !== null && typeof reason === "object" && "code" in reason ? "process_crashed" : "process_exited";
+  return { code, message: `process ${proc.pid} (${proc.module}) exited before replying: ${reasonText(reason)}` };
+}
+
+export function noproc(pid: Pid): WireError {
+  return { code: "noproc", message: `process ${pid} is not alive (it lived on node ${pid.node})` };
+}

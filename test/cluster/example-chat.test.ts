@@ -1,0 +1,182 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync } from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import type { DevServer } from "../../cli/dev/devServer";
+import { makeProject, nextSave, startCluster, type Project } from "../helpers/cluster";
+
+const EXAMPLE_SRC = path.join(__dirname, "..", "..", "..", "examples", "chat", "src");
+const DEADLINE_MS = 10_000;
+
+/** The example's format.ts with a visibly different formatMessage (formatNotice kept: sessions import it). */
+const NEW_FORMAT = `import type { ChatMessage } from "./types";
+
+export function formatMessage(m: ChatMessage): string {
+  return \`v2 \${m.from} in \${m.room} says: \${m.text}\`;
+}
+
+export function formatNotice(room: string, text: string, at: number): string {
+  return \`v2 #\${room} * \${text} (\${at})\`;
+}
+`;
+
+/** A `nc`-like client: everything the server wrote, and a way to wait for a line. */
+class ChatClient {
+  text = "";
+  private readonly socket: net.Socket;
+  private readonly waiters: (() => void)[] = [];
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => {
+      this.text += d;
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on("error", () => {});
+  }
+
+  static connect(port: number): Promise<ChatClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.off("error", reject);
+        resolve(new ChatClient(socket));
+      });
+      socket.once("error", reject);
+    });
+  }
+
+  /** Where the received text ends now; pass it to `waitFor` to match only what comes later. */
+  mark(): number {
+    return this.text.length;
+  }
+
+  say(line: string): void {
+    this.socket.write(line + "\n");
+  }
+
+  /** Resolves with the received text from `from` once it matches `re`; rejects after 10 s with what was received. */
+  waitFor(re: RegExp, from = 0): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`no text matching ${re} within ${DEADLINE_MS} ms; received since mark:\n${this.text.slice(from)}`));
+      }, DEADLINE_MS);
+      const check = (): void => {
+        const seen = this.text.slice(from);
+        if (re.test(seen)) {
+          clearTimeout(timer);
+          resolve(seen);
+        } else {
+          this.waiters.push(check);
+        }
+      };
+      check();
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+function listen(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(undefined));
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
+}
+
+/** A base port such that base, base+1 … base+count-1 were all free a moment ago. */
+async function freePortBase(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const first = await listen(0);
+    if (!first) continue;
+    const base = (first.address() as net.AddressInfo).port;
+    const held = [first];
+    for (let i = 1; i < count && base + i < 65536; i++) {
+      const s = await listen(base + i);
+      if (!s) break;
+      held.push(s);
+    }
+    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+    if (held.length === count) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
+
+const escape = (s: string): RegExp => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+
+describe("examples/chat", () => {
+  let project: Project;
+  let server: DevServer | undefined;
+  const clients: ChatClient[] = [];
+  const savedPort = process.env.CHAT_PORT;
+  let base: number;
+
+  before(async () => {
+    base = await freePortBase(3);
+    process.env.CHAT_PORT = String(base);
+    project = makeProject({}, { name: "chat-test", src: "src", entry: "app", nodes: 3 });
+    // The test edits a copy, never the example in the repo.
+    cpSync(EXAMPLE_SRC, path.join(project.dir, "src"), { recursive: true });
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await server?.close();
+    project?.cleanup();
+    if (savedPort === undefined) delete process.env.CHAT_PORT;
+    else process.env.CHAT_PORT = savedPort;
+  });
+
+  test("saving chat/format.ts changes what clients on two nodes see next, and /history keeps earlier messages", async () => {
+    server = (await startCluster(project)).server;
+
+    const alice = await ChatClient.connect(base); // n1
+    clients.push(alice);
+    const bob = await ChatClient.connect(base + 1); // n2
+    clients.push(bob);
+    await alice.waitFor(/on node n1.*\/help[\s\S]*joined #lobby/);
+    await bob.waitFor(/on node n2.*\/help[\s\S]*joined #lobby/);
+
+    alice.say("/nick alice");
+    bob.say("/nick bob");
+    await alice.waitFor(/you are now alice/);
+    await bob.waitFor(/you are now bob/);
+
+    let a = alice.mark();
+    let b = bob.mark();
+    alice.say("/join reload");
+    await alice.waitFor(/joined #reload/, a);
+    bob.say("/join reload");
+    await bob.waitFor(/joined #reload/, b);
+
+    a = alice.mark();
+    b = bob.mark();
+    alice.say("hello before the reload");
+    const before = /\[\d\d:\d\d:\d\d\] #reload <alice> hello before the reload/;
+    await alice.waitFor(before, a);
+    await bob.waitFor(before, b);
+
+    const saved = nextSave(server);
+    project.write("src/chat/format.ts", NEW_FORMAT);
+    const report = await saved;
+    assert.equal(report.error, undefined, `compile failed: ${report.error?.message}`);
+    assert.ok(report.report?.ok, `reload failed: ${JSON.stringify(report.report)}`);
+
+    a = alice.mark();
+    b = bob.mark();
+    bob.say("hello after the reload");
+    const afterLine = escape("v2 bob in reload says: hello after the reload");
+    await alice.waitFor(afterLine, a);
+    await bob.waitFor(afterLine, b);
+
+    // The room kept its history across the reload; the session formats it with the new code.
+    a = alice.mark();
+    alice.say("/history");
+    const history = await alice.waitFor(/v2 alice in reload says: hello before the reload\n.*v2 bob in reload says: hello after the reload/, a);
+    assert.doesNotMatch(history, /<alice>/, "history still shown in the old format");
+  });
+});

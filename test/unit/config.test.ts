@@ -1,0 +1,293 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ConfigError, isLoopbackHost, loadConfig } from "../../cli/project/config";
+
+const SCHEMA_PATH = path.join(__dirname, "../../../cluster.config.schema.json");
+
+describe("config", () => {
+  let dir: string;
+  let n = 0;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-config-"));
+    fs.mkdirSync(path.join(dir, "src", "chat"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "src", "app.ts"), "export async function start() {}\n");
+    fs.writeFileSync(path.join(dir, "src", "chat", "app.ts"), "export async function start() {}\n");
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const base = (): Record<string, unknown> => ({ name: "demo", src: "src", entry: "app", nodes: 2 });
+
+  /** Writes `content` (an object, or raw text) as a fresh config file in the project folder. */
+  function write(content: unknown): string {
+    const file = path.join(dir, `cluster.${++n}.config.json`);
+    fs.writeFileSync(file, typeof content === "string" ? content : JSON.stringify(content, null, 2));
+    return file;
+  }
+
+  function rejects(content: unknown, field: string, message: RegExp): ConfigError {
+    const file = write(content);
+    try {
+      loadConfig(file);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, `not a ConfigError: ${String(err)}`);
+      assert.equal(err.code, "config_invalid");
+      assert.equal(err.field, field, err.message);
+      assert.match(err.message, message);
+      assert.ok(err.message.includes(path.basename(file)), `message does not name the file: ${err.message}`);
+      return err;
+    }
+    assert.fail(`accepted ${JSON.stringify(content)}`);
+  }
+
+  test("a valid config loads with absolute paths and defaults", () => {
+    const file = write({ ...base(), nodes: [{ name: "web", env: { PORT: "3001" } }, { name: "n2" }] });
+    const c = loadConfig(file);
+    assert.deepEqual(c, {
+      name: "demo",
+      configPath: file,
+      projectDir: dir,
+      srcDir: path.join(dir, "src"),
+      entry: "app",
+      nodes: [
+        { name: "web", env: { PORT: "3001" } },
+        { name: "n2", env: {} },
+      ],
+      coordinator: { host: "127.0.0.1", port: 0 },
+    });
+  });
+
+  test("nodes given as a count become n1..nN", () => {
+    assert.deepEqual(
+      loadConfig(write({ ...base(), nodes: 3 })).nodes.map((x) => x.name),
+      ["n1", "n2", "n3"],
+    );
+    rejects({ ...base(), nodes: 0 }, "nodes", /"nodes" must be a whole number from 1 to 64/);
+    rejects({ ...base(), nodes: 65 }, "nodes", /from 1 to 64.*\(got 65\)/);
+    rejects({ ...base(), nodes: 1.5 }, "nodes", /\(got 1\.5\)/);
+    rejects({ ...base(), nodes: [] }, "nodes", /list of 1 to 64 nodes/);
+  });
+
+  test("a missing file says so and suggests devcluster init", () => {
+    const file = path.join(dir, "absent", "cluster.config.json");
+    assert.throws(
+      () => loadConfig(file),
+      (err: unknown) => err instanceof ConfigError && err.field === "" && err.message.includes(file) && /no such file\. Run `devcluster init`/.test(err.message),
+    );
+  });
+
+  test("invalid JSON reports line:col", () => {
+    const e = rejects(`{\n  "name": "demo",\n  "src": "src",\n}\n`, "", /:4:1: not valid JSON/);
+    assert.match(e.message, /JSON/);
+  });
+
+  test("each invalid field is named in the error", () => {
+    rejects({ ...base(), name: "" }, "name", /"name" must be a non-empty string/);
+    rejects({ ...base(), name: 3 }, "name", /\(got 3\)/);
+    rejects({ ...base(), src: 7 }, "src", /"src" must be the source folder/);
+    rejects({ ...base(), src: "nope" }, "src", /"src" is "nope", but .*nope does not exist/);
+    rejects({ ...base(), entry: "app.ts" }, "entry", /"entry" must be a module name.*\(got "app.ts"\)/);
+    rejects({ ...base(), entry: "../app" }, "entry", /"entry" must be a module name/);
+    rejects({ ...base(), entry: "missing" }, "entry", /"entry" is "missing", but src\/missing\.ts does not exist/);
+    rejects({ ...base(), nodes: "two" }, "nodes", /\(got "two"\)/);
+    rejects({ ...base(), nodes: [{ name: "n1" }, { name: 5 }] }, "nodes[1].name", /"nodes\[1\]\.name" must be a string of letters, digits, _ or - starting with a letter \(got 5\)$/);
+    rejects({ ...base(), nodes: [{ name: "1x" }] }, "nodes[0].name", /\(got "1x"\)/);
+    rejects({ ...base(), nodes: [{ name: "a" }, { name: "A" }] }, "nodes[1].name", /already the name of nodes\[0\]/);
+    rejects({ ...base(), nodes: ["n1"] }, "nodes[0]", /must be an object/);
+    rejects({ ...base(), nodes: [{ name: "n1", env: { PORT: 3001 } }] }, "nodes[0].env.PORT", /must be a string \(got 3001\)/);
+    rejects({ ...base(), nodes: [{ name: "n1", env: [] }] }, "nodes[0].env", /must be an object of environment variables/);
+    rejects({ ...base(), nodes: [{ name: "n1", port: 1 }] }, "nodes[0].port", /not a known setting/);
+    rejects({ ...base(), coordinator: "x" }, "coordinator", /must be an object/);
+    rejects({ ...base(), coordinator: { port: 70000 } }, "coordinator.port", /from 0 to 65535/);
+    rejects({ ...base(), coordinator: { port: "80" } }, "coordinator.port", /\(got "80"\)/);
+    rejects({ ...base(), coordinator: { hots: "127.0.0.1" } }, "coordinator.hots", /did you mean "host"/);
+    rejects({ ...base(), $schema: 1 }, "$schema", /must be a string/);
+    rejects([1], "", /must hold a JSON object/);
+  });
+
+  test("an unknown top-level key is refused with a suggestion", () => {
+    rejects({ ...base(), node: 2 }, "node", /"node" is not a known setting \(did you mean "nodes"\?\)/);
+    rejects({ ...base(), whatever: true }, "whatever", /not a known setting; known settings: \$schema, name, src, entry, nodes, coordinator/);
+  });
+
+  test("a non-loopback coordinator host is refused", () => {
+    rejects(
+      { ...base(), coordinator: { host: "0.0.0.0" } },
+      "coordinator.host",
+      /"coordinator\.host" is 0\.0\.0\.0, which is not a loopback address: reaching nodes on other machines needs authenticated transport, which devcluster does not support yet\. Use 127\.0\.0\.1\.$/,
+    );
+    rejects({ ...base(), coordinator: { host: "192.168.1.4" } }, "coordinator.host", /not a loopback address/);
+    const ok = loadConfig(write({ ...base(), coordinator: { host: "::1", port: 4000 } }));
+    assert.deepEqual(ok.coordinator, { host: "::1", port: 4000 });
+  });
+
+  test("loopback hosts are recognised in every spelling, others are not", () => {
+    for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]) {
+      assert.equal(isLoopbackHost(h), true, h);
+    }
+    for (const h of ["0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "::2", "::ffff:10.0.0.1", "example.com", "localhost.example.com", "", "127.0.0.256"]) {
+      assert.equal(isLoopbackHost(h), false, h);
+    }
+  });
+
+  describe("the JSON schema", () => {
+    const schema = JSON.parse(fs.readFileSync(SCHEMA_PATH, "utf8")) as Schema;
+
+    test("is draft-07 and uses only keywords the agreement check understands", () => {
+      assert.equal(schema.$schema, "http://json-schema.org/draft-07/schema#");
+      assertKnownKeywords(schema, "#");
+    });
+
+    test("lists exactly the top-level keys loadConfig accepts, and requires exactly the ones it requires", () => {
+      const valid: Record<string, unknown> = { ...base(), $schema: "./node_modules/devcluster/cluster.config.schema.json", coordinator: { host: "127.0.0.1", port: 0 } };
+      // Every key the schema lists is accepted; a key it does not list is refused.
+      for (const key of Object.keys(schema.properties ?? {})) assert.ok(key in valid, `schema lists "${key}" with no example here`);
+      assert.doesNotThrow(() => loadConfig(write(valid)));
+      assert.throws(() => loadConfig(write({ ...valid, extra: 1 })), ConfigError);
+      assert.equal(schema.additionalProperties, false);
+      // A key is required by loadConfig iff the schema requires it.
+      const required = Object.keys(valid).filter((key) => {
+        const without = { ...valid };
+        delete without[key];
+        try {
+          loadConfig(write(without));
+          return false;
+        } catch (err) {
+          assert.ok(err instanceof ConfigError);
+          assert.equal(err.field, key, err.message);
+          return true;
+        }
+      });
+      assert.deepEqual([...(schema.required ?? [])].sort(), required.sort());
+      assert.deepEqual(Object.keys(schema.properties ?? {}).sort(), Object.keys(valid).sort());
+    });
+
+    test("accepts and refuses the same example configs as loadConfig", () => {
+      // Only what a schema can express: not the file system, not unique names.
+      const examples: Record<string, unknown>[] = [
+        base(),
+        { ...base(), nodes: 1 },
+        { ...base(), nodes: 64 },
+        { ...base(), nodes: 0 },
+        { ...base(), nodes: 65 },
+        { ...base(), nodes: 2.5 },
+        { ...base(), nodes: [] },
+        { ...base(), nodes: [{ name: "n1" }, { name: "web-2", env: { A: "1" } }] },
+        { ...base(), nodes: [{ name: "2n" }] },
+        { ...base(), nodes: [{ name: "n 1" }] },
+        { ...base(), nodes: [{}] },
+        { ...base(), nodes: [{ name: "n1", env: { A: 1 } }] },
+        { ...base(), nodes: [{ name: "n1", extra: 1 }] },
+        { ...base(), nodes: "3" },
+        { ...base(), entry: "chat/app" },
+        { ...base(), entry: "app.ts" },
+        { ...base(), entry: "./app" },
+        { ...base(), entry: "" },
+        { ...base(), name: "" },
+        { ...base(), name: " " },
+        { ...base(), src: "" },
+        { ...base(), $schema: "x" },
+        { ...base(), $schema: 2 },
+        { ...base(), coordinator: {} },
+        { ...base(), coordinator: { host: "localhost", port: 65535 } },
+        { ...base(), coordinator: { host: "127.0.0.2" } },
+        { ...base(), coordinator: { host: "::1" } },
+        { ...base(), coordinator: { host: "0.0.0.0" } },
+        { ...base(), coordinator: { host: "10.1.1.1" } },
+        { ...base(), coordinator: { port: -1 } },
+        { ...base(), coordinator: { port: 1.5 } },
+        { ...base(), coordinator: { bind: "x" } },
+        { ...base(), nodez: 2 },
+        { name: "demo", src: "src", entry: "app" },
+      ];
+      for (const example of examples) {
+        const schemaErrors = validate(schema, example, "");
+        let loadError = "";
+        try {
+          loadConfig(write(example));
+        } catch (err) {
+          loadError = (err as Error).message;
+        }
+        assert.equal(
+          schemaErrors.length === 0,
+          loadError === "",
+          `disagree on ${JSON.stringify(example)}: schema says ${schemaErrors.join("; ") || "ok"}, loadConfig says ${loadError || "ok"}`,
+        );
+      }
+    });
+  });
+});
+
+/** The subset of draft-07 the schema uses; `assertKnownKeywords` keeps it that way. */
+interface Schema {
+  $schema?: string;
+  $id?: string;
+  title?: string;
+  description?: string;
+  default?: unknown;
+  type?: "object" | "array" | "string" | "integer" | "number" | "boolean";
+  required?: string[];
+  properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+  items?: Schema;
+  minItems?: number;
+  maxItems?: number;
+  minLength?: number;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  enum?: unknown[];
+  oneOf?: Schema[];
+  anyOf?: Schema[];
+}
+
+const KEYWORDS = new Set(["$schema", "$id", "title", "description", "default", "type", "required", "properties", "additionalProperties", "items", "minItems", "maxItems", "minLength", "pattern", "minimum", "maximum", "enum", "oneOf", "anyOf"]);
+
+function assertKnownKeywords(s: Schema, at: string): void {
+  for (const k of Object.keys(s)) assert.ok(KEYWORDS.has(k), `${at}: keyword "${k}" is not checked by this test's validator`);
+  for (const [k, sub] of Object.entries(s.properties ?? {})) assertKnownKeywords(sub, `${at}/properties/${k}`);
+  if (typeof s.additionalProperties === "object") assertKnownKeywords(s.additionalProperties, `${at}/additionalProperties`);
+  if (s.items) assertKnownKeywords(s.items, `${at}/items`);
+  for (const [i, sub] of (s.oneOf ?? []).entries()) assertKnownKeywords(sub, `${at}/oneOf/${i}`);
+  for (const [i, sub] of (s.anyOf ?? []).entries()) assertKnownKeywords(sub, `${at}/anyOf/${i}`);
+}
+
+function validate(s: Schema, v: unknown, at: string): string[] {
+  const errs: string[] = [];
+  const isObj = typeof v === "object" && v !== null && !Array.isArray(v);
+  if (s.type) {
+    const ok =
+      s.type === "object" ? isObj : s.type === "array" ? Array.isArray(v) : s.type === "integer" ? Number.isInteger(v) : typeof v === s.type;
+    if (!ok) return [`${at}: not ${s.type}`];
+  }
+  if (s.enum && !s.enum.includes(v)) errs.push(`${at}: not in enum`);
+  if (typeof v === "string") {
+    if (s.minLength !== undefined && v.length < s.minLength) errs.push(`${at}: too short`);
+    if (s.pattern !== undefined && !new RegExp(s.pattern, "u").test(v)) errs.push(`${at}: does not match ${s.pattern}`);
+  }
+  if (typeof v === "number") {
+    if (s.minimum !== undefined && v < s.minimum) errs.push(`${at}: below minimum`);
+    if (s.maximum !== undefined && v > s.maximum) errs.push(`${at}: above maximum`);
+  }
+  if (Array.isArray(v)) {
+    if (s.minItems !== undefined && v.length < s.minItems) errs.push(`${at}: too few items`);
+    if (s.maxItems !== undefined && v.length > s.maxItems) errs.push(`${at}: too many items`);
+    if (s.items) v.forEach((item, i) => errs.push(...validate(s.items as Schema, item, `${at}[${i}]`)));
+  }
+  if (isObj) {
+    const o = v as Record<string, unknown>;
+    for (const r of s.required ?? []) if (!(r in o)) errs.push(`${at}: missing ${r}`);
+    for (const [k, val] of Object.entries(o)) {
+      const sub = s.properties?.[k];
+      if (sub) errs.push(...validate(sub, val, `${at}.${k}`));
+      else if (s.additionalProperties === false) errs.push(`${at}: unknown ${k}`);
+      else if (typeof s.additionalProperties === "object") errs.push(...validate(s.additionalProperties, val, `${at}.${k}`));
+    }
+  }
+  if (s.oneOf && s.oneOf.filter((sub) => validate(sub, v, at).length === 0).length !== 1) errs.push(`${at}: not exactly one of oneOf`);
+  if (s.anyOf && !s.anyOf.some((sub) => validate(sub, v, at).length === 0)) errs.push(`${at}: none of anyOf`);
+  return errs;
+}

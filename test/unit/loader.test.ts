@@ -1,0 +1,402 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { EventEmitter, once } from "node:events";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, afterEach, describe, test } from "node:test";
+import * as esbuild from "esbuild";
+import pino from "pino";
+import type { HotContext } from "../../runtime/code/hot";
+import { HotInstance } from "../../runtime/code/hot";
+import { type Bundle, LoadError, ModuleTable, PROJECT_MODULE_PREFIX, type ModuleTableOptions } from "../../runtime/code/loader";
+
+const srcDir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-loader-"));
+after(() => fs.rmSync(srcDir, { recursive: true, force: true }));
+
+/**
+ * Compiles one module the way cli/compiler.ts does: a CommonJS bundle with an
+ * inline source map, relative imports left as `devcluster:project/<name>`.
+ */
+async function compileFixture(name: string, source: string): Promise<Bundle> {
+  const file = path.join(srcDir, name + ".ts");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, source);
+  const imports = new Set<string>();
+  const result = await esbuild.build({
+    entryPoints: [file],
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    write: false,
+    sourcemap: "inline",
+    outdir: srcDir,
+    outbase: srcDir,
+    absWorkingDir: srcDir,
+    packages: "external",
+    external: ["devcluster"],
+    define: { "import.meta.hot": "__devcluster_hot" },
+    logLevel: "silent",
+    plugins: [
+      {
+        name: "project-modules",
+        setup(build) {
+          build.onResolve({ filter: /^\.\.?\// }, (args) => {
+            const target = path.relative(srcDir, path.resolve(args.resolveDir, args.path)).split(path.sep).join("/");
+            imports.add(target);
+            return { path: PROJECT_MODULE_PREFIX + target, external: true };
+          });
+        },
+      },
+    ],
+  });
+  const code = result.outputFiles[0]!.text;
+  return { name, version: createHash("sha256").update(code).digest("hex").slice(0, 12), code, imports: [...imports].sort() };
+}
+
+/** What `require("devcluster")` gives fixtures: their hot context and a bus to report on. */
+const bus = new EventEmitter();
+const tables: ModuleTable[] = [];
+let hots: HotInstance[] = [];
+
+function newTable(extra: Partial<ModuleTableOptions> = {}): ModuleTable {
+  const table = new ModuleTable({
+    srcDir,
+    log: pino({ level: "silent" }),
+    runtimeFor: (_module: string, hot: HotContext) => {
+      hots.push(hot as HotInstance);
+      return { hot, emit: (event: string, ...args: unknown[]) => bus.emit(event, ...args) };
+    },
+    ...extra,
+  });
+  tables.push(table);
+  return table;
+}
+
+function load(table: ModuleTable, ...bundles: Bundle[]): void {
+  table.commit(table.prepare(bundles));
+}
+
+function hotOf(module: string, version: string): HotInstance {
+  const h = hots.find((x) => x.module === module && x.version === version);
+  assert.ok(h, `no hot context recorded for ${module}@${version}`);
+  return h;
+}
+
+/** Resolves with the next `event` whose first argument is `tag`, or rejects after `ms`. */
+async function nextEvent(event: string, tag: string, ms = 2000): Promise<void> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  try {
+    for (;;) {
+      const [got] = await once(bus, event, { signal: ac.signal });
+      if (got === tag) return;
+    }
+  } catch (err) {
+    if (ac.signal.aborted) throw new Error(`no ${event} "${tag}" within ${ms}ms`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+afterEach(() => {
+  for (const t of tables.splice(0)) t.close();
+  for (const h of hots) h.close();
+  hots = [];
+  bus.removeAllListeners();
+});
+
+describe("loader: live code", () => {
+  test("a callback captured before a reload calls the new code after commit", async () => {
+    const table = newTable();
+    load(table, await compileFixture("held/greet", `export function greet(n: string) { return "hello " + n; }`));
+    const held = table.facade("held/greet").greet as (n: string) => string;
+    assert.equal(held("ann"), "hello ann");
+
+    const p = table.prepare([await compileFixture("held/greet", `export function greet(n: string) { return "hi " + n; }`)]);
+    assert.equal(held("ann"), "hello ann", "prepare alone must not switch");
+    table.commit(p);
+
+    assert.equal(held("ann"), "hi ann");
+    assert.equal(table.facade("held/greet").greet, held, "the trampoline is the same function object");
+    assert.equal(held.name, "greet");
+  });
+
+  test("module b importing a reaches a's new version without b being reloaded", async () => {
+    const table = newTable();
+    const a1 = await compileFixture("imp/a", `export function word() { return "one"; }`);
+    const b = await compileFixture("imp/b", `import { word } from "./a";\nexport function say() { return "b says " + word(); }`);
+    assert.deepEqual(b.imports, ["imp/a"]);
+    load(table, a1, b);
+    const say = table.facade("imp/b").say as () => string;
+    assert.equal(say(), "b says one");
+
+    load(table, await compileFixture("imp/a", `export function word() { return "two"; }`));
+    assert.equal(say(), "b says two");
+    assert.equal(table.versions()["imp/b"], b.version, "b was not reloaded");
+  });
+
+  test("exports added by a new version appear on the facade and removed ones vanish", async () => {
+    const table = newTable();
+    load(table, await compileFixture("shape/m", `export function first() { return 1; }`));
+    const facade = table.facade("shape/m");
+    const first = facade.first as () => number;
+    assert.equal(Reflect.get(facade, "second"), undefined);
+
+    load(table, await compileFixture("shape/m", `export function second() { return 2; }\nexport let count = 5;\nexport function bump() { count++; }`));
+    assert.equal((facade.second as () => number)(), 2);
+    assert.equal(facade.count, 5);
+    (facade.bump as () => void)();
+    assert.equal(facade.count, 6, "a value export reads the live binding");
+    assert.equal("first" in facade, false);
+    assert.throws(() => first(), /shape\/m no longer exports first/);
+  });
+
+  test("a stack trace from a loaded module points at its .ts file and line, for the current and the old version", async () => {
+    const table = newTable();
+    load(table, await compileFixture("trace/room", `export function fail(): never {\n  throw new Error("v1 fails");\n}\n`));
+    load(table, await compileFixture("trace/room", `// moved down\n\n\nexport function fail(): never {\n  throw new Error("v2 fails");\n}\n`));
+
+    const stackOf = (fn: unknown): string => {
+      try {
+        (fn as () => never)();
+      } catch (err) {
+        return (err as Error).stack!;
+      }
+      assert.fail("did not throw");
+    };
+    assert.match(stackOf(table.current("trace/room")!.exports.fail), /room\.ts:5:\d+/);
+    assert.match(stackOf(table.old("trace/room")!.exports.fail), /room\.ts:2:\d+/);
+  });
+});
+
+describe("loader: classes", () => {
+  test("an existing instance gets the new method, instanceof holds, and new makes the new version", async () => {
+    const table = newTable();
+    const v1 = `export class Counter {\n  static kind = "v1";\n  n = 0;\n  inc() { this.n += 1; return "v1"; }\n}\n`;
+    const v2 = `export class Counter {\n  static kind = "v2";\n  n = 0;\n  inc() { this.n += 10; return "v2"; }\n  twice() { this.inc(); return this.inc(); }\n}\n`;
+    load(table, await compileFixture("cls/counter", v1));
+    const Counter = table.facade("cls/counter").Counter as new () => { n: number; inc(): string; twice?(): string };
+    const c = new Counter();
+    assert.equal(c.inc(), "v1");
+
+    load(table, await compileFixture("cls/counter", v2));
+    assert.equal(table.facade("cls/counter").Counter, Counter, "the facade's class is stable");
+    assert.equal(c.inc(), "v2");
+    assert.equal(c.twice!(), "v2");
+    assert.equal(c.n, 31, "state of the existing instance is kept");
+    assert.ok(c instanceof Counter);
+    assert.equal((Counter as unknown as { kind: string }).kind, "v2", "statics read through to the current version");
+
+    const raw2 = table.current("cls/counter")!.exports.Counter as Function;
+    const d = new Counter();
+    assert.equal(Object.getPrototypeOf(d), raw2.prototype, "new constructs with the current version");
+    assert.ok(d instanceof Counter);
+    assert.ok(c instanceof raw2, "the new version's own class accepts old instances");
+  });
+
+  test("a subclass in another module extends the current version of its base across reloads", async () => {
+    const table = newTable();
+    load(
+      table,
+      await compileFixture("sub/base", `export class Base { hello() { return "base v1"; } }`),
+      await compileFixture("sub/loud", `import { Base } from "./base";\nexport class Loud extends Base { shout() { return this.hello().toUpperCase(); } }`),
+    );
+    const Loud = table.facade("sub/loud").Loud as new () => { shout(): string };
+    const Base = table.facade("sub/base").Base as Function;
+    const early = new Loud();
+    load(table, await compileFixture("sub/base", `export class Base { hello() { return "base v2"; } }`));
+    assert.equal(early.shout(), "BASE V2");
+    const late = new Loud();
+    assert.equal(late.shout(), "BASE V2");
+    assert.ok(late instanceof Base && late instanceof Loud);
+    assert.ok(!(new (Base as new () => object)() instanceof Loud), "a base instance is not a subclass instance");
+  });
+});
+
+describe("loader: hot API", () => {
+  test("hot.data carries a value across versions, dispose runs on the outgoing instance and stops its interval", async () => {
+    const table = newTable();
+    const source = (tag: string): string =>
+      [
+        `import * as rt from "devcluster";`,
+        `const hot = import.meta.hot;`,
+        `export const sameHot = rt.hot === hot;`,
+        `hot.data.loads = ((hot.data.loads as number) ?? 0) + 1;`,
+        `hot.setInterval(() => rt.emit("tick", "${tag}"), 2);`,
+        `hot.dispose((data) => { data.disposedBy = "${tag}"; });`,
+      ].join("\n");
+    const v1 = await compileFixture("hot/ticker", source("v1"));
+    load(table, v1);
+    assert.equal(table.facade("hot/ticker").sameHot, true, "import.meta.hot is the module's hot context");
+    await nextEvent("tick", "v1");
+    const hot1 = hotOf("hot/ticker", v1.version);
+    assert.equal(hot1.pending, 1);
+
+    const v2 = await compileFixture("hot/ticker", source("v2"));
+    let v1TicksAfterCommit = 0;
+    const p = table.prepare([v2]);
+    table.commit(p);
+    bus.on("tick", (tag) => {
+      if (tag === "v1") v1TicksAfterCommit += 1;
+    });
+
+    assert.equal(hot1.pending, 0, "the outgoing instance's interval is cleared");
+    assert.equal(hot1.data.disposedBy, "v1");
+    assert.equal(hotOf("hot/ticker", v2.version).data, hot1.data, "one data object per module");
+    assert.equal(hot1.data.loads, 2);
+    // Several v2 ticks span several v1 periods: a surviving v1 interval would have fired by then.
+    for (let i = 0; i < 5; i++) await nextEvent("tick", "v2");
+    assert.equal(v1TicksAfterCommit, 0);
+  });
+
+  test("a hot.setTimeout that fired is no longer pending, and a disposed context starts no timers", async () => {
+    const hot = new HotInstance("unit/hot", "v1", {});
+    await new Promise<void>((resolve) => hot.setTimeout(resolve, 1));
+    assert.equal(hot.pending, 0);
+    hot.close();
+    let fired = false;
+    hot.setInterval(() => (fired = true), 1);
+    assert.equal(hot.pending, 0);
+    await new Promise<void>((resolve) => setTimeout(resolve, 5)); // long enough for a 1ms interval to have fired
+    assert.equal(fired, false);
+  });
+
+  test("hot.on listeners are removed when the instance is replaced", async () => {
+    const table = newTable();
+    const source = (tag: string): string =>
+      `import * as rt from "devcluster";\nexport const emitter = (rt.hot.data.emitter ??= new (require("node:events").EventEmitter)());\nrt.hot.on(emitter, "ping", () => rt.emit("pong", "${tag}"));`;
+    load(table, await compileFixture("hot/listener", source("v1")));
+    const emitter = table.facade("hot/listener").emitter as EventEmitter;
+    assert.equal(emitter.listenerCount("ping"), 1);
+    load(table, await compileFixture("hot/listener", source("v2")));
+    assert.equal(emitter.listenerCount("ping"), 1, "only the new version listens");
+    const pongs: unknown[] = [];
+    bus.on("pong", (t) => pongs.push(t));
+    emitter.emit("ping");
+    assert.deepEqual(pongs, ["v2"]);
+  });
+});
+
+describe("loader: prepare, commit, abort", () => {
+  test("modules of an import cycle load in one batch and call each other after commit", async () => {
+    const table = newTable();
+    const ping = await compileFixture("cycle/ping", `import { pong } from "./pong";\nexport function ping(n: number): string { return n === 0 ? "ping" : pong(n - 1); }`);
+    const pong = await compileFixture("cycle/pong", `import { ping } from "./ping";\nexport function pong(n: number): string { return n === 0 ? "pong" : ping(n - 1); }`);
+    load(table, ping, pong);
+    assert.equal((table.facade("cycle/ping").ping as (n: number) => string)(3), "pong");
+  });
+
+
+  test("a module that throws at load fails prepare with eval_failed, keeps the current version and clears its timers", async () => {
+    const table = newTable();
+    const good = await compileFixture("fail/room", `export function ok() { return "good"; }`);
+    load(table, good);
+    const bad = await compileFixture(
+      "fail/room",
+      `import * as rt from "devcluster";\nrt.hot.setInterval(() => rt.emit("tick", "bad"), 1);\nexport function ok() { return "bad"; }\nthrow new Error("kaboom");\n`,
+    );
+    assert.throws(
+      () => table.prepare([bad]),
+      (err: unknown) => {
+        assert.ok(err instanceof LoadError);
+        assert.equal(err.code, "eval_failed");
+        assert.equal(err.module, "fail/room");
+        assert.match(err.message, /fail\/room failed to evaluate \(Error at fail\/room\.ts:4:\d+\): kaboom/);
+        assert.match(err.stack!, /room\.ts:4:\d+/);
+        return true;
+      },
+    );
+    assert.equal(table.versions()["fail/room"], good.version);
+    assert.equal((table.facade("fail/room").ok as () => string)(), "good");
+    assert.equal(hotOf("fail/room", bad.version).pending, 0, "the failed instance's interval is cleared");
+  });
+
+  test("an endless loop at top level fails prepare with timeout and leaves no trace", async () => {
+    const table = newTable({ evalTimeoutMs: 200 });
+    const loop = await compileFixture("fail/loop", `export const x = 1;\nwhile (true) {}\n`);
+    assert.throws(() => table.prepare([loop]), (err: unknown) => err instanceof LoadError && err.code === "timeout" && err.module === "fail/loop");
+    assert.equal(table.has("fail/loop"), false);
+    assert.throws(() => table.facade("fail/loop"), (err: unknown) => err instanceof LoadError && err.code === "missing_import");
+  });
+
+  test("importing a module that is neither loaded nor in the reload fails prepare with missing_import", async () => {
+    const table = newTable();
+    const orphan = await compileFixture("miss/b", `import { f } from "./nowhere";\nexport const y = () => f();`);
+    assert.throws(() => table.prepare([orphan]), (err: unknown) => err instanceof LoadError && err.code === "missing_import" && /miss\/nowhere/.test(err.message));
+  });
+
+  test("a behaviour that stops exporting init fails prepare with bad_shape naming init", async () => {
+    const table = newTable();
+    load(table, await compileFixture("shape/behaviour", `export function init() { return 0; }`));
+    const broken = await compileFixture("shape/behaviour", `export function start() { return 0; }`);
+    assert.throws(() => table.prepare([broken]), (err: unknown) => err instanceof LoadError && err.code === "bad_shape" && /init/.test(err.message));
+  });
+
+  test("a third version is refused with not_purged while processes run the oldest, and loads with force", async () => {
+    let users: string[] = [];
+    const table = newTable({ oldVersionUsers: (name) => (name === "purge/room" ? users : []) });
+    const v1 = await compileFixture("purge/room", `export const v = 1;`);
+    const v2 = await compileFixture("purge/room", `export const v = 2;`);
+    const v3 = await compileFixture("purge/room", `export const v = 3;`);
+    load(table, v1);
+    load(table, v2);
+    users = ["<n1.3>", "<n1.4>"];
+    assert.throws(
+      () => table.prepare([v3]),
+      (err: unknown) => {
+        assert.ok(err instanceof LoadError);
+        assert.equal(err.code, "not_purged");
+        assert.deepEqual(err.pids, ["<n1.3>", "<n1.4>"]);
+        assert.match(err.message, /cannot load a third version of purge\/room: 2 processes still run the oldest \(<n1\.3>, <n1\.4>\)/);
+        return true;
+      },
+    );
+    assert.equal(table.versions()["purge/room"], v2.version);
+    table.commit(table.prepare([v3], { force: true }));
+    assert.equal(table.current("purge/room")!.version, v3.version);
+    assert.equal(table.old("purge/room")!.version, v2.version);
+  });
+
+  test("a batch where new b imports new a, earlier in the batch, evaluates b against the prepared a", async () => {
+    const table = newTable();
+    const a = await compileFixture("batch/a", `export function base() { return 40; }`);
+    const b = await compileFixture("batch/b", `import { base } from "./a";\nexport const answer = base() + 2;\nexport function later() { return base(); }`);
+    const p = table.prepare([a, b]);
+    assert.equal(table.has("batch/a"), false, "nothing is visible before commit");
+    const changed: unknown[] = [];
+    table.on("commit", (c) => changed.push(c));
+    assert.deepEqual(table.commit(p), [
+      { name: "batch/a", to: a.version },
+      { name: "batch/b", to: b.version },
+    ]);
+    assert.equal(changed.length, 1);
+    assert.equal(table.facade("batch/b").answer, 42);
+
+    // Both change at once, and b's top level uses an export only the new a has.
+    const a2 = await compileFixture("batch/a", `export function base() { return 1; }\nexport function extra() { return 100; }`);
+    const b2 = await compileFixture("batch/b", `import { base, extra } from "./a";\nexport const answer = base() + extra();\nexport function later() { return base(); }`);
+    const p2 = table.prepare([a2, b2]);
+    assert.equal((table.facade("batch/b").later as () => number)(), 40, "between prepare and commit the old a is current");
+    table.commit(p2);
+    assert.equal(table.facade("batch/b").answer, 101);
+    assert.equal((table.facade("batch/b").later as () => number)(), 1);
+  });
+
+  test("abort leaves the old version current and stops the prepared instance's timers", async () => {
+    const table = newTable();
+    const v1 = await compileFixture("abort/m", `export function which() { return "v1"; }`);
+    load(table, v1);
+    const v2 = await compileFixture("abort/m", `import * as rt from "devcluster";\nrt.hot.setInterval(() => undefined, 1000);\nexport function which() { return "v2"; }`);
+    const p = table.prepare([v2]);
+    const hot2 = hotOf("abort/m", v2.version);
+    assert.equal(hot2.pending, 1);
+    table.abort(p);
+    assert.equal(hot2.pending, 0);
+    assert.equal((table.facade("abort/m").which as () => string)(), "v1");
+    assert.deepEqual(table.versions(), { "abort/m": v1.version });
+    assert.throws(() => table.commit(p), /already aborted/);
+  });
+});
