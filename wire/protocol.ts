@@ -26,14 +26,8 @@ export interface Bundle {
   imports: string[];
 }
 
-/** An error as it travels: a stable code for scripts, a message for people. */
-export interface WireError {
-  code: string;
-  message: string;
-  stack?: string;
-  module?: string;
-  pids?: string[];
-}
+import type { WireError } from "./errors";
+export { toWireError, type WireError } from "./errors";
 
 export interface PeerInfo {
   name: string;
@@ -270,27 +264,4 @@ export const decodeClient = (frame: Buffer | undefined): Decoded<ClientMessage> 
 const COORDINATOR_INBOUND = { ...CONTROL, ...CLIENT };
 export const decodeCoordinatorInbound = (frame: Buffer | undefined): Decoded<CoordinatorInbound> => decodeWith(frame, COORDINATOR_INBOUND);
 
-export function toWireError(err: unknown, fallbackCode = "error"): WireError {
-  if (err instanceof Error) {
-    const e = err as Error & { code?: unknown; module?: unknown; pids?: unknown };
-    return {
-      code: typeof e.code === "string" ? e.code : fallbackCode,
-      message: e.message,
-      stack: e.stack,
-      ...(typeof e.module === "string" ? { module: e.module } : {}),
-      ...(Array.isArray(e.pids) ? { pids: e.pids.map(String) } : {}),
-    };
-  }
-  return { code: fallbackCode, message: String(err) };
-}
 
-/** An Error a caller can catch, carrying the wire error's code. */
-export class RemoteError extends Error {
-  readonly code: string;
-  constructor(wire: WireError) {
-    super(wire.message);
-    this.name = "RemoteError";
-    this.code = wire.code;
-    if (wire.stack) this.stack = wire.stack;
-  }
-}

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Dealer } from "zeromq";
-import { decodeClient, encode, RemoteError, type ClientRequest } from "../../wire/protocol";
+import { decodeClient, encode, type ClientRequest } from "../../wire/protocol";
+import { ClusterError } from "../../wire/errors";
 import { loadKeys } from "../../wire/security";
 import { Outbox, secureDealer } from "../../wire/transport";
 import { keysFile, readRunning, type RunningCluster } from "../project/stateDir";
@@ -49,7 +50,7 @@ export class ClusterClient {
         this.pending.delete(r.msg.id);
         clearTimeout(p.timer);
         if (r.msg.ok) p.resolve(r.msg.value);
-        else p.reject(new RemoteError(r.msg.error ?? { code: "error", message: "request failed" }));
+        else p.reject(ClusterError.fromWire(r.msg.error ?? { code: "error", message: "request failed" }));
       }
     } catch {
       // closed

@@ -13,7 +13,6 @@ import { runSys } from "../process/sys";
 import { Timers } from "../process/timers";
 import {
   PROTOCOL_VERSION,
-  RemoteError,
   decodeControl,
   encode,
   toWireError,
@@ -30,6 +29,7 @@ import {
 import type { ClusterKeys } from "../../wire/security";
 import { PeerLinks } from "./peers";
 import { Outbox, secureDealer } from "../../wire/transport";
+import { ClusterError } from "../../wire/errors";
 
 export interface NodeOptions {
   name: string;
@@ -388,7 +388,7 @@ export class ClusterNode {
     this.pending.delete(ref);
     if (p.timer) clearTimeout(p.timer);
     if (reply.ok) p.resolve(reply.value);
-    else p.reject(new RemoteError(reply.error));
+    else p.reject(ClusterError.fromWire(reply.error));
   }
 
   reply(from: From, reply: Reply): void {

@@ -481,7 +481,7 @@ function memoryOf(state: unknown): number {
 }
 
 export function crashReason(err: unknown): CrashReason {
-  const wire = toWireError(err, "crashed");
+  const wire = toWireError(err);
   return { code: wire.code, message: wire.message, ...(wire.stack ? { stack: wire.stack } : {}) };
 }
 
