@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
+import { isClusterError } from "../wire/errors";
 import { init } from "./project/init";
 import { ps, reload, status, stop } from "./commands/control";
 import { shell, shellEval } from "./commands/shell";
@@ -21,10 +22,10 @@ function run(action: () => Promise<number>): Promise<void> {
       process.exitCode = code;
     },
     (err: unknown) => {
-      const e = err as Error & { code?: string };
+      const e = err as Error;
       process.stderr.write(`devcluster: ${e.message}\n`);
       if (process.env.DEVCLUSTER_DEBUG && e.stack) process.stderr.write(e.stack + "\n");
-      process.exitCode = e.code === "config_invalid" ? 2 : 1;
+      process.exitCode = isClusterError(err, "config_invalid") ? 2 : 1;
     },
   );
 }

@@ -7,11 +7,9 @@ import { loadKeys } from "../../wire/security";
 import { Outbox, secureDealer } from "../../wire/transport";
 import { keysFile, readRunning, type RunningCluster } from "../project/stateDir";
 
-export class NoClusterError extends Error {
-  readonly code = "no_cluster";
-  constructor(projectDir: string) {
-    super(`no cluster is running in ${projectDir}: start one with \`devcluster up\``);
-  }
+/** What every command and the shell say when no `devcluster up` runs in the project. */
+export function notRunning(projectDir: string): ClusterError {
+  return new ClusterError("not_running", `no cluster is running in ${projectDir}: start one with \`devcluster up\``);
 }
 
 /**
@@ -34,7 +32,7 @@ export class ClusterClient {
 
   static connect(projectDir: string): ClusterClient {
     const running = readRunning(projectDir);
-    if (!running || !existsSync(keysFile(projectDir))) throw new NoClusterError(projectDir);
+    if (!running || !existsSync(keysFile(projectDir))) throw notRunning(projectDir);
     const socket = secureDealer(loadKeys(keysFile(projectDir)), `client-${process.pid}-${randomBytes(4).toString("hex")}`);
     socket.connect(running.endpoint);
     return new ClusterClient(running, socket);
@@ -62,7 +60,7 @@ export class ClusterClient {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(Object.assign(new Error(`the coordinator (pid ${this.running.pid}) did not answer ${req.type} within ${timeoutMs} ms`), { code: "timeout" }));
+        reject(new ClusterError("timeout", `the coordinator (pid ${this.running.pid}) did not answer ${req.type} within ${timeoutMs} ms`));
       }, timeoutMs);
       let frame: Buffer;
       try {
@@ -70,7 +68,7 @@ export class ClusterClient {
       } catch (err) {
         clearTimeout(timer);
         const hint = /Promise/.test((err as Error).message) ? "; await a Promise before passing it" : "";
-        reject(Object.assign(new Error(`an argument cannot be sent to the cluster (${(err as Error).message})${hint}`), { code: "not_serializable" }));
+        reject(new ClusterError("not_serializable", `an argument cannot be sent to the cluster (${(err as Error).message})${hint}`, { cause: err }));
         return;
       }
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
@@ -84,7 +82,7 @@ export class ClusterClient {
     // A request still out would otherwise never settle, and a shell line waiting on it would block every later line.
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
-      p.reject(Object.assign(new Error(`the connection to the coordinator (pid ${this.running.pid}) closed before it answered`), { code: "disconnected" }));
+      p.reject(new ClusterError("disconnected", `the connection to the coordinator (pid ${this.running.pid}) closed before it answered`));
     }
     this.pending.clear();
     this.out.close();

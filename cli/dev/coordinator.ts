@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Router } from "zeromq";
+import { ClusterError, type ErrorCode } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
 import { Pid } from "../../wire/pid";
 import {
@@ -54,7 +55,7 @@ interface Member {
 }
 
 
-function wire(code: string, message: string): WireError {
+function wire(code: ErrorCode, message: string): WireError {
   return { code, message };
 }
 
@@ -124,10 +125,11 @@ export class Coordinator extends EventEmitter {
     try {
       this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
     } catch (err) {
-      const e = err as Error & { code?: string };
-      throw Object.assign(
-        new Error(`the coordinator cannot listen on ${this.opts.host}:${this.opts.port} ("coordinator" in cluster.config.json): ${e.message}. Pick another port, or 0 for any free one.`),
-        { code: e.code === "EADDRINUSE" ? "address_in_use" : "bind_failed", cause: err },
+      // The message keeps the OS's reason (EADDRINUSE, EACCES); the code says what to change: the port.
+      throw new ClusterError(
+        "bad_port",
+        `the coordinator cannot listen on ${this.opts.host}:${this.opts.port} ("coordinator" in cluster.config.json): ${(err as Error).message}. Pick another port, or 0 for any free one.`,
+        { cause: err },
       );
     }
     void this.serve();
@@ -285,7 +287,7 @@ export class Coordinator extends EventEmitter {
   }
 
   /** Requests that will get no answer fail now rather than at their timeout (which would also keep `up` alive after stop). */
-  private failRequests(which: (node: string) => boolean, code: string, message: string): void {
+  private failRequests(which: (node: string) => boolean, code: ErrorCode, message: string): void {
     for (const [id, r] of [...this.nodeRequests]) {
       if (which(r.node)) r.settle({ type: "nodeResponse", id, ok: false, error: { code, message } });
     }
@@ -324,7 +326,7 @@ export class Coordinator extends EventEmitter {
     return this.serial(async () => {
       const missing = names.filter((n) => !this.store.previous(n));
       if (missing.length) {
-        throw Object.assign(new Error(`no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`), { code: "no_history" });
+        throw new ClusterError("no_history", `no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`);
       }
       return this.transaction(names.map((n) => this.store.previous(n)!), opts.force ?? false, { store: "rollback" });
     });
@@ -336,13 +338,13 @@ export class Coordinator extends EventEmitter {
   nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
     if (!this.members.has(node)) {
       const known = this.opts.nodes.join(", ");
-      return Promise.reject(Object.assign(new Error(`unknown or down node ${node} (nodes: ${known})`), { code: "nodedown" }));
+      return Promise.reject(new ClusterError("nodedown", `unknown or down node ${node} (nodes: ${known})`));
     }
     const id = ++this.requestSeq;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.nodeRequests.delete(id);
-        reject(Object.assign(new Error(`node ${node} did not answer ${op.op} within ${timeoutMs} ms`), { code: "timeout" }));
+        reject(new ClusterError("timeout", `node ${node} did not answer ${op.op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.nodeRequests.set(id, {
         node,
@@ -350,7 +352,7 @@ export class Coordinator extends EventEmitter {
           clearTimeout(timer);
           this.nodeRequests.delete(id);
           if (msg.ok) resolve(msg.value);
-          else reject(Object.assign(new Error(msg.error?.message ?? "node error"), { code: msg.error?.code ?? "error" }));
+          else reject(ClusterError.fromWire(msg.error ?? { code: "error", message: "node error" }));
         },
       });
       this.sendTo(node, { type: "nodeRequest", id, op });
@@ -391,7 +393,7 @@ export class Coordinator extends EventEmitter {
       case "reload": {
         const unknown = req.modules.filter((m) => !this.store.has(m));
         if (unknown.length) {
-          throw Object.assign(new Error(`unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`), { code: "unknown_module" });
+          throw new ClusterError("unknown_module", `unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`);
         }
         return this.reload(await this.opts.compile(req.modules), { force: req.force });
       }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
+import { ClusterError } from "../../wire/errors";
 import { loadOrCreateKeys } from "../../wire/security";
 import { CompileError, Compiler, type CompiledModule } from "./compiler";
 import { loadConfig, type ClusterConfig } from "../project/config";
@@ -60,7 +61,7 @@ export class DevServer extends EventEmitter {
     this.compiler = new Compiler({ projectDir: this.config.projectDir, srcDir: this.config.srcDir });
   }
 
-  /** Throws ConfigError, CompileError, or an Error when a cluster already runs in this project. */
+  /** Throws a ClusterError: config_invalid, compile_failed, already_running, bad_port. */
   static async start(opts: DevServerOptions): Promise<DevServer> {
     const server = new DevServer(opts);
     try {
@@ -76,14 +77,14 @@ export class DevServer extends EventEmitter {
     const { config } = this;
     const running = readRunning(config.projectDir);
     if (running) {
-      throw Object.assign(new Error(`a cluster is already running in ${config.projectDir} (pid ${running.pid}); stop it with \`devcluster stop\``), { code: "already_running" });
+      throw new ClusterError("already_running", `a cluster is already running in ${config.projectDir} (pid ${running.pid}); stop it with \`devcluster stop\``);
     }
     const keys = loadOrCreateKeys(keysFile(config.projectDir));
     const modules = await this.compiler.compileAll();
     if (!modules.some((m) => m.name === config.entry)) {
-      throw Object.assign(
-        new Error(`entry module ${config.entry} is not in ${config.srcDir} (modules: ${modules.map((m) => m.name).join(", ") || "none"}); check "entry" in ${config.configPath}`),
-        { code: "config_invalid" },
+      throw new ClusterError(
+        "config_invalid",
+        `entry module ${config.entry} is not in ${config.srcDir} (modules: ${modules.map((m) => m.name).join(", ") || "none"}); check "entry" in ${config.configPath}`,
       );
     }
     const nodeNames = config.nodes.map((n) => n.name);
@@ -167,7 +168,7 @@ export class DevServer extends EventEmitter {
   /** Resolves when every node has run its entry module. */
   ready(timeoutMs = 30_000): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`cluster not ready within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new ClusterError("timeout", `cluster not ready within ${timeoutMs} ms`)), timeoutMs);
       this.once("ready", () => {
         clearTimeout(timer);
         resolve();

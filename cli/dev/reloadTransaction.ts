@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
 import { encode, type ControlMessage, type WireError } from "../../wire/protocol";
 import { toBundle, type CodeStore } from "./codeStore";
@@ -30,7 +31,7 @@ export interface ReloadReport {
 
 type Answer = Extract<ControlMessage, { type: "ready" | "failed" | "committed" }>;
 
-function wire(code: string, message: string): WireError {
+function wire(code: ErrorCode, message: string): WireError {
   return { code, message };
 }
 
@@ -79,7 +80,7 @@ export class ReloadTransactions {
   nodeDown(name: string): void {
     for (const [key, resolve] of this.answers) {
       const [reload, node] = key.split(":");
-      if (node === name) resolve({ type: "failed", reload: Number(reload), node: name, error: wire("node_down", `node ${name} went down`) });
+      if (node === name) resolve({ type: "failed", reload: Number(reload), node: name, error: wire("noconnection", `node ${name} went down`) });
     }
   }
 
@@ -172,7 +173,7 @@ export class ReloadTransactions {
         for (const f of com.codeChangeFailures) failures.push({ node: n, pid: f.pid.toString(), error: f.error });
         return { node: n, ok: true, ms: (prep.type === "ready" ? prep.ms : 0) + com.ms };
       }
-      return { node: n, ok: false, ms: 0, error: com.type === "failed" ? com.error : wire("protocol", "unexpected answer") };
+      return { node: n, ok: false, ms: 0, error: com.type === "failed" ? com.error : wire("error", "unexpected answer") };
     });
     const ok = results.every((r) => r.ok);
     const report: ReloadReport = {

@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import { ClusterError, type ErrorCode } from "../../wire/errors";
 import { Pid, parsePid } from "../../wire/pid";
 import { RENDERED, type NodeOp, type ProcessInfo } from "../../wire/protocol";
 import type { ClusterClient } from "../dev/client";
@@ -21,8 +22,8 @@ function unrender(value: unknown): unknown {
   return value;
 }
 
-function fail(code: string, message: string): never {
-  throw Object.assign(new Error(message), { code });
+function fail(code: ErrorCode, message: string): never {
+  throw new ClusterError(code, message);
 }
 
 const short = (v: string | undefined): string => (v ? v.slice(0, 8) : "-");
