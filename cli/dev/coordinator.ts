@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type { Router } from "zeromq";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
+import { PendingReplies } from "../../wire/pending";
 import { Pid } from "../../wire/pid";
 import {
   PROTOCOL_VERSION,
@@ -23,6 +24,7 @@ import { CodeStore } from "./codeStore";
 import type { CompiledModule } from "./compiler";
 import { Liveness } from "./liveness";
 import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
+import { expectWithin } from "./replies";
 
 export type { NodeResult, ReloadReport } from "./reloadTransaction";
 
@@ -73,7 +75,8 @@ export class Coordinator extends EventEmitter {
   private readonly names = new Map<string, Pid>();
   /** how many times each node has joined: its pids of each life are distinct */
   private readonly joins = new Map<string, number>();
-  private readonly nodeRequests = new Map<number, { node: string; settle: (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void }>();
+  /** relayed requests by id, tagged with the node that answers them */
+  private readonly nodeRequests = new PendingReplies<number, Extract<ControlMessage, { type: "nodeResponse" }>>();
   private zap?: ZapHandler;
   private readonly reloads: ReloadTransactions;
   private readonly liveness = new Liveness({
@@ -212,7 +215,7 @@ export class Coordinator extends EventEmitter {
         this.sendTo(from, { type: "nameReply", ref: msg.ref, ...(this.names.has(msg.name) ? { pid: this.names.get(msg.name)! } : {}) });
         return;
       case "nodeResponse":
-        this.nodeRequests.get(msg.id)?.settle(msg);
+        this.nodeRequests.resolve(msg.id, msg);
         return;
       case "request":
         void this.answerClient(from, msg.id, msg.req);
@@ -288,9 +291,7 @@ export class Coordinator extends EventEmitter {
 
   /** Requests that will get no answer fail now rather than at their timeout (which would also keep `up` alive after stop). */
   private failRequests(which: (node: string) => boolean, code: ErrorCode, message: string): void {
-    for (const [id, r] of [...this.nodeRequests]) {
-      if (which(r.node)) r.settle({ type: "nodeResponse", id, ok: false, error: { code, message } });
-    }
+    this.nodeRequests.failWhere((node) => node !== undefined && which(node), () => new ClusterError(code, message));
   }
 
   // ---- reload transaction (DESIGN §6) ---------------------------------------
@@ -335,28 +336,17 @@ export class Coordinator extends EventEmitter {
   // ---- clients (CLI, shell) --------------------------------------------------
 
   /** Relays an operation to a node and waits for its answer. */
-  nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
+  async nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
     if (!this.members.has(node)) {
       const known = this.opts.nodes.join(", ");
-      return Promise.reject(new ClusterError("nodedown", `unknown or down node ${node} (nodes: ${known})`));
+      throw new ClusterError("nodedown", `unknown or down node ${node} (nodes: ${known})`);
     }
     const id = ++this.requestSeq;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.nodeRequests.delete(id);
-        reject(new ClusterError("timeout", `node ${node} did not answer ${op.op} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.nodeRequests.set(id, {
-        node,
-        settle: (msg) => {
-          clearTimeout(timer);
-          this.nodeRequests.delete(id);
-          if (msg.ok) resolve(msg.value);
-          else reject(ClusterError.fromWire(msg.error ?? { code: "error", message: "node error" }));
-        },
-      });
-      this.sendTo(node, { type: "nodeRequest", id, op });
-    });
+    const answer = expectWithin(this.nodeRequests, id, { timeoutMs, tag: node, what: `${op.op} on node ${node}` }, `node ${node} did not answer ${op.op} within ${timeoutMs} ms`);
+    this.sendTo(node, { type: "nodeRequest", id, op });
+    const msg = await answer;
+    if (!msg.ok) throw ClusterError.fromWire(msg.error ?? { code: "error", message: "node error" });
+    return msg.value;
   }
 
   async status(): Promise<StatusReport> {
@@ -422,6 +412,9 @@ export class Coordinator extends EventEmitter {
     this.failRequests(() => true, "shutdown", "the cluster is stopping");
     this.reloads.close();
     this.liveness.close();
+    // The answers of requests just failed (here, or by the nodes going down just before) travel
+    // through promise chains: let them reach the outbox, so a client hears why instead of hanging.
+    await new Promise((resolve) => setImmediate(resolve));
     this.out.close();
     this.router.close();
     this.zap?.close();
