@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
 import { isClusterError } from "../wire/errors";
-import { init } from "./project/init";
-import { ps, reload, status, stop } from "./commands/control";
+import { init } from "./commands/init";
+import { ps } from "./commands/ps";
+import { reload } from "./commands/reload";
 import { shell, shellEval } from "./commands/shell";
+import { status } from "./commands/status";
+import { stop } from "./commands/stop";
 import { up } from "./commands/up";
 import { findConfig, projectDirOf } from "./project/project";
 
@@ -33,12 +36,7 @@ function run(action: () => Promise<number>): Promise<void> {
 program
   .command("init [dir]")
   .description("write cluster.config.json, tsconfig.json and a src/ with an entry module")
-  .action((dir: string | undefined) =>
-    run(async () => {
-      await init(dir ?? ".", { log: (line) => process.stdout.write(line + "\n") });
-      return 0;
-    }),
-  );
+  .action((dir: string | undefined) => run(() => init(dir)));
 
 program
   .command("up")

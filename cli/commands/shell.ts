@@ -2,7 +2,7 @@ import * as vm from "node:vm";
 import { inspect } from "node:util";
 import { Connection, describeError, startShell } from "../shell/repl";
 import { ShellContext } from "../shell/helpers";
-import { toJson } from "../shell/views";
+import { toJson } from "../views/tables";
 
 /**
  * Evaluates an expression with the shell's helpers in scope. Top-level await

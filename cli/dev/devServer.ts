@@ -12,6 +12,7 @@ import { Launcher } from "./launcher";
 import { LogRenderer, coordinatorLogger, type LogFormat } from "./logs";
 import { clearRunning, keysFile, readRunning, writeRunning } from "../project/stateDir";
 import { Watcher, type ChangeBatch } from "./watcher";
+import { reloadLogLine } from "../views/reloadReport";
 
 export interface DevServerOptions {
   configPath: string;
@@ -208,19 +209,9 @@ export class DevServer extends EventEmitter {
 
   private async reportReload(modules: CompiledModule[]): Promise<ReloadReport> {
     const report = await this.coordinator.reload(modules);
-    const names = report.modules.map((m) => `${m.name}@${m.version}`).join(", ");
-    if (report.ok) {
-      const skipped = report.skipped?.length ? `; ${report.skipped.join(", ")} not answering, will catch up when back` : "";
-      this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, `reloaded ${names} on ${report.nodes.length} nodes${skipped}`);
-    } else {
-      const why = report.nodes.filter((n) => !n.ok).map((n) => `${n.node}: ${n.error?.message}`).join("; ");
-      if (report.failedIn === "commit") {
-        const done = report.nodes.filter((n) => n.ok).map((n) => n.node).join(", ") || "no node";
-        this.log.error({ modules: report.modules }, `reload of ${names} committed on ${done}, but not confirmed by ${why}. Check that node (devcluster status).`);
-      } else {
-        this.log.error({ modules: report.modules }, `reload of ${names} aborted: ${why}. No node switched. Fix the file and save again.`);
-      }
-    }
+    if (report.ok) this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, reloadLogLine(report));
+    // What to do next depends on where the change came from: here, a saved file.
+    else this.log.error({ modules: report.modules }, `${reloadLogLine(report)}. ${report.failedIn === "commit" ? "Check those nodes (devcluster status)." : "Fix the file and save again."}`);
     return report;
   }
 
