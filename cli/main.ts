@@ -4,7 +4,7 @@ import { isClusterError } from "../wire/errors";
 import { init } from "./commands/init";
 import { ps } from "./commands/ps";
 import { reload } from "./commands/reload";
-import { shell, shellEval } from "./commands/shell";
+import { shell } from "./commands/shell";
 import { status } from "./commands/status";
 import { stop } from "./commands/stop";
 import { up } from "./commands/up";
@@ -93,11 +93,7 @@ program
   .option("--json", "with --eval: print the result as JSON")
   .option("--node <name>", "default node for spawn and evalOn")
   .action((opts: { config?: string; eval?: string; json?: boolean; node?: string }) =>
-    run(async () => {
-      const projectDir = projectDirOf(findConfig(opts.config));
-      if (opts.eval === undefined) return shell(projectDir, opts);
-      return shellEval(projectDir, opts.eval, opts);
-    }),
+    run(() => shell(projectDirOf(findConfig(opts.config)), opts)),
   );
 
 void program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { ClusterError, type ErrorCode } from "../../wire/errors";
+import { ClusterError, isClusterError, type ErrorCode } from "../../wire/errors";
 import { Pid, parsePid } from "../../wire/pid";
 import { RENDERED, type NodeOp, type ProcessInfo } from "../../wire/protocol";
 import type { ClusterClient } from "../dev/client";
@@ -146,8 +146,7 @@ export class ShellContext {
     try {
       return await fn(await this.self());
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== "noproc" && code !== "nodedown" && code !== "badarg") throw err;
+      if (!isClusterError(err, "noproc", "nodedown", "badarg")) throw err;
       this.mailbox = undefined;
       return retry ? fn(await this.self()) : undefined;
     }
