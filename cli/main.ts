@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { init } from "./project/init";
-import { ps, reload, status, stop } from "./commands/control";
-import { shell, shellEval } from "./commands/shell";
+import { isClusterError } from "../wire/errors";
+import { init } from "./commands/init";
+import { ps } from "./commands/ps";
+import { reload } from "./commands/reload";
+import { shell } from "./commands/shell";
+import { status } from "./commands/status";
+import { stop } from "./commands/stop";
 import { up } from "./commands/up";
 import { findConfig, projectDirOf } from "./project/project";
 
@@ -21,10 +25,10 @@ function run(action: () => Promise<number>): Promise<void> {
       process.exitCode = code;
     },
     (err: unknown) => {
-      const e = err as Error & { code?: string };
+      const e = err as Error;
       process.stderr.write(`devcluster: ${e.message}\n`);
       if (process.env.DEVCLUSTER_DEBUG && e.stack) process.stderr.write(e.stack + "\n");
-      process.exitCode = e.code === "config_invalid" ? 2 : 1;
+      process.exitCode = isClusterError(err, "config_invalid") ? 2 : 1;
     },
   );
 }
@@ -32,12 +36,7 @@ function run(action: () => Promise<number>): Promise<void> {
 program
   .command("init [dir]")
   .description("write cluster.config.json, tsconfig.json and a src/ with an entry module")
-  .action((dir: string | undefined) =>
-    run(async () => {
-      await init(dir ?? ".", { log: (line) => process.stdout.write(line + "\n") });
-      return 0;
-    }),
-  );
+  .action((dir: string | undefined) => run(() => init(dir)));
 
 program
   .command("up")
@@ -94,11 +93,7 @@ program
   .option("--json", "with --eval: print the result as JSON")
   .option("--node <name>", "default node for spawn and evalOn")
   .action((opts: { config?: string; eval?: string; json?: boolean; node?: string }) =>
-    run(async () => {
-      const projectDir = projectDirOf(findConfig(opts.config));
-      if (opts.eval === undefined) return shell(projectDir, opts);
-      return shellEval(projectDir, opts.eval, opts);
-    }),
+    run(() => shell(projectDirOf(findConfig(opts.config)), opts)),
   );
 
 void program.parseAsync(process.argv);

@@ -1,23 +1,8 @@
-import * as vm from "node:vm";
 import { inspect } from "node:util";
+import { evaluate } from "../shell/evaluate";
 import { Connection, describeError, startShell } from "../shell/repl";
 import { ShellContext } from "../shell/helpers";
-import { toJson } from "../shell/views";
-
-/**
- * Evaluates an expression with the shell's helpers in scope. Top-level await
- * works: the text is tried as an async expression first, then as a body.
- */
-export async function evaluate(code: string, scope: Record<string, unknown>): Promise<unknown> {
-  const context = vm.createContext({ ...scope, console });
-  let script: vm.Script;
-  try {
-    script = new vm.Script(`(async () => (${code}\n))()`, { filename: "shell" });
-  } catch {
-    script = new vm.Script(`(async () => {${code}\n})()`, { filename: "shell" });
-  }
-  return script.runInContext(context) as Promise<unknown>;
-}
+import { toJson } from "../views/tables";
 
 /** `devcluster shell --eval`: one expression, its value on stdout, the exit code says whether it threw. */
 export async function shellEval(projectDir: string, code: string, opts: { json?: boolean; node?: string }): Promise<number> {
@@ -37,7 +22,9 @@ export async function shellEval(projectDir: string, code: string, opts: { json?:
   }
 }
 
-export async function shell(projectDir: string, opts: { node?: string }): Promise<number> {
+/** `devcluster shell`: the REPL until the user leaves it, or with `--eval` one expression. */
+export async function shell(projectDir: string, opts: { eval?: string; json?: boolean; node?: string }): Promise<number> {
+  if (opts.eval !== undefined) return shellEval(projectDir, opts.eval, opts);
   await startShell(projectDir, { node: opts.node, terminal: process.env.DEVCLUSTER_SHELL_TERMINAL === "1" ? true : undefined });
   return 0;
 }

@@ -1,17 +1,19 @@
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Dealer } from "zeromq";
-import { decodeClient, encode, type ClientRequest } from "../../wire/protocol";
+import { decodeClient, encode, type ClientMessage, type ClientRequest } from "../../wire/protocol";
 import { ClusterError } from "../../wire/errors";
+import { PendingReplies } from "../../wire/pending";
 import { loadKeys } from "../../wire/security";
 import { Outbox, secureDealer } from "../../wire/transport";
 import { keysFile, readRunning, type RunningCluster } from "../project/stateDir";
+import { expectWithin } from "./replies";
 
-export class NoClusterError extends Error {
-  readonly code = "no_cluster";
-  constructor(projectDir: string) {
-    super(`no cluster is running in ${projectDir}: start one with \`devcluster up\``);
-  }
+type Response = Extract<ClientMessage, { type: "response" }>;
+
+/** What every command and the shell say when no `devcluster up` runs in the project. */
+export function notRunning(projectDir: string): ClusterError {
+  return new ClusterError("not_running", `no cluster is running in ${projectDir}: start one with \`devcluster up\``);
 }
 
 /**
@@ -19,7 +21,7 @@ export class NoClusterError extends Error {
  * DEALER, requests matched to responses by id, each with a deadline.
  */
 export class ClusterClient {
-  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
+  private readonly pending = new PendingReplies<number, Response>();
   private readonly out: Outbox;
   private nextId = 1;
   private closed = false;
@@ -34,7 +36,7 @@ export class ClusterClient {
 
   static connect(projectDir: string): ClusterClient {
     const running = readRunning(projectDir);
-    if (!running || !existsSync(keysFile(projectDir))) throw new NoClusterError(projectDir);
+    if (!running || !existsSync(keysFile(projectDir))) throw notRunning(projectDir);
     const socket = secureDealer(loadKeys(keysFile(projectDir)), `client-${process.pid}-${randomBytes(4).toString("hex")}`);
     socket.connect(running.endpoint);
     return new ClusterClient(running, socket);
@@ -45,48 +47,39 @@ export class ClusterClient {
       for await (const [frame] of this.socket) {
         const r = decodeClient(frame);
         if (!r.ok || r.msg.type !== "response") continue;
-        const p = this.pending.get(r.msg.id);
-        if (!p) continue;
-        this.pending.delete(r.msg.id);
-        clearTimeout(p.timer);
-        if (r.msg.ok) p.resolve(r.msg.value);
-        else p.reject(ClusterError.fromWire(r.msg.error ?? { code: "error", message: "request failed" }));
+        this.pending.resolve(r.msg.id, r.msg);
       }
     } catch {
       // closed
     }
   }
 
-  request<T = unknown>(req: ClientRequest, timeoutMs = 15_000): Promise<T> {
+  async request<T = unknown>(req: ClientRequest, timeoutMs = 15_000): Promise<T> {
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(Object.assign(new Error(`the coordinator (pid ${this.running.pid}) did not answer ${req.type} within ${timeoutMs} ms`), { code: "timeout" }));
-      }, timeoutMs);
-      let frame: Buffer;
-      try {
-        frame = encode({ type: "request", id, req });
-      } catch (err) {
-        clearTimeout(timer);
-        const hint = /Promise/.test((err as Error).message) ? "; await a Promise before passing it" : "";
-        reject(Object.assign(new Error(`an argument cannot be sent to the cluster (${(err as Error).message})${hint}`), { code: "not_serializable" }));
-        return;
-      }
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.out.push([frame]);
-    });
+    let frame: Buffer;
+    try {
+      frame = encode({ type: "request", id, req });
+    } catch (err) {
+      const hint = /Promise/.test((err as Error).message) ? "; await a Promise before passing it" : "";
+      throw new ClusterError("not_serializable", `an argument cannot be sent to the cluster (${(err as Error).message})${hint}`, { cause: err });
+    }
+    const answer = expectWithin(
+      this.pending,
+      id,
+      { timeoutMs, what: `${req.type} request to the coordinator` },
+      `the coordinator (pid ${this.running.pid}) did not answer ${req.type} within ${timeoutMs} ms`,
+    );
+    this.out.push([frame]);
+    const res = await answer;
+    if (!res.ok) throw ClusterError.fromWire(res.error ?? { code: "error", message: "request failed" });
+    return res.value as T;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     // A request still out would otherwise never settle, and a shell line waiting on it would block every later line.
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(Object.assign(new Error(`the connection to the coordinator (pid ${this.running.pid}) closed before it answered`), { code: "disconnected" }));
-    }
-    this.pending.clear();
+    this.pending.failAll(() => new ClusterError("disconnected", `the connection to the coordinator (pid ${this.running.pid}) closed before it answered`));
     this.out.close();
     this.socket.close();
   }

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
+import { ClusterError } from "../../wire/errors";
 
 /**
  * How a bundle names another project module: `require("devcluster:project/chat/room")`.
@@ -44,12 +45,12 @@ export interface CompileDiagnostic {
  * The set did not compile. Nothing of it may be sent: a reload is all or nothing,
  * and the cluster keeps running the last good version.
  */
-export class CompileError extends Error {
-  readonly code = "compile_failed";
+export class CompileError extends ClusterError {
+  /** each with file:line:col, for editors and the save report; ClusterError has no slot for them */
   readonly diagnostics: CompileDiagnostic[];
 
   constructor(diagnostics: CompileDiagnostic[]) {
-    super(formatDiagnostics(diagnostics));
+    super("compile_failed", formatDiagnostics(diagnostics));
     this.name = "CompileError";
     this.diagnostics = diagnostics;
   }
@@ -82,7 +83,7 @@ export class Compiler {
   moduleName(file: string): string {
     const rel = path.relative(this.srcDir, path.resolve(this.projectDir, file));
     if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
-      throw new Error(`${file} is not inside the source folder ${this.srcDir}, so it is not a project module`);
+      throw new ClusterError("badarg", `${file} is not inside the source folder ${this.srcDir}, so it is not a project module`);
     }
     return rel.replace(/\.[^./\\]+$/, "").split(path.sep).join("/");
   }

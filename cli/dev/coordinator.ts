@@ -1,6 +1,8 @@
 import { EventEmitter } from "node:events";
 import type { Router } from "zeromq";
+import { ClusterError, type ErrorCode } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
+import { PendingReplies } from "../../wire/pending";
 import { Pid } from "../../wire/pid";
 import {
   PROTOCOL_VERSION,
@@ -22,6 +24,7 @@ import { CodeStore } from "./codeStore";
 import type { CompiledModule } from "./compiler";
 import { Liveness } from "./liveness";
 import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
+import { expectWithin } from "./replies";
 
 export type { NodeResult, ReloadReport } from "./reloadTransaction";
 
@@ -54,7 +57,7 @@ interface Member {
 }
 
 
-function wire(code: string, message: string): WireError {
+function wire(code: ErrorCode, message: string): WireError {
   return { code, message };
 }
 
@@ -72,7 +75,8 @@ export class Coordinator extends EventEmitter {
   private readonly names = new Map<string, Pid>();
   /** how many times each node has joined: its pids of each life are distinct */
   private readonly joins = new Map<string, number>();
-  private readonly nodeRequests = new Map<number, { node: string; settle: (msg: Extract<ControlMessage, { type: "nodeResponse" }>) => void }>();
+  /** relayed requests by id, tagged with the node that answers them */
+  private readonly nodeRequests = new PendingReplies<number, Extract<ControlMessage, { type: "nodeResponse" }>>();
   private zap?: ZapHandler;
   private readonly reloads: ReloadTransactions;
   private readonly liveness = new Liveness({
@@ -124,10 +128,11 @@ export class Coordinator extends EventEmitter {
     try {
       this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
     } catch (err) {
-      const e = err as Error & { code?: string };
-      throw Object.assign(
-        new Error(`the coordinator cannot listen on ${this.opts.host}:${this.opts.port} ("coordinator" in cluster.config.json): ${e.message}. Pick another port, or 0 for any free one.`),
-        { code: e.code === "EADDRINUSE" ? "address_in_use" : "bind_failed", cause: err },
+      // The message keeps the OS's reason (EADDRINUSE, EACCES); the code says what to change: the port.
+      throw new ClusterError(
+        "bad_port",
+        `the coordinator cannot listen on ${this.opts.host}:${this.opts.port} ("coordinator" in cluster.config.json): ${(err as Error).message}. Pick another port, or 0 for any free one.`,
+        { cause: err },
       );
     }
     void this.serve();
@@ -210,7 +215,7 @@ export class Coordinator extends EventEmitter {
         this.sendTo(from, { type: "nameReply", ref: msg.ref, ...(this.names.has(msg.name) ? { pid: this.names.get(msg.name)! } : {}) });
         return;
       case "nodeResponse":
-        this.nodeRequests.get(msg.id)?.settle(msg);
+        this.nodeRequests.resolve(msg.id, msg);
         return;
       case "request":
         void this.answerClient(from, msg.id, msg.req);
@@ -285,10 +290,8 @@ export class Coordinator extends EventEmitter {
   }
 
   /** Requests that will get no answer fail now rather than at their timeout (which would also keep `up` alive after stop). */
-  private failRequests(which: (node: string) => boolean, code: string, message: string): void {
-    for (const [id, r] of [...this.nodeRequests]) {
-      if (which(r.node)) r.settle({ type: "nodeResponse", id, ok: false, error: { code, message } });
-    }
+  private failRequests(which: (node: string) => boolean, code: ErrorCode, message: string): void {
+    this.nodeRequests.failWhere((node) => node !== undefined && which(node), () => new ClusterError(code, message));
   }
 
   // ---- reload transaction (DESIGN §6) ---------------------------------------
@@ -324,7 +327,7 @@ export class Coordinator extends EventEmitter {
     return this.serial(async () => {
       const missing = names.filter((n) => !this.store.previous(n));
       if (missing.length) {
-        throw Object.assign(new Error(`no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`), { code: "no_history" });
+        throw new ClusterError("no_history", `no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`);
       }
       return this.transaction(names.map((n) => this.store.previous(n)!), opts.force ?? false, { store: "rollback" });
     });
@@ -333,28 +336,17 @@ export class Coordinator extends EventEmitter {
   // ---- clients (CLI, shell) --------------------------------------------------
 
   /** Relays an operation to a node and waits for its answer. */
-  nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
+  async nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
     if (!this.members.has(node)) {
       const known = this.opts.nodes.join(", ");
-      return Promise.reject(Object.assign(new Error(`unknown or down node ${node} (nodes: ${known})`), { code: "nodedown" }));
+      throw new ClusterError("nodedown", `unknown or down node ${node} (nodes: ${known})`);
     }
     const id = ++this.requestSeq;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.nodeRequests.delete(id);
-        reject(Object.assign(new Error(`node ${node} did not answer ${op.op} within ${timeoutMs} ms`), { code: "timeout" }));
-      }, timeoutMs);
-      this.nodeRequests.set(id, {
-        node,
-        settle: (msg) => {
-          clearTimeout(timer);
-          this.nodeRequests.delete(id);
-          if (msg.ok) resolve(msg.value);
-          else reject(Object.assign(new Error(msg.error?.message ?? "node error"), { code: msg.error?.code ?? "error" }));
-        },
-      });
-      this.sendTo(node, { type: "nodeRequest", id, op });
-    });
+    const answer = expectWithin(this.nodeRequests, id, { timeoutMs, tag: node, what: `${op.op} on node ${node}` }, `node ${node} did not answer ${op.op} within ${timeoutMs} ms`);
+    this.sendTo(node, { type: "nodeRequest", id, op });
+    const msg = await answer;
+    if (!msg.ok) throw ClusterError.fromWire(msg.error ?? { code: "error", message: "node error" });
+    return msg.value;
   }
 
   async status(): Promise<StatusReport> {
@@ -391,7 +383,7 @@ export class Coordinator extends EventEmitter {
       case "reload": {
         const unknown = req.modules.filter((m) => !this.store.has(m));
         if (unknown.length) {
-          throw Object.assign(new Error(`unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`), { code: "unknown_module" });
+          throw new ClusterError("unknown_module", `unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`);
         }
         return this.reload(await this.opts.compile(req.modules), { force: req.force });
       }
@@ -420,6 +412,9 @@ export class Coordinator extends EventEmitter {
     this.failRequests(() => true, "shutdown", "the cluster is stopping");
     this.reloads.close();
     this.liveness.close();
+    // The answers of requests just failed (here, or by the nodes going down just before) travel
+    // through promise chains: let them reach the outbox, so a client hears why instead of hanging.
+    await new Promise((resolve) => setImmediate(resolve));
     this.out.close();
     this.router.close();
     this.zap?.close();

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
+import { ClusterError } from "../../wire/errors";
 import { loadOrCreateKeys } from "../../wire/security";
 import { CompileError, Compiler, type CompiledModule } from "./compiler";
 import { loadConfig, type ClusterConfig } from "../project/config";
@@ -11,6 +12,7 @@ import { Launcher } from "./launcher";
 import { LogRenderer, coordinatorLogger, type LogFormat } from "./logs";
 import { clearRunning, keysFile, readRunning, writeRunning } from "../project/stateDir";
 import { Watcher, type ChangeBatch } from "./watcher";
+import { reloadLogLine } from "../views/reloadReport";
 
 export interface DevServerOptions {
   configPath: string;
@@ -60,7 +62,7 @@ export class DevServer extends EventEmitter {
     this.compiler = new Compiler({ projectDir: this.config.projectDir, srcDir: this.config.srcDir });
   }
 
-  /** Throws ConfigError, CompileError, or an Error when a cluster already runs in this project. */
+  /** Throws a ClusterError: config_invalid, compile_failed, already_running, bad_port. */
   static async start(opts: DevServerOptions): Promise<DevServer> {
     const server = new DevServer(opts);
     try {
@@ -76,14 +78,14 @@ export class DevServer extends EventEmitter {
     const { config } = this;
     const running = readRunning(config.projectDir);
     if (running) {
-      throw Object.assign(new Error(`a cluster is already running in ${config.projectDir} (pid ${running.pid}); stop it with \`devcluster stop\``), { code: "already_running" });
+      throw new ClusterError("already_running", `a cluster is already running in ${config.projectDir} (pid ${running.pid}); stop it with \`devcluster stop\``);
     }
     const keys = loadOrCreateKeys(keysFile(config.projectDir));
     const modules = await this.compiler.compileAll();
     if (!modules.some((m) => m.name === config.entry)) {
-      throw Object.assign(
-        new Error(`entry module ${config.entry} is not in ${config.srcDir} (modules: ${modules.map((m) => m.name).join(", ") || "none"}); check "entry" in ${config.configPath}`),
-        { code: "config_invalid" },
+      throw new ClusterError(
+        "config_invalid",
+        `entry module ${config.entry} is not in ${config.srcDir} (modules: ${modules.map((m) => m.name).join(", ") || "none"}); check "entry" in ${config.configPath}`,
       );
     }
     const nodeNames = config.nodes.map((n) => n.name);
@@ -167,7 +169,7 @@ export class DevServer extends EventEmitter {
   /** Resolves when every node has run its entry module. */
   ready(timeoutMs = 30_000): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`cluster not ready within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new ClusterError("timeout", `cluster not ready within ${timeoutMs} ms`)), timeoutMs);
       this.once("ready", () => {
         clearTimeout(timer);
         resolve();
@@ -207,19 +209,9 @@ export class DevServer extends EventEmitter {
 
   private async reportReload(modules: CompiledModule[]): Promise<ReloadReport> {
     const report = await this.coordinator.reload(modules);
-    const names = report.modules.map((m) => `${m.name}@${m.version}`).join(", ");
-    if (report.ok) {
-      const skipped = report.skipped?.length ? `; ${report.skipped.join(", ")} not answering, will catch up when back` : "";
-      this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, `reloaded ${names} on ${report.nodes.length} nodes${skipped}`);
-    } else {
-      const why = report.nodes.filter((n) => !n.ok).map((n) => `${n.node}: ${n.error?.message}`).join("; ");
-      if (report.failedIn === "commit") {
-        const done = report.nodes.filter((n) => n.ok).map((n) => n.node).join(", ") || "no node";
-        this.log.error({ modules: report.modules }, `reload of ${names} committed on ${done}, but not confirmed by ${why}. Check that node (devcluster status).`);
-      } else {
-        this.log.error({ modules: report.modules }, `reload of ${names} aborted: ${why}. No node switched. Fix the file and save again.`);
-      }
-    }
+    if (report.ok) this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, reloadLogLine(report));
+    // What to do next depends on where the change came from: here, a saved file.
+    else this.log.error({ modules: report.modules }, `${reloadLogLine(report)}. ${report.failedIn === "commit" ? "Check those nodes (devcluster status)." : "Fix the file and save again."}`);
     return report;
   }
 

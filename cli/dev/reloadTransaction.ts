@@ -1,7 +1,10 @@
+import { ClusterError, type ErrorCode } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
+import { PendingReplies } from "../../wire/pending";
 import { encode, type ControlMessage, type WireError } from "../../wire/protocol";
 import { toBundle, type CodeStore } from "./codeStore";
 import type { CompiledModule } from "./compiler";
+import { expectWithin } from "./replies";
 
 export interface NodeResult {
   node: string;
@@ -30,7 +33,7 @@ export interface ReloadReport {
 
 type Answer = Extract<ControlMessage, { type: "ready" | "failed" | "committed" }>;
 
-function wire(code: string, message: string): WireError {
+function wire(code: ErrorCode, message: string): WireError {
   return { code, message };
 }
 
@@ -54,7 +57,8 @@ export interface TransactionHost {
  * {@link answer}; the coordinator runs one transaction at a time.
  */
 export class ReloadTransactions {
-  private readonly answers = new Map<string, (msg: Answer) => void>();
+  /** by `${reload}:${node}`, tagged with the node, so a node going down fails its waiter at once */
+  private readonly answers = new PendingReplies<string, Answer>();
   private seq = 0;
 
   constructor(
@@ -64,47 +68,35 @@ export class ReloadTransactions {
 
   /** A node's ready, failed or committed. */
   answer(msg: Answer): void {
-    this.answers.get(`${msg.reload}:${msg.node}`)?.(msg);
+    this.answers.resolve(`${msg.reload}:${msg.node}`, msg);
   }
 
   /** Stopping: a transaction under way ends now, as failed on the nodes it waits for. */
   close(): void {
-    for (const [key, resolve] of [...this.answers]) {
-      const [reload, node] = key.split(":");
-      resolve({ type: "failed", reload: Number(reload), node: node!, error: wire("shutdown", "the cluster is stopping") });
-    }
+    this.answers.failAll(() => new ClusterError("shutdown", "the cluster is stopping"));
   }
 
   /** A node whose process ended fails the phase it was in, at once rather than by timeout. */
   nodeDown(name: string): void {
-    for (const [key, resolve] of this.answers) {
-      const [reload, node] = key.split(":");
-      if (node === name) resolve({ type: "failed", reload: Number(reload), node: name, error: wire("node_down", `node ${name} went down`) });
-    }
+    this.answers.failWhere((node) => node === name, () => new ClusterError("noconnection", `node ${name} went down`));
   }
 
-  private collect(reload: number, nodes: string[], timeoutMs: number, phase: string): Promise<Map<string, Answer>> {
-    return new Promise((resolve) => {
-      const got = new Map<string, Answer>();
-      const finish = (): void => {
-        clearTimeout(timer);
-        for (const n of nodes) this.answers.delete(`${reload}:${n}`);
-        resolve(got);
-      };
-      const timer = setTimeout(() => {
-        for (const n of nodes) {
-          if (!got.has(n)) got.set(n, { type: "failed", reload, node: n, error: wire("timeout", `node ${n} did not answer ${phase} within ${timeoutMs} ms`) });
-        }
-        finish();
-      }, timeoutMs);
-      if (nodes.length === 0) return finish();
-      for (const n of nodes) {
-        this.answers.set(`${reload}:${n}`, (msg) => {
-          got.set(n, msg);
-          if (got.size === nodes.length) finish();
-        });
-      }
-    });
+  /**
+   * Each node's answer to `phase`, or a `failed` standing in for it: at the
+   * deadline, or at once when the node goes down or the cluster stops. Never
+   * rejects: a phase's outcome is decided per node, in the report.
+   * `onAnswer` sees each real answer as it arrives (the commit skew window).
+   */
+  private async collect(reload: number, nodes: string[], timeoutMs: number, phase: string, onAnswer?: (node: string) => void): Promise<Map<string, Answer>> {
+    const answers = await Promise.all(
+      nodes.map((n) =>
+        expectWithin(this.answers, `${reload}:${n}`, { timeoutMs, tag: n, what: `${phase} on node ${n}` }, `node ${n} did not answer ${phase} within ${timeoutMs} ms`).then(
+          (a): Answer => (onAnswer?.(n), a),
+          (err: ClusterError): Answer => ({ type: "failed", reload, node: n, error: { code: err.code, message: err.message } }),
+        ),
+      ),
+    );
+    return new Map(nodes.map((n, i) => [n, answers[i]!]));
   }
 
   /**
@@ -151,14 +143,7 @@ export class ReloadTransactions {
     }
     const commitAt = new Map<string, number>();
     for (const n of nodes) this.host.send(n, { type: "commit", reload });
-    const committedP = this.collect(reload, nodes, timeout, "commit");
-    // Record acknowledgement times as they arrive, for the skew window.
-    for (const n of nodes) {
-      const key = `${reload}:${n}`;
-      const inner = this.answers.get(key);
-      if (inner) this.answers.set(key, (msg) => (commitAt.set(n, performance.now()), inner(msg)));
-    }
-    const committed = await committedP;
+    const committed = await this.collect(reload, nodes, timeout, "commit", (n) => commitAt.set(n, performance.now()));
     const t2 = performance.now();
     if ((opts.store ?? "commit") === "commit") this.host.store.commit(modules);
     else if (opts.store === "rollback") this.host.store.rollback(modules);
@@ -172,7 +157,7 @@ export class ReloadTransactions {
         for (const f of com.codeChangeFailures) failures.push({ node: n, pid: f.pid.toString(), error: f.error });
         return { node: n, ok: true, ms: (prep.type === "ready" ? prep.ms : 0) + com.ms };
       }
-      return { node: n, ok: false, ms: 0, error: com.type === "failed" ? com.error : wire("protocol", "unexpected answer") };
+      return { node: n, ok: false, ms: 0, error: com.type === "failed" ? com.error : wire("error", "unexpected answer") };
     });
     const ok = results.every((r) => r.ok);
     const report: ReloadReport = {

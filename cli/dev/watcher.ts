@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { watch, type FSWatcher } from "chokidar";
+import { ClusterError } from "../../wire/errors";
 
 /** The module files one burst of file-system events touched, in their final state. */
 export interface ChangeBatch {
@@ -81,7 +82,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
 
   /** Starts watching; resolves once the initial scan is done, so a later write is seen. Calling it again returns the same promise. */
   start(): Promise<void> {
-    if (this.closed) return Promise.reject(new Error("this watcher is closed; create a new one"));
+    if (this.closed) return Promise.reject(new ClusterError("badarg", "this watcher is closed; create a new one"));
     this.started ??= new Promise<void>((resolve) => {
       this.ready = resolve;
       const fsw = watch(this.srcDir, {

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { ClusterError } from "../../wire/errors";
 
 /** One node of the cluster as the config names it. */
 export interface NodeSpec {
@@ -27,13 +28,16 @@ export interface ClusterConfig {
   coordinator: { host: string; port: number };
 }
 
-/** The config file is missing, is not JSON, or breaks a rule; `field` is the JSON path ("" for the whole file). */
-export class ConfigError extends Error {
-  readonly code = "config_invalid";
+/**
+ * The config file is missing, is not JSON, or breaks a rule: a `config_invalid`
+ * ClusterError that also says which field (the JSON path, "" for the whole file),
+ * which ClusterError has no slot for.
+ */
+export class ConfigError extends ClusterError {
   readonly field: string;
 
   constructor(message: string, field: string) {
-    super(message);
+    super("config_invalid", message);
     this.name = "ConfigError";
     this.field = field;
   }

@@ -1,9 +1,13 @@
 import { inspect } from "node:util";
+import { ClusterError, isClusterError, type ErrorCode } from "../../wire/errors";
 import { Pid, parsePid } from "../../wire/pid";
 import { RENDERED, type NodeOp, type ProcessInfo } from "../../wire/protocol";
 import type { ClusterClient } from "../dev/client";
 import type { ReloadReport, StatusReport } from "../dev/coordinator";
-import { table } from "./views";
+import { ProcessTable } from "../views/processes";
+import { ReloadView } from "../views/reloadReport";
+import { StatusView } from "../views/status";
+import { shortVersion, table } from "../views/tables";
 
 /** A state that could not travel (it holds a socket, a function): the node's util.inspect of it. */
 export class Rendered {
@@ -21,56 +25,8 @@ function unrender(value: unknown): unknown {
   return value;
 }
 
-function fail(code: string, message: string): never {
-  throw Object.assign(new Error(message), { code });
-}
-
-const short = (v: string | undefined): string => (v ? v.slice(0, 8) : "-");
-
-function kb(bytes: unknown): string {
-  if (typeof bytes !== "number") return "-";
-  return bytes < 1024 ? `${bytes}B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)}KB` : `${(bytes / 1024 / 1024).toFixed(1)}MB`;
-}
-
-/** ps() output: a table for people, the rows for --json. */
-export class ProcessTable {
-  readonly rows: (ProcessInfo & { memory?: number })[];
-  constructor(rows: (ProcessInfo & { memory?: number })[]) {
-    // node, then pid number: the order they were started in
-    this.rows = [...rows].sort((a, b) => (a.pid.node === b.pid.node ? a.pid.id - b.pid.id : a.pid.node < b.pid.node ? -1 : 1));
-  }
-  [inspect.custom](): string {
-    if (this.rows.length === 0) return "(no processes)";
-    return table([
-      ["pid", "name", "module", "version", "mailbox", "handled", "memory", "status"],
-      ...this.rows.map((r) => [r.pid.toString(), r.names.join(",") || "-", r.module, short(r.version), String(r.mailbox), String(r.handled), kb(r.memory), r.status]),
-    ]);
-  }
-  toJSON(): unknown[] {
-    return this.rows;
-  }
-}
-
-/** reload() output: one line and a per-node table, like `devcluster reload`. */
-export class ReloadView {
-  constructor(readonly report: ReloadReport) {}
-  [inspect.custom](): string {
-    const r = this.report;
-    const mods = r.modules.map((m) => `${m.name}@${short(m.version)}`).join(", ");
-    const head = r.ok
-      ? `reloaded ${mods} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms`
-      : r.failedIn === "commit"
-        ? `reload of ${mods} committed, but not every node confirmed`
-        : `reload of ${mods} aborted: no node switched`;
-    const rows = r.nodes.map((n) => [n.node, n.ok ? "ok" : "error", n.ok ? n.ms.toFixed(2) : "-", n.error ? `${n.error.code}: ${n.error.message}` : ""]);
-    const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
-    const skipped = r.skipped?.length ? [`not answering, will catch up when back: ${r.skipped.join(", ")}`] : [];
-    return [head, table([["node", "result", "ms", "error"], ...rows]), ...failures, ...skipped].join("\n");
-  }
-  toJSON(): unknown {
-    const { ok, modules, nodes, ms, skipped } = this.report;
-    return { ok, modules, nodes, ms, ...(skipped ? { skipped } : {}) };
-  }
+function fail(code: ErrorCode, message: string): never {
+  throw new ClusterError(code, message);
 }
 
 /** Per-node answers, as rpc:multicall gives them: a value, or the error that node gave. */
@@ -95,7 +51,7 @@ export class VersionTable {
     for (const m of modules) {
       for (const [node, mods] of Object.entries(this.byNode)) {
         const v = mods[m];
-        if (v) rows.push([m, node, short(v.current), short(v.old), v.oldProcesses.join(" ") || "-"]);
+        if (v) rows.push([m, node, shortVersion(v.current), shortVersion(v.old), v.oldProcesses.join(" ") || "-"]);
       }
     }
     return table(rows);
@@ -145,6 +101,13 @@ export class ShellContext {
     return this.client().request<StatusReport>({ type: "status" });
   }
 
+  /** The processes of one node, or of every node that is up: what ps() and `devcluster ps` show. */
+  async ps(node?: string): Promise<ProcessTable> {
+    const names = node ? [node] : await this.upNodes();
+    const lists = await Promise.all(names.map((n) => this.op(n, { op: "ps" }) as Promise<ProcessInfo[]>));
+    return new ProcessTable(lists.flat());
+  }
+
   async upNodes(): Promise<string[]> {
     return (await this.status()).nodes.filter((n) => n.up).map((n) => n.name);
   }
@@ -183,8 +146,7 @@ export class ShellContext {
     try {
       return await fn(await this.self());
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== "noproc" && code !== "nodedown" && code !== "badarg") throw err;
+      if (!isClusterError(err, "noproc", "nodedown", "badarg")) throw err;
       this.mailbox = undefined;
       return retry ? fn(await this.self()) : undefined;
     }
@@ -205,12 +167,8 @@ export class ShellContext {
     const h = (name: string, usage: string, help: string, example: string, fn: Helper["fn"]): Helper => ({ name, usage, help, example, fn });
     return [
       h("nodes", "nodes()", "names of the nodes that are up", "nodes()", () => this.upNodes()),
-      h("status", "status()", "the cluster: nodes, OS pids, processes, module versions", "status()", () => this.status()),
-      h("ps", "ps(node?)", "processes: pid, name, module, version, mailbox, handled, memory, status", 'ps("n1")', async (node?: string) => {
-        const names = node ? [node] : await this.upNodes();
-        const lists = await Promise.all(names.map((n) => this.op(n, { op: "ps" }) as Promise<ProcessInfo[]>));
-        return new ProcessTable(lists.flat());
-      }),
+      h("status", "status()", "the cluster: nodes, OS pids, processes, module versions", "status()", async () => new StatusView(await this.status())),
+      h("ps", "ps(node?)", "processes: pid, name, module, version, mailbox, handled, memory, status", 'ps("n1")', (node?: string) => this.ps(node)),
       h("state", "state(pid)", "a process's current state", 'state("room:lobby")', async (target: Pid | string) => {
         const pid = await this.resolve(target);
         return unrender(await this.op(pid.node, { op: "state", pid }));
@@ -262,7 +220,7 @@ export class ShellContext {
       }),
       h("rollback", "rollback(...modules)", "loads the version each module had before its last reload, on every node", 'rollback("chat/format")', async (...modules: string[]) => {
         if (modules.length === 0) fail("badarg", "rollback(...modules): name at least one module");
-        return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false }, 30_000));
+        return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false }, 30_000), { rollback: true });
       }),
       h("versions", "versions(module?)", "which version each node runs, and old versions still in use", 'versions("chat/format")', async (module?: string) => {
         const nodes = await this.upNodes();

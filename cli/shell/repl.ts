@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import * as repl from "node:repl";
 import { inspect } from "node:util";
-import { ClusterClient, NoClusterError } from "../dev/client";
+import { ClusterClient, notRunning } from "../dev/client";
 import { ShellContext, type Helper } from "./helpers";
 import { readRunning, stateDir } from "../project/stateDir";
 import { SHELL_TOUCH_MS } from "../../wire/protocol";
@@ -16,12 +16,12 @@ export class Connection {
 
   constructor(readonly projectDir: string) {}
 
-  /** The current client; throws NoClusterError while no cluster runs. */
+  /** The current client; throws `not_running` while no cluster runs. */
   get(): ClusterClient {
     const running = readRunning(this.projectDir);
     if (!running) {
       this.drop();
-      throw new NoClusterError(this.projectDir);
+      throw notRunning(this.projectDir);
     }
     if (!this.client || this.client.running.endpoint !== running.endpoint || this.client.running.pid !== running.pid) {
       this.drop();

@@ -281,7 +281,7 @@ describe("a shell whose coordinator goes away", () => {
       await ctx.server.close();
       await ctx.sh.expect(/the coordinator went away/);
       ctx.sh.line("nodes()");
-      await ctx.sh.expect(/no_cluster: no cluster is running/);
+      await ctx.sh.expect(/not_running: no cluster is running/);
       ctx.server = await DevServer.start({ configPath: ctx.project.configPath, logFormat: "json", out: new LogCapture() });
       await ctx.server.ready();
       await ctx.sh.expect(/reconnected: the cluster is back/);

@@ -111,7 +111,7 @@ ${withCodeChange ? "export function codeChange(_old: string, s: { v: number }) {
     assert.equal(await callIt(), "v5:1");
     const r = await cli(["rollback", "keeper"], project.dir);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^rolled back to keeper@[0-9a-f]{12} on 1 nodes/);
+    assert.match(r.stdout, /^rolled back to keeper@[0-9a-f]{8} on 1 nodes/);
     assert.equal(await callIt(), "v4:2", "the previous code, the same process and state");
     const none = await cli(["shell", "--eval", 'rollback("app")'], project.dir);
     assert.equal(none.code, 1);

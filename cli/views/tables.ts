@@ -14,3 +14,6 @@ export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n");
 }
+
+/** A version as people read it (the first 8 hex digits); `--json` keeps the whole one. */
+export const shortVersion = (v: string | undefined): string => (v ? v.slice(0, 8) : "-");

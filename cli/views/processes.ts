@@ -1,0 +1,32 @@
+import { inspect } from "node:util";
+import type { ProcessInfo } from "../../wire/protocol";
+import { shortVersion, table } from "./tables";
+
+function kb(bytes: unknown): string {
+  if (typeof bytes !== "number") return "-";
+  return bytes < 1024 ? `${bytes}B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)}KB` : `${(bytes / 1024 / 1024).toFixed(1)}MB`;
+}
+
+export type ProcessRow = ProcessInfo & { memory?: number };
+
+/** The one rendering of ps: `devcluster ps` and the shell's ps(); a table for people, the rows for --json. */
+export class ProcessTable {
+  readonly rows: ProcessRow[];
+  constructor(rows: ProcessRow[]) {
+    // node, then pid number: the order they were started in
+    this.rows = [...rows].sort((a, b) => (a.pid.node === b.pid.node ? a.pid.id - b.pid.id : a.pid.node < b.pid.node ? -1 : 1));
+  }
+  render(): string {
+    if (this.rows.length === 0) return "(no processes)";
+    return table([
+      ["pid", "name", "module", "version", "mailbox", "handled", "memory", "status"],
+      ...this.rows.map((r) => [r.pid.toString(), r.names.join(",") || "-", r.module, shortVersion(r.version), String(r.mailbox), String(r.handled), kb(r.memory), r.status]),
+    ]);
+  }
+  [inspect.custom](): string {
+    return this.render();
+  }
+  toJSON(): ProcessRow[] {
+    return this.rows;
+  }
+}

@@ -1,0 +1,65 @@
+import { inspect } from "node:util";
+import type { ReloadReport } from "../dev/reloadTransaction";
+import { shortVersion, table } from "./tables";
+
+/**
+ * The one rendering of a reload report, for `devcluster reload`/`rollback`,
+ * the shell's reload()/rollback() and the line `devcluster up` logs on save:
+ * the same headline, per-node words and versions wherever a reload is shown.
+ */
+export interface ReloadViewOptions {
+  /** the modules went back to their previous versions */
+  rollback?: boolean;
+}
+
+const modules = (r: ReloadReport): string => r.modules.map((m) => `${m.name}@${shortVersion(m.version)}`).join(", ");
+
+const skippedLine = (r: ReloadReport): string | undefined => (r.skipped?.length ? `not answering, will catch up when back: ${r.skipped.join(", ")}` : undefined);
+
+/** What happened, in one line: reloaded, aborted with no node switched, or committed but not confirmed. */
+export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
+  if (r.ok) return `${opts.rollback ? "rolled back to" : "reloaded"} ${modules(r)} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms`;
+  return r.failedIn === "commit" ? `reload of ${modules(r)} committed, but not every node confirmed` : `reload of ${modules(r)} aborted: no node switched`;
+}
+
+/** A node's word in the table: a node that was ready when another refused did not switch. */
+function result(r: ReloadReport, ok: boolean): string {
+  if (!ok) return "error";
+  return r.ok || r.failedIn === "commit" ? "ok" : "ready";
+}
+
+/** The headline, a table per node, processes left on the old version, nodes left out. */
+export function renderReload(r: ReloadReport, opts: ReloadViewOptions = {}): string {
+  const errors = r.nodes.some((n) => n.error);
+  const rows = r.nodes.map((n) => [n.node, result(r, n.ok), n.ok ? n.ms.toFixed(2) : "-", ...(errors ? [n.error ? `${n.error.code}: ${n.error.message}` : ""] : [])]);
+  const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
+  const skipped = skippedLine(r);
+  return [reloadHeadline(r, opts), table([["node", "result", "ms", ...(errors ? ["error"] : [])], ...rows]), ...failures, ...(skipped ? [skipped] : [])].join("\n");
+}
+
+/** One log line for `devcluster up`: the headline, then why each failing node failed and who was left out. */
+export function reloadLogLine(r: ReloadReport, opts: ReloadViewOptions = {}): string {
+  const why = r.nodes.filter((n) => n.error).map((n) => `${n.node}: ${n.error!.code}: ${n.error!.message}`);
+  const skipped = skippedLine(r);
+  return [reloadHeadline(r, opts), ...why, ...(skipped ? [skipped] : [])].join("; ");
+}
+
+/** What `--json` prints: the report without the benchmark's phase timings. */
+export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped"> {
+  const { ok, modules: mods, nodes, ms, skipped } = r;
+  return { ok, modules: mods, nodes, ms, ...(skipped ? { skipped } : {}) };
+}
+
+/** A reload report as the shell shows it (the rendering above) and as --json prints it. */
+export class ReloadView {
+  constructor(
+    readonly report: ReloadReport,
+    readonly opts: ReloadViewOptions = {},
+  ) {}
+  [inspect.custom](): string {
+    return renderReload(this.report, this.opts);
+  }
+  toJSON(): unknown {
+    return reloadJson(this.report);
+  }
+}

@@ -1,0 +1,149 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
+import { Pid } from "../../wire/pid";
+import type { ReloadReport, StatusReport } from "../../cli/dev/coordinator";
+import { ProcessTable } from "../../cli/views/processes";
+import { ReloadView, reloadJson, reloadLogLine, renderReload } from "../../cli/views/reloadReport";
+import { StatusView, renderStatus, statusJson } from "../../cli/views/status";
+import { table, toJson } from "../../cli/views/tables";
+
+// What `devcluster reload`, the shell's reload() and `up`'s log show: one rendering, so one set of assertions.
+
+const ok: ReloadReport = {
+  ok: true,
+  modules: [{ name: "counter", version: "0123456789ab" }],
+  nodes: [
+    { node: "n1", ok: true, ms: 1.234 },
+    { node: "n2", ok: true, ms: 12.5 },
+  ],
+  ms: 20.04,
+  skewMs: 0.3,
+  phases: { prepareMs: 10, commitMs: 10 },
+};
+
+const aborted: ReloadReport = {
+  ok: false,
+  failedIn: "prepare",
+  modules: [{ name: "counter", version: "0123456789ab" }],
+  nodes: [
+    { node: "n1", ok: true, ms: 2 },
+    { node: "n2", ok: false, ms: 0, error: { code: "eval_failed", message: "counter threw: boom" } },
+  ],
+  ms: 5,
+};
+
+describe("the reload report view", () => {
+  test("an ok reload: headline with short versions, node count and time, then a row per node", () => {
+    assert.equal(renderReload(ok), ["reloaded counter@01234567 on 2 nodes in 20.0 ms", "node  result  ms", "n1    ok      1.23", "n2    ok      12.50"].join("\n"));
+  });
+
+  test("a rollback says so in the headline", () => {
+    assert.match(renderReload(ok, { rollback: true }), /^rolled back to counter@01234567 on 2 nodes in 20\.0 ms\n/);
+  });
+
+  test("an aborted reload: no node switched, the ready nodes say ready, the failing one its code and message", () => {
+    assert.equal(
+      renderReload(aborted),
+      ["reload of counter@01234567 aborted: no node switched", "node  result  ms    error", "n1    ready   2.00  ", "n2    error   -     eval_failed: counter threw: boom"].join("\n"),
+    );
+  });
+
+  test("a commit some nodes did not confirm, processes left on the old version and nodes left out are all shown", () => {
+    const r: ReloadReport = {
+      ...aborted,
+      failedIn: "commit",
+      skipped: ["n3"],
+      codeChangeFailures: [{ node: "n1", pid: "<n1.7>", error: { code: "code_change_failed", message: "bad state" } }],
+    };
+    const text = renderReload(r);
+    assert.match(text, /^reload of counter@01234567 committed, but not every node confirmed\n/);
+    assert.match(text, /^n1\s+ok\s+2\.00/m);
+    assert.match(text, /^ {2}<n1\.7> on n1 stays on the old version: bad state$/m);
+    assert.match(text, /\nnot answering, will catch up when back: n3$/);
+  });
+
+  test("up's log line is the same headline on one line, with why each node failed", () => {
+    assert.equal(reloadLogLine(ok), "reloaded counter@01234567 on 2 nodes in 20.0 ms");
+    assert.equal(reloadLogLine({ ...aborted, skipped: ["n3"] }), "reload of counter@01234567 aborted: no node switched; n2: eval_failed: counter threw: boom; not answering, will catch up when back: n3");
+    assert.doesNotMatch(reloadLogLine(aborted), /\n/);
+  });
+
+  test("the shell prints the view as the command does, and --json has the full versions but not the phases", () => {
+    assert.equal(inspect(new ReloadView(ok)), renderReload(ok));
+    assert.equal(inspect(new ReloadView(ok, { rollback: true })), renderReload(ok, { rollback: true }));
+    const json = JSON.parse(toJson(new ReloadView(ok))) as Record<string, unknown>;
+    assert.deepEqual(json, JSON.parse(toJson(reloadJson(ok))));
+    assert.deepEqual(Object.keys(json), ["ok", "modules", "nodes", "ms"]);
+    assert.deepEqual(json.modules, [{ name: "counter", version: "0123456789ab" }]);
+  });
+});
+
+const status: StatusReport = {
+  name: "demo",
+  endpoint: "tcp://127.0.0.1:4000",
+  nodes: [
+    { name: "n1", pid: 4242, up: true, processes: 3, modules: { app: "aaaaaaaaaaaa", counter: "bbbbbbbbbbbb" } },
+    { name: "n2", pid: null, up: false, processes: 0, modules: {} },
+  ],
+};
+
+describe("the status view", () => {
+  test("the cluster and endpoint, then a row per node with OS pid, state, process count and short versions", () => {
+    assert.equal(
+      renderStatus(status),
+      ["cluster demo at tcp://127.0.0.1:4000", "node  os pid  state  processes  modules", "n1    4242    up     3          app@aaaaaaaa counter@bbbbbbbb", "n2    -       down   0          "].join("\n"),
+    );
+  });
+
+  test("the shell's status() prints the same table, keeps the report's fields, and --json is the report", () => {
+    const view = new StatusView(status);
+    assert.equal(inspect(view), renderStatus(status));
+    assert.deepEqual(view.nodes.map((n) => n.name), ["n1", "n2"]);
+    assert.deepEqual(JSON.parse(toJson(view)), JSON.parse(toJson(statusJson(status))));
+    assert.deepEqual(JSON.parse(toJson(view)), status);
+  });
+});
+
+describe("the ps view", () => {
+  const row = (node: string, id: number, extra: Partial<ConstructorParameters<typeof ProcessTable>[0][number]> = {}) => ({
+    pid: new Pid(node, id),
+    module: "counter",
+    version: "0123456789ab",
+    names: [] as string[],
+    mailbox: 0,
+    handled: 5,
+    status: "waiting" as const,
+    ...extra,
+  });
+
+  test("rows sorted by node then pid, with names, short version, memory and status", () => {
+    const t = new ProcessTable([row("n2", 1), row("n1", 12, { names: ["counter:n1"], memory: 2048 }), row("n1", 3, { memory: 100 })]);
+    assert.equal(
+      t.render(),
+      [
+        "pid      name        module   version   mailbox  handled  memory  status",
+        "<n1.3>   -           counter  01234567  0        5        100B    waiting",
+        "<n1.12>  counter:n1  counter  01234567  0        5        2.0KB   waiting",
+        "<n2.1>   -           counter  01234567  0        5        -       waiting",
+      ].join("\n"),
+    );
+    assert.equal(inspect(t), t.render());
+    assert.deepEqual((JSON.parse(toJson(t)) as { pid: string }[]).map((r) => r.pid), ["<n1.3>", "<n1.12>", "<n2.1>"]);
+  });
+
+  test("no processes says so", () => {
+    assert.equal(new ProcessTable([]).render(), "(no processes)");
+  });
+});
+
+describe("table and toJson", () => {
+  test("columns are padded to their widest cell, the last is not", () => {
+    assert.equal(table([["a", "bb", "c"], ["ccc", "d", "e"]]), "a    bb  c\nccc  d   e");
+  });
+
+  test("toJson writes Maps as objects, Sets as arrays, BigInts as strings, undefined as null", () => {
+    assert.equal(toJson({ m: new Map([["k", 1]]), s: new Set([1, 2]), b: 10n }), '{"m":{"k":1},"s":[1,2],"b":"10"}');
+    assert.equal(toJson(undefined), "null");
+  });
+});
