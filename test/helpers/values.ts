@@ -6,7 +6,17 @@ import { Pid } from "../../wire/pid";
 const pid = fc.tuple(fc.constantFrom("n1", "n2", "node-7"), fc.nat()).map(([n, id]) => new Pid(n, id));
 const buffer = fc.uint8Array({ maxLength: 32 }).map((a) => Buffer.from(a));
 const leaf = fc.oneof(
-  fc.anything({ withMap: true, withSet: true, withDate: true, withBigInt: true, withTypedArray: true, withNullPrototype: false, withBoxedValues: false, withSparseArray: false, maxDepth: 2 }),
+  fc.anything({
+    withMap: true,
+    withSet: true,
+    withDate: true,
+    withBigInt: true,
+    withTypedArray: true,
+    withNullPrototype: false,
+    withBoxedValues: false,
+    withSparseArray: false,
+    maxDepth: 2,
+  }),
   pid,
   buffer,
 );
@@ -14,7 +24,11 @@ const leaf = fc.oneof(
 export const message = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, tie("array"), tie("object"), tie("map"), tie("set")),
   array: fc.array(tie("value"), { maxLength: 4 }),
-  object: fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== "__proto__"), tie("value"), { maxKeys: 4, noNullPrototype: true }),
+  object: fc.dictionary(
+    fc.string({ maxLength: 6 }).filter((k) => k !== "__proto__"),
+    tie("value"),
+    { maxKeys: 4, noNullPrototype: true },
+  ),
   map: fc.array(fc.tuple(fc.oneof(fc.string(), pid), tie("value")), { maxLength: 3 }).map((e) => new Map(e)),
   set: fc.array(tie("value"), { maxLength: 3 }).map((v) => new Set(v)),
 })).value;

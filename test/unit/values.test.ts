@@ -33,7 +33,10 @@ describe("message values (issue 5)", () => {
   });
 
   test("anything in the message grammar passes the sender's check", () => {
-    fc.assert(fc.property(message, (v) => checkSendable(v) === undefined), { numRuns: 300 });
+    fc.assert(
+      fc.property(message, (v) => checkSendable(v) === undefined),
+      { numRuns: 300 },
+    );
   });
 
   test("the sender's check names the field of a function, a symbol or a live object such as a socket", () => {
