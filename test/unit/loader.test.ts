@@ -1,58 +1,34 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { EventEmitter, once } from "node:events";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, afterEach, describe, test } from "node:test";
-import * as esbuild from "esbuild";
 import pino from "pino";
 import type { HotContext } from "../../runtime/code/hot";
 import { HotInstance } from "../../runtime/code/hot";
-import { type Bundle, LoadError, ModuleTable, PROJECT_MODULE_PREFIX, type ModuleTableOptions } from "../../runtime/code/loader";
+import { type Bundle, LoadError, ModuleTable, type ModuleTableOptions } from "../../runtime/code/loader";
+import { Compiler } from "../../cli/dev/compiler";
 
-const srcDir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-loader-"));
-after(() => fs.rmSync(srcDir, { recursive: true, force: true }));
+const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-loader-"));
+after(() => fs.rmSync(projectDir, { recursive: true, force: true }));
+/** The project's own compiler, so the loader is tested on the bundles the dev server really sends. */
+const compiler = new Compiler({ projectDir, srcDir: "src" });
+const srcDir = compiler.srcDir;
 
-/**
- * Compiles one module the way cli/compiler.ts does: a CommonJS bundle with an
- * inline source map, relative imports left as `devcluster:project/<name>`.
- */
-async function compileFixture(name: string, source: string): Promise<Bundle> {
-  const file = path.join(srcDir, name + ".ts");
+/** Writes a module's source under src/ without compiling it (the other half of a cycle, or a module not loaded yet). */
+function writeFixture(name: string, source: string): string {
+  const file = compiler.fileOf(name);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, source);
-  const imports = new Set<string>();
-  const result = await esbuild.build({
-    entryPoints: [file],
-    bundle: true,
-    format: "cjs",
-    platform: "node",
-    target: "node20",
-    write: false,
-    sourcemap: "inline",
-    outdir: srcDir,
-    outbase: srcDir,
-    absWorkingDir: srcDir,
-    packages: "external",
-    external: ["devcluster"],
-    define: { "import.meta.hot": "__devcluster_hot" },
-    logLevel: "silent",
-    plugins: [
-      {
-        name: "project-modules",
-        setup(build) {
-          build.onResolve({ filter: /^\.\.?\// }, (args) => {
-            const target = path.relative(srcDir, path.resolve(args.resolveDir, args.path)).split(path.sep).join("/");
-            imports.add(target);
-            return { path: PROJECT_MODULE_PREFIX + target, external: true };
-          });
-        },
-      },
-    ],
-  });
-  const code = result.outputFiles[0]!.text;
-  return { name, version: createHash("sha256").update(code).digest("hex").slice(0, 12), code, imports: [...imports].sort() };
+  return file;
+}
+
+/** Writes one module and compiles it with cli/dev/compiler.ts; the Bundle is what the coordinator sends the nodes. */
+async function compileFixture(name: string, source: string): Promise<Bundle> {
+  const [m, ...rest] = await compiler.compile([writeFixture(name, source)]);
+  assert.ok(m && rest.length === 0 && m.name === name, `compiling ${name} gave ${m?.name}`);
+  return { name: m.name, version: m.version, code: m.code, imports: m.imports };
 }
 
 /** What `require("devcluster")` gives fixtures: their hot context and a bus to report on. */
@@ -170,6 +146,18 @@ describe("loader: live code", () => {
     assert.match(stackOf(table.current("trace/room")!.exports.fail), /room\.ts:5:\d+/);
     assert.match(stackOf(table.old("trace/room")!.exports.fail), /room\.ts:2:\d+/);
   });
+  test("a module the compiler bundles (it imports a JSON file) still reaches project modules through their facades", async () => {
+    const table = newTable();
+    load(table, await compileFixture("bundled/word", `export function word() { return "one"; }`));
+    fs.writeFileSync(path.join(srcDir, "bundled", "data.json"), JSON.stringify({ greeting: "hello" }));
+    const user = await compileFixture("bundled/user", `import data from "./data.json";\nimport { word } from "./word";\nexport function say() { return data.greeting + " " + word(); }`);
+    assert.deepEqual(user.imports, ["bundled/word"]);
+    load(table, user);
+    const say = table.facade("bundled/user").say as () => string;
+    assert.equal(say(), "hello one");
+    load(table, await compileFixture("bundled/word", `export function word() { return "two"; }`));
+    assert.equal(say(), "hello two");
+  });
 });
 
 describe("loader: classes", () => {
@@ -283,12 +271,12 @@ describe("loader: hot API", () => {
 describe("loader: prepare, commit, abort", () => {
   test("modules of an import cycle load in one batch and call each other after commit", async () => {
     const table = newTable();
+    writeFixture("cycle/pong", `import { ping } from "./ping";\nexport function pong(n: number): string { return n === 0 ? "pong" : ping(n - 1); }`);
     const ping = await compileFixture("cycle/ping", `import { pong } from "./pong";\nexport function ping(n: number): string { return n === 0 ? "ping" : pong(n - 1); }`);
     const pong = await compileFixture("cycle/pong", `import { ping } from "./ping";\nexport function pong(n: number): string { return n === 0 ? "pong" : ping(n - 1); }`);
     load(table, ping, pong);
     assert.equal((table.facade("cycle/ping").ping as (n: number) => string)(3), "pong");
   });
-
 
   test("a module that throws at load fails prepare with eval_failed, keeps the current version and clears its timers", async () => {
     const table = newTable();
@@ -324,6 +312,8 @@ describe("loader: prepare, commit, abort", () => {
 
   test("importing a module that is neither loaded nor in the reload fails prepare with missing_import", async () => {
     const table = newTable();
+    // it exists in the source folder (the compiler resolves it) but was never loaded on this node
+    writeFixture("miss/nowhere", `export function f() { return 1; }`);
     const orphan = await compileFixture("miss/b", `import { f } from "./nowhere";\nexport const y = () => f();`);
     assert.throws(() => table.prepare([orphan]), (err: unknown) => err instanceof LoadError && err.code === "missing_import" && /miss\/nowhere/.test(err.message));
   });
