@@ -13,6 +13,7 @@ export type { From, ProcessInfo, NodeInfo } from "../wire/protocol";
 export type { ChildSpec, ChildInfo, SupervisorSpec, Restart, Strategy } from "./process/supervisor";
 import type { ProcessInfo } from "../wire/protocol";
 import type { ChildInfo, ChildSpec, SupervisorSpec } from "./process/supervisor";
+import { ClusterError } from "../wire/errors";
 export type { HotContext } from "./code/hot";
 
 /** What the entry module's `start(ctx)` receives, once per node at boot. */
@@ -44,7 +45,7 @@ export function bindRuntime(n: ClusterNode | undefined): void {
 
 function rt(): ClusterNode {
   if (!node) {
-    throw Object.assign(new Error("the devcluster API works inside a node started by `devcluster up`"), { code: "no_runtime" });
+    throw new ClusterError("no_runtime", "the devcluster API works inside a node started by `devcluster up`");
   }
   return node;
 }
@@ -56,13 +57,13 @@ function toPid(pid: Pid | string, what: string): Pid {
     const parsed = parsePid(pid);
     if (parsed) return parsed;
   }
-  throw Object.assign(new TypeError(`${what}: expected a pid like <n1.42>, got ${String(pid)}`), { code: "badarg" });
+  throw new ClusterError("badarg", `${what}: expected a pid like <n1.42>, got ${String(pid)}`);
 }
 
 /** The pid of the process whose handler is running. `const me = self();` */
 export function self(): Pid {
   const pid = rt().self();
-  if (!pid) throw Object.assign(new Error("self() called outside a process handler"), { code: "not_a_process" });
+  if (!pid) throw new ClusterError("not_a_process", "self() called outside a process handler");
   return pid;
 }
 
@@ -188,7 +189,7 @@ export function monitorNode(node: string, on = true): void {
 }
 
 function checkMs(ms: number, what: string): void {
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) throw Object.assign(new TypeError(`${what}: ms must be a finite number >= 0, got ${String(ms)}`), { code: "badarg" });
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) throw new ClusterError("badarg", `${what}: ms must be a finite number >= 0, got ${String(ms)}`);
 }
 
 /**
@@ -206,7 +207,7 @@ export function sendAfter(ms: number, pid: Pid | string, msg: unknown): string {
 /** sendAfter, repeated every `ms` until cancelTimer or the owner ends. `sendInterval(5000, self(), "flush");` */
 export function sendInterval(ms: number, pid: Pid | string, msg: unknown): string {
   checkMs(ms, "sendInterval");
-  if (ms === 0) throw Object.assign(new TypeError("sendInterval: ms must be > 0"), { code: "badarg" });
+  if (ms === 0) throw new ClusterError("badarg", "sendInterval: ms must be > 0");
   return rt().sendAfter(ms, toPid(pid, "sendInterval"), msg, true);
 }
 
@@ -268,6 +269,6 @@ export function reply(from: import("../wire/protocol").From, value: unknown): vo
  */
 export const hot: import("./code/hot").HotContext = new Proxy({} as import("./code/hot").HotContext, {
   get() {
-    throw Object.assign(new Error("hot is only available to modules loaded by a devcluster node"), { code: "no_runtime" });
+    throw new ClusterError("no_runtime", "hot is only available to modules loaded by a devcluster node");
   },
 });

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Router } from "zeromq";
 import type { Logger } from "../../wire/log";
+import type { ErrorCode } from "../../wire/errors";
 import { Pid } from "../../wire/pid";
 import {
   PROTOCOL_VERSION,
@@ -54,7 +55,7 @@ interface Member {
 }
 
 
-function wire(code: string, message: string): WireError {
+function wire(code: ErrorCode, message: string): WireError {
   return { code, message };
 }
 
@@ -285,7 +286,7 @@ export class Coordinator extends EventEmitter {
   }
 
   /** Requests that will get no answer fail now rather than at their timeout (which would also keep `up` alive after stop). */
-  private failRequests(which: (node: string) => boolean, code: string, message: string): void {
+  private failRequests(which: (node: string) => boolean, code: ErrorCode, message: string): void {
     for (const [id, r] of [...this.nodeRequests]) {
       if (which(r.node)) r.settle({ type: "nodeResponse", id, ok: false, error: { code, message } });
     }

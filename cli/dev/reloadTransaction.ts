@@ -1,4 +1,5 @@
 import type { Logger } from "../../wire/log";
+import type { ErrorCode } from "../../wire/errors";
 import { encode, type ControlMessage, type WireError } from "../../wire/protocol";
 import { toBundle, type CodeStore } from "./codeStore";
 import type { CompiledModule } from "./compiler";
@@ -30,7 +31,7 @@ export interface ReloadReport {
 
 type Answer = Extract<ControlMessage, { type: "ready" | "failed" | "committed" }>;
 
-function wire(code: string, message: string): WireError {
+function wire(code: ErrorCode, message: string): WireError {
   return { code, message };
 }
 
@@ -79,7 +80,7 @@ export class ReloadTransactions {
   nodeDown(name: string): void {
     for (const [key, resolve] of this.answers) {
       const [reload, node] = key.split(":");
-      if (node === name) resolve({ type: "failed", reload: Number(reload), node: name, error: wire("node_down", `node ${name} went down`) });
+      if (node === name) resolve({ type: "failed", reload: Number(reload), node: name, error: wire("nodedown", `node ${name} went down`) });
     }
   }
 

@@ -152,7 +152,7 @@ export class ClusterNode {
     const t0 = performance.now();
     const start = this.table.current(w.entry)?.exports.start;
     if (typeof start !== "function") {
-      throw Object.assign(new Error(`entry module ${w.entry} exports no start(ctx) function`), { code: "bad_entry" });
+      throw new ClusterError("bad_entry", `entry module ${w.entry} exports no start(ctx) function`);
     }
     await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
@@ -374,7 +374,7 @@ export class ClusterNode {
       if (timeoutMs !== undefined && timeoutMs !== Infinity) {
         p.timer = setTimeout(() => {
           this.pending.delete(ref);
-          reject(Object.assign(new Error(`${what} timed out after ${timeoutMs} ms`), { code: "timeout" }));
+          reject(new ClusterError("timeout", `${what} timed out after ${timeoutMs} ms`));
         }, timeoutMs);
       }
       this.pending.set(ref, p);
@@ -405,7 +405,7 @@ export class ClusterNode {
   }
 
   private unknownNode(node: string): Error {
-    return Object.assign(new Error(`node ${node} is not connected (known: ${[this.name, ...this.links.names()].join(", ")})`), { code: "nodedown" });
+    return new ClusterError("nodedown", `node ${node} is not connected (known: ${[this.name, ...this.links.names()].join(", ")})`);
   }
 
   self(): Pid | undefined {
@@ -470,7 +470,7 @@ export class ClusterNode {
 
   private mustSelf(what: string): Proc {
     const p = selfProc();
-    if (!p) throw Object.assign(new Error(`${what}() is called from inside a process handler (it acts for self())`), { code: "not_a_process" });
+    if (!p) throw new ClusterError("not_a_process", `${what}() is called from inside a process handler (it acts for self())`);
     return p;
   }
 
@@ -510,7 +510,7 @@ export class ClusterNode {
   sendAfter(ms: number, pid: Pid, msg: unknown, periodic = false): string {
     checkSendable(msg);
     const owner = selfProc() ?? (pid.node === this.name ? this.procs.get(pid.id) : undefined);
-    if (!owner) throw Object.assign(new Error(`sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`), { code: "not_a_process" });
+    if (!owner) throw new ClusterError("not_a_process", `sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`);
     return this.timers.start(owner, ms, () => this.send(pid, msg), periodic);
   }
 
@@ -612,7 +612,7 @@ export class ClusterNode {
     this.links.close();
     for (const [, p] of this.pending) {
       if (p.timer) clearTimeout(p.timer);
-      p.reject(Object.assign(new Error(`node ${this.name} is shutting down`), { code: "shutdown" }));
+      p.reject(new ClusterError("shutdown", `node ${this.name} is shutting down`));
     }
     this.pending.clear();
     this.controlOut.close();

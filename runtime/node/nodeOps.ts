@@ -11,9 +11,10 @@ import type { Pid } from "../../wire/pid";
 import { noproc } from "../process/process";
 export { SHELL_TOUCH_MS } from "../../wire/protocol";
 import type { NodeOp } from "../../wire/protocol";
+import { ClusterError, type ErrorCode } from "../../wire/errors";
 
-function fail(code: string, message: string): never {
-  throw Object.assign(new Error(message), { code });
+function fail(code: ErrorCode, message: string): never {
+  throw new ClusterError(code, message);
 }
 
 const AsyncFunction = (async () => undefined).constructor as new (...args: string[]) => (...args: unknown[]) => Promise<unknown>;
@@ -182,9 +183,9 @@ export async function runNodeOp(node: ClusterNode, op: NodeOp, api: Record<strin
       node.send(op.pid, op.msg);
       return true;
     case "state": {
-      if (op.pid.node !== node.name) throw Object.assign(new Error(`${op.pid} lives on ${op.pid.node}, not ${node.name}`), { code: "wrong_node" });
+      if (op.pid.node !== node.name) throw new ClusterError("wrong_node", `${op.pid} lives on ${op.pid.node}, not ${node.name}`);
       const proc = node.procs.get(op.pid.id);
-      if (!proc) throw Object.assign(new Error(noproc(op.pid).message), { code: "noproc" });
+      if (!proc) throw new ClusterError("noproc", noproc(op.pid).message);
       return proc.state;
     }
     case "ps":

@@ -6,6 +6,7 @@ import { Mailbox } from "./mailbox";
 import { Pid } from "../../wire/pid";
 import type { From, ProcessInfo, WireError } from "../../wire/protocol";
 import { toWireError } from "../../wire/protocol";
+import { ClusterError } from "../../wire/errors";
 
 /** The slice of the module table the process layer reads on every message. */
 export interface ModuleSource {
@@ -101,10 +102,6 @@ function describe(value: unknown, depth = 3): string {
   return text.length > 500 ? text.slice(0, 500) + "…" : text;
 }
 
-function errorWith(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
-}
-
 /**
  * The processes of one node. Each message is dispatched through the module
  * table at the moment it is handled, so a reload reaches every process of a
@@ -166,7 +163,7 @@ export class Processes {
     const mod = this.builtins[module] ? { exports: this.builtins[module] } : this.table.current(module);
     if (!mod) {
       const known = Object.keys(this.table.versions()).sort().join(", ");
-      throw errorWith("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
+      throw new ClusterError("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
     }
     const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args);
     proc.supervisor = opts.supervisor;
@@ -183,12 +180,12 @@ export class Processes {
       proc.state = typeof init === "function" ? await currentProc.run(proc, async () => init(args)) : args;
     } catch (err) {
       this.host.log.error({ proc: proc.pid.toString(), module, err }, "init failed");
-      const failure = Object.assign(errorWith("init_failed", `${module}.init failed on ${this.host.node}: ${(err as Error)?.message ?? String(err)}`), { cause: err });
+      const failure = new ClusterError("init_failed", `${module}.init failed on ${this.host.node}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       await this.exit(proc, failure);
       throw failure;
     }
     proc.initializing = false;
-    if (!proc.alive) throw errorWith("init_failed", `${module} on ${this.host.node} ended during its init`);
+    if (!proc.alive) throw new ClusterError("init_failed", `${module} on ${this.host.node} ended during its init`);
     if (proc.mailbox.length > 0 && !proc.running) {
       proc.running = true;
       void currentProc.run(proc, () => this.drain(proc));
@@ -233,11 +230,11 @@ export class Processes {
     switch (env.kind) {
       case "call": {
         const fn = exports.handleCall;
-        if (typeof fn !== "function") throw errorWith("bad_behaviour", `${proc.module} exports no handleCall`);
+        if (typeof fn !== "function") throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCall`);
         let r = fn(env.msg, env.from, proc.state);
         if (isThenable(r)) r = await r;
         if (r === null || typeof r !== "object" || !("state" in r)) {
-          throw errorWith("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
+          throw new ClusterError("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
         }
         const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
         proc.state = result.state;
@@ -259,7 +256,7 @@ export class Processes {
             this.host.log.warn({ proc: proc.pid.toString(), module: proc.module, msg: describe(env.msg) }, "unhandled message");
             return;
           }
-          throw errorWith("bad_behaviour", `${proc.module} exports no handleCast`);
+          throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCast`);
         }
         let s = fn(env.msg, proc.state);
         if (isThenable(s)) s = await s;

@@ -1,6 +1,7 @@
 import type { Logger } from "../../wire/log";
 import { Pid } from "../../wire/pid";
 import { selfProc, type Proc } from "./process";
+import { ClusterError } from "../../wire/errors";
 
 /** The reserved module name of the built-in supervisor behaviour. */
 export const SUPERVISOR = "devcluster/supervisor";
@@ -68,8 +69,8 @@ interface State {
 
 const DEFAULT_SHUTDOWN_MS = 5000;
 
-function badSpec(message: string): Error {
-  return Object.assign(new Error(`supervisor spec: ${message}`), { code: "bad_child_spec" });
+function badSpec(message: string): ClusterError {
+  return new ClusterError("bad_child_spec", `supervisor spec: ${message}`);
 }
 
 function checkChild(c: ChildSpec, ids: Set<string>): ChildSpec {
@@ -218,7 +219,7 @@ export function supervisorBehaviour(host: SupervisorHost) {
 
     async $restartChild(sup: Proc, st: State, pid: Pid): Promise<Pid> {
       const child = st.children.find((c) => c.pid?.equals(pid));
-      if (!child) throw Object.assign(new Error(`${pid} is not a running child of supervisor ${sup.pid}`), { code: "not_a_child" });
+      if (!child) throw new ClusterError("not_a_child", `${pid} is not a running child of supervisor ${sup.pid}`);
       await shutdown(sup, st, [child]);
       await start(sup, st, child);
       return child.pid!;

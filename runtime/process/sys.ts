@@ -4,10 +4,7 @@ import { noproc, type Proc } from "./process";
 import type { ChildSpec } from "./supervisor";
 import { SUPERVISOR } from "./supervisor";
 import type { SysOp } from "../../wire/protocol";
-
-function errorWith(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
-}
+import { ClusterError } from "../../wire/errors";
 
 /**
  * Runs `fn` as a system message of `proc`: after the message it is handling,
@@ -23,23 +20,23 @@ function inMailbox<T>(node: ClusterNode, proc: Proc, fn: (p: Proc) => Promise<T>
         reject(err);
       }
     };
-    const abandon = (): void => reject(Object.assign(new Error(noproc(proc.pid).message), { code: "noproc" }));
+    const abandon = (): void => reject(new ClusterError("noproc", noproc(proc.pid).message));
     if (!node.procs.deliver(proc.pid.id, { kind: "system", run, abandon }, true)) abandon();
   });
 }
 
 function supervisorOf(node: ClusterNode, pid: Pid): Proc {
   const proc = node.procs.get(pid.id);
-  if (!proc) throw errorWith("noproc", noproc(pid).message);
-  if (proc.module !== SUPERVISOR) throw errorWith("not_a_supervisor", `${pid} runs ${proc.module}, not a supervisor`);
+  if (!proc) throw new ClusterError("noproc", noproc(pid).message);
+  if (proc.module !== SUPERVISOR) throw new ClusterError("not_a_supervisor", `${pid} runs ${proc.module}, not a supervisor`);
   return proc;
 }
 
 /** OTP's sys and supervisor calls about one process, run on the node it lives on. */
 export async function runSys(node: ClusterNode, pid: Pid, op: SysOp): Promise<unknown> {
-  if (pid.node !== node.name) throw errorWith("wrong_node", `${pid} lives on ${pid.node}, not ${node.name}`);
+  if (pid.node !== node.name) throw new ClusterError("wrong_node", `${pid} lives on ${pid.node}, not ${node.name}`);
   const proc = node.procs.get(pid.id);
-  if (!proc) throw errorWith("noproc", noproc(pid).message);
+  if (!proc) throw new ClusterError("noproc", noproc(pid).message);
   const sup = node.supervisor;
   switch (op.op) {
     case "suspend":
@@ -53,7 +50,7 @@ export async function runSys(node: ClusterNode, pid: Pid, op: SysOp): Promise<un
     case "whichChildren":
       return inMailbox(node, supervisorOf(node, pid), (p) => sup.$which(p, p.state as never));
     case "restartChild": {
-      if (!proc.supervisor) throw errorWith("no_supervisor", `${pid} (${proc.module}) has no supervisor to restart it; end it with exit(pid, reason) and spawn a new one`);
+      if (!proc.supervisor) throw new ClusterError("no_supervisor", `${pid} (${proc.module}) has no supervisor to restart it; end it with exit(pid, reason) and spawn a new one`);
       return inMailbox(node, supervisorOf(node, proc.supervisor), (p) => sup.$restartChild(p, p.state as never, pid));
     }
     case "startChild":
