@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
 import type { Dealer } from "zeromq";
 import { ModuleTable } from "../code/loader";
+import { createApi, type Api, type Runtime } from "../api";
 import * as ops from "./nodeOps";
 import type { Logger } from "../../wire/log";
 import { Pid } from "../../wire/pid";
@@ -37,8 +38,6 @@ export interface NodeOptions {
   keys: ClusterKeys;
   srcDir: string;
   log: Logger;
-  /** what `require("devcluster")` gives a user module */
-  runtimeFor(module: string, hot: unknown): unknown;
 }
 
 interface Pending {
@@ -58,7 +57,7 @@ const PIDS_PER_INCARNATION = 1_000_000;
  * coordinator, and a DEALER to every peer (each node receives on its own
  * ROUTER, so a message's route never depends on who connected first).
  */
-export class ClusterNode {
+export class ClusterNode implements Runtime {
   readonly name: string;
   readonly srcDir: string;
   readonly log: Logger;
@@ -66,6 +65,8 @@ export class ClusterNode {
   readonly procs: Processes;
   readonly signals: Signals;
   readonly timers: Timers;
+  /** what `require("devcluster")` gives this node's modules (each adds its own `hot`) */
+  readonly api: Api;
   /** the built-in supervisor's callbacks, for sys operations on supervisors */
   readonly supervisor!: SupervisorCallbacks;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -88,10 +89,11 @@ export class ClusterNode {
     this.name = opts.name;
     this.srcDir = opts.srcDir;
     this.log = opts.log;
+    this.api = createApi(this);
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
       log: opts.log,
-      runtimeFor: (module, hot) => opts.runtimeFor(module, hot),
+      runtimeFor: (_module, hot) => Object.freeze({ ...this.api, hot }),
       oldVersionUsers: (module) => this.procs.oldVersionUsers(module),
     });
     this.procs = new Processes(
@@ -103,7 +105,7 @@ export class ClusterNode {
         exited: (proc, reason) => this.exited(proc, reason),
       },
       {
-        [ops.SHELL_MAILBOX]: ops.shellMailbox,
+        [ops.SHELL_MAILBOX]: ops.shellMailbox(this.api),
         [SUPERVISOR]: (this.supervisor = supervisorBehaviour({
           log: this.log,
           startChild: async (sup, spec) => {
@@ -269,7 +271,7 @@ export class ClusterNode {
   private async answerNodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): Promise<void> {
     let response: ControlMessage;
     try {
-      const value = await ops.runNodeOp(this, msg.op, this.opts.runtimeFor("<shell>", undefined) as Record<string, unknown>);
+      const value = await ops.runNodeOp(this, msg.op);
       response = { type: "nodeResponse", id: msg.id, ok: true, value };
     } catch (err) {
       response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };

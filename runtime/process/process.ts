@@ -7,6 +7,7 @@ import { Pid } from "../../wire/pid";
 import type { From, ProcessInfo, WireError } from "../../wire/protocol";
 import { toWireError } from "../../wire/protocol";
 import { ClusterError } from "../../wire/errors";
+import type { Behaviour, CallResult } from "./behaviour";
 
 /** The slice of the module table the process layer reads on every message. */
 export interface ModuleSource {
@@ -34,7 +35,8 @@ export interface ProcessHost {
 }
 
 /** Behaviours whose code lives in the runtime (e.g. `devcluster/supervisor`), not in a user module. */
-export type Builtins = Record<string, Record<string, unknown>>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each builtin has its own state and args
+export type Builtins = Record<string, Behaviour<any, any>>;
 
 /** A crash's exit reason: what links, monitors and callers are told. Plain data, so it can cross nodes. */
 export interface CrashReason {
@@ -93,6 +95,11 @@ export function selfProc(): Proc | undefined {
   return currentProc.getStore();
 }
 
+/** A module's exports, as the behaviour they are meant to be (each callback is checked before it runs). */
+function asBehaviour(exports: Record<string, unknown> | undefined): Behaviour | undefined {
+  return exports as Behaviour | undefined;
+}
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }
@@ -122,8 +129,13 @@ export class Processes {
     private readonly builtins: Builtins = {},
   ) {}
 
-  private exportsOf(proc: Proc): Record<string, unknown> | undefined {
-    return this.builtins[proc.module] ?? proc.pinned?.exports ?? this.table.current(proc.module)?.exports;
+  /**
+   * The callbacks a message of `proc` runs: a user module's exports are only
+   * assumed to be a {@link Behaviour}, so each callback is checked to be a
+   * function where it is used.
+   */
+  private exportsOf(proc: Proc): Behaviour | undefined {
+    return this.builtins[proc.module] ?? asBehaviour(proc.pinned?.exports ?? this.table.current(proc.module)?.exports);
   }
 
   /** A deferred call was answered: its caller no longer needs the exit reason. */
@@ -160,8 +172,8 @@ export class Processes {
   }
 
   async spawnProc(module: string, args: unknown, opts: { supervisor?: Pid; init?: (proc: Proc) => void } = {}): Promise<Proc> {
-    const mod = this.builtins[module] ? { exports: this.builtins[module] } : this.table.current(module);
-    if (!mod) {
+    const behaviour = this.builtins[module] ?? asBehaviour(this.table.current(module)?.exports);
+    if (!behaviour) {
       const known = Object.keys(this.table.versions()).sort().join(", ");
       throw new ClusterError("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
     }
@@ -175,7 +187,7 @@ export class Processes {
     let set = this.byModule.get(module);
     if (!set) this.byModule.set(module, (set = new Set()));
     set.add(proc);
-    const init = mod.exports.init;
+    const init = behaviour.init;
     try {
       proc.state = typeof init === "function" ? await currentProc.run(proc, async () => init(args)) : args;
     } catch (err) {
@@ -226,14 +238,15 @@ export class Processes {
 
   private async handle(proc: Proc, env: Envelope): Promise<void> {
     if (env.kind === "system") return env.run(proc);
-    const exports = this.exportsOf(proc) ?? {};
+    const exports: Behaviour = this.exportsOf(proc) ?? {};
     switch (env.kind) {
       case "call": {
         const fn = exports.handleCall;
         if (typeof fn !== "function") throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCall`);
-        let r = fn(env.msg, env.from, proc.state);
+        let r: CallResult<unknown> | Promise<CallResult<unknown>> = fn(env.msg, env.from, proc.state);
         if (isThenable(r)) r = await r;
-        if (r === null || typeof r !== "object" || !("state" in r)) {
+        // The type is the contract; a user module written in JavaScript (or cast) may still break it.
+        if ((r as unknown) === null || typeof r !== "object" || !("state" in r)) {
           throw new ClusterError("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
         }
         const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
@@ -248,8 +261,7 @@ export class Processes {
       }
       case "cast":
       case "info": {
-        const name = env.kind === "cast" ? "handleCast" : "handleInfo";
-        const fn = exports[name];
+        const fn = env.kind === "cast" ? exports.handleCast : exports.handleInfo;
         if (typeof fn !== "function") {
           // OTP's gen_server logs an unexpected info and goes on; a cast to a process without handleCast is a bug in the sender.
           if (env.kind === "info") {
@@ -410,7 +422,7 @@ export class Processes {
   codeChange(changed: { name: string; from?: string; to: string }[]): Promise<{ pid: Pid; error: WireError }[]> {
     const waits: Promise<{ pid: Pid; error: WireError } | undefined>[] = [];
     for (const { name, from } of changed) {
-      const next = this.table.current(name)?.exports;
+      const next = asBehaviour(this.table.current(name)?.exports);
       const prev = this.table.old(name);
       const fn = next?.codeChange;
       if (from === undefined || !prev || typeof fn !== "function") continue;

@@ -1,17 +1,24 @@
-import type { ClusterNode } from "../node/node";
 import type { Pid } from "../../wire/pid";
-import { noproc, type Proc } from "./process";
+import { noproc, type Proc, type Processes } from "./process";
 import type { ChildSpec } from "./supervisor";
-import { SUPERVISOR } from "./supervisor";
+import { SUPERVISOR, type SupervisorCallbacks } from "./supervisor";
 import type { SysOp } from "../../wire/protocol";
 import { ClusterError } from "../../wire/errors";
+
+/** What sys operations need from the node the process lives on. */
+export interface SysHost {
+  readonly name: string;
+  readonly procs: Processes;
+  readonly supervisor: SupervisorCallbacks;
+  namesOf(pid: Pid): string[];
+}
 
 /**
  * Runs `fn` as a system message of `proc`: after the message it is handling,
  * before the rest of its mailbox, even while it is suspended. A supervisor's
  * state is only ever touched from inside its own mailbox this way.
  */
-function inMailbox<T>(node: ClusterNode, proc: Proc, fn: (p: Proc) => Promise<T> | T): Promise<T> {
+function inMailbox<T>(node: SysHost, proc: Proc, fn: (p: Proc) => Promise<T> | T): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const run = async (p: Proc): Promise<void> => {
       try {
@@ -25,7 +32,7 @@ function inMailbox<T>(node: ClusterNode, proc: Proc, fn: (p: Proc) => Promise<T>
   });
 }
 
-function supervisorOf(node: ClusterNode, pid: Pid): Proc {
+function supervisorOf(node: SysHost, pid: Pid): Proc {
   const proc = node.procs.get(pid.id);
   if (!proc) throw new ClusterError("noproc", noproc(pid).message);
   if (proc.module !== SUPERVISOR) throw new ClusterError("not_a_supervisor", `${pid} runs ${proc.module}, not a supervisor`);
@@ -33,7 +40,7 @@ function supervisorOf(node: ClusterNode, pid: Pid): Proc {
 }
 
 /** OTP's sys and supervisor calls about one process, run on the node it lives on. */
-export async function runSys(node: ClusterNode, pid: Pid, op: SysOp): Promise<unknown> {
+export async function runSys(node: SysHost, pid: Pid, op: SysOp): Promise<unknown> {
   if (pid.node !== node.name) throw new ClusterError("wrong_node", `${pid} lives on ${pid.node}, not ${node.name}`);
   const proc = node.procs.get(pid.id);
   if (!proc) throw new ClusterError("noproc", noproc(pid).message);
