@@ -9,7 +9,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "../process/process";
 import { checkSendable } from "../../wire/sendable";
 import { Signals } from "../process/signals";
-import { SUPERVISOR, supervisorBehaviour, type ChildInfo, type ChildSpec, type SupervisorCallbacks, type SupervisorSpec } from "../process/supervisor";
+import { SUPERVISOR, askSupervisor, supervisorBehaviour, type ChildInfo, type ChildSpec, type SupervisorCall, type SupervisorSpec } from "../process/supervisor";
 import { runSys } from "../process/sys";
 import { Timers } from "../process/timers";
 import {
@@ -67,8 +67,6 @@ export class ClusterNode implements Runtime {
   readonly timers: Timers;
   /** what `require("devcluster")` gives this node's modules (each adds its own `hot`) */
   readonly api: Api;
-  /** the built-in supervisor's callbacks, for sys operations on supervisors */
-  readonly supervisor!: SupervisorCallbacks;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private readonly control: Dealer;
@@ -106,7 +104,7 @@ export class ClusterNode implements Runtime {
       },
       {
         [ops.SHELL_MAILBOX]: ops.shellMailbox(this.api),
-        [SUPERVISOR]: (this.supervisor = supervisorBehaviour({
+        [SUPERVISOR]: supervisorBehaviour({
           log: this.log,
           startChild: async (sup, spec) => {
             const child = await this.procs.spawnProc(spec.module, spec.args, { supervisor: sup.pid });
@@ -115,7 +113,7 @@ export class ClusterNode implements Runtime {
           },
           shutdownChild: (sup, pid, ms) => this.shutdownChild(sup, pid, ms),
           stop: (sup, reason) => void this.procs.exit(sup, reason),
-        })),
+        }),
       },
     );
     this.signals = new Signals({
@@ -454,6 +452,11 @@ export class ClusterNode implements Runtime {
 
   call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
     checkSendable(msg);
+    return this.request(pid, msg, timeoutMs);
+  }
+
+  /** A call whose message was checked by the caller, or need not be (it stays on this node). */
+  private request(pid: Pid, msg: unknown, timeoutMs: number): Promise<unknown> {
     const { ref, promise } = this.expect(timeoutMs, `call to ${pid}`, pid.node);
     const from: From = { node: this.name, ref };
     if (pid.node === this.name) {
@@ -561,18 +564,33 @@ export class ClusterNode implements Runtime {
     return this.sys(pid, { op: "info" }) as Promise<ProcessInfo>;
   }
 
+  /**
+   * A supervisor call, as OTP's: no timeout (a restart waits for the child's
+   * shutdown and init), and its caller hears noproc or noconnection if the
+   * supervisor or its node goes. Checked first to be a supervisor, so a user
+   * process never gets a supervisor's request in its handleCall.
+   */
+  private async supervisorCall<T>(sup: Pid, req: SupervisorCall): Promise<T> {
+    const info = await this.processInfo(sup);
+    if (info.module !== SUPERVISOR) throw new ClusterError("not_a_supervisor", `${sup} runs ${info.module}, not a supervisor`);
+    return askSupervisor<T>((pid, msg) => this.request(pid, msg, Infinity), sup, req);
+  }
+
   whichChildren(sup: Pid): Promise<ChildInfo[]> {
-    return this.sys(sup, { op: "whichChildren" }) as Promise<ChildInfo[]>;
+    return this.supervisorCall(sup, { supervisor: "whichChildren" });
   }
 
   /** Asks the supervisor of `pid` to restart it; rejects with code no_supervisor when it has none. */
-  restartChild(pid: Pid): Promise<Pid> {
-    return this.sys(pid, { op: "restartChild" }) as Promise<Pid>;
+  async restartChild(pid: Pid): Promise<Pid> {
+    const info = await this.processInfo(pid);
+    if (!info.supervisor) throw new ClusterError("no_supervisor", `${pid} (${info.module}) has no supervisor to restart it; end it with exit(pid, reason) and spawn a new one`);
+    return this.supervisorCall(info.supervisor, { supervisor: "restartChild", pid });
   }
 
   startChild(sup: Pid, spec: ChildSpec): Promise<Pid> {
+    // A socket among the args can only be handed to a supervisor on this node.
     if (sup.node !== this.name) checkSendable(spec, "spec");
-    return this.sys(sup, { op: "startChild", spec }) as Promise<Pid>;
+    return this.supervisorCall(sup, { supervisor: "startChild", spec });
   }
 
   /** Cluster-wide names live in the coordinator (epmd's role); nodes keep a pushed cache. */
