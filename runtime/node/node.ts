@@ -29,6 +29,9 @@ import {
 } from "../../wire/protocol";
 import type { ClusterKeys } from "../../wire/security";
 import { PeerLinks } from "./peers";
+import { Calls, DEFAULT_CALL_TIMEOUT_MS } from "./calls";
+import { Names } from "./names";
+import { Reloads } from "../code/reloads";
 import { Outbox, secureDealer } from "../../wire/transport";
 import { ClusterError } from "../../wire/errors";
 
@@ -40,15 +43,6 @@ export interface NodeOptions {
   log: Logger;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  timer?: NodeJS.Timeout;
-  /** the node that will answer: if it goes down, the caller hears noconnection instead of a timeout */
-  node?: string;
-}
-
-export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 /** pid numbers of a node's n-th start begin at n × this (see Processes.startIdsAt) */
 const PIDS_PER_INCARNATION = 1_000_000;
 
@@ -72,9 +66,9 @@ export class ClusterNode implements Runtime {
   private readonly control: Dealer;
   private readonly controlOut: Outbox;
   private readonly links: PeerLinks;
-  private readonly pending = new Map<number, Pending>();
-  private readonly names = new Map<string, Pid>();
-  private readonly prepared = new Map<number, { load: ReturnType<ModuleTable["prepare"]>; force: boolean; modules: string[] }>();
+  readonly calls: Calls;
+  private readonly names: Names;
+  private readonly reloads: Reloads;
   private nextRef = 1;
   private closed = false;
   private welcomed?: (msg: Extract<ControlMessage, { type: "welcome" }>) => void;
@@ -88,6 +82,7 @@ export class ClusterNode implements Runtime {
     this.srcDir = opts.srcDir;
     this.log = opts.log;
     this.api = createApi(this);
+    this.calls = new Calls(this.name);
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
       log: opts.log,
@@ -127,6 +122,9 @@ export class ClusterNode implements Runtime {
     this.timers = new Timers(() => this.makeRef());
     this.control = secureDealer(opts.keys, opts.name);
     this.controlOut = new Outbox(this.control, (err) => this.log.error({ err }, "send to coordinator failed"));
+    const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
+    this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
+    this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
     this.links = new PeerLinks(opts.name, opts.keys, opts.log, {
       message: (msg) => this.onPeer(msg),
       down: (node) => this.lost(node),
@@ -148,7 +146,7 @@ export class ClusterNode implements Runtime {
     this.nodes = w.nodes;
     this.procs.startIdsAt(w.incarnation * PIDS_PER_INCARNATION + 1);
     this.links.set(w.peers);
-    this.table.commit(this.table.prepare(w.bundles, { force: true }));
+    this.reloads.join(w.bundles);
     const t0 = performance.now();
     const start = this.table.current(w.entry)?.exports.start;
     if (typeof start !== "function") {
@@ -195,50 +193,16 @@ export class ClusterNode implements Runtime {
         return;
       case "peers":
         return this.links.set(msg.peers);
-      case "prepare": {
-        const t0 = performance.now();
-        try {
-          this.prepared.set(msg.reload, { load: this.table.prepare(msg.bundles, { force: msg.force }), force: msg.force, modules: msg.bundles.map((b) => b.name) });
-          this.toCoordinator({ type: "ready", reload: msg.reload, node: this.name, ms: performance.now() - t0 });
-        } catch (err) {
-          this.log.warn({ err, reload: msg.reload }, "prepare failed");
-          this.toCoordinator({ type: "failed", reload: msg.reload, node: this.name, error: toWireError(err, "eval_failed") });
-        }
-        return;
-      }
-      case "commit": {
-        const t0 = performance.now();
-        const p = this.prepared.get(msg.reload);
-        this.prepared.delete(msg.reload);
-        if (!p) return;
-        // A forced load ends the processes still on the oldest version only now, once every node is ready: an abort must not have killed them.
-        if (p.force) for (const m of p.modules) this.procs.purge(m);
-        const changed = this.table.commit(p.load);
-        // codeChange runs in the processes, between their messages; waiting for it here would stall this loop (pings, names, the next reload) behind a slow handler.
-        void this.procs.codeChange(changed).then((failures) => {
-          // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
-          this.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
-          this.toCoordinator({ type: "committed", reload: msg.reload, node: this.name, ms: performance.now() - t0, codeChangeFailures: failures });
-        });
-        return;
-      }
-      case "abort": {
-        const p = this.prepared.get(msg.reload);
-        this.prepared.delete(msg.reload);
-        if (p) this.table.abort(p.load);
-        return;
-      }
+      case "prepare":
+        return this.reloads.prepare(msg);
+      case "commit":
+        return this.reloads.commit(msg);
+      case "abort":
+        return this.reloads.abort(msg);
       case "names":
-        for (const [name, pid] of Object.entries(msg.set)) {
-          // A process of ours that ended while its name was being registered (from any node) did not see the name
-          // at its exit: give it back now, or the name would point at the dead for good.
-          if (pid.node === this.name && !this.procs.get(pid.id)) this.toCoordinator({ type: "unregister", name, pid });
-          else this.names.set(name, pid);
-        }
-        for (const name of msg.unset) this.names.delete(name);
-        return;
+        return this.names.update(msg);
       case "nameReply":
-        return this.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
+        return this.calls.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
       case "ping":
         this.toCoordinator({ type: "pong", node: this.name });
         return;
@@ -313,9 +277,7 @@ export class ClusterNode implements Runtime {
 
   /** Everything that waited on or watched `name`'s processes hears noconnection. */
   private lost(name: string): void {
-    for (const [ref, p] of [...this.pending]) {
-      if (p.node === name) this.settle(ref, { ok: false, error: { code: "noconnection", message: `node ${name} went down before it answered` } });
-    }
+    this.calls.nodeDown(name);
     // A node shutting down tells its own processes nothing: they end with it.
     if (!this.closed) this.signals.nodeDown(name);
   }
@@ -329,7 +291,7 @@ export class ClusterNode implements Runtime {
         if (!this.procs.deliver(msg.to, { kind: "call", msg: msg.msg, from: msg.from })) this.reply(msg.from, { ok: false, error: noproc(new Pid(this.name, msg.to)) });
         return;
       case "reply":
-        return this.settle(msg.ref, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } });
+        return this.calls.settle(msg.ref, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } });
       case "spawn":
         this.procs
           .spawnProc(msg.module, msg.args, {
@@ -367,33 +329,9 @@ export class ClusterNode implements Runtime {
 
   // ---- messaging API -------------------------------------------------------
 
-  private expect(timeoutMs: number | undefined, what: string, node?: string): { ref: number; promise: Promise<unknown> } {
-    const ref = this.nextRef++;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      const p: Pending = { resolve, reject, ...(node !== undefined && node !== this.name ? { node } : {}) };
-      if (timeoutMs !== undefined && timeoutMs !== Infinity) {
-        p.timer = setTimeout(() => {
-          this.pending.delete(ref);
-          reject(new ClusterError("timeout", `${what} timed out after ${timeoutMs} ms`));
-        }, timeoutMs);
-      }
-      this.pending.set(ref, p);
-    });
-    return { ref, promise };
-  }
-
-  private settle(ref: number, reply: Reply): void {
-    const p = this.pending.get(ref);
-    if (!p) return;
-    this.pending.delete(ref);
-    if (p.timer) clearTimeout(p.timer);
-    if (reply.ok) p.resolve(reply.value);
-    else p.reject(ClusterError.fromWire(reply.error));
-  }
-
   reply(from: From, reply: Reply): void {
     this.procs.replied(from);
-    if (from.node === this.name) return this.settle(from.ref, reply);
+    if (from.node === this.name) return this.calls.settle(from.ref, reply);
     let sent: boolean;
     try {
       sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ...(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error }) });
@@ -420,9 +358,9 @@ export class ClusterNode implements Runtime {
       return pid;
     }
     checkSendable(args, "args");
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`, node);
+    const { ref, promise } = this.calls.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`, node);
     if (!this.toPeer(node, { type: "spawn", from: { node: this.name, ref }, module, args, ...(parent ? { link: parent.pid } : {}) })) {
-      this.settle(ref, { ok: false, error: toWireError(this.unknownNode(node)) });
+      this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(node)) });
     }
     const pid = (await promise) as Pid;
     if (parent) {
@@ -457,12 +395,12 @@ export class ClusterNode implements Runtime {
 
   /** A call whose message was checked by the caller, or need not be (it stays on this node). */
   private request(pid: Pid, msg: unknown, timeoutMs: number): Promise<unknown> {
-    const { ref, promise } = this.expect(timeoutMs, `call to ${pid}`, pid.node);
+    const { ref, promise } = this.calls.expect(timeoutMs, `call to ${pid}`, pid.node);
     const from: From = { node: this.name, ref };
     if (pid.node === this.name) {
-      if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.settle(ref, { ok: false, error: noproc(pid) });
+      if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.calls.settle(ref, { ok: false, error: noproc(pid) });
     } else if (!this.toPeer(pid.node, { type: "call", to: pid.id, from, msg })) {
-      this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+      this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
     }
     return promise;
   }
@@ -547,8 +485,8 @@ export class ClusterNode implements Runtime {
   /** A node-level request about `pid`, answered by the node it lives on. */
   sys(pid: Pid, op: SysOp): Promise<unknown> {
     if (pid.node === this.name) return runSys(this, pid, op);
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `${op.op} of ${pid}`, pid.node);
-    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op })) this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+    const { ref, promise } = this.calls.expect(DEFAULT_CALL_TIMEOUT_MS, `${op.op} of ${pid}`, pid.node);
+    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op })) this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
     return promise;
   }
 
@@ -594,34 +532,22 @@ export class ClusterNode implements Runtime {
   }
 
   /** Cluster-wide names live in the coordinator (epmd's role); nodes keep a pushed cache. */
-  async register(name: string, pid: Pid): Promise<void> {
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `register ${name}`);
-    this.toCoordinator({ type: "register", ref, name, pid });
-    await promise;
-    this.names.set(name, pid);
+  register(name: string, pid: Pid): Promise<void> {
+    return this.names.register(name, pid);
   }
 
-  async whereis(name: string): Promise<Pid | undefined> {
-    const cached = this.names.get(name);
-    if (cached) return cached;
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `whereis ${name}`);
-    this.toCoordinator({ type: "whereis", ref, name });
-    return (await promise) as Pid | undefined;
-  }
-
-  /** Names may have been registered from any node, so the pushed cache, not the process, knows them. */
-  private exited(proc: Proc, reason: unknown): void {
-    this.timers.cancelAll(proc);
-    this.signals.exited(proc, reason);
-    for (const [name, pid] of this.names) {
-      if (!pid.equals(proc.pid)) continue;
-      this.names.delete(name);
-      this.toCoordinator({ type: "unregister", name, pid: proc.pid });
-    }
+  whereis(name: string): Promise<Pid | undefined> {
+    return this.names.whereis(name);
   }
 
   namesOf(pid: Pid): string[] {
-    return [...this.names].filter(([, p]) => p.equals(pid)).map(([n]) => n);
+    return this.names.namesOf(pid);
+  }
+
+  private exited(proc: Proc, reason: unknown): void {
+    this.timers.cancelAll(proc);
+    this.signals.exited(proc, reason);
+    this.names.exited(proc.pid);
   }
 
   async close(): Promise<void> {
@@ -630,14 +556,11 @@ export class ClusterNode implements Runtime {
     this.loopDelay.disable();
     this.timers.close();
     this.links.close();
-    for (const [, p] of this.pending) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(new ClusterError("shutdown", `node ${this.name} is shutting down`));
-    }
-    this.pending.clear();
+    this.calls.close();
     this.controlOut.close();
     this.control.close();
   }
 }
 
 export type { Bundle, WireError };
+export { DEFAULT_CALL_TIMEOUT_MS };
