@@ -1,4 +1,3 @@
-import { inspect } from "node:util";
 import type { Dealer } from "zeromq";
 import { ModuleTable } from "../code/loader";
 import { createApi, type Api, type Runtime } from "../api";
@@ -9,7 +8,8 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "../process/process";
 import { checkSendable } from "../../wire/sendable";
 import { Signals } from "../process/signals";
-import { SUPERVISOR, askSupervisor, supervisorBehaviour, type ChildInfo, type ChildSpec, type SupervisorCall, type SupervisorSpec } from "../process/supervisor";
+import { SUPERVISOR, type ChildInfo, type ChildSpec, type SupervisorSpec } from "../process/supervisor";
+import { Supervision } from "./supervision";
 import { runSys } from "../process/sys";
 import { Timers } from "../process/timers";
 import {
@@ -25,7 +25,6 @@ import {
   type PeerMessage,
   type SysOp,
   type WireError,
-  RENDERED,
 } from "../../wire/protocol";
 import type { ClusterKeys } from "../../wire/security";
 import { PeerLinks } from "./peers";
@@ -67,6 +66,7 @@ export class ClusterNode implements Runtime {
   private readonly controlOut: Outbox;
   private readonly links: PeerLinks;
   readonly calls: Calls;
+  private readonly supervision: Supervision;
   private readonly names: Names;
   private readonly reloads: Reloads;
   private nextRef = 1;
@@ -83,6 +83,7 @@ export class ClusterNode implements Runtime {
     this.log = opts.log;
     this.api = createApi(this);
     this.calls = new Calls(this.name);
+    this.supervision = new Supervision(this);
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
       log: opts.log,
@@ -99,16 +100,7 @@ export class ClusterNode implements Runtime {
       },
       {
         [ops.SHELL_MAILBOX]: ops.shellMailbox(this.api),
-        [SUPERVISOR]: supervisorBehaviour({
-          log: this.log,
-          startChild: async (sup, spec) => {
-            const child = await this.procs.spawnProc(spec.module, spec.args, { supervisor: sup.pid });
-            this.signals.link(sup, child.pid);
-            return child.pid;
-          },
-          shutdownChild: (sup, pid, ms) => this.shutdownChild(sup, pid, ms),
-          stop: (sup, reason) => void this.procs.exit(sup, reason),
-        }),
+        [SUPERVISOR]: this.supervision.behaviour,
       },
     );
     this.signals = new Signals({
@@ -208,7 +200,7 @@ export class ClusterNode implements Runtime {
         return;
       case "nodeRequest":
         // Not awaited: an op may itself wait for the coordinator (spawn of a process whose init registers a name, whereis in evalOn), and those answers come through this same loop.
-        void this.answerNodeRequest(msg);
+        void ops.answerNodeRequest(this, msg).then((frame) => this.controlOut.push([frame]));
         return;
       case "hello":
       case "started":
@@ -229,32 +221,6 @@ export class ClusterNode implements Runtime {
       }
     }
   }
-
-  private async answerNodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): Promise<void> {
-    let response: ControlMessage;
-    try {
-      const value = await ops.runNodeOp(this, msg.op);
-      response = { type: "nodeResponse", id: msg.id, ok: true, value };
-    } catch (err) {
-      response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
-    }
-    let frame: Buffer;
-    try {
-      frame = encode(response);
-    } catch (err) {
-      // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
-      const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
-      const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
-      frame = encode(
-        value
-          ? { type: "nodeResponse", id: msg.id, ok: true, value }
-          : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
-      );
-    }
-    this.controlOut.push([frame]);
-  }
-
-
 
   info(): NodeInfo {
     const mem = process.memoryUsage();
@@ -394,7 +360,7 @@ export class ClusterNode implements Runtime {
   }
 
   /** A call whose message was checked by the caller, or need not be (it stays on this node). */
-  private request(pid: Pid, msg: unknown, timeoutMs: number): Promise<unknown> {
+  request(pid: Pid, msg: unknown, timeoutMs: number): Promise<unknown> {
     const { ref, promise } = this.calls.expect(timeoutMs, `call to ${pid}`, pid.node);
     const from: From = { node: this.name, ref };
     if (pid.node === this.name) {
@@ -461,22 +427,6 @@ export class ClusterNode implements Runtime {
     return this.timers.cancel(ref);
   }
 
-  private async shutdownChild(sup: Proc, pid: Pid, ms: number): Promise<boolean> {
-    this.signals.unlink(sup, pid);
-    if (!this.procs.get(pid.id)) return false;
-    const gone = this.procs.awaitExit(pid.id);
-    this.signals.exit(sup.pid, pid, ms <= 0 ? "kill" : "shutdown");
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([gone.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
-    clearTimeout(timer);
-    if (late) {
-      this.log.warn({ proc: pid.toString(), shutdownMs: ms }, "child did not stop in time; killed");
-      this.signals.exit(sup.pid, pid, "kill");
-      await gone;
-    }
-    return true;
-  }
-
   /** Starts a supervisor on `node`; resolves once every child has started, in order. */
   startSupervisor(node: string, spec: SupervisorSpec, opts: { link?: boolean } = {}): Promise<Pid> {
     return this.spawn(node, SUPERVISOR, spec, opts);
@@ -502,33 +452,16 @@ export class ClusterNode implements Runtime {
     return this.sys(pid, { op: "info" }) as Promise<ProcessInfo>;
   }
 
-  /**
-   * A supervisor call, as OTP's: no timeout (a restart waits for the child's
-   * shutdown and init), and its caller hears noproc or noconnection if the
-   * supervisor or its node goes. Checked first to be a supervisor, so a user
-   * process never gets a supervisor's request in its handleCall.
-   */
-  private async supervisorCall<T>(sup: Pid, req: SupervisorCall): Promise<T> {
-    const info = await this.processInfo(sup);
-    if (info.module !== SUPERVISOR) throw new ClusterError("not_a_supervisor", `${sup} runs ${info.module}, not a supervisor`);
-    return askSupervisor<T>((pid, msg) => this.request(pid, msg, Infinity), sup, req);
-  }
-
   whichChildren(sup: Pid): Promise<ChildInfo[]> {
-    return this.supervisorCall(sup, { supervisor: "whichChildren" });
+    return this.supervision.whichChildren(sup);
   }
 
-  /** Asks the supervisor of `pid` to restart it; rejects with code no_supervisor when it has none. */
-  async restartChild(pid: Pid): Promise<Pid> {
-    const info = await this.processInfo(pid);
-    if (!info.supervisor) throw new ClusterError("no_supervisor", `${pid} (${info.module}) has no supervisor to restart it; end it with exit(pid, reason) and spawn a new one`);
-    return this.supervisorCall(info.supervisor, { supervisor: "restartChild", pid });
+  restartChild(pid: Pid): Promise<Pid> {
+    return this.supervision.restartChild(pid);
   }
 
   startChild(sup: Pid, spec: ChildSpec): Promise<Pid> {
-    // A socket among the args can only be handed to a supervisor on this node.
-    if (sup.node !== this.name) checkSendable(spec, "spec");
-    return this.supervisorCall(sup, { supervisor: "startChild", spec });
+    return this.supervision.startChild(sup, spec);
   }
 
   /** Cluster-wide names live in the coordinator (epmd's role); nodes keep a pushed cache. */

@@ -11,7 +11,8 @@ import type { Pid } from "../../wire/pid";
 import { noproc, type Processes } from "../process/process";
 import type { Behaviour } from "../process/behaviour";
 export { SHELL_TOUCH_MS } from "../../wire/protocol";
-import type { NodeInfo, NodeOp } from "../../wire/protocol";
+import { RENDERED, encode, toWireError, type ControlMessage, type NodeInfo, type NodeOp } from "../../wire/protocol";
+import { inspect } from "node:util";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
 
 /** What the shell's operations need from the node they run on. */
@@ -233,5 +234,27 @@ export async function runNodeOp(node: NodeOpsHost, op: NodeOp): Promise<unknown>
       const unhandled: never = op;
       return unhandled;
     }
+  }
+}
+/** The encoded answer to a shell's or CLI's request; one that cannot travel is sent as text, or as not_serializable. */
+export async function answerNodeRequest(node: NodeOpsHost, msg: Extract<ControlMessage, { type: "nodeRequest" }>): Promise<Buffer> {
+  let response: ControlMessage;
+  try {
+    const value = await runNodeOp(node, msg.op);
+    response = { type: "nodeResponse", id: msg.id, ok: true, value };
+  } catch (err) {
+    response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
+  }
+  try {
+    return encode(response);
+  } catch (err) {
+    // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
+    const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
+    const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
+    return encode(
+      value
+        ? { type: "nodeResponse", id: msg.id, ok: true, value }
+        : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
+    );
   }
 }
