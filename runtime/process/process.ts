@@ -1,12 +1,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { inspect } from "node:util";
-import { serialize } from "node:v8";
 import type { Logger } from "../../wire/log";
 import { Mailbox } from "./mailbox";
 import { Pid } from "../../wire/pid";
 import type { From, ProcessInfo, WireError } from "../../wire/protocol";
 import { toWireError } from "../../wire/protocol";
 import { ClusterError } from "../../wire/errors";
+import { crashReason, describe, exitedError, memoryOf, noproc } from "./reasons";
+export { crashReason, noproc, type CrashReason } from "./reasons";
 import type { Behaviour, CallResult } from "./behaviour";
 
 /** The slice of the module table the process layer reads on every message. */
@@ -38,12 +38,6 @@ export interface ProcessHost {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each builtin has its own state and args
 export type Builtins = Record<string, Behaviour<any, any>>;
 
-/** A crash's exit reason: what links, monitors and callers are told. Plain data, so it can cross nodes. */
-export interface CrashReason {
-  code: string;
-  message: string;
-  stack?: string;
-}
 
 /** terminate of a user module may not hold up its exit signals for longer than this */
 const TERMINATE_LIMIT_MS = 5000;
@@ -104,10 +98,6 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }
 
-function describe(value: unknown, depth = 3): string {
-  const text = inspect(value, { depth, breakLength: Infinity, maxArrayLength: 10, maxStringLength: 200 });
-  return text.length > 500 ? text.slice(0, 500) + "…" : text;
-}
 
 /**
  * The processes of one node. Each message is dispatched through the module
@@ -474,36 +464,4 @@ export class Processes {
   list(): ProcessInfo[] {
     return [...this.procs.values()].map((p) => this.info(p));
   }
-}
-
-/**
- * Bytes of the state's V8 serialization: what it would cost to send, a fair
- * proxy for what it holds. A state that cannot be serialized (it holds a
- * socket or a function) counts the length of its inspect text instead.
- */
-function memoryOf(state: unknown): number {
-  try {
-    return serialize(state).length;
-  } catch {
-    return inspect(state, { depth: 4 }).length;
-  }
-}
-
-export function crashReason(err: unknown): CrashReason {
-  const wire = toWireError(err);
-  return { code: wire.code, message: wire.message, ...(wire.stack ? { stack: wire.stack } : {}) };
-}
-
-function reasonText(reason: unknown): string {
-  if (reason !== null && typeof reason === "object" && typeof (reason as { message?: unknown }).message === "string") return (reason as { message: string }).message;
-  return typeof reason === "string" ? reason : describe(reason, 2);
-}
-
-function exitedError(proc: Proc, reason: unknown): WireError {
-  const code = reason !== null && typeof reason === "object" && "code" in reason ? "process_crashed" : "process_exited";
-  return { code, message: `process ${proc.pid} (${proc.module}) exited before replying: ${reasonText(reason)}` };
-}
-
-export function noproc(pid: Pid): WireError {
-  return { code: "noproc", message: `process ${pid} is not alive (it lived on node ${pid.node})` };
 }
