@@ -63,6 +63,8 @@ export type ErrorCode =
   | "disconnected"
   /** a node could not start its entry */
   | "start_failed"
+  /** a peer answered with a message the protocol does not allow at that point */
+  | "protocol"
   // ---- code loading
   /** a module threw while its top level ran */
   | "eval_failed"
@@ -94,8 +96,23 @@ export type ErrorCode =
   /** something that threw a non-devcluster value; the message is its text */
   | "error";
 
-/** A code from another process's user code, e.g. `"room_unavailable"`: travels as-is. */
-export type ForeignCode = string & { readonly foreign?: never };
+declare const foreign: unique symbol;
+/**
+ * A code from another process's user code, e.g. `"room_unavailable"`: travels
+ * as-is. Branded so a string literal is not one: a misspelled devcluster code
+ * (`"node_down"`) fails to compile instead of passing as a foreign one.
+ */
+export type ForeignCode = string & { readonly [foreign]: true };
+
+/** A code of unknown origin (a thrown value's, or one read off the wire), as it travels. */
+export function foreignCode(code: string): ErrorCode | ForeignCode {
+  return code as ForeignCode;
+}
+
+/** A {@link WireError} raised by devcluster itself: its code is checked by the compiler. */
+export function wireError(code: ErrorCode, message: string): WireError {
+  return { code, message };
+}
 
 /** An error as it travels: a stable code for scripts, a message for people. */
 export interface WireError {
@@ -140,7 +157,7 @@ export class ClusterError extends Error {
   /** The error a caller catches for one that came over the wire; a user's own code is kept. */
   static fromWire(wire: WireError): ClusterError {
     const err = new ClusterError("error", wire.message, { ...(wire.module !== undefined ? { module: wire.module } : {}), ...(wire.pids ? { pids: wire.pids } : {}) });
-    (err as { code: string }).code = wire.code;
+    (err as { code: ErrorCode | ForeignCode }).code = wire.code;
     if (wire.stack) err.stack = wire.stack;
     return err;
   }
@@ -156,7 +173,7 @@ export function toWireError(err: unknown, fallback: ErrorCode = "error"): WireEr
   if (err instanceof Error) {
     const e = err as Error & { code?: unknown; module?: unknown; pids?: unknown };
     return {
-      code: typeof e.code === "string" ? e.code : fallback,
+      code: typeof e.code === "string" ? foreignCode(e.code) : fallback,
       message: e.message,
       ...(e.stack !== undefined ? { stack: e.stack } : {}),
       ...(typeof e.module === "string" ? { module: e.module } : {}),

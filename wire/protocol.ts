@@ -82,14 +82,8 @@ export interface NodeInfo {
 /** Why a process ended: "normal", "shutdown", "killed", "noproc", "noconnection", a crash's `{ code, message, stack }`, or any value given to exit(). */
 export type ExitReason = unknown;
 
-/** Node-level requests about one process, answered by the node it lives on (OTP's sys and supervisor calls). */
-export type SysOp =
-  | { op: "suspend" }
-  | { op: "resume" }
-  | { op: "info" }
-  | { op: "whichChildren" }
-  | { op: "restartChild" }
-  | { op: "startChild"; spec: unknown };
+/** Node-level requests about one process, answered by the node it lives on (OTP's sys calls). */
+export type SysOp = { op: "suspend" } | { op: "resume" } | { op: "info" };
 
 /** Operations a client (CLI, shell) asks a node to do, relayed by the coordinator. */
 export type NodeOp =

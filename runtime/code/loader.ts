@@ -6,6 +6,7 @@ import type { Logger } from "../../wire/log";
 import { HotInstance, type HotContext } from "./hot";
 import { ModuleEntry, type Instance } from "./moduleTable";
 import type { Bundle } from "../../wire/protocol";
+import { ClusterError, type ErrorCode } from "../../wire/errors";
 
 /** How a bundle names another project module: `require("devcluster:project/chat/room")`. Same constant as cli/compiler.ts. */
 export const PROJECT_MODULE_PREFIX = "devcluster:project/";
@@ -13,39 +14,22 @@ export const PROJECT_MODULE_PREFIX = "devcluster:project/";
 export type { Bundle };
 
 /**
- * Why a module could not be loaded.
+ * The codes a load fails with, each a {@link ClusterError} naming the module:
  * - `eval_failed`: its top level threw.
  * - `timeout`: its top level ran past `evalTimeoutMs`.
  * - `bad_shape`: its exports are not what the table needs (not an object, or a behaviour lost `init`).
- * - `not_purged`: processes still run the oldest version, so a third cannot be loaded.
+ * - `not_purged`: processes still run the oldest version, so a third cannot be loaded (`pids` says which).
  * - `missing_import`: it imports a project module that is neither loaded nor in the same reload.
  */
-export type LoadErrorCode = "eval_failed" | "timeout" | "bad_shape" | "not_purged" | "missing_import";
+export type LoadErrorCode = Extract<ErrorCode, "eval_failed" | "timeout" | "bad_shape" | "not_purged" | "missing_import">;
 
-/** A module could not be prepared. Nothing was swapped; match on `code`. */
-export class LoadError extends Error {
-  readonly code: LoadErrorCode;
-  /** The module being loaded (for `missing_import` from {@link ModuleTable.facade}: the one asked for). */
-  readonly module: string;
-  /** `not_purged` only: pids (`<n1.4>`) still running the oldest version. */
-  readonly pids?: string[];
+/** The loader's own failures: one raised while a nested require ran is passed on as it is, not wrapped as eval_failed. */
+const loadErrors = new WeakSet<ClusterError>();
 
-  constructor(code: LoadErrorCode, module: string, message: string, options: { cause?: unknown; pids?: string[] } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "LoadError";
-    this.code = code;
-    this.module = module;
-    if (options.pids) this.pids = options.pids;
-    // The frames worth showing are the user's (source-mapped to .ts), not the loader's.
-    const causeStack = options.cause instanceof Error ? options.cause.stack : undefined;
-    const at = causeStack?.indexOf("\n    at ") ?? -1;
-    if (at >= 0) {
-      let frames = causeStack!.slice(at);
-      const own = frames.search(/\n[^\n]*devclusterEvaluate/);
-      if (own > 0) frames = frames.slice(0, own);
-      this.stack = `LoadError [${code}]: ${message}${frames}`;
-    }
-  }
+function loadError(code: LoadErrorCode, module: string, message: string, options: { cause?: unknown; pids?: string[] } = {}): ClusterError {
+  const err = new ClusterError(code, message, { ...options, module });
+  loadErrors.add(err);
+  return err;
 }
 
 /** Options of {@link ModuleTable}. */
@@ -103,7 +87,7 @@ type CompilableModule = Module & { _compile(code: string, filename: string): unk
  * versions (DESIGN 4.1, 4.2). One reload at a time: the caller serializes them.
  *
  * @example
- *   const p = table.prepare(bundles); // throws LoadError
+ *   const p = table.prepare(bundles); // throws ClusterError
  *   table.commit(p);                  // or table.abort(p)
  */
 export class ModuleTable {
@@ -122,7 +106,7 @@ export class ModuleTable {
   /**
    * PREPARE: evaluates `bundles` aside, in order (importees first), and checks
    * each one's shape. Nothing visible changes. On the first failure, clears
-   * what it evaluated and throws {@link LoadError}.
+   * what it evaluated and throws {@link ClusterError}.
    * @param opts.force load even if processes still run the version that would be dropped (`not_purged`)
    */
   prepare(bundles: Bundle[], opts: { force?: boolean } = {}): PreparedLoad {
@@ -229,11 +213,11 @@ export class ModuleTable {
     return view(this.entries.get(name)?.old);
   }
 
-  /** The live view importers get. Throws LoadError `missing_import` when `name` is not loaded. */
+  /** The live view importers get. Throws ClusterError `missing_import` when `name` is not loaded. */
   facade(name: string): Record<string, unknown> {
     const entry = this.entries.get(name);
     if (entry?.current === undefined) {
-      throw new LoadError("missing_import", name, `${name} is not loaded on this node. Load it first (a reload sends importees before importers).`);
+      throw loadError("missing_import", name, `${name} is not loaded on this node. Load it first (a reload sends importees before importers).`);
     }
     return entry.facade;
   }
@@ -298,16 +282,16 @@ export class ModuleTable {
     m.exports = {};
     const g = globalThis as Record<symbol, unknown>;
     const outer = g[EVAL_SLOT];
-    // Named so LoadError can cut the loader's own frames off the user's stack.
+    // Named so ClusterError can cut the loader's own frames off the user's stack.
     g[EVAL_SLOT] = function devclusterEvaluate() {
       return define.call(m.exports, m.exports, require, m, filename, dirname, hot);
     };
     try {
       RUN_EVAL.runInThisContext({ timeout: this.timeout });
     } catch (err) {
-      if (err instanceof LoadError) throw err;
+      if (err instanceof ClusterError && loadErrors.has(err)) throw err;
       if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
-        throw new LoadError(
+        throw loadError(
           "timeout",
           bundle.name,
           `${bundle.name} did not finish evaluating within ${this.timeout}ms (an endless loop at top level?). Fix the file and save again.`,
@@ -329,7 +313,7 @@ function view(i: Instance | undefined): { version: string; exports: Record<strin
 function checkShape(entry: ModuleEntry, instance: Instance): void {
   const exp: unknown = instance.exports;
   if (exp === null || typeof exp !== "object") {
-    throw new LoadError(
+    throw loadError(
       "bad_shape",
       instance.name,
       `${instance.name} must export an object of named exports, but module.exports is ${exp === null ? "null" : typeof exp}. Use named exports (export function ...).`,
@@ -337,7 +321,7 @@ function checkShape(entry: ModuleEntry, instance: Instance): void {
   }
   const prev = entry.current;
   if (prev && typeof prev.exports.init === "function" && typeof instance.exports.init !== "function") {
-    throw new LoadError(
+    throw loadError(
       "bad_shape",
       instance.name,
       `${instance.name} no longer exports init as a function, but version ${prev.version} did and processes may run it: a behaviour must stay a behaviour. Export init again, or restart those processes.`,
@@ -345,17 +329,17 @@ function checkShape(entry: ModuleEntry, instance: Instance): void {
   }
 }
 
-function missingImport(module: string, imported: string): LoadError {
-  return new LoadError(
+function missingImport(module: string, imported: string): ClusterError {
+  return loadError(
     "missing_import",
     module,
     `${module} imports ${imported}, which is not loaded on this node and not in this reload. Reload ${imported} together with ${module}.`,
   );
 }
 
-function notPurged(module: string, pids: string[]): LoadError {
+function notPurged(module: string, pids: string[]): ClusterError {
   const n = pids.length;
-  return new LoadError(
+  return loadError(
     "not_purged",
     module,
     `cannot load a third version of ${module}: ${n} process${n === 1 ? "" : "es"} still run${n === 1 ? "s" : ""} the oldest (${pids.join(", ")}). Wait for them, or run \`devcluster reload ${module} --force\`.`,
@@ -363,7 +347,7 @@ function notPurged(module: string, pids: string[]): LoadError {
   );
 }
 
-function evalFailed(module: string, err: unknown, srcDir: string): LoadError {
+function evalFailed(module: string, err: unknown, srcDir: string): ClusterError {
   const cause = err instanceof Error ? err : new Error(String(err));
   // The first frame in the project's sources: frames above it may be Node's or the loader's own.
   let where = "";
@@ -373,7 +357,7 @@ function evalFailed(module: string, err: unknown, srcDir: string): LoadError {
     where = ` at ${rel}:${at[2]}:${at[3]}`;
     break;
   }
-  return new LoadError("eval_failed", module, `${module} failed to evaluate (${cause.name}${where}): ${cause.message}. Fix the file and save again.`, {
+  return loadError("eval_failed", module, `${module} failed to evaluate (${cause.name}${where}): ${cause.message}. Fix the file and save again.`, {
     cause: err,
   });
 }

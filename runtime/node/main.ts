@@ -2,7 +2,6 @@
  * A node's OS process. Started by the launcher (or `devcluster node --join`)
  * with its name, the coordinator endpoint and the key file in the environment.
  */
-import * as api from "../api";
 import { createLogger } from "../../wire/log";
 import { ClusterNode } from "./node";
 import { loadKeys } from "../../wire/security";
@@ -27,9 +26,7 @@ async function main(): Promise<void> {
     keys: loadKeys(need("DEVCLUSTER_KEYS")),
     srcDir: need("DEVCLUSTER_SRC"),
     log,
-    runtimeFor: (_module, hot) => Object.freeze({ ...api, hot }),
   });
-  api.bindRuntime(node);
 
   // User code that throws outside any handler must not end the node.
   const report = (what: string, err: unknown): void => {

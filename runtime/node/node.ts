@@ -1,6 +1,6 @@
-import { inspect } from "node:util";
 import type { Dealer } from "zeromq";
 import { ModuleTable } from "../code/loader";
+import { createApi, type Api, type Runtime } from "../api";
 import * as ops from "./nodeOps";
 import type { Logger } from "../../wire/log";
 import { Pid } from "../../wire/pid";
@@ -8,7 +8,8 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "../process/process";
 import { checkSendable } from "../../wire/sendable";
 import { Signals } from "../process/signals";
-import { SUPERVISOR, supervisorBehaviour, type ChildInfo, type ChildSpec, type SupervisorCallbacks, type SupervisorSpec } from "../process/supervisor";
+import { SUPERVISOR, type ChildInfo, type ChildSpec, type SupervisorSpec } from "../process/supervisor";
+import { Supervision } from "./supervision";
 import { runSys } from "../process/sys";
 import { Timers } from "../process/timers";
 import {
@@ -24,10 +25,12 @@ import {
   type PeerMessage,
   type SysOp,
   type WireError,
-  RENDERED,
 } from "../../wire/protocol";
 import type { ClusterKeys } from "../../wire/security";
 import { PeerLinks } from "./peers";
+import { Calls, DEFAULT_CALL_TIMEOUT_MS } from "./calls";
+import { Names } from "./names";
+import { Reloads } from "../code/reloads";
 import { Outbox, secureDealer } from "../../wire/transport";
 import { ClusterError } from "../../wire/errors";
 
@@ -37,19 +40,8 @@ export interface NodeOptions {
   keys: ClusterKeys;
   srcDir: string;
   log: Logger;
-  /** what `require("devcluster")` gives a user module */
-  runtimeFor(module: string, hot: unknown): unknown;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  timer?: NodeJS.Timeout;
-  /** the node that will answer: if it goes down, the caller hears noconnection instead of a timeout */
-  node?: string;
-}
-
-export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 /** pid numbers of a node's n-th start begin at n × this (see Processes.startIdsAt) */
 const PIDS_PER_INCARNATION = 1_000_000;
 
@@ -58,7 +50,7 @@ const PIDS_PER_INCARNATION = 1_000_000;
  * coordinator, and a DEALER to every peer (each node receives on its own
  * ROUTER, so a message's route never depends on who connected first).
  */
-export class ClusterNode {
+export class ClusterNode implements Runtime {
   readonly name: string;
   readonly srcDir: string;
   readonly log: Logger;
@@ -66,16 +58,17 @@ export class ClusterNode {
   readonly procs: Processes;
   readonly signals: Signals;
   readonly timers: Timers;
-  /** the built-in supervisor's callbacks, for sys operations on supervisors */
-  readonly supervisor!: SupervisorCallbacks;
+  /** what `require("devcluster")` gives this node's modules (each adds its own `hot`) */
+  readonly api: Api;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private readonly control: Dealer;
   private readonly controlOut: Outbox;
   private readonly links: PeerLinks;
-  private readonly pending = new Map<number, Pending>();
-  private readonly names = new Map<string, Pid>();
-  private readonly prepared = new Map<number, { load: ReturnType<ModuleTable["prepare"]>; force: boolean; modules: string[] }>();
+  readonly calls: Calls;
+  private readonly supervision: Supervision;
+  private readonly names: Names;
+  private readonly reloads: Reloads;
   private nextRef = 1;
   private closed = false;
   private welcomed?: (msg: Extract<ControlMessage, { type: "welcome" }>) => void;
@@ -88,10 +81,13 @@ export class ClusterNode {
     this.name = opts.name;
     this.srcDir = opts.srcDir;
     this.log = opts.log;
+    this.api = createApi(this);
+    this.calls = new Calls(this.name);
+    this.supervision = new Supervision(this);
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
       log: opts.log,
-      runtimeFor: (module, hot) => opts.runtimeFor(module, hot),
+      runtimeFor: (_module, hot) => Object.freeze({ ...this.api, hot }),
       oldVersionUsers: (module) => this.procs.oldVersionUsers(module),
     });
     this.procs = new Processes(
@@ -103,17 +99,8 @@ export class ClusterNode {
         exited: (proc, reason) => this.exited(proc, reason),
       },
       {
-        [ops.SHELL_MAILBOX]: ops.shellMailbox,
-        [SUPERVISOR]: (this.supervisor = supervisorBehaviour({
-          log: this.log,
-          startChild: async (sup, spec) => {
-            const child = await this.procs.spawnProc(spec.module, spec.args, { supervisor: sup.pid });
-            this.signals.link(sup, child.pid);
-            return child.pid;
-          },
-          shutdownChild: (sup, pid, ms) => this.shutdownChild(sup, pid, ms),
-          stop: (sup, reason) => void this.procs.exit(sup, reason),
-        })),
+        [ops.SHELL_MAILBOX]: ops.shellMailbox(this.api),
+        [SUPERVISOR]: this.supervision.behaviour,
       },
     );
     this.signals = new Signals({
@@ -127,6 +114,9 @@ export class ClusterNode {
     this.timers = new Timers(() => this.makeRef());
     this.control = secureDealer(opts.keys, opts.name);
     this.controlOut = new Outbox(this.control, (err) => this.log.error({ err }, "send to coordinator failed"));
+    const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
+    this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
+    this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
     this.links = new PeerLinks(opts.name, opts.keys, opts.log, {
       message: (msg) => this.onPeer(msg),
       down: (node) => this.lost(node),
@@ -148,11 +138,11 @@ export class ClusterNode {
     this.nodes = w.nodes;
     this.procs.startIdsAt(w.incarnation * PIDS_PER_INCARNATION + 1);
     this.links.set(w.peers);
-    this.table.commit(this.table.prepare(w.bundles, { force: true }));
+    this.reloads.join(w.bundles);
     const t0 = performance.now();
     const start = this.table.current(w.entry)?.exports.start;
     if (typeof start !== "function") {
-      throw Object.assign(new Error(`entry module ${w.entry} exports no start(ctx) function`), { code: "bad_entry" });
+      throw new ClusterError("bad_entry", `entry module ${w.entry} exports no start(ctx) function`);
     }
     await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
@@ -195,56 +185,22 @@ export class ClusterNode {
         return;
       case "peers":
         return this.links.set(msg.peers);
-      case "prepare": {
-        const t0 = performance.now();
-        try {
-          this.prepared.set(msg.reload, { load: this.table.prepare(msg.bundles, { force: msg.force }), force: msg.force, modules: msg.bundles.map((b) => b.name) });
-          this.toCoordinator({ type: "ready", reload: msg.reload, node: this.name, ms: performance.now() - t0 });
-        } catch (err) {
-          this.log.warn({ err, reload: msg.reload }, "prepare failed");
-          this.toCoordinator({ type: "failed", reload: msg.reload, node: this.name, error: toWireError(err, "eval_failed") });
-        }
-        return;
-      }
-      case "commit": {
-        const t0 = performance.now();
-        const p = this.prepared.get(msg.reload);
-        this.prepared.delete(msg.reload);
-        if (!p) return;
-        // A forced load ends the processes still on the oldest version only now, once every node is ready: an abort must not have killed them.
-        if (p.force) for (const m of p.modules) this.procs.purge(m);
-        const changed = this.table.commit(p.load);
-        // codeChange runs in the processes, between their messages; waiting for it here would stall this loop (pings, names, the next reload) behind a slow handler.
-        void this.procs.codeChange(changed).then((failures) => {
-          // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
-          this.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
-          this.toCoordinator({ type: "committed", reload: msg.reload, node: this.name, ms: performance.now() - t0, codeChangeFailures: failures });
-        });
-        return;
-      }
-      case "abort": {
-        const p = this.prepared.get(msg.reload);
-        this.prepared.delete(msg.reload);
-        if (p) this.table.abort(p.load);
-        return;
-      }
+      case "prepare":
+        return this.reloads.prepare(msg);
+      case "commit":
+        return this.reloads.commit(msg);
+      case "abort":
+        return this.reloads.abort(msg);
       case "names":
-        for (const [name, pid] of Object.entries(msg.set)) {
-          // A process of ours that ended while its name was being registered (from any node) did not see the name
-          // at its exit: give it back now, or the name would point at the dead for good.
-          if (pid.node === this.name && !this.procs.get(pid.id)) this.toCoordinator({ type: "unregister", name, pid });
-          else this.names.set(name, pid);
-        }
-        for (const name of msg.unset) this.names.delete(name);
-        return;
+        return this.names.update(msg);
       case "nameReply":
-        return this.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
+        return this.calls.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
       case "ping":
         this.toCoordinator({ type: "pong", node: this.name });
         return;
       case "nodeRequest":
         // Not awaited: an op may itself wait for the coordinator (spawn of a process whose init registers a name, whereis in evalOn), and those answers come through this same loop.
-        void this.answerNodeRequest(msg);
+        void ops.answerNodeRequest(this, msg).then((frame) => this.controlOut.push([frame]));
         return;
       case "hello":
       case "started":
@@ -265,32 +221,6 @@ export class ClusterNode {
       }
     }
   }
-
-  private async answerNodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): Promise<void> {
-    let response: ControlMessage;
-    try {
-      const value = await ops.runNodeOp(this, msg.op, this.opts.runtimeFor("<shell>", undefined) as Record<string, unknown>);
-      response = { type: "nodeResponse", id: msg.id, ok: true, value };
-    } catch (err) {
-      response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
-    }
-    let frame: Buffer;
-    try {
-      frame = encode(response);
-    } catch (err) {
-      // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
-      const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
-      const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
-      frame = encode(
-        value
-          ? { type: "nodeResponse", id: msg.id, ok: true, value }
-          : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
-      );
-    }
-    this.controlOut.push([frame]);
-  }
-
-
 
   info(): NodeInfo {
     const mem = process.memoryUsage();
@@ -313,9 +243,7 @@ export class ClusterNode {
 
   /** Everything that waited on or watched `name`'s processes hears noconnection. */
   private lost(name: string): void {
-    for (const [ref, p] of [...this.pending]) {
-      if (p.node === name) this.settle(ref, { ok: false, error: { code: "noconnection", message: `node ${name} went down before it answered` } });
-    }
+    this.calls.nodeDown(name);
     // A node shutting down tells its own processes nothing: they end with it.
     if (!this.closed) this.signals.nodeDown(name);
   }
@@ -329,7 +257,7 @@ export class ClusterNode {
         if (!this.procs.deliver(msg.to, { kind: "call", msg: msg.msg, from: msg.from })) this.reply(msg.from, { ok: false, error: noproc(new Pid(this.name, msg.to)) });
         return;
       case "reply":
-        return this.settle(msg.ref, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } });
+        return this.calls.settle(msg.ref, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } });
       case "spawn":
         this.procs
           .spawnProc(msg.module, msg.args, {
@@ -367,33 +295,9 @@ export class ClusterNode {
 
   // ---- messaging API -------------------------------------------------------
 
-  private expect(timeoutMs: number | undefined, what: string, node?: string): { ref: number; promise: Promise<unknown> } {
-    const ref = this.nextRef++;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      const p: Pending = { resolve, reject, ...(node !== undefined && node !== this.name ? { node } : {}) };
-      if (timeoutMs !== undefined && timeoutMs !== Infinity) {
-        p.timer = setTimeout(() => {
-          this.pending.delete(ref);
-          reject(Object.assign(new Error(`${what} timed out after ${timeoutMs} ms`), { code: "timeout" }));
-        }, timeoutMs);
-      }
-      this.pending.set(ref, p);
-    });
-    return { ref, promise };
-  }
-
-  private settle(ref: number, reply: Reply): void {
-    const p = this.pending.get(ref);
-    if (!p) return;
-    this.pending.delete(ref);
-    if (p.timer) clearTimeout(p.timer);
-    if (reply.ok) p.resolve(reply.value);
-    else p.reject(ClusterError.fromWire(reply.error));
-  }
-
   reply(from: From, reply: Reply): void {
     this.procs.replied(from);
-    if (from.node === this.name) return this.settle(from.ref, reply);
+    if (from.node === this.name) return this.calls.settle(from.ref, reply);
     let sent: boolean;
     try {
       sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ...(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error }) });
@@ -405,7 +309,7 @@ export class ClusterNode {
   }
 
   private unknownNode(node: string): Error {
-    return Object.assign(new Error(`node ${node} is not connected (known: ${[this.name, ...this.links.names()].join(", ")})`), { code: "nodedown" });
+    return new ClusterError("nodedown", `node ${node} is not connected (known: ${[this.name, ...this.links.names()].join(", ")})`);
   }
 
   self(): Pid | undefined {
@@ -420,9 +324,9 @@ export class ClusterNode {
       return pid;
     }
     checkSendable(args, "args");
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`, node);
+    const { ref, promise } = this.calls.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`, node);
     if (!this.toPeer(node, { type: "spawn", from: { node: this.name, ref }, module, args, ...(parent ? { link: parent.pid } : {}) })) {
-      this.settle(ref, { ok: false, error: toWireError(this.unknownNode(node)) });
+      this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(node)) });
     }
     const pid = (await promise) as Pid;
     if (parent) {
@@ -452,12 +356,17 @@ export class ClusterNode {
 
   call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
     checkSendable(msg);
-    const { ref, promise } = this.expect(timeoutMs, `call to ${pid}`, pid.node);
+    return this.request(pid, msg, timeoutMs);
+  }
+
+  /** A call whose message was checked by the caller, or need not be (it stays on this node). */
+  request(pid: Pid, msg: unknown, timeoutMs: number): Promise<unknown> {
+    const { ref, promise } = this.calls.expect(timeoutMs, `call to ${pid}`, pid.node);
     const from: From = { node: this.name, ref };
     if (pid.node === this.name) {
-      if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.settle(ref, { ok: false, error: noproc(pid) });
+      if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.calls.settle(ref, { ok: false, error: noproc(pid) });
     } else if (!this.toPeer(pid.node, { type: "call", to: pid.id, from, msg })) {
-      this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+      this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
     }
     return promise;
   }
@@ -470,7 +379,7 @@ export class ClusterNode {
 
   private mustSelf(what: string): Proc {
     const p = selfProc();
-    if (!p) throw Object.assign(new Error(`${what}() is called from inside a process handler (it acts for self())`), { code: "not_a_process" });
+    if (!p) throw new ClusterError("not_a_process", `${what}() is called from inside a process handler (it acts for self())`);
     return p;
   }
 
@@ -510,28 +419,12 @@ export class ClusterNode {
   sendAfter(ms: number, pid: Pid, msg: unknown, periodic = false): string {
     checkSendable(msg);
     const owner = selfProc() ?? (pid.node === this.name ? this.procs.get(pid.id) : undefined);
-    if (!owner) throw Object.assign(new Error(`sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`), { code: "not_a_process" });
+    if (!owner) throw new ClusterError("not_a_process", `sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`);
     return this.timers.start(owner, ms, () => this.send(pid, msg), periodic);
   }
 
   cancelTimer(ref: string): number | false {
     return this.timers.cancel(ref);
-  }
-
-  private async shutdownChild(sup: Proc, pid: Pid, ms: number): Promise<boolean> {
-    this.signals.unlink(sup, pid);
-    if (!this.procs.get(pid.id)) return false;
-    const gone = this.procs.awaitExit(pid.id);
-    this.signals.exit(sup.pid, pid, ms <= 0 ? "kill" : "shutdown");
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([gone.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
-    clearTimeout(timer);
-    if (late) {
-      this.log.warn({ proc: pid.toString(), shutdownMs: ms }, "child did not stop in time; killed");
-      this.signals.exit(sup.pid, pid, "kill");
-      await gone;
-    }
-    return true;
   }
 
   /** Starts a supervisor on `node`; resolves once every child has started, in order. */
@@ -542,8 +435,8 @@ export class ClusterNode {
   /** A node-level request about `pid`, answered by the node it lives on. */
   sys(pid: Pid, op: SysOp): Promise<unknown> {
     if (pid.node === this.name) return runSys(this, pid, op);
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `${op.op} of ${pid}`, pid.node);
-    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op })) this.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+    const { ref, promise } = this.calls.expect(DEFAULT_CALL_TIMEOUT_MS, `${op.op} of ${pid}`, pid.node);
+    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op })) this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
     return promise;
   }
 
@@ -560,48 +453,34 @@ export class ClusterNode {
   }
 
   whichChildren(sup: Pid): Promise<ChildInfo[]> {
-    return this.sys(sup, { op: "whichChildren" }) as Promise<ChildInfo[]>;
+    return this.supervision.whichChildren(sup);
   }
 
-  /** Asks the supervisor of `pid` to restart it; rejects with code no_supervisor when it has none. */
   restartChild(pid: Pid): Promise<Pid> {
-    return this.sys(pid, { op: "restartChild" }) as Promise<Pid>;
+    return this.supervision.restartChild(pid);
   }
 
   startChild(sup: Pid, spec: ChildSpec): Promise<Pid> {
-    if (sup.node !== this.name) checkSendable(spec, "spec");
-    return this.sys(sup, { op: "startChild", spec }) as Promise<Pid>;
+    return this.supervision.startChild(sup, spec);
   }
 
   /** Cluster-wide names live in the coordinator (epmd's role); nodes keep a pushed cache. */
-  async register(name: string, pid: Pid): Promise<void> {
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `register ${name}`);
-    this.toCoordinator({ type: "register", ref, name, pid });
-    await promise;
-    this.names.set(name, pid);
+  register(name: string, pid: Pid): Promise<void> {
+    return this.names.register(name, pid);
   }
 
-  async whereis(name: string): Promise<Pid | undefined> {
-    const cached = this.names.get(name);
-    if (cached) return cached;
-    const { ref, promise } = this.expect(DEFAULT_CALL_TIMEOUT_MS, `whereis ${name}`);
-    this.toCoordinator({ type: "whereis", ref, name });
-    return (await promise) as Pid | undefined;
-  }
-
-  /** Names may have been registered from any node, so the pushed cache, not the process, knows them. */
-  private exited(proc: Proc, reason: unknown): void {
-    this.timers.cancelAll(proc);
-    this.signals.exited(proc, reason);
-    for (const [name, pid] of this.names) {
-      if (!pid.equals(proc.pid)) continue;
-      this.names.delete(name);
-      this.toCoordinator({ type: "unregister", name, pid: proc.pid });
-    }
+  whereis(name: string): Promise<Pid | undefined> {
+    return this.names.whereis(name);
   }
 
   namesOf(pid: Pid): string[] {
-    return [...this.names].filter(([, p]) => p.equals(pid)).map(([n]) => n);
+    return this.names.namesOf(pid);
+  }
+
+  private exited(proc: Proc, reason: unknown): void {
+    this.timers.cancelAll(proc);
+    this.signals.exited(proc, reason);
+    this.names.exited(proc.pid);
   }
 
   async close(): Promise<void> {
@@ -610,14 +489,11 @@ export class ClusterNode {
     this.loopDelay.disable();
     this.timers.close();
     this.links.close();
-    for (const [, p] of this.pending) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(Object.assign(new Error(`node ${this.name} is shutting down`), { code: "shutdown" }));
-    }
-    this.pending.clear();
+    this.calls.close();
     this.controlOut.close();
     this.control.close();
   }
 }
 
 export type { Bundle, WireError };
+export { DEFAULT_CALL_TIMEOUT_MS };

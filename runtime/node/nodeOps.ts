@@ -5,21 +5,42 @@
  */
 import { createRequire } from "node:module";
 import * as path from "node:path";
-import * as api from "../api";
-import type { ClusterNode } from "./node";
+import type { Api } from "../api";
+import type { ModuleTable } from "../code/loader";
 import type { Pid } from "../../wire/pid";
-import { noproc } from "../process/process";
+import { noproc, type Processes } from "../process/process";
+import type { Behaviour } from "../process/behaviour";
 export { SHELL_TOUCH_MS } from "../../wire/protocol";
-import type { NodeOp } from "../../wire/protocol";
+import { RENDERED, encode, toWireError, type ControlMessage, type NodeInfo, type NodeOp } from "../../wire/protocol";
+import { inspect } from "node:util";
+import { ClusterError, type ErrorCode } from "../../wire/errors";
 
-function fail(code: string, message: string): never {
-  throw Object.assign(new Error(message), { code });
+/** What the shell's operations need from the node they run on. */
+export interface NodeOpsHost {
+  readonly name: string;
+  readonly srcDir: string;
+  readonly table: Pick<ModuleTable, "current" | "old" | "versions">;
+  readonly procs: Processes;
+  /** the API a snippet run by evalOn sees */
+  readonly api: Api;
+  info(): NodeInfo;
+  namesOf(pid: Pid): string[];
+  exit(pid: Pid, reason: unknown): void;
+  restartChild(pid: Pid): Promise<Pid>;
+  register(name: string, pid: Pid): Promise<void>;
+  call(pid: Pid, msg: unknown, timeoutMs?: number): Promise<unknown>;
+  cast(pid: Pid, msg: unknown): void;
+  send(pid: Pid, msg: unknown): void;
+}
+
+function fail(code: ErrorCode, message: string): never {
+  throw new ClusterError(code, message);
 }
 
 const AsyncFunction = (async () => undefined).constructor as new (...args: string[]) => (...args: unknown[]) => Promise<unknown>;
 
 /** rpc:call — an exported function of a module, run on this node outside any process. */
-export async function rpc(node: ClusterNode, module: string, fn: string, args: unknown[]): Promise<unknown> {
+export async function rpc(node: NodeOpsHost, module: string, fn: string, args: unknown[]): Promise<unknown> {
   const mod = node.table.current(module);
   if (!mod) fail("unknown_module", `no module ${module} on node ${node.name} (known: ${Object.keys(node.table.versions()).sort().join(", ")})`);
   const f = mod.exports[fn];
@@ -35,8 +56,8 @@ export async function rpc(node: ClusterNode, module: string, fn: string, args: u
  * …) plus `node` and `require`; an expression's value is returned, a block
  * may `return`.
  */
-export async function evalOn(node: ClusterNode, code: string, api: Record<string, unknown>): Promise<unknown> {
-  const scope: Record<string, unknown> = { ...api, node: node.name, require: createRequire(path.join(node.srcDir, "shell.js")) };
+export async function evalOn(node: NodeOpsHost, code: string): Promise<unknown> {
+  const scope: Record<string, unknown> = { ...node.api, node: node.name, require: createRequire(path.join(node.srcDir, "shell.js")) };
   const names = Object.keys(scope).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
   let fn: (...args: unknown[]) => Promise<unknown>;
   try {
@@ -58,7 +79,7 @@ export interface ModuleVersions {
   oldProcesses: string[];
 }
 
-export function versions(node: ClusterNode, module?: string): Record<string, ModuleVersions> {
+export function versions(node: NodeOpsHost, module?: string): Record<string, ModuleVersions> {
   const all = node.table.versions();
   if (module !== undefined && !(module in all)) {
     fail("unknown_module", `no module ${module} on node ${node.name} (known: ${Object.keys(all).sort().join(", ")})`);
@@ -71,7 +92,7 @@ export function versions(node: ClusterNode, module?: string): Record<string, Mod
   return out;
 }
 
-function local(node: ClusterNode, pid: Pid): NonNullable<ReturnType<ClusterNode["procs"]["get"]>> {
+function local(node: NodeOpsHost, pid: Pid): NonNullable<ReturnType<Processes["get"]>> {
   if (pid.node !== node.name) fail("wrong_node", `${pid} lives on ${pid.node}, not ${node.name}`);
   const proc = node.procs.get(pid.id);
   if (!proc) fail("noproc", noproc(pid).message);
@@ -79,7 +100,7 @@ function local(node: ClusterNode, pid: Pid): NonNullable<ReturnType<ClusterNode[
 }
 
 /** An exit signal from the shell, with link and monitor semantics; "kill" (the default) cannot be trapped. */
-export function kill(node: ClusterNode, pid: Pid, reason: unknown): true {
+export function kill(node: NodeOpsHost, pid: Pid, reason: unknown): true {
   local(node, pid);
   node.exit(pid, reason);
   return true;
@@ -90,7 +111,7 @@ export function kill(node: ClusterNode, pid: Pid, reason: unknown): true {
  * says; one without a supervisor is ended and started again with the
  * arguments it was first given. Either way it keeps the names it had.
  */
-export async function restart(node: ClusterNode, pid: Pid): Promise<Pid> {
+export async function restart(node: NodeOpsHost, pid: Pid): Promise<Pid> {
   const proc = local(node, pid);
   // Names were registered from outside the process, so its new incarnation is given them back (the old one's go when it exits).
   const names = node.namesOf(pid);
@@ -124,20 +145,22 @@ interface MailboxState {
   seenAt: number;
 }
 
-export const shellMailbox: Record<string, unknown> = {
-  init: (): MailboxState => {
-    api.sendInterval(Math.max(10, Math.min(30_000, idleLimitMs() / 3)), api.self(), CHECK);
-    return { messages: [], dropped: 0, seenAt: Date.now() };
-  },
-  handleInfo: (msg: unknown, s: MailboxState) => {
-    if (msg !== CHECK) return keep(s, msg);
-    if (Date.now() - s.seenAt > idleLimitMs()) api.exit(api.self(), "normal");
-    return s;
-  },
-  handleCast: (msg: unknown, s: MailboxState) => keep(s, { cast: msg }),
-  // Nobody at the prompt can answer a call; it is kept so flush() shows it, and the caller times out.
-  handleCall: (msg: unknown, from: unknown, s: MailboxState) => ({ noreply: true, state: keep(s, { call: msg, from }) }),
-};
+/** The mailbox's behaviour, acting through the API of the node it runs on. */
+export const shellMailbox = (api: Pick<Api, "self" | "sendInterval" | "exit">) =>
+  ({
+    init: (): MailboxState => {
+      api.sendInterval(Math.max(10, Math.min(30_000, idleLimitMs() / 3)), api.self(), CHECK);
+      return { messages: [], dropped: 0, seenAt: Date.now() };
+    },
+    handleInfo: (msg: unknown, s: MailboxState) => {
+      if (msg !== CHECK) return keep(s, msg);
+      if (Date.now() - s.seenAt > idleLimitMs()) api.exit(api.self(), "normal");
+      return s;
+    },
+    handleCast: (msg: unknown, s: MailboxState) => keep(s, { cast: msg }),
+    // Nobody at the prompt can answer a call; it is kept so flush() shows it, and the caller times out.
+    handleCall: (msg: unknown, from: unknown, s: MailboxState) => ({ noreply: true as const, state: keep(s, { call: msg, from }) }),
+  }) satisfies Behaviour<MailboxState, undefined>;
 
 function keep(s: MailboxState, msg: unknown): MailboxState {
   s.messages.push(msg);
@@ -148,19 +171,19 @@ function keep(s: MailboxState, msg: unknown): MailboxState {
   return s;
 }
 
-function mailboxOf(node: ClusterNode, pid: Pid): MailboxState {
+function mailboxOf(node: NodeOpsHost, pid: Pid): MailboxState {
   const proc = local(node, pid);
   if (proc.module !== SHELL_MAILBOX) fail("badarg", `${pid} is a ${proc.module} process, not a shell's mailbox`);
   return proc.state as MailboxState;
 }
 
 /** The shell is still there. */
-export function touch(node: ClusterNode, pid: Pid): true {
+export function touch(node: NodeOpsHost, pid: Pid): true {
   mailboxOf(node, pid).seenAt = Date.now();
   return true;
 }
 
-export function flush(node: ClusterNode, pid: Pid): unknown[] {
+export function flush(node: NodeOpsHost, pid: Pid): unknown[] {
   const s = mailboxOf(node, pid);
   s.seenAt = Date.now();
   const out = s.messages;
@@ -169,7 +192,7 @@ export function flush(node: ClusterNode, pid: Pid): unknown[] {
 }
 
 /** What the shell and CLI ask of a node, relayed by the coordinator. */
-export async function runNodeOp(node: ClusterNode, op: NodeOp, api: Record<string, unknown>): Promise<unknown> {
+export async function runNodeOp(node: NodeOpsHost, op: NodeOp): Promise<unknown> {
   switch (op.op) {
     case "spawn":
       return node.procs.spawn(op.module, op.args);
@@ -182,9 +205,9 @@ export async function runNodeOp(node: ClusterNode, op: NodeOp, api: Record<strin
       node.send(op.pid, op.msg);
       return true;
     case "state": {
-      if (op.pid.node !== node.name) throw Object.assign(new Error(`${op.pid} lives on ${op.pid.node}, not ${node.name}`), { code: "wrong_node" });
+      if (op.pid.node !== node.name) throw new ClusterError("wrong_node", `${op.pid} lives on ${op.pid.node}, not ${node.name}`);
       const proc = node.procs.get(op.pid.id);
-      if (!proc) throw Object.assign(new Error(noproc(op.pid).message), { code: "noproc" });
+      if (!proc) throw new ClusterError("noproc", noproc(op.pid).message);
       return proc.state;
     }
     case "ps":
@@ -198,7 +221,7 @@ export async function runNodeOp(node: ClusterNode, op: NodeOp, api: Record<strin
     case "rpc":
       return rpc(node, op.module, op.fn, op.args);
     case "evalOn":
-      return evalOn(node, op.code, api);
+      return evalOn(node, op.code);
     case "versions":
       return versions(node, op.module);
     case "mailbox":
@@ -211,5 +234,27 @@ export async function runNodeOp(node: ClusterNode, op: NodeOp, api: Record<strin
       const unhandled: never = op;
       return unhandled;
     }
+  }
+}
+/** The encoded answer to a shell's or CLI's request; one that cannot travel is sent as text, or as not_serializable. */
+export async function answerNodeRequest(node: NodeOpsHost, msg: Extract<ControlMessage, { type: "nodeRequest" }>): Promise<Buffer> {
+  let response: ControlMessage;
+  try {
+    const value = await runNodeOp(node, msg.op);
+    response = { type: "nodeResponse", id: msg.id, ok: true, value };
+  } catch (err) {
+    response = { type: "nodeResponse", id: msg.id, ok: false, error: toWireError(err) };
+  }
+  try {
+    return encode(response);
+  } catch (err) {
+    // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
+    const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
+    const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
+    return encode(
+      value
+        ? { type: "nodeResponse", id: msg.id, ok: true, value }
+        : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
+    );
   }
 }

@@ -1,11 +1,13 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { inspect } from "node:util";
-import { serialize } from "node:v8";
 import type { Logger } from "../../wire/log";
 import { Mailbox } from "./mailbox";
 import { Pid } from "../../wire/pid";
 import type { From, ProcessInfo, WireError } from "../../wire/protocol";
 import { toWireError } from "../../wire/protocol";
+import { ClusterError } from "../../wire/errors";
+import { crashReason, describe, exitedError, memoryOf, noproc } from "./reasons";
+export { crashReason, noproc, type CrashReason } from "./reasons";
+import type { Behaviour, CallResult } from "./behaviour";
 
 /** The slice of the module table the process layer reads on every message. */
 export interface ModuleSource {
@@ -33,14 +35,9 @@ export interface ProcessHost {
 }
 
 /** Behaviours whose code lives in the runtime (e.g. `devcluster/supervisor`), not in a user module. */
-export type Builtins = Record<string, Record<string, unknown>>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each builtin has its own state and args
+export type Builtins = Record<string, Behaviour<any, any>>;
 
-/** A crash's exit reason: what links, monitors and callers are told. Plain data, so it can cross nodes. */
-export interface CrashReason {
-  code: string;
-  message: string;
-  stack?: string;
-}
 
 /** terminate of a user module may not hold up its exit signals for longer than this */
 const TERMINATE_LIMIT_MS = 5000;
@@ -92,18 +89,15 @@ export function selfProc(): Proc | undefined {
   return currentProc.getStore();
 }
 
+/** A module's exports, as the behaviour they are meant to be (each callback is checked before it runs). */
+function asBehaviour(exports: Record<string, unknown> | undefined): Behaviour | undefined {
+  return exports as Behaviour | undefined;
+}
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }
 
-function describe(value: unknown, depth = 3): string {
-  const text = inspect(value, { depth, breakLength: Infinity, maxArrayLength: 10, maxStringLength: 200 });
-  return text.length > 500 ? text.slice(0, 500) + "…" : text;
-}
-
-function errorWith(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
-}
 
 /**
  * The processes of one node. Each message is dispatched through the module
@@ -125,8 +119,13 @@ export class Processes {
     private readonly builtins: Builtins = {},
   ) {}
 
-  private exportsOf(proc: Proc): Record<string, unknown> | undefined {
-    return this.builtins[proc.module] ?? proc.pinned?.exports ?? this.table.current(proc.module)?.exports;
+  /**
+   * The callbacks a message of `proc` runs: a user module's exports are only
+   * assumed to be a {@link Behaviour}, so each callback is checked to be a
+   * function where it is used.
+   */
+  private exportsOf(proc: Proc): Behaviour | undefined {
+    return this.builtins[proc.module] ?? asBehaviour(proc.pinned?.exports ?? this.table.current(proc.module)?.exports);
   }
 
   /** A deferred call was answered: its caller no longer needs the exit reason. */
@@ -163,10 +162,10 @@ export class Processes {
   }
 
   async spawnProc(module: string, args: unknown, opts: { supervisor?: Pid; init?: (proc: Proc) => void } = {}): Promise<Proc> {
-    const mod = this.builtins[module] ? { exports: this.builtins[module] } : this.table.current(module);
-    if (!mod) {
+    const behaviour = this.builtins[module] ?? asBehaviour(this.table.current(module)?.exports);
+    if (!behaviour) {
       const known = Object.keys(this.table.versions()).sort().join(", ");
-      throw errorWith("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
+      throw new ClusterError("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
     }
     const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args);
     proc.supervisor = opts.supervisor;
@@ -178,17 +177,17 @@ export class Processes {
     let set = this.byModule.get(module);
     if (!set) this.byModule.set(module, (set = new Set()));
     set.add(proc);
-    const init = mod.exports.init;
+    const init = behaviour.init;
     try {
       proc.state = typeof init === "function" ? await currentProc.run(proc, async () => init(args)) : args;
     } catch (err) {
       this.host.log.error({ proc: proc.pid.toString(), module, err }, "init failed");
-      const failure = Object.assign(errorWith("init_failed", `${module}.init failed on ${this.host.node}: ${(err as Error)?.message ?? String(err)}`), { cause: err });
+      const failure = new ClusterError("init_failed", `${module}.init failed on ${this.host.node}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       await this.exit(proc, failure);
       throw failure;
     }
     proc.initializing = false;
-    if (!proc.alive) throw errorWith("init_failed", `${module} on ${this.host.node} ended during its init`);
+    if (!proc.alive) throw new ClusterError("init_failed", `${module} on ${this.host.node} ended during its init`);
     if (proc.mailbox.length > 0 && !proc.running) {
       proc.running = true;
       void currentProc.run(proc, () => this.drain(proc));
@@ -229,15 +228,16 @@ export class Processes {
 
   private async handle(proc: Proc, env: Envelope): Promise<void> {
     if (env.kind === "system") return env.run(proc);
-    const exports = this.exportsOf(proc) ?? {};
+    const exports: Behaviour = this.exportsOf(proc) ?? {};
     switch (env.kind) {
       case "call": {
         const fn = exports.handleCall;
-        if (typeof fn !== "function") throw errorWith("bad_behaviour", `${proc.module} exports no handleCall`);
-        let r = fn(env.msg, env.from, proc.state);
+        if (typeof fn !== "function") throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCall`);
+        let r: CallResult<unknown> | Promise<CallResult<unknown>> = fn(env.msg, env.from, proc.state);
         if (isThenable(r)) r = await r;
-        if (r === null || typeof r !== "object" || !("state" in r)) {
-          throw errorWith("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
+        // The type is the contract; a user module written in JavaScript (or cast) may still break it.
+        if ((r as unknown) === null || typeof r !== "object" || !("state" in r)) {
+          throw new ClusterError("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
         }
         const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
         proc.state = result.state;
@@ -251,15 +251,14 @@ export class Processes {
       }
       case "cast":
       case "info": {
-        const name = env.kind === "cast" ? "handleCast" : "handleInfo";
-        const fn = exports[name];
+        const fn = env.kind === "cast" ? exports.handleCast : exports.handleInfo;
         if (typeof fn !== "function") {
           // OTP's gen_server logs an unexpected info and goes on; a cast to a process without handleCast is a bug in the sender.
           if (env.kind === "info") {
             this.host.log.warn({ proc: proc.pid.toString(), module: proc.module, msg: describe(env.msg) }, "unhandled message");
             return;
           }
-          throw errorWith("bad_behaviour", `${proc.module} exports no handleCast`);
+          throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCast`);
         }
         let s = fn(env.msg, proc.state);
         if (isThenable(s)) s = await s;
@@ -413,7 +412,7 @@ export class Processes {
   codeChange(changed: { name: string; from?: string; to: string }[]): Promise<{ pid: Pid; error: WireError }[]> {
     const waits: Promise<{ pid: Pid; error: WireError } | undefined>[] = [];
     for (const { name, from } of changed) {
-      const next = this.table.current(name)?.exports;
+      const next = asBehaviour(this.table.current(name)?.exports);
       const prev = this.table.old(name);
       const fn = next?.codeChange;
       if (from === undefined || !prev || typeof fn !== "function") continue;
@@ -465,36 +464,4 @@ export class Processes {
   list(): ProcessInfo[] {
     return [...this.procs.values()].map((p) => this.info(p));
   }
-}
-
-/**
- * Bytes of the state's V8 serialization: what it would cost to send, a fair
- * proxy for what it holds. A state that cannot be serialized (it holds a
- * socket or a function) counts the length of its inspect text instead.
- */
-function memoryOf(state: unknown): number {
-  try {
-    return serialize(state).length;
-  } catch {
-    return inspect(state, { depth: 4 }).length;
-  }
-}
-
-export function crashReason(err: unknown): CrashReason {
-  const wire = toWireError(err);
-  return { code: wire.code, message: wire.message, ...(wire.stack ? { stack: wire.stack } : {}) };
-}
-
-function reasonText(reason: unknown): string {
-  if (reason !== null && typeof reason === "object" && typeof (reason as { message?: unknown }).message === "string") return (reason as { message: string }).message;
-  return typeof reason === "string" ? reason : describe(reason, 2);
-}
-
-function exitedError(proc: Proc, reason: unknown): WireError {
-  const code = reason !== null && typeof reason === "object" && "code" in reason ? "process_crashed" : "process_exited";
-  return { code, message: `process ${proc.pid} (${proc.module}) exited before replying: ${reasonText(reason)}` };
-}
-
-export function noproc(pid: Pid): WireError {
-  return { code: "noproc", message: `process ${pid} is not alive (it lived on node ${pid.node})` };
 }

@@ -2,6 +2,7 @@ import type { Logger } from "../../wire/log";
 import type { Pid } from "../../wire/pid";
 import type { Proc, Processes } from "./process";
 import type { PeerMessage } from "../../wire/protocol";
+import { ClusterError } from "../../wire/errors";
 
 export interface SignalHost {
   readonly node: string;
@@ -14,10 +15,6 @@ export interface SignalHost {
 }
 
 type SignalMessage = Extract<PeerMessage, { type: "link" | "unlink" | "exit" | "monitor" | "demonitor" | "down" }>;
-
-function errorWith(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
-}
 
 /**
  * Links, monitors and exit signals, local and across nodes, with OTP's rules:
@@ -38,7 +35,7 @@ export class Signals {
     if (other.equals(proc.pid)) return;
     if (other.node === this.host.node) {
       const target = this.local(other);
-      if (!target) throw errorWith("noproc", `link: process ${other} is not alive`);
+      if (!target) throw new ClusterError("noproc", `link: process ${other} is not alive`);
       proc.links.set(other.toString(), other);
       target.links.set(proc.pid.toString(), proc.pid);
       return;

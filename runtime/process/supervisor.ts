@@ -1,6 +1,8 @@
 import type { Logger } from "../../wire/log";
 import { Pid } from "../../wire/pid";
 import { selfProc, type Proc } from "./process";
+import { ClusterError, toWireError, type WireError } from "../../wire/errors";
+import type { Behaviour, CallResult } from "./behaviour";
 
 /** The reserved module name of the built-in supervisor behaviour. */
 export const SUPERVISOR = "devcluster/supervisor";
@@ -41,6 +43,30 @@ export interface ChildInfo {
   restart: Restart;
 }
 
+/**
+ * What a supervisor answers as ordinary calls (OTP's supervisor:which_children
+ * and friends are gen_server calls too), so they queue behind its messages
+ * and see its state as its own handlers leave it.
+ */
+export type SupervisorCall =
+  | { supervisor: "whichChildren" }
+  | { supervisor: "startChild"; spec: ChildSpec }
+  | { supervisor: "restartChild"; pid: Pid };
+
+/** A supervisor's answer to a {@link SupervisorCall}: a failure is a reply, not a crash of the supervisor. */
+export type SupervisorReply = { ok: unknown } | { failed: WireError };
+
+/** The answer to a {@link SupervisorCall}; rejects with the supervisor's error (not_a_child, bad_child_spec, init_failed...). */
+export async function askSupervisor<T>(call: (sup: Pid, msg: SupervisorCall) => Promise<unknown>, sup: Pid, req: SupervisorCall): Promise<T> {
+  const r = (await call(sup, req)) as SupervisorReply;
+  if (r !== null && typeof r === "object" && "failed" in r) throw ClusterError.fromWire(r.failed);
+  return (r as { ok: T }).ok;
+}
+
+function isSupervisorCall(msg: unknown): msg is SupervisorCall {
+  return msg !== null && typeof msg === "object" && typeof (msg as { supervisor?: unknown }).supervisor === "string";
+}
+
 /** What the supervisor needs from its node. */
 export interface SupervisorHost {
   readonly log: Logger;
@@ -68,8 +94,8 @@ interface State {
 
 const DEFAULT_SHUTDOWN_MS = 5000;
 
-function badSpec(message: string): Error {
-  return Object.assign(new Error(`supervisor spec: ${message}`), { code: "bad_child_spec" });
+function badSpec(message: string): ClusterError {
+  return new ClusterError("bad_child_spec", `supervisor spec: ${message}`);
 }
 
 function checkChild(c: ChildSpec, ids: Set<string>): ChildSpec {
@@ -84,7 +110,7 @@ function checkChild(c: ChildSpec, ids: Set<string>): ChildSpec {
 
 function me(): Proc {
   const p = selfProc();
-  if (!p) throw new Error("supervisor callback outside its process");
+  if (!p) throw new ClusterError("not_a_process", "supervisor callback outside its process");
   return p;
 }
 
@@ -156,6 +182,30 @@ export function supervisorBehaviour(host: SupervisorHost) {
     if (!(await startAll(sup, st, again))) return giveUp(sup, st);
   };
 
+  const answer = async (sup: Proc, st: State, req: SupervisorCall): Promise<unknown> => {
+    switch (req.supervisor) {
+      case "whichChildren":
+        return st.children.map((c): ChildInfo => ({ id: c.spec.id, pid: c.pid, module: c.spec.module, restart: c.spec.restart ?? "permanent" }));
+      case "restartChild": {
+        const child = req.pid instanceof Pid ? st.children.find((c) => c.pid?.equals(req.pid)) : undefined;
+        if (!child) throw new ClusterError("not_a_child", `${String(req.pid)} is not a running child of supervisor ${sup.pid}`);
+        await shutdown(sup, st, [child]);
+        await start(sup, st, child);
+        return child.pid!;
+      }
+      case "startChild": {
+        const child: Child = { spec: checkChild(req.spec, new Set(st.children.map((c) => c.spec.id))), pid: undefined };
+        await start(sup, st, child);
+        st.children.push(child);
+        return child.pid!;
+      }
+      default: {
+        const unknown: never = req;
+        throw new ClusterError("badarg", `supervisor: no such request ${String((unknown as { supervisor: unknown }).supervisor)}`);
+      }
+    }
+  };
+
   return {
     async init(spec: SupervisorSpec): Promise<State> {
       if (spec === null || typeof spec !== "object" || !Array.isArray(spec.children)) throw badSpec("expected { strategy, intensity, period, children: [...] }");
@@ -203,34 +253,19 @@ export function supervisorBehaviour(host: SupervisorHost) {
       return st;
     },
 
-    handleCall(msg: unknown, _from: unknown, st: State): { reply: unknown; state: State } {
-      return { reply: { error: "unknown_call", msg }, state: st };
+    async handleCall(msg: unknown, _from: unknown, st: State): Promise<CallResult<State>> {
+      if (!isSupervisorCall(msg)) return { reply: { error: "unknown_call", msg }, state: st };
+      try {
+        return { reply: { ok: await answer(me(), st, msg) } satisfies SupervisorReply, state: st };
+      } catch (err) {
+        return { reply: { failed: toWireError(err) } satisfies SupervisorReply, state: st };
+      }
     },
 
     async terminate(_reason: unknown, st: State): Promise<void> {
       await shutdown(me(), st, st.children);
     },
-
-    /** @internal node-level operations, run as system messages in the supervisor's mailbox */
-    $which(_sup: Proc, st: State): ChildInfo[] {
-      return st.children.map((c) => ({ id: c.spec.id, pid: c.pid, module: c.spec.module, restart: c.spec.restart ?? "permanent" }));
-    },
-
-    async $restartChild(sup: Proc, st: State, pid: Pid): Promise<Pid> {
-      const child = st.children.find((c) => c.pid?.equals(pid));
-      if (!child) throw Object.assign(new Error(`${pid} is not a running child of supervisor ${sup.pid}`), { code: "not_a_child" });
-      await shutdown(sup, st, [child]);
-      await start(sup, st, child);
-      return child.pid!;
-    },
-
-    async $startChild(sup: Proc, st: State, spec: ChildSpec): Promise<Pid> {
-      const child: Child = { spec: checkChild(spec, new Set(st.children.map((c) => c.spec.id))), pid: undefined };
-      await start(sup, st, child);
-      st.children.push(child);
-      return child.pid!;
-    },
-  };
+  } satisfies Behaviour<State, SupervisorSpec>;
 }
 
 export type SupervisorCallbacks = ReturnType<typeof supervisorBehaviour>;

@@ -7,7 +7,8 @@ import { after, afterEach, describe, test } from "node:test";
 import pino from "pino";
 import type { HotContext } from "../../runtime/code/hot";
 import { HotInstance } from "../../runtime/code/hot";
-import { type Bundle, LoadError, ModuleTable, type ModuleTableOptions } from "../../runtime/code/loader";
+import { type Bundle, ModuleTable, type ModuleTableOptions } from "../../runtime/code/loader";
+import { ClusterError } from "../../wire/errors";
 import { Compiler } from "../../cli/dev/compiler";
 
 const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-loader-"));
@@ -289,7 +290,7 @@ describe("loader: prepare, commit, abort", () => {
     assert.throws(
       () => table.prepare([bad]),
       (err: unknown) => {
-        assert.ok(err instanceof LoadError);
+        assert.ok(err instanceof ClusterError);
         assert.equal(err.code, "eval_failed");
         assert.equal(err.module, "fail/room");
         assert.match(err.message, /fail\/room failed to evaluate \(Error at fail\/room\.ts:4:\d+\): kaboom/);
@@ -305,9 +306,9 @@ describe("loader: prepare, commit, abort", () => {
   test("an endless loop at top level fails prepare with timeout and leaves no trace", async () => {
     const table = newTable({ evalTimeoutMs: 200 });
     const loop = await compileFixture("fail/loop", `export const x = 1;\nwhile (true) {}\n`);
-    assert.throws(() => table.prepare([loop]), (err: unknown) => err instanceof LoadError && err.code === "timeout" && err.module === "fail/loop");
+    assert.throws(() => table.prepare([loop]), (err: unknown) => err instanceof ClusterError && err.code === "timeout" && err.module === "fail/loop");
     assert.equal(table.has("fail/loop"), false);
-    assert.throws(() => table.facade("fail/loop"), (err: unknown) => err instanceof LoadError && err.code === "missing_import");
+    assert.throws(() => table.facade("fail/loop"), (err: unknown) => err instanceof ClusterError && err.code === "missing_import");
   });
 
   test("importing a module that is neither loaded nor in the reload fails prepare with missing_import", async () => {
@@ -315,14 +316,14 @@ describe("loader: prepare, commit, abort", () => {
     // it exists in the source folder (the compiler resolves it) but was never loaded on this node
     writeFixture("miss/nowhere", `export function f() { return 1; }`);
     const orphan = await compileFixture("miss/b", `import { f } from "./nowhere";\nexport const y = () => f();`);
-    assert.throws(() => table.prepare([orphan]), (err: unknown) => err instanceof LoadError && err.code === "missing_import" && /miss\/nowhere/.test(err.message));
+    assert.throws(() => table.prepare([orphan]), (err: unknown) => err instanceof ClusterError && err.code === "missing_import" && /miss\/nowhere/.test(err.message));
   });
 
   test("a behaviour that stops exporting init fails prepare with bad_shape naming init", async () => {
     const table = newTable();
     load(table, await compileFixture("shape/behaviour", `export function init() { return 0; }`));
     const broken = await compileFixture("shape/behaviour", `export function start() { return 0; }`);
-    assert.throws(() => table.prepare([broken]), (err: unknown) => err instanceof LoadError && err.code === "bad_shape" && /init/.test(err.message));
+    assert.throws(() => table.prepare([broken]), (err: unknown) => err instanceof ClusterError && err.code === "bad_shape" && /init/.test(err.message));
   });
 
   test("a third version is refused with not_purged while processes run the oldest, and loads with force", async () => {
@@ -337,7 +338,7 @@ describe("loader: prepare, commit, abort", () => {
     assert.throws(
       () => table.prepare([v3]),
       (err: unknown) => {
-        assert.ok(err instanceof LoadError);
+        assert.ok(err instanceof ClusterError);
         assert.equal(err.code, "not_purged");
         assert.deepEqual(err.pids, ["<n1.3>", "<n1.4>"]);
         assert.match(err.message, /cannot load a third version of purge\/room: 2 processes still run the oldest \(<n1\.3>, <n1\.4>\)/);

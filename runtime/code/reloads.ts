@@ -1,0 +1,75 @@
+/**
+ * The node's side of a reload transaction (DESIGN 6): PREPARE evaluates the
+ * new versions aside and answers ready or failed, COMMIT swaps them in and
+ * runs codeChange in the processes, ABORT throws them away. A node that joins
+ * catches up by loading the welcome's bundles the same way, at once.
+ */
+import type { Logger } from "../../wire/log";
+import type { Pid } from "../../wire/pid";
+import { toWireError, type Bundle, type ControlMessage, type WireError } from "../../wire/protocol";
+import type { Change, ModuleTable } from "./loader";
+
+/** What reloads need from the node. */
+export interface ReloadHost {
+  readonly node: string;
+  readonly log: Logger;
+  readonly table: Pick<ModuleTable, "prepare" | "commit" | "abort">;
+  readonly procs: {
+    /** ends the processes still on a module's oldest version (a forced load) */
+    purge(module: string): void;
+    codeChange(changed: Change[]): Promise<{ pid: Pid; error: WireError }[]>;
+  };
+  toCoordinator(msg: ControlMessage): void;
+}
+
+interface Prepared {
+  load: ReturnType<ModuleTable["prepare"]>;
+  force: boolean;
+  modules: string[];
+}
+
+export class Reloads {
+  private readonly prepared = new Map<number, Prepared>();
+
+  constructor(private readonly host: ReloadHost) {}
+
+  /** Catch-up at join: every module's current version, loaded before the entry starts. */
+  join(bundles: Bundle[]): void {
+    this.host.table.commit(this.host.table.prepare(bundles, { force: true }));
+  }
+
+  prepare(msg: Extract<ControlMessage, { type: "prepare" }>): void {
+    const { host } = this;
+    const t0 = performance.now();
+    try {
+      this.prepared.set(msg.reload, { load: host.table.prepare(msg.bundles, { force: msg.force }), force: msg.force, modules: msg.bundles.map((b) => b.name) });
+      host.toCoordinator({ type: "ready", reload: msg.reload, node: host.node, ms: performance.now() - t0 });
+    } catch (err) {
+      host.log.warn({ err, reload: msg.reload }, "prepare failed");
+      host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed") });
+    }
+  }
+
+  commit(msg: Extract<ControlMessage, { type: "commit" }>): void {
+    const { host } = this;
+    const t0 = performance.now();
+    const p = this.prepared.get(msg.reload);
+    this.prepared.delete(msg.reload);
+    if (!p) return;
+    // A forced load ends the processes still on the oldest version only now, once every node is ready: an abort must not have killed them.
+    if (p.force) for (const m of p.modules) host.procs.purge(m);
+    const changed = host.table.commit(p.load);
+    // codeChange runs in the processes, between their messages; waiting for it here would stall the control loop (pings, names, the next reload) behind a slow handler.
+    void host.procs.codeChange(changed).then((failures) => {
+      // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
+      host.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
+      host.toCoordinator({ type: "committed", reload: msg.reload, node: host.node, ms: performance.now() - t0, codeChangeFailures: failures });
+    });
+  }
+
+  abort(msg: Extract<ControlMessage, { type: "abort" }>): void {
+    const p = this.prepared.get(msg.reload);
+    this.prepared.delete(msg.reload);
+    if (p) this.host.table.abort(p.load);
+  }
+}
