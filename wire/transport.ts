@@ -1,5 +1,5 @@
 import { Dealer, Router } from "zeromq";
-import { Mailbox } from "../runtime/process/mailbox";
+import { Fifo } from "./fifo";
 import type { ClusterKeys } from "./security";
 
 /** ZeroMQ's own heartbeats find a dead peer without a message of ours. */
@@ -42,8 +42,8 @@ const MAX_BATCH = 2048;
  * of these: an explicit FIFO drained by a single pump.
  */
 export class Outbox {
-  /** a Mailbox, not an array: shift() on a long array is a copy, and a burst of casts queues here */
-  private readonly queue = new Mailbox<Frames>();
+  /** a Fifo, not an array: shift() on a long array is a copy, and a burst of casts queues here */
+  private readonly queue = new Fifo<Frames>();
   private pumping = false;
   private closed = false;
 

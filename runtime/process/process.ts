@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Logger } from "../../wire/log";
-import { Mailbox } from "./mailbox";
+import { Fifo } from "../../wire/fifo";
 import { Pid } from "../../wire/pid";
 import type { From, ProcessInfo, WireError } from "../../wire/protocol";
 import { toWireError } from "../../wire/protocol";
@@ -44,7 +44,7 @@ const TERMINATE_LIMIT_MS = 5000;
 
 /** A lightweight actor: pid, mailbox, state, behaviour module. */
 export class Proc {
-  readonly mailbox = new Mailbox<Envelope>();
+  readonly mailbox = new Fifo<Envelope>();
   state: unknown;
   handled = 0;
   running = false;

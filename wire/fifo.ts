@@ -1,10 +1,11 @@
 /**
- * A FIFO with O(1) take from the front. Array.prototype.shift copies the
+ * A FIFO with O(1) take from the front: every process's mailbox, and the queue of frames
+ * waiting for a socket (wire/transport.ts). Array.prototype.shift copies the
  * whole array once it is large, which made a burst of 200,000 casts to one
  * process quadratic (11,000 msg/s); this keeps a head index and compacts
  * only when the consumed prefix is most of the array.
  */
-export class Mailbox<T> {
+export class Fifo<T> {
   private items: T[] = [];
   private head = 0;
 

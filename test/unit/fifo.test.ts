@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { Mailbox } from "../../runtime/process/mailbox";
+import { Fifo } from "../../wire/fifo";
 
-describe("mailbox", () => {
+describe("fifo (every mailbox, every socket queue)", () => {
   test("push and shift are first in, first out; an empty mailbox shifts undefined", () => {
-    const m = new Mailbox<number>();
+    const m = new Fifo<number>();
     assert.equal(m.shift(), undefined);
     m.push(1);
     m.push(2);
@@ -16,7 +16,7 @@ describe("mailbox", () => {
   });
 
   test("unshift puts an item first, also after items were taken from the front", () => {
-    const m = new Mailbox<string>();
+    const m = new Fifo<string>();
     m.push("a");
     m.push("b");
     m.shift();
@@ -27,7 +27,7 @@ describe("mailbox", () => {
   });
 
   test("findIndex counts from the current front and take removes that item, keeping the others in order", () => {
-    const m = new Mailbox<string>();
+    const m = new Fifo<string>();
     for (const x of ["x", "cast", "sys1", "cast", "sys2"]) m.push(x);
     m.shift();
     assert.equal(
@@ -45,7 +45,7 @@ describe("mailbox", () => {
   });
 
   test("a long burst keeps its order across the internal compaction", () => {
-    const m = new Mailbox<number>();
+    const m = new Fifo<number>();
     for (let i = 0; i < 5000; i++) m.push(i);
     for (let i = 0; i < 3000; i++) assert.equal(m.shift(), i);
     m.unshift(-1);
@@ -70,7 +70,7 @@ describe("mailbox", () => {
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
-        const m = new Mailbox<number>();
+        const m = new Fifo<number>();
         const model: number[] = [];
         let next = 0;
         for (const o of ops) {
