@@ -9,7 +9,7 @@ import { ClusterError } from "../../wire/errors";
  * How a bundle names another project module: `require("devcluster:project/chat/room")`.
  * The loader owns it: its `require` answers such a name with a live view of that
  * module's table entry, so an import is never inlined and every call site reaches
- * the current version (DESIGN 4.1).
+ * the current version (docs/design.md §4.1).
  */
 export { PROJECT_MODULE_PREFIX };
 

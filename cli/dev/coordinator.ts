@@ -294,7 +294,7 @@ export class Coordinator extends EventEmitter {
     this.nodeRequests.failWhere((node) => node !== undefined && which(node), () => new ClusterError(code, message));
   }
 
-  // ---- reload transaction (DESIGN §6) ---------------------------------------
+  // ---- reload transaction (docs/design.md §6) ---------------------------------------
 
   /** Moves a set of modules to new versions on every node, or on none. */
   reload(modules: CompiledModule[], opts: { force?: boolean } = {}): Promise<ReloadReport> {

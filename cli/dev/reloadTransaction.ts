@@ -52,7 +52,7 @@ export interface TransactionHost {
 }
 
 /**
- * The reload transaction of DESIGN §6: a set of modules moves to new
+ * The reload transaction of docs/design.md §6: a set of modules moves to new
  * versions on every node, or on none. Answers from nodes arrive through
  * {@link answer}; the coordinator runs one transaction at a time.
  */

@@ -82,9 +82,9 @@ type CompilableModule = Module & { _compile(code: string, filename: string): unk
 
 /**
  * The module table of one node, and its loader: PREPARE evaluates new versions
- * aside, COMMIT swaps them in, ABORT throws them away (DESIGN 6). Importers get
+ * aside, COMMIT swaps them in, ABORT throws them away (docs/design.md §6). Importers get
  * a facade per module whose functions and classes stay the same objects across
- * versions (DESIGN 4.1, 4.2). One reload at a time: the caller serializes them.
+ * versions (docs/design.md §4.1, §4.2). One reload at a time: the caller serializes them.
  *
  * @example
  *   const p = table.prepare(bundles); // throws ClusterError

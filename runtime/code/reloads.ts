@@ -1,5 +1,5 @@
 /**
- * The node's side of a reload transaction (DESIGN 6): PREPARE evaluates the
+ * The node's side of a reload transaction (docs/design.md §6): PREPARE evaluates the
  * new versions aside and answers ready or failed, COMMIT swaps them in and
  * runs codeChange in the processes, ABORT throws them away. A node that joins
  * catches up by loading the welcome's bundles the same way, at once.

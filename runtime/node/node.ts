@@ -1,10 +1,8 @@
-import type { Dealer } from "zeromq";
 import { ModuleTable } from "../code/loader";
 import { createApi, type Api, type Runtime } from "../api";
 import * as ops from "./nodeOps";
 import type { Logger } from "../../wire/log";
 import { Pid } from "../../wire/pid";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "../process/process";
 import { checkSendable } from "../../wire/sendable";
 import { Signals } from "../process/signals";
@@ -14,8 +12,6 @@ import { runSys } from "../process/sys";
 import { Timers } from "../process/timers";
 import {
   PROTOCOL_VERSION,
-  decodeControl,
-  encode,
   toWireError,
   type Bundle,
   type ControlMessage,
@@ -31,7 +27,8 @@ import { PeerLinks } from "./peers";
 import { Calls, DEFAULT_CALL_TIMEOUT_MS } from "./calls";
 import { Names } from "./names";
 import { Reloads } from "../code/reloads";
-import { Outbox, secureDealer } from "../../wire/transport";
+import { ControlLink, type Welcome } from "./control";
+import { NodeStats } from "./stats";
 import { ClusterError } from "../../wire/errors";
 
 export interface NodeOptions {
@@ -60,10 +57,9 @@ export class ClusterNode implements Runtime {
   readonly timers: Timers;
   /** what `require("devcluster")` gives this node's modules (each adds its own `hot`) */
   readonly api: Api;
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly stats: NodeStats;
   private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-  private readonly control: Dealer;
-  private readonly controlOut: Outbox;
+  private readonly control: ControlLink;
   private readonly links: PeerLinks;
   readonly calls: Calls;
   private readonly supervision: Supervision;
@@ -71,7 +67,7 @@ export class ClusterNode implements Runtime {
   private readonly reloads: Reloads;
   private nextRef = 1;
   private closed = false;
-  private welcomed?: (msg: Extract<ControlMessage, { type: "welcome" }>) => void;
+  private welcomed?: (msg: Welcome) => void;
   cluster = "";
   entry = "";
   nodes: string[] = [];
@@ -112,8 +108,8 @@ export class ClusterNode implements Runtime {
       makeRef: () => this.makeRef(),
     });
     this.timers = new Timers(() => this.makeRef());
-    this.control = secureDealer(opts.keys, opts.name);
-    this.controlOut = new Outbox(this.control, (err) => this.log.error({ err }, "send to coordinator failed"));
+    this.control = new ControlLink(opts.name, opts.keys, opts.log);
+    this.stats = new NodeStats({ node: this.name, versions: () => this.table.versions(), processes: () => this.procs.count, timers: () => this.timers.size });
     const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
     this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
@@ -126,11 +122,10 @@ export class ClusterNode implements Runtime {
 
   /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */
   async start(): Promise<void> {
-    this.loopDelay.enable();
+    this.stats.start();
     this.endpoint = await this.links.bind();
-    this.control.connect(this.opts.coordinator);
-    const welcome = new Promise<Extract<ControlMessage, { type: "welcome" }>>((resolve) => (this.welcomed = resolve));
-    void this.serveControl();
+    const welcome = new Promise<Welcome>((resolve) => (this.welcomed = resolve));
+    this.control.open(this.opts.coordinator, (msg) => this.onControl(msg));
     this.toCoordinator({ type: "hello", protocol: PROTOCOL_VERSION, node: this.name, osPid: process.pid, endpoint: this.endpoint });
     const w = await welcome;
     this.cluster = w.cluster;
@@ -153,29 +148,10 @@ export class ClusterNode implements Runtime {
   }
 
   private toCoordinator(msg: ControlMessage): void {
-    this.controlOut.push([encode(msg)]);
+    this.control.send(msg);
   }
 
   // ---- control link -------------------------------------------------------
-
-  private async serveControl(): Promise<void> {
-    try {
-      for await (const [frame] of this.control) {
-        const r = decodeControl(frame);
-        if (!r.ok) {
-          this.log.warn({ reason: r.reason }, "dropped control frame");
-          continue;
-        }
-        try {
-          await this.onControl(r.msg);
-        } catch (err) {
-          this.log.error({ err, type: r.msg.type }, "control message failed");
-        }
-      }
-    } catch (err) {
-      if (!this.closed) this.log.error({ err }, "control link failed");
-    }
-  }
 
   private async onControl(msg: ControlMessage): Promise<void> {
     switch (msg.type) {
@@ -200,7 +176,7 @@ export class ClusterNode implements Runtime {
         return;
       case "nodeRequest":
         // Not awaited: an op may itself wait for the coordinator (spawn of a process whose init registers a name, whereis in evalOn), and those answers come through this same loop.
-        void ops.answerNodeRequest(this, msg).then((frame) => this.controlOut.push([frame]));
+        void ops.answerNodeRequest(this, msg).then((frame) => this.control.sendFrame(frame));
         return;
       case "hello":
       case "started":
@@ -223,20 +199,7 @@ export class ClusterNode implements Runtime {
   }
 
   info(): NodeInfo {
-    const mem = process.memoryUsage();
-    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
-    const d = this.loopDelay;
-    return {
-      node: this.name,
-      osPid: process.pid,
-      modules: this.table.versions(),
-      processes: this.procs.count,
-      rss: mem.rss,
-      heapUsed: mem.heapUsed,
-      heapTotal: mem.heapTotal,
-      timers: this.timers.size,
-      eventLoopDelay: d.count > 0 ? { mean: ms(d.mean), p99: ms(d.percentile(99)), max: ms(d.max) } : { mean: 0, p99: 0, max: 0 },
-    };
+    return this.stats.info();
   }
 
   // ---- peers ---------------------------------------------------------------
@@ -486,11 +449,10 @@ export class ClusterNode implements Runtime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.loopDelay.disable();
+    this.stats.stop();
     this.timers.close();
     this.links.close();
     this.calls.close();
-    this.controlOut.close();
     this.control.close();
   }
 }

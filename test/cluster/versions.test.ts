@@ -17,7 +17,7 @@ import { spawn, register, type StartContext } from "devcluster";
 export async function start(ctx: StartContext) { await register("keeper", await spawn(ctx.node, "keeper", {})); }
 `;
 
-describe("two versions, as in Erlang (DESIGN §4.6)", () => {
+describe("two versions, as in Erlang (docs/design.md §4.6)", () => {
   let project: Project;
   let server: DevServer;
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Pid } from "../../wire/pid";
 
-/** The message grammar of DESIGN §5 as fast-check arbitraries, shared by the codec unit test and the test between real nodes. */
+/** The message grammar of docs/design.md §5 as fast-check arbitraries, shared by the codec unit test and the test between real nodes. */
 const pid = fc.tuple(fc.constantFrom("n1", "n2", "node-7"), fc.nat()).map(([n, id]) => new Pid(n, id));
 const buffer = fc.uint8Array({ maxLength: 32 }).map((a) => Buffer.from(a));
 const leaf = fc.oneof(
@@ -20,7 +20,7 @@ const leaf = fc.oneof(
   pid,
   buffer,
 );
-/** Message values as DESIGN §5 lists them, pids and Buffers mixed into nested objects, arrays, Maps and Sets. */
+/** Message values as docs/design.md §5 lists them, pids and Buffers mixed into nested objects, arrays, Maps and Sets. */
 export const message = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, tie("array"), tie("object"), tie("map"), tie("set")),
   array: fc.array(tie("value"), { maxLength: 4 }),
