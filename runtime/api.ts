@@ -72,6 +72,8 @@ export function createApi(runtime: Runtime | undefined) {
   return {
     Pid,
     parsePid,
+    // The class every devcluster error is, so user code can match `err instanceof ClusterError && err.code === "noproc"`.
+    ClusterError,
     self(): Pid {
       const pid = rt().self();
       if (!pid) throw new ClusterError("not_a_process", "self() called outside a process handler");

@@ -9,6 +9,7 @@ import { ClusterError } from "../wire/errors";
 import type { HotContext } from "./code/hot";
 
 export { Pid, parsePid } from "../wire/pid";
+export { ClusterError, type ErrorCode } from "../wire/errors";
 export type { From, ProcessInfo, NodeInfo } from "../wire/protocol";
 export type { ChildSpec, ChildInfo, SupervisorSpec, Restart, Strategy } from "./process/supervisor";
 export type { Behaviour, CallResult } from "./process/behaviour";
