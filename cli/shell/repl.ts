@@ -111,6 +111,12 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
   // "close", not "exit": node:repl holds "exit" back while it awaits a line, also one Ctrl-C abandoned. Listened to
   // from the start: a short file on stdin is read and closed while the history is still being set up.
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  // Watched from before the banner: a cluster that stops right after it is announced too.
+  const toucher = setInterval(() => void ctx.touch().catch(() => undefined), SHELL_TOUCH_MS);
+  toucher.unref();
+  const watcher = conn.watch((what, endpoint) =>
+    say(what === "gone" ? `the coordinator went away (no cluster running in ${projectDir}); waiting for \`devcluster up\`...` : `reconnected: the cluster is back at ${endpoint}`),
+  );
   // The banner is printed once the terminal is set up (raw mode), and before the first prompt.
   output.write(`attached to cluster ${first.running.cluster} at ${first.running.endpoint}${opts.node ? ` (default node ${opts.node})` : ""}. Type .help for helpers, .exit to leave.\n`);
   server.setPrompt(`${first.running.cluster}> `);
@@ -206,11 +212,6 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
     }),
   );
 
-  const toucher = setInterval(() => void ctx.touch().catch(() => undefined), SHELL_TOUCH_MS);
-  toucher.unref();
-  const watcher = conn.watch((what, endpoint) =>
-    say(what === "gone" ? `the coordinator went away (no cluster running in ${projectDir}); waiting for \`devcluster up\`...` : `reconnected: the cluster is back at ${endpoint}`),
-  );
 
   server.displayPrompt();
 
