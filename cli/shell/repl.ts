@@ -1,9 +1,11 @@
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import * as repl from "node:repl";
+import { PassThrough } from "node:stream";
 import { inspect } from "node:util";
 import { ClusterClient, notRunning } from "../dev/client";
 import { ShellContext, type Helper } from "./helpers";
+import { Evaluator, describeError } from "./eval";
 import { readRunning, stateDir } from "../project/stateDir";
 import { SHELL_TOUCH_MS } from "../../wire/protocol";
 
@@ -49,17 +51,7 @@ export class Connection {
   }
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
-}
-
-/** An error from what the user typed reads like an answer: its code and message, no stack. */
-export function describeError(err: unknown): string {
-  const e = err as Error & { code?: unknown };
-  if (e && typeof e === "object" && typeof e.code === "string") return `${e.code}: ${e.message}`;
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  return `thrown: ${inspect(err)}`;
-}
+export { describeError } from "./eval";
 
 function helpText(helpers: Helper[], commands: Record<string, { help?: string }>): string {
   const width = Math.max(...helpers.map((h) => h.usage.length));
@@ -78,63 +70,113 @@ export interface ShellOptions {
   terminal?: boolean;
 }
 
-/** `devcluster shell`: a REPL attached to the running cluster. Resolves when the user leaves it. */
-export async function startShell(projectDir: string, opts: ShellOptions = {}): Promise<void> {
+/**
+ * `devcluster shell`: a REPL attached to the running cluster. Resolves when
+ * the user leaves it, with the exit code: a shell reading a pipe or a file
+ * (a script) exits 1 if any line failed, a person at a terminal exits 0.
+ */
+export async function startShell(projectDir: string, opts: ShellOptions = {}): Promise<number> {
   const conn = new Connection(projectDir);
   const first = conn.get(); // no cluster: fail now, with the reason, rather than at the first line
   const ctx = new ShellContext(() => conn.get(), opts.node);
   const helpers = ctx.helpers();
+  const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stdout;
   const terminal = opts.terminal ?? Boolean((output as NodeJS.WriteStream).isTTY);
   const colors = terminal && Boolean((output as NodeJS.WriteStream).isTTY);
+  const piped = !(input as NodeJS.ReadStream).isTTY;
+  let failed = false;
 
-  const server = repl.start({
-    prompt: `${first.running.cluster}> `,
-    input: opts.input ?? process.stdin,
-    output,
-    terminal,
-    useColors: colors,
-    ignoreUndefined: true,
-    // The inline preview evaluates what is typed to show a result early: here that would send requests to the cluster.
-    preview: false,
-    writer: (v: unknown) => inspect(v, { depth: 6, colors, breakLength: 100 }),
-  });
-  Object.assign(server.context, ctx.scope());
-
+  let server!: repl.REPLServer;
   const say = (text: string): void => {
     output.write(`\n${text}\n`);
     server.displayPrompt(true);
   };
+  const evaluator = new Evaluator(
+    {
+      // node:repl shows its prompt as soon as it starts: the real one comes after the banner
+      prompt: "",
+      input,
+      output,
+      terminal,
+      useColors: colors,
+      ignoreUndefined: true,
+      // The inline preview evaluates what is typed to show a result early: here that would send requests to the cluster.
+      preview: false,
+      writer: (v: unknown) => inspect(v, { depth: 6, colors, breakLength: 100 }),
+    },
+    (err) => say(`error outside any line: ${describeError(err)}`),
+  );
+  server = evaluator.server;
+  // "close", not "exit": node:repl holds "exit" back while it awaits a line, also one Ctrl-C abandoned. Listened to
+  // from the start: a short file on stdin is read and closed while the history is still being set up.
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  // Watched from before the banner: a cluster that stops right after it is announced too.
+  const toucher = setInterval(() => void ctx.touch().catch(() => undefined), SHELL_TOUCH_MS);
+  toucher.unref();
+  const watcher = conn.watch((what, endpoint) =>
+    say(what === "gone" ? `the coordinator went away (no cluster running in ${projectDir}); waiting for \`devcluster up\`...` : `reconnected: the cluster is back at ${endpoint}`),
+  );
+  // The banner is printed once the terminal is set up (raw mode), and before the first prompt.
+  output.write(`attached to cluster ${first.running.cluster} at ${first.running.endpoint}${opts.node ? ` (default node ${opts.node})` : ""}. Type .help for helpers, .exit to leave.\n`);
+  server.setPrompt(`${first.running.cluster}> `);
+  // .clear gives a fresh context: the helpers are put back, only the user's variables go.
+  const scope = ctx.scope();
+  Object.assign(server.context, scope);
+  server.on("reset", (context: object) => Object.assign(context, scope));
+  const onRejection = (err: unknown): void => say(`unhandled rejection: ${describeError(err)}`);
+  process.on("unhandledRejection", onRejection);
+
+  // Lines run one after another, also when pasted or piped in faster than they finish: node:repl
+  // handles a line as soon as it is read, so lines wait here until the one before has its answer.
+  const handleLine = server.listeners("line") as ((line: string) => void)[];
+  server.removeAllListeners("line");
+  const waiting: string[] = [];
+  let evaluating = false;
+  let drained: (() => void) | undefined;
+  const pump = (): void => {
+    while (!evaluating && waiting.length > 0) {
+      const line = waiting.shift()!;
+      for (const f of handleLine) f.call(server, line);
+    }
+    if (!evaluating && waiting.length === 0) drained?.();
+  };
+  server.on("line", (line: string) => {
+    waiting.push(line);
+    pump();
+  });
 
   // A returned Promise is awaited before printing, and an error is an answer, never the end of the shell.
-  // Lines run one after another, also when pasted or piped in faster than they finish.
-  const baseEval = server.eval;
-  let queue: Promise<void> = Promise.resolve();
-  (server as { eval: repl.REPLEval }).eval = ((cmd: string, context: object, file: string, cb: (err: Error | null, result?: unknown) => void) => {
-    queue = queue.then(
-      () =>
-        new Promise<void>((done) => {
-          const finish = (err: Error | null, result?: unknown): void => {
-            done();
-            cb(err, result);
-          };
-          const answer = (e: unknown): void => {
-            if (e instanceof repl.Recoverable) return finish(e);
-            output.write(`${describeError(e)}\n`);
-            finish(null);
-          };
-          try {
-            baseEval.call(server, cmd, context, file, (err: Error | null, result?: unknown) => {
-              if (err) return answer(err);
-              if (isThenable(result)) return void Promise.resolve(result).then((v) => finish(null, v), answer);
-              finish(null, result);
-            });
-          } catch (err) {
-            answer(err);
-          }
-        }),
-    );
+  (server as { eval: repl.REPLEval }).eval = ((cmd: string, _context: object, file: string, cb: (err: Error | null, result?: unknown) => void) => {
+    evaluating = true;
+    void evaluator.run(cmd, file).then((o) => {
+      evaluating = false;
+      switch (o.kind) {
+        case "incomplete":
+          cb(o.error);
+          break;
+        case "value":
+          cb(null, o.value);
+          break;
+        case "error":
+          failed = true;
+          output.write(`${describeError(o.error)}\n`);
+          cb(null);
+          break;
+        case "interrupted":
+          failed = true;
+          output.write("interrupted: the line was abandoned (what it asked of the cluster may still happen)\n");
+          cb(null);
+          break;
+      }
+      pump();
+    });
   }) as repl.REPLEval;
+  // A shell reading a pipe gets Ctrl-C as a signal: it abandons the running line; with none, the shell ends as usual.
+  const onSigint = (): void => {
+    if (!evaluator.interrupt()) process.exit(130);
+  };
+  if (!terminal) process.on("SIGINT", onSigint);
 
   server.defineCommand("help", {
     help: "List the helpers with an example each, and these commands",
@@ -170,23 +212,55 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
     }),
   );
 
-  const toucher = setInterval(() => void ctx.touch().catch(() => undefined), SHELL_TOUCH_MS);
-  toucher.unref();
-  const watcher = conn.watch((what, endpoint) =>
-    say(what === "gone" ? `the coordinator went away (no cluster running in ${projectDir}); waiting for \`devcluster up\`...` : `reconnected: the cluster is back at ${endpoint}`),
-  );
 
-  output.write(`attached to cluster ${first.running.cluster} at ${first.running.endpoint}${opts.node ? ` (default node ${opts.node})` : ""}. Type .help for helpers, .exit to leave.\n`);
   server.displayPrompt();
 
-  await new Promise<void>((resolve) => server.once("exit", () => resolve()));
+  await closed;
   // Input that ended (a pipe, Ctrl-D after a paste) still gets its answers.
-  for (let last: Promise<void> | undefined; last !== queue; ) await (last = queue);
+  if (evaluating || waiting.length > 0) await new Promise<void>((resolve) => (drained = resolve));
   clearInterval(watcher);
   clearInterval(toucher);
+  process.off("unhandledRejection", onRejection);
+  process.off("SIGINT", onSigint);
   try {
     await ctx.close();
   } finally {
+    conn.drop();
+  }
+  return piped && failed ? 1 : 0;
+}
+
+/**
+ * `devcluster shell --eval`: one expression (or statements), evaluated as a
+ * line of the interactive shell is, in the same kind of context (helpers,
+ * Node's globals, require): its value on stdout, or its error on stderr and
+ * exit code 1.
+ */
+export async function evalOnce(projectDir: string, code: string, opts: { json?: boolean; node?: string; render: (value: unknown) => string }): Promise<number> {
+  const conn = new Connection(projectDir);
+  const ctx = new ShellContext(() => conn.get(), opts.node);
+  // A REPL that reads nothing: the context and the evaluation are the interactive shell's; console.log goes to stdout.
+  const input = new PassThrough();
+  let background: unknown;
+  const evaluator = new Evaluator({ prompt: "", input, output: process.stdout, terminal: false, ignoreUndefined: true, preview: false }, (err) => (background ??= err));
+  Object.assign(evaluator.server.context, ctx.scope());
+  try {
+    conn.get();
+    const o = await evaluator.run(code + "\n", "eval");
+    if (o.kind === "value") {
+      process.stdout.write(opts.render(o.value) + "\n");
+      return 0;
+    }
+    const err = o.kind === "incomplete" ? o.error.err : o.kind === "error" ? o.error : new Error("interrupted");
+    process.stderr.write(describeError(err) + "\n");
+    return 1;
+  } catch (err) {
+    process.stderr.write(describeError(err) + "\n");
+    return 1;
+  } finally {
+    evaluator.server.close();
+    input.end();
+    await ctx.close();
     conn.drop();
   }
 }

@@ -16,10 +16,10 @@ export class ShellDriver {
   private waiters: (() => void)[] = [];
 
   /** `command` lets a test run the shell under `script` for a real terminal. */
-  constructor(cwd: string, args: string[] = [], command?: { file: string; args: string[] }) {
+  constructor(cwd: string, args: string[] = [], command?: { file: string; args: string[]; stdin?: number }) {
     const file = command?.file ?? process.execPath;
     const argv = command?.args ?? [CLI, "shell", ...args];
-    this.child = spawn(file, argv, { cwd, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    this.child = spawn(file, argv, { cwd, stdio: [command?.stdin ?? "pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
     const take = (d: Buffer): void => {
       // A terminal session redraws with escape sequences; what a person reads is the text.
       this.out += d.toString().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
@@ -27,6 +27,21 @@ export class ShellDriver {
     };
     this.child.stdout!.on("data", take);
     this.child.stderr!.on("data", take);
+  }
+
+  /** The shell in a real terminal: `script` gives it a pty (its exit code is the shell's). */
+  static inTerminal(cwd: string, args: string[] = []): ShellDriver {
+    return new ShellDriver(cwd, args, { file: "script", args: ["-qfec", [process.execPath, CLI, "shell", ...args].join(" "), "/dev/null"] });
+  }
+
+  /** The exit code, once the shell has ended by itself (a deadline, not a sleep). */
+  async exitCode(timeoutMs = 15_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    const [code] = (await once(this.child, "exit")) as [number | null];
+    clearTimeout(timer);
+    if (code === null) throw new Error(`the shell did not exit within ${timeoutMs} ms; it printed:\n${this.out}`);
+    return code;
   }
 
   get output(): string {
@@ -83,7 +98,7 @@ export class ShellDriver {
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = once(this.child, "exit");
-    this.child.stdin!.end();
+    this.child.stdin?.end();
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
