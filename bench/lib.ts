@@ -43,7 +43,10 @@ export function ms(x: number): string {
 export function printTable(title: string, header: string[], rows: string[][], notes: string[] = []): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   const out: string[] = ["", title, "=".repeat(title.length), line(header), line(widths.map((w) => "-".repeat(w)))];
   for (const r of rows) out.push(line(r));
   for (const n of notes) out.push(`  ${n}`);
@@ -53,7 +56,10 @@ export function printTable(title: string, header: string[], rows: string[][], no
 export function machineHeader(): string {
   const cpus = os.cpus();
   const model = cpus[0]?.model.trim() ?? "unknown CPU";
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   return `devcluster bench  node ${process.version}  ${os.platform()}-${os.arch()}  CPU: ${model} x ${cpus.length} cores  RAM ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB  loadavg ${load}  ${new Date().toISOString()}`;
 }
 

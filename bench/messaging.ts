@@ -123,7 +123,11 @@ async function clusterRows(): Promise<Row[]> {
       ["cross-node call round trip, p99", us(rtt.p99), `${CALLS} sequential calls`],
       ["cross-node cast, one sender", rate(remote.perSecond), `goal >= 250,000; ${remote.received} received`],
       ["same-node cast, one sender", rate(same.perSecond), `goal >= 1,000,000; ${same.received} received`],
-      ["memory per idle process", `${Math.round(idle.bytesPerProcess)} B`, `goal <= 2,600 B; heap delta over ${IDLE} spawned${idle.gc ? ", after gc" : ", no gc"}`],
+      [
+        "memory per idle process",
+        `${Math.round(idle.bytesPerProcess)} B`,
+        `goal <= 2,600 B; heap delta over ${IDLE} spawned${idle.gc ? ", after gc" : ", no gc"}`,
+      ],
     ];
   } finally {
     await cleanup();
@@ -213,7 +217,10 @@ async function zmqCrossProcessRow(): Promise<Row> {
       process.stdin.on("end", () => process.exit(0)).resume();
       for await (const [id, msg] of router) await router.send([id, msg]);
     })();`;
-  const child = spawnChild(process.execPath, ["-e", echo], { env: { ...process.env, PK: server.publicKey, SK: server.secretKey }, stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawnChild(process.execPath, ["-e", echo], {
+    env: { ...process.env, PK: server.publicKey, SK: server.secretKey },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   try {
     const [line] = (await once(child.stdout!, "data")) as [Buffer];
     const dealer = new Dealer({ curveServerKey: server.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey, linger: 0 });

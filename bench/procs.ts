@@ -9,7 +9,22 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { NodeInfo } from "../wire/protocol";
 import type { Pid } from "../wire/pid";
-import { callOn, makeProject, median, ms, nextSaveOf, p95, pidsOf, printTable, procsFiles, progress, sleep, startCluster, workerSource, type Cluster } from "./lib";
+import {
+  callOn,
+  makeProject,
+  median,
+  ms,
+  nextSaveOf,
+  p95,
+  pidsOf,
+  printTable,
+  procsFiles,
+  progress,
+  sleep,
+  startCluster,
+  workerSource,
+  type Cluster,
+} from "./lib";
 
 export interface ProcsOptions {
   counts: number[];
@@ -80,7 +95,8 @@ export async function runProcsBench(o: ProcsOptions = DEFAULT_PROCS_OPTIONS): Pr
       if (withCodeChange && r.ok) upgrades++;
       const reply = (await callOn(cl.server, node, first!, { type: "get" })) as WorkerReply;
       const verified = reply.tag === tag && reply.upgrades === upgrades && !r.codeChangeFailures;
-      if (!r.ok || !verified) progress(`  reload ${tag}: ok=${r.ok} reply=${JSON.stringify(reply)} expected upgrades=${upgrades} report=${JSON.stringify(r).slice(0, 300)}`);
+      if (!r.ok || !verified)
+        progress(`  reload ${tag}: ok=${r.ok} reply=${JSON.stringify(reply)} expected upgrades=${upgrades} report=${JSON.stringify(r).slice(0, 300)}`);
       return { ms: r.ms, prepare: r.phases?.prepareMs ?? NaN, commit: r.phases?.commitMs ?? NaN, nodeMs: r.nodes[0]?.ms ?? NaN, ok: r.ok, verified };
     };
 

@@ -36,7 +36,12 @@ async function main(): Promise<number> {
     Object.assign(saveOpts, { sizes: [1, 3], warmup: 1, saves: 5, restarts: () => 2, plainRestarts: () => 2, processRestarts: () => 2 });
     Object.assign(procsOpts, { counts: [1, 1000], reloads: 3, codeChangeReloads: () => 3 });
   }
-  if (sizesFlag) saveOpts.sizes = sizesFlag.slice("--sizes=".length).split(",").map(Number).filter((n) => n > 0);
+  if (sizesFlag)
+    saveOpts.sizes = sizesFlag
+      .slice("--sizes=".length)
+      .split(",")
+      .map(Number)
+      .filter((n) => n > 0);
 
   console.log(machineHeader());
   console.log(`command: node dist/bench/run.js ${args.join(" ")}`.trimEnd());
@@ -56,7 +61,9 @@ async function main(): Promise<number> {
     progress(`${b} took ${((performance.now() - tb) / 1000).toFixed(1)} s`);
   }
   const left = leftoverNodePids();
-  console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; node processes started by this run still alive: ${left.length ? left.join(", ") : "none"}`);
+  console.log(
+    `\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; node processes started by this run still alive: ${left.length ? left.join(", ") : "none"}`,
+  );
   const machine = runtimeProcessesOnMachine();
   if (machine.length) console.log(`runtime/node/main.js processes on this machine (may belong to other runs):\n${machine.join("\n")}`);
   return failed || left.length ? 1 : 0;

@@ -311,7 +311,25 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
 
   printTable(
     "2. restart baseline on the same clusters (ms)",
-    ["nodes", "boot", "launcher n", "launcher med", "backoffs", "launcher-backoff med", "plain n", "plain med", "plain p95", "close med", "start med", "stale", "| up-proc n", "up-proc med", "up-proc p95", "stop med", "start med"],
+    [
+      "nodes",
+      "boot",
+      "launcher n",
+      "launcher med",
+      "backoffs",
+      "launcher-backoff med",
+      "plain n",
+      "plain med",
+      "plain p95",
+      "close med",
+      "start med",
+      "stale",
+      "| up-proc n",
+      "up-proc med",
+      "up-proc p95",
+      "stop med",
+      "start med",
+    ],
     results.map((r) => [
       String(r.nodes),
       ms(r.bootMs),

@@ -92,8 +92,6 @@ program
   .option("-e, --eval <expr>", "evaluate one expression (await allowed) and print the result")
   .option("--json", "with --eval: print the result as JSON")
   .option("--node <name>", "default node for spawn and evalOn")
-  .action((opts: { config?: string; eval?: string; json?: boolean; node?: string }) =>
-    run(() => shell(projectDirOf(findConfig(opts.config)), opts)),
-  );
+  .action((opts: { config?: string; eval?: string; json?: boolean; node?: string }) => run(() => shell(projectDirOf(findConfig(opts.config)), opts)));
 
 void program.parseAsync(process.argv);

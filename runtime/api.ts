@@ -115,7 +115,8 @@ export function createApi(runtime: Runtime | undefined) {
       rt().unlink(toPid(pid, "unlink"));
     },
     spawnLink(node: string, module: string, args?: unknown): Promise<Pid> {
-      if (typeof node !== "string" || typeof module !== "string") throw new ClusterError("badarg", "spawnLink(node, module, args): node and module are strings");
+      if (typeof node !== "string" || typeof module !== "string")
+        throw new ClusterError("badarg", "spawnLink(node, module, args): node and module are strings");
       return rt().spawn(node, module, args, { link: true });
     },
     trapExit(on: boolean): boolean {

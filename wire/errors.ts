@@ -156,7 +156,10 @@ export class ClusterError extends Error {
 
   /** The error a caller catches for one that came over the wire; a user's own code is kept. */
   static fromWire(wire: WireError): ClusterError {
-    const err = new ClusterError("error", wire.message, { ...(wire.module !== undefined ? { module: wire.module } : {}), ...(wire.pids ? { pids: wire.pids } : {}) });
+    const err = new ClusterError("error", wire.message, {
+      ...(wire.module !== undefined ? { module: wire.module } : {}),
+      ...(wire.pids ? { pids: wire.pids } : {}),
+    });
     (err as { code: ErrorCode | ForeignCode }).code = wire.code;
     if (wire.stack) err.stack = wire.stack;
     return err;

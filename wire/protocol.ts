@@ -154,8 +154,7 @@ export type ClientRequest =
   | { type: "names" };
 
 export type ClientMessage =
-  | { type: "request"; id: number; req: ClientRequest }
-  | { type: "response"; id: number; ok: boolean; value?: unknown; error?: WireError };
+  { type: "request"; id: number; req: ClientRequest } | { type: "response"; id: number; ok: boolean; value?: unknown; error?: WireError };
 
 /** A coordinator ROUTER receives both: nodes say hello first, clients never do. */
 export type CoordinatorInbound = ControlMessage | ClientMessage;
@@ -227,11 +226,15 @@ function check(value: unknown, shapes: Record<string, Shape>): string | undefine
   for (const [field, kind] of fields) {
     const v = rec[field];
     const ok =
-      kind === "any" ? field in rec
-      : kind === "array" ? Array.isArray(v)
-      : kind === "pid" ? v instanceof Pid
-      : kind === "object" ? v !== null && typeof v === "object"
-      : typeof v === kind;
+      kind === "any"
+        ? field in rec
+        : kind === "array"
+          ? Array.isArray(v)
+          : kind === "pid"
+            ? v instanceof Pid
+            : kind === "object"
+              ? v !== null && typeof v === "object"
+              : typeof v === kind;
     if (!ok) return `${type}.${field} is not ${kind === "any" ? "present" : `a ${kind}`}`;
   }
   return undefined;
@@ -257,5 +260,3 @@ export const decodePeer = (frame: Buffer | undefined): Decoded<PeerMessage> => d
 export const decodeClient = (frame: Buffer | undefined): Decoded<ClientMessage> => decodeWith(frame, CLIENT);
 const COORDINATOR_INBOUND = { ...CONTROL, ...CLIENT };
 export const decodeCoordinatorInbound = (frame: Buffer | undefined): Decoded<CoordinatorInbound> => decodeWith(frame, COORDINATOR_INBOUND);
-
-

@@ -60,7 +60,10 @@ export class ZapHandler {
   private readonly allowed: Buffer;
   private closed = false;
 
-  private constructor(keys: ClusterKeys, private readonly log: Logger) {
+  private constructor(
+    keys: ClusterKeys,
+    private readonly log: Logger,
+  ) {
     this.allowed = z85Decode(keys.publicKey);
   }
 

@@ -13,7 +13,10 @@ import { Pid } from "./pid";
  */
 export class NotSendable extends Error {
   readonly code = "not_serializable";
-  constructor(readonly path: string, what: string) {
+  constructor(
+    readonly path: string,
+    what: string,
+  ) {
     super(`${path} is ${what}; messages carry plain objects, arrays, Map, Set, Date, BigInt, Buffer, typed arrays and pids. Send data, not live objects.`);
     this.name = "NotSendable";
   }
@@ -67,7 +70,8 @@ function walk(value: unknown, path: string, seen: Set<object>): void {
     return;
   }
   if (!isPlain(value)) throw new NotSendable(path, describeKind(value));
-  for (const key of Object.keys(value)) walk((value as Record<string, unknown>)[key], /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, seen);
+  for (const key of Object.keys(value))
+    walk((value as Record<string, unknown>)[key], /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, seen);
 }
 
 /** Throws {@link NotSendable} (code `not_serializable`) naming the first field that cannot travel. */

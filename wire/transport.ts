@@ -114,7 +114,7 @@ function packBatch(items: (Buffer | string)[]): Buffer {
 export function unpackFrame(frame: Buffer): Buffer[] {
   if (frame.length === 0 || frame[0] !== BATCH_TAG) return [frame];
   const out: Buffer[] = [];
-  for (let at = 1; at + 4 <= frame.length; ) {
+  for (let at = 1; at + 4 <= frame.length;) {
     const len = frame.readUInt32BE(at);
     out.push(frame.subarray(at + 4, at + 4 + len));
     at += 4 + len;

@@ -4,7 +4,10 @@ import { toJson } from "../views/tables";
 
 /** `devcluster shell --eval`: one expression, its value on stdout, the exit code says whether it threw. */
 export function shellEval(projectDir: string, code: string, opts: { json?: boolean; node?: string }): Promise<number> {
-  return evalOnce(projectDir, code, { ...opts, render: (value) => (opts.json ? toJson(value) : inspect(value, { depth: 6, colors: Boolean(process.stdout.isTTY) })) });
+  return evalOnce(projectDir, code, {
+    ...opts,
+    render: (value) => (opts.json ? toJson(value) : inspect(value, { depth: 6, colors: Boolean(process.stdout.isTTY) })),
+  });
 }
 
 /** `devcluster shell`: the REPL until the user leaves it (non-zero when a piped script had a failing line), or with `--eval` one expression. */

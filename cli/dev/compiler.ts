@@ -85,7 +85,10 @@ export class Compiler {
     if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
       throw new ClusterError("badarg", `${file} is not inside the source folder ${this.srcDir}, so it is not a project module`);
     }
-    return rel.replace(/\.[^./\\]+$/, "").split(path.sep).join("/");
+    return rel
+      .replace(/\.[^./\\]+$/, "")
+      .split(path.sep)
+      .join("/");
   }
 
   /** `chat/room` -> `<srcDir>/chat/room.ts`, or `.tsx` when only that exists. */

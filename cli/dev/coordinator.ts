@@ -56,7 +56,6 @@ interface Member {
   versions: Record<string, string>;
 }
 
-
 function wire(code: ErrorCode, message: string): WireError {
   return { code, message };
 }
@@ -113,9 +112,7 @@ export class Coordinator extends EventEmitter {
       opts.prepareTimeoutMs,
     );
     this.router = secureRouter(opts.keys);
-    this.out = new Outbox(this.router, (err, frames) =>
-      this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"),
-    );
+    this.out = new Outbox(this.router, (err, frames) => this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"));
   }
 
   get log(): Logger {
@@ -291,7 +288,10 @@ export class Coordinator extends EventEmitter {
 
   /** Requests that will get no answer fail now rather than at their timeout (which would also keep `up` alive after stop). */
   private failRequests(which: (node: string) => boolean, code: ErrorCode, message: string): void {
-    this.nodeRequests.failWhere((node) => node !== undefined && which(node), () => new ClusterError(code, message));
+    this.nodeRequests.failWhere(
+      (node) => node !== undefined && which(node),
+      () => new ClusterError(code, message),
+    );
   }
 
   // ---- reload transaction (docs/design.md §6) ---------------------------------------
@@ -314,7 +314,10 @@ export class Coordinator extends EventEmitter {
   private async catchUp(node: string): Promise<void> {
     const m = this.members.get(node);
     if (!m) return;
-    const behind = this.store.names().filter((n) => m.versions[n] !== this.store.get(n)!.version).map((n) => this.store.get(n)!);
+    const behind = this.store
+      .names()
+      .filter((n) => m.versions[n] !== this.store.get(n)!.version)
+      .map((n) => this.store.get(n)!);
     if (behind.length === 0) return;
     const report = await this.transaction(behind, false, { only: [node], store: "keep" });
     const names = behind.map((b) => `${b.name}@${b.version}`).join(", ");
@@ -329,7 +332,11 @@ export class Coordinator extends EventEmitter {
       if (missing.length) {
         throw new ClusterError("no_history", `no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`);
       }
-      return this.transaction(names.map((n) => this.store.previous(n)!), opts.force ?? false, { store: "rollback" });
+      return this.transaction(
+        names.map((n) => this.store.previous(n)!),
+        opts.force ?? false,
+        { store: "rollback" },
+      );
     });
   }
 
@@ -342,7 +349,12 @@ export class Coordinator extends EventEmitter {
       throw new ClusterError("nodedown", `unknown or down node ${node} (nodes: ${known})`);
     }
     const id = ++this.requestSeq;
-    const answer = expectWithin(this.nodeRequests, id, { timeoutMs, tag: node, what: `${op.op} on node ${node}` }, `node ${node} did not answer ${op.op} within ${timeoutMs} ms`);
+    const answer = expectWithin(
+      this.nodeRequests,
+      id,
+      { timeoutMs, tag: node, what: `${op.op} on node ${node}` },
+      `node ${node} did not answer ${op.op} within ${timeoutMs} ms`,
+    );
     this.sendTo(node, { type: "nodeRequest", id, op });
     const msg = await answer;
     if (!msg.ok) throw ClusterError.fromWire(msg.error ?? { code: "error", message: "node error" });

@@ -102,13 +102,21 @@ export class DevServer extends EventEmitter {
     const endpoint = await this.coordinator.start(modules);
     writeRunning(config.projectDir, { cluster: config.name, endpoint, pid: process.pid, configPath: config.configPath, startedAt: new Date().toISOString() });
     this.coordinator.on("ready", () => {
-      this.log.info({ nodes: nodeNames, ms: Math.round(performance.now() - this.startedAt) }, `cluster ${config.name} ready: ${nodeNames.length} nodes running ${config.entry}`);
+      this.log.info(
+        { nodes: nodeNames, ms: Math.round(performance.now() - this.startedAt) },
+        `cluster ${config.name} ready: ${nodeNames.length} nodes running ${config.entry}`,
+      );
       this.emit("ready");
     });
     this.coordinator.on("stop", () => this.emit("stop"));
     this.launcher = new Launcher({
       nodes: config.nodes,
-      env: { DEVCLUSTER_COORDINATOR: endpoint, DEVCLUSTER_KEYS: keysFile(config.projectDir), DEVCLUSTER_SRC: config.srcDir, DEVCLUSTER_PROJECT: config.projectDir },
+      env: {
+        DEVCLUSTER_COORDINATOR: endpoint,
+        DEVCLUSTER_KEYS: keysFile(config.projectDir),
+        DEVCLUSTER_SRC: config.srcDir,
+        DEVCLUSTER_PROJECT: config.projectDir,
+      },
       log: this.log,
       onLine: (node, line) => this.renderer.line(node, line),
     });
@@ -189,7 +197,14 @@ export class DevServer extends EventEmitter {
     } catch (err) {
       if (!(err instanceof CompileError)) throw err;
       this.log.error({ code: err.code }, err.message);
-      this.emit("saved", { files: batch.changed, error: err, watchMs: flushedAt - batch.firstEventAt, compileMs: performance.now() - flushedAt, firstEventAt: batch.firstEventAt, doneAt: performance.now() } satisfies SaveReport);
+      this.emit("saved", {
+        files: batch.changed,
+        error: err,
+        watchMs: flushedAt - batch.firstEventAt,
+        compileMs: performance.now() - flushedAt,
+        firstEventAt: batch.firstEventAt,
+        doneAt: performance.now(),
+      } satisfies SaveReport);
       return;
     }
     const compiledAt = performance.now();
@@ -209,9 +224,14 @@ export class DevServer extends EventEmitter {
 
   private async reportReload(modules: CompiledModule[]): Promise<ReloadReport> {
     const report = await this.coordinator.reload(modules);
-    if (report.ok) this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, reloadLogLine(report));
+    if (report.ok)
+      this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, reloadLogLine(report));
     // What to do next depends on where the change came from: here, a saved file.
-    else this.log.error({ modules: report.modules }, `${reloadLogLine(report)}. ${report.failedIn === "commit" ? "Check those nodes (devcluster status)." : "Fix the file and save again."}`);
+    else
+      this.log.error(
+        { modules: report.modules },
+        `${reloadLogLine(report)}. ${report.failedIn === "commit" ? "Check those nodes (devcluster status)." : "Fix the file and save again."}`,
+      );
     return report;
   }
 

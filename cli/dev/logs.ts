@@ -53,7 +53,12 @@ export class LogRenderer {
       }
     }
     const prefix = this.prefix(node);
-    this.out.write(text.split("\n").map((l) => prefix + l).join("\n") + "\n");
+    this.out.write(
+      text
+        .split("\n")
+        .map((l) => prefix + l)
+        .join("\n") + "\n",
+    );
   }
 }
 

@@ -78,7 +78,10 @@ export class ReloadTransactions {
 
   /** A node whose process ended fails the phase it was in, at once rather than by timeout. */
   nodeDown(name: string): void {
-    this.answers.failWhere((node) => node === name, () => new ClusterError("noconnection", `node ${name} went down`));
+    this.answers.failWhere(
+      (node) => node === name,
+      () => new ClusterError("noconnection", `node ${name} went down`),
+    );
   }
 
   /**
@@ -90,7 +93,12 @@ export class ReloadTransactions {
   private async collect(reload: number, nodes: string[], timeoutMs: number, phase: string, onAnswer?: (node: string) => void): Promise<Map<string, Answer>> {
     const answers = await Promise.all(
       nodes.map((n) =>
-        expectWithin(this.answers, `${reload}:${n}`, { timeoutMs, tag: n, what: `${phase} on node ${n}` }, `node ${n} did not answer ${phase} within ${timeoutMs} ms`).then(
+        expectWithin(
+          this.answers,
+          `${reload}:${n}`,
+          { timeoutMs, tag: n, what: `${phase} on node ${n}` },
+          `node ${n} did not answer ${phase} within ${timeoutMs} ms`,
+        ).then(
           (a): Answer => (onAnswer?.(n), a),
           (err: ClusterError): Answer => ({ type: "failed", reload, node: n, error: { code: err.code, message: err.message } }),
         ),
@@ -105,11 +113,7 @@ export class ReloadTransactions {
    * the new versions, a rollback to the previous ones, or nothing (a
    * member catching up to what the store already has).
    */
-  async run(
-    modules: CompiledModule[],
-    force: boolean,
-    opts: { only?: string[]; store?: "commit" | "rollback" | "keep" } = {},
-  ): Promise<ReloadReport> {
+  async run(modules: CompiledModule[], force: boolean, opts: { only?: string[]; store?: "commit" | "rollback" | "keep" } = {}): Promise<ReloadReport> {
     const t0 = performance.now();
     const reload = ++this.seq;
     const list = modules.map((m) => ({ name: m.name, version: m.version }));

@@ -86,7 +86,10 @@ export function loadConfig(configPath: string): ClusterConfig {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${shown}:${jsonErrorPosition(text, err as Error)}: not valid JSON: ${(err as Error).message.replace(/ in JSON at position \d+.*$/s, "")}`, "");
+    throw new ConfigError(
+      `${shown}:${jsonErrorPosition(text, err as Error)}: not valid JSON: ${(err as Error).message.replace(/ in JSON at position \d+.*$/s, "")}`,
+      "",
+    );
   }
 
   if (!isObject(raw)) return fail("", `must hold a JSON object (got ${describe(raw)})`);
@@ -148,7 +151,8 @@ function parseNodes(nodes: unknown, fail: Fail): NodeSpec[] {
     if ("env" in node) {
       if (!isObject(node.env)) return fail(`${at}.env`, `must be an object of environment variables, e.g. { "PORT": "3001" } (got ${describe(node.env)})`);
       for (const [k, v] of Object.entries(node.env)) {
-        if (typeof v !== "string") return fail(`${at}.env.${k}`, `must be a string (got ${describe(v)}); environment values are text, so write ${JSON.stringify(String(v))}`);
+        if (typeof v !== "string")
+          return fail(`${at}.env.${k}`, `must be a string (got ${describe(v)}); environment values are text, so write ${JSON.stringify(String(v))}`);
         env[k] = v;
       }
     }

@@ -45,7 +45,10 @@ export class Evaluator {
   /** interrupts asked of node:repl for lines already abandoned here: their errors are expected and dropped */
   private staleInterrupts = 0;
 
-  constructor(options: repl.ReplOptions, private readonly onBackgroundError: (err: unknown) => void) {
+  constructor(
+    options: repl.ReplOptions,
+    private readonly onBackgroundError: (err: unknown) => void,
+  ) {
     const dom = domain.create();
     // breakEvalOnSigint: in a terminal, while node:repl awaits a line it holds back every key but Ctrl-C, and only this
     // lets Ctrl-C through. Without a terminal Ctrl-C is a signal, and the SIGINT watchdog this option starts for each

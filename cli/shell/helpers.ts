@@ -120,7 +120,8 @@ export class ShellContext {
 
   /** The shell's own pid: a mailbox process on the default node (or the first node up). */
   self(): Promise<Pid> {
-    this.mailbox ??= (async () => this.op(this.defaultNode ?? (await this.upNodes())[0] ?? fail("nodedown", "no node is up"), { op: "mailbox" }) as Promise<Pid>)();
+    this.mailbox ??= (async () =>
+      this.op(this.defaultNode ?? (await this.upNodes())[0] ?? fail("nodedown", "no node is up"), { op: "mailbox" }) as Promise<Pid>)();
     this.mailbox.catch(() => (this.mailbox = undefined));
     return this.mailbox;
   }
@@ -178,59 +179,115 @@ export class ShellContext {
         await this.op(pid.node, { op: "send", pid, msg });
         return msg;
       }),
-      h("call", "call(pid, msg, timeoutMs?)", "a request; waits for the reply (default 5000 ms)", 'call("counter:n1", { type: "get" })', async (target: Pid | string, msg: unknown, timeoutMs?: number) => {
-        const pid = await this.resolve(target);
-        return unrender(await this.op(pid.node, { op: "call", pid, msg, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, (timeoutMs ?? 5000) + 3000));
-      }),
-      h("cast", "cast(pid, msg)", "a request without reply, handled by handleCast", 'cast("counter:n1", { type: "reset" })', async (target: Pid | string, msg: unknown) => {
-        const pid = await this.resolve(target);
-        await this.op(pid.node, { op: "cast", pid, msg });
-        return true;
-      }),
-      h("spawn", "spawn(node, module, args)", "starts a process; resolves to its pid after init", 'spawn("n2", "counter", { start: 0 })', (node: string | undefined, module: string, args?: unknown) =>
-        this.op(this.node(node, "spawn"), { op: "spawn", module, args }),
+      h(
+        "call",
+        "call(pid, msg, timeoutMs?)",
+        "a request; waits for the reply (default 5000 ms)",
+        'call("counter:n1", { type: "get" })',
+        async (target: Pid | string, msg: unknown, timeoutMs?: number) => {
+          const pid = await this.resolve(target);
+          return unrender(await this.op(pid.node, { op: "call", pid, msg, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, (timeoutMs ?? 5000) + 3000));
+        },
       ),
-      h("kill", "kill(pid, reason?)", "sends an exit signal; the default \"kill\" cannot be trapped", 'kill("<n1.7>")', async (target: Pid | string, reason: unknown = "kill") => {
-        const pid = await this.resolve(target);
-        return this.op(pid.node, { op: "kill", pid, reason });
-      }),
-      h("restart", "restart(pid)", "restarts a process through its supervisor, or with its first args and names", 'restart("room:lobby")', async (target: Pid | string) => {
-        const pid = await this.resolve(target);
-        return this.op(pid.node, { op: "restart", pid });
-      }),
-      h("whereis", "whereis(name)", "the pid registered under a cluster-wide name", 'whereis("room:lobby")', (name: string) => this.client().request({ type: "whereis", name })),
-      h("rpc", "rpc(node, module, fn, ...args)", "runs an exported function on one node", 'rpc("n2", "chat/rooms", "homeNode", "lobby", ["n1","n2"])', (node: string, module: string, fn: string, ...args: unknown[]) =>
-        this.op(node, { op: "rpc", module, fn, args }).then(unrender),
+      h(
+        "cast",
+        "cast(pid, msg)",
+        "a request without reply, handled by handleCast",
+        'cast("counter:n1", { type: "reset" })',
+        async (target: Pid | string, msg: unknown) => {
+          const pid = await this.resolve(target);
+          await this.op(pid.node, { op: "cast", pid, msg });
+          return true;
+        },
       ),
-      h("multicall", "multicall(module, fn, ...args)", "runs an exported function on every node, answering per node", 'multicall("chat/format", "formatNotice", "lobby", "hi", 0)', async (module: string, fn: string, ...args: unknown[]) => {
-        const nodes = await this.upNodes();
-        const results = await Promise.all(
-          nodes.map((n) =>
-            this.op(n, { op: "rpc", module, fn, args }).then(
-              (value) => [n, { ok: true as const, value }] as const,
-              (err: Error & { code?: string }) => [n, { ok: false as const, error: `${err.code ?? "error"}: ${err.message}` }] as const,
+      h(
+        "spawn",
+        "spawn(node, module, args)",
+        "starts a process; resolves to its pid after init",
+        'spawn("n2", "counter", { start: 0 })',
+        (node: string | undefined, module: string, args?: unknown) => this.op(this.node(node, "spawn"), { op: "spawn", module, args }),
+      ),
+      h(
+        "kill",
+        "kill(pid, reason?)",
+        'sends an exit signal; the default "kill" cannot be trapped',
+        'kill("<n1.7>")',
+        async (target: Pid | string, reason: unknown = "kill") => {
+          const pid = await this.resolve(target);
+          return this.op(pid.node, { op: "kill", pid, reason });
+        },
+      ),
+      h(
+        "restart",
+        "restart(pid)",
+        "restarts a process through its supervisor, or with its first args and names",
+        'restart("room:lobby")',
+        async (target: Pid | string) => {
+          const pid = await this.resolve(target);
+          return this.op(pid.node, { op: "restart", pid });
+        },
+      ),
+      h("whereis", "whereis(name)", "the pid registered under a cluster-wide name", 'whereis("room:lobby")', (name: string) =>
+        this.client().request({ type: "whereis", name }),
+      ),
+      h(
+        "rpc",
+        "rpc(node, module, fn, ...args)",
+        "runs an exported function on one node",
+        'rpc("n2", "chat/rooms", "homeNode", "lobby", ["n1","n2"])',
+        (node: string, module: string, fn: string, ...args: unknown[]) => this.op(node, { op: "rpc", module, fn, args }).then(unrender),
+      ),
+      h(
+        "multicall",
+        "multicall(module, fn, ...args)",
+        "runs an exported function on every node, answering per node",
+        'multicall("chat/format", "formatNotice", "lobby", "hi", 0)',
+        async (module: string, fn: string, ...args: unknown[]) => {
+          const nodes = await this.upNodes();
+          const results = await Promise.all(
+            nodes.map((n) =>
+              this.op(n, { op: "rpc", module, fn, args }).then(
+                (value) => [n, { ok: true as const, value }] as const,
+                (err: Error & { code?: string }) => [n, { ok: false as const, error: `${err.code ?? "error"}: ${err.message}` }] as const,
+              ),
             ),
-          ),
-        );
-        return new PerNode(Object.fromEntries(results));
-      }),
-      h("reload", "reload(...modules)", "loads modules' current source into every node (c:l on all nodes)", 'reload("chat/format")', async (...modules: string[]) => {
-        if (modules.length === 0) fail("badarg", "reload(...modules): name at least one module");
-        return new ReloadView(await this.client().request<ReloadReport>({ type: "reload", modules, force: false }, 30_000));
-      }),
-      h("rollback", "rollback(...modules)", "loads the version each module had before its last reload, on every node", 'rollback("chat/format")', async (...modules: string[]) => {
-        if (modules.length === 0) fail("badarg", "rollback(...modules): name at least one module");
-        return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false }, 30_000), { rollback: true });
-      }),
+          );
+          return new PerNode(Object.fromEntries(results));
+        },
+      ),
+      h(
+        "reload",
+        "reload(...modules)",
+        "loads modules' current source into every node (c:l on all nodes)",
+        'reload("chat/format")',
+        async (...modules: string[]) => {
+          if (modules.length === 0) fail("badarg", "reload(...modules): name at least one module");
+          return new ReloadView(await this.client().request<ReloadReport>({ type: "reload", modules, force: false }, 30_000));
+        },
+      ),
+      h(
+        "rollback",
+        "rollback(...modules)",
+        "loads the version each module had before its last reload, on every node",
+        'rollback("chat/format")',
+        async (...modules: string[]) => {
+          if (modules.length === 0) fail("badarg", "rollback(...modules): name at least one module");
+          return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false }, 30_000), { rollback: true });
+        },
+      ),
       h("versions", "versions(module?)", "which version each node runs, and old versions still in use", 'versions("chat/format")', async (module?: string) => {
         const nodes = await this.upNodes();
         const per = await Promise.all(nodes.map(async (n) => [n, await this.op(n, { op: "versions", ...(module !== undefined ? { module } : {}) })] as const));
         return new VersionTable(Object.fromEntries(per) as VersionTable["byNode"]);
       }),
-      h("evalOn", "evalOn(node, code)", "evaluates a snippet on a node with the runtime API in scope", 'evalOn("n1", "process.memoryUsage().rss")', (node: string | undefined, code: string) =>
-        this.op(this.node(node, "evalOn"), { op: "evalOn", code }).then(unrender),
+      h(
+        "evalOn",
+        "evalOn(node, code)",
+        "evaluates a snippet on a node with the runtime API in scope",
+        'evalOn("n1", "process.memoryUsage().rss")',
+        (node: string | undefined, code: string) => this.op(this.node(node, "evalOn"), { op: "evalOn", code }).then(unrender),
       ),
-      h("self", "self()", "the shell's own pid, for processes to reply to", "call(\"counter:n1\", { type: \"get\", replyTo: await self() })", () => this.self()),
+      h("self", "self()", "the shell's own pid, for processes to reply to", 'call("counter:n1", { type: "get", replyTo: await self() })', () => this.self()),
       h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", () =>
         this.onMailbox((pid) => this.op(pid.node, { op: "flush", pid }), true),
       ),

@@ -55,7 +55,7 @@ export { describeError } from "./eval";
 
 function helpText(helpers: Helper[], commands: Record<string, { help?: string }>): string {
   const width = Math.max(...helpers.map((h) => h.usage.length));
-  const lines = ["Helpers (a pid may be a pid, \"<n1.42>\" or a registered name; await works):"];
+  const lines = ['Helpers (a pid may be a pid, "<n1.42>" or a registered name; await works):'];
   for (const h of helpers) lines.push(`  ${h.usage.padEnd(width)}  ${h.help}\n  ${" ".repeat(width)}  e.g. ${h.example}`);
   lines.push("", "Commands:");
   for (const name of Object.keys(commands).sort()) lines.push(`  .${name.padEnd(8)} ${commands[name]?.help ?? ""}`);
@@ -115,10 +115,16 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
   const toucher = setInterval(() => void ctx.touch().catch(() => undefined), SHELL_TOUCH_MS);
   toucher.unref();
   const watcher = conn.watch((what, endpoint) =>
-    say(what === "gone" ? `the coordinator went away (no cluster running in ${projectDir}); waiting for \`devcluster up\`...` : `reconnected: the cluster is back at ${endpoint}`),
+    say(
+      what === "gone"
+        ? `the coordinator went away (no cluster running in ${projectDir}); waiting for \`devcluster up\`...`
+        : `reconnected: the cluster is back at ${endpoint}`,
+    ),
   );
   // The banner is printed once the terminal is set up (raw mode), and before the first prompt.
-  output.write(`attached to cluster ${first.running.cluster} at ${first.running.endpoint}${opts.node ? ` (default node ${opts.node})` : ""}. Type .help for helpers, .exit to leave.\n`);
+  output.write(
+    `attached to cluster ${first.running.cluster} at ${first.running.endpoint}${opts.node ? ` (default node ${opts.node})` : ""}. Type .help for helpers, .exit to leave.\n`,
+  );
   server.setPrompt(`${first.running.cluster}> `);
   // .clear gives a fresh context: the helpers are put back, only the user's variables go.
   const scope = ctx.scope();
@@ -212,7 +218,6 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
     }),
   );
 
-
   server.displayPrompt();
 
   await closed;
@@ -242,7 +247,10 @@ export async function evalOnce(projectDir: string, code: string, opts: { json?: 
   // A REPL that reads nothing: the context and the evaluation are the interactive shell's; console.log goes to stdout.
   const input = new PassThrough();
   let background: unknown;
-  const evaluator = new Evaluator({ prompt: "", input, output: process.stdout, terminal: false, ignoreUndefined: true, preview: false }, (err) => (background ??= err));
+  const evaluator = new Evaluator(
+    { prompt: "", input, output: process.stdout, terminal: false, ignoreUndefined: true, preview: false },
+    (err) => (background ??= err),
+  );
   Object.assign(evaluator.server.context, ctx.scope());
   try {
     conn.get();

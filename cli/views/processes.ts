@@ -20,7 +20,16 @@ export class ProcessTable {
     if (this.rows.length === 0) return "(no processes)";
     return table([
       ["pid", "name", "module", "version", "mailbox", "handled", "memory", "status"],
-      ...this.rows.map((r) => [r.pid.toString(), r.names.join(",") || "-", r.module, shortVersion(r.version), String(r.mailbox), String(r.handled), kb(r.memory), r.status]),
+      ...this.rows.map((r) => [
+        r.pid.toString(),
+        r.names.join(",") || "-",
+        r.module,
+        shortVersion(r.version),
+        String(r.mailbox),
+        String(r.handled),
+        kb(r.memory),
+        r.status,
+      ]),
     ]);
   }
   [inspect.custom](): string {

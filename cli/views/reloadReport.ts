@@ -14,7 +14,8 @@ export interface ReloadViewOptions {
 
 const modules = (r: ReloadReport): string => r.modules.map((m) => `${m.name}@${shortVersion(m.version)}`).join(", ");
 
-const skippedLine = (r: ReloadReport): string | undefined => (r.skipped?.length ? `not answering, will catch up when back: ${r.skipped.join(", ")}` : undefined);
+const skippedLine = (r: ReloadReport): string | undefined =>
+  r.skipped?.length ? `not answering, will catch up when back: ${r.skipped.join(", ")}` : undefined;
 
 /** What happened, in one line: reloaded, aborted with no node switched, or committed but not confirmed. */
 export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
@@ -31,10 +32,17 @@ function result(r: ReloadReport, ok: boolean): string {
 /** The headline, a table per node, processes left on the old version, nodes left out. */
 export function renderReload(r: ReloadReport, opts: ReloadViewOptions = {}): string {
   const errors = r.nodes.some((n) => n.error);
-  const rows = r.nodes.map((n) => [n.node, result(r, n.ok), n.ok ? n.ms.toFixed(2) : "-", ...(errors ? [n.error ? `${n.error.code}: ${n.error.message}` : ""] : [])]);
+  const rows = r.nodes.map((n) => [
+    n.node,
+    result(r, n.ok),
+    n.ok ? n.ms.toFixed(2) : "-",
+    ...(errors ? [n.error ? `${n.error.code}: ${n.error.message}` : ""] : []),
+  ]);
   const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
   const skipped = skippedLine(r);
-  return [reloadHeadline(r, opts), table([["node", "result", "ms", ...(errors ? ["error"] : [])], ...rows]), ...failures, ...(skipped ? [skipped] : [])].join("\n");
+  return [reloadHeadline(r, opts), table([["node", "result", "ms", ...(errors ? ["error"] : [])], ...rows]), ...failures, ...(skipped ? [skipped] : [])].join(
+    "\n",
+  );
 }
 
 /** One log line for `devcluster up`: the headline, then why each failing node failed and who was left out. */

@@ -6,14 +6,26 @@ import { shortVersion, table } from "./tables";
 export function renderStatus(s: StatusReport): string {
   const rows = [["node", "os pid", "state", "processes", "modules"]];
   for (const n of s.nodes) {
-    rows.push([n.name, String(n.pid ?? "-"), n.up ? "up" : "down", String(n.processes), Object.entries(n.modules).map(([m, v]) => `${m}@${shortVersion(v)}`).join(" ")]);
+    rows.push([
+      n.name,
+      String(n.pid ?? "-"),
+      n.up ? "up" : "down",
+      String(n.processes),
+      Object.entries(n.modules)
+        .map(([m, v]) => `${m}@${shortVersion(v)}`)
+        .join(" "),
+    ]);
   }
   return `cluster ${s.name} at ${s.endpoint}\n${table(rows)}`;
 }
 
 /** What `--json` prints: every field of the report, node by node in config order. */
 export function statusJson(s: StatusReport): StatusReport {
-  return { name: s.name, endpoint: s.endpoint, nodes: s.nodes.map((n) => ({ name: n.name, pid: n.pid, up: n.up, processes: n.processes, modules: n.modules })) };
+  return {
+    name: s.name,
+    endpoint: s.endpoint,
+    nodes: s.nodes.map((n) => ({ name: n.name, pid: n.pid, up: n.up, processes: n.processes, modules: n.modules })),
+  };
 }
 
 /**

@@ -1,12 +1,14 @@
 /** JSON for scripts: pids as "<n1.42>", Maps as objects, Sets as arrays, BigInts as strings. */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === "bigint") return v.toString();
-    if (v instanceof Map) return Object.fromEntries(v);
-    if (v instanceof Set) return [...v];
-    if (v === undefined) return null;
-    return v;
-  }) ?? "null";
+  return (
+    JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === "bigint") return v.toString();
+      if (v instanceof Map) return Object.fromEntries(v);
+      if (v instanceof Set) return [...v];
+      if (v === undefined) return null;
+      return v;
+    }) ?? "null"
+  );
 }
 
 /** A plain text table: columns padded to their widest cell. */

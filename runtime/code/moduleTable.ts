@@ -54,16 +54,14 @@ class ClassFamily {
     // non-configurable on a class, so the proxy must report the first version's,
     // which is fine: that prototype receives every later version's methods.
     this.proxy = new Proxy(first, {
-      construct: (_t, args, newTarget) =>
-        Reflect.construct(family.current, args, newTarget === family.proxy ? family.current : newTarget),
+      construct: (_t, args, newTarget) => Reflect.construct(family.current, args, newTarget === family.proxy ? family.current : newTarget),
       apply: (_t, thisArg, args) => Reflect.apply(family.current, thisArg, args),
       get: (target, key, receiver) => {
         if (key === Symbol.hasInstance) return family.hasInstance;
         if (key === "prototype") return Reflect.get(target, key);
         return Reflect.get(family.current, key, receiver === family.proxy ? family.current : receiver);
       },
-      set: (_t, key, value, receiver) =>
-        Reflect.set(family.current, key, value, receiver === family.proxy ? family.current : receiver),
+      set: (_t, key, value, receiver) => Reflect.set(family.current, key, value, receiver === family.proxy ? family.current : receiver),
       has: (_t, key) => key in family.current,
     });
     this.members.add(this.proxy);

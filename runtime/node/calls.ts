@@ -36,7 +36,10 @@ export class Calls {
 
   /** Every request `node` was to answer fails with noconnection. */
   nodeDown(node: string): void {
-    this.pending.failWhere((tag) => tag === node, () => new ClusterError("noconnection", `node ${node} went down before it answered`));
+    this.pending.failWhere(
+      (tag) => tag === node,
+      () => new ClusterError("noconnection", `node ${node} went down before it answered`),
+    );
   }
 
   /** The node is closing: nobody will answer, and each caller must hear why. */

@@ -217,10 +217,14 @@ export class ClusterNode implements Runtime {
         if (!this.procs.deliver(msg.to, { kind: msg.kind, msg: msg.msg })) this.log.debug({ to: msg.to }, "message to a dead process dropped");
         return;
       case "call":
-        if (!this.procs.deliver(msg.to, { kind: "call", msg: msg.msg, from: msg.from })) this.reply(msg.from, { ok: false, error: noproc(new Pid(this.name, msg.to)) });
+        if (!this.procs.deliver(msg.to, { kind: "call", msg: msg.msg, from: msg.from }))
+          this.reply(msg.from, { ok: false, error: noproc(new Pid(this.name, msg.to)) });
         return;
       case "reply":
-        return this.calls.settle(msg.ref, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } });
+        return this.calls.settle(
+          msg.ref,
+          msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } },
+        );
       case "spawn":
         this.procs
           .spawnProc(msg.module, msg.args, {
@@ -266,7 +270,12 @@ export class ClusterNode implements Runtime {
       sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ...(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error }) });
     } catch (err) {
       // The caller must hear why instead of waiting for its timeout.
-      sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ok: false, error: { code: "not_serializable", message: `the reply cannot be sent to node ${from.node}: ${(err as Error).message}` } });
+      sent = this.toPeer(from.node, {
+        type: "reply",
+        ref: from.ref,
+        ok: false,
+        error: { code: "not_serializable", message: `the reply cannot be sent to node ${from.node}: ${(err as Error).message}` },
+      });
     }
     if (!sent) this.log.warn({ to: from.node }, "reply to an unknown node dropped");
   }
@@ -382,7 +391,8 @@ export class ClusterNode implements Runtime {
   sendAfter(ms: number, pid: Pid, msg: unknown, periodic = false): string {
     checkSendable(msg);
     const owner = selfProc() ?? (pid.node === this.name ? this.procs.get(pid.id) : undefined);
-    if (!owner) throw new ClusterError("not_a_process", `sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`);
+    if (!owner)
+      throw new ClusterError("not_a_process", `sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`);
     return this.timers.start(owner, ms, () => this.send(pid, msg), periodic);
   }
 
@@ -399,7 +409,8 @@ export class ClusterNode implements Runtime {
   sys(pid: Pid, op: SysOp): Promise<unknown> {
     if (pid.node === this.name) return runSys(this, pid, op);
     const { ref, promise } = this.calls.expect(DEFAULT_CALL_TIMEOUT_MS, `${op.op} of ${pid}`, pid.node);
-    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op })) this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op }))
+      this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
     return promise;
   }
 

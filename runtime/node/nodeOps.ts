@@ -45,7 +45,9 @@ export async function rpc(node: NodeOpsHost, module: string, fn: string, args: u
   if (!mod) fail("unknown_module", `no module ${module} on node ${node.name} (known: ${Object.keys(node.table.versions()).sort().join(", ")})`);
   const f = mod.exports[fn];
   if (typeof f !== "function") {
-    const fns = Object.keys(mod.exports).filter((k) => typeof mod.exports[k] === "function").sort();
+    const fns = Object.keys(mod.exports)
+      .filter((k) => typeof mod.exports[k] === "function")
+      .sort();
     fail("unknown_function", `${module} exports no function ${fn} (it exports: ${fns.join(", ") || "none"})`);
   }
   return (f as (...a: unknown[]) => unknown)(...args);
@@ -254,7 +256,12 @@ export async function answerNodeRequest(node: NodeOpsHost, msg: Extract<ControlM
     return encode(
       value
         ? { type: "nodeResponse", id: msg.id, ok: true, value }
-        : { type: "nodeResponse", id: msg.id, ok: false, error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` } },
+        : {
+            type: "nodeResponse",
+            id: msg.id,
+            ok: false,
+            error: { code: "not_serializable", message: `the answer to ${msg.op.op} cannot be sent between processes: ${(err as Error).message}` },
+          },
     );
   }
 }

@@ -47,7 +47,8 @@ export class Supervision {
   /** Asks the supervisor of `pid` to restart it; rejects with code no_supervisor when it has none. */
   async restartChild(pid: Pid): Promise<Pid> {
     const info = await this.host.processInfo(pid);
-    if (!info.supervisor) throw new ClusterError("no_supervisor", `${pid} (${info.module}) has no supervisor to restart it; end it with exit(pid, reason) and spawn a new one`);
+    if (!info.supervisor)
+      throw new ClusterError("no_supervisor", `${pid} (${info.module}) has no supervisor to restart it; end it with exit(pid, reason) and spawn a new one`);
     return this.supervisorCall(info.supervisor, { supervisor: "restartChild", pid });
   }
 

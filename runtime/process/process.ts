@@ -38,7 +38,6 @@ export interface ProcessHost {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each builtin has its own state and args
 export type Builtins = Record<string, Behaviour<any, any>>;
 
-
 /** terminate of a user module may not hold up its exit signals for longer than this */
 const TERMINATE_LIMIT_MS = 5000;
 
@@ -97,7 +96,6 @@ function asBehaviour(exports: Record<string, unknown> | undefined): Behaviour | 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }
-
 
 /**
  * The processes of one node. Each message is dispatched through the module

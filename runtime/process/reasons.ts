@@ -40,7 +40,8 @@ export function crashReason(err: unknown): CrashReason {
 }
 
 function reasonText(reason: unknown): string {
-  if (reason !== null && typeof reason === "object" && typeof (reason as { message?: unknown }).message === "string") return (reason as { message: string }).message;
+  if (reason !== null && typeof reason === "object" && typeof (reason as { message?: unknown }).message === "string")
+    return (reason as { message: string }).message;
   return typeof reason === "string" ? reason : describe(reason, 2);
 }
 

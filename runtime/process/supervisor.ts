@@ -48,10 +48,7 @@ export interface ChildInfo {
  * and friends are gen_server calls too), so they queue behind its messages
  * and see its state as its own handlers leave it.
  */
-export type SupervisorCall =
-  | { supervisor: "whichChildren" }
-  | { supervisor: "startChild"; spec: ChildSpec }
-  | { supervisor: "restartChild"; pid: Pid };
+export type SupervisorCall = { supervisor: "whichChildren" } | { supervisor: "startChild"; spec: ChildSpec } | { supervisor: "restartChild"; pid: Pid };
 
 /** A supervisor's answer to a {@link SupervisorCall}: a failure is a reply, not a crash of the supervisor. */
 export type SupervisorReply = { ok: unknown } | { failed: WireError };
@@ -103,7 +100,8 @@ function checkChild(c: ChildSpec, ids: Set<string>): ChildSpec {
   if (typeof c.id !== "string" || c.id === "") throw badSpec("child id must be a non-empty string");
   if (ids.has(c.id)) throw badSpec(`child id ${c.id} is used twice`);
   if (typeof c.module !== "string") throw badSpec(`child ${c.id}: module must be a string`);
-  if (c.restart !== undefined && !["permanent", "transient", "temporary"].includes(c.restart)) throw badSpec(`child ${c.id}: restart must be permanent, transient or temporary`);
+  if (c.restart !== undefined && !["permanent", "transient", "temporary"].includes(c.restart))
+    throw badSpec(`child ${c.id}: restart must be permanent, transient or temporary`);
   ids.add(c.id);
   return c;
 }
@@ -143,7 +141,10 @@ export function supervisorBehaviour(host: SupervisorHost) {
   };
 
   const giveUp = async (sup: Proc, st: State): Promise<void> => {
-    host.log.error({ proc: sup.pid.toString(), code: "reached_max_restart_intensity", intensity: st.intensity, period: st.period }, "supervisor gave up: too many restarts; it stops and its parent decides");
+    host.log.error(
+      { proc: sup.pid.toString(), code: "reached_max_restart_intensity", intensity: st.intensity, period: st.period },
+      "supervisor gave up: too many restarts; it stops and its parent decides",
+    );
     await shutdown(sup, st, st.children);
     host.stop(sup, "shutdown");
   };
@@ -174,11 +175,18 @@ export function supervisorBehaviour(host: SupervisorHost) {
     if (!allowRestart(st)) return giveUp(sup, st);
     const at = st.children.indexOf(child);
     const affected = st.strategy === "one_for_one" ? [child] : st.strategy === "one_for_all" ? [...st.children] : st.children.slice(at);
-    await shutdown(sup, st, affected.filter((c) => c !== child));
+    await shutdown(
+      sup,
+      st,
+      affected.filter((c) => c !== child),
+    );
     // Temporary children are not brought back by a sibling's restart.
     const again = affected.filter((c) => c === child || (c.spec.restart ?? "permanent") !== "temporary");
     st.children = st.children.filter((c) => again.includes(c) || !affected.includes(c));
-    host.log.info({ proc: sup.pid.toString(), child: child.spec.id, strategy: st.strategy, restarting: again.map((c) => c.spec.id) }, "supervisor restarting children");
+    host.log.info(
+      { proc: sup.pid.toString(), child: child.spec.id, strategy: st.strategy, restarting: again.map((c) => c.spec.id) },
+      "supervisor restarting children",
+    );
     if (!(await startAll(sup, st, again))) return giveUp(sup, st);
   };
 
@@ -208,9 +216,11 @@ export function supervisorBehaviour(host: SupervisorHost) {
 
   return {
     async init(spec: SupervisorSpec): Promise<State> {
-      if (spec === null || typeof spec !== "object" || !Array.isArray(spec.children)) throw badSpec("expected { strategy, intensity, period, children: [...] }");
+      if (spec === null || typeof spec !== "object" || !Array.isArray(spec.children))
+        throw badSpec("expected { strategy, intensity, period, children: [...] }");
       const strategy = spec.strategy ?? "one_for_one";
-      if (!["one_for_one", "one_for_all", "rest_for_one"].includes(strategy)) throw badSpec(`strategy must be one_for_one, one_for_all or rest_for_one, got ${String(strategy)}`);
+      if (!["one_for_one", "one_for_all", "rest_for_one"].includes(strategy))
+        throw badSpec(`strategy must be one_for_one, one_for_all or rest_for_one, got ${String(strategy)}`);
       const ids = new Set<string>();
       const sup = me();
       sup.trapExit = true;

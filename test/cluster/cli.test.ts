@@ -24,7 +24,10 @@ describe("the devcluster command line against a running cluster", () => {
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as { name: string; nodes: { name: string; pid: number; modules: Record<string, string> }[] };
     assert.equal(s.name, "test");
-    assert.deepEqual(s.nodes.map((n) => n.name), ["n1", "n2"]);
+    assert.deepEqual(
+      s.nodes.map((n) => n.name),
+      ["n1", "n2"],
+    );
     for (const n of s.nodes) {
       assert.ok(isRunning(n.pid), `node ${n.name} pid ${n.pid} is alive`);
       assert.deepEqual(Object.keys(n.modules).sort(), ["app", "counter", "describe"]);
@@ -39,7 +42,10 @@ describe("the devcluster command line against a running cluster", () => {
     assert.match(table.stdout, /^<n2\.\d+>\s+counter:n2\s+counter/m);
     const json = await cli(["ps", "n2", "--json"], project.dir);
     const rows = JSON.parse(json.stdout) as { pid: string; names: string[]; module: string }[];
-    assert.deepEqual(rows.map((r) => [r.names, r.module]), [[["counter:n2"], "counter"]]);
+    assert.deepEqual(
+      rows.map((r) => [r.names, r.module]),
+      [[["counter:n2"], "counter"]],
+    );
     assert.match(rows[0]!.pid, /^<n2\.\d+>$/);
     const unknown = await cli(["ps", "n7"], project.dir);
     assert.notEqual(unknown.code, 0);
@@ -72,10 +78,21 @@ describe("the devcluster command line against a running cluster", () => {
     // The watcher may reload it first; reload on demand still reports the current version on every node.
     const r = await cli(["reload", "counter", "--json"], project.dir);
     assert.equal(r.code, 0, r.stderr);
-    const report = JSON.parse(r.stdout) as { ok: boolean; modules: { name: string; version: string }[]; nodes: { node: string; ok: boolean; ms: number }[]; ms: number };
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      modules: { name: string; version: string }[];
+      nodes: { node: string; ok: boolean; ms: number }[];
+      ms: number;
+    };
     assert.equal(report.ok, true);
     assert.equal(report.modules[0]?.name, "counter");
-    assert.deepEqual(report.nodes.map((n) => [n.node, n.ok]), [["n1", true], ["n2", true]]);
+    assert.deepEqual(
+      report.nodes.map((n) => [n.node, n.ok]),
+      [
+        ["n1", true],
+        ["n2", true],
+      ],
+    );
     assert.equal(typeof report.ms, "number");
     const s = await cli(["shell", "--json", "--eval", 'call("counter:n2", { type: "incr" })'], project.dir);
     assert.equal(JSON.parse(s.stdout), 14);
@@ -137,7 +154,10 @@ describe("the devcluster command line without a running cluster", () => {
     try {
       const r = await cli(["up"], project.dir);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`the coordinator cannot listen on 127\\.0\\.0\\.1:${port} \\("coordinator" in cluster\\.config\\.json\\): .*Pick another port`));
+      assert.match(
+        r.stderr,
+        new RegExp(`the coordinator cannot listen on 127\\.0\\.0\\.1:${port} \\("coordinator" in cluster\\.config\\.json\\): .*Pick another port`),
+      );
       const again = await cli(["status"], project.dir);
       assert.match(again.stderr, /no cluster is running/);
     } finally {

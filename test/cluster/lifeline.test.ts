@@ -15,7 +15,14 @@ test("a node whose launcher's pipe closes exits, also when its stdout has no rea
   loadOrCreateKeys(keys);
   // No coordinator listens there: the node waits for its welcome, as a node does whose `up` just died.
   const child = spawn(process.execPath, [NODE_MAIN], {
-    env: { ...process.env, DEVCLUSTER_NODE: "n1", DEVCLUSTER_COORDINATOR: "tcp://127.0.0.1:9", DEVCLUSTER_KEYS: keys, DEVCLUSTER_SRC: dir, DEVCLUSTER_STDIN_LIFELINE: "1" },
+    env: {
+      ...process.env,
+      DEVCLUSTER_NODE: "n1",
+      DEVCLUSTER_COORDINATOR: "tcp://127.0.0.1:9",
+      DEVCLUSTER_KEYS: keys,
+      DEVCLUSTER_SRC: dir,
+      DEVCLUSTER_STDIN_LIFELINE: "1",
+    },
     stdio: ["pipe", "pipe", "ignore"],
   });
   try {

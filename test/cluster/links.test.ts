@@ -5,7 +5,12 @@ import { Driver, waitUntil, probeCluster } from "../helpers/probe";
 describe("links and exit signals (issue 5)", () => {
   const c = probeCluster(2);
 
-  const gone = (pid: Parameters<Driver["alive"]>[0]) => waitUntil(async () => ((await c.d.alive(pid)) ? undefined : true), 10_000, () => `${pid} still alive`);
+  const gone = (pid: Parameters<Driver["alive"]>[0]) =>
+    waitUntil(
+      async () => ((await c.d.alive(pid)) ? undefined : true),
+      10_000,
+      () => `${pid} still alive`,
+    );
 
   test("a crash of a process linked across nodes ends its partner", async () => {
     const a = await c.d.spawn("n1");
@@ -26,7 +31,7 @@ describe("links and exit signals (issue 5)", () => {
     assert.equal(await c.d.alive(parent), true);
   });
 
-  test("exit(pid, \"kill\") ends a process even when it traps exits, and its links see \"killed\"", async () => {
+  test('exit(pid, "kill") ends a process even when it traps exits, and its links see "killed"', async () => {
     const trapper = await c.d.spawn("n2", { trap: true });
     const watcher = await c.d.spawn("n1", { trap: true });
     await c.d.do(watcher, { op: "link", pid: trapper });

@@ -39,7 +39,10 @@ describe("monitors and node monitors (issue 5)", () => {
     const second = await c.d.do(watcher, { op: "monitor", pid: target });
     await c.d.do(target, { op: "exit", pid: target, reason: "bye" });
     const inbox = await c.d.waitInbox(watcher, (i) => i.some((m) => m.down));
-    assert.deepEqual(inbox.filter((m) => m.down).map((m) => m.down), [second]);
+    assert.deepEqual(
+      inbox.filter((m) => m.down).map((m) => m.down),
+      [second],
+    );
   });
 
   test("when a node dies, monitors of its processes get noconnection, links end, node monitors get nodedown then nodeup", async () => {

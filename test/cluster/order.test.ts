@@ -45,10 +45,14 @@ describe("order and loss across reloads (issue 5)", () => {
     }
     assert.equal(reloads, 5);
     await c.d.waitInbox(asker, (i) => i.some((m) => "callResult" in m), 60_000);
-    const seen = await waitUntil(async () => {
-      const s = (await c.d.do(asker, { op: "call", pid: receiverPid, msg: "get" })) as number[];
-      return s.length >= N ? s : undefined;
-    }, 30_000, () => "the receiver never saw every message");
+    const seen = await waitUntil(
+      async () => {
+        const s = (await c.d.do(asker, { op: "call", pid: receiverPid, msg: "get" })) as number[];
+        return s.length >= N ? s : undefined;
+      },
+      30_000,
+      () => "the receiver never saw every message",
+    );
     assert.equal(seen.length, N);
     const firstOff = seen.findIndex((n, i) => n !== i + 1);
     assert.equal(firstOff, -1, `out of order or lost at index ${firstOff}: ${seen.slice(Math.max(0, firstOff - 2), firstOff + 3)}`);

@@ -32,7 +32,10 @@ describe("a node that stops answering while its process lives (frozen, partition
     project.write("src/counter.ts", counter(50));
     const report = (await saved).report!;
     assert.equal(report.ok, true, JSON.stringify(report));
-    assert.deepEqual(report.nodes.map((n) => n.node), ["n1", "n3"]);
+    assert.deepEqual(
+      report.nodes.map((n) => n.node),
+      ["n1", "n3"],
+    );
     assert.deepEqual(report.skipped, ["n2"]);
     const version = report.modules[0]!.version;
 
@@ -41,7 +44,10 @@ describe("a node that stops answering while its process lives (frozen, partition
     frozen = undefined;
     const r = await caughtUp;
     assert.equal(r.ok, true);
-    assert.deepEqual(r.modules.map((m) => [m.name, m.version]), [["counter", version]]);
+    assert.deepEqual(
+      r.modules.map((m) => [m.name, m.version]),
+      [["counter", version]],
+    );
     const n2 = (await server.coordinator.status()).nodes.find((n) => n.name === "n2")!;
     assert.equal(n2.modules.counter, version);
     // the same OS process, its counter's state intact, running the new code

@@ -23,7 +23,10 @@ describe("a process during its init (found on review)", () => {
   });
 
   test("an init that fails after registering a name leaves the name free for the next try", async () => {
-    await assert.rejects(c.server.coordinator.nodeRequest("n1", { op: "spawn", module: "selfie", args: { name: "only-one", fail: true } }), /init fails on purpose/);
+    await assert.rejects(
+      c.server.coordinator.nodeRequest("n1", { op: "spawn", module: "selfie", args: { name: "only-one", fail: true } }),
+      /init fails on purpose/,
+    );
     const pid = await c.server.coordinator.nodeRequest("n1", { op: "spawn", module: "selfie", args: { name: "only-one" } });
     assert.match(String(pid), /^<n1\.\d+>$/);
   });

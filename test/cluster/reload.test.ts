@@ -17,8 +17,7 @@ describe("the core loop: save a file, every node runs the new code", () => {
     assert.ok(target, `no counter on ${node}`);
     return server.coordinator.nodeRequest(node, { op: "call", pid: target.pid, msg });
   };
-  const versionsOn = async (): Promise<Record<string, string>[]> =>
-    (await server.coordinator.status()).nodes.map((n) => n.modules);
+  const versionsOn = async (): Promise<Record<string, string>[]> => (await server.coordinator.status()).nodes.map((n) => n.modules);
 
   before(async () => {
     project = makeProject({ ...counterProject(), "package.json": JSON.stringify({ name: "t", dependencies: {} }) }, { nodes: 3 });
@@ -76,7 +75,7 @@ describe("the core loop: save a file, every node runs the new code", () => {
     assert.match(n2.error!.message, /n2 refuses this version/);
     assert.deepEqual(await versionsOn(), before);
     // every node, also those that evaluated it fine, still runs the last good code
-    for (const n of ["n1", "n2", "n3"]) assert.equal((await callOn(n, { type: "incr" })) as number % 100, 2);
+    for (const n of ["n1", "n2", "n3"]) assert.equal(((await callOn(n, { type: "incr" })) as number) % 100, 2);
   });
 
   test("a handler that throws kills that process only; the node keeps serving", async () => {
@@ -88,7 +87,10 @@ describe("the core loop: save a file, every node runs the new code", () => {
     assert.match(crash.proc, /^<n1\.\d+>$/);
     assert.match(crash.lastMessage, /boom/);
     // the stack is source-mapped: it names the .ts file and the line of the throw
-    const line = counter(1).split("\n").findIndex((l) => l.includes("boom on purpose")) + 1;
+    const line =
+      counter(1)
+        .split("\n")
+        .findIndex((l) => l.includes("boom on purpose")) + 1;
     assert.match(crash.err.stack, new RegExp(`src/counter\\.ts:${line}:\\d+`));
     // the other nodes' counters are untouched
     assert.equal(await callOn("n2", { type: "get" }), 202);

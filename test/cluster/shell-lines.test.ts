@@ -173,7 +173,7 @@ describe("every line of the shell ends, whatever it does", () => {
     });
 
     test("rule 2: `shell < script.txt` exits 0 when every line succeeded", async () => {
-      const r = await runScript(["nodes()", "const x = await rpc(\"n1\", \"util\", \"add\", 1, 2)", "x + 1", "{", "  a: 1 }"]);
+      const r = await runScript(["nodes()", 'const x = await rpc("n1", "util", "add", 1, 2)', "x + 1", "{", "  a: 1 }"]);
       assert.match(r.output, /\[ 'n1' \][\s\S]*> 4\n[\s\S]*\{ a: 1 \}/);
       assert.equal(r.code, 0, r.output);
     });
@@ -223,7 +223,10 @@ describe("rule 5: describeError", () => {
       "    at node:internal/process/task_queues:95:5",
       "    at ContextifyScript.runInContext (node:vm:149:12)",
     ].join("\n");
-    assert.equal(describeError(err), ["room_full: room is full", "    at Room.join (/home/me/chat/src/room.ts:14:11)", "    at handleCall (/home/me/chat/src/lobby.ts:30:5)"].join("\n"));
+    assert.equal(
+      describeError(err),
+      ["room_full: room is full", "    at Room.join (/home/me/chat/src/room.ts:14:11)", "    at handleCall (/home/me/chat/src/lobby.ts:30:5)"].join("\n"),
+    );
   });
 
   test("an error without a code reads Name: message; a thrown value is shown as such", () => {

@@ -48,7 +48,13 @@ describe("devcluster shell against a live cluster", () => {
       assert.deepEqual(await evalJson("nodes()"), ["n1", "n2"]);
       const s = (await evalJson("status()")) as { name: string; nodes: { name: string; up: boolean }[] };
       assert.equal(s.name, "test");
-      assert.deepEqual(s.nodes.map((n) => [n.name, n.up]), [["n1", true], ["n2", true]]);
+      assert.deepEqual(
+        s.nodes.map((n) => [n.name, n.up]),
+        [
+          ["n1", true],
+          ["n2", true],
+        ],
+      );
     });
 
     test("call, cast and send reach a process by name and state() shows the result", async () => {
@@ -97,8 +103,10 @@ describe("devcluster shell against a live cluster", () => {
     });
 
     test("restart(pid) of a supervised process goes through its supervisor", async () => {
-      const sup = (await evalJson(`evalOn("n1", "await startSupervisor(node, { strategy: 'one_for_one', children: [{ id: 'c', module: 'counter', args: { start: 5 } }] })")`)) as string;
-      const child = ((await evalJson(`evalOn("n1", "(await whichChildren('${sup}'))[0].pid")`)) as string);
+      const sup = (await evalJson(
+        `evalOn("n1", "await startSupervisor(node, { strategy: 'one_for_one', children: [{ id: 'c', module: 'counter', args: { start: 5 } }] })")`,
+      )) as string;
+      const child = (await evalJson(`evalOn("n1", "(await whichChildren('${sup}'))[0].pid")`)) as string;
       await evalJson(`call("${child}", { type: "incr" })`);
       const fresh = (await evalJson(`restart("${child}")`)) as string;
       assert.notEqual(fresh, child);
@@ -127,7 +135,10 @@ describe("devcluster shell against a live cluster", () => {
     });
 
     test("--node makes a node the default for spawn and evalOn", async () => {
-      const r = await cli(["shell", "--node", "n2", "--json", "--eval", "[await spawn(undefined, 'counter', { start: 0 }), await evalOn(undefined, 'node')]"], project.dir);
+      const r = await cli(
+        ["shell", "--node", "n2", "--json", "--eval", "[await spawn(undefined, 'counter', { start: 0 }), await evalOn(undefined, 'node')]"],
+        project.dir,
+      );
       assert.equal(r.code, 0, r.stderr);
       const [pid, node] = JSON.parse(r.stdout) as [string, string];
       assert.match(pid, /^<n2\./);
@@ -200,7 +211,25 @@ describe("devcluster shell against a live cluster", () => {
       await sh.expect(/reloaded counter@[0-9a-f]{8} on 2 nodes in [\d.]+ ms/);
       await sh.expect(/n1\s+ok\s+[\d.]+/);
       sh.line(".help");
-      for (const name of ["nodes", "ps", "state", "send", "call", "cast", "spawn", "kill", "restart", "whereis", "rpc", "multicall", "reload", "rollback", "versions", "evalOn", "flush"]) {
+      for (const name of [
+        "nodes",
+        "ps",
+        "state",
+        "send",
+        "call",
+        "cast",
+        "spawn",
+        "kill",
+        "restart",
+        "whereis",
+        "rpc",
+        "multicall",
+        "reload",
+        "rollback",
+        "versions",
+        "evalOn",
+        "flush",
+      ]) {
         assert.match(await sh.expect(new RegExp(`\\n  ${name}\\(.*\\n\\s+e\\.g\\. .*`)), new RegExp(name));
       }
     });

@@ -23,7 +23,10 @@ describe("supervisors (issue 5)", () => {
 
   test("children start in order, and a one_for_one supervisor restarts only the child that crashed", async () => {
     const t = await tree("one_for_one", ["a", "b", "c"]);
-    assert.deepEqual((await t.events()).filter((m) => "started" in m).map((m) => m.started), ["a", "b", "c"]);
+    assert.deepEqual(
+      (await t.events()).filter((m) => "started" in m).map((m) => m.started),
+      ["a", "b", "c"],
+    );
     const before = await t.which();
     await assert.rejects(c.d.do(pidOf(before, "b"), { op: "crash" }));
     const after = await waitUntil(async () => {
@@ -45,8 +48,14 @@ describe("supervisors (issue 5)", () => {
       const e = (await t.events()).slice(mark);
       return e.filter((m) => "started" in m).length >= 3 ? e : undefined;
     });
-    assert.deepEqual(events.filter((m) => "stopped" in m && m.reason === "shutdown").map((m) => m.stopped), ["d", "c"]);
-    assert.deepEqual(events.filter((m) => "started" in m).map((m) => m.started), ["b", "c", "d"]);
+    assert.deepEqual(
+      events.filter((m) => "stopped" in m && m.reason === "shutdown").map((m) => m.stopped),
+      ["d", "c"],
+    );
+    assert.deepEqual(
+      events.filter((m) => "started" in m).map((m) => m.started),
+      ["b", "c", "d"],
+    );
     const after = await t.which();
     assert.equal(pidOf(after, "a").toString(), pidOf(before, "a").toString());
     for (const id of ["b", "c", "d"]) assert.notEqual(pidOf(after, id).toString(), pidOf(before, id).toString());
@@ -60,7 +69,10 @@ describe("supervisors (issue 5)", () => {
       const w = await t.which();
       return w.every((c, i) => c.pid && c.pid.toString() !== before[i]!.pid!.toString()) ? w : undefined;
     });
-    assert.deepEqual(after.map((c) => c.id), ["a", "b", "c"]);
+    assert.deepEqual(
+      after.map((c) => c.id),
+      ["a", "b", "c"],
+    );
   });
 
   test("transient children are restarted after a crash but not after a normal exit; temporary ones never", async () => {
@@ -87,7 +99,10 @@ describe("supervisors (issue 5)", () => {
       const w = await which();
       return w.length === 1 && !w[0]!.pid ? w : undefined;
     });
-    assert.deepEqual(last.map((c) => c.id), ["t"]);
+    assert.deepEqual(
+      last.map((c) => c.id),
+      ["t"],
+    );
   });
 
   test("a restart storm stops the supervisor at its intensity, which escalates to its parent supervisor", async () => {
@@ -120,7 +135,10 @@ describe("supervisors (issue 5)", () => {
       const e = (await t.events()).slice(mark);
       return e.some((m) => m.exit) ? e : undefined;
     });
-    assert.deepEqual(events.filter((m) => "stopped" in m).map((m) => m.stopped), ["c", "a"]);
+    assert.deepEqual(
+      events.filter((m) => "stopped" in m).map((m) => m.stopped),
+      ["c", "a"],
+    );
     for (const child of children) assert.equal(await c.d.alive(child.pid!), false);
     await c.logs.waitFor(/did not stop in time; killed/);
   });
@@ -138,7 +156,12 @@ describe("supervisors (issue 5)", () => {
 
   test("a child that fails to start makes startSupervisor reject, and the children already started are stopped", async () => {
     const owner = await c.d.spawn("n1", { trap: true });
-    const spec = { children: [{ id: "ok", module: "probe", args: { report: owner, id: "ok" } }, { id: "bad", module: "probe", args: { failInit: true } }] };
+    const spec = {
+      children: [
+        { id: "ok", module: "probe", args: { report: owner, id: "ok" } },
+        { id: "bad", module: "probe", args: { failInit: true } },
+      ],
+    };
     const r = await c.d.do(owner, { op: "startSupervisor", spec });
     assert.equal(r.error, "init_failed");
     const inbox = await c.d.waitInbox(owner, (i) => i.some((m) => "stopped" in m));

@@ -34,7 +34,11 @@ describe("timers owned by a process (issue 5)", () => {
     const timersOnN1 = async () => ((await c.server.coordinator.nodeRequest("n1", { op: "info" })) as { timers: number }).timers;
     assert.ok((await timersOnN1()) >= 1);
     await c.d.do(owner, { op: "exit", pid: owner, reason: "normal" });
-    await waitUntil(async () => ((await timersOnN1()) === 0 ? true : undefined), 10_000, () => "timers of the ended process still live");
+    await waitUntil(
+      async () => ((await timersOnN1()) === 0 ? true : undefined),
+      10_000,
+      () => "timers of the ended process still live",
+    );
   });
 
   test("a periodic timer keeps ticking once, not twice, after its module is reloaded", async () => {

@@ -96,7 +96,10 @@ ${withCodeChange ? "export function codeChange(_old: string, s: { v: number }) {
     project.write("src/sleeper.ts", sleeper(2, true));
     const report = (await saved).report!;
     assert.equal(report.ok, true, JSON.stringify(report));
-    assert.deepEqual(report.codeChangeFailures?.map((f) => [f.pid, f.error.code]), [[pid.toString(), "noproc"]]);
+    assert.deepEqual(
+      report.codeChangeFailures?.map((f) => [f.pid, f.error.code]),
+      [[pid.toString(), "noproc"]],
+    );
     assert.equal((await server.coordinator.status()).nodes[0]?.up, true);
   });
 

@@ -51,7 +51,10 @@ export class LogCapture extends Writable {
     const seen = this.lines.find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-15).join("\n")}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-15).join("\n")}`)),
+        timeoutMs,
+      );
       this.waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
     });
   }

@@ -127,10 +127,14 @@ export class Driver {
 
   /** Polls `pid`'s inbox until `pred` holds; rejects after the deadline with what it holds. */
   async waitInbox(pid: Pid, pred: (inbox: any[]) => boolean, timeoutMs = 10_000): Promise<any[]> {
-    return waitUntil(async () => {
-      const inbox = (await this.do(pid, { op: "inbox" })) as any[];
-      return pred(inbox) ? inbox : undefined;
-    }, timeoutMs, () => `inbox of ${pid} never matched`);
+    return waitUntil(
+      async () => {
+        const inbox = (await this.do(pid, { op: "inbox" })) as any[];
+        return pred(inbox) ? inbox : undefined;
+      },
+      timeoutMs,
+      () => `inbox of ${pid} never matched`,
+    );
   }
 }
 

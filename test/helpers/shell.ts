@@ -22,7 +22,10 @@ export class ShellDriver {
     this.child = spawn(file, argv, { cwd, stdio: [command?.stdin ?? "pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
     const take = (d: Buffer): void => {
       // A terminal session redraws with escape sequences; what a person reads is the text.
-      this.out += d.toString().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
+      this.out += d
+        .toString()
+        .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
+        .replace(/\r/g, "");
       for (const w of this.waiters.splice(0)) w();
     };
     this.child.stdout!.on("data", take);

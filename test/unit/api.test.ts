@@ -60,8 +60,14 @@ describe("createApi", () => {
     assert.equal(a.self().toString(), "<n1.1>");
     a.send("<n2.7>", "hi");
     assert.equal(await b.call(new Pid("n1", 3), "get"), "answer");
-    assert.deepEqual(seen1.map((s) => [s[0], String(s[1]), s[2]]), [["send", "<n2.7>", "hi"]]);
-    assert.deepEqual(seen2.map((s) => [s[0], String(s[1]), s[2]]), [["call", "<n1.3>", "get"]]);
+    assert.deepEqual(
+      seen1.map((s) => [s[0], String(s[1]), s[2]]),
+      [["send", "<n2.7>", "hi"]],
+    );
+    assert.deepEqual(
+      seen2.map((s) => [s[0], String(s[1]), s[2]]),
+      [["call", "<n1.3>", "get"]],
+    );
   });
 
   test("startSupervisor links to the caller only from inside a process", async () => {

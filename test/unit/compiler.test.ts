@@ -72,7 +72,9 @@ describe("compiler", () => {
   });
 
   test("a .js suffix and a folder import resolve to the project module", async () => {
-    const [app, greet] = await compiler.compile([compiler.fileOf("app"), compiler.fileOf("util/greet")]).then((ms) => [byName(ms, "app"), byName(ms, "util/greet")]);
+    const [app, greet] = await compiler
+      .compile([compiler.fileOf("app"), compiler.fileOf("util/greet")])
+      .then((ms) => [byName(ms, "app"), byName(ms, "util/greet")]);
     assert.deepEqual(app.imports, ["chat/room"]);
     assert.deepEqual(greet.imports, ["lib/index"]);
     assert.match(greet.code, /require\("devcluster:project\/lib\/index"\)/);

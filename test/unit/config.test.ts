@@ -75,7 +75,8 @@ describe("config", () => {
     const file = path.join(dir, "absent", "cluster.config.json");
     assert.throws(
       () => loadConfig(file),
-      (err: unknown) => err instanceof ConfigError && err.field === "" && err.message.includes(file) && /no such file\. Run `devcluster init`/.test(err.message),
+      (err: unknown) =>
+        err instanceof ConfigError && err.field === "" && err.message.includes(file) && /no such file\. Run `devcluster init`/.test(err.message),
     );
   });
 
@@ -93,7 +94,11 @@ describe("config", () => {
     rejects({ ...base(), entry: "../app" }, "entry", /"entry" must be a module name/);
     rejects({ ...base(), entry: "missing" }, "entry", /"entry" is "missing", but src\/missing\.ts does not exist/);
     rejects({ ...base(), nodes: "two" }, "nodes", /\(got "two"\)/);
-    rejects({ ...base(), nodes: [{ name: "n1" }, { name: 5 }] }, "nodes[1].name", /"nodes\[1\]\.name" must be a string of letters, digits, _ or - starting with a letter \(got 5\)$/);
+    rejects(
+      { ...base(), nodes: [{ name: "n1" }, { name: 5 }] },
+      "nodes[1].name",
+      /"nodes\[1\]\.name" must be a string of letters, digits, _ or - starting with a letter \(got 5\)$/,
+    );
     rejects({ ...base(), nodes: [{ name: "1x" }] }, "nodes[0].name", /\(got "1x"\)/);
     rejects({ ...base(), nodes: [{ name: "a" }, { name: "A" }] }, "nodes[1].name", /already the name of nodes\[0\]/);
     rejects({ ...base(), nodes: ["n1"] }, "nodes[0]", /must be an object/);
@@ -142,7 +147,11 @@ describe("config", () => {
     });
 
     test("lists exactly the top-level keys loadConfig accepts, and requires exactly the ones it requires", () => {
-      const valid: Record<string, unknown> = { ...base(), $schema: "./node_modules/devcluster/cluster.config.schema.json", coordinator: { host: "127.0.0.1", port: 0 } };
+      const valid: Record<string, unknown> = {
+        ...base(),
+        $schema: "./node_modules/devcluster/cluster.config.schema.json",
+        coordinator: { host: "127.0.0.1", port: 0 },
+      };
       // Every key the schema lists is accepted; a key it does not list is refused.
       for (const key of Object.keys(schema.properties ?? {})) assert.ok(key in valid, `schema lists "${key}" with no example here`);
       assert.doesNotThrow(() => loadConfig(write(valid)));
@@ -244,7 +253,27 @@ interface Schema {
   anyOf?: Schema[];
 }
 
-const KEYWORDS = new Set(["$schema", "$id", "title", "description", "default", "type", "required", "properties", "additionalProperties", "items", "minItems", "maxItems", "minLength", "pattern", "minimum", "maximum", "enum", "oneOf", "anyOf"]);
+const KEYWORDS = new Set([
+  "$schema",
+  "$id",
+  "title",
+  "description",
+  "default",
+  "type",
+  "required",
+  "properties",
+  "additionalProperties",
+  "items",
+  "minItems",
+  "maxItems",
+  "minLength",
+  "pattern",
+  "minimum",
+  "maximum",
+  "enum",
+  "oneOf",
+  "anyOf",
+]);
 
 function assertKnownKeywords(s: Schema, at: string): void {
   for (const k of Object.keys(s)) assert.ok(KEYWORDS.has(k), `${at}: keyword "${k}" is not checked by this test's validator`);
@@ -259,8 +288,7 @@ function validate(s: Schema, v: unknown, at: string): string[] {
   const errs: string[] = [];
   const isObj = typeof v === "object" && v !== null && !Array.isArray(v);
   if (s.type) {
-    const ok =
-      s.type === "object" ? isObj : s.type === "array" ? Array.isArray(v) : s.type === "integer" ? Number.isInteger(v) : typeof v === s.type;
+    const ok = s.type === "object" ? isObj : s.type === "array" ? Array.isArray(v) : s.type === "integer" ? Number.isInteger(v) : typeof v === s.type;
     if (!ok) return [`${at}: not ${s.type}`];
   }
   if (s.enum && !s.enum.includes(v)) errs.push(`${at}: not in enum`);

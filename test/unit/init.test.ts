@@ -21,7 +21,10 @@ describe("devcluster init", () => {
     const lines: string[] = [];
     const written = await init(dir, { log: (l) => lines.push(l) });
     const expected = ["cluster.config.json", "tsconfig.json", "src/app.ts", "src/counter.ts", ".gitignore"];
-    assert.deepEqual(written, expected.map((f) => path.join(dir, f)));
+    assert.deepEqual(
+      written,
+      expected.map((f) => path.join(dir, f)),
+    );
     for (const f of expected) assert.ok(lines.includes(`created ${f}`), lines.join("\n"));
 
     const config = JSON.parse(fs.readFileSync(path.join(dir, "cluster.config.json"), "utf8"));
@@ -76,7 +79,10 @@ describe("devcluster init", () => {
     fs.writeFileSync(path.join(dir, ".gitignore"), "dist/\n");
     const lines: string[] = [];
     const written = await init(dir, { log: (l) => lines.push(l) });
-    assert.deepEqual(written, ["cluster.config.json", "tsconfig.json", "src/counter.ts"].map((f) => path.join(dir, f)));
+    assert.deepEqual(
+      written,
+      ["cluster.config.json", "tsconfig.json", "src/counter.ts"].map((f) => path.join(dir, f)),
+    );
     assert.equal(fs.readFileSync(path.join(dir, "src", "app.ts"), "utf8"), "// mine\n");
     assert.equal(fs.readFileSync(path.join(dir, ".gitignore"), "utf8"), "dist/\n");
     assert.ok(lines.includes("skipped src/app.ts: it already exists"), lines.join("\n"));

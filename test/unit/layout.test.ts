@@ -9,7 +9,8 @@ import { describe, test } from "node:test";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
 const FOLDERS = ["wire", "runtime", "cli", "bench"];
-const IMPORT = /(?:import|export)\s[^'"]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)|require\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
+const IMPORT =
+  /(?:import|export)\s[^'"]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)|require\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const e of readdirSync(dir)) {
@@ -23,7 +24,9 @@ function sources(dir: string, out: string[] = []): string[] {
 
 /** file (relative to the root) -> the project files it imports, type-only imports included: they tie files together too. */
 function importGraph(): Map<string, string[]> {
-  const files = FOLDERS.map((f) => path.join(ROOT, f)).filter(existsSync).flatMap((d) => sources(d));
+  const files = FOLDERS.map((f) => path.join(ROOT, f))
+    .filter(existsSync)
+    .flatMap((d) => sources(d));
   const known = new Set(files);
   const graph = new Map<string, string[]>();
   for (const f of files) {
@@ -60,12 +63,21 @@ describe("the layout of docs/design.md §9", () => {
   const graph = importGraph();
 
   test("the sources were found (a moved root would make every rule pass vacuously)", () => {
-    assert.ok([...graph.keys()].some((f) => f.startsWith("runtime/")), "no runtime/ sources found");
-    assert.ok([...graph.keys()].some((f) => f.startsWith("cli/")), "no cli/ sources found");
+    assert.ok(
+      [...graph.keys()].some((f) => f.startsWith("runtime/")),
+      "no runtime/ sources found",
+    );
+    assert.ok(
+      [...graph.keys()].some((f) => f.startsWith("cli/")),
+      "no cli/ sources found",
+    );
   });
 
   test("no import cycles in wire/, runtime/, cli/, bench/", () => {
-    assert.deepEqual(cycles(graph).map((c) => c.join(" -> ")), []);
+    assert.deepEqual(
+      cycles(graph).map((c) => c.join(" -> ")),
+      [],
+    );
   });
 
   test("runtime/ never imports cli/, and wire/ imports neither", () => {

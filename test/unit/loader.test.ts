@@ -151,7 +151,10 @@ describe("loader: live code", () => {
     const table = newTable();
     load(table, await compileFixture("bundled/word", `export function word() { return "one"; }`));
     fs.writeFileSync(path.join(srcDir, "bundled", "data.json"), JSON.stringify({ greeting: "hello" }));
-    const user = await compileFixture("bundled/user", `import data from "./data.json";\nimport { word } from "./word";\nexport function say() { return data.greeting + " " + word(); }`);
+    const user = await compileFixture(
+      "bundled/user",
+      `import data from "./data.json";\nimport { word } from "./word";\nexport function say() { return data.greeting + " " + word(); }`,
+    );
     assert.deepEqual(user.imports, ["bundled/word"]);
     load(table, user);
     const say = table.facade("bundled/user").say as () => string;
@@ -273,8 +276,14 @@ describe("loader: prepare, commit, abort", () => {
   test("modules of an import cycle load in one batch and call each other after commit", async () => {
     const table = newTable();
     writeFixture("cycle/pong", `import { ping } from "./ping";\nexport function pong(n: number): string { return n === 0 ? "pong" : ping(n - 1); }`);
-    const ping = await compileFixture("cycle/ping", `import { pong } from "./pong";\nexport function ping(n: number): string { return n === 0 ? "ping" : pong(n - 1); }`);
-    const pong = await compileFixture("cycle/pong", `import { ping } from "./ping";\nexport function pong(n: number): string { return n === 0 ? "pong" : ping(n - 1); }`);
+    const ping = await compileFixture(
+      "cycle/ping",
+      `import { pong } from "./pong";\nexport function ping(n: number): string { return n === 0 ? "ping" : pong(n - 1); }`,
+    );
+    const pong = await compileFixture(
+      "cycle/pong",
+      `import { ping } from "./ping";\nexport function pong(n: number): string { return n === 0 ? "pong" : ping(n - 1); }`,
+    );
     load(table, ping, pong);
     assert.equal((table.facade("cycle/ping").ping as (n: number) => string)(3), "pong");
   });
@@ -306,9 +315,15 @@ describe("loader: prepare, commit, abort", () => {
   test("an endless loop at top level fails prepare with timeout and leaves no trace", async () => {
     const table = newTable({ evalTimeoutMs: 200 });
     const loop = await compileFixture("fail/loop", `export const x = 1;\nwhile (true) {}\n`);
-    assert.throws(() => table.prepare([loop]), (err: unknown) => err instanceof ClusterError && err.code === "timeout" && err.module === "fail/loop");
+    assert.throws(
+      () => table.prepare([loop]),
+      (err: unknown) => err instanceof ClusterError && err.code === "timeout" && err.module === "fail/loop",
+    );
     assert.equal(table.has("fail/loop"), false);
-    assert.throws(() => table.facade("fail/loop"), (err: unknown) => err instanceof ClusterError && err.code === "missing_import");
+    assert.throws(
+      () => table.facade("fail/loop"),
+      (err: unknown) => err instanceof ClusterError && err.code === "missing_import",
+    );
   });
 
   test("importing a module that is neither loaded nor in the reload fails prepare with missing_import", async () => {
@@ -316,14 +331,20 @@ describe("loader: prepare, commit, abort", () => {
     // it exists in the source folder (the compiler resolves it) but was never loaded on this node
     writeFixture("miss/nowhere", `export function f() { return 1; }`);
     const orphan = await compileFixture("miss/b", `import { f } from "./nowhere";\nexport const y = () => f();`);
-    assert.throws(() => table.prepare([orphan]), (err: unknown) => err instanceof ClusterError && err.code === "missing_import" && /miss\/nowhere/.test(err.message));
+    assert.throws(
+      () => table.prepare([orphan]),
+      (err: unknown) => err instanceof ClusterError && err.code === "missing_import" && /miss\/nowhere/.test(err.message),
+    );
   });
 
   test("a behaviour that stops exporting init fails prepare with bad_shape naming init", async () => {
     const table = newTable();
     load(table, await compileFixture("shape/behaviour", `export function init() { return 0; }`));
     const broken = await compileFixture("shape/behaviour", `export function start() { return 0; }`);
-    assert.throws(() => table.prepare([broken]), (err: unknown) => err instanceof ClusterError && err.code === "bad_shape" && /init/.test(err.message));
+    assert.throws(
+      () => table.prepare([broken]),
+      (err: unknown) => err instanceof ClusterError && err.code === "bad_shape" && /init/.test(err.message),
+    );
   });
 
   test("a third version is refused with not_purged while processes run the oldest, and loads with force", async () => {
@@ -368,7 +389,10 @@ describe("loader: prepare, commit, abort", () => {
 
     // Both change at once, and b's top level uses an export only the new a has.
     const a2 = await compileFixture("batch/a", `export function base() { return 1; }\nexport function extra() { return 100; }`);
-    const b2 = await compileFixture("batch/b", `import { base, extra } from "./a";\nexport const answer = base() + extra();\nexport function later() { return base(); }`);
+    const b2 = await compileFixture(
+      "batch/b",
+      `import { base, extra } from "./a";\nexport const answer = base() + extra();\nexport function later() { return base(); }`,
+    );
     const p2 = table.prepare([a2, b2]);
     assert.equal((table.facade("batch/b").later as () => number)(), 40, "between prepare and commit the old a is current");
     table.commit(p2);
@@ -380,7 +404,10 @@ describe("loader: prepare, commit, abort", () => {
     const table = newTable();
     const v1 = await compileFixture("abort/m", `export function which() { return "v1"; }`);
     load(table, v1);
-    const v2 = await compileFixture("abort/m", `import * as rt from "devcluster";\nrt.hot.setInterval(() => undefined, 1000);\nexport function which() { return "v2"; }`);
+    const v2 = await compileFixture(
+      "abort/m",
+      `import * as rt from "devcluster";\nrt.hot.setInterval(() => undefined, 1000);\nexport function which() { return "v2"; }`,
+    );
     const p = table.prepare([v2]);
     const hot2 = hotOf("abort/m", v2.version);
     assert.equal(hot2.pending, 1);

@@ -45,7 +45,10 @@ describe("Reloads", () => {
     assert.deepEqual(h.purged, ["m"]);
     assert.deepEqual(h.committed, ["load-1"]);
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(h.sent.map((m) => m.type), ["ready", "committed"]);
+    assert.deepEqual(
+      h.sent.map((m) => m.type),
+      ["ready", "committed"],
+    );
     h.reloads.commit({ type: "commit", reload: 1 });
     assert.equal(h.committed.length, 1, "a commit is applied once");
   });
@@ -104,6 +107,9 @@ describe("Names", () => {
     n.update({ type: "names", set: { dead: new Pid("n1", 9), live: new Pid("n2", 1) }, unset: [] });
     assert.deepEqual(n.namesOf(new Pid("n1", 9)), []);
     assert.deepEqual(n.namesOf(new Pid("n2", 1)), ["live"]);
-    assert.deepEqual(sent.map((m) => m.type), ["unregister"]);
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ["unregister"],
+    );
   });
 });

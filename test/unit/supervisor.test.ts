@@ -87,9 +87,21 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
 describe("supervisor operations are calls to the supervisor", () => {
   test("whichChildren lists the children in start order with their pids, modules and restart", async () => {
     const n = localNode();
-    const sup = await n.procs.spawn(SUPERVISOR, spec([{ id: "a", module: "worker" }, { id: "b", module: "worker", restart: "temporary" }]));
+    const sup = await n.procs.spawn(
+      SUPERVISOR,
+      spec([
+        { id: "a", module: "worker" },
+        { id: "b", module: "worker", restart: "temporary" },
+      ]),
+    );
     const children = await n.supervision.whichChildren(sup);
-    assert.deepEqual(children.map((c) => [c.id, c.module, c.restart]), [["a", "worker", "permanent"], ["b", "worker", "temporary"]]);
+    assert.deepEqual(
+      children.map((c) => [c.id, c.module, c.restart]),
+      [
+        ["a", "worker", "permanent"],
+        ["b", "worker", "temporary"],
+      ],
+    );
     for (const c of children) assert.ok(c.pid instanceof Pid && n.procs.get(c.pid.id), `${c.id} is alive`);
     assert.equal(n.procs.info(n.procs.get(children[0]!.pid!.id)!).supervisor?.toString(), sup.toString());
   });
@@ -99,11 +111,17 @@ describe("supervisor operations are calls to the supervisor", () => {
     const sup = await n.procs.spawn(SUPERVISOR, spec([{ id: "a", module: "worker" }]));
     const pid = await n.supervision.startChild(sup, { id: "s1", module: "worker", args: { n: 41 } });
     assert.equal(await n.request(pid, "get", 1000), 41);
-    assert.deepEqual((await n.supervision.whichChildren(sup)).map((c) => c.id), ["a", "s1"]);
+    assert.deepEqual(
+      (await n.supervision.whichChildren(sup)).map((c) => c.id),
+      ["a", "s1"],
+    );
     await rejectsWith(n.supervision.startChild(sup, { id: "a", module: "worker" }), "bad_child_spec");
     await rejectsWith(n.supervision.startChild(sup, { id: "", module: "worker" }), "bad_child_spec");
     await rejectsWith(n.supervision.startChild(sup, { id: "x", module: "nowhere" }), "unknown_module");
-    assert.deepEqual((await n.supervision.whichChildren(sup)).map((c) => c.id), ["a", "s1"]);
+    assert.deepEqual(
+      (await n.supervision.whichChildren(sup)).map((c) => c.id),
+      ["a", "s1"],
+    );
   });
 
   test("restartChild gives the child a new pid and fresh state; the old one is gone", async () => {

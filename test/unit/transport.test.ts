@@ -35,7 +35,10 @@ describe("peer link batching", () => {
   });
 
   test("a frame that is a single message (JSON or V8) unpacks to itself", () => {
-    for (const value of [{ type: "reply", ref: 1, ok: true }, { type: "reply", ref: 2, ok: true, value: new Map([[1, 2]]) }]) {
+    for (const value of [
+      { type: "reply", ref: 1, ok: true },
+      { type: "reply", ref: 2, ok: true, value: new Map([[1, 2]]) },
+    ]) {
       const frame = encode(value as never);
       assert.deepEqual(unpackFrame(frame), [frame]);
     }

@@ -35,7 +35,10 @@ const aborted: ReloadReport = {
 
 describe("the reload report view", () => {
   test("an ok reload: headline with short versions, node count and time, then a row per node", () => {
-    assert.equal(renderReload(ok), ["reloaded counter@01234567 on 2 nodes in 20.0 ms", "node  result  ms", "n1    ok      1.23", "n2    ok      12.50"].join("\n"));
+    assert.equal(
+      renderReload(ok),
+      ["reloaded counter@01234567 on 2 nodes in 20.0 ms", "node  result  ms", "n1    ok      1.23", "n2    ok      12.50"].join("\n"),
+    );
   });
 
   test("a rollback says so in the headline", () => {
@@ -45,7 +48,12 @@ describe("the reload report view", () => {
   test("an aborted reload: no node switched, the ready nodes say ready, the failing one its code and message", () => {
     assert.equal(
       renderReload(aborted),
-      ["reload of counter@01234567 aborted: no node switched", "node  result  ms    error", "n1    ready   2.00  ", "n2    error   -     eval_failed: counter threw: boom"].join("\n"),
+      [
+        "reload of counter@01234567 aborted: no node switched",
+        "node  result  ms    error",
+        "n1    ready   2.00  ",
+        "n2    error   -     eval_failed: counter threw: boom",
+      ].join("\n"),
     );
   });
 
@@ -65,7 +73,10 @@ describe("the reload report view", () => {
 
   test("up's log line is the same headline on one line, with why each node failed", () => {
     assert.equal(reloadLogLine(ok), "reloaded counter@01234567 on 2 nodes in 20.0 ms");
-    assert.equal(reloadLogLine({ ...aborted, skipped: ["n3"] }), "reload of counter@01234567 aborted: no node switched; n2: eval_failed: counter threw: boom; not answering, will catch up when back: n3");
+    assert.equal(
+      reloadLogLine({ ...aborted, skipped: ["n3"] }),
+      "reload of counter@01234567 aborted: no node switched; n2: eval_failed: counter threw: boom; not answering, will catch up when back: n3",
+    );
     assert.doesNotMatch(reloadLogLine(aborted), /\n/);
   });
 
@@ -92,14 +103,22 @@ describe("the status view", () => {
   test("the cluster and endpoint, then a row per node with OS pid, state, process count and short versions", () => {
     assert.equal(
       renderStatus(status),
-      ["cluster demo at tcp://127.0.0.1:4000", "node  os pid  state  processes  modules", "n1    4242    up     3          app@aaaaaaaa counter@bbbbbbbb", "n2    -       down   0          "].join("\n"),
+      [
+        "cluster demo at tcp://127.0.0.1:4000",
+        "node  os pid  state  processes  modules",
+        "n1    4242    up     3          app@aaaaaaaa counter@bbbbbbbb",
+        "n2    -       down   0          ",
+      ].join("\n"),
     );
   });
 
   test("the shell's status() prints the same table, keeps the report's fields, and --json is the report", () => {
     const view = new StatusView(status);
     assert.equal(inspect(view), renderStatus(status));
-    assert.deepEqual(view.nodes.map((n) => n.name), ["n1", "n2"]);
+    assert.deepEqual(
+      view.nodes.map((n) => n.name),
+      ["n1", "n2"],
+    );
     assert.deepEqual(JSON.parse(toJson(view)), JSON.parse(toJson(statusJson(status))));
     assert.deepEqual(JSON.parse(toJson(view)), status);
   });
@@ -129,7 +148,10 @@ describe("the ps view", () => {
       ].join("\n"),
     );
     assert.equal(inspect(t), t.render());
-    assert.deepEqual((JSON.parse(toJson(t)) as { pid: string }[]).map((r) => r.pid), ["<n1.3>", "<n1.12>", "<n2.1>"]);
+    assert.deepEqual(
+      (JSON.parse(toJson(t)) as { pid: string }[]).map((r) => r.pid),
+      ["<n1.3>", "<n1.12>", "<n2.1>"],
+    );
   });
 
   test("no processes says so", () => {
@@ -139,7 +161,13 @@ describe("the ps view", () => {
 
 describe("table and toJson", () => {
   test("columns are padded to their widest cell, the last is not", () => {
-    assert.equal(table([["a", "bb", "c"], ["ccc", "d", "e"]]), "a    bb  c\nccc  d   e");
+    assert.equal(
+      table([
+        ["a", "bb", "c"],
+        ["ccc", "d", "e"],
+      ]),
+      "a    bb  c\nccc  d   e",
+    );
   });
 
   test("toJson writes Maps as objects, Sets as arrays, BigInts as strings, undefined as null", () => {

@@ -34,7 +34,12 @@ export async function ensureRoom(room: string): Promise<Pid> {
     if (found) return found;
     const home = homeNode(room);
     // Temporary: a room that crashes has lost its members; the next join creates it afresh.
-    const pid = await startChild(await branch(home, "rooms"), { id: `room:${room}:${Math.random().toString(36).slice(2, 10)}`, module: "chat/room", args: { name: room }, restart: "temporary" });
+    const pid = await startChild(await branch(home, "rooms"), {
+      id: `room:${room}:${Math.random().toString(36).slice(2, 10)}`,
+      module: "chat/room",
+      args: { name: room },
+      restart: "temporary",
+    });
     try {
       await register(key, pid);
       return pid;

@@ -22,11 +22,7 @@ export interface State {
   partial: string;
 }
 
-export type Info =
-  | { type: "connected" }
-  | { type: "tcp"; data: string }
-  | { type: "tcp_closed" }
-  | RoomEvent;
+export type Info = { type: "connected" } | { type: "tcp"; data: string } | { type: "tcp_closed" } | RoomEvent;
 
 export const DEFAULT_ROOM = "lobby";
 const NICK = /^[a-z0-9_-]{1,24}$/i;

@@ -25,6 +25,4 @@ export type RoomCall =
   | { type: "who" };
 
 /** What a room sends its members (handleInfo of chat/session). */
-export type RoomEvent =
-  | { type: "chat"; message: ChatMessage }
-  | { type: "notice"; room: string; text: string; at: number };
+export type RoomEvent = { type: "chat"; message: ChatMessage } | { type: "notice"; room: string; text: string; at: number };
