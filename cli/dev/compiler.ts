@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as esbuild from "esbuild";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
 import { ClusterError } from "../../wire/errors";
+import { aliasCandidates, readProjectTsconfig, type ProjectTsconfig } from "./tsconfig";
 
 /**
  * How a bundle names another project module: `require("devcluster:project/chat/room")`.
@@ -25,6 +26,12 @@ export interface CompiledModule {
   imports: string[];
   /** Absolute path of the `.ts`/`.tsx` file. */
   file: string;
+  /**
+   * Absolute paths of the other files inlined into `code` (a JSON file, a
+   * helper outside the source folder), sorted: saving one of them must
+   * rebuild this module.
+   */
+  bundled: string[];
 }
 
 /** One error esbuild found, located for humans. */
@@ -62,9 +69,12 @@ const RELATIVE_SPECIFIER = /^\.\.?(\/|$)/;
 
 /**
  * Compiles project modules with esbuild, one bundle per module. Imports of other
- * project modules stay `require("devcluster:project/<name>")`; npm packages and
- * Node built-ins stay plain `require`s; anything else a module imports (a JSON
- * file, a helper outside the source folder) is bundled into it.
+ * project modules stay `require("devcluster:project/<name>")`, whether written
+ * relative (`./room`) or through a tsconfig alias (`@lib/room`, `baseUrl`); npm
+ * packages and Node built-ins stay plain `require`s; anything else a module
+ * imports (a JSON file, a helper outside the source folder) is bundled into it.
+ * Both compile paths take the project's tsconfig.json (decorators, JSX, class
+ * fields), so a file compiles the same whichever path it takes.
  *
  * @example
  *   const c = new Compiler({ projectDir, srcDir: path.join(projectDir, "src") });
@@ -73,10 +83,44 @@ const RELATIVE_SPECIFIER = /^\.\.?(\/|$)/;
 export class Compiler {
   readonly projectDir: string;
   readonly srcDir: string;
+  private cachedTsconfig: { stamp: string; cfg: ProjectTsconfig } | undefined;
 
   constructor(opts: { projectDir: string; srcDir: string }) {
     this.projectDir = path.resolve(opts.projectDir);
     this.srcDir = path.resolve(this.projectDir, opts.srcDir);
+  }
+
+  /**
+   * The project's tsconfig, read again when tsconfig.json changed (its mtime
+   * and size), so an edit applies from the next save on. A tsconfig that
+   * `extends` another is re-read only when the project's own file changes.
+   */
+  tsconfig(): ProjectTsconfig {
+    const file = path.join(this.projectDir, "tsconfig.json");
+    let stamp = "none";
+    try {
+      const st = fs.statSync(file);
+      stamp = `${st.mtimeMs}:${st.size}`;
+    } catch {
+      // no tsconfig: esbuild's defaults
+    }
+    if (this.cachedTsconfig?.stamp !== stamp) this.cachedTsconfig = { stamp, cfg: readProjectTsconfig(this.projectDir) };
+    return this.cachedTsconfig.cfg;
+  }
+
+  /**
+   * What an import names, as a project module file; "file" when it names
+   * another existing file (bundled); undefined when it is no project file at
+   * all (an npm package, a built-in, a path that does not exist).
+   */
+  private resolveImport(spec: string, fromDir: string, cfg: ProjectTsconfig): { module: string } | { file: string } | undefined {
+    const targets = RELATIVE_SPECIFIER.test(spec) ? [path.resolve(fromDir, spec)] : aliasCandidates(cfg, spec);
+    for (const target of targets) {
+      const module = isInside(this.srcDir, target) ? resolveModuleFile(target) : undefined;
+      if (module) return { module };
+      if (isFile(target)) return { file: target };
+    }
+    return undefined;
   }
 
   /** `<srcDir>/chat/room.ts` -> `chat/room`. Throws for a file outside the source folder. */
@@ -153,7 +197,9 @@ export class Compiler {
    */
   private async transformOne(file: string): Promise<CompiledModule | "bundle"> {
     const source = await fs.promises.readFile(file, "utf8");
+    const cfg = this.tsconfig();
     const result = await esbuild.transform(source, {
+      tsconfigRaw: cfg.esbuild,
       loader: file.endsWith(".tsx") ? "tsx" : "ts",
       format: "cjs",
       platform: "node",
@@ -167,28 +213,31 @@ export class Compiler {
     });
     const imports = new Set<string>();
     let bundle = false;
-    const code = result.code.replace(REQUIRE_RELATIVE, (call, spec: string) => {
-      const target = path.resolve(path.dirname(file), spec);
-      const resolved = isInside(this.srcDir, target) ? resolveModuleFile(target) : undefined;
-      if (!resolved) {
-        bundle = true;
-        return call;
+    const code = result.code.replace(REQUIRE_LITERAL, (call, spec: string) => {
+      const resolved = this.resolveImport(spec, path.dirname(file), cfg);
+      if (resolved && "module" in resolved) {
+        const name = this.moduleName(resolved.module);
+        imports.add(name);
+        return `require(${JSON.stringify(PROJECT_MODULE_PREFIX + name)})`;
       }
-      const name = this.moduleName(resolved);
-      imports.add(name);
-      return `require(${JSON.stringify(PROJECT_MODULE_PREFIX + name)})`;
+      // A file to inline, or a relative path that does not exist: the build reports it where it is.
+      if (resolved || RELATIVE_SPECIFIER.test(spec)) bundle = true;
+      return call;
     });
     if (bundle) return "bundle";
     const name = this.moduleName(file);
-    return { name, version: versionOf(code), code, imports: [...imports].sort(), file };
+    return { name, version: versionOf(code), code, imports: [...imports].sort(), file, bundled: [] };
   }
 
   /** One esbuild build of `files`, bundling what is not a project module. */
   private async build(entries: string[]): Promise<CompiledModule[]> {
     const names = new Map(entries.map((f) => [f, this.moduleName(f)] as const));
+    const cfg = this.tsconfig();
     let result: esbuild.BuildResult<{ write: false; metafile: true }>;
     try {
       result = await esbuild.build({
+        // The same options as the transform path, instead of esbuild's own tsconfig discovery.
+        tsconfigRaw: cfg.esbuild,
         entryPoints: entries,
         bundle: true,
         format: "cjs",
@@ -205,7 +254,7 @@ export class Compiler {
         external: ["devcluster"],
         logLevel: "silent",
         define: { "import.meta.hot": "__devcluster_hot" },
-        plugins: [this.projectModulesPlugin()],
+        plugins: [this.projectModulesPlugin(cfg)],
       });
     } catch (err) {
       const failure = err as Partial<esbuild.BuildFailure>;
@@ -229,8 +278,12 @@ export class Compiler {
       for (const imp of meta.imports) {
         if (imp.external && imp.path.startsWith(PROJECT_MODULE_PREFIX)) imports.add(imp.path.slice(PROJECT_MODULE_PREFIX.length));
       }
+      const bundled = Object.keys(meta.inputs)
+        .map((f) => path.resolve(this.projectDir, f))
+        .filter((f) => f !== file)
+        .sort();
       const code = out.text;
-      modules.push({ name, version: versionOf(code), code, imports: [...imports].sort(), file });
+      modules.push({ name, version: versionOf(code), code, imports: [...imports].sort(), file, bundled });
     }
     return modules;
   }
@@ -241,14 +294,25 @@ export class Compiler {
   }
 
   /**
-   * Marks a relative import of a project module external, as
-   * `devcluster:project/<name>`. esbuild does not call onResolve for the entry
-   * points, so each module's own source is still bundled.
+   * Marks an import of a project module external, as
+   * `devcluster:project/<name>`, whether relative or through a tsconfig alias.
+   * esbuild does not call onResolve for the entry points, so each module's own
+   * source is still bundled.
    */
-  private projectModulesPlugin(): esbuild.Plugin {
+  private projectModulesPlugin(cfg: ProjectTsconfig): esbuild.Plugin {
     return {
       name: "devcluster-project-modules",
       setup: (build) => {
+        if (cfg.paths.length > 0 || cfg.baseUrl) {
+          // Bare specifiers only; relative ones are handled below.
+          build.onResolve({ filter: /^[^./]/ }, (args) => {
+            if (args.kind === "entry-point") return undefined;
+            const resolved = this.resolveImport(args.path, args.resolveDir, cfg);
+            if (!resolved) return undefined; // an npm package or a built-in
+            if ("module" in resolved) return { path: PROJECT_MODULE_PREFIX + this.moduleName(resolved.module), external: true };
+            return { path: resolved.file }; // an aliased JSON file and the like: bundled
+          });
+        }
         build.onResolve({ filter: RELATIVE_SPECIFIER }, (args) => {
           const target = path.resolve(args.resolveDir, args.path);
           if (!isInside(this.srcDir, target)) return undefined; // outside the project's modules: bundle it
@@ -328,7 +392,7 @@ function importeesFirst(modules: CompiledModule[]): CompiledModule[] {
 }
 
 /** esbuild's CommonJS output names every import as `require("<literal>")`. */
-const REQUIRE_RELATIVE = /\brequire\("(\.\.?\/[^"]*|\.\.?)"\)/g;
+const REQUIRE_LITERAL = /\brequire\("([^"]+)"\)/g;
 
 function toDiagnostic(msg: esbuild.Message, file?: string): CompileDiagnostic {
   const loc = msg.location;

@@ -194,3 +194,38 @@ describe("compiler", () => {
     assert.ok(median < 50, `median ${median} ms`);
   });
 });
+
+/** test/fixtures/ts-options: a tsconfig with `extends`, legacy decorators, `paths` aliases and `baseUrl`. */
+const TS_OPTIONS = path.join(__dirname, "..", "..", "..", "test", "fixtures", "ts-options");
+
+describe("compiler: one compile path, one set of options (the project's tsconfig)", () => {
+  const compiler = new Compiler({ projectDir: TS_OPTIONS, srcDir: "src" });
+  // decorated.ts takes the fast transform path; decoratedWithJson.ts imports a JSON file, so it takes the build path.
+  const paths = ["decorated", "decoratedWithJson"];
+
+  test("legacy decorators (experimentalDecorators, from an extended tsconfig) compile on both paths", async () => {
+    for (const name of paths) {
+      const [m] = await compiler.compile([compiler.fileOf(name)]);
+      // __decorateParam is esbuild's legacy (TypeScript) parameter decorator; TC39 decorators have no parameter decorators.
+      assert.match(m.code, /__decorateParam\(0, logged\)/, `${name} did not compile with experimentalDecorators`);
+    }
+  });
+
+  test("an aliased project module (@lib/greet) stays a live project import on both paths", async () => {
+    for (const name of paths) {
+      const [m] = await compiler.compile([compiler.fileOf(name)]);
+      assert.deepEqual(m.imports, ["lib/greet"], name);
+      assert.match(m.code, /require\("devcluster:project\/lib\/greet"\)/, name);
+      // Not inlined: a reload of lib/greet must reach this module.
+      assert.doesNotMatch(m.code, /hello \$\{/, `${name} bundled lib/greet`);
+    }
+  });
+
+  test("a set mixing both paths orders the aliased importee first and records the bundled JSON", async () => {
+    const mods = await compiler.compile(paths.map((n) => compiler.fileOf(n)).concat(compiler.fileOf("lib/greet")));
+    assert.equal(mods[0]!.name, "lib/greet");
+    const withJson = byName(mods, "decoratedWithJson");
+    assert.deepEqual(withJson.bundled, [path.join(TS_OPTIONS, "src", "data", "limits.json")]);
+    assert.match(withJson.code, /max: 3/);
+  });
+});
