@@ -11,6 +11,12 @@ export interface ChangeBatch {
   changed: string[];
   /** Absolute paths of module files that no longer exist after the burst. */
   removed: string[];
+  /**
+   * Absolute paths of other files esbuild bundles into the modules that import
+   * them (`.json`, `.txt`, `.js`), changed, added or removed: their importers
+   * must be rebuilt.
+   */
+  assets: string[];
   /** `performance.now()` when the first event of the burst arrived; the start of save-to-live. */
   firstEventAt: number;
 }
@@ -41,7 +47,8 @@ const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
 
 /**
  * Watches the source folder's module files (`.ts`/`.tsx`, not `.d.ts`, not in
- * node_modules) and emits one `"batch"` per burst of changes: a `git checkout`
+ * node_modules) and the files esbuild bundles into them (`.json` and the
+ * other files its loaders handle), and emits one `"batch"` per burst of changes: a `git checkout`
  * of ten files is one reload, not ten. A batch is flushed after `quietMs`
  * without a new event, and never later than 50 ms after its first event, so a
  * steady stream of writes cannot hold a reload back.
@@ -89,7 +96,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
         ignoreInitial: true,
         atomic: true,
         // Directories must get through (stats undefined or a directory) so their files are watched.
-        ignored: (p, stats) => path.basename(p) === "node_modules" || (stats?.isFile() === true && !isModuleFile(p)),
+        ignored: (p, stats) => path.basename(p) === "node_modules" || (stats?.isFile() === true && !isWatchedFile(p)),
       });
       this.fsw = fsw;
       fsw.on("add", (p) => this.onEvent(p));
@@ -120,7 +127,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   }
 
   private onEvent(p: string): void {
-    if (this.closed || !isModuleFile(p)) return;
+    if (this.closed || !isWatchedFile(p)) return;
     const file = path.resolve(this.srcDir, p);
     this.scheduleRecheck(file);
     this.enqueue(file);
@@ -158,15 +165,17 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     if (this.pending.size === 0 || this.closed) return;
     const changed: string[] = [];
     const removed: string[] = [];
+    const assets: string[] = [];
     // The disk is the final state: a file written then deleted in one burst is
     // removed, one deleted then recreated is changed, whatever order chokidar
     // reported the events in (its atomic mode delays unlinks).
     for (const file of [...this.pending].sort()) {
-      (fs.existsSync(file) ? changed : removed).push(file);
+      if (!isModuleFile(file)) assets.push(file);
+      else (fs.existsSync(file) ? changed : removed).push(file);
       if (this.rechecks.has(file)) this.seen.set(file, fingerprint(file));
     }
     this.pending.clear();
-    this.emit("batch", { changed, removed, firstEventAt: this.firstEventAt });
+    this.emit("batch", { changed, removed, assets, firstEventAt: this.firstEventAt });
   }
 
   private clearTimers(): void {
@@ -188,4 +197,11 @@ function fingerprint(file: string): string {
 
 function isModuleFile(file: string): boolean {
   return /\.(ts|tsx)$/.test(file) && !/\.d\.(ts|tsx)$/.test(file);
+}
+
+/** Files esbuild's default loaders bundle when a module imports them. */
+const ASSET_FILE = /\.(json|txt|js|mjs|cjs|jsx)$/;
+
+function isWatchedFile(file: string): boolean {
+  return isModuleFile(file) || ASSET_FILE.test(file);
 }

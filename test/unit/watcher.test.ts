@@ -66,7 +66,7 @@ describe("watcher", () => {
     const sentinel = path.join(srcDir, "sentinel.ts");
     fs.writeFileSync(sentinel, `export const s = ${Math.random()};\n`);
     const b = await batches.next("sentinel write");
-    assert.deepEqual(b, { changed: [sentinel], removed: [], firstEventAt: b.firstEventAt });
+    assert.deepEqual(b, { changed: [sentinel], removed: [], assets: [], firstEventAt: b.firstEventAt });
   }
 
   test("a second save of a file right after its first is delivered too (chokidar's 50 ms throttle drops it)", async () => {
@@ -105,7 +105,7 @@ describe("watcher", () => {
     fs.writeFileSync(file + ".tmp", "export const room = 3;\n");
     fs.renameSync(file + ".tmp", file);
     const b = await batches.next("atomic save");
-    assert.deepEqual(b, { changed: [file], removed: [], firstEventAt: b.firstEventAt });
+    assert.deepEqual(b, { changed: [file], removed: [], assets: [], firstEventAt: b.firstEventAt });
     await expectNothingElse();
   });
 
@@ -119,7 +119,7 @@ describe("watcher", () => {
     await new Promise((r) => setTimeout(r, 20));
     fs.renameSync(file + ".swp", file);
     const b = await batches.next("delete then rename");
-    assert.deepEqual(b, { changed: [file], removed: [], firstEventAt: b.firstEventAt });
+    assert.deepEqual(b, { changed: [file], removed: [], assets: [], firstEventAt: b.firstEventAt });
     await expectNothingElse();
   });
 
@@ -148,12 +148,22 @@ describe("watcher", () => {
     assert.ok(seen.some((b) => b.changed.includes(other)));
   });
 
-  test("files that are not modules (.d.ts, .js, node_modules) make no batch", async () => {
+  test("files that are neither modules nor bundled by esbuild (.d.ts, .md, node_modules) make no batch", async () => {
     fs.writeFileSync(path.join(srcDir, "types.d.ts"), "declare const x: number;\n");
     fs.writeFileSync(path.join(srcDir, "notes.md"), "hello\n");
-    fs.writeFileSync(path.join(srcDir, "old.js"), "1;\n");
     fs.mkdirSync(path.join(srcDir, "node_modules", "dep"), { recursive: true });
     fs.writeFileSync(path.join(srcDir, "node_modules", "dep", "index.ts"), "export {};\n");
+    await expectNothingElse();
+  });
+
+  test("a JSON file (bundled into its importers) is watched: saved and deleted, it comes in assets", async () => {
+    const data = path.join(srcDir, "chat", "limits.json");
+    fs.writeFileSync(data, '{ "max": 3 }\n');
+    const b = await batches.next("json written");
+    assert.deepEqual(b, { changed: [], removed: [], assets: [data], firstEventAt: b.firstEventAt });
+    fs.unlinkSync(data);
+    const seen: ChangeBatch[] = [];
+    while (!seen.some((x) => x.assets.includes(data))) seen.push(await batches.next("json deleted"));
     await expectNothingElse();
   });
 
