@@ -11,6 +11,7 @@ import { Coordinator, type ReloadReport } from "./coordinator";
 import { Launcher } from "./launcher";
 import { LogRenderer, coordinatorLogger, type LogFormat } from "./logs";
 import { clearRunning, keysFile, readRunning, writeRunning } from "../project/stateDir";
+import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
 
@@ -48,6 +49,8 @@ export class DevServer extends EventEmitter {
   coordinator!: Coordinator;
   launcher!: Launcher;
   private watcher?: Watcher;
+  /** saved files the nodes do not run yet (held, refused, not compiling), retried with every batch */
+  pending!: PendingSaves;
   private depsWatcher?: FSWatcher;
   private configWatcher?: FSWatcher;
   private closing?: Promise<void>;
@@ -99,6 +102,7 @@ export class DevServer extends EventEmitter {
       log: this.log,
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
     });
+    this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     const endpoint = await this.coordinator.start(modules);
     writeRunning(config.projectDir, { cluster: config.name, endpoint, pid: process.pid, configPath: config.configPath, startedAt: new Date().toISOString() });
     this.coordinator.on("ready", () => {
@@ -190,16 +194,16 @@ export class DevServer extends EventEmitter {
     for (const file of batch.removed) {
       this.log.warn({ file }, "module file deleted; nodes keep running the version they have");
     }
-    if (batch.changed.length === 0) return;
-    let modules: CompiledModule[];
-    try {
-      modules = await this.compiler.compile(batch.changed);
-    } catch (err) {
-      if (!(err instanceof CompileError)) throw err;
-      this.log.error({ code: err.code }, err.message);
+    if (batch.changed.length === 0 && batch.assets.length === 0) return;
+    // Every file the nodes do not run yet is looked at again, and only a consistent set is sent (rule: what runs is what is on disk).
+    const plan = await this.pending.plan(batch);
+    const files = plan.files;
+    if (plan.error) this.log.error({ code: plan.error.code }, plan.error.message);
+    if (plan.send.length === 0) {
+      if (!plan.error) return;
       this.emit("saved", {
-        files: batch.changed,
-        error: err,
+        files,
+        error: plan.error,
         watchMs: flushedAt - batch.firstEventAt,
         compileMs: performance.now() - flushedAt,
         firstEventAt: batch.firstEventAt,
@@ -208,13 +212,18 @@ export class DevServer extends EventEmitter {
       return;
     }
     const compiledAt = performance.now();
-    // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload.
-    const changed = modules.filter((m) => this.coordinator.store.get(m.name)?.version !== m.version);
-    if (changed.length === 0) return;
-    const report = await this.reportReload(changed);
+    // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload: plan.send holds changed versions only.
+    let report = await this.reportReload(plan.send);
+    // Only modules carried over from earlier saves were refused: this save's own set goes without them.
+    const retry = this.pending.settle(plan, report);
+    if (retry) {
+      report = await this.reportReload(retry);
+      this.pending.settle({ ...plan, send: retry }, report);
+    }
     this.emit("saved", {
-      files: batch.changed,
+      files,
       report,
+      ...(plan.error ? { error: plan.error } : {}),
       watchMs: flushedAt - batch.firstEventAt,
       compileMs: compiledAt - flushedAt,
       firstEventAt: batch.firstEventAt,

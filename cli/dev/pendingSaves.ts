@@ -1,0 +1,242 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Logger } from "../../wire/log";
+import { bindingsOf, type Bindings } from "./bindings";
+import type { CodeStore } from "./codeStore";
+import { CompileError, type CompiledModule, type Compiler } from "./compiler";
+import type { ReloadReport } from "./reloadTransaction";
+import type { ChangeBatch } from "./watcher";
+
+/** A module kept back from a reload because the set would not be consistent without another file. */
+export interface HeldModule {
+  module: string;
+  file: string;
+  /** what it waits for, for people: `fresh2 (src/fresh2.ts), which is not loaded` */
+  waitsFor: string;
+}
+
+/** What to send for a batch of saves, and what stays behind. */
+export interface SavePlan {
+  /** the files looked at: the batch's, those its assets are bundled into, and every dirty one */
+  files: string[];
+  /** a consistent set, importees first; empty when nothing is to be sent */
+  send: CompiledModule[];
+  held: HeldModule[];
+  /** the files that do not compile, each module left out */
+  error?: CompileError;
+  /** modules of `send` that were dirty before this batch (held or refused earlier) */
+  carried: Set<string>;
+}
+
+/**
+ * Keeps what every node runs equal to what is on disk across any sequence of
+ * saves (docs/design.md §3). A file whose new version did not reach the nodes
+ * (it did not compile, it was held back, the nodes refused it) stays dirty and
+ * is compiled again with every later batch until it goes through, so a burst
+ * split in two, or an importer saved before the file that defines its new
+ * export, ends with the nodes running the disk. A set is sent only when it is
+ * consistent: every project import is loaded or in the set, with the names
+ * its importers read, and no loaded importer loses a name it reads.
+ */
+export class PendingSaves {
+  /** absolute file -> why the nodes do not run it yet */
+  private readonly dirty = new Map<string, string>();
+  private readonly bindingsCache = new Map<string, Bindings>();
+
+  constructor(
+    private readonly host: {
+      compiler: Compiler;
+      store: CodeStore;
+      log: Logger;
+    },
+  ) {}
+
+  /** Files whose saved version the nodes do not run yet, with why: what `up` says keeps them apart. */
+  pending(): Map<string, string> {
+    return new Map(this.dirty);
+  }
+
+  async plan(batch: ChangeBatch): Promise<SavePlan> {
+    const { compiler, store } = this.host;
+    for (const f of batch.removed) this.dirty.delete(f);
+    const files = new Set(batch.changed);
+    // A saved JSON (or other bundled) file: rebuild the modules it is inlined into.
+    if (batch.assets.length) {
+      const assets = new Set(batch.assets);
+      for (const name of store.names()) {
+        const m = store.get(name)!;
+        if ((m.bundled ?? []).some((f) => assets.has(f))) files.add(m.file);
+      }
+    }
+    const fromBatch = new Set(files);
+    for (const f of this.dirty.keys()) {
+      if (fs.existsSync(f)) files.add(f);
+      else this.dirty.delete(f);
+    }
+    const { modules, error } = await this.compileEach([...files].sort());
+
+    // A project import that is neither loaded nor in the set, but whose file is on disk (its save is still on its way): take it along.
+    for (let round = 0; round < 5; round++) {
+      const compiled = new Set(modules.map((m) => m.name));
+      const more = [...new Set(modules.flatMap((m) => m.imports))].filter((n) => !compiled.has(n) && !store.has(n) && fs.existsSync(compiler.fileOf(n)));
+      if (more.length === 0) break;
+      const extra = await this.compileEach(more.map((n) => compiler.fileOf(n)));
+      modules.push(...extra.modules);
+      for (const m of extra.modules) files.add(m.file);
+    }
+
+    const candidates = new Map<string, CompiledModule>();
+    for (const m of modules) {
+      if (store.get(m.name)?.version === m.version) this.dirty.delete(m.file);
+      else candidates.set(m.name, m);
+    }
+    const held = this.consistent(candidates);
+    for (const h of held) {
+      this.dirty.set(h.file, `waits for ${h.waitsFor}`);
+      this.host.log.warn({ file: h.file, module: h.module, waitsFor: h.waitsFor }, `${this.rel(h.file)} is held back: it waits for ${h.waitsFor}`);
+    }
+    const heldNames = new Set(held.map((h) => h.module));
+    const send = order([...candidates.values()].filter((m) => !heldNames.has(m.name)));
+    const carried = new Set(send.filter((m) => !fromBatch.has(m.file)).map((m) => m.name));
+    return { files: [...files].sort(), send, held, carried, ...(error ? { error } : {}) };
+  }
+
+  /**
+   * After the transaction: what committed is clean; what the nodes refused
+   * stays dirty. Returns the modules of this batch worth sending again without
+   * the refused ones, when only modules carried over from earlier batches
+   * were refused (a module that still fails must not block every later save).
+   */
+  settle(plan: SavePlan, report: ReloadReport): CompiledModule[] | undefined {
+    if (report.ok) {
+      for (const m of plan.send) this.dirty.delete(m.file);
+      return undefined;
+    }
+    const refused = new Set<string>();
+    for (const n of report.nodes) if (n.error?.module) refused.add(n.error.module);
+    const why = report.nodes.find((n) => n.error)?.error?.message ?? "the nodes refused it";
+    for (const m of plan.send)
+      this.dirty.set(m.file, refused.has(m.name) || refused.size === 0 ? `the nodes refused it: ${why}` : "its reload was refused with the rest of its set");
+    if (report.failedIn !== "prepare" || refused.size === 0 || ![...refused].every((n) => plan.carried.has(n))) return undefined;
+    const rest = new Map(plan.send.filter((m) => !refused.has(m.name)).map((m) => [m.name, m]));
+    const held = new Set(this.consistent(rest).map((h) => h.module));
+    const retry = [...rest.values()].filter((m) => !held.has(m.name));
+    return retry.length ? order(retry) : undefined;
+  }
+
+  /** Holds back, until nothing changes, each candidate that would leave the cluster inconsistent. */
+  private consistent(candidates: Map<string, CompiledModule>): HeldModule[] {
+    const { store, compiler } = this.host;
+    const held = new Map<string, HeldModule>();
+    const live = (n: string): CompiledModule | undefined => (candidates.has(n) && !held.has(n) ? candidates.get(n) : store.get(n));
+    const hold = (m: CompiledModule, waitsFor: string): void => void held.set(m.name, { module: m.name, file: m.file, waitsFor });
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const m of candidates.values()) {
+        if (held.has(m.name)) continue;
+        const mine = this.bindings(m);
+        for (const dep of m.imports) {
+          const d = live(dep);
+          const where = `${dep} (${this.rel(compiler.fileOf(dep))})`;
+          if (!d) {
+            hold(m, `${where}, which is not loaded${candidates.has(dep) ? " and is held back itself" : ""}`);
+            break;
+          }
+          const missing = missingNames(mine.uses.get(dep), this.bindings(d).exports);
+          if (missing.length) {
+            hold(m, `${where} to export ${missing.join(", ")}`);
+            break;
+          }
+        }
+        if (held.has(m.name)) {
+          changed = true;
+          continue;
+        }
+        // A loaded importer that stays on its version must still find every name it reads.
+        const exports = this.bindings(m).exports;
+        for (const name of store.names()) {
+          if (name === m.name || (candidates.has(name) && !held.has(name))) continue;
+          const importer = store.get(name)!;
+          if (!importer.imports.includes(m.name)) continue;
+          const missing = missingNames(this.bindings(importer).uses.get(m.name), exports);
+          if (missing.length) {
+            hold(m, `${name} (${this.rel(importer.file)}), which as loaded still reads ${missing.join(", ")} from it`);
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+    return [...held.values()];
+  }
+
+  /**
+   * Compiles the files together (one esbuild call, the fast way); when that
+   * fails, one by one, so a file that does not compile holds back only itself
+   * and what needs it.
+   */
+  private async compileEach(files: string[]): Promise<{ modules: CompiledModule[]; error?: CompileError }> {
+    const { compiler } = this.host;
+    if (files.length === 0) return { modules: [] };
+    try {
+      return { modules: await compiler.compile(files) };
+    } catch (err) {
+      if (!(err instanceof CompileError)) throw err;
+      if (files.length === 1) {
+        this.dirty.set(files[0]!, "it does not compile");
+        return { modules: [], error: err };
+      }
+    }
+    const modules: CompiledModule[] = [];
+    const diagnostics: CompileError["diagnostics"] = [];
+    for (const f of files) {
+      try {
+        modules.push(...(await compiler.compile([f])));
+      } catch (err) {
+        if (!(err instanceof CompileError)) throw err;
+        // A diagnostic located in a bundled file still belongs to this module.
+        diagnostics.push(...err.diagnostics.map((d) => (d.file ? d : { ...d, file: path.relative(compiler.projectDir, f) })));
+        this.dirty.set(f, "it does not compile");
+      }
+    }
+    return { modules, ...(diagnostics.length ? { error: new CompileError(diagnostics) } : {}) };
+  }
+
+  private bindings(m: CompiledModule): Bindings {
+    const key = `${m.name}@${m.version}`;
+    let b = this.bindingsCache.get(key);
+    if (!b) {
+      b = bindingsOf(m.code);
+      if (this.bindingsCache.size > 2000) this.bindingsCache.clear();
+      this.bindingsCache.set(key, b);
+    }
+    return b;
+  }
+
+  private rel(file: string): string {
+    return path.relative(this.host.compiler.projectDir, file).split(path.sep).join("/");
+  }
+}
+
+function missingNames(uses: Set<string> | undefined, exports: Set<string> | undefined): string[] {
+  if (!uses || !exports) return [];
+  return [...uses].filter((n) => !exports.has(n) && n !== "__esModule").sort();
+}
+
+/** Importees before importers, as the nodes must evaluate them. */
+function order(modules: CompiledModule[]): CompiledModule[] {
+  const byName = new Map(modules.map((m) => [m.name, m]));
+  const out: CompiledModule[] = [];
+  const seen = new Set<string>();
+  const visit = (m: CompiledModule): void => {
+    if (seen.has(m.name)) return;
+    seen.add(m.name);
+    for (const d of m.imports) {
+      const dm = byName.get(d);
+      if (dm) visit(dm);
+    }
+    out.push(m);
+  };
+  modules.forEach(visit);
+  return out;
+}
