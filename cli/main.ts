@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { isClusterError } from "../wire/errors";
 import { init } from "./commands/init";
+import { logs } from "./commands/logs";
 import { ps } from "./commands/ps";
 import { reload } from "./commands/reload";
 import { shell } from "./commands/shell";
@@ -78,6 +79,18 @@ program
   .addOption(configOption)
   .option("--json", "print as one JSON line")
   .action((node: string | undefined, opts: { config?: string; json?: boolean }) => run(() => ps(projectDirOf(findConfig(opts.config)), node, opts)));
+
+program
+  .command("logs [node]")
+  .description("the last lines a node logged (every node's without one), kept by `up`; -f follows new lines until Ctrl-C")
+  .addOption(configOption)
+  .option("-f, --follow", "keep printing lines as they are logged, until Ctrl-C")
+  .option("-n, --lines <n>", "how many of the last lines", (v) => Number.parseInt(v, 10), 50)
+  .option("--level <level>", "only lines at this level or above: trace, debug, info, warn, error, fatal")
+  .option("--json", "print each line as the JSON record `up` keeps")
+  .action((node: string | undefined, opts: { config?: string; follow?: boolean; lines: number; level?: string; json?: boolean }) =>
+    run(() => logs(projectDirOf(findConfig(opts.config)), node, opts)),
+  );
 
 program
   .command("stop")

@@ -143,15 +143,20 @@ export type PeerMessage =
   | { type: "down"; to: Pid; ref: string; pid: Pid; reason: ExitReason }
   | { type: "sys"; from: From; pid: Pid; op: SysOp };
 
+/** Who started a reload transaction, as `up` logs it. */
+export type ReloadSource = "save" | "cli" | "shell" | "catch-up";
+
 /** A CLI client's request and the coordinator's answer, over the coordinator's ROUTER. */
 export type ClientRequest =
   | { type: "status" }
-  | { type: "reload"; modules: string[]; force: boolean }
-  | { type: "rollback"; modules: string[]; force: boolean }
+  | { type: "reload"; modules: string[]; force: boolean; source?: ReloadSource }
+  | { type: "rollback"; modules: string[]; force: boolean; source?: ReloadSource }
   | { type: "stop" }
   | { type: "node"; node: string; op: NodeOp }
   | { type: "whereis"; name: string }
-  | { type: "names" };
+  | { type: "names" }
+  /** a node's recent log lines (every node's without `node`); with `after` and `waitMs`, the next ones as they come (logs -f) */
+  | { type: "logs"; node?: string; lines?: number; level?: string; after?: number; waitMs?: number };
 
 export type ClientMessage =
   { type: "request"; id: number; req: ClientRequest } | { type: "response"; id: number; ok: boolean; value?: unknown; error?: WireError };

@@ -12,7 +12,10 @@ import { toJson } from "../views/tables";
 export async function reload(projectDir: string, modules: string[], opts: { json?: boolean; force?: boolean; rollback?: boolean }): Promise<number> {
   const client = ClusterClient.connect(projectDir);
   try {
-    const report = await client.request<ReloadReport>({ type: opts.rollback ? "rollback" : "reload", modules, force: opts.force ?? false }, 30_000);
+    const report = await client.request<ReloadReport>(
+      { type: opts.rollback ? "rollback" : "reload", modules, force: opts.force ?? false, source: "cli" },
+      30_000,
+    );
     if (opts.json) process.stdout.write(toJson(reloadJson(report)) + "\n");
     else (report.ok ? process.stdout : process.stderr).write(renderReload(report, { rollback: opts.rollback ?? false }) + "\n");
     return report.ok ? 0 : 1;

@@ -16,6 +16,7 @@ import {
   type NodeInfo,
   type NodeOp,
   type PeerInfo,
+  type ReloadSource,
   type WireError,
 } from "../../wire/protocol";
 import { ZapHandler, type ClusterKeys } from "../../wire/security";
@@ -25,8 +26,17 @@ import type { CompiledModule } from "./compiler";
 import { Liveness } from "./liveness";
 import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
 import { expectWithin } from "./replies";
+import type { LogAnswer, LogQuery } from "./logs";
 
 export type { NodeResult, ReloadReport } from "./reloadTransaction";
+
+/** Who started a transaction and what it was: the second argument of the "reloaded" event. */
+export interface TransactionInfo {
+  source: ReloadSource;
+  rollback?: boolean;
+  /** the member a catch-up was for */
+  node?: string;
+}
 
 export interface StatusReport {
   name: string;
@@ -45,6 +55,8 @@ export interface CoordinatorOptions {
   /** compiles modules by name for `devcluster reload <module>` */
   compile(modules: string[]): Promise<CompiledModule[]>;
   prepareTimeoutMs?: number;
+  /** the nodes' recent log lines, for a client's `logs` request */
+  logs?: { query(q: LogQuery): Promise<LogAnswer> };
 }
 
 interface Member {
@@ -297,13 +309,19 @@ export class Coordinator extends EventEmitter {
   // ---- reload transaction (docs/design.md §6) ---------------------------------------
 
   /** Moves a set of modules to new versions on every node, or on none. */
-  reload(modules: CompiledModule[], opts: { force?: boolean } = {}): Promise<ReloadReport> {
-    return this.serial(() => this.transaction(modules, opts.force ?? false));
+  reload(modules: CompiledModule[], opts: { force?: boolean; source?: ReloadSource } = {}): Promise<ReloadReport> {
+    return this.serial(() => this.transaction(modules, opts.force ?? false, undefined, { source: opts.source ?? "cli" }));
   }
 
-  private async transaction(modules: CompiledModule[], force: boolean, opts?: Parameters<ReloadTransactions["run"]>[2]): Promise<ReloadReport> {
+  /** Every transaction, whoever started it, ends in one "reloaded" event: `up` logs each one from there. */
+  private async transaction(
+    modules: CompiledModule[],
+    force: boolean,
+    opts: Parameters<ReloadTransactions["run"]>[2],
+    info: TransactionInfo,
+  ): Promise<ReloadReport> {
     const report = await this.reloads.run(modules, force, opts);
-    this.emit("reloaded", report);
+    this.emit("reloaded", report, info);
     return report;
   }
 
@@ -319,14 +337,11 @@ export class Coordinator extends EventEmitter {
       .filter((n) => m.versions[n] !== this.store.get(n)!.version)
       .map((n) => this.store.get(n)!);
     if (behind.length === 0) return;
-    const report = await this.transaction(behind, false, { only: [node], store: "keep" });
-    const names = behind.map((b) => `${b.name}@${b.version}`).join(", ");
-    if (report.ok) this.log.info({ member: node, modules: report.modules }, `${node} caught up: ${names}`);
-    else this.log.error({ member: node, error: report.nodes[0]?.error?.message }, `${node} could not catch up with ${names}; it keeps running older code`);
+    await this.transaction(behind, false, { only: [node], store: "keep" }, { source: "catch-up", node });
   }
 
   /** Moves modules back to the version each had before its last reload, on every node. */
-  rollback(names: string[], opts: { force?: boolean } = {}): Promise<ReloadReport> {
+  rollback(names: string[], opts: { force?: boolean; source?: ReloadSource } = {}): Promise<ReloadReport> {
     return this.serial(async () => {
       const missing = names.filter((n) => !this.store.previous(n));
       if (missing.length) {
@@ -336,6 +351,7 @@ export class Coordinator extends EventEmitter {
         names.map((n) => this.store.previous(n)!),
         opts.force ?? false,
         { store: "rollback" },
+        { source: opts.source ?? "cli", rollback: true },
       );
     });
   }
@@ -397,10 +413,10 @@ export class Coordinator extends EventEmitter {
         if (unknown.length) {
           throw new ClusterError("unknown_module", `unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`);
         }
-        return this.reload(await this.opts.compile(req.modules), { force: req.force });
+        return this.reload(await this.opts.compile(req.modules), { force: req.force, source: req.source ?? "cli" });
       }
       case "rollback":
-        return this.rollback(req.modules, { force: req.force });
+        return this.rollback(req.modules, { force: req.force, source: req.source ?? "cli" });
       case "stop":
         return { stopping: true };
       case "node": {
@@ -411,6 +427,9 @@ export class Coordinator extends EventEmitter {
         return this.names.get(req.name);
       case "names":
         return Object.fromEntries(this.names);
+      case "logs":
+        if (!this.opts.logs) throw new ClusterError("not_ready", "this coordinator keeps no logs");
+        return this.opts.logs.query(req);
       default: {
         const unhandled: never = req;
         return unhandled;

@@ -7,10 +7,10 @@ import { ClusterError } from "../../wire/errors";
 import { loadOrCreateKeys } from "../../wire/security";
 import { CompileError, Compiler, type CompiledModule } from "./compiler";
 import { loadConfig, type ClusterConfig } from "../project/config";
-import { Coordinator, type ReloadReport } from "./coordinator";
+import { Coordinator, type ReloadReport, type TransactionInfo } from "./coordinator";
 import { Launcher } from "./launcher";
-import { LogRenderer, coordinatorLogger, type LogFormat } from "./logs";
-import { clearRunning, keysFile, readRunning, writeRunning } from "../project/stateDir";
+import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
+import { clearRunning, keysFile, readRunning, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
@@ -46,6 +46,8 @@ export class DevServer extends EventEmitter {
   readonly log: Logger;
   readonly compiler: Compiler;
   readonly renderer: LogRenderer;
+  /** every node's recent lines, for `devcluster logs` and the shell's logs() */
+  readonly logStore: LogStore;
   coordinator!: Coordinator;
   launcher!: Launcher;
   private watcher?: Watcher;
@@ -60,7 +62,9 @@ export class DevServer extends EventEmitter {
   private constructor(private readonly opts: DevServerOptions) {
     super();
     this.config = loadConfig(opts.configPath);
-    this.renderer = new LogRenderer(opts.logFormat ?? "pretty", ["up", ...this.config.nodes.map((n) => n.name)], opts.out);
+    const names = ["up", ...this.config.nodes.map((n) => n.name)];
+    this.logStore = new LogStore(names);
+    this.renderer = new LogRenderer(opts.logFormat ?? "pretty", names, opts.out, undefined, this.logStore);
     this.log = coordinatorLogger(this.renderer);
     this.compiler = new Compiler({ projectDir: this.config.projectDir, srcDir: this.config.srcDir });
   }
@@ -84,6 +88,8 @@ export class DevServer extends EventEmitter {
       throw new ClusterError("already_running", `a cluster is already running in ${config.projectDir} (pid ${running.pid}); stop it with \`devcluster stop\``);
     }
     const keys = loadOrCreateKeys(keysFile(config.projectDir));
+    // Only now: the files of a cluster already running here must not be truncated by a refused `up`.
+    this.logStore.openFiles(path.join(stateDir(config.projectDir), "logs"));
     const modules = await this.compiler.compileAll();
     if (!modules.some((m) => m.name === config.entry)) {
       throw new ClusterError(
@@ -101,8 +107,10 @@ export class DevServer extends EventEmitter {
       keys,
       log: this.log,
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
+      logs: this.logStore,
     });
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
+    this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => this.logTransaction(report, info));
     const endpoint = await this.coordinator.start(modules);
     writeRunning(config.projectDir, { cluster: config.name, endpoint, pid: process.pid, configPath: config.configPath, startedAt: new Date().toISOString() });
     this.coordinator.on("ready", () => {
@@ -122,7 +130,7 @@ export class DevServer extends EventEmitter {
         DEVCLUSTER_PROJECT: config.projectDir,
       },
       log: this.log,
-      onLine: (node, line) => this.renderer.line(node, line),
+      onLine: (node, line, stream) => this.renderer.line(node, line, stream),
     });
     this.launcher.on("exit", (name: string) => this.coordinator.nodeDown(name));
     this.launcher.start();
@@ -231,17 +239,44 @@ export class DevServer extends EventEmitter {
     } satisfies SaveReport);
   }
 
-  private async reportReload(modules: CompiledModule[]): Promise<ReloadReport> {
-    const report = await this.coordinator.reload(modules);
-    if (report.ok)
-      this.log.info({ modules: report.modules, ms: Number(report.ms.toFixed(2)), skewMs: Number((report.skewMs ?? 0).toFixed(2)) }, reloadLogLine(report));
-    // What to do next depends on where the change came from: here, a saved file.
-    else
-      this.log.error(
-        { modules: report.modules },
-        `${reloadLogLine(report)}. ${report.failedIn === "commit" ? "Check those nodes (devcluster status)." : "Fix the file and save again."}`,
-      );
-    return report;
+  private reportReload(modules: CompiledModule[]): Promise<ReloadReport> {
+    return this.coordinator.reload(modules, { source: "save" });
+  }
+
+  /**
+   * One line per transaction, whoever started it (a save, `devcluster
+   * reload`/`rollback`, the shell, a node catching up), with its source and
+   * result, in the words of the one reload view.
+   */
+  private logTransaction(report: ReloadReport, info: TransactionInfo): void {
+    const fields = {
+      source: info.source,
+      ok: report.ok,
+      ...(info.rollback ? { rollback: true } : {}),
+      ...(info.node ? { member: info.node } : {}),
+      modules: report.modules,
+      nodes: report.nodes.map((n) => n.node),
+      ms: Number(report.ms.toFixed(2)),
+      ...(report.ok ? { skewMs: Number((report.skewMs ?? 0).toFixed(2)) } : { failedIn: report.failedIn }),
+      ...(report.skipped ? { skipped: report.skipped } : {}),
+    };
+    const who = info.node ? `${info.node} ${report.ok ? "caught up" : "could not catch up"}: ` : "";
+    let line = `${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`;
+    if (report.ok) {
+      this.log.info(fields, line);
+      return;
+    }
+    // What to do next depends on where the change came from; a client was shown the report already.
+    const next =
+      report.failedIn === "commit"
+        ? "Check those nodes (devcluster status)."
+        : info.source === "save"
+          ? "Fix the file and save again."
+          : info.source === "catch-up"
+            ? `${info.node} keeps running older code.`
+            : "";
+    if (next && !line.endsWith(next)) line = `${line.replace(/\.$/, "")}. ${next}`;
+    this.log.error(fields, line);
   }
 
   /** Stops the watcher, the nodes and the coordinator, in reverse order of start. Idempotent. */
@@ -251,8 +286,11 @@ export class DevServer extends EventEmitter {
       this.configWatcher?.close();
       await this.watcher?.close();
       await this.launcher?.stop();
+      // Followers (logs -f) hear that no more lines come before the endpoint goes away.
+      this.logStore.end();
       await this.coordinator?.close();
       clearRunning(this.config.projectDir);
+      await this.logStore.close();
     })();
     return this.closing;
   }

@@ -142,7 +142,7 @@ export class ReloadTransactions {
         failedIn: "prepare",
         ...(skipped.length ? { skipped } : {}),
       };
-      this.host.log.error({ modules: list.map((m) => m.name), errors: failed.map((f) => `${f.node}: ${f.error.message}`) }, "reload aborted; no node switched");
+      // Not logged here: `up` logs each transaction once, with who started it (devServer).
       return report;
     }
     const commitAt = new Map<string, number>();

@@ -6,6 +6,8 @@ import type { ClusterClient } from "../dev/client";
 import type { ReloadReport, StatusReport } from "../dev/coordinator";
 import { ProcessTable } from "../views/processes";
 import { ReloadView } from "../views/reloadReport";
+import { LogLines } from "../views/logLines";
+import type { LogAnswer } from "../dev/logs";
 import { StatusView } from "../views/status";
 import { shortVersion, table } from "../views/tables";
 
@@ -262,7 +264,7 @@ export class ShellContext {
         'reload("chat/format")',
         async (...modules: string[]) => {
           if (modules.length === 0) fail("badarg", "reload(...modules): name at least one module");
-          return new ReloadView(await this.client().request<ReloadReport>({ type: "reload", modules, force: false }, 30_000));
+          return new ReloadView(await this.client().request<ReloadReport>({ type: "reload", modules, force: false, source: "shell" }, 30_000));
         },
       ),
       h(
@@ -272,7 +274,9 @@ export class ShellContext {
         'rollback("chat/format")',
         async (...modules: string[]) => {
           if (modules.length === 0) fail("badarg", "rollback(...modules): name at least one module");
-          return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false }, 30_000), { rollback: true });
+          return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false, source: "shell" }, 30_000), {
+            rollback: true,
+          });
         },
       ),
       h("versions", "versions(module?)", "which version each node runs, and old versions still in use", 'versions("chat/format")', async (module?: string) => {
@@ -288,6 +292,17 @@ export class ShellContext {
         (node: string | undefined, code: string) => this.op(this.node(node, "evalOn"), { op: "evalOn", code }).then(unrender),
       ),
       h("self", "self()", "the shell's own pid, for processes to reply to", 'call("counter:n1", { type: "get", replyTo: await self() })', () => this.self()),
+      h(
+        "logs",
+        "logs(node?, n?)",
+        'the last n lines (default 20) a node logged, or every node\'s; "up" is the coordinator',
+        'logs("n1", 50)',
+        async (node?: string | number, n?: number) => {
+          if (typeof node === "number") [node, n] = [undefined, node];
+          const a = await this.client().request<LogAnswer>({ type: "logs", ...(node !== undefined ? { node } : {}), lines: n ?? 20 });
+          return new LogLines(a.lines, a.names);
+        },
+      ),
       h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", () =>
         this.onMailbox((pid) => this.op(pid.node, { op: "flush", pid }), true),
       ),

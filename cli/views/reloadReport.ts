@@ -20,7 +20,8 @@ const skippedLine = (r: ReloadReport): string | undefined =>
 /** What happened, in one line: reloaded, aborted with no node switched, or committed but not confirmed. */
 export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
   if (r.ok) return `${opts.rollback ? "rolled back to" : "reloaded"} ${modules(r)} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms`;
-  return r.failedIn === "commit" ? `reload of ${modules(r)} committed, but not every node confirmed` : `reload of ${modules(r)} aborted: no node switched`;
+  const what = opts.rollback ? "rollback" : "reload";
+  return r.failedIn === "commit" ? `${what} of ${modules(r)} committed, but not every node confirmed` : `${what} of ${modules(r)} aborted: no node switched`;
 }
 
 /** A node's word in the table: a node that was ready when another refused did not switch. */
@@ -45,9 +46,18 @@ export function renderReload(r: ReloadReport, opts: ReloadViewOptions = {}): str
   );
 }
 
-/** One log line for `devcluster up`: the headline, then why each failing node failed and who was left out. */
+/**
+ * One log line for `devcluster up`: the headline, then why each failing node
+ * failed (nodes failing alike share one entry: the same load error on three
+ * nodes is said once) and who was left out.
+ */
 export function reloadLogLine(r: ReloadReport, opts: ReloadViewOptions = {}): string {
-  const why = r.nodes.filter((n) => n.error).map((n) => `${n.node}: ${n.error!.code}: ${n.error!.message}`);
+  const byError = new Map<string, string[]>();
+  for (const n of r.nodes.filter((x) => x.error)) {
+    const text = `${n.error!.code}: ${n.error!.message}`;
+    byError.set(text, [...(byError.get(text) ?? []), n.node]);
+  }
+  const why = [...byError].map(([text, nodes]) => `${nodes.join(", ")}: ${text}`);
   const skipped = skippedLine(r);
   return [reloadHeadline(r, opts), ...why, ...(skipped ? [skipped] : [])].join("; ");
 }

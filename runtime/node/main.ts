@@ -5,6 +5,7 @@
 import { createLogger } from "../../wire/log";
 import { ClusterNode } from "./node";
 import { loadKeys } from "../../wire/security";
+import { logError } from "../process/reasons";
 
 function need(name: string): string {
   const v = process.env[name];
@@ -19,7 +20,8 @@ async function main(): Promise<void> {
   // Stack traces of user code point at .ts lines through the bundles' inline maps.
   process.setSourceMapsEnabled(true);
   const name = need("DEVCLUSTER_NODE");
-  const log = createLogger({ node: name });
+  // Errors in the log keep the user's frames and the source line of the first, not the runtime's (docs/design.md §8).
+  const log = createLogger({ node: name }).child({}, { serializers: { err: logError } });
   const node = new ClusterNode({
     name,
     coordinator: need("DEVCLUSTER_COORDINATOR"),

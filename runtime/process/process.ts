@@ -5,7 +5,7 @@ import { Pid } from "../../wire/pid";
 import type { From, ProcessInfo, WireError } from "../../wire/protocol";
 import { toWireError } from "../../wire/protocol";
 import { ClusterError } from "../../wire/errors";
-import { crashReason, describe, exitedError, memoryOf, noproc } from "./reasons";
+import { crashReason, describe, describeState, exitedError, memoryOf, noproc } from "./reasons";
 export { crashReason, noproc, type CrashReason } from "./reasons";
 import type { Behaviour, CallResult } from "./behaviour";
 
@@ -278,7 +278,8 @@ export class Processes {
         proc: proc.pid.toString(),
         module: proc.module,
         lastMessage: env.kind === "system" ? "(system message)" : describe((env as { msg: unknown }).msg),
-        state: describe(proc.state),
+        // A state holding a socket would otherwise fill the terminal: class instances by name, 300 characters at most.
+        state: describeState(proc.state),
         err,
       },
       "process crashed",

@@ -54,6 +54,7 @@ describe("a node that stops answering while its process lives (frozen, partition
     assert.equal(server.launcher.pids().n2, n2.pid);
     const counterPid = ((await server.coordinator.nodeRequest("n2", { op: "ps" })) as { pid: Pid; module: string }[]).find((p) => p.module === "counter")!.pid;
     assert.equal(await server.coordinator.nodeRequest("n2", { op: "call", pid: counterPid, msg: { type: "incr" } }), 50);
-    await logs.waitFor(/n2 caught up: counter@/);
+    // up logs the catch-up as one transaction line, with its source (docs/design.md §6)
+    await logs.waitFor(/"catch-up: n2 caught up: reloaded counter@/);
   });
 });

@@ -80,6 +80,18 @@ describe("the reload report view", () => {
     assert.doesNotMatch(reloadLogLine(aborted), /\n/);
   });
 
+  test("up's log line says rollback for a refused rollback, and names nodes failing alike once", () => {
+    const error = { code: "eval_failed" as const, message: "counter threw: boom" };
+    const all: ReloadReport = {
+      ...aborted,
+      nodes: [
+        { node: "n1", ok: false, ms: 0, error },
+        { node: "n2", ok: false, ms: 0, error },
+      ],
+    };
+    assert.equal(reloadLogLine(all, { rollback: true }), "rollback of counter@01234567 aborted: no node switched; n1, n2: eval_failed: counter threw: boom");
+  });
+
   test("the shell prints the view as the command does, and --json has the full versions but not the phases", () => {
     assert.equal(inspect(new ReloadView(ok)), renderReload(ok));
     assert.equal(inspect(new ReloadView(ok, { rollback: true })), renderReload(ok, { rollback: true }));
