@@ -39,9 +39,6 @@ export interface NodeOptions {
   log: Logger;
 }
 
-/** pid numbers of a node's n-th start begin at n × this (see Processes.startIdsAt) */
-const PIDS_PER_INCARNATION = 1_000_000;
-
 /**
  * One node of the cluster: its module table and processes, its link to the
  * coordinator, and a DEALER to every peer (each node receives on its own
@@ -131,7 +128,7 @@ export class ClusterNode implements Runtime {
     this.cluster = w.cluster;
     this.entry = w.entry;
     this.nodes = w.nodes;
-    this.procs.startIdsAt(w.incarnation * PIDS_PER_INCARNATION + 1);
+    this.procs.startIdsAt(Pid.of(this.name, 1, w.incarnation).id);
     this.links.set(w.peers);
     this.reloads.join(w.bundles);
     const t0 = performance.now();
