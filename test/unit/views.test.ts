@@ -88,6 +88,24 @@ describe("the reload report view", () => {
     assert.deepEqual(Object.keys(json), ["ok", "modules", "nodes", "ms"]);
     assert.deepEqual(json.modules, [{ name: "counter", version: "0123456789ab" }]);
   });
+
+  test("--json gives reload times to 0.01 ms, the whole report's and each node's", () => {
+    const noisy: ReloadReport = {
+      ...ok,
+      ms: 11.634917000000001,
+      nodes: [
+        { node: "n1", ok: true, ms: 0.98765432 },
+        { node: "n2", ok: true, ms: 3.005 },
+      ],
+    };
+    const json = JSON.parse(toJson(new ReloadView(noisy))) as { ms: number; nodes: { ms: number }[] };
+    assert.equal(json.ms, 11.63);
+    assert.deepEqual(
+      json.nodes.map((n) => n.ms),
+      [0.99, 3.01],
+    );
+    assert.deepEqual(reloadJson(noisy).nodes[0], { node: "n1", ok: true, ms: 0.99 });
+  });
 });
 
 const status: StatusReport = {
