@@ -106,7 +106,13 @@ export class ClusterNode implements Runtime {
     });
     this.timers = new Timers(() => this.makeRef());
     this.control = new ControlLink(opts.name, opts.keys, opts.log);
-    this.stats = new NodeStats({ node: this.name, versions: () => this.table.versions(), processes: () => this.procs.count, timers: () => this.timers.size });
+    this.stats = new NodeStats({
+      node: this.name,
+      versions: () => this.table.versions(),
+      processes: () => this.procs.count,
+      timers: () => this.timers.size,
+      supervisorsGaveUp: () => this.supervision.gaveUp.map(String),
+    });
     const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
     this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
