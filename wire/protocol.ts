@@ -77,6 +77,10 @@ export interface NodeInfo {
   timers?: number;
   /** event-loop delay in ms since the node started (perf_hooks.monitorEventLoopDelay) */
   eventLoopDelay?: { mean: number; p99: number; max: number };
+  /** ms since this node's OS process started */
+  uptimeMs?: number;
+  /** top supervisors of this node that reached their restart intensity (pid texts): their trees are gone */
+  supervisorsGaveUp?: string[];
 }
 
 /** Why a process ended: "normal", "shutdown", "killed", "noproc", "noconnection", a crash's `{ code, message, stack }`, or any value given to exit(). */

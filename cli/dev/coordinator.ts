@@ -41,7 +41,32 @@ export interface TransactionInfo {
 export interface StatusReport {
   name: string;
   endpoint: string;
-  nodes: { name: string; pid: number | null; up: boolean; processes: number; modules: Record<string, string> }[];
+  nodes: NodeStatus[];
+}
+
+/** What a node's row says: "up" means running with its supervision intact; a node that runs but whose top supervisor gave up says so. */
+export type NodeState = "up" | "down" | "not answering" | "supervisor gave up";
+
+export interface NodeStatus {
+  name: string;
+  /** OS pid, null when its process is not running */
+  pid: number | null;
+  /** its OS process runs and it answered */
+  up: boolean;
+  state: NodeState;
+  processes: number;
+  modules: Record<string, string>;
+  /** how many times it was started again after its first start (by the launcher, after it died) */
+  restarts: number;
+  /** the rest only from a node that answered */
+  uptimeMs?: number;
+  rss?: number;
+  heapUsed?: number;
+  heapTotal?: number;
+  /** ms, since the node started */
+  eventLoopDelay?: { mean: number; p99: number; max: number };
+  /** top supervisors that reached their restart intensity (pid texts) */
+  supervisorsGaveUp?: string[];
 }
 
 export interface CoordinatorOptions {
@@ -379,14 +404,30 @@ export class Coordinator extends EventEmitter {
 
   async status(): Promise<StatusReport> {
     const nodes = await Promise.all(
-      this.opts.nodes.map(async (name) => {
+      this.opts.nodes.map(async (name): Promise<NodeStatus> => {
         const m = this.members.get(name);
-        if (!m) return { name, pid: null, up: false, processes: 0, modules: {} };
+        const restarts = Math.max(0, (this.joins.get(name) ?? 0) - 1);
+        if (!m) return { name, pid: null, up: false, state: "down", processes: 0, modules: {}, restarts };
         try {
           const info = (await this.nodeRequest(name, { op: "info" }, 3000)) as NodeInfo;
-          return { name, pid: info.osPid, up: true, processes: info.processes, modules: info.modules };
+          const gaveUp = info.supervisorsGaveUp ?? [];
+          return {
+            name,
+            pid: info.osPid,
+            up: true,
+            state: gaveUp.length ? "supervisor gave up" : "up",
+            processes: info.processes,
+            modules: info.modules,
+            restarts,
+            uptimeMs: info.uptimeMs,
+            rss: info.rss,
+            heapUsed: info.heapUsed,
+            heapTotal: info.heapTotal,
+            eventLoopDelay: info.eventLoopDelay,
+            supervisorsGaveUp: gaveUp,
+          };
         } catch {
-          return { name, pid: m.osPid, up: false, processes: 0, modules: {} };
+          return { name, pid: m.osPid, up: false, state: "not answering", processes: 0, modules: {}, restarts };
         }
       }),
     );

@@ -14,6 +14,7 @@ import { clearRunning, keysFile, readRunning, stateDir, writeRunning } from "../
 import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
+import { RestartNotice, jsonContent } from "./restartNotice";
 
 export interface DevServerOptions {
   configPath: string;
@@ -150,39 +151,37 @@ export class DevServer extends EventEmitter {
   private watchDependencies(): void {
     const pkg = path.join(this.config.projectDir, "package.json");
     if (!existsSync(pkg)) return;
-    const deps = (): string => {
+    const deps = (): string | undefined => {
       try {
-        const p = JSON.parse(readFileSync(pkg, "utf8")) as Record<string, unknown>;
+        const text = readFileSync(pkg, "utf8");
+        if (text.trim() === "") return undefined;
+        const p = JSON.parse(text) as Record<string, unknown>;
         return JSON.stringify([p.dependencies, p.devDependencies, p.optionalDependencies]);
       } catch {
         return "unreadable";
       }
     };
-    let last = deps();
-    this.depsWatcher = watch(pkg, () => {
-      const now = deps();
-      if (now === last) return;
-      last = now;
-      this.log.warn({ file: pkg }, "dependencies changed: npm packages are not hot-swapped; restart `devcluster up` to load them");
-    });
+    const notice = new RestartNotice(deps() ?? "", () =>
+      this.log.warn({ file: pkg }, "dependencies changed: npm packages are not hot-swapped; restart `devcluster up` to load them"),
+    );
+    this.depsWatcher = watch(pkg, () => notice.seen(deps()));
     this.depsWatcher.on("error", () => undefined);
   }
 
   /** The cluster's shape (nodes, entry, src) is read once at `up`: say that an edit of it needs a restart. */
   private watchConfig(): void {
     const file = this.config.configPath;
-    let last = readFileSync(file, "utf8");
-    this.configWatcher = watch(file, () => {
-      let now: string;
+    const read = (): string | undefined => {
       try {
-        now = readFileSync(file, "utf8");
+        return jsonContent(readFileSync(file, "utf8"));
       } catch {
-        return;
+        return undefined;
       }
-      if (now === last) return;
-      last = now;
-      this.log.warn({ file }, "cluster.config.json changed: nodes, entry and src are read at start; restart `devcluster up` to apply it");
-    });
+    };
+    const notice = new RestartNotice(read() ?? "", () =>
+      this.log.warn({ file }, "cluster.config.json changed: nodes, entry and src are read at start; restart `devcluster up` to apply it"),
+    );
+    this.configWatcher = watch(file, () => notice.seen(read()));
     this.configWatcher.on("error", () => undefined);
   }
 

@@ -34,13 +34,23 @@ export interface ClusterConfig {
  * which ClusterError has no slot for.
  */
 export class ConfigError extends ClusterError {
+  /** the first field at fault */
   readonly field: string;
+  /** every field at fault with what was expected, in file order: the message lists them all, so one run shows every fix */
+  readonly problems: ConfigProblem[];
 
-  constructor(message: string, field: string) {
+  constructor(message: string, field: string, problems: ConfigProblem[] = [{ field, message }]) {
     super("config_invalid", message);
     this.name = "ConfigError";
     this.field = field;
+    this.problems = problems;
   }
+}
+
+export interface ConfigProblem {
+  /** the JSON path, "" for the whole file */
+  field: string;
+  message: string;
 }
 
 /** The file name `devcluster init` writes and commands look for. */
@@ -57,7 +67,8 @@ const DEFAULT_HOST = "127.0.0.1";
 
 /**
  * Reads and validates a `cluster.config.json`. Throws {@link ConfigError} naming
- * the file, the field and what was expected:
+ * the file and every field at fault with what was expected (one per line when
+ * there are several), so a config with three mistakes takes one run to fix:
  *
  * @example
  *   loadConfig("cluster.config.json") // -> { name, srcDir, entry, nodes: [{ name: "n1", env: {} }, …], … }
@@ -66,8 +77,10 @@ const DEFAULT_HOST = "127.0.0.1";
 export function loadConfig(configPath: string): ClusterConfig {
   const abs = path.resolve(configPath);
   const shown = displayPath(abs);
-  const fail = (field: string, what: string): never => {
-    throw new ConfigError(`${shown}: ${field ? `"${field}" ` : ""}${what}`, field);
+  const problems: ConfigProblem[] = [];
+  const fail: Fail = (field, what) => {
+    problems.push({ field, message: `${field ? `"${field}" ` : ""}${what}` });
+    return undefined;
   };
 
   let text: string;
@@ -92,91 +105,110 @@ export function loadConfig(configPath: string): ClusterConfig {
     );
   }
 
-  if (!isObject(raw)) return fail("", `must hold a JSON object (got ${describe(raw)})`);
+  if (!isObject(raw)) throw new ConfigError(`${shown}: must hold a JSON object (got ${describe(raw)})`, "");
   rejectUnknownKeys(raw, TOP_LEVEL_KEYS, "", fail);
 
   if ("$schema" in raw && typeof raw.$schema !== "string") fail("$schema", `must be a string (got ${describe(raw.$schema)})`);
 
   const name = raw.name;
-  if (typeof name !== "string" || name.trim() === "") return fail("name", `must be a non-empty string naming the cluster (got ${describe(name)})`);
+  if (typeof name !== "string" || name.trim() === "") fail("name", `must be a non-empty string naming the cluster (got ${describe(name)})`);
 
   const projectDir = path.dirname(abs);
   const src = raw.src;
-  if (typeof src !== "string" || src === "") return fail("src", `must be the source folder, relative to the config file, e.g. "src" (got ${describe(src)})`);
-  const srcDir = path.resolve(projectDir, src);
-  if (!isDirectory(srcDir)) {
-    return fail("src", `is ${JSON.stringify(src)}, but ${srcDir} ${fs.existsSync(srcDir) ? "is not a folder" : "does not exist"}. Create it or fix the path.`);
-  }
+  let srcDir: string | undefined;
+  if (typeof src !== "string" || src === "") fail("src", `must be the source folder, relative to the config file, e.g. "src" (got ${describe(src)})`);
+  else if (!isDirectory(path.resolve(projectDir, src))) {
+    const dir = path.resolve(projectDir, src);
+    fail("src", `is ${JSON.stringify(src)}, but ${dir} ${fs.existsSync(dir) ? "is not a folder" : "does not exist"}. Create it or fix the path.`);
+  } else srcDir = path.resolve(projectDir, src);
 
   const entry = raw.entry;
   if (typeof entry !== "string" || !MODULE_NAME.test(entry) || /\.(ts|tsx|js|mjs|cjs)$/.test(entry)) {
-    return fail("entry", `must be a module name: a path under "src" without extension, e.g. "app" or "chat/app" (got ${describe(entry)})`);
-  }
-  const entryFile = path.join(srcDir, ...entry.split("/"));
-  if (!fs.existsSync(entryFile + ".ts") && !fs.existsSync(entryFile + ".tsx")) {
-    return fail("entry", `is ${JSON.stringify(entry)}, but ${path.join(src, entry)}.ts does not exist. Create it (it exports start(ctx)) or fix the name.`);
+    fail("entry", `must be a module name: a path under "src" without extension, e.g. "app" or "chat/app" (got ${describe(entry)})`);
+  } else if (srcDir !== undefined) {
+    // Whether the entry file exists can only be told once the source folder is known.
+    const entryFile = path.join(srcDir, ...entry.split("/"));
+    if (!fs.existsSync(entryFile + ".ts") && !fs.existsSync(entryFile + ".tsx")) {
+      fail(
+        "entry",
+        `is ${JSON.stringify(entry)}, but ${path.join(src as string, entry)}.ts does not exist. Create it (it exports start(ctx)) or fix the name.`,
+      );
+    }
   }
 
   const nodes = parseNodes(raw.nodes, fail);
   const coordinator = parseCoordinator(raw.coordinator, fail);
 
-  return { name, configPath: abs, projectDir, srcDir, entry, nodes, coordinator };
+  if (problems.length === 1) throw new ConfigError(`${shown}: ${problems[0]!.message}`, problems[0]!.field, problems);
+  if (problems.length > 1) {
+    throw new ConfigError(`${shown}: ${problems.length} problems:\n${problems.map((p) => `  ${p.message}`).join("\n")}`, problems[0]!.field, problems);
+  }
+  return { name: name as string, configPath: abs, projectDir, srcDir: srcDir!, entry: entry as string, nodes, coordinator };
 }
 
-type Fail = (field: string, what: string) => never;
+/** Records a problem and carries on, so every field at fault is named at once. */
+type Fail = (field: string, what: string) => undefined;
 
 function parseNodes(nodes: unknown, fail: Fail): NodeSpec[] {
   if (typeof nodes === "number") {
     if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) {
-      return fail("nodes", `must be a whole number from 1 to ${MAX_NODES}, or a list of nodes (got ${describe(nodes)})`);
+      fail("nodes", `must be a whole number from 1 to ${MAX_NODES}, or a list of nodes (got ${describe(nodes)})`);
+      return [];
     }
     return Array.from({ length: nodes }, (_, i) => ({ name: `n${i + 1}`, env: {} }));
   }
   if (!Array.isArray(nodes) || nodes.length < 1 || nodes.length > MAX_NODES) {
-    return fail("nodes", `must be a node count from 1 to ${MAX_NODES} or a list of 1 to ${MAX_NODES} nodes like [{ "name": "n1" }] (got ${describe(nodes)})`);
+    fail("nodes", `must be a node count from 1 to ${MAX_NODES} or a list of 1 to ${MAX_NODES} nodes like [{ "name": "n1" }] (got ${describe(nodes)})`);
+    return [];
   }
   const seen = new Map<string, number>();
-  return nodes.map((node: unknown, i): NodeSpec => {
+  const specs: NodeSpec[] = [];
+  nodes.forEach((node: unknown, i) => {
     const at = `nodes[${i}]`;
     if (!isObject(node)) return fail(at, `must be an object like { "name": "n1" } (got ${describe(node)})`);
     rejectUnknownKeys(node, NODE_KEYS, at, fail);
     const name = node.name;
     if (typeof name !== "string" || !NODE_NAME.test(name)) {
-      return fail(`${at}.name`, `must be a string of letters, digits, _ or - starting with a letter (got ${describe(name)})`);
+      fail(`${at}.name`, `must be a string of letters, digits, _ or - starting with a letter (got ${describe(name)})`);
+    } else {
+      const first = seen.get(name.toLowerCase());
+      if (first !== undefined) fail(`${at}.name`, `is ${JSON.stringify(name)}, already the name of nodes[${first}]; node names must be unique`);
+      else seen.set(name.toLowerCase(), i);
     }
-    const first = seen.get(name.toLowerCase());
-    if (first !== undefined) return fail(`${at}.name`, `is ${JSON.stringify(name)}, already the name of nodes[${first}]; node names must be unique`);
-    seen.set(name.toLowerCase(), i);
     const env: Record<string, string> = {};
     if ("env" in node) {
-      if (!isObject(node.env)) return fail(`${at}.env`, `must be an object of environment variables, e.g. { "PORT": "3001" } (got ${describe(node.env)})`);
-      for (const [k, v] of Object.entries(node.env)) {
-        if (typeof v !== "string")
-          return fail(`${at}.env.${k}`, `must be a string (got ${describe(v)}); environment values are text, so write ${JSON.stringify(String(v))}`);
-        env[k] = v;
+      if (!isObject(node.env)) fail(`${at}.env`, `must be an object of environment variables, e.g. { "PORT": "3001" } (got ${describe(node.env)})`);
+      else {
+        for (const [k, v] of Object.entries(node.env)) {
+          if (typeof v !== "string")
+            fail(`${at}.env.${k}`, `must be a string (got ${describe(v)}); environment values are text, so write ${JSON.stringify(String(v))}`);
+          else env[k] = v;
+        }
       }
     }
-    return { name, env };
+    if (typeof name === "string") specs.push({ name, env });
   });
+  return specs;
 }
 
 function parseCoordinator(c: unknown, fail: Fail): { host: string; port: number } {
-  if (c === undefined) return { host: DEFAULT_HOST, port: 0 };
-  if (!isObject(c)) return fail("coordinator", `must be an object like { "host": "127.0.0.1", "port": 0 } (got ${describe(c)})`);
+  const fallback = { host: DEFAULT_HOST, port: 0 };
+  if (c === undefined) return fallback;
+  if (!isObject(c)) return fail("coordinator", `must be an object like { "host": "127.0.0.1", "port": 0 } (got ${describe(c)})`) ?? fallback;
   rejectUnknownKeys(c, COORDINATOR_KEYS, "coordinator", fail);
   const host = c.host ?? DEFAULT_HOST;
-  if (typeof host !== "string" || host === "") return fail("coordinator.host", `must be a host name or IP address (got ${describe(host)})`);
-  if (!isLoopbackHost(host)) {
-    return fail(
+  if (typeof host !== "string" || host === "") fail("coordinator.host", `must be a host name or IP address (got ${describe(host)})`);
+  else if (!isLoopbackHost(host)) {
+    fail(
       "coordinator.host",
       `is ${host}, which is not a loopback address: reaching nodes on other machines needs authenticated transport, which devcluster does not support yet. Use 127.0.0.1.`,
     );
   }
   const port = c.port ?? 0;
   if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    return fail("coordinator.port", `must be a whole number from 0 to 65535, 0 meaning any free port (got ${describe(port)})`);
+    fail("coordinator.port", `must be a whole number from 0 to 65535, 0 meaning any free port (got ${describe(port)})`);
   }
-  return { host, port };
+  return { host: host as string, port: port as number };
 }
 
 /**

@@ -7,6 +7,17 @@ import * as path from "node:path";
  */
 export const TEMPLATES_DIR = path.join(__dirname, "../../../cli/project/templates");
 
+/** The devcluster package this init runs from: a checkout, or a copy installed in some node_modules. */
+export const PACKAGE_DIR = path.join(__dirname, "../../..");
+
+/**
+ * What the starter's `tsc --noEmit` needs besides devcluster, pinned to the
+ * majors devcluster is built and tested with (Node 20's types, TypeScript 5):
+ * the registry's latest may be a major ahead that the starter's tsconfig was
+ * never checked against. Both names are on the npm registry.
+ */
+export const TYPE_CHECK_DEPS = ["typescript@5", "@types/node@20"] as const;
+
 /**
  * Template file -> file in the new project. `.gitignore` is stored as
  * `gitignore` because npm leaves `.gitignore` files out of published packages.
@@ -24,6 +35,8 @@ const FILES: ReadonlyArray<{ template: string; target: string }> = [
  * (created if needed): cluster.config.json named after the folder, a tsconfig,
  * an entry module `src/app.ts` and a counter behaviour `src/counter.ts`.
  * An existing file is never overwritten; it is skipped and the log says so.
+ * A folder that already has a cluster.config.json was initialized before, so
+ * init writes nothing there: a sample file the user deleted stays deleted.
  * Resolves to the absolute paths of the files it wrote.
  *
  * @example
@@ -34,6 +47,11 @@ export async function init(dir: string, opts: { log?: (line: string) => void } =
   const root = path.resolve(dir);
   const name = path.basename(root);
   const written: string[] = [];
+
+  if (fs.existsSync(path.join(root, "cluster.config.json"))) {
+    log(`cluster.config.json exists: ${root} was initialized before, so init writes nothing (files you deleted stay deleted)`);
+    return written;
+  }
 
   for (const { template, target } of FILES) {
     const dest = path.join(root, target);
@@ -53,12 +71,38 @@ export async function init(dir: string, opts: { log?: (line: string) => void } =
   }
 
   const cd = path.relative(process.cwd(), root);
-  const install = hasDevcluster(root) ? "" : "npm install --save-dev devcluster typescript @types/node, then ";
   log(
-    `Next: ${cd ? `cd ${/^[\w./-]+$/.test(cd) ? cd : JSON.stringify(cd)} && ` : ""}${install}npx devcluster up. ` +
-      `Edit src/counter.ts while it runs: every node reloads it and the counters keep their counts.`,
+    `Next: ${cd ? `cd ${shellWord(cd)} && ` : ""}npm install --save-dev ${installArgs(root).join(" ")}, then npx devcluster up. ` +
+      `Edit src/counter.ts while it runs: every node reloads it and the counters keep their counts. ` +
+      `\`npx tsc --noEmit\` type-checks the project.`,
   );
   return written;
+}
+
+/**
+ * What the project installs to run and type-check: devcluster itself, unless
+ * it already depends on it, then TypeScript and Node's types. devcluster is not
+ * on the npm registry, so it comes from the folder init runs from (npm links a
+ * folder dependency: node_modules/devcluster points at the checkout, whose
+ * package.json gives the types of `from "devcluster"`, the bin and the config
+ * schema). Run from an installed copy, the project already has it.
+ */
+export function installArgs(root: string): string[] {
+  const installed = path.relative(path.resolve(root, "node_modules"), PACKAGE_DIR);
+  const fromFolder = hasDevcluster(root) || (!installed.startsWith("..") && !path.isAbsolute(installed)) ? [] : [shellWord(folderSpec(root))];
+  return [...fromFolder, ...TYPE_CHECK_DEPS];
+}
+
+/** The checkout as npm's folder spec, relative to the project (`../devcluster`), so it survives moving both together. */
+function folderSpec(root: string): string {
+  const rel = path.relative(root, PACKAGE_DIR) || ".";
+  // Beside the project (../devcluster) reads best; from far away the absolute path does.
+  if (rel.split(path.sep).filter((p) => p === "..").length > 2) return PACKAGE_DIR;
+  return rel.startsWith(".") || path.isAbsolute(rel) ? rel : `./${rel}`;
+}
+
+function shellWord(text: string): string {
+  return /^[\w./@-]+$/.test(text) ? text : JSON.stringify(text);
 }
 
 /** Whether the project already depends on devcluster (then init need not tell the user to install it). */

@@ -62,10 +62,13 @@ export function reloadLogLine(r: ReloadReport, opts: ReloadViewOptions = {}): st
   return [reloadHeadline(r, opts), ...why, ...(skipped ? [skipped] : [])].join("; ");
 }
 
-/** What `--json` prints: the report without the benchmark's phase timings. */
+/** Milliseconds to 0.01 ms: finer than the table shows, and without the float noise of performance.now() (11.634917000000001). */
+const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
+
+/** What `--json` prints: the report without the benchmark's phase timings, times rounded to 0.01 ms. */
 export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped"> {
   const { ok, modules: mods, nodes, ms, skipped } = r;
-  return { ok, modules: mods, nodes, ms, ...(skipped ? { skipped } : {}) };
+  return { ok, modules: mods, nodes: nodes.map((n) => ({ ...n, ms: roundMs(n.ms) })), ms: roundMs(ms), ...(skipped ? { skipped } : {}) };
 }
 
 /** A reload report as the shell shows it (the rendering above) and as --json prints it. */

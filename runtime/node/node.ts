@@ -39,9 +39,6 @@ export interface NodeOptions {
   log: Logger;
 }
 
-/** pid numbers of a node's n-th start begin at n × this (see Processes.startIdsAt) */
-const PIDS_PER_INCARNATION = 1_000_000;
-
 /**
  * One node of the cluster: its module table and processes, its link to the
  * coordinator, and a DEALER to every peer (each node receives on its own
@@ -109,7 +106,13 @@ export class ClusterNode implements Runtime {
     });
     this.timers = new Timers(() => this.makeRef());
     this.control = new ControlLink(opts.name, opts.keys, opts.log);
-    this.stats = new NodeStats({ node: this.name, versions: () => this.table.versions(), processes: () => this.procs.count, timers: () => this.timers.size });
+    this.stats = new NodeStats({
+      node: this.name,
+      versions: () => this.table.versions(),
+      processes: () => this.procs.count,
+      timers: () => this.timers.size,
+      supervisorsGaveUp: () => this.supervision.gaveUp.map(String),
+    });
     const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
     this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
@@ -131,7 +134,7 @@ export class ClusterNode implements Runtime {
     this.cluster = w.cluster;
     this.entry = w.entry;
     this.nodes = w.nodes;
-    this.procs.startIdsAt(w.incarnation * PIDS_PER_INCARNATION + 1);
+    this.procs.startIdsAt(Pid.of(this.name, 1, w.incarnation).id);
     this.links.set(w.peers);
     this.reloads.join(w.bundles);
     const t0 = performance.now();

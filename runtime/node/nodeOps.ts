@@ -14,6 +14,7 @@ export { SHELL_TOUCH_MS } from "../../wire/protocol";
 import { RENDERED, encode, toWireError, type ControlMessage, type NodeInfo, type NodeOp } from "../../wire/protocol";
 import { inspect } from "node:util";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
+import { compileSnippet } from "./snippet";
 
 /** What the shell's operations need from the node they run on. */
 export interface NodeOpsHost {
@@ -55,21 +56,18 @@ export async function rpc(node: NodeOpsHost, module: string, fn: string, args: u
 
 /**
  * Evaluates a snippet here with the runtime API in scope (spawn, call, whereis,
- * …) plus `node` and `require`; an expression's value is returned, a block
- * may `return`.
+ * …) plus `node` and `require`; an expression's value is returned, and a
+ * block's value is its last expression statement's, as in the REPL (or what
+ * it `return`s).
  */
 export async function evalOn(node: NodeOpsHost, code: string): Promise<unknown> {
   const scope: Record<string, unknown> = { ...node.api, node: node.name, require: createRequire(path.join(node.srcDir, "shell.js")) };
   const names = Object.keys(scope).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
   let fn: (...args: unknown[]) => Promise<unknown>;
   try {
-    fn = new AsyncFunction(...names, `return (${code}\n);`);
-  } catch {
-    try {
-      fn = new AsyncFunction(...names, code);
-    } catch (err) {
-      fail("syntax_error", `evalOn ${node.name}: ${(err as Error).message}`);
-    }
+    fn = compileSnippet(code, (body) => new AsyncFunction(...names, body));
+  } catch (err) {
+    fail("syntax_error", `evalOn ${node.name}: ${(err as Error).message}`);
   }
   return fn(...names.map((n) => scope[n]));
 }

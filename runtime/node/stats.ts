@@ -1,6 +1,6 @@
 /**
- * What `status` shows of a node: memory, event-loop delay, processes, timers,
- * module versions. The event-loop histogram runs for the node's whole life,
+ * What `status` shows of a node: memory, event-loop delay, uptime, processes,
+ * timers, module versions, and top supervisors that gave up. The event-loop histogram runs for the node's whole life,
  * so a delay seen between two `status` calls is not lost.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -11,6 +11,8 @@ export interface StatsSource {
   versions(): Record<string, string>;
   processes(): number;
   timers(): number;
+  /** top supervisors that reached their restart intensity */
+  supervisorsGaveUp?(): string[];
 }
 
 export class NodeStats {
@@ -40,6 +42,8 @@ export class NodeStats {
       heapTotal: mem.heapTotal,
       timers: this.source.timers(),
       eventLoopDelay: d.count > 0 ? { mean: ms(d.mean), p99: ms(d.percentile(99)), max: ms(d.max) } : { mean: 0, p99: 0, max: 0 },
+      uptimeMs: Math.round(process.uptime() * 1000),
+      supervisorsGaveUp: this.source.supervisorsGaveUp?.() ?? [],
     };
   }
 }

@@ -26,6 +26,12 @@ export interface SupervisionHost {
 export class Supervision {
   /** the built-in supervisor behaviour, bound to this node */
   readonly behaviour: ReturnType<typeof supervisorBehaviour>;
+  /**
+   * Top supervisors (no supervisor above them) that reached their restart
+   * intensity: nothing restarts their tree, so the node runs on with its
+   * processes gone, which `status` must say rather than show a plain "up".
+   */
+  readonly gaveUp: Pid[] = [];
 
   constructor(private readonly host: SupervisionHost) {
     this.behaviour = supervisorBehaviour({
@@ -37,6 +43,9 @@ export class Supervision {
       },
       shutdownChild: (sup, pid, ms) => this.shutdownChild(sup, pid, ms),
       stop: (sup, reason) => void host.procs.exit(sup, reason),
+      gaveUp: (sup) => {
+        if (!sup.supervisor) this.gaveUp.push(sup.pid);
+      },
     });
   }
 

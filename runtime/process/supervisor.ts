@@ -72,6 +72,8 @@ export interface SupervisorHost {
   /** unlinks, sends "shutdown", kills after `ms`; false when it was already gone */
   shutdownChild(sup: Proc, pid: Pid, ms: number): Promise<boolean>;
   stop(sup: Proc, reason: unknown): void;
+  /** it reached its restart intensity and stops (status shows a top supervisor that did) */
+  gaveUp?(sup: Proc): void;
 }
 
 interface Child {
@@ -145,6 +147,7 @@ export function supervisorBehaviour(host: SupervisorHost) {
       { proc: sup.pid.toString(), code: "reached_max_restart_intensity", intensity: st.intensity, period: st.period },
       "supervisor gave up: too many restarts; it stops and its parent decides",
     );
+    host.gaveUp?.(sup);
     await shutdown(sup, st, st.children);
     host.stop(sup, "shutdown");
   };

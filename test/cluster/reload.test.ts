@@ -111,6 +111,8 @@ describe("the core loop: save a file, every node runs the new code", () => {
     assert.equal(await callOn("n3", { type: "incr" }), 1000);
     const after = ((await server.coordinator.nodeRequest("n3", { op: "ps" })) as { pid: Pid; names: string[] }[])[0]!;
     assert.notEqual(after.pid.toString(), before.toString());
+    // readable after a restart: number within this life, then the life (not <n3.1000001>)
+    assert.match(after.pid.toString(), /^<n3\.\d{1,3}\.1>$/);
     assert.deepEqual(after.names, ["counter:n3"]);
   });
 
@@ -120,5 +122,14 @@ describe("the core loop: save a file, every node runs the new code", () => {
     const config = JSON.parse(readFileSync(project.configPath, "utf8")) as Record<string, unknown>;
     project.write("cluster.config.json", JSON.stringify({ ...config, nodes: 4 }, null, 2));
     await logs.waitFor(/cluster\.config\.json changed: .*restart `devcluster up` to apply it/);
+    // Said once: more saves of either file leave the advice standing. A module saved after them is
+    // reloaded after its quiet period, by when the earlier files' fs events have been handled.
+    project.write("cluster.config.json", JSON.stringify({ ...config, nodes: 5 }, null, 2));
+    project.write("package.json", JSON.stringify({ name: "t", dependencies: { "left-pad": "^1.3.0", ms: "^2.1.3" } }));
+    const saved = nextSave(server);
+    project.write("src/counter.ts", counter(2000));
+    assert.ok((await saved).report?.ok);
+    assert.equal(logs.lines.filter((l) => /cluster\.config\.json changed/.test(l)).length, 1, "config warning repeated");
+    assert.equal(logs.lines.filter((l) => /dependencies changed/.test(l)).length, 1, "dependency warning repeated");
   });
 });

@@ -145,6 +145,15 @@ describe("devcluster shell against a live cluster", () => {
       assert.equal(node, "n2");
     });
 
+    test("--node for a node the cluster does not have is refused, naming the nodes it has, with --eval and without", async () => {
+      for (const args of [["--eval", "1 + 1"], []]) {
+        const r = await cli(["shell", "--node", "n9", ...args], project.dir);
+        assert.equal(r.code, 1, `shell --node n9 ${args.join(" ")} was not refused: ${r.stdout}`);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /--node n9: cluster test has no node n9; its nodes are n1, n2/);
+      }
+    });
+
     test("reload and versions report per node", async () => {
       const report = (await evalJson('reload("util")')) as { ok: boolean; nodes: { node: string; ok: boolean }[] };
       assert.equal(report.ok, true);
@@ -282,14 +291,14 @@ describe("devcluster shell against a live cluster", () => {
     test("the shell's own pid is made again on a node that restarted: flush() works, not noproc", async () => {
       const sh = await openShell(["--node", "n2"]);
       sh.line("self()");
-      const first = (await sh.expect(/<n2\.\d+>/)).trim();
+      const first = (await sh.expect(/<n2\.\d+(?:\.\d+)?>/)).trim();
       const back = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n2", 20_000);
       server.launcher.kill("n2");
       await back;
       sh.line("flush()");
       await sh.expect(/\[\]/);
       sh.line("self()");
-      const second = (await sh.expect(/<n2\.\d+>/)).trim();
+      const second = (await sh.expect(/<n2\.\d+(?:\.\d+)?>/)).trim();
       assert.notEqual(second, first);
     });
 

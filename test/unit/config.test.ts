@@ -129,6 +129,35 @@ describe("config", () => {
     assert.deepEqual(ok.coordinator, { host: "::1", port: 4000 });
   });
 
+  test("a config with several mistakes names every field at fault at once, one per line, not just the first", () => {
+    const err = rejects(
+      {
+        name: "",
+        src: "src",
+        entry: "app.ts",
+        nodes: [{ name: "n1" }, { name: "2x", env: { PORT: 3001 } }, { name: "N1" }],
+        coordinator: { port: -1 },
+        nodez: 1,
+      },
+      "nodez",
+      /: 7 problems:\n/,
+    );
+    assert.deepEqual(
+      err.problems.map((p) => p.field),
+      ["nodez", "name", "entry", "nodes[1].name", "nodes[1].env.PORT", "nodes[2].name", "coordinator.port"],
+    );
+    const lines = err.message.split("\n").slice(1);
+    assert.equal(lines.length, 7);
+    assert.match(lines[0]!, /^ {2}"nodez" is not a known setting \(did you mean "nodes"\?\)/);
+    assert.match(lines[5]!, /"nodes\[2\]\.name" is "N1", already the name of nodes\[0\]/);
+    assert.match(lines[6]!, /"coordinator\.port" must be a whole number from 0 to 65535/);
+  });
+
+  test("a missing source folder is one problem: the entry file is not also reported missing", () => {
+    const err = rejects({ ...base(), src: "nowhere" }, "src", /"src" is "nowhere", but .* does not exist/);
+    assert.equal(err.problems.length, 1);
+  });
+
   test("loopback hosts are recognised in every spelling, others are not", () => {
     for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]) {
       assert.equal(isLoopbackHost(h), true, h);

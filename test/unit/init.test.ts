@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { init, TEMPLATES_DIR } from "../../cli/project/init";
+import { execFileSync } from "node:child_process";
+import { init, installArgs, PACKAGE_DIR, TEMPLATES_DIR } from "../../cli/project/init";
 import { loadConfig } from "../../cli/project/config";
 import { Compiler } from "../../cli/dev/compiler";
 
@@ -90,5 +91,60 @@ describe("devcluster init", () => {
 
     // A second run writes nothing at all.
     assert.deepEqual(await init(dir, { log: () => {} }), []);
+  });
+
+  test("init run again in an initialized folder does not bring back a sample file the user deleted", async () => {
+    const dir = path.join(root, "again");
+    await init(dir, { log: () => {} });
+    fs.rmSync(path.join(dir, "src", "counter.ts"));
+    fs.rmSync(path.join(dir, ".gitignore"));
+    const lines: string[] = [];
+    assert.deepEqual(await init(dir, { log: (l) => lines.push(l) }), []);
+    assert.ok(!fs.existsSync(path.join(dir, "src", "counter.ts")), "src/counter.ts came back");
+    assert.ok(!fs.existsSync(path.join(dir, ".gitignore")), ".gitignore came back");
+    assert.match(lines.join("\n"), /cluster\.config\.json exists: .* was initialized before, so init writes nothing/);
+  });
+
+  test("the hint installs devcluster from this checkout's folder (it is not on the registry) and TypeScript 5 with Node 20's types", async () => {
+    const dir = path.join(root, "hint");
+    const lines: string[] = [];
+    await init(dir, { log: (l) => lines.push(l) });
+    const next = lines.find((l) => l.startsWith("Next: "))!;
+    assert.ok(next.includes(`npm install --save-dev ${installArgs(dir).join(" ")}, then npx devcluster up`), next);
+    const [folder, ...deps] = installArgs(dir);
+    assert.equal(path.resolve(dir, folder!), PACKAGE_DIR, "devcluster comes from the folder init runs from");
+    assert.deepEqual(deps, ["typescript@5", "@types/node@20"]);
+    // A project that already depends on devcluster (or has it installed) is only told about the type-checking packages.
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ devDependencies: { devcluster: "file:" + PACKAGE_DIR } }));
+    assert.deepEqual(installArgs(dir), ["typescript@5", "@types/node@20"]);
+  });
+
+  // Issue "every command tells the truth", rule 9. `npm install` from the registry is too slow and depends on the
+  // network here, so the test installs what the hint names the way npm installs it, offline: node_modules/devcluster
+  // is a link to this checkout (npm links a folder dependency), typescript and @types/node are links to this repo's
+  // own copies (TypeScript 5.9, @types/node 20, the majors the hint pins). Then the project's own tsc must pass.
+  test("the project init writes type-checks with `tsc --noEmit` once the hint's packages are installed", async () => {
+    const dir = path.join(root, "typechecks");
+    await init(dir, { log: () => {} });
+    const modules = path.join(dir, "node_modules");
+    fs.mkdirSync(path.join(modules, "@types"), { recursive: true });
+    const repoModules = path.join(PACKAGE_DIR, "node_modules");
+    fs.symlinkSync(PACKAGE_DIR, path.join(modules, "devcluster"), "dir");
+    fs.symlinkSync(path.join(repoModules, "typescript"), path.join(modules, "typescript"), "dir");
+    fs.symlinkSync(path.join(repoModules, "@types", "node"), path.join(modules, "@types", "node"), "dir");
+    const tsc = path.join(modules, "typescript", "bin", "tsc");
+    let out = "";
+    try {
+      execFileSync(process.execPath, [tsc, "--noEmit", "-p", dir], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+    } catch (err) {
+      out = `${(err as { stdout?: string }).stdout ?? ""}${(err as Error).message}`;
+    }
+    assert.equal(out, "", `tsc --noEmit failed in the starter project:\n${out}`);
+    // and it checks for real: a type error in a starter file is reported
+    fs.appendFileSync(path.join(dir, "src", "app.ts"), "\nexport const wrong: number = spawn;\n");
+    assert.throws(
+      () => execFileSync(process.execPath, [tsc, "--noEmit", "-p", dir], { cwd: dir, encoding: "utf8", timeout: 120_000 }),
+      (err: { stdout?: string }) => /TS2322/.test(err.stdout ?? ""),
+    );
   });
 });

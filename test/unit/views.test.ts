@@ -100,28 +100,83 @@ describe("the reload report view", () => {
     assert.deepEqual(Object.keys(json), ["ok", "modules", "nodes", "ms"]);
     assert.deepEqual(json.modules, [{ name: "counter", version: "0123456789ab" }]);
   });
+
+  test("--json gives reload times to 0.01 ms, the whole report's and each node's", () => {
+    const noisy: ReloadReport = {
+      ...ok,
+      ms: 11.634917000000001,
+      nodes: [
+        { node: "n1", ok: true, ms: 0.98765432 },
+        { node: "n2", ok: true, ms: 3.005 },
+      ],
+    };
+    const json = JSON.parse(toJson(new ReloadView(noisy))) as { ms: number; nodes: { ms: number }[] };
+    assert.equal(json.ms, 11.63);
+    assert.deepEqual(
+      json.nodes.map((n) => n.ms),
+      [0.99, 3.01],
+    );
+    assert.deepEqual(reloadJson(noisy).nodes[0], { node: "n1", ok: true, ms: 0.99 });
+  });
 });
 
 const status: StatusReport = {
   name: "demo",
   endpoint: "tcp://127.0.0.1:4000",
   nodes: [
-    { name: "n1", pid: 4242, up: true, processes: 3, modules: { app: "aaaaaaaaaaaa", counter: "bbbbbbbbbbbb" } },
-    { name: "n2", pid: null, up: false, processes: 0, modules: {} },
+    {
+      name: "n1",
+      pid: 4242,
+      up: true,
+      state: "up",
+      processes: 3,
+      modules: { app: "aaaaaaaaaaaa", counter: "bbbbbbbbbbbb" },
+      restarts: 0,
+      uptimeMs: 725_400,
+      rss: 52_428_800,
+      heapUsed: 10_485_760,
+      heapTotal: 20_971_520,
+      eventLoopDelay: { mean: 10.2, p99: 12.5, max: 30 },
+      supervisorsGaveUp: [],
+    },
+    {
+      name: "n2",
+      pid: 4343,
+      up: true,
+      state: "supervisor gave up",
+      processes: 0,
+      modules: { app: "aaaaaaaaaaaa" },
+      restarts: 2,
+      uptimeMs: 3_000,
+      rss: 41_943_040,
+      heapUsed: 9_437_184,
+      heapTotal: 20_971_520,
+      eventLoopDelay: { mean: 10.1, p99: 11, max: 12 },
+      supervisorsGaveUp: ["<n2.1.2>"],
+    },
+    { name: "n3", pid: null, up: false, state: "down", processes: 0, modules: {}, restarts: 1 },
   ],
 };
 
 describe("the status view", () => {
-  test("the cluster and endpoint, then a row per node with OS pid, state, process count and short versions", () => {
+  test("a row per node: OS pid, state, uptime, restarts, processes, RSS, heap, event-loop delay, short versions", () => {
     assert.equal(
-      renderStatus(status),
+      renderStatus(status).split("\n").slice(0, 5).join("\n"),
       [
         "cluster demo at tcp://127.0.0.1:4000",
-        "node  os pid  state  processes  modules",
-        "n1    4242    up     3          app@aaaaaaaa counter@bbbbbbbb",
-        "n2    -       down   0          ",
+        "node  os pid  state               uptime  restarts  processes  rss     heap    loop mean/p99  modules",
+        "n1    4242    up                  12m05s  0         3          50.0MB  10.0MB  10.2/12.5ms    app@aaaaaaaa counter@bbbbbbbb",
+        "n2    4343    supervisor gave up  3s      2         0          40.0MB  9.0MB   10.1/11.0ms    app@aaaaaaaa",
+        "n3    -       down                -       1         0          -       -       -              ",
       ].join("\n"),
     );
+  });
+
+  test("a node whose top supervisor gave up is not shown as a plain up: its state says so and a warning line names the supervisor", () => {
+    const lines = renderStatus(status).split("\n");
+    assert.equal(lines.length, 6);
+    assert.match(lines[5]!, /^warning: n2 is running, but its top supervisor <n2\.1\.2> gave up \(reached_max_restart_intensity\)/);
+    assert.ok(!renderStatus({ ...status, nodes: [status.nodes[0]!] }).includes("warning"), "a healthy cluster has no warning");
   });
 
   test("the shell's status() prints the same table, keeps the report's fields, and --json is the report", () => {
@@ -129,7 +184,7 @@ describe("the status view", () => {
     assert.equal(inspect(view), renderStatus(status));
     assert.deepEqual(
       view.nodes.map((n) => n.name),
-      ["n1", "n2"],
+      ["n1", "n2", "n3"],
     );
     assert.deepEqual(JSON.parse(toJson(view)), JSON.parse(toJson(statusJson(status))));
     assert.deepEqual(JSON.parse(toJson(view)), status);
