@@ -38,6 +38,9 @@ export interface ProcessHost {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each builtin has its own state and args
 export type Builtins = Record<string, Behaviour<any, any>>;
 
+/** A module that exports none of these is not a behaviour: spawn refuses it (bad_behaviour). */
+const BEHAVIOUR_CALLBACKS = ["init", "handleCall", "handleCast", "handleInfo"] as const;
+
 /** terminate of a user module may not hold up its exit signals for longer than this */
 const TERMINATE_LIMIT_MS = 5000;
 
@@ -164,6 +167,16 @@ export class Processes {
     if (!behaviour) {
       const known = Object.keys(this.table.versions()).sort().join(", ");
       throw new ClusterError("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
+    }
+    // A module with none of the callbacks (a library, the entry) would start and then fail at its first message, far
+    // from the mistake: refuse it here, on the node that has the code, so every caller (API, remote, shell) hears why.
+    if (!BEHAVIOUR_CALLBACKS.some((cb) => typeof (behaviour as Record<string, unknown>)[cb] === "function")) {
+      const fns = Object.keys(behaviour).filter((k) => typeof (behaviour as Record<string, unknown>)[k] === "function");
+      throw new ClusterError(
+        "bad_behaviour",
+        `${module} is not a behaviour: it exports none of ${BEHAVIOUR_CALLBACKS.join(", ")} (it exports: ${fns.sort().join(", ") || "no functions"}); spawn a module that exports gen_server-style callbacks, or use rpc to run a plain function`,
+        { module },
+      );
     }
     const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args);
     proc.supervisor = opts.supervisor;

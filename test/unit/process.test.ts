@@ -75,6 +75,18 @@ describe("processes: spawn", () => {
     assert.equal(n.procs.count, 0);
   });
 
+  test("spawning a module that is not a behaviour is refused at once with bad_behaviour, naming what it exports (rule 12)", async () => {
+    const n = newNode();
+    n.modules.load("util", "u1", { add: (a: number, b: number) => a + b, start: () => undefined, codeChange: (_v: string, s: unknown) => s });
+    await assert.rejects(n.procs.spawn("util", {}), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "bad_behaviour");
+      assert.match(err.message, /util is not a behaviour: it exports none of init, handleCall, handleCast, handleInfo \(it exports: add, codeChange, start\)/);
+      return true;
+    });
+    assert.equal(n.procs.count, 0);
+    assert.deepEqual(n.exits, []);
+  });
+
   test("an init that throws fails spawn with init_failed, and the process is gone and reported exited", async () => {
     const n = newNode();
     n.modules.load("badinit", "x1", {
