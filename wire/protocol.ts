@@ -38,6 +38,8 @@ export interface PeerInfo {
 export interface From {
   node: string;
   ref: number;
+  /** the calling process, when a process called (not the shell or code outside a process): monitor or link to it */
+  pid?: Pid;
 }
 
 /** Per-process facts for status, ps and tests. */
@@ -63,6 +65,8 @@ export interface ProcessInfo {
   trapExit?: boolean;
   /** live timers it owns (sendAfter, sendInterval) */
   timers?: number;
+  /** resources it owns (own(resource)): closed when it ends */
+  resources?: number;
 }
 
 export interface NodeInfo {

@@ -8,6 +8,7 @@ import { ClusterError } from "../../wire/errors";
 import { crashReason, describe, exitedError, memoryOf, noproc } from "./reasons";
 export { crashReason, noproc, type CrashReason } from "./reasons";
 import type { Behaviour, CallResult } from "./behaviour";
+import { release, type Ownable } from "./resources";
 
 /** The slice of the module table the process layer reads on every message. */
 export interface ModuleSource {
@@ -73,6 +74,8 @@ export class Proc {
   supervisor: Pid | undefined;
   /** true while init runs: messages wait in the mailbox */
   initializing = false;
+  /** sockets, servers, streams it owns (own(resource)): closed when it ends, however it ends */
+  readonly resources = new Set<Ownable>();
   /** run once its exit has propagated (supervisors wait on these during shutdown) */
   readonly exitHooks: ((reason: unknown) => void)[] = [];
 
@@ -332,6 +335,9 @@ export class Processes {
     }
     proc.deferred.clear();
     const finish = (): void => {
+      // After terminate (which may still write a goodbye on its socket), before links and monitors hear of the exit:
+      // whoever is told it ended may rely on its port being free again.
+      release(proc.resources, (err) => this.host.log.warn({ proc: proc.pid.toString(), err }, "closing an owned resource failed"));
       this.host.exited(proc, reason);
       for (const hook of proc.exitHooks.splice(0)) hook(reason);
     };
@@ -469,6 +475,7 @@ export class Processes {
       ...(proc.supervisor ? { supervisor: proc.supervisor } : {}),
       trapExit: proc.trapExit,
       timers: proc.timers.size,
+      resources: proc.resources.size,
     };
   }
 
