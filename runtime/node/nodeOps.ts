@@ -14,9 +14,11 @@ export { SHELL_TOUCH_MS } from "../../wire/protocol";
 import { RENDERED, encode, toWireError, type ControlMessage, type NodeInfo, type NodeOp } from "../../wire/protocol";
 import { inspect } from "node:util";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
+import { replaceState, trees, type DebugOpsHost } from "./debugOps";
+import type { ProcessInfo } from "../../wire/protocol";
 
 /** What the shell's operations need from the node they run on. */
-export interface NodeOpsHost {
+export interface NodeOpsHost extends DebugOpsHost {
   readonly name: string;
   readonly srcDir: string;
   readonly table: Pick<ModuleTable, "current" | "old" | "versions">;
@@ -31,6 +33,8 @@ export interface NodeOpsHost {
   call(pid: Pid, msg: unknown, timeoutMs?: number): Promise<unknown>;
   cast(pid: Pid, msg: unknown): void;
   send(pid: Pid, msg: unknown): void;
+  unregister(name: string): Promise<boolean>;
+  processInfo(pid: Pid): Promise<ProcessInfo>;
 }
 
 function fail(code: ErrorCode, message: string): never {
@@ -232,6 +236,14 @@ export async function runNodeOp(node: NodeOpsHost, op: NodeOp): Promise<unknown>
       return flush(node, op.pid);
     case "touch":
       return touch(node, op.pid);
+    case "unregister":
+      return node.unregister(op.name);
+    case "processInfo":
+      return node.processInfo(op.pid);
+    case "tree":
+      return trees(node);
+    case "replaceState":
+      return replaceState(node, op.pid, op.fn);
     default: {
       const unhandled: never = op;
       return unhandled;
@@ -251,7 +263,7 @@ export async function answerNodeRequest(node: NodeOpsHost, msg: Extract<ControlM
     return encode(response);
   } catch (err) {
     // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
-    const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
+    const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call" || msg.op.op === "replaceState";
     const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
     return encode(
       value
