@@ -11,6 +11,7 @@ import { Pid, parsePid } from "../wire/pid";
 import { ClusterError } from "../wire/errors";
 import type { From, ProcessInfo } from "../wire/protocol";
 import type { ChildInfo, ChildSpec, SupervisorSpec } from "./process/supervisor";
+import { checkOwnable, type Ownable } from "./process/resources";
 
 /**
  * @internal What the API needs from the node it runs in (ClusterNode
@@ -26,6 +27,12 @@ export interface Runtime {
   send(pid: Pid, msg: unknown): void;
   register(name: string, pid: Pid): Promise<void>;
   whereis(name: string): Promise<Pid | undefined>;
+  /** the node's pushed cache only: no round trip, so send and cast by name stay synchronous and ordered */
+  lookup(name: string): Pid | undefined;
+  unregister(name: string): Promise<boolean>;
+  registered(): string[];
+  own(resource: Ownable): void;
+  disown(resource: Ownable): boolean;
   exit(pid: Pid, reason: unknown): void;
   link(pid: Pid): void;
   unlink(pid: Pid): void;
@@ -55,6 +62,28 @@ function toPid(pid: Pid | string, what: string): Pid {
   throw new ClusterError("badarg", `${what}: expected a pid like <n1.42>, got ${String(pid)}`);
 }
 
+/**
+ * A destination: a pid, a pid's printed form, or a cluster-wide name
+ * (Erlang's `{global, Name}`). Text that parses as a pid (`<n1.4>`, angle
+ * brackets included) is a pid; any other string is a name. register refuses
+ * names that parse as pids, so the two never meet.
+ */
+type Target = { pid: Pid } | { name: string };
+
+function toTarget(target: Pid | string, what: string): Target {
+  if (target instanceof Pid) return { pid: target };
+  if (typeof target === "string" && target !== "") {
+    const parsed = parsePid(target);
+    return parsed ? { pid: parsed } : { name: target };
+  }
+  throw new ClusterError("badarg", `${what}: expected a pid, its text <n1.42>, or a registered name, got ${String(target)}`);
+}
+
+function unregistered(name: string, what: string): ClusterError {
+  const hint = /^[A-Za-z][\w-]*\.\d+$/.test(name) ? ` (a pid is written <${name}>)` : "";
+  return new ClusterError("noproc", `${what}: no process is registered as ${name}${hint}`);
+}
+
 function checkMs(ms: number, what: string): void {
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) throw new ClusterError("badarg", `${what}: ms must be a finite number >= 0, got ${String(ms)}`);
 }
@@ -68,6 +97,13 @@ export function createApi(runtime: Runtime | undefined) {
   const rt = (): Runtime => {
     if (!runtime) throw new ClusterError("no_runtime", "the devcluster API works inside a node started by `devcluster up`");
     return runtime;
+  };
+  /** send and cast stay synchronous (and so in order): a name is read from the node's cache, as whereis reads it first. */
+  const byCache = (t: Target, what: string): Pid => {
+    if ("pid" in t) return t.pid;
+    const pid = rt().lookup(t.name);
+    if (!pid) throw unregistered(t.name, what);
+    return pid;
   };
   return {
     Pid,
@@ -89,21 +125,44 @@ export function createApi(runtime: Runtime | undefined) {
       if (typeof node !== "string" || typeof module !== "string") throw new ClusterError("badarg", "spawn(node, module, args): node and module are strings");
       return rt().spawn(node, module, args);
     },
-    call<T = unknown>(pid: Pid | string, msg: unknown, timeoutMs?: number): Promise<T> {
-      return rt().call(toPid(pid, "call"), msg, timeoutMs) as Promise<T>;
+    call<T = unknown>(to: Pid | string, msg: unknown, timeoutMs?: number): Promise<T> {
+      const t = toTarget(to, "call");
+      const runtime = rt();
+      if ("pid" in t) return runtime.call(t.pid, msg, timeoutMs) as Promise<T>;
+      // A name missing from the node's cache may have been registered a moment ago elsewhere: ask the coordinator.
+      return runtime.whereis(t.name).then((pid) => {
+        if (!pid) throw unregistered(t.name, "call");
+        return runtime.call(pid, msg, timeoutMs) as Promise<T>;
+      });
     },
-    cast(pid: Pid | string, msg: unknown): void {
-      rt().cast(toPid(pid, "cast"), msg);
+    cast(to: Pid | string, msg: unknown): void {
+      rt().cast(byCache(toTarget(to, "cast"), "cast"), msg);
     },
-    send(pid: Pid | string, msg: unknown): void {
-      rt().send(toPid(pid, "send"), msg);
+    send(to: Pid | string, msg: unknown): void {
+      rt().send(byCache(toTarget(to, "send"), "send"), msg);
     },
     register(name: string, pid: Pid | string): Promise<void> {
       if (typeof name !== "string" || name === "") throw new ClusterError("badarg", "register(name, pid): name is a non-empty string");
+      if (parsePid(name)) throw new ClusterError("badarg", `register(name, pid): ${name} reads as a pid; a name must not look like <node.id>`);
       return rt().register(name, toPid(pid, "register"));
     },
     whereis(name: string): Promise<Pid | undefined> {
       return rt().whereis(name);
+    },
+    unregister(name: string): Promise<boolean> {
+      if (typeof name !== "string" || name === "") throw new ClusterError("badarg", "unregister(name): name is a non-empty string");
+      return rt().unregister(name);
+    },
+    registered(): string[] {
+      return rt().registered();
+    },
+    own<R extends Ownable>(resource: R): R {
+      checkOwnable(resource, "own");
+      rt().own(resource);
+      return resource;
+    },
+    disown(resource: Ownable): boolean {
+      return rt().disown(resource);
     },
     exit(pid: Pid | string, reason: unknown = "killed"): void {
       rt().exit(toPid(pid, "exit"), reason);

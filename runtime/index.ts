@@ -14,6 +14,7 @@ export type { From, ProcessInfo, NodeInfo } from "../wire/protocol";
 export type { ChildSpec, ChildInfo, SupervisorSpec, Restart, Strategy } from "./process/supervisor";
 export type { Behaviour, CallResult } from "./process/behaviour";
 export type { HotContext } from "./code/hot";
+export type { Ownable } from "./process/resources";
 
 /** What the entry module's `start(ctx)` receives, once per node at boot. */
 export interface StartContext {
@@ -37,23 +38,33 @@ export const nodes = outside.nodes;
 /**
  * Starts a process of behaviour `module` on `node`; resolves after its init.
  * `const pid = await spawn("n2", "chat/room", { name: "lobby" });`
- * Errors: unknown_module, init_failed, nodedown, timeout.
+ * Errors: unknown_module, bad_behaviour (the module exports none of init, handleCall, handleCast, handleInfo), init_failed, nodedown, timeout.
  */
 export const spawn = outside.spawn;
 
 /**
  * Sends a request and waits for the reply. `const n = await call(pid, { type: "get" });`
+ * The destination of call, cast and send is a pid, its text `"<n1.4>"`, or a
+ * cluster-wide name (Erlang's `{global, Name}`): `await call("room:lobby", { type: "who" })`.
+ * A string that parses as a pid's text (angle brackets included) is a pid;
+ * any other string is a name (register refuses names that look like pids).
+ * handleCall's `from.pid` is the caller when a process called.
  * Errors: noproc, process_crashed (it crashed handling this call, or before replying), process_exited,
  * noconnection (its node went down), timeout (default 5000 ms, the message says how long it waited), nodedown, not_serializable.
  */
 export const call = outside.call;
 
-/** Fire-and-forget request, handled by handleCast. `cast(pid, { type: "incr" });` */
+/**
+ * Fire-and-forget request, handled by handleCast. `cast(pid, { type: "incr" });` or `cast("counter:n1", …)`.
+ * A name is read from this node's cache of names (no round trip, so casts stay in order).
+ * Errors: noproc (thrown here for a name nobody holds), not_serializable.
+ */
 export const cast = outside.cast;
 
 /**
- * Plain message, handled by handleInfo; dropped if the process is gone. `send(pid, "tick");`
- * Errors: not_serializable (thrown here, naming the field, e.g. `msg.handler is a function`).
+ * Plain message, handled by handleInfo; dropped if the process is gone. `send(pid, "tick");` or `send("room:lobby", …)`.
+ * Errors: not_serializable (thrown here, naming the field, e.g. `msg.handler is a function`),
+ * noproc (thrown here for a name nobody holds; a dead pid is not an error).
  */
 export const send = outside.send;
 
@@ -62,6 +73,28 @@ export const register = outside.register;
 
 /** Looks up a cluster-wide name. `const room = await whereis("room:lobby");` */
 export const whereis = outside.whereis;
+
+/**
+ * Drops a cluster-wide name, whichever process holds it; resolves whether it
+ * was registered. A whereis or register from this node afterwards sees it gone.
+ * `await unregister("room:lobby");`
+ */
+export const unregister = outside.unregister;
+
+/** Every cluster-wide name, sorted, from this node's cache (global:registered_names). `registered()` → `["chat:sup:n1", "room:lobby"]` */
+export const registered = outside.registered;
+
+/**
+ * self() takes ownership of a socket, server, stream or anything with
+ * destroy(), close() or end() (tried in that order): it is closed when the
+ * process ends for any reason, `exit(pid, "kill")` included, after terminate.
+ * Returns the resource. `const socket = own(args.socket);`
+ * Errors: not_a_process, badarg (nothing to close it with).
+ */
+export const own = outside.own;
+
+/** self() gives up a resource it owns (to hand it to another process); returns whether it owned it. `disown(socket);` */
+export const disown = outside.disown;
 
 /**
  * Sends an exit signal to a process on any node, from self() (or from no

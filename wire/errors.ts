@@ -78,6 +78,8 @@ export type ErrorCode =
   | "unknown_function"
   /** a shell snippet does not parse */
   | "syntax_error"
+  /** a function the shell sent to run in a process (replaceState) threw; the process keeps its state */
+  | "callback_failed"
   /** esbuild refused the file; the message has file:line:col */
   | "compile_failed"
   /** rollback of a module with no older version */

@@ -38,6 +38,8 @@ export interface PeerInfo {
 export interface From {
   node: string;
   ref: number;
+  /** the calling process, when a process called (not the shell or code outside a process): monitor or link to it */
+  pid?: Pid;
 }
 
 /** Per-process facts for status, ps and tests. */
@@ -63,6 +65,21 @@ export interface ProcessInfo {
   trapExit?: boolean;
   /** live timers it owns (sendAfter, sendInterval) */
   timers?: number;
+  /** resources it owns (own(resource)): closed when it ends */
+  resources?: number;
+}
+
+/** One supervisor or child in the shell's tree(): a root supervisor has no id; a child's pid is absent while it is not running. */
+export interface SupervisionTree {
+  pid: Pid | undefined;
+  module: string;
+  id?: string;
+  restart?: "permanent" | "transient" | "temporary";
+  names: string[];
+  /** a supervisor's children, in start order */
+  children?: SupervisionTree[];
+  /** why a supervisor's children could not be read (it ended while the tree was read) */
+  error?: string;
 }
 
 export interface NodeInfo {
@@ -105,7 +122,12 @@ export type NodeOp =
   | { op: "versions"; module?: string }
   | { op: "mailbox" }
   | { op: "flush"; pid: Pid }
-  | { op: "touch"; pid: Pid };
+  | { op: "touch"; pid: Pid }
+  | { op: "unregister"; name: string }
+  | { op: "processInfo"; pid: Pid }
+  | { op: "tree" }
+  /** `fn` is a function's source text, run in the process's node */
+  | { op: "replaceState"; pid: Pid; fn: string };
 
 /** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
 export type ControlMessage =

@@ -10,6 +10,9 @@ import { LogLines } from "../views/logLines";
 import type { LogAnswer } from "../dev/logs";
 import { StatusView } from "../views/status";
 import { shortVersion, table } from "../views/tables";
+import { TreeView } from "../views/tree";
+import { Overview } from "../views/overview";
+import type { SupervisionTree } from "../../wire/protocol";
 
 /** A state that could not travel (it holds a socket, a function): the node's util.inspect of it. */
 export class Rendered {
@@ -93,6 +96,12 @@ export class ShellContext {
     const pid = await this.client().request<Pid | undefined>({ type: "whereis", name: target });
     if (!pid) fail("noproc", `no process is registered as ${target}`);
     return pid;
+  }
+
+  /** processInfo as the node the process lives on answers it (names included). */
+  async processInfo(target: Pid | string): Promise<ProcessInfo> {
+    const pid = await this.resolve(target);
+    return (await this.op(pid.node, { op: "processInfo", pid })) as ProcessInfo;
   }
 
   private op(node: string, op: NodeOp, timeoutMs?: number): Promise<unknown> {
@@ -290,6 +299,63 @@ export class ShellContext {
         "evaluates a snippet on a node with the runtime API in scope",
         'evalOn("n1", "process.memoryUsage().rss")',
         (node: string | undefined, code: string) => this.op(this.node(node, "evalOn"), { op: "evalOn", code }).then(unrender),
+      ),
+      h("registered", "registered()", "every cluster-wide name, sorted", "registered()", async () =>
+        Object.keys(await this.client().request<Record<string, Pid>>({ type: "names" })).sort(),
+      ),
+      h(
+        "unregister",
+        "unregister(name)",
+        "drops a cluster-wide name (the process lives on); true if it was registered",
+        'unregister("room:lobby")',
+        async (name: string) => {
+          if (typeof name !== "string" || name === "") fail("badarg", "unregister(name): name is a non-empty string");
+          const holder = await this.client().request<Pid | undefined>({ type: "whereis", name });
+          if (!holder) return false;
+          // The holder's node unregisters it: the coordinator hears it there before the answer comes back.
+          return this.op(holder.node, { op: "unregister", name });
+        },
+      ),
+      h(
+        "tree",
+        "tree(node?)",
+        "the supervision trees of one node or all: supervisor -> children with id, pid, module, restart type",
+        'tree("n1")',
+        async (node?: string) => {
+          const names = node ? [node] : await this.upNodes();
+          const per = await Promise.all(names.map(async (n) => [n, (await this.op(n, { op: "tree" })) as SupervisionTree[]] as const));
+          return new TreeView(Object.fromEntries(per));
+        },
+      ),
+      h(
+        "processInfo",
+        "processInfo(pid)",
+        "status, mailbox, handled, version, memory, links, monitors, supervisor, timers, names of one process",
+        'processInfo("room:lobby")',
+        (target: Pid | string) => this.processInfo(target),
+      ),
+      h(
+        "links",
+        "links(pid)",
+        "the pids linked to a process",
+        'links("chat:sup:n1")',
+        async (target: Pid | string) => (await this.processInfo(target)).links ?? [],
+      ),
+      h("i", "i()", "one table of every process on every node, with links, monitors, supervisor, timers and owned resources", "i()", async () => {
+        const nodes = await this.upNodes();
+        const lists = await Promise.all(nodes.map((n) => this.op(n, { op: "ps" }) as Promise<ProcessInfo[]>));
+        return new Overview(lists.flat(), nodes);
+      }),
+      h(
+        "replaceState",
+        "replaceState(pid, fn)",
+        "sys:replace_state: fn(state) runs in the process between its messages and returns the new state; fn travels as source text, so it cannot use shell variables",
+        'replaceState("counter:n1", (s) => ({ ...s, n: 0 }))',
+        async (target: Pid | string, fn: ((state: any) => unknown) | string) => {
+          if (typeof fn !== "function" && typeof fn !== "string") fail("badarg", "replaceState(pid, fn): fn is a function (state) => newState");
+          const pid = await this.resolve(target);
+          return unrender(await this.op(pid.node, { op: "replaceState", pid, fn: String(fn) }));
+        },
       ),
       h("self", "self()", "the shell's own pid, for processes to reply to", 'call("counter:n1", { type: "get", replyTo: await self() })', () => this.self()),
       h(

@@ -37,6 +37,29 @@ export class Names {
     return (await promise) as Pid | undefined;
   }
 
+  /** The cache alone: every registration is pushed to every node, so a miss means "not registered" but for one in flight. */
+  lookup(name: string): Pid | undefined {
+    return this.names.get(name);
+  }
+
+  /**
+   * Drops `name` wherever it is held. The cache forgets it at once and the
+   * coordinator hears it on the same ordered link as this node's later
+   * requests, so a whereis or register from here afterwards sees it gone.
+   */
+  async unregister(name: string): Promise<boolean> {
+    const pid = await this.whereis(name);
+    if (!pid) return false;
+    this.names.delete(name);
+    this.host.toCoordinator({ type: "unregister", name, pid });
+    return true;
+  }
+
+  /** Every cluster-wide name this node knows of, sorted. */
+  all(): string[] {
+    return [...this.names.keys()].sort();
+  }
+
   /** The coordinator's push of names set and unset anywhere in the cluster. */
   update(msg: Extract<ControlMessage, { type: "names" }>): void {
     for (const [name, pid] of Object.entries(msg.set)) {

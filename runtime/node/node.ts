@@ -10,6 +10,7 @@ import { SUPERVISOR, type ChildInfo, type ChildSpec, type SupervisorSpec } from 
 import { Supervision } from "./supervision";
 import { runSys } from "../process/sys";
 import { Timers } from "../process/timers";
+import type { Ownable } from "../process/resources";
 import {
   PROTOCOL_VERSION,
   toWireError,
@@ -337,7 +338,9 @@ export class ClusterNode implements Runtime {
   /** A call whose message was checked by the caller, or need not be (it stays on this node). */
   request(pid: Pid, msg: unknown, timeoutMs: number): Promise<unknown> {
     const { ref, promise } = this.calls.expect(timeoutMs, `call to ${pid}`, pid.node);
-    const from: From = { node: this.name, ref };
+    // The caller's pid, when a process calls, lets the server monitor or link to who asked (From.pid).
+    const caller = selfProc()?.pid;
+    const from: From = { node: this.name, ref, ...(caller ? { pid: caller } : {}) };
     if (pid.node === this.name) {
       if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.calls.settle(ref, { ok: false, error: noproc(pid) });
     } else if (!this.toPeer(pid.node, { type: "call", to: pid.id, from, msg })) {
@@ -452,6 +455,27 @@ export class ClusterNode implements Runtime {
 
   namesOf(pid: Pid): string[] {
     return this.names.namesOf(pid);
+  }
+
+  lookup(name: string): Pid | undefined {
+    return this.names.lookup(name);
+  }
+
+  unregister(name: string): Promise<boolean> {
+    return this.names.unregister(name);
+  }
+
+  registered(): string[] {
+    return this.names.all();
+  }
+
+  /** The resource is closed when self() ends, however it ends (see process/resources.ts). */
+  own(resource: Ownable): void {
+    this.mustSelf("own").resources.add(resource);
+  }
+
+  disown(resource: Ownable): boolean {
+    return this.mustSelf("disown").resources.delete(resource);
   }
 
   private exited(proc: Proc, reason: unknown): void {

@@ -15,9 +15,11 @@ import { RENDERED, encode, toWireError, type ControlMessage, type NodeInfo, type
 import { inspect } from "node:util";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
 import { compileSnippet } from "./snippet";
+import { replaceState, trees, type DebugOpsHost } from "./debugOps";
+import type { ProcessInfo } from "../../wire/protocol";
 
 /** What the shell's operations need from the node they run on. */
-export interface NodeOpsHost {
+export interface NodeOpsHost extends DebugOpsHost {
   readonly name: string;
   readonly srcDir: string;
   readonly table: Pick<ModuleTable, "current" | "old" | "versions">;
@@ -32,6 +34,8 @@ export interface NodeOpsHost {
   call(pid: Pid, msg: unknown, timeoutMs?: number): Promise<unknown>;
   cast(pid: Pid, msg: unknown): void;
   send(pid: Pid, msg: unknown): void;
+  unregister(name: string): Promise<boolean>;
+  processInfo(pid: Pid): Promise<ProcessInfo>;
 }
 
 function fail(code: ErrorCode, message: string): never {
@@ -230,6 +234,14 @@ export async function runNodeOp(node: NodeOpsHost, op: NodeOp): Promise<unknown>
       return flush(node, op.pid);
     case "touch":
       return touch(node, op.pid);
+    case "unregister":
+      return node.unregister(op.name);
+    case "processInfo":
+      return node.processInfo(op.pid);
+    case "tree":
+      return trees(node);
+    case "replaceState":
+      return replaceState(node, op.pid, op.fn);
     default: {
       const unhandled: never = op;
       return unhandled;
@@ -249,7 +261,7 @@ export async function answerNodeRequest(node: NodeOpsHost, msg: Extract<ControlM
     return encode(response);
   } catch (err) {
     // A state holding a socket or a function cannot travel; a person asking for it still wants to read it.
-    const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call";
+    const readable = msg.op.op === "state" || msg.op.op === "rpc" || msg.op.op === "evalOn" || msg.op.op === "call" || msg.op.op === "replaceState";
     const value = response.type === "nodeResponse" && response.ok && readable ? { [RENDERED]: inspect(response.value, { depth: 6 }) } : undefined;
     return encode(
       value

@@ -8,6 +8,7 @@ import { ClusterError } from "../../wire/errors";
 import { crashReason, describe, describeState, exitedError, memoryOf, noproc } from "./reasons";
 export { crashReason, noproc, type CrashReason } from "./reasons";
 import type { Behaviour, CallResult } from "./behaviour";
+import { release, type Ownable } from "./resources";
 
 /** The slice of the module table the process layer reads on every message. */
 export interface ModuleSource {
@@ -37,6 +38,9 @@ export interface ProcessHost {
 /** Behaviours whose code lives in the runtime (e.g. `devcluster/supervisor`), not in a user module. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each builtin has its own state and args
 export type Builtins = Record<string, Behaviour<any, any>>;
+
+/** A module that exports none of these is not a behaviour: spawn refuses it (bad_behaviour). */
+const BEHAVIOUR_CALLBACKS = ["init", "handleCall", "handleCast", "handleInfo"] as const;
 
 /** terminate of a user module may not hold up its exit signals for longer than this */
 const TERMINATE_LIMIT_MS = 5000;
@@ -70,6 +74,8 @@ export class Proc {
   supervisor: Pid | undefined;
   /** true while init runs: messages wait in the mailbox */
   initializing = false;
+  /** sockets, servers, streams it owns (own(resource)): closed when it ends, however it ends */
+  readonly resources = new Set<Ownable>();
   /** run once its exit has propagated (supervisors wait on these during shutdown) */
   readonly exitHooks: ((reason: unknown) => void)[] = [];
 
@@ -164,6 +170,16 @@ export class Processes {
     if (!behaviour) {
       const known = Object.keys(this.table.versions()).sort().join(", ");
       throw new ClusterError("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`);
+    }
+    // A module with none of the callbacks (a library, the entry) would start and then fail at its first message, far
+    // from the mistake: refuse it here, on the node that has the code, so every caller (API, remote, shell) hears why.
+    if (!BEHAVIOUR_CALLBACKS.some((cb) => typeof (behaviour as Record<string, unknown>)[cb] === "function")) {
+      const fns = Object.keys(behaviour).filter((k) => typeof (behaviour as Record<string, unknown>)[k] === "function");
+      throw new ClusterError(
+        "bad_behaviour",
+        `${module} is not a behaviour: it exports none of ${BEHAVIOUR_CALLBACKS.join(", ")} (it exports: ${fns.sort().join(", ") || "no functions"}); spawn a module that exports gen_server-style callbacks, or use rpc to run a plain function`,
+        { module },
+      );
     }
     const proc = new Proc(new Pid(this.host.node, this.nextId++), module, args);
     proc.supervisor = opts.supervisor;
@@ -320,6 +336,9 @@ export class Processes {
     }
     proc.deferred.clear();
     const finish = (): void => {
+      // After terminate (which may still write a goodbye on its socket), before links and monitors hear of the exit:
+      // whoever is told it ended may rely on its port being free again.
+      release(proc.resources, (err) => this.host.log.warn({ proc: proc.pid.toString(), err }, "closing an owned resource failed"));
       this.host.exited(proc, reason);
       for (const hook of proc.exitHooks.splice(0)) hook(reason);
     };
@@ -457,6 +476,7 @@ export class Processes {
       ...(proc.supervisor ? { supervisor: proc.supervisor } : {}),
       trapExit: proc.trapExit,
       timers: proc.timers.size,
+      resources: proc.resources.size,
     };
   }
 

@@ -4,7 +4,9 @@ import { cpSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { DevServer } from "../../cli/dev/devServer";
-import { makeProject, nextSave, startCluster, type Project } from "../helpers/cluster";
+import { cli, makeProject, nextSave, startCluster, type Project } from "../helpers/cluster";
+import type { ProcessInfo } from "../../wire/protocol";
+import { within } from "../helpers/fakeNode";
 
 const EXAMPLE_SRC = path.join(__dirname, "..", "..", "..", "examples", "chat", "src");
 const DEADLINE_MS = 10_000;
@@ -26,9 +28,12 @@ class ChatClient {
   text = "";
   private readonly socket: net.Socket;
   private readonly waiters: (() => void)[] = [];
+  /** settles when the server closes the connection */
+  readonly closed: Promise<void>;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.setEncoding("utf8");
     socket.on("data", (d: string) => {
       this.text += d;
@@ -178,5 +183,35 @@ describe("examples/chat", () => {
     alice.say("/history");
     const history = await alice.waitFor(/v2 alice in reload says: hello before the reload\n.*v2 bob in reload says: hello after the reload/, a);
     assert.doesNotMatch(history, /<alice>/, "history still shown in the old format");
+  });
+
+  test("a session killed from the shell disconnects its client and leaves its room (rule 11: processes own their sockets)", async () => {
+    server ??= (await startCluster(project)).server;
+    const carol = await ChatClient.connect(base + 2); // n3
+    clients.push(carol);
+    const dave = await ChatClient.connect(base); // n1
+    clients.push(dave);
+    await carol.waitFor(/on node n3[\s\S]*joined #lobby/);
+    await dave.waitFor(/on node n1[\s\S]*joined #lobby/);
+    let d = dave.mark();
+    carol.say("/nick carol");
+    await carol.waitFor(/you are now carol/);
+    dave.say("/who");
+    await dave.waitFor(/in #lobby: .*carol@n3/, d);
+
+    const ps = (await server.coordinator.nodeRequest("n3", { op: "ps" })) as ProcessInfo[];
+    const sessions = ps.filter((p) => p.module === "chat/session");
+    assert.equal(sessions.length, 1, `one session on n3, carol's: ${JSON.stringify(sessions)}`);
+    d = dave.mark();
+    const r = await cli(["shell", "--eval", `kill("${sessions[0]!.pid}")`], project.dir);
+    assert.equal(r.code, 0, r.stderr);
+
+    // "kill" skips terminate: only the runtime, which owns the socket for the session, can close it, and only the room's monitor can drop the member.
+    await within(carol.closed, "carol's connection closing after her session was killed", DEADLINE_MS);
+    await dave.waitFor(/#lobby \* carol left/, d);
+    d = dave.mark();
+    dave.say("/who");
+    const who = await dave.waitFor(/in #lobby: .*\n/, d);
+    assert.doesNotMatch(who, /carol/);
   });
 });

@@ -26,7 +26,12 @@ function fakeRuntime(name: string, seen: unknown[][] = []): Runtime {
     cast: record("cast"),
     send: record("send"),
     register: record("register", Promise.resolve()),
-    whereis: record("whereis", Promise.resolve(undefined)),
+    whereis: (n: string) => (seen.push(["whereis", n]), Promise.resolve(n === "room:lobby" ? new Pid("n2", 9) : undefined)),
+    lookup: (n: string) => (n === "room:lobby" ? new Pid("n2", 9) : undefined),
+    unregister: record("unregister", Promise.resolve(true)),
+    registered: record("registered", ["room:lobby"]),
+    own: record("own"),
+    disown: record("disown", true),
     exit: record("exit"),
     link: record("link"),
     unlink: record("unlink"),
@@ -80,12 +85,42 @@ describe("createApi", () => {
   test("bad arguments are badarg before anything is forwarded", () => {
     const seen: unknown[][] = [];
     const api = createApi(fakeRuntime("n1", seen));
-    assert.throws(() => api.send("n1.4", "x"), codeOf("badarg"));
+    assert.throws(() => api.send(42 as unknown as string, "x"), codeOf("badarg"));
+    assert.throws(() => api.register("<n1.4>", "<n1.4>"), codeOf("badarg"));
+    assert.throws(() => api.own({} as never), codeOf("badarg"));
     assert.throws(() => api.sendAfter(-1, "<n1.4>", "x"), codeOf("badarg"));
     assert.throws(() => api.sendInterval(0, "<n1.4>", "x"), codeOf("badarg"));
     assert.throws(() => api.spawn(1 as unknown as string, "m"), codeOf("badarg"));
     assert.throws(() => api.register("", "<n1.4>"), codeOf("badarg"));
     assert.deepEqual(seen, []);
+  });
+
+  test("call, cast and send take a registered name as well as a pid; text that parses as a pid is a pid (rule 10)", async () => {
+    const seen: unknown[][] = [];
+    const api = createApi(fakeRuntime("n1", seen));
+    api.send("room:lobby", "a");
+    api.cast("room:lobby", "b");
+    api.send("<n3.1>", "c");
+    assert.equal(await api.call("room:lobby", "d"), "answer");
+    assert.deepEqual(
+      seen.map((s) => s.map(String)),
+      [
+        ["send", "<n2.9>", "a"],
+        ["cast", "<n2.9>", "b"],
+        ["send", "<n3.1>", "c"],
+        ["whereis", "room:lobby"],
+        ["call", "<n2.9>", "d", "undefined"],
+      ],
+    );
+    assert.throws(
+      () => api.send("nobody", "x"),
+      (err: unknown) => codeOf("noproc")(err) && /no process is registered as nobody/.test(String(err)),
+    );
+    assert.throws(
+      () => api.cast("n1.4", "x"),
+      (err: unknown) => codeOf("noproc")(err) && /a pid is written <n1.4>/.test(String(err)),
+    );
+    await assert.rejects(api.call("nobody", "x"), codeOf("noproc"));
   });
 
   test("self() outside a process handler is not_a_process", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import type { From } from "../../wire/protocol";
+import type { Pid } from "../../wire/pid";
 import { CallError, FakeNode, within } from "../helpers/fakeNode";
 
 type Log = { log: string[] };
@@ -73,6 +74,18 @@ describe("processes: spawn", () => {
       return true;
     });
     assert.equal(n.procs.count, 0);
+  });
+
+  test("spawning a module that is not a behaviour is refused at once with bad_behaviour, naming what it exports (rule 12)", async () => {
+    const n = newNode();
+    n.modules.load("util", "u1", { add: (a: number, b: number) => a + b, start: () => undefined, codeChange: (_v: string, s: unknown) => s });
+    await assert.rejects(n.procs.spawn("util", {}), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "bad_behaviour");
+      assert.match(err.message, /util is not a behaviour: it exports none of init, handleCall, handleCast, handleInfo \(it exports: add, codeChange, start\)/);
+      return true;
+    });
+    assert.equal(n.procs.count, 0);
+    assert.deepEqual(n.exits, []);
   });
 
   test("an init that throws fails spawn with init_failed, and the process is gone and reported exited", async () => {
@@ -222,6 +235,38 @@ describe("processes: crashes", () => {
 });
 
 describe("processes: exit and terminate", () => {
+  test("what a process owns is closed when it ends, by kill too, after terminate and before its exit is reported (rule 11)", async () => {
+    const n = newNode();
+    const closed: string[] = [];
+    n.modules.load("owner", "o1", {
+      init: () => ({}),
+      terminate: () => void closed.push("terminate"),
+    });
+    const owned = async (): Promise<Pid> => {
+      const p = await n.procs.spawn("owner", {});
+      const proc = n.proc(p);
+      proc.resources.add({ destroy: () => closed.push("socket.destroy"), close: () => closed.push("socket.close (not this)") });
+      proc.resources.add({ close: () => closed.push("server.close") });
+      proc.resources.add({
+        end: () => {
+          throw new Error("end fails");
+        },
+      });
+      proc.resources.add({ end: () => closed.push("stream.end") });
+      n.events.once("exit", () => closed.push("exit reported"));
+      return p;
+    };
+    const killed = await owned();
+    const exited = n.exitOf(killed);
+    n.signals.exit(undefined, killed, "kill");
+    assert.equal(await exited, "killed");
+    assert.deepEqual(closed, ["socket.destroy", "server.close", "stream.end", "exit reported"]);
+    closed.length = 0;
+    const stopped = await owned();
+    await n.procs.exit(n.proc(stopped), "shutdown");
+    assert.deepEqual(closed, ["terminate", "socket.destroy", "server.close", "stream.end", "exit reported"]);
+  });
+
   test("terminate runs with the reason and the last state before the exit is reported", async () => {
     const n = newNode();
     const seen: unknown[] = [];

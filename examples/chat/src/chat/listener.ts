@@ -1,9 +1,11 @@
 import * as net from "node:net";
+import { own } from "devcluster";
 import { accept } from "./accept";
 
 /**
  * The TCP listener, a process under the node's supervisor: init opens the
- * server, terminate closes it, so a restart by the supervisor re-listens.
+ * server and owns it, so it is closed whenever the process ends and a
+ * restart by the supervisor re-listens.
  * The server holds `accept`, imported from chat/accept and so a stable
  * trampoline: a save of accept.ts changes how the next connection is accepted.
  */
@@ -15,7 +17,8 @@ export interface State {
 
 export async function init(args: { port: number; node: string; index: number }): Promise<State> {
   const { port } = args;
-  const server = net.createServer(accept);
+  // Owned: a listener killed from the shell (terminate does not run then) still frees its port for the restart.
+  const server = own(net.createServer(accept));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -34,8 +37,4 @@ export async function init(args: { port: number; node: string; index: number }):
   server.on("error", (err) => console.error(`chat: server on port ${port} failed: ${err.message}`));
   console.log(`chat listening on 127.0.0.1:${port} (node ${args.node}); connect with: nc 127.0.0.1 ${port}`);
   return { server, port };
-}
-
-export function terminate(_reason: unknown, state: State): void {
-  state.server.close();
 }

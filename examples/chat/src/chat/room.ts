@@ -1,11 +1,14 @@
-import { exit, self, send, type From, type Pid } from "devcluster";
+import { demonitor, exit, monitor, self, send, type From, type Pid } from "devcluster";
 import type { ChatMessage, MemberInfo, RoomCall, RoomEvent } from "./types";
 
 /**
  * A chat room: its history and its members. Registered cluster-wide as
  * `room:<name>` on its home node (see chat/rooms); members are session pids
  * on any node. Sends to a member whose process or node is gone are dropped
- * by the runtime, so a dead member never breaks a post.
+ * by the runtime, so a dead member never breaks a post; the room monitors
+ * each member (the caller's pid comes with its join call, `from.pid`), so a
+ * session that ends without leaving (killed from the shell, its node gone)
+ * still leaves the member list.
  */
 
 export const HISTORY_LIMIT = 200;
@@ -14,7 +17,7 @@ export interface State {
   name: string;
   history: ChatMessage[];
   /** keyed by the pid's printed form, `<n1.7>` */
-  members: Map<string, { pid: Pid; nick: string }>;
+  members: Map<string, { pid: Pid; nick: string; monitor?: string }>;
 }
 
 export function init(args: { name: string }): State {
@@ -32,10 +35,13 @@ function notice(state: State, text: string, except?: Pid): void {
   broadcast(state, { type: "notice", room: state.name, text, at: Date.now() }, except);
 }
 
-export function handleCall(msg: RoomCall, _from: From, state: State): { reply: unknown; state: State } {
+export function handleCall(msg: RoomCall, from: From, state: State): { reply: unknown; state: State } {
   switch (msg.type) {
     case "join": {
-      state.members.set(msg.pid.toString(), { pid: msg.pid, nick: msg.nick });
+      const known = state.members.get(msg.pid.toString());
+      // The member is the caller: from.pid is who asked, when a process asked.
+      const watch = known?.monitor ?? (from.pid?.equals(msg.pid) ? monitor(from.pid) : undefined);
+      state.members.set(msg.pid.toString(), { pid: msg.pid, nick: msg.nick, ...(watch ? { monitor: watch } : {}) });
       notice(state, `${msg.nick} joined`, msg.pid);
       return { reply: { history: state.history.slice(), members: state.members.size }, state };
     }
@@ -76,6 +82,7 @@ function leave(state: State, pid: Pid): void {
   const member = state.members.get(pid.toString());
   if (!member) return;
   state.members.delete(pid.toString());
+  if (member.monitor) demonitor(member.monitor);
   notice(state, `${member.nick} left`);
 }
 
@@ -85,8 +92,12 @@ export function handleCast(msg: { type: "leave"; pid: Pid }, state: State): Stat
   return state;
 }
 
-/** `stop`: this room lost the race to register its name (chat/rooms). */
-export function handleInfo(msg: { type: "stop" }, state: State): State {
-  if (msg?.type === "stop") exit(self(), "normal");
+/**
+ * `stop`: this room lost the race to register its name (chat/rooms).
+ * `down`: a member's process ended (or its node went away) without leaving.
+ */
+export function handleInfo(msg: { type: "stop" } | { down: string; pid: Pid; reason: unknown }, state: State): State {
+  if (msg !== null && typeof msg === "object" && "down" in msg) leave(state, msg.pid);
+  else if (msg?.type === "stop") exit(self(), "normal");
   return state;
 }

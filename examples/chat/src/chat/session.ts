@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { call, cast, exit, nodeName, self, send, type From, type Pid } from "devcluster";
+import { call, cast, exit, nodeName, own, self, send, type From, type Pid } from "devcluster";
 import { formatMessage, formatNotice } from "./format";
 import { ROOM_NAME, ensureRoom } from "./rooms";
 import type { ChatMessage, MemberInfo, RoomEvent } from "./types";
@@ -9,6 +9,9 @@ import type { ChatMessage, MemberInfo, RoomEvent } from "./types";
  * holding the socket in its state. The socket's listeners only forward to the
  * mailbox (`send(me, …)`), so every line is handled by the current version of
  * this module, and a reload never leaves a listener running old code.
+ * The session owns its socket (`own`): however it ends, `kill` from the
+ * shell included, the client is disconnected, and its room, which monitors
+ * it, drops it from the member list.
  */
 
 export interface State {
@@ -31,7 +34,7 @@ const MAX_LINE = 1000;
 
 export function init(args: { socket: Socket; nick: string }): State {
   const me = self();
-  const { socket } = args;
+  const socket = own(args.socket);
   socket.setEncoding("utf8");
   // These closures belong to this version of the module forever, so they only
   // forward to the mailbox: the current version handles what they deliver.
@@ -87,9 +90,9 @@ export function handleCall(_msg: unknown, _from: From, state: State): { reply: u
   return { reply: { error: "unknown_call" }, state };
 }
 
+/** A polite exit leaves at once; the socket is closed by the runtime, which owns it for this process. */
 export function terminate(_reason: unknown, state: State): void {
   if (state.roomPid) cast(state.roomPid, { type: "leave", pid: state.me });
-  state.socket.destroy();
 }
 
 interface Command {
