@@ -5,6 +5,7 @@
  */
 import { decodeValue, encodeValue } from "./codec";
 import { Pid } from "./pid";
+import type { ObserverOp, TraceRequest } from "./observer";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -101,7 +102,9 @@ export type NodeOp =
   | { op: "versions"; module?: string }
   | { op: "mailbox" }
   | { op: "flush"; pid: Pid }
-  | { op: "touch"; pid: Pid };
+  | { op: "touch"; pid: Pid }
+  /** the observer page and tracing (wire/observer.ts) */
+  | { op: "observer"; req: ObserverOp };
 
 /** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
 export type ControlMessage =
@@ -151,7 +154,9 @@ export type ClientRequest =
   | { type: "stop" }
   | { type: "node"; node: string; op: NodeOp }
   | { type: "whereis"; name: string }
-  | { type: "names" };
+  | { type: "names" }
+  /** start, read or stop a trace (wire/observer.ts), answered by the coordinator's tracer */
+  | { type: "trace"; req: TraceRequest };
 
 export type ClientMessage =
   { type: "request"; id: number; req: ClientRequest } | { type: "response"; id: number; ok: boolean; value?: unknown; error?: WireError };

@@ -13,6 +13,8 @@ import { LogRenderer, coordinatorLogger, type LogFormat } from "./logs";
 import { clearRunning, keysFile, readRunning, writeRunning } from "../project/stateDir";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
+import { ObserverServer } from "../observer/server";
+import { clearObserverAddress, writeObserverAddress } from "../observer/address";
 
 export interface DevServerOptions {
   configPath: string;
@@ -21,6 +23,8 @@ export interface DevServerOptions {
   out?: NodeJS.WritableStream;
   watch?: boolean;
   quietMs?: number;
+  /** false: no observer page (benchmarks measuring the cluster without it) */
+  observer?: boolean;
 }
 
 /** A reload that came from saved files, timed phase by phase from the first fs event. */
@@ -47,6 +51,8 @@ export class DevServer extends EventEmitter {
   readonly renderer: LogRenderer;
   coordinator!: Coordinator;
   launcher!: Launcher;
+  /** the observer page (cli/observer), served while `up` runs */
+  observer?: ObserverServer;
   private watcher?: Watcher;
   private depsWatcher?: FSWatcher;
   private configWatcher?: FSWatcher;
@@ -109,6 +115,11 @@ export class DevServer extends EventEmitter {
       this.emit("ready");
     });
     this.coordinator.on("stop", () => this.emit("stop"));
+    if (this.opts.observer !== false) {
+      this.observer = await ObserverServer.start({ coordinator: this.coordinator, ...config.observer });
+      writeObserverAddress(config.projectDir, this.observer.url);
+      this.log.info({ observer: this.observer.url }, `observer: ${this.observer.url}`);
+    }
     this.launcher = new Launcher({
       nodes: config.nodes,
       env: {
@@ -197,6 +208,7 @@ export class DevServer extends EventEmitter {
     } catch (err) {
       if (!(err instanceof CompileError)) throw err;
       this.log.error({ code: err.code }, err.message);
+      this.observer?.observer.compileFailed(batch.changed, err);
       this.emit("saved", {
         files: batch.changed,
         error: err,
@@ -242,6 +254,8 @@ export class DevServer extends EventEmitter {
       this.configWatcher?.close();
       await this.watcher?.close();
       await this.launcher?.stop();
+      await this.observer?.close();
+      if (this.observer) clearObserverAddress(this.config.projectDir);
       await this.coordinator?.close();
       clearRunning(this.config.projectDir);
     })();

@@ -30,6 +30,9 @@ import { Reloads } from "../code/reloads";
 import { ControlLink, type Welcome } from "./control";
 import { NodeStats } from "./stats";
 import { ClusterError } from "../../wire/errors";
+import type { ObserverOp } from "../../wire/observer";
+import { runObserverOp } from "./observe";
+import { Tracer } from "./trace";
 
 export interface NodeOptions {
   name: string;
@@ -58,6 +61,8 @@ export class ClusterNode implements Runtime {
   /** what `require("devcluster")` gives this node's modules (each adds its own `hot`) */
   readonly api: Api;
   private readonly stats: NodeStats;
+  /** tracing of messages and calls; `tracer.on` is the one check the message path pays */
+  readonly tracer: Tracer;
   private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private readonly control: ControlLink;
   private readonly links: PeerLinks;
@@ -79,6 +84,7 @@ export class ClusterNode implements Runtime {
     this.log = opts.log;
     this.api = createApi(this);
     this.calls = new Calls(this.name);
+    this.tracer = new Tracer({ node: this.name, facade: (m) => this.table.facade(m) });
     this.supervision = new Supervision(this);
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
@@ -202,6 +208,10 @@ export class ClusterNode implements Runtime {
     return this.stats.info();
   }
 
+  observe(req: ObserverOp): unknown {
+    return runObserverOp(this, req);
+  }
+
   // ---- peers ---------------------------------------------------------------
 
   /** Everything that waited on or watched `name`'s processes hears noconnection. */
@@ -263,6 +273,7 @@ export class ClusterNode implements Runtime {
   // ---- messaging API -------------------------------------------------------
 
   reply(from: From, reply: Reply): void {
+    if (this.tracer.on) this.tracer.message("reply", selfProc()?.pid, `<reply to ${from.node}>`, reply.ok ? reply.value : reply.error);
     this.procs.replied(from);
     if (from.node === this.name) return this.calls.settle(from.ref, reply);
     let sent: boolean;
@@ -315,6 +326,7 @@ export class ClusterNode implements Runtime {
    */
   send(pid: Pid, msg: unknown, kind: "info" | "cast" = "info"): void {
     checkSendable(msg);
+    if (this.tracer.on) this.tracer.message(kind, selfProc()?.pid, pid, msg);
     if (pid.node === this.name) {
       this.procs.deliver(pid.id, { kind, msg } as Envelope);
       return;
@@ -335,6 +347,7 @@ export class ClusterNode implements Runtime {
   request(pid: Pid, msg: unknown, timeoutMs: number): Promise<unknown> {
     const { ref, promise } = this.calls.expect(timeoutMs, `call to ${pid}`, pid.node);
     const from: From = { node: this.name, ref };
+    if (this.tracer.on) this.tracer.message("call", selfProc()?.pid, pid, msg);
     if (pid.node === this.name) {
       if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.calls.settle(ref, { ok: false, error: noproc(pid) });
     } else if (!this.toPeer(pid.node, { type: "call", to: pid.id, from, msg })) {

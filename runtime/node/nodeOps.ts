@@ -13,6 +13,7 @@ import type { Behaviour } from "../process/behaviour";
 export { SHELL_TOUCH_MS } from "../../wire/protocol";
 import { RENDERED, encode, toWireError, type ControlMessage, type NodeInfo, type NodeOp } from "../../wire/protocol";
 import { inspect } from "node:util";
+import type { ObserverOp } from "../../wire/observer";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
 
 /** What the shell's operations need from the node they run on. */
@@ -31,6 +32,8 @@ export interface NodeOpsHost {
   call(pid: Pid, msg: unknown, timeoutMs?: number): Promise<unknown>;
   cast(pid: Pid, msg: unknown): void;
   send(pid: Pid, msg: unknown): void;
+  /** the observer page's and tracing's requests (runtime/node/observe.ts) */
+  observe?(req: ObserverOp): unknown;
 }
 
 function fail(code: ErrorCode, message: string): never {
@@ -232,6 +235,9 @@ export async function runNodeOp(node: NodeOpsHost, op: NodeOp): Promise<unknown>
       return flush(node, op.pid);
     case "touch":
       return touch(node, op.pid);
+    case "observer":
+      if (!node.observe) throw new ClusterError("badarg", `node ${node.name} does not serve the observer`);
+      return node.observe(op.req);
     default: {
       const unhandled: never = op;
       return unhandled;
