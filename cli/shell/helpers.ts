@@ -8,6 +8,7 @@ import { ProcessTable } from "../views/processes";
 import { ReloadView } from "../views/reloadReport";
 import { StatusView } from "../views/status";
 import { shortVersion, table } from "../views/tables";
+import { ShellTracer } from "./trace";
 
 /** A state that could not travel (it holds a socket, a function): the node's util.inspect of it. */
 export class Rendered {
@@ -77,6 +78,11 @@ export interface Helper {
  */
 export class ShellContext {
   private mailbox?: Promise<Pid>;
+  /** trace() and untrace(); events print as lines on stdout while the prompt waits */
+  private readonly tracer = new ShellTracer(
+    () => this.client(),
+    (line) => process.stdout.write(line + "\n"),
+  );
 
   constructor(
     private readonly client: () => ClusterClient,
@@ -288,6 +294,20 @@ export class ShellContext {
         (node: string | undefined, code: string) => this.op(this.node(node, "evalOn"), { op: "evalOn", code }).then(unrender),
       ),
       h("self", "self()", "the shell's own pid, for processes to reply to", 'call("counter:n1", { type: "get", replyTo: await self() })', () => this.self()),
+      h(
+        "trace",
+        "trace(pid | name, opts?) / trace(module, fn, opts?)",
+        "prints every message in and out of a process, or every call of an exported function, on every node; stops after opts.count events (100) or opts.ms (60000)",
+        'trace("counter:n1", { count: 10 })',
+        async (target: unknown, fnOrOpts?: unknown, opts?: unknown) => new Rendered(await this.tracer.trace(target, fnOrOpts, opts)),
+      ),
+      h(
+        "untrace",
+        "untrace()",
+        "stops every trace now and prints what it had not printed",
+        "untrace()",
+        async (id?: number) => new Rendered(await this.tracer.untrace(id)),
+      ),
       h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", () =>
         this.onMailbox((pid) => this.op(pid.node, { op: "flush", pid }), true),
       ),
