@@ -507,4 +507,7 @@ function App() {
   </div>`;
 }
 
-render(html`<${App} />`, document.getElementById("app")!);
+// The placeholder goes first: render appends to what the container holds.
+const root = document.getElementById("app")!;
+root.textContent = "";
+render(html`<${App} />`, root);
