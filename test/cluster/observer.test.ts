@@ -50,8 +50,12 @@ describe("the observer page", { skip }, () => {
     assert.equal(r.stdout.trim(), `observer: ${url()}`);
   });
 
-  test("shows every node with its OS pid, up, and live figures", async () => {
+  test("shows every node with its OS pid, up, and live figures", async (t) => {
     await page.goto(url());
+    await page.locator('tr[data-node="n1"]').waitFor();
+    // A figure for the report, not an assertion: when the first node row was drawn.
+    const ms = await page.evaluate(() => Math.round(performance.now()));
+    t.diagnostic(`first render with data: ${ms} ms after navigation`);
     for (const n of ["n1", "n2", "n3"]) {
       const row = page.locator(`tr[data-node="${n}"]`);
       await row.getByText("up", { exact: true }).waitFor();
