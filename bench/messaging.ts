@@ -94,10 +94,10 @@ function project(nodes: number): { dir: string; configPath: string; cleanup(): v
 
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
 
-async function start(nodes: number): Promise<{ server: DevServer; ms: number; cleanup(): Promise<void> }> {
+async function start(nodes: number, observer = true): Promise<{ server: DevServer; ms: number; cleanup(): Promise<void> }> {
   const p = project(nodes);
   const t0 = performance.now();
-  const server = await DevServer.start({ configPath: p.configPath, logFormat: "json", out: sink(), watch: false });
+  const server = await DevServer.start({ configPath: p.configPath, logFormat: "json", out: sink(), watch: false, observer });
   await server.ready(60_000);
   const ms = performance.now() - t0;
   return { server, ms, cleanup: async () => (await server.close(), p.cleanup()) };
@@ -117,11 +117,16 @@ async function clusterRows(): Promise<Row[]> {
     await run(a, { op: "stream", to: b, n: 10_000 });
     const remote = await run(a, { op: "stream", to: b, n: CASTS });
     const same = await run(a, { op: "stream", to: local, n: CASTS });
+    // A trace on an unrelated process turns the tracer on: each send then looks its pids up.
+    await c.traces.request({ op: "start", target: { pid: local }, limits: { count: 1_000_000, ms: 600_000 } });
+    const traced = await run(a, { op: "stream", to: b, n: CASTS });
+    await c.traces.stop();
     const idle = await run(await spawn("n2"), { op: "idle", n: IDLE });
     return [
       ["cross-node call round trip, median", us(rtt.median), "goal <= 100 us"],
       ["cross-node call round trip, p99", us(rtt.p99), `${CALLS} sequential calls`],
-      ["cross-node cast, one sender", rate(remote.perSecond), `goal >= 250,000; ${remote.received} received`],
+      ["cross-node cast, one sender", rate(remote.perSecond), `goal >= 250,000; ${remote.received} received; tracing compiled in, off`],
+      ["cross-node cast, a trace on another process", rate(traced.perSecond), `tracer on, these pids not traced (${traced.received} received)`],
       ["same-node cast, one sender", rate(same.perSecond), `goal >= 1,000,000; ${same.received} received`],
       [
         "memory per idle process",
@@ -234,6 +239,63 @@ async function zmqCrossProcessRow(): Promise<Row> {
   }
 }
 
+/**
+ * The observer's cost: one 2-node cluster, cross-node cast runs alternating
+ * between no observer (its sampling stopped, no page) and a page open (the
+ * sampling, the event stream, the process table refreshed every 2 s), so the
+ * machine's drift hits both sides alike.
+ */
+export async function observerRows(): Promise<Row[]> {
+  const { server, cleanup } = await start(2, true);
+  const obs = server.observer!;
+  try {
+    const c = server.coordinator;
+    const spawn = (node: string) => c.nodeRequest(node, { op: "spawn", module: "bench", args: null }) as Promise<Pid>;
+    const run = (pid: Pid, msg: unknown) => c.nodeRequest(pid.node, { op: "call", pid, msg, timeoutMs: 600_000 }, 600_000) as Promise<any>;
+    const a = await spawn("n1");
+    const b = await spawn("n2");
+    await run(a, { op: "stream", to: b, n: 20_000 });
+    const base = obs.url.replace(/#.*$/, "");
+    const openPage = async (): Promise<() => void> => {
+      obs.observer.start();
+      const ac = new AbortController();
+      const events = await fetch(`${base}api/events?token=${obs.token}`, { signal: ac.signal });
+      void (async () => {
+        for await (const _ of events.body as unknown as AsyncIterable<Uint8Array>);
+      })().catch(() => undefined);
+      const t = setInterval(
+        () =>
+          void fetch(`${base}api/procs?limit=50`, { headers: { Authorization: `Bearer ${obs.token}` } }).then(
+            (r) => r.text(),
+            () => undefined,
+          ),
+        2000,
+      );
+      return () => (clearInterval(t), ac.abort(), obs.observer.close());
+    };
+    obs.observer.close();
+    const off: number[] = [];
+    const on: number[] = [];
+    const rounds = Number(process.env.BENCH_OBSERVER_ROUNDS ?? 6);
+    for (let i = 0; i < rounds; i++) {
+      off.push((await run(a, { op: "stream", to: b, n: CASTS })).perSecond);
+      const close = await openPage();
+      on.push((await run(a, { op: "stream", to: b, n: CASTS })).perSecond);
+      close();
+    }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const without = median(off);
+    const withPage = median(on);
+    return [
+      ["cross-node cast, no observer", rate(without), `median of ${rounds}: ${off.map((x) => Math.round(x / 1000)).join(", ")} k`],
+      ["cross-node cast, observer page open", rate(withPage), `median of ${rounds}: ${on.map((x) => Math.round(x / 1000)).join(", ")} k`],
+      ["observer's cost", `${(((without - withPage) / without) * 100).toFixed(1)} %`, "goal <= 5 %; alternated runs on one cluster"],
+    ];
+  } finally {
+    await cleanup();
+  }
+}
+
 /** Processes' messaging beside the transport's floor, measured in the same run. */
 export async function runMessagingBench(): Promise<void> {
   const processes = await clusterRows();
@@ -241,11 +303,14 @@ export async function runMessagingBench(): Promise<void> {
   const floor = [...(await zmqRows()), await zmqCrossProcessRow()];
   table("4. devcluster processes (2 nodes, one machine)", [...processes, boot]);
   table("4b. floor, same run", [...floor, functionRow()]);
+  table("4c. the observer page's cost (2 nodes)", await observerRows());
 }
 
 if (require.main === module) {
-  runMessagingBench().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  (process.env.BENCH_ONLY === "observer" ? observerRows().then((rows) => table("4c. the observer page's cost (2 nodes)", rows)) : runMessagingBench()).catch(
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

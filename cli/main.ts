@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { isClusterError } from "../wire/errors";
 import { init } from "./commands/init";
 import { logs } from "./commands/logs";
+import { observe } from "./commands/observe";
 import { ps } from "./commands/ps";
 import { reload } from "./commands/reload";
 import { shell } from "./commands/shell";
@@ -97,6 +98,13 @@ program
   .description("stop the running cluster: every node and the coordinator")
   .addOption(configOption)
   .action((opts: { config?: string }) => run(() => stop(projectDirOf(findConfig(opts.config)))));
+
+program
+  .command("observe")
+  .description("print the running cluster's observer page address (with its token); --open opens it in a browser")
+  .addOption(configOption)
+  .option("--open", "open the page in the default browser")
+  .action((opts: { config?: string; open?: boolean }) => run(() => observe(projectDirOf(findConfig(opts.config)), opts)));
 
 program
   .command("shell")

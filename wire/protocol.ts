@@ -5,6 +5,7 @@
  */
 import { decodeValue, encodeValue } from "./codec";
 import { Pid } from "./pid";
+import type { ObserverOp, TraceRequest } from "./observer";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -127,7 +128,9 @@ export type NodeOp =
   | { op: "processInfo"; pid: Pid }
   | { op: "tree" }
   /** `fn` is a function's source text, run in the process's node */
-  | { op: "replaceState"; pid: Pid; fn: string };
+  | { op: "replaceState"; pid: Pid; fn: string }
+  /** the observer page and tracing (wire/observer.ts) */
+  | { op: "observer"; req: ObserverOp };
 
 /** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
 export type ControlMessage =
@@ -182,7 +185,9 @@ export type ClientRequest =
   | { type: "whereis"; name: string }
   | { type: "names" }
   /** a node's recent log lines (every node's without `node`); with `after` and `waitMs`, the next ones as they come (logs -f) */
-  | { type: "logs"; node?: string; lines?: number; level?: string; after?: number; waitMs?: number };
+  | { type: "logs"; node?: string; lines?: number; level?: string; after?: number; waitMs?: number }
+  /** start, read or stop a trace (wire/observer.ts), answered by the coordinator's tracer */
+  | { type: "trace"; req: TraceRequest };
 
 export type ClientMessage =
   { type: "request"; id: number; req: ClientRequest } | { type: "response"; id: number; ok: boolean; value?: unknown; error?: WireError };

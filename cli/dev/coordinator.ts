@@ -27,6 +27,7 @@ import { Liveness } from "./liveness";
 import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
 import { expectWithin } from "./replies";
 import type { LogAnswer, LogQuery } from "./logs";
+import { Traces } from "../observer/traces";
 
 export type { NodeResult, ReloadReport } from "./reloadTransaction";
 
@@ -126,6 +127,12 @@ export class Coordinator extends EventEmitter {
   });
   /** reloads and joins run one after another, so a joining node never misses a commit */
   private queue: Promise<unknown> = Promise.resolve();
+  /** tracing of messages and calls across the nodes (cli/observer/traces.ts) */
+  readonly traces = new Traces({
+    nodes: () => [...this.members.keys()],
+    whereis: (name) => this.names.get(name),
+    nodeRequest: (node, op, timeoutMs) => this.nodeRequest(node, op, timeoutMs),
+  });
   private requestSeq = 0;
   private ready = false;
   private closed = false;
@@ -471,6 +478,8 @@ export class Coordinator extends EventEmitter {
       case "logs":
         if (!this.opts.logs) throw new ClusterError("not_ready", "this coordinator keeps no logs");
         return this.opts.logs.query(req);
+      case "trace":
+        return this.traces.request(req.req);
       default: {
         const unhandled: never = req;
         return unhandled;
@@ -478,9 +487,18 @@ export class Coordinator extends EventEmitter {
     }
   }
 
+  /** What the observer page shows of the membership: nodes joined now, and how often each was restarted. */
+  membership(): { node: string; up: boolean; osPid: number | null; restarts: number }[] {
+    return this.opts.nodes.map((node) => {
+      const m = this.members.get(node);
+      return { node, up: m !== undefined && this.liveness.reachable(node), osPid: m?.osPid ?? null, restarts: Math.max(0, (this.joins.get(node) ?? 0) - 1) };
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.traces.close();
     this.failRequests(() => true, "shutdown", "the cluster is stopping");
     this.reloads.close();
     this.liveness.close();

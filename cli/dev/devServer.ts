@@ -15,6 +15,8 @@ import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
 import { RestartNotice, jsonContent } from "./restartNotice";
+import { ObserverServer } from "../observer/server";
+import { clearObserverAddress, writeObserverAddress } from "../observer/address";
 
 export interface DevServerOptions {
   configPath: string;
@@ -23,6 +25,8 @@ export interface DevServerOptions {
   out?: NodeJS.WritableStream;
   watch?: boolean;
   quietMs?: number;
+  /** false: no observer page (benchmarks measuring the cluster without it) */
+  observer?: boolean;
 }
 
 /** A reload that came from saved files, timed phase by phase from the first fs event. */
@@ -51,6 +55,8 @@ export class DevServer extends EventEmitter {
   readonly logStore: LogStore;
   coordinator!: Coordinator;
   launcher!: Launcher;
+  /** the observer page (cli/observer), served while `up` runs */
+  observer?: ObserverServer;
   private watcher?: Watcher;
   /** saved files the nodes do not run yet (held, refused, not compiling), retried with every batch */
   pending!: PendingSaves;
@@ -122,6 +128,11 @@ export class DevServer extends EventEmitter {
       this.emit("ready");
     });
     this.coordinator.on("stop", () => this.emit("stop"));
+    if (this.opts.observer !== false) {
+      this.observer = await ObserverServer.start({ coordinator: this.coordinator, ...config.observer });
+      writeObserverAddress(config.projectDir, this.observer.url);
+      this.log.info({ observer: this.observer.url }, `observer: ${this.observer.url}`);
+    }
     this.launcher = new Launcher({
       nodes: config.nodes,
       env: {
@@ -206,6 +217,7 @@ export class DevServer extends EventEmitter {
     const plan = await this.pending.plan(batch);
     const files = plan.files;
     if (plan.error) this.log.error({ code: plan.error.code }, plan.error.message);
+    if (plan.error) this.observer?.observer.compileFailed(files, plan.error);
     if (plan.send.length === 0) {
       if (!plan.error) return;
       this.emit("saved", {
@@ -287,6 +299,8 @@ export class DevServer extends EventEmitter {
       await this.launcher?.stop();
       // Followers (logs -f) hear that no more lines come before the endpoint goes away.
       this.logStore.end();
+      await this.observer?.close();
+      if (this.observer) clearObserverAddress(this.config.projectDir);
       await this.coordinator?.close();
       clearRunning(this.config.projectDir);
       await this.logStore.close();

@@ -26,6 +26,8 @@ export interface ClusterConfig {
   nodes: NodeSpec[];
   /** Where the coordinator binds; always a loopback host. Port 0 means any free port. */
   coordinator: { host: string; port: number };
+  /** Where `up` serves the observer page: loopback unless the file names another host. Port 0 means any free port. */
+  observer: { host: string; port: number };
 }
 
 /**
@@ -57,7 +59,7 @@ export interface ConfigProblem {
 export const CONFIG_FILE = "cluster.config.json";
 export const MAX_NODES = 64;
 
-const TOP_LEVEL_KEYS = ["$schema", "name", "src", "entry", "nodes", "coordinator"] as const;
+const TOP_LEVEL_KEYS = ["$schema", "name", "src", "entry", "nodes", "coordinator", "observer"] as const;
 const NODE_KEYS = ["name", "env"] as const;
 const COORDINATOR_KEYS = ["host", "port"] as const;
 const NODE_NAME = /^[a-z][a-z0-9_-]*$/i;
@@ -138,12 +140,13 @@ export function loadConfig(configPath: string): ClusterConfig {
 
   const nodes = parseNodes(raw.nodes, fail);
   const coordinator = parseCoordinator(raw.coordinator, fail);
+  const observer = parseObserver(raw.observer, fail);
 
   if (problems.length === 1) throw new ConfigError(`${shown}: ${problems[0]!.message}`, problems[0]!.field, problems);
   if (problems.length > 1) {
     throw new ConfigError(`${shown}: ${problems.length} problems:\n${problems.map((p) => `  ${p.message}`).join("\n")}`, problems[0]!.field, problems);
   }
-  return { name: name as string, configPath: abs, projectDir, srcDir: srcDir!, entry: entry as string, nodes, coordinator };
+  return { name: name as string, configPath: abs, projectDir, srcDir: srcDir!, entry: entry as string, nodes, coordinator, observer };
 }
 
 /** Records a problem and carries on, so every field at fault is named at once. */
@@ -207,6 +210,21 @@ function parseCoordinator(c: unknown, fail: Fail): { host: string; port: number 
   const port = c.port ?? 0;
   if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
     fail("coordinator.port", `must be a whole number from 0 to 65535, 0 meaning any free port (got ${describe(port)})`);
+  }
+  return { host: host as string, port: port as number };
+}
+
+/** The observer page binds to loopback; another host is taken only when the file names it (the page still asks for its token). */
+function parseObserver(o: unknown, fail: Fail): { host: string; port: number } {
+  const loopback = { host: DEFAULT_HOST, port: 0 };
+  if (o === undefined) return loopback;
+  if (!isObject(o)) return fail("observer", `must be an object like { "port": 4000 } (got ${describe(o)})`) ?? loopback;
+  rejectUnknownKeys(o, ["host", "port"], "observer", fail);
+  const host = o.host ?? DEFAULT_HOST;
+  if (typeof host !== "string" || host === "") fail("observer.host", `must be a host name or IP address (got ${describe(host)})`);
+  const port = o.port ?? 0;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    fail("observer.port", `must be a whole number from 0 to 65535, 0 meaning any free port (got ${describe(port)})`);
   }
   return { host: host as string, port: port as number };
 }

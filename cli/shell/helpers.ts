@@ -13,6 +13,7 @@ import { shortVersion, table } from "../views/tables";
 import { TreeView } from "../views/tree";
 import { Overview } from "../views/overview";
 import type { SupervisionTree } from "../../wire/protocol";
+import { ShellTracer } from "./trace";
 
 /** A state that could not travel (it holds a socket, a function): the node's util.inspect of it. */
 export class Rendered {
@@ -82,6 +83,11 @@ export interface Helper {
  */
 export class ShellContext {
   private mailbox?: Promise<Pid>;
+  /** trace() and untrace(); events print as lines on stdout while the prompt waits */
+  private readonly tracer = new ShellTracer(
+    () => this.client(),
+    (line) => process.stdout.write(line + "\n"),
+  );
 
   constructor(
     private readonly client: () => ClusterClient,
@@ -368,6 +374,20 @@ export class ShellContext {
           const a = await this.client().request<LogAnswer>({ type: "logs", ...(node !== undefined ? { node } : {}), lines: n ?? 20 });
           return new LogLines(a.lines, a.names);
         },
+      ),
+      h(
+        "trace",
+        "trace(pid | name, opts?) / trace(module, fn, opts?)",
+        "prints every message in and out of a process, or every call of an exported function, on every node; stops after opts.count events (100) or opts.ms (60000)",
+        'trace("counter:n1", { count: 10 })',
+        async (target: unknown, fnOrOpts?: unknown, opts?: unknown) => new Rendered(await this.tracer.trace(target, fnOrOpts, opts)),
+      ),
+      h(
+        "untrace",
+        "untrace()",
+        "stops every trace now and prints what it had not printed",
+        "untrace()",
+        async (id?: number) => new Rendered(await this.tracer.untrace(id)),
       ),
       h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", () =>
         this.onMailbox((pid) => this.op(pid.node, { op: "flush", pid }), true),

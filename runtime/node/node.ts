@@ -31,6 +31,9 @@ import { Reloads } from "../code/reloads";
 import { ControlLink, type Welcome } from "./control";
 import { NodeStats } from "./stats";
 import { ClusterError } from "../../wire/errors";
+import type { ObserverOp } from "../../wire/observer";
+import { runObserverOp } from "./observe";
+import { Tracer } from "./trace";
 
 export interface NodeOptions {
   name: string;
@@ -56,6 +59,8 @@ export class ClusterNode implements Runtime {
   /** what `require("devcluster")` gives this node's modules (each adds its own `hot`) */
   readonly api: Api;
   private readonly stats: NodeStats;
+  /** tracing of messages and calls; `tracer.on` is the one check the message path pays */
+  readonly tracer: Tracer;
   private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private readonly control: ControlLink;
   private readonly links: PeerLinks;
@@ -77,6 +82,7 @@ export class ClusterNode implements Runtime {
     this.log = opts.log;
     this.api = createApi(this);
     this.calls = new Calls(this.name);
+    this.tracer = new Tracer({ node: this.name, facade: (m) => this.table.facade(m) });
     this.supervision = new Supervision(this);
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
@@ -206,6 +212,10 @@ export class ClusterNode implements Runtime {
     return this.stats.info();
   }
 
+  observe(req: ObserverOp): unknown {
+    return runObserverOp(this, req);
+  }
+
   // ---- peers ---------------------------------------------------------------
 
   /** Everything that waited on or watched `name`'s processes hears noconnection. */
@@ -267,6 +277,7 @@ export class ClusterNode implements Runtime {
   // ---- messaging API -------------------------------------------------------
 
   reply(from: From, reply: Reply): void {
+    if (this.tracer.on) this.tracer.message("reply", selfProc()?.pid, `<reply to ${from.node}>`, reply.ok ? reply.value : reply.error);
     this.procs.replied(from);
     if (from.node === this.name) return this.calls.settle(from.ref, reply);
     let sent: boolean;
@@ -319,6 +330,7 @@ export class ClusterNode implements Runtime {
    */
   send(pid: Pid, msg: unknown, kind: "info" | "cast" = "info"): void {
     checkSendable(msg);
+    if (this.tracer.on) this.tracer.message(kind, selfProc()?.pid, pid, msg);
     if (pid.node === this.name) {
       this.procs.deliver(pid.id, { kind, msg } as Envelope);
       return;
@@ -341,6 +353,7 @@ export class ClusterNode implements Runtime {
     // The caller's pid, when a process calls, lets the server monitor or link to who asked (From.pid).
     const caller = selfProc()?.pid;
     const from: From = { node: this.name, ref, ...(caller ? { pid: caller } : {}) };
+    if (this.tracer.on) this.tracer.message("call", caller, pid, msg);
     if (pid.node === this.name) {
       if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.calls.settle(ref, { ok: false, error: noproc(pid) });
     } else if (!this.toPeer(pid.node, { type: "call", to: pid.id, from, msg })) {

@@ -13,6 +13,7 @@ import type { Behaviour } from "../process/behaviour";
 export { SHELL_TOUCH_MS } from "../../wire/protocol";
 import { RENDERED, encode, toWireError, type ControlMessage, type NodeInfo, type NodeOp } from "../../wire/protocol";
 import { inspect } from "node:util";
+import type { ObserverOp } from "../../wire/observer";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
 import { compileSnippet } from "./snippet";
 import { replaceState, trees, type DebugOpsHost } from "./debugOps";
@@ -36,6 +37,8 @@ export interface NodeOpsHost extends DebugOpsHost {
   send(pid: Pid, msg: unknown): void;
   unregister(name: string): Promise<boolean>;
   processInfo(pid: Pid): Promise<ProcessInfo>;
+  /** the observer page's and tracing's requests (runtime/node/observe.ts) */
+  observe?(req: ObserverOp): unknown;
 }
 
 function fail(code: ErrorCode, message: string): never {
@@ -242,6 +245,9 @@ export async function runNodeOp(node: NodeOpsHost, op: NodeOp): Promise<unknown>
       return trees(node);
     case "replaceState":
       return replaceState(node, op.pid, op.fn);
+    case "observer":
+      if (!node.observe) throw new ClusterError("badarg", `node ${node.name} does not serve the observer`);
+      return node.observe(op.req);
     default: {
       const unhandled: never = op;
       return unhandled;

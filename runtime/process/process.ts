@@ -114,6 +114,8 @@ export class Processes {
   /** processes still on an old version, per module: checked at every prepare, so kept rather than scanned */
   private readonly pinnedByModule = new Map<string, Set<Proc>>();
   private nextId = 1;
+  /** messages handled by every process of this node since it started (the observer's messages/s) */
+  handledTotal = 0;
 
   private readonly deferredCalls = new Map<string, Proc>();
 
@@ -233,6 +235,7 @@ export class Processes {
       try {
         await this.handle(proc, env);
         proc.handled++;
+        this.handledTotal++;
       } catch (err) {
         this.crash(proc, env, err);
       }
@@ -460,11 +463,16 @@ export class Processes {
     return Promise.all(waits).then((r) => r.filter((x): x is { pid: Pid; error: WireError } => x !== undefined));
   }
 
+  /** The version of its module a process runs: the old one while pinned to it. */
+  versionOf(proc: Proc): string {
+    return this.builtins[proc.module] ? "builtin" : (proc.pinned?.version ?? this.table.current(proc.module)?.version ?? "?");
+  }
+
   info(proc: Proc): ProcessInfo {
     return {
       pid: proc.pid,
       module: proc.module,
-      version: this.builtins[proc.module] ? "builtin" : (proc.pinned?.version ?? this.table.current(proc.module)?.version ?? "?"),
+      version: this.versionOf(proc),
       names: [],
       mailbox: proc.mailbox.length,
       handled: proc.handled,

@@ -57,6 +57,7 @@ describe("config", () => {
         { name: "n2", env: {} },
       ],
       coordinator: { host: "127.0.0.1", port: 0 },
+      observer: { host: "127.0.0.1", port: 0 },
     });
   });
 
@@ -109,13 +110,15 @@ describe("config", () => {
     rejects({ ...base(), coordinator: { port: 70000 } }, "coordinator.port", /from 0 to 65535/);
     rejects({ ...base(), coordinator: { port: "80" } }, "coordinator.port", /\(got "80"\)/);
     rejects({ ...base(), coordinator: { hots: "127.0.0.1" } }, "coordinator.hots", /did you mean "host"/);
+    rejects({ ...base(), observer: { port: 70000 } }, "observer.port", /from 0 to 65535/);
+    rejects({ ...base(), observer: "4000" }, "observer", /must be an object/);
     rejects({ ...base(), $schema: 1 }, "$schema", /must be a string/);
     rejects([1], "", /must hold a JSON object/);
   });
 
   test("an unknown top-level key is refused with a suggestion", () => {
     rejects({ ...base(), node: 2 }, "node", /"node" is not a known setting \(did you mean "nodes"\?\)/);
-    rejects({ ...base(), whatever: true }, "whatever", /not a known setting; known settings: \$schema, name, src, entry, nodes, coordinator/);
+    rejects({ ...base(), whatever: true }, "whatever", /not a known setting; known settings: \$schema, name, src, entry, nodes, coordinator, observer/);
   });
 
   test("a non-loopback coordinator host is refused", () => {
@@ -180,6 +183,7 @@ describe("config", () => {
         ...base(),
         $schema: "./node_modules/devcluster/cluster.config.schema.json",
         coordinator: { host: "127.0.0.1", port: 0 },
+        observer: { port: 0 },
       };
       // Every key the schema lists is accepted; a key it does not list is refused.
       for (const key of Object.keys(schema.properties ?? {})) assert.ok(key in valid, `schema lists "${key}" with no example here`);
@@ -238,6 +242,10 @@ describe("config", () => {
         { ...base(), coordinator: { port: -1 } },
         { ...base(), coordinator: { port: 1.5 } },
         { ...base(), coordinator: { bind: "x" } },
+        { ...base(), observer: { port: 4000 } },
+        { ...base(), observer: { host: "0.0.0.0", port: 0 } },
+        { ...base(), observer: { port: 70000 } },
+        { ...base(), observer: { open: true } },
         { ...base(), nodez: 2 },
         { name: "demo", src: "src", entry: "app" },
       ];

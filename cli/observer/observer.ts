@@ -1,0 +1,228 @@
+/**
+ * What the observer page shows, gathered in the coordinator's process: each
+ * node's snapshot once a second (kept for the last minutes, so a page opened
+ * late still draws its charts), the supervision trees, the reload timeline,
+ * and pages of the cluster's processes, merged from the nodes' sorted tops.
+ */
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import type { CompileError } from "../dev/compiler";
+import type { Coordinator, ReloadReport } from "../dev/coordinator";
+import type { NodeSnapshot, ProcQuery, ProcRow, SupervisorTree } from "../../wire/observer";
+
+export const TICK_MS = 1000;
+/** samples kept per node: five minutes at one a second */
+export const HISTORY = 300;
+
+export interface NodeRow {
+  node: string;
+  host: string;
+  up: boolean;
+  osPid: number | null;
+  restarts: number;
+  uptime: number;
+  processes: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  loopDelayMs: { mean: number; p99: number; max: number };
+  messagesPerSec: number;
+}
+
+/** One point of a node's charts. */
+export interface Sample {
+  t: number;
+  rss: number;
+  heapUsed: number;
+  loopP99: number;
+  messagesPerSec: number;
+}
+
+export interface Tick {
+  t: number;
+  nodes: NodeRow[];
+}
+
+export type TimelineEntry =
+  | {
+      seq: number;
+      at: number;
+      kind: "reload";
+      ok: boolean;
+      modules: { name: string; version: string }[];
+      ms: number;
+      failedIn?: string;
+      skipped?: string[];
+      nodes: { node: string; ok: boolean; ms: number; error?: string }[];
+    }
+  | { seq: number; at: number; kind: "compile"; files: string[]; errors: { file: string; line: number; column: number; lineText: string; text: string }[] };
+
+const TIMELINE = 200;
+
+/** Emits "tick" (Tick), "trees" (SupervisorTree[]) when they change, "timeline" (TimelineEntry). */
+export class Observer extends EventEmitter {
+  private readonly history = new Map<string, Sample[]>();
+  private readonly last = new Map<string, { t: number; handled: number }>();
+  private readonly timeline: TimelineEntry[] = [];
+  private trees: SupervisorTree[] = [];
+  private treesKey = "";
+  private latest: Tick = { t: Date.now(), nodes: [] };
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+  private seq = 0;
+  private readonly host = hostname();
+  private readonly onReload = (r: ReloadReport): void => this.reloaded(r);
+
+  constructor(private readonly coordinator: Coordinator) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  start(): void {
+    this.coordinator.on("reloaded", this.onReload);
+    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.coordinator.off("reloaded", this.onReload);
+  }
+
+  /** Everything a page needs on connecting; later changes come as events. */
+  initial(): { tick: Tick; history: Record<string, Sample[]>; trees: SupervisorTree[]; timeline: TimelineEntry[] } {
+    return { tick: this.latest, history: Object.fromEntries(this.history), trees: this.trees, timeline: this.timeline };
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return; // a slow node delays the next sample instead of piling up requests
+    this.ticking = true;
+    try {
+      const members = this.coordinator.membership();
+      const got = await Promise.all(
+        members.map(async (m) => {
+          if (!m.up) return undefined;
+          try {
+            return (await this.coordinator.nodeRequest(m.node, { op: "observer", req: { op: "snapshot" } }, 2000)) as NodeSnapshot;
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+      const t = Date.now();
+      const nodes: NodeRow[] = members.map((m, i) => {
+        const s = got[i];
+        const prev = this.last.get(m.node);
+        let rate = 0;
+        if (s) {
+          // A restarted node counts from zero again: its first sample has no rate.
+          if (prev && s.handledTotal >= prev.handled) rate = ((s.handledTotal - prev.handled) * 1000) / Math.max(1, t - prev.t);
+          this.last.set(m.node, { t, handled: s.handledTotal });
+        }
+        return {
+          node: m.node,
+          host: this.host,
+          up: s !== undefined,
+          osPid: s?.osPid ?? m.osPid,
+          restarts: m.restarts,
+          uptime: s?.uptime ?? 0,
+          processes: s?.processes ?? 0,
+          rss: s?.rss ?? 0,
+          heapUsed: s?.heapUsed ?? 0,
+          heapTotal: s?.heapTotal ?? 0,
+          loopDelayMs: s?.eventLoopDelay ?? { mean: 0, p99: 0, max: 0 },
+          messagesPerSec: Math.round(rate),
+        };
+      });
+      for (const n of nodes) {
+        if (!n.up) continue;
+        let h = this.history.get(n.node);
+        if (!h) this.history.set(n.node, (h = []));
+        h.push({ t, rss: n.rss, heapUsed: n.heapUsed, loopP99: n.loopDelayMs.p99, messagesPerSec: n.messagesPerSec });
+        if (h.length > HISTORY) h.shift();
+      }
+      this.latest = { t, nodes };
+      this.emit("tick", this.latest);
+      const trees = got.flatMap((s) => s?.supervisors ?? []);
+      const key = JSON.stringify(trees);
+      if (key !== this.treesKey) {
+        this.treesKey = key;
+        this.trees = trees;
+        this.emit("trees", trees);
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private push(entry: TimelineEntry): void {
+    this.timeline.push(entry);
+    if (this.timeline.length > TIMELINE) this.timeline.shift();
+    this.emit("timeline", entry);
+  }
+
+  private reloaded(r: ReloadReport): void {
+    this.push({
+      seq: ++this.seq,
+      at: Date.now(),
+      kind: "reload",
+      ok: r.ok,
+      modules: r.modules,
+      ms: r.ms,
+      ...(r.failedIn ? { failedIn: r.failedIn } : {}),
+      ...(r.skipped?.length ? { skipped: r.skipped } : {}),
+      nodes: r.nodes.map((n) => ({ node: n.node, ok: n.ok, ms: n.ms, ...(n.error ? { error: n.error.message } : {}) })),
+    });
+  }
+
+  /** A save that did not compile: nothing was sent, the timeline shows where. */
+  compileFailed(files: string[], err: CompileError): void {
+    this.push({
+      seq: ++this.seq,
+      at: Date.now(),
+      kind: "compile",
+      files,
+      errors: err.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, lineText: d.lineText, text: d.text })),
+    });
+  }
+
+  /**
+   * One page of the cluster's processes: each node sorts and filters its own
+   * and sends its top offset+limit; the merge keeps the page. The browser
+   * gets `limit` rows, whatever the cluster holds.
+   */
+  async procs(query: ProcQuery & { offset: number }): Promise<{ total: number; rows: ProcRow[]; errors: string[] }> {
+    const members = this.coordinator.membership().filter((m) => m.up);
+    const limit = query.offset + query.limit;
+    const errors: string[] = [];
+    const parts = await Promise.all(
+      members.map((m) =>
+        (
+          this.coordinator.nodeRequest(m.node, { op: "observer", req: { op: "procs", query: { ...query, limit } } }, 5000) as Promise<{
+            total: number;
+            rows: ProcRow[];
+          }>
+        ).catch((err: Error) => {
+          errors.push(`${m.node}: ${err.message}`);
+          return { total: 0, rows: [] as ProcRow[] };
+        }),
+      ),
+    );
+    const all = parts.flatMap((p) => p.rows);
+    const key = query.sort;
+    const dir = query.desc ? -1 : 1;
+    const pidKey = (s: string): [string, number] => [s.slice(1, s.lastIndexOf(".")), Number(s.slice(s.lastIndexOf(".") + 1, -1))];
+    all.sort((a, b) => {
+      if (key === "pid") {
+        const [an, ai] = pidKey(a.pid);
+        const [bn, bi] = pidKey(b.pid);
+        return (an < bn ? -1 : an > bn ? 1 : ai - bi) * dir;
+      }
+      const x = a[key];
+      const y = b[key];
+      return (x < y ? -1 : x > y ? 1 : 0) * dir;
+    });
+    return { total: parts.reduce((n, p) => n + p.total, 0), rows: all.slice(query.offset, limit), errors };
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The observer page in a real browser (Debian's chromium, headless, driven by
+ * playwright-core) against a real 3-node cluster: what a person sees.
+ * Without chromium the tests report themselves skipped, with the reason.
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import type { DevServer } from "../../cli/dev/devServer";
+import { cli, makeProject, nextSave, startCluster, type Project } from "../helpers/cluster";
+import { SUM, observerProject } from "../helpers/observerFixtures";
+import { parsePid } from "../../wire/pid";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const skip = existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`;
+
+describe("the observer page", { skip }, () => {
+  let project: Project;
+  let server: DevServer;
+  let browser: Browser;
+  let page: Page;
+  let shots: string;
+
+  before(async () => {
+    project = makeProject(observerProject(), { nodes: 3 });
+    ({ server } = await startCluster(project, { quietMs: 50 }));
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    shots = mkdtempSync(path.join(tmpdir(), "devcluster-shots-"));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    project?.cleanup();
+    if (shots) rmSync(shots, { recursive: true, force: true });
+  });
+
+  const url = (): string => server.observer!.url;
+  const tab = (name: string) => page.locator(`nav button[data-tab="${name}"]`).click();
+
+  test("up prints the page's address once, on loopback, with its token, and devcluster observe prints it again", async () => {
+    assert.match(url(), /^http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{20,}$/);
+    const r = await cli(["observe"], project.dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `observer: ${url()}`);
+  });
+
+  test("shows every node with its OS pid, up, and live figures", async (t) => {
+    await page.goto(url());
+    await page.locator('tr[data-node="n1"]').waitFor();
+    // A figure for the report, not an assertion: when the first node row was drawn.
+    const ms = await page.evaluate(() => Math.round(performance.now()));
+    t.diagnostic(`first render with data: ${ms} ms after navigation`);
+    for (const n of ["n1", "n2", "n3"]) {
+      const row = page.locator(`tr[data-node="${n}"]`);
+      await row.getByText("up", { exact: true }).waitFor();
+      const pid = server.launcher ? await row.locator("td").nth(2).textContent() : "";
+      assert.match(pid ?? "", /^\d+$/);
+    }
+    await page.locator(".uplot").first().waitFor();
+  });
+
+  test("draws the supervision tree with its child, and follows a restart of the child live", async () => {
+    await tab("supervision");
+    const child = page.locator('.tree li[data-child="worker"]');
+    await child.waitFor();
+    const text = (await child.textContent()) ?? "";
+    assert.match(text, /worker\s*<n1\.\d+>\s*worker\s*permanent/);
+    const pid = /<n1\.\d+>/.exec(text)![0];
+    await server.coordinator.nodeRequest("n1", { op: "kill", pid: parsePid(pid)!, reason: "kill" });
+    // The child's line shows a new pid once the supervisor has restarted it: the page was not reloaded.
+    await page
+      .locator('.tree li[data-child="worker"]')
+      .filter({ hasText: /<n1\.\d+>/ })
+      .filter({ hasNotText: pid })
+      .waitFor({ timeout: 15_000 });
+  });
+
+  test("finds a process by its registered name and shows its state", async () => {
+    await tab("processes");
+    await page.locator('[data-test="filter"]').fill("sum");
+    const row = page.locator('table[data-test="procs"] tbody tr', { hasText: "sum" }).first();
+    await row.waitFor();
+    await row.click();
+    const state = page.locator('[data-test="state"]');
+    await state.getByText(/total: 0/).waitFor();
+    assert.match((await state.textContent()) ?? "", /step: 'v1'/);
+    await page.screenshot({ path: path.join(shots, "observer.png") });
+    if (process.env.UPDATE_SCREENSHOT) copyFileSync(path.join(shots, "observer.png"), path.join(__dirname, "..", "..", "..", "docs", "observer.png"));
+  });
+
+  test("a save appears on the reload timeline with its new version, without reloading the page", async () => {
+    await tab("reloads");
+    const saved = nextSave(server);
+    project.write("src/sum.ts", SUM("v2"));
+    const save = await saved;
+    assert.ok(save.report?.ok, "the reload succeeded");
+    const version = save.report!.modules.find((m) => m.name === "sum")!.version;
+    await page.locator('[data-test="reload"]', { hasText: `sum@${version.slice(0, 8)}` }).waitFor({ timeout: 15_000 });
+  });
+
+  test("a compile error shows on the timeline as file:line:col with its source line", async () => {
+    const saved = nextSave(server);
+    project.write("src/sum.ts", "export function init() { return {; }\n");
+    await saved;
+    const entry = page.locator(".timeline .entry.bad", { hasText: "compile error" }).first();
+    await entry.waitFor({ timeout: 15_000 });
+    assert.match((await entry.textContent()) ?? "", /src\/sum\.ts:1:\d+/);
+    assert.match((await entry.textContent()) ?? "", /return \{; \}/);
+    const fixed = nextSave(server);
+    project.write("src/sum.ts", SUM("v3"));
+    await fixed;
+  });
+
+  test("a trace started on the page shows a message sent from the shell", async () => {
+    await tab("traces");
+    await page.locator('[data-test="trace-target"]').fill("sum");
+    await page.locator('[data-test="trace-start"]').click();
+    await page.getByText(/tracing messages of <n1\.\d+> \(sum\)/).waitFor();
+    const r = await cli(["shell", "--eval", 'cast("sum", 41)'], project.dir);
+    assert.equal(r.code, 0, r.stderr);
+    await page.locator('table[data-test="trace-events"]', { hasText: /\(shell\) → <n1\.\d+> cast: 41/ }).waitFor({ timeout: 15_000 });
+    await server.coordinator.traces.stop();
+  });
+
+  test("refuses data without the token, and the page says so", async () => {
+    const base = url().replace(/#.*$/, "");
+    const bare = await fetch(`${base}api/procs`);
+    assert.equal(bare.status, 401);
+    const wrong = await fetch(`${base}api/procs`, { headers: { Authorization: "Bearer nope" } });
+    assert.equal(wrong.status, 401);
+    const right = await fetch(`${base}api/procs?limit=1`, { headers: { Authorization: `Bearer ${server.observer!.token}` } });
+    assert.equal(right.status, 200);
+    const p = await browser.newPage();
+    try {
+      await p.goto(base);
+      await p.locator('[data-test="refused"]').getByText("Not authorized").waitFor();
+      await p.goto(`${base}#token=wrong`);
+      await p.reload();
+      await p.locator('[data-test="refused"]').getByText("The token was refused").waitFor();
+    } finally {
+      await p.close();
+    }
+  });
+});
