@@ -61,6 +61,11 @@ export class HotInstance implements HotContext {
     return this.closed;
   }
 
+  /** True when this instance registered `dispose` callbacks or still owns timers or listeners: replacing it tears something down. */
+  get holdsResources(): boolean {
+    return this.disposers.length > 0 || this.pending > 0;
+  }
+
   dispose(cb: (data: Record<string, unknown>) => void): void {
     if (typeof cb !== "function") throw new TypeError(`hot.dispose expects a function, got ${typeof cb}`);
     if (!this.closed) this.disposers.push(cb);
