@@ -377,11 +377,22 @@ export class ModuleTable {
   private checkRemovedExports(shapes: ReadonlyMap<string, BundleShape>): void {
     const after = (name: string, seen = new Set<string>()): Set<string> | undefined => {
       const shape = shapes.get(name);
-      if (!shape) return this.entries.get(name)?.current ? new Set(Object.keys(this.entries.get(name)!.facade)) : undefined;
-      if (!shape.exports || seen.has(name)) return shape.exports && new Set(shape.exports.keys());
+      const current = this.entries.get(name)?.current;
+      let own: Iterable<string> | undefined;
+      let stars: readonly string[];
+      if (shape) {
+        own = shape.exports?.keys();
+        stars = shape.stars;
+      } else {
+        // Not in this reload: its own names stay, and those it re-exports follow its sources.
+        own = current && Object.keys(current.exports);
+        stars = current?.stars?.map((e) => e.name) ?? [];
+      }
+      if (!own) return undefined;
+      const names = new Set(own);
+      if (seen.has(name)) return names;
       seen.add(name);
-      const names = new Set(shape.exports.keys());
-      for (const star of shape.stars) {
+      for (const star of stars) {
         const more = after(star, seen);
         if (!more) return undefined;
         for (const n of more) if (n !== "default") names.add(n);
