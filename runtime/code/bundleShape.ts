@@ -24,6 +24,8 @@ export interface BundleShape {
   uses: Map<string, Set<string>>;
   /** Export names whose local is a top-level function declaration, with that local: a module-internal reference to it can be redirected. */
   functions: Map<string, string>;
+  /** Export names whose local is a top-level class, with that local: its methods are made trampolines where it is defined. */
+  classes: Map<string, string>;
   /** The identifier of the exports object (`stdin_exports`), when found. */
   exportsVar?: string;
 }
@@ -42,7 +44,7 @@ function escape(text: string): string {
 
 /** Reads `code` (one bundle from cli/dev/compiler.ts). Pure; a few regex passes over the text. */
 export function readBundle(code: string): BundleShape {
-  const shape: BundleShape = { stars: [], uses: new Map(), functions: new Map() };
+  const shape: BundleShape = { stars: [], uses: new Map(), functions: new Map(), classes: new Map() };
   const exportsVar = EXPORTS_VAR.exec(code)?.[1];
   if (exportsVar !== undefined) {
     shape.exportsVar = exportsVar;
@@ -59,6 +61,7 @@ export function readBundle(code: string): BundleShape {
     shape.exports = exports;
     for (const [name, local] of exports) {
       if (new RegExp(`^(?:async )?function\\*? ?${escape(local)}\\(`, "m").test(code)) shape.functions.set(name, local);
+      else if (classStart(local).test(code)) shape.classes.set(name, local);
     }
   }
   for (const m of code.matchAll(STAR)) {
@@ -78,6 +81,11 @@ export function readBundle(code: string): BundleShape {
     }
   }
   return shape;
+}
+
+/** esbuild prints a top-level class as `class K {` or `var K = class {`, and closes it with `}` or `};` at column 0. */
+function classStart(local: string): RegExp {
+  return new RegExp(`^(?:class ${escape(local)}\\b|var ${escape(local)} = class\\b)[^\\n]*\\{$`, "m");
 }
 
 function moduleOf(quoted: string): string {
@@ -112,6 +120,19 @@ export function instrument(code: string, shape: BundleShape): string {
     }
     const line = `module.exports = __toCommonJS(${shape.exportsVar});`;
     out = out.replace(line, () => `${line} ${rebinds.join(" ")}`);
+  }
+  // Each exported class hands its methods to the loader right after its definition, before any top-level code
+  // can bind one (`setInterval(this.tock.bind(this))` in a constructor run at load).
+  for (const [name, local] of shape.classes) {
+    const start = classStart(local).exec(out);
+    if (!start) continue;
+    const close = /^\};?$/m;
+    close.lastIndex = 0;
+    const rest = out.slice(start.index);
+    const end = close.exec(rest);
+    if (!end) continue;
+    const at = start.index + end.index + end[0].length;
+    out = `${out.slice(0, at)} ${LIVE}.cls(${JSON.stringify(name)}, ${local});${out.slice(at)}`;
   }
   return out;
 }

@@ -465,6 +465,7 @@ export class ModuleTable {
           return target;
         },
       own: (key: string, fn: Function) => entry.ownFunction(instance, key, fn),
+      cls: (key: string, klass: Function) => entry.defineClass(instance, key, klass),
     };
 
     const m = new Module(filename) as CompilableModule;

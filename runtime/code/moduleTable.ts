@@ -158,7 +158,7 @@ class ClassFamily {
         version.others[key] = d;
         continue;
       }
-      const fn = d.value as Function;
+      const fn = methodRaw.get(d.value as Function) ?? (d.value as Function);
       version.methods.set(key, fn);
       let m = this.methods.get(key);
       if (!m) {
@@ -177,6 +177,11 @@ class ClassFamily {
     return version;
   }
 
+  /** What the family's trampoline for method `key` calls now (undefined: no version had it). */
+  method(key: PropertyKey): Function | undefined {
+    return this.methods.get(key)?.fn;
+  }
+
   private removed(key: PropertyKey): Function {
     const label = this.label;
     return function () {
@@ -193,6 +198,8 @@ function isClass(fn: Function): boolean {
 /** Own trampolines (see {@link ModuleEntry.ownFunction}) -> the function they stand for in their version. */
 const ownRaw = new WeakMap<Function, Function>();
 const rawViews = new WeakMap<Instance, Record<string, unknown>>();
+/** Per-version method trampolines (see {@link ModuleEntry.defineClass}) -> the method as defined. */
+const methodRaw = new WeakMap<Function, Function>();
 
 /**
  * The exports of exactly this version: its own trampolines replaced by the
@@ -305,6 +312,34 @@ export class ModuleEntry {
     }
     ownRaw.set(t, raw);
     return t;
+  }
+
+  /**
+   * Called by the bundle right after it defines its exported class `klass`
+   * (export name `key`), before any of its top-level code runs: each method
+   * becomes a trampoline that calls this version's method until `instance` is
+   * replaced, then the family's current one. So a method bound at load
+   * (`setInterval(this.tock.bind(this))` in a constructor) follows later versions too.
+   */
+  defineClass(instance: Instance, key: string, klass: Function): void {
+    const proto = klass.prototype as object | undefined;
+    if (!proto) return;
+    const entry = this;
+    for (const name of Reflect.ownKeys(proto)) {
+      if (name === "constructor") continue;
+      const d = Object.getOwnPropertyDescriptor(proto, name)!;
+      if (typeof d.value !== "function" || isClass(d.value as Function)) continue;
+      const raw = d.value as Function;
+      const target: Target = {
+        get fn(): Function {
+          if (!instance.replaced) return raw;
+          return entry.slots.get(key)?.family?.method(name) ?? raw;
+        },
+      };
+      const t = named(trampoline(target), raw);
+      methodRaw.set(t, raw);
+      Object.defineProperty(proto, name, { ...d, value: t });
+    }
   }
 
   private commitClasses(instance: Instance): void {
