@@ -149,9 +149,26 @@ export class ReloadTransactions {
     for (const n of nodes) this.host.send(n, { type: "commit", reload });
     const committed = await this.collect(reload, nodes, timeout, "commit", (n) => commitAt.set(n, performance.now()));
     const t2 = performance.now();
-    if ((opts.store ?? "commit") === "commit") this.host.store.commit(modules);
-    else if (opts.store === "rollback") this.host.store.rollback(modules);
-    for (const n of nodes) if (committed.get(n)?.type === "committed") this.host.committed(n, modules);
+    const switched = nodes.filter((n) => committed.get(n)?.type === "committed");
+    // A node answers `failed` to COMMIT when a module whose top level waits for COMMIT threw there; it has put its
+    // previous versions back (docs/design.md §6). The set is then not recorded, and the nodes that did switch go back too.
+    // Only real answers count (commitAt): a node that went down or timed out has not refused anything.
+    const refused = nodes.some((n) => commitAt.has(n) && committed.get(n)?.type === "failed");
+    if (!refused) {
+      if ((opts.store ?? "commit") === "commit") this.host.store.commit(modules);
+      else if (opts.store === "rollback") this.host.store.rollback(modules);
+    }
+    for (const n of switched) this.host.committed(n, modules);
+    if (refused && switched.length > 0 && (opts.store ?? "commit") === "commit") {
+      const previous = modules.map((m) => this.host.store.get(m.name)).filter((m): m is CompiledModule => m !== undefined);
+      if (previous.length > 0) {
+        const back = await this.run(previous, false, { only: switched, store: "keep" });
+        this.host.log.warn(
+          { modules: list.map((m) => m.name), nodes: switched, ok: back.ok },
+          "commit failed on some nodes; the others went back to the previous versions",
+        );
+      }
+    }
     const times = [...commitAt.values()];
     const failures: { node: string; pid: string; error: WireError }[] = [];
     const results: NodeResult[] = nodes.map((n) => {

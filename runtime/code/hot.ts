@@ -11,17 +11,22 @@ import type { EventEmitter } from "node:events";
  */
 export interface HotContext {
   /**
-   * One object per module name, shared by all its versions. The new version's
-   * top level runs at PREPARE, before the outgoing version's `dispose` (at
-   * COMMIT), so keep state IN `data` (`data.clients ??= new Set()`) rather than
-   * copying it there from a dispose callback.
+   * One object per module name, shared by all its versions. Keep state IN
+   * `data` (`data.clients ??= new Set()`): a module without dispose callbacks
+   * has its new top level run at PREPARE, before the outgoing version is
+   * replaced. A module that calls `dispose` runs its new top level at COMMIT,
+   * after the outgoing version's dispose (docs/design.md §6).
    */
   readonly data: Record<string, unknown>;
   /** Module name: `chat/room`. */
   readonly module: string;
   /** Version (bundle hash) of this instance. */
   readonly version: string;
-  /** Runs `cb(data)` when this instance is replaced by a newer version. */
+  /**
+   * Runs `cb(data)` when this instance is replaced by a newer version, before
+   * the newer version's top level runs: close a server here and the new
+   * version can listen on the same port.
+   */
   dispose(cb: (data: Record<string, unknown>) => void): void;
   /** `setTimeout`, cleared when this instance is disposed. */
   setTimeout<A extends unknown[]>(fn: (...args: A) => void, ms?: number, ...args: A): NodeJS.Timeout;
@@ -59,6 +64,11 @@ export class HotInstance implements HotContext {
   /** True once {@link close} or {@link disposeInstance} ran; the context then starts nothing new. */
   get disposed(): boolean {
     return this.closed;
+  }
+
+  /** True when this instance registered `dispose` callbacks or still owns timers or listeners: replacing it tears something down. */
+  get holdsResources(): boolean {
+    return this.disposers.length > 0 || this.pending > 0;
   }
 
   dispose(cb: (data: Record<string, unknown>) => void): void {

@@ -4,12 +4,12 @@ import { fileURLToPath } from "node:url";
 import * as vm from "node:vm";
 import type { Logger } from "../../wire/log";
 import { HotInstance, type HotContext } from "./hot";
-import { ModuleEntry, type Instance } from "./moduleTable";
+import { ModuleEntry, rawExports, type Instance } from "./moduleTable";
 import type { Bundle } from "../../wire/protocol";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
+import { instrument, LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
 
-/** How a bundle names another project module: `require("devcluster:project/chat/room")`. Same constant as cli/compiler.ts. */
-export const PROJECT_MODULE_PREFIX = "devcluster:project/";
+export { PROJECT_MODULE_PREFIX };
 
 export type { Bundle };
 
@@ -53,20 +53,39 @@ export interface Change {
   to: string;
 }
 
-/** Instances evaluated by {@link ModuleTable.prepare}, waiting for commit or abort. */
+/** One module of a prepared load: evaluated at PREPARE (`instance`), or only compiled, to be evaluated at COMMIT (`deferred`). */
+interface PreparedModule {
+  readonly bundle: Bundle;
+  instance?: Instance;
+  deferred?: Compiled;
+}
+
+/** Modules prepared by {@link ModuleTable.prepare}, waiting for commit or abort. */
 export class PreparedLoad {
   /** @internal */ state: "prepared" | "committed" | "aborted" = "prepared";
 
   /** @internal */
   constructor(
-    /** @internal */ readonly instances: readonly Instance[],
+    /** @internal In commit order. */ readonly items: readonly PreparedModule[],
     /** @internal Module names this batch added to the table's entries. */ readonly created: readonly string[],
   ) {}
 
   /** The modules in commit order. */
   get modules(): { name: string; version: string }[] {
-    return this.instances.map((i) => ({ name: i.name, version: i.version }));
+    return this.items.map((i) => ({ name: i.bundle.name, version: i.bundle.version }));
   }
+
+  /** Modules whose top level runs at COMMIT, after the outgoing version's dispose (docs/design.md §6). */
+  get deferred(): string[] {
+    return this.items.filter((i) => i.deferred).map((i) => i.bundle.name);
+  }
+}
+
+/** A bundle compiled into its wrapper function, its top level not yet run. */
+interface Compiled {
+  readonly instance: Instance;
+  readonly define: Function;
+  readonly run: () => void;
 }
 
 const EVAL_SLOT = Symbol.for("devcluster.eval");
@@ -74,24 +93,41 @@ const EVAL_SLOT = Symbol.for("devcluster.eval");
 // (which does); it exists for its `timeout`, which interrupts an endless top level.
 const RUN_EVAL = new vm.Script("globalThis[Symbol.for('devcluster.eval')]()", { filename: "devcluster:eval" });
 // Same first line as the code, so only line 1's columns shift in the source map.
-const WRAP_HEAD = "module.exports = (function (exports, require, module, __filename, __dirname, __devcluster_hot) {";
+const WRAP_HEAD = `module.exports = (function (exports, require, module, __filename, __dirname, __devcluster_hot, ${LIVE}) {`;
 const WRAP_TAIL = "\n});";
 const TS_FRAME = /([^\s()]+\.(?:ts|tsx|mts|cts)):(\d+):(\d+)/g;
 
 type CompilableModule = Module & { _compile(code: string, filename: string): unknown };
 
+/** What the loader keeps of each instance it evaluated: enough to evaluate that version again (a revert). */
+interface Source {
+  bundle: Bundle;
+  shape: BundleShape;
+}
+
 /**
- * The module table of one node, and its loader: PREPARE evaluates new versions
- * aside, COMMIT swaps them in, ABORT throws them away (docs/design.md §6). Importers get
- * a facade per module whose functions and classes stay the same objects across
- * versions (docs/design.md §4.1, §4.2). One reload at a time: the caller serializes them.
+ * The module table of one node, and its loader: PREPARE checks new versions and
+ * evaluates them aside, COMMIT swaps them in, ABORT throws them away (docs/design.md
+ * §6). Importers get a facade per module whose functions and classes stay the
+ * same objects across versions (docs/design.md §4.1, §4.2). One reload at a time:
+ * the caller serializes them.
+ *
+ * A module that holds resources across versions (it calls `hot.dispose`, or its
+ * current instance registered a dispose callback or hot timer) is not run at
+ * PREPARE: two versions of a server cannot both listen on its port. Its top
+ * level, and that of every module after it in the batch, runs at COMMIT, after
+ * the outgoing instance's dispose; if it throws there, the commit is undone and
+ * the outgoing versions run again (§6).
  *
  * @example
  *   const p = table.prepare(bundles); // throws ClusterError
- *   table.commit(p);                  // or table.abort(p)
+ *   table.commit(p);                  // or table.abort(p); throws ClusterError after undoing itself
  */
 export class ModuleTable {
   private readonly entries = new Map<string, ModuleEntry>();
+  /** facade -> its entry, for the live `import * as` and `export * from` helpers. */
+  private readonly byFacade = new WeakMap<object, ModuleEntry>();
+  private readonly sources = new WeakMap<Instance, Source>();
   private readonly listeners: ((changed: Change[]) => void)[] = [];
   private readonly srcDir: string;
   private readonly timeout: number;
@@ -104,9 +140,12 @@ export class ModuleTable {
   }
 
   /**
-   * PREPARE: evaluates `bundles` aside, in order (importees first), and checks
-   * each one's shape. Nothing visible changes. On the first failure, clears
-   * what it evaluated and throws {@link ClusterError}.
+   * PREPARE: checks `bundles` against the table, then evaluates them aside, in
+   * order (importees first), and checks each one's shape. Modules that hold
+   * resources across versions, and every module after the first of them, are
+   * only compiled and checked from their text; they run at COMMIT. Nothing
+   * visible changes. On the first failure, clears what it evaluated and throws
+   * {@link ClusterError}.
    * @param opts.force load even if processes still run the version that would be dropped (`not_purged`)
    */
   prepare(bundles: Bundle[], opts: { force?: boolean } = {}): PreparedLoad {
@@ -125,57 +164,95 @@ export class ModuleTable {
         if (pids.length > 0) throw notPurged(b.name, pids);
       }
     }
+    const shapes = new Map(bundles.map((b) => [b.name, readBundle(b.code)] as const));
+    this.checkRemovedExports(shapes);
 
     const created: string[] = [];
     for (const name of batch) {
       if (!this.entries.has(name)) {
-        this.entries.set(name, new ModuleEntry(name));
+        this.newEntry(name);
         created.push(name);
       }
     }
-    const instances: Instance[] = [];
+    const items: PreparedModule[] = [];
     let evaluating: HotInstance | undefined;
+    let defer = false;
     try {
       for (const b of bundles) {
         const entry = this.entries.get(b.name)!;
+        const shape = shapes.get(b.name)!;
         evaluating = new HotInstance(b.name, b.version, entry.data);
-        const instance = this.evaluate(b, evaluating, batch);
-        checkShape(entry, instance);
-        instances.push(instance);
+        const compiled = this.compile(b, shape, evaluating, batch);
+        defer ||= holdsResources(b, entry);
+        if (defer) {
+          checkStaticShape(entry, b.name, shape);
+          items.push({ bundle: b, deferred: compiled });
+        } else {
+          compiled.run();
+          checkShape(entry, compiled.instance);
+          items.push({ bundle: b, instance: compiled.instance });
+          entry.stage(compiled.instance);
+        }
         evaluating = undefined;
-        entry.stage(instance);
       }
     } catch (err) {
       evaluating?.close();
-      for (const i of instances) i.hot.close();
+      for (const i of items) i.instance?.hot.close();
       for (const name of batch) this.entries.get(name)!.unstage();
       for (const name of created) this.entries.delete(name);
       throw err;
     }
     for (const name of batch) this.entries.get(name)!.unstage();
-    return new PreparedLoad(instances, created);
+    return new PreparedLoad(items, created);
   }
 
   /**
    * COMMIT: for each prepared module in order, disposes the outgoing instance
    * (its `hot.dispose` callbacks run, its hot timers and listeners are cleared),
-   * then makes the new one current and patches its classes. Never fails half
-   * way: dispose callback errors are logged. Returns what changed.
+   * evaluates the new one if PREPARE deferred it, then makes it current and
+   * patches its classes. Dispose callback errors are logged. If a deferred
+   * module throws (or fails its shape check), the commit is undone: the failed
+   * instance is disposed, every module of the batch points at its previous
+   * version again, re-evaluated where disposing it tore something down (its
+   * server, its timers), and the error is thrown. Returns what changed.
    */
   commit(p: PreparedLoad): Change[] {
     if (p.state !== "prepared") throw new Error(`cannot commit a load that was already ${p.state}`);
     p.state = "committed";
     const changed: Change[] = [];
-    for (const instance of p.instances) {
-      const entry = this.entry(instance.name);
-      const outgoing = entry.current;
-      if (outgoing) {
-        for (const err of outgoing.hot.disposeInstance()) {
-          this.opts.log.error({ err, module: outgoing.name, version: outgoing.version }, "hot.dispose callback failed");
+    const undo: { entry: ModuleEntry; current?: Instance; old?: Instance; rerun: boolean }[] = [];
+    let index = 0;
+    try {
+      for (; index < p.items.length; index++) {
+        const item = p.items[index]!;
+        const entry = this.entry(item.bundle.name);
+        const outgoing = entry.current;
+        undo.push({ entry, current: outgoing, old: entry.old, rerun: outgoing?.hot.holdsResources ?? false });
+        if (outgoing) {
+          for (const err of outgoing.hot.disposeInstance()) {
+            this.opts.log.error({ err, module: outgoing.name, version: outgoing.version }, "hot.dispose callback failed");
+          }
         }
+        let instance = item.instance;
+        if (!instance) {
+          const compiled = item.deferred!;
+          try {
+            compiled.run();
+            checkShape(entry, compiled.instance);
+          } catch (err) {
+            // It ran, so it may hold what its predecessor held (a port): its own dispose callbacks release it before the old version runs again.
+            for (const e of compiled.instance.hot.disposeInstance()) this.opts.log.error({ err: e, module: item.bundle.name }, "hot.dispose callback failed");
+            throw err;
+          }
+          instance = compiled.instance;
+        }
+        entry.install(instance);
+        changed.push(outgoing ? { name: instance.name, from: outgoing.version, to: instance.version } : { name: instance.name, to: instance.version });
       }
-      entry.install(instance);
-      changed.push(outgoing ? { name: instance.name, from: outgoing.version, to: instance.version } : { name: instance.name, to: instance.version });
+    } catch (err) {
+      for (const item of p.items.slice(index + 1)) item.instance?.hot.close();
+      this.undo(undo, p.created);
+      throw err;
     }
     this.opts.log.debug({ changed }, "modules committed");
     for (const cb of this.listeners) {
@@ -188,11 +265,45 @@ export class ModuleTable {
     return changed;
   }
 
+  /**
+   * Puts back what a failed commit changed: first every entry points at its
+   * previous instance (importees' facades are right before anything runs), then,
+   * importees first, each previous instance whose dispose tore something down is
+   * evaluated again from its bundle, so its server listens and its timers run.
+   */
+  private undo(undo: { entry: ModuleEntry; current?: Instance; old?: Instance; rerun: boolean }[], created: readonly string[]): void {
+    for (const u of [...undo].reverse()) {
+      // Instances of the batch that were installed are dropped: their own resources go with them.
+      const installed = u.entry.current;
+      if (installed && installed !== u.current) installed.hot.disposeInstance();
+      u.entry.revert(u.current, u.old);
+    }
+    for (const u of undo) {
+      const source = u.current && u.rerun ? this.sources.get(u.current) : undefined;
+      if (!u.current || !source) continue;
+      const hot = new HotInstance(source.bundle.name, source.bundle.version, u.entry.data);
+      try {
+        const again = this.compile(source.bundle, source.shape, hot, new Set());
+        again.run();
+        u.entry.revert(again.instance, u.old);
+      } catch (err) {
+        hot.close();
+        this.opts.log.error(
+          { err, module: source.bundle.name, version: source.bundle.version },
+          "the previous version failed to evaluate again after a failed commit",
+        );
+      }
+    }
+    for (const name of created) {
+      if (this.entries.get(name)?.current === undefined) this.entries.delete(name);
+    }
+  }
+
   /** ABORT: clears the prepared instances' hot timers and listeners; the table is unchanged. Idempotent. */
   abort(p: PreparedLoad): void {
     if (p.state !== "prepared") return;
     p.state = "aborted";
-    for (const i of p.instances) i.hot.close();
+    for (const i of p.items) i.instance?.hot.close();
     for (const name of p.created) {
       if (this.entries.get(name)?.current === undefined) this.entries.delete(name);
     }
@@ -247,67 +358,171 @@ export class ModuleTable {
   }
 
   private entry(name: string): ModuleEntry {
-    let e = this.entries.get(name);
-    if (!e) this.entries.set(name, (e = new ModuleEntry(name)));
+    return this.entries.get(name) ?? this.newEntry(name);
+  }
+
+  private newEntry(name: string): ModuleEntry {
+    const e = new ModuleEntry(name);
+    this.entries.set(name, e);
+    this.byFacade.set(e.facade, e);
     return e;
   }
 
-  private evaluate(bundle: Bundle, hot: HotInstance, batch: ReadonlySet<string>): Instance {
+  /**
+   * Rule of docs/design.md §6: an export another module still imports is not
+   * removed or renamed, unless the importer changes in the same reload. What
+   * each module imports and exports is read from the bundles (`bundleShape.ts`);
+   * a module whose text does not show its exports is not judged.
+   */
+  private checkRemovedExports(shapes: ReadonlyMap<string, BundleShape>): void {
+    const after = (name: string, seen = new Set<string>()): Set<string> | undefined => {
+      const shape = shapes.get(name);
+      const current = this.entries.get(name)?.current;
+      let own: Iterable<string> | undefined;
+      let stars: readonly string[];
+      if (shape) {
+        own = shape.exports?.keys();
+        stars = shape.stars;
+      } else {
+        // Not in this reload: its own names stay, and those it re-exports follow its sources.
+        own = current && Object.keys(current.exports);
+        stars = current?.stars?.map((e) => e.name) ?? [];
+      }
+      if (!own) return undefined;
+      const names = new Set(own);
+      if (seen.has(name)) return names;
+      seen.add(name);
+      for (const star of stars) {
+        const more = after(star, seen);
+        if (!more) return undefined;
+        for (const n of more) if (n !== "default") names.add(n);
+      }
+      return names;
+    };
+    const removed = new Map<string, string[]>(); // importee -> ["importer (a, b)"]
+    const importers: [string, BundleShape][] = [...shapes];
+    for (const [name, e] of this.entries) {
+      const shape = e.current && !shapes.has(name) ? this.sources.get(e.current)?.shape : undefined;
+      if (shape) importers.push([name, shape]);
+    }
+    const cache = new Map<string, Set<string> | undefined>();
+    for (const [importer, shape] of importers) {
+      for (const [importee, names] of shape.uses) {
+        const entry = this.entries.get(importee);
+        if (!entry?.current) continue;
+        if (!cache.has(importee)) cache.set(importee, after(importee));
+        const now = cache.get(importee);
+        if (!now) continue;
+        const gone = [...names].filter((n) => !now.has(n) && Object.prototype.hasOwnProperty.call(entry.facade, n));
+        if (gone.length > 0) removed.set(importee, [...(removed.get(importee) ?? []), `${importer} (${gone.join(", ")})`]);
+      }
+    }
+    if (removed.size === 0) return;
+    const [first] = removed.keys();
+    const parts = [...removed].map(
+      ([importee, users]) => `${importee} would no longer export names that ${users.join(" and ")} still import${users.length === 1 ? "s" : ""}`,
+    );
+    throw loadError("missing_import", first!, `${parts.join("; ")}. Nothing was loaded. Keep those exports, or change the importers in the same save.`);
+  }
+
+  /**
+   * Compiles `bundle` into its wrapper (a syntax error throws here) and
+   * returns the instance it will fill and a `run` that evaluates its top level
+   * with a time limit.
+   */
+  private compile(bundle: Bundle, shape: BundleShape, hot: HotInstance, batch: ReadonlySet<string>): Compiled {
     const filename = path.join(this.srcDir, ...bundle.name.split("/")) + ".js";
     const dirname = path.dirname(filename);
+    const entry = this.entry(bundle.name);
     let nodeRequire: NodeRequire | undefined;
     const require = (spec: string): unknown => {
       if (spec.startsWith(PROJECT_MODULE_PREFIX)) {
         const name = spec.slice(PROJECT_MODULE_PREFIX.length);
-        const entry = this.entries.get(name);
-        if (entry && (entry.current || batch.has(name))) return entry.facade;
+        const e = this.entries.get(name);
+        if (e && (e.current || batch.has(name))) return e.facade;
         throw missingImport(bundle.name, name);
       }
       if (spec === "devcluster") return this.opts.runtimeFor(bundle.name, hot);
       return (nodeRequire ??= Module.createRequire(filename))(spec);
     };
+    const stars: ModuleEntry[] = [];
+    const instance: Instance = { name: bundle.name, version: bundle.version, exports: {}, hot, module: {}, code: bundle.code, stars };
+    type Helper = (...args: unknown[]) => unknown;
+    // The helpers the instrumented bundle calls instead of esbuild's (bundleShape.ts `instrument`).
+    const live = {
+      // `import * as lib`: the facade itself, whose names follow lib's versions, not a copy of today's.
+      __toESM:
+        (esbuild: () => Helper) =>
+        (mod: unknown, ...rest: unknown[]) =>
+          this.byFacade.has(mod as object) ? mod : esbuild()(mod, ...rest),
+      // `export * from "./lib"`: recorded, so the facade of this module lists lib's names as they are at each moment.
+      __reExport:
+        (esbuild: () => Helper) =>
+        (target: unknown, mod: unknown, ...rest: unknown[]): unknown => {
+          const source = this.byFacade.get(mod as object);
+          if (!source) return esbuild()(target, mod, ...rest);
+          if (!stars.includes(source)) stars.push(source);
+          return target;
+        },
+      own: (key: string, fn: Function) => entry.ownFunction(instance, key, fn),
+      cls: (key: string, klass: Function) => entry.defineClass(instance, key, klass),
+    };
 
     const m = new Module(filename) as CompilableModule;
     m.filename = filename;
     m.require = require as NodeRequire;
+    (instance as { module: object }).module = m;
     let define: Function;
     try {
       // The version in the script name keeps each version's source map apart:
       // Node looks maps up by script name and the newest same-named one wins.
-      m._compile(WRAP_HEAD + bundle.code + WRAP_TAIL, `${filename}?v=${bundle.version}`);
+      m._compile(WRAP_HEAD + instrument(bundle.code, shape) + WRAP_TAIL, `${filename}?v=${bundle.version}`);
       define = m.exports as Function;
     } catch (err) {
       throw evalFailed(bundle.name, err, this.srcDir);
     }
     m.exports = {};
-    const g = globalThis as Record<symbol, unknown>;
-    const outer = g[EVAL_SLOT];
-    // Named so ClusterError can cut the loader's own frames off the user's stack.
-    g[EVAL_SLOT] = function devclusterEvaluate() {
-      return define.call(m.exports, m.exports, require, m, filename, dirname, hot);
-    };
-    try {
-      RUN_EVAL.runInThisContext({ timeout: this.timeout });
-    } catch (err) {
-      if (err instanceof ClusterError && loadErrors.has(err)) throw err;
-      if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
-        throw loadError(
-          "timeout",
-          bundle.name,
-          `${bundle.name} did not finish evaluating within ${this.timeout}ms (an endless loop at top level?). Fix the file and save again.`,
-        );
+    const run = (): void => {
+      const g = globalThis as Record<symbol, unknown>;
+      const outer = g[EVAL_SLOT];
+      // Named so ClusterError can cut the loader's own frames off the user's stack.
+      g[EVAL_SLOT] = function devclusterEvaluate() {
+        return define.call(m.exports, m.exports, require, m, filename, dirname, hot, live);
+      };
+      try {
+        RUN_EVAL.runInThisContext({ timeout: this.timeout });
+      } catch (err) {
+        if (err instanceof ClusterError && loadErrors.has(err)) throw err;
+        if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
+          throw loadError(
+            "timeout",
+            bundle.name,
+            `${bundle.name} did not finish evaluating within ${this.timeout}ms (an endless loop at top level?). Fix the file and save again.`,
+          );
+        }
+        throw evalFailed(bundle.name, err, this.srcDir);
+      } finally {
+        g[EVAL_SLOT] = outer;
       }
-      throw evalFailed(bundle.name, err, this.srcDir);
-    } finally {
-      g[EVAL_SLOT] = outer;
-    }
-    m.loaded = true;
-    return { name: bundle.name, version: bundle.version, exports: m.exports as Record<string, unknown>, hot, module: m };
+      m.loaded = true;
+      instance.exports = m.exports as Record<string, unknown>;
+      this.sources.set(instance, { bundle, shape });
+    };
+    return { instance, define, run };
   }
 }
 
+/**
+ * True when `bundle` must not run while its current version is still in place:
+ * it registers `hot.dispose` (Vite's pattern for a server opened at top level),
+ * or the current instance holds something its dispose releases.
+ */
+function holdsResources(bundle: Bundle, entry: ModuleEntry): boolean {
+  return (entry.current?.hot.holdsResources ?? false) || /\.dispose\(/.test(bundle.code);
+}
+
 function view(i: Instance | undefined): { version: string; exports: Record<string, unknown> } | undefined {
-  return i && { version: i.version, exports: i.exports };
+  return i && { version: i.version, exports: rawExports(i) };
 }
 
 function checkShape(entry: ModuleEntry, instance: Instance): void {
@@ -325,6 +540,18 @@ function checkShape(entry: ModuleEntry, instance: Instance): void {
       "bad_shape",
       instance.name,
       `${instance.name} no longer exports init as a function, but version ${prev.version} did and processes may run it: a behaviour must stay a behaviour. Export init again, or restart those processes.`,
+    );
+  }
+}
+
+/** {@link checkShape} from the bundle's text alone, for a module whose top level waits for COMMIT. */
+function checkStaticShape(entry: ModuleEntry, name: string, shape: BundleShape): void {
+  const prev = entry.current;
+  if (prev && typeof prev.exports.init === "function" && shape.exports && !shape.exports.has("init")) {
+    throw loadError(
+      "bad_shape",
+      name,
+      `${name} no longer exports init as a function, but version ${prev.version} did and processes may run it: a behaviour must stay a behaviour. Export init again, or restart those processes.`,
     );
   }
 }

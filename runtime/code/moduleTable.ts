@@ -4,7 +4,8 @@ import type { HotInstance } from "./hot";
 export interface Instance {
   readonly name: string;
   readonly version: string;
-  readonly exports: Record<string, unknown>;
+  /** Filled when its top level has run. */
+  exports: Record<string, unknown>;
   readonly hot: HotInstance;
   /**
    * Node keeps a CommonJS source map in a map that is weak on the `Module`
@@ -12,9 +13,19 @@ export interface Instance {
    * long as the version can run.
    */
   readonly module: object;
+  /**
+   * The bundle's code. A class whose source text is not in it was not defined by
+   * this module (an npm class it re-exports) and is never patched. Absent: every
+   * class counts as its own.
+   */
+  readonly code?: string;
+  /** Entries this version re-exports whole (`export * from`), recorded while it evaluated. */
+  readonly stars?: readonly ModuleEntry[];
+  /** Set once a newer version replaced this one: its own references to its exported functions then follow the current version. */
+  replaced?: boolean;
 }
 
-type Mode = "function" | "class" | "value" | "absent";
+type Mode = "function" | "class" | "value" | "reexport" | "absent";
 
 /** The facade's record of one export name, kept for the life of the module name. */
 interface Slot {
@@ -23,11 +34,32 @@ interface Slot {
   fn: Function;
   trampoline?: Function;
   family?: ClassFamily;
+  /** mode "reexport": the entry whose facade provides the name (`export * from`). */
+  source?: ModuleEntry;
+}
+
+/** What a trampoline calls: a slot, or one method of a class family. */
+interface Target {
+  fn: Function;
+}
+
+/** The version a class method was defined in, so a method trampoline can be pointed back at it on a revert. */
+interface ClassVersion {
+  /** Own methods of the prototype, as defined. */
+  methods: Map<PropertyKey, Function>;
+  /** Everything else on the prototype (accessors, data), copied as it is. */
+  others: Record<PropertyKey, PropertyDescriptor>;
 }
 
 const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
 
-/** Every version of one exported class, behind one stable Proxy. */
+/**
+ * Every version of one exported class, behind one stable Proxy. Each method of
+ * a version the module defined is replaced on its prototype by a trampoline, one
+ * per method name for the life of the family, so a method held apart from its
+ * object (`this.tock.bind(this)`, `const f = obj.m`) calls the current version
+ * too (docs/design.md §4.2).
+ */
 class ClassFamily {
   current: Function;
   readonly proxy: Function;
@@ -36,12 +68,18 @@ class ClassFamily {
    * costs O(versions that still have instances), not O(all reloads so far).
    */
   private prototypes: WeakRef<object>[] = [];
-  private readonly memberPrototypes = new WeakSet<object>();
+  /** The prototypes of versions the module defined, with their methods as defined. */
+  private readonly versions = new WeakMap<object, ClassVersion>();
   private readonly members = new WeakSet<object>();
+  /** One trampoline per method name, pointed at the current version's method. */
+  private readonly methods = new Map<PropertyKey, Target & { trampoline: Function }>();
   /** `Symbol.hasInstance` of the proxy and of every version, so `instanceof` any of them accepts instances of all. */
   readonly hasInstance: (this: unknown, value: unknown) => boolean;
 
-  constructor(first: Function) {
+  constructor(
+    first: Function,
+    private readonly label: string,
+  ) {
     this.current = first;
     const family = this;
     // Bound once so every version and the proxy share one checker.
@@ -71,45 +109,116 @@ class ClassFamily {
     if (value === null || (typeof value !== "object" && typeof value !== "function")) return false;
     const live = this.current.prototype as object;
     for (let p = Object.getPrototypeOf(value); p !== null; p = Object.getPrototypeOf(p)) {
-      if (p === live || this.memberPrototypes.has(p)) return true;
+      if (p === live || this.versions.has(p)) return true;
     }
     return false;
   }
 
   /**
-   * `klass` just became current: give every earlier prototype its methods, so
-   * existing instances run the new code, and make `instanceof` on any version
-   * (raw or through the facade) accept instances of all of them.
+   * `klass` just became current: point every method trampoline at its methods,
+   * give every earlier prototype its shape, so existing instances run the new
+   * code, and make `instanceof` on any version (raw or through the facade)
+   * accept instances of all of them. Committing a version seen before (a
+   * revert) points everything back at it. A class the module did not define
+   * (`owned` false: re-exported from npm) is never touched: other code of the
+   * node uses it.
    */
-  commit(klass: Function): void {
+  commit(klass: Function, owned: boolean): void {
+    if (!owned) return;
     const proto = klass.prototype as object;
-    // Seen before: a module re-exporting a class it did not define (from npm), which must not be touched.
-    if (this.memberPrototypes.has(proto)) return;
-    this.prototypes.push(new WeakRef(proto));
-    this.memberPrototypes.add(proto);
-    this.members.add(klass);
-    if (!Object.prototype.hasOwnProperty.call(klass, Symbol.hasInstance)) {
-      Object.defineProperty(klass, Symbol.hasInstance, { value: this.hasInstance, configurable: true });
-    }
-    const descriptors: Record<PropertyKey, PropertyDescriptor> = Object.getOwnPropertyDescriptors(proto);
-    Reflect.deleteProperty(descriptors, "constructor");
+    const version = this.versions.get(proto) ?? this.adopt(klass, proto);
+    for (const [key, m] of this.methods) m.fn = version.methods.get(key) ?? this.removed(key);
     const parent = Object.getPrototypeOf(proto);
     this.prototypes = this.prototypes.filter((ref) => {
       const earlier = ref.deref();
       if (earlier === undefined) return false;
       if (earlier !== proto) {
-        Object.defineProperties(earlier, descriptors);
+        for (const [key, m] of this.methods) {
+          if (version.methods.has(key)) {
+            Object.defineProperty(earlier, key, { value: m.trampoline, writable: true, enumerable: false, configurable: true });
+          } else if (Object.getOwnPropertyDescriptor(earlier, key)?.value === m.trampoline) {
+            Reflect.deleteProperty(earlier, key);
+          }
+        }
+        Object.defineProperties(earlier, version.others);
         // Only when the base class changed: setPrototypeOf deoptimizes every object using that prototype.
         if (Object.getPrototypeOf(earlier) !== parent) Object.setPrototypeOf(earlier, parent);
       }
       return true;
     });
   }
+
+  /** First commit of a version: records its methods and puts the family's trampolines in their place. */
+  private adopt(klass: Function, proto: object): ClassVersion {
+    const version: ClassVersion = { methods: new Map(), others: {} };
+    for (const key of Reflect.ownKeys(proto)) {
+      if (key === "constructor") continue;
+      const d = Object.getOwnPropertyDescriptor(proto, key)!;
+      if (typeof d.value !== "function" || isClass(d.value as Function)) {
+        version.others[key] = d;
+        continue;
+      }
+      const fn = methodRaw.get(d.value as Function) ?? (d.value as Function);
+      version.methods.set(key, fn);
+      let m = this.methods.get(key);
+      if (!m) {
+        const target: Target = { fn };
+        m = Object.assign(target, { trampoline: named(trampoline(target), fn) });
+        this.methods.set(key, m);
+      }
+      Object.defineProperty(proto, key, { ...d, value: m.trampoline });
+    }
+    this.versions.set(proto, version);
+    this.prototypes.push(new WeakRef(proto));
+    this.members.add(klass);
+    if (!Object.prototype.hasOwnProperty.call(klass, Symbol.hasInstance)) {
+      Object.defineProperty(klass, Symbol.hasInstance, { value: this.hasInstance, configurable: true });
+    }
+    return version;
+  }
+
+  /** What the family's trampoline for method `key` calls now (undefined: no version had it). */
+  method(key: PropertyKey): Function | undefined {
+    return this.methods.get(key)?.fn;
+  }
+
+  private removed(key: PropertyKey): Function {
+    const label = this.label;
+    return function () {
+      throw new TypeError(`${label}.prototype.${String(key)} was removed in the current version; a reference to the old method was kept.`);
+    };
+  }
 }
 
 /** Source-defined classes only: built-ins such as Map print as `function Map() { [native code] }`, so they are never patched. */
 function isClass(fn: Function): boolean {
   return Function.prototype.toString.call(fn).startsWith("class");
+}
+
+/** Own trampolines (see {@link ModuleEntry.ownFunction}) -> the function they stand for in their version. */
+const ownRaw = new WeakMap<Function, Function>();
+const rawViews = new WeakMap<Instance, Record<string, unknown>>();
+/** Per-version method trampolines (see {@link ModuleEntry.defineClass}) -> the method as defined. */
+const methodRaw = new WeakMap<Function, Function>();
+
+/**
+ * The exports of exactly this version: its own trampolines replaced by the
+ * functions they stand for, so a process still on the old version runs the old
+ * code (docs/design.md §4.6). Values stay live getters. Built once per instance.
+ */
+export function rawExports(instance: Instance): Record<string, unknown> {
+  let view = rawViews.get(instance);
+  if (view) return view;
+  const exports = instance.exports;
+  view = {};
+  for (const key of Object.keys(exports)) {
+    const value = exports[key];
+    const raw = typeof value === "function" ? ownRaw.get(value) : undefined;
+    if (raw) Object.defineProperty(view, key, { value: raw, enumerable: true });
+    else Object.defineProperty(view, key, { get: () => exports[key], enumerable: true });
+  }
+  rawViews.set(instance, view);
+  return view;
 }
 
 /**
@@ -119,7 +228,11 @@ function isClass(fn: Function): boolean {
  * costs one property read and an apply.
  */
 export class ModuleEntry {
-  /** What `require("devcluster:project/<name>")` returns, for every version. */
+  /**
+   * What `require("devcluster:project/<name>")` returns, for every version, and
+   * what `import * as m` gets: it gains and loses names with each version
+   * (docs/design.md §4.1).
+   */
   readonly facade: Record<string, unknown> = {};
   /** `hot.data`, shared by every version of this module. */
   readonly data: Record<string, unknown> = {};
@@ -128,6 +241,9 @@ export class ModuleEntry {
   /** The instance the facade points at: `current`, or a prepared one while its batch evaluates. */
   private live?: Instance;
   private readonly slots = new Map<string, Slot>();
+  /** Entries that re-export this one whole (`export * from`): their names follow this one's. */
+  private readonly dependents = new Set<ModuleEntry>();
+  private pointing = false;
 
   constructor(readonly name: string) {
     // esbuild's `__toESM` reads this to treat the facade as an ES module namespace.
@@ -151,14 +267,86 @@ export class ModuleEntry {
   /** old := current, current := `instance`; patches classes. Returns the instance that fell out of the table, if any. */
   install(instance: Instance): Instance | undefined {
     const dropped = this.old;
+    if (this.current && this.current !== instance) this.current.replaced = true;
     this.old = this.current;
     this.current = instance;
+    instance.replaced = false;
     this.point(instance);
+    this.commitClasses(instance);
+    return dropped;
+  }
+
+  /**
+   * Undoes {@link install}s of one failed commit: `current` and `old` become
+   * what they were, the facade and every class family point at `current`
+   * again. `current` may be a fresh evaluation of the same version.
+   */
+  revert(current: Instance | undefined, old: Instance | undefined): void {
+    this.current = current;
+    this.old = old;
+    if (current) current.replaced = false;
+    this.point(current);
+    if (current) this.commitClasses(current);
+  }
+
+  /**
+   * The function a module's own code sees for its exported function
+   * declaration `key` (the loader rebinds the local name to it before the top
+   * level runs): `raw` while `instance` is current or still being prepared,
+   * then whatever the facade's `key` is, so `setInterval(tick)` inside the
+   * module follows later versions (docs/design.md §4.2).
+   */
+  ownFunction(instance: Instance, key: string, raw: Function): Function {
+    const target: Target = {
+      get fn(): Function {
+        if (!instance.replaced) return raw;
+        const now = entry.facade[key];
+        return typeof now === "function" ? now : entry.slot(key).fn;
+      },
+    };
+    const entry = this;
+    const t = named(trampoline(target), raw);
+    // `Tick.prototype.x = ...` at top level and `new Tick()` must see one prototype.
+    if (Object.prototype.hasOwnProperty.call(raw, "prototype")) {
+      Object.defineProperty(t, "prototype", { value: (raw as { prototype: unknown }).prototype, writable: true });
+    }
+    ownRaw.set(t, raw);
+    return t;
+  }
+
+  /**
+   * Called by the bundle right after it defines its exported class `klass`
+   * (export name `key`), before any of its top-level code runs: each method
+   * becomes a trampoline that calls this version's method until `instance` is
+   * replaced, then the family's current one. So a method bound at load
+   * (`setInterval(this.tock.bind(this))` in a constructor) follows later versions too.
+   */
+  defineClass(instance: Instance, key: string, klass: Function): void {
+    const proto = klass.prototype as object | undefined;
+    if (!proto) return;
+    const entry = this;
+    for (const name of Reflect.ownKeys(proto)) {
+      if (name === "constructor") continue;
+      const d = Object.getOwnPropertyDescriptor(proto, name)!;
+      if (typeof d.value !== "function" || isClass(d.value as Function)) continue;
+      const raw = d.value as Function;
+      const target: Target = {
+        get fn(): Function {
+          if (!instance.replaced) return raw;
+          return entry.slots.get(key)?.family?.method(name) ?? raw;
+        },
+      };
+      const t = named(trampoline(target), raw);
+      methodRaw.set(t, raw);
+      Object.defineProperty(proto, name, { ...d, value: t });
+    }
+  }
+
+  private commitClasses(instance: Instance): void {
     for (const key of Object.keys(instance.exports)) {
       const slot = this.slots.get(key);
-      if (slot?.mode === "class") slot.family!.commit(slot.family!.current);
+      if (slot?.mode === "class") slot.family!.commit(slot.family!.current, owns(instance, slot.family!.current));
     }
-    return dropped;
   }
 
   private point(instance: Instance | undefined): void {
@@ -167,28 +355,48 @@ export class ModuleEntry {
     const seen = new Set<string>();
     for (const key of Object.keys(exports)) {
       seen.add(key);
-      const value = exports[key];
+      let value = exports[key];
+      if (typeof value === "function") value = ownRaw.get(value) ?? value;
       const slot = this.slot(key);
       if (typeof value === "function" && isClass(value)) {
-        slot.family ??= new ClassFamily(value);
+        slot.family ??= new ClassFamily(value, `${this.name}.${key}`);
         slot.family.current = value;
         slot.fn = this.notAFunction(key, instance!.version);
         this.setMode(key, slot, "class");
       } else if (typeof value === "function") {
         slot.fn = value;
         const t = (slot.trampoline ??= trampoline(slot));
-        if (t.name !== value.name) Object.defineProperty(t, "name", { value: value.name, configurable: true });
-        if (t.length !== value.length) Object.defineProperty(t, "length", { value: value.length, configurable: true });
+        named(t, value);
         this.setMode(key, slot, "function");
       } else {
         slot.fn = this.notAFunction(key, instance!.version);
         this.setMode(key, slot, "value");
       }
     }
+    // `export * from`: the names the source has now, after the module's own (ES: own names shadow star names; the first star wins).
+    for (const source of instance?.stars ?? []) {
+      source.dependents.add(this);
+      for (const key of Object.keys(source.facade)) {
+        if (key === "default" || seen.has(key)) continue;
+        seen.add(key);
+        const slot = this.slot(key);
+        slot.fn = forward(source, key);
+        slot.source = source;
+        slot.mode = "absent"; // always redefine: the source may differ from last time
+        this.setMode(key, slot, "reexport");
+      }
+    }
     for (const [key, slot] of this.slots) {
       if (seen.has(key)) continue;
       slot.fn = this.notExported(key, instance?.version);
       this.setMode(key, slot, "absent");
+    }
+    if (this.pointing) return;
+    this.pointing = true;
+    try {
+      for (const d of this.dependents) d.point(d.live);
+    } finally {
+      this.pointing = false;
     }
   }
 
@@ -214,6 +422,13 @@ export class ModuleEntry {
       case "value": {
         // A getter, not a copy: esbuild exports `let` bindings as live getters and importers expect the live value.
         const get = (): unknown => this.live?.exports[key];
+        Object.defineProperty(this.facade, key, { get, enumerable: true, configurable: true });
+        break;
+      }
+      case "reexport": {
+        // The source's own facade value: its trampoline or class proxy, the same object for both importers.
+        const source = slot.source!;
+        const get = (): unknown => source.facade[key];
         Object.defineProperty(this.facade, key, { get, enumerable: true, configurable: true });
         break;
       }
@@ -246,10 +461,32 @@ export class ModuleEntry {
   }
 }
 
-/** A function that forever calls whatever `slot.fn` is now, keeping `this`, arguments, `new` and the result. */
-function trampoline(slot: Slot): Function {
+/** True when `instance` defined `klass` itself (its source text is in the bundle), rather than re-exporting it from npm. */
+function owns(instance: Instance, klass: Function): boolean {
+  return instance.code === undefined || instance.code.includes(Function.prototype.toString.call(klass));
+}
+
+/** What a slot re-exported from `source` calls: the source's current `key`. */
+function forward(source: ModuleEntry, key: string): Function {
   return function (this: unknown) {
+    const fn = source.facade[key] as Function;
     // eslint-disable-next-line prefer-rest-params -- `arguments` avoids allocating an array per call
-    return new.target ? Reflect.construct(slot.fn, arguments, new.target) : Reflect.apply(slot.fn, this, arguments);
+    return new.target ? Reflect.construct(fn, arguments, new.target) : Reflect.apply(fn, this, arguments);
   };
+}
+
+/** A function that forever calls whatever `target.fn` is now, keeping `this`, arguments, `new` and the result. */
+function trampoline(target: Target): Function {
+  return function (this: unknown) {
+    const fn = target.fn;
+    // eslint-disable-next-line prefer-rest-params -- `arguments` avoids allocating an array per call
+    return new.target ? Reflect.construct(fn, arguments, new.target) : Reflect.apply(fn, this, arguments);
+  };
+}
+
+/** Gives `t` the name and length of `like`, so stacks and `fn.length` read as the user's function. */
+function named(t: Function, like: Function): Function {
+  if (t.name !== like.name) Object.defineProperty(t, "name", { value: like.name, configurable: true });
+  if (t.length !== like.length) Object.defineProperty(t, "length", { value: like.length, configurable: true });
+  return t;
 }

@@ -1,7 +1,8 @@
 /**
  * The node's side of a reload transaction (docs/design.md §6): PREPARE evaluates the
  * new versions aside and answers ready or failed, COMMIT swaps them in and
- * runs codeChange in the processes, ABORT throws them away. A node that joins
+ * runs codeChange in the processes, ABORT throws them away. A commit whose
+ * deferred top level throws is undone on this node and answered `failed`. A node that joins
  * catches up by loading the welcome's bundles the same way, at once.
  */
 import type { Logger } from "../../wire/log";
@@ -58,7 +59,15 @@ export class Reloads {
     if (!p) return;
     // A forced load ends the processes still on the oldest version only now, once every node is ready: an abort must not have killed them.
     if (p.force) for (const m of p.modules) host.procs.purge(m);
-    const changed = host.table.commit(p.load);
+    let changed: Change[];
+    try {
+      changed = host.table.commit(p.load);
+    } catch (err) {
+      // A module deferred to COMMIT threw; the table has put its previous versions back (docs/design.md §6). The coordinator rolls back the nodes where it did not throw.
+      host.log.warn({ err, reload: msg.reload }, "commit failed; the previous versions run again");
+      host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed") });
+      return;
+    }
     // codeChange runs in the processes, between their messages; waiting for it here would stall the control loop (pings, names, the next reload) behind a slow handler.
     void host.procs.codeChange(changed).then((failures) => {
       // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.

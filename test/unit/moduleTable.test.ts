@@ -3,9 +3,12 @@ import { describe, test } from "node:test";
 import { HotInstance } from "../../runtime/code/hot";
 import { ModuleEntry, type Instance } from "../../runtime/code/moduleTable";
 
-/** An evaluated version without evaluating anything: the entry only reads name, version and exports. */
-function instance(entry: ModuleEntry, version: string, exports: Record<string, unknown>): Instance {
-  return { name: entry.name, version, exports, hot: new HotInstance(entry.name, version, entry.data), module: {} };
+/**
+ * An evaluated version without evaluating anything: the entry only reads name, version, exports and,
+ * when given, the module's code (a class whose source is not in it is not the module's own).
+ */
+function instance(entry: ModuleEntry, version: string, exports: Record<string, unknown>, code?: string): Instance {
+  return { name: entry.name, version, exports, hot: new HotInstance(entry.name, version, entry.data), module: {}, ...(code === undefined ? {} : { code }) };
 }
 
 describe("module entry: the facade importers hold", () => {
@@ -92,27 +95,29 @@ describe("module entry: the facade importers hold", () => {
     assert.equal((f.self as Function).call(receiver), receiver);
   });
 
-  test(
-    "a class the module did not define (re-exported from npm) is left alone when a later version exports its own class under that name",
-    { todo: "defect in runtime/code/moduleTable.ts: ClassFamily.commit patches every earlier prototype, the npm class's included" },
-    () => {
-      class FromNpm {
-        hello(): string {
-          return "npm";
-        }
+  test("a class the module did not define (re-exported from npm) is left alone when a later version exports its own class under that name", () => {
+    class FromNpm {
+      hello(): string {
+        return "npm";
       }
-      const entry = new ModuleEntry("m");
-      entry.install(instance(entry, "v1", { Thing: FromNpm }));
-      class Mine {
-        hello(): string {
-          return "mine";
-        }
+    }
+    const entry = new ModuleEntry("m");
+    // version 1 is `export { Thing } from "some-package"`: its code does not contain the class
+    entry.install(instance(entry, "v1", { Thing: FromNpm }, `export { Thing } from "some-package";`));
+    const npmInstance = new FromNpm();
+    class Mine {
+      hello(): string {
+        return "mine";
       }
-      entry.install(instance(entry, "v2", { Thing: Mine }));
-      // every other user of the package in this node now gets "mine"
-      assert.equal(new FromNpm().hello(), "npm");
-    },
-  );
+    }
+    entry.install(instance(entry, "v2", { Thing: Mine }, `export ${String(Mine)}`));
+    // every other user of the package in this node still gets the package's class
+    assert.equal(new FromNpm().hello(), "npm");
+    assert.equal(npmInstance.hello(), "npm");
+    assert.equal(Object.prototype.hasOwnProperty.call(FromNpm, Symbol.hasInstance), false, "the npm class is not made part of the family");
+    assert.equal(new (entry.facade.Thing as new () => Mine)().hello(), "mine", "the facade constructs the module's own class now");
+    assert.ok(new Mine() instanceof (entry.facade.Thing as Function));
+  });
 
   test("instances of any version are instanceof the facade class and every version's class", () => {
     const entry = new ModuleEntry("m");
