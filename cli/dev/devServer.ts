@@ -279,7 +279,7 @@ export class DevServer extends EventEmitter {
     }
     // What to do next depends on where the change came from; a client was shown the report already.
     const next =
-      report.failedIn === "commit"
+      report.failedIn === "commit" && !report.rolledBack
         ? "Check those nodes (devcluster status)."
         : info.source === "save"
           ? "Fix the file and save again."

@@ -117,7 +117,8 @@ export class PendingSaves {
     const why = report.nodes.find((n) => n.error)?.error?.message ?? "the nodes refused it";
     for (const m of plan.send)
       this.dirty.set(m.file, refused.has(m.name) || refused.size === 0 ? `the nodes refused it: ${why}` : "its reload was refused with the rest of its set");
-    if (report.failedIn !== "prepare" || refused.size === 0 || ![...refused].every((n) => plan.carried.has(n))) return undefined;
+    // A set refused at COMMIT was put back on every node (report.rolledBack), so it can be retried like one refused at PREPARE.
+    if ((report.failedIn !== "prepare" && !report.rolledBack) || refused.size === 0 || ![...refused].every((n) => plan.carried.has(n))) return undefined;
     const rest = new Map(plan.send.filter((m) => !refused.has(m.name)).map((m) => [m.name, m]));
     const held = new Set(this.consistent(rest).map((h) => h.module));
     const retry = [...rest.values()].filter((m) => !held.has(m.name));

@@ -26,6 +26,8 @@ export interface ReloadReport {
   skipped?: string[];
   /** when not ok: "prepare" (no node switched) or "commit" (every ready node was told to switch; some did not confirm) */
   failedIn?: "prepare" | "commit";
+  /** failed in commit because a node refused it there (a top level that runs at COMMIT threw): every node is back on the previous versions */
+  rolledBack?: boolean;
   /** per phase, for the benchmark */
   phases?: { prepareMs: number; commitMs: number };
   codeChangeFailures?: { node: string; pid: string; error: WireError }[];
@@ -184,6 +186,7 @@ export class ReloadTransactions {
     const report: ReloadReport = {
       ok,
       ...(ok ? {} : { failedIn: "commit" as const }),
+      ...(refused ? { rolledBack: true } : {}),
       modules: list,
       nodes: results,
       ms: t2 - t0,

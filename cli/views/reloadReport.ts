@@ -21,13 +21,16 @@ const skippedLine = (r: ReloadReport): string | undefined =>
 export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
   if (r.ok) return `${opts.rollback ? "rolled back to" : "reloaded"} ${modules(r)} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms`;
   const what = opts.rollback ? "rollback" : "reload";
-  return r.failedIn === "commit" ? `${what} of ${modules(r)} committed, but not every node confirmed` : `${what} of ${modules(r)} aborted: no node switched`;
+  if (r.failedIn === "commit" && !r.rolledBack) return `${what} of ${modules(r)} committed, but not every node confirmed`;
+  return r.rolledBack
+    ? `${what} of ${modules(r)} refused at commit: every node is back on the previous version`
+    : `${what} of ${modules(r)} aborted: no node switched`;
 }
 
 /** A node's word in the table: a node that was ready when another refused did not switch. */
 function result(r: ReloadReport, ok: boolean): string {
   if (!ok) return "error";
-  return r.ok || r.failedIn === "commit" ? "ok" : "ready";
+  return r.ok || (r.failedIn === "commit" && !r.rolledBack) ? "ok" : "ready";
 }
 
 /** The headline, a table per node, processes left on the old version, nodes left out. */

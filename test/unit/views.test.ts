@@ -71,6 +71,13 @@ describe("the reload report view", () => {
     assert.match(text, /\nnot answering, will catch up when back: n3$/);
   });
 
+  test("a set refused at commit says every node is back on the previous version, not that it committed", () => {
+    const text = renderReload({ ...aborted, failedIn: "commit", rolledBack: true });
+    assert.match(text, /^reload of counter@01234567 refused at commit: every node is back on the previous version\n/);
+    assert.doesNotMatch(text, /committed/);
+    assert.match(text, /^n1\s+ready\s+2\.00/m);
+  });
+
   test("up's log line is the same headline on one line, with why each node failed", () => {
     assert.equal(reloadLogLine(ok), "reloaded counter@01234567 on 2 nodes in 20.0 ms");
     assert.equal(
