@@ -103,12 +103,19 @@ async function start(nodes: number, observer = true): Promise<{ server: DevServe
   return { server, ms, cleanup: async () => (await server.close(), p.cleanup()) };
 }
 
+/** Spawns the bench behaviour on a node, and calls one of its processes (with a long deadline: a run may take minutes). */
+function benchOps(server: DevServer): { spawn(node: string): Promise<Pid>; run(pid: Pid, msg: unknown): Promise<any> } {
+  const c = server.coordinator;
+  return {
+    spawn: (node) => c.nodeRequest(node, { op: "spawn", module: "bench", args: null }) as Promise<Pid>,
+    run: (pid, msg) => c.nodeRequest(pid.node, { op: "call", pid, msg, timeoutMs: 600_000 }, 600_000) as Promise<any>,
+  };
+}
+
 async function clusterRows(): Promise<Row[]> {
   const { server, cleanup } = await start(2);
   try {
-    const c = server.coordinator;
-    const spawn = (node: string) => c.nodeRequest(node, { op: "spawn", module: "bench", args: null }) as Promise<Pid>;
-    const run = (pid: Pid, msg: unknown) => c.nodeRequest(pid.node, { op: "call", pid, msg, timeoutMs: 600_000 }, 600_000) as Promise<any>;
+    const { spawn, run } = benchOps(server);
     const a = await spawn("n1");
     const b = await spawn("n2");
     const local = await spawn("n1");
@@ -118,9 +125,9 @@ async function clusterRows(): Promise<Row[]> {
     const remote = await run(a, { op: "stream", to: b, n: CASTS });
     const same = await run(a, { op: "stream", to: local, n: CASTS });
     // A trace on an unrelated process turns the tracer on: each send then looks its pids up.
-    await c.traces.request({ op: "start", target: { pid: local }, limits: { count: 1_000_000, ms: 600_000 } });
+    await server.coordinator.traces.request({ op: "start", target: { pid: local }, limits: { count: 1_000_000, ms: 600_000 } });
     const traced = await run(a, { op: "stream", to: b, n: CASTS });
-    await c.traces.stop();
+    await server.coordinator.traces.stop();
     const idle = await run(await spawn("n2"), { op: "idle", n: IDLE });
     return [
       ["cross-node call round trip, median", us(rtt.median), "goal <= 100 us"],
@@ -249,9 +256,7 @@ export async function observerRows(): Promise<Row[]> {
   const { server, cleanup } = await start(2, true);
   const obs = server.observer!;
   try {
-    const c = server.coordinator;
-    const spawn = (node: string) => c.nodeRequest(node, { op: "spawn", module: "bench", args: null }) as Promise<Pid>;
-    const run = (pid: Pid, msg: unknown) => c.nodeRequest(pid.node, { op: "call", pid, msg, timeoutMs: 600_000 }, 600_000) as Promise<any>;
+    const { spawn, run } = benchOps(server);
     const a = await spawn("n1");
     const b = await spawn("n2");
     await run(a, { op: "stream", to: b, n: 20_000 });
