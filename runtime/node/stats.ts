@@ -6,6 +6,9 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { NodeInfo } from "../../wire/protocol";
 
+/** how often the event-loop histogram samples, in ms */
+const LOOP_SAMPLE_MS = 10;
+
 export interface StatsSource {
   node: string;
   versions(): Record<string, string>;
@@ -16,7 +19,7 @@ export interface StatsSource {
 }
 
 export class NodeStats {
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
 
   constructor(private readonly source: StatsSource) {}
 
@@ -30,7 +33,8 @@ export class NodeStats {
 
   info(): NodeInfo {
     const mem = process.memoryUsage();
-    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+    // The histogram records the time between its own timer's ticks, so an idle loop reads as the sampling period: the delay is what lies beyond it.
+    const ms = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - LOOP_SAMPLE_MS) * 100) / 100);
     const d = this.loopDelay;
     return {
       node: this.source.node,
