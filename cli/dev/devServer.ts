@@ -15,6 +15,7 @@ import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
 import { RestartNotice, jsonContent } from "./restartNotice";
+import { diskDrift } from "./diskDrift";
 
 export interface DevServerOptions {
   configPath: string;
@@ -109,6 +110,8 @@ export class DevServer extends EventEmitter {
       log: this.log,
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
       logs: this.logStore,
+      disk: () => diskDrift(this.compiler, this.coordinator.store),
+      restart: (node) => this.restartNode(node),
     });
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => this.logTransaction(report, info));
@@ -183,6 +186,25 @@ export class DevServer extends EventEmitter {
     );
     this.configWatcher = watch(file, () => notice.seen(read()));
     this.configWatcher.on("error", () => undefined);
+  }
+
+  /** `devcluster restart`: one node's OS process ends and starts again; resolves once it runs its entry with the current code. */
+  private async restartNode(node: string, timeoutMs = 30_000): Promise<void> {
+    const started = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.coordinator.off("nodeStarted", on);
+        reject(new ClusterError("timeout", `${node} did not run its entry within ${timeoutMs} ms of its restart; see devcluster logs ${node}`));
+      }, timeoutMs);
+      const on = (name: string): void => {
+        if (name !== node) return;
+        clearTimeout(timer);
+        this.coordinator.off("nodeStarted", on);
+        resolve();
+      };
+      this.coordinator.on("nodeStarted", on);
+    });
+    await this.launcher.restart(node);
+    await started;
   }
 
   /** Resolves when every node has run its entry module. */
