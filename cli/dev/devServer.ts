@@ -14,7 +14,7 @@ import { clearRunning, keysFile, readRunning, stateDir, writeRunning } from "../
 import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
-import { RestartNotice, jsonContent } from "./restartNotice";
+import { LOCK_FILES, RestartNotice, changedParts, dependencyState, jsonContent, type DependencyState } from "./restartNotice";
 import { diskDrift } from "./diskDrift";
 
 export interface DevServerOptions {
@@ -56,6 +56,7 @@ export class DevServer extends EventEmitter {
   /** saved files the nodes do not run yet (held, refused, not compiling), retried with every batch */
   pending!: PendingSaves;
   private depsWatcher?: FSWatcher;
+  private modulesWatcher?: FSWatcher;
   private configWatcher?: FSWatcher;
   private closing?: Promise<void>;
   private saves: Promise<unknown> = Promise.resolve();
@@ -150,25 +151,55 @@ export class DevServer extends EventEmitter {
     }
   }
 
-  /** npm packages are loaded once per node and never swapped, so a dependency change needs a restart: say so. */
+  /**
+   * npm packages are loaded once per node and never swapped, so a change of
+   * package.json's dependencies, a lock file or node_modules' top level needs
+   * the nodes restarted: say so, once for all three (`npm install` touches
+   * each, in several fs events).
+   */
   private watchDependencies(): void {
-    const pkg = path.join(this.config.projectDir, "package.json");
-    if (!existsSync(pkg)) return;
-    const deps = (): string | undefined => {
+    const dir = this.config.projectDir;
+    const start = dependencyState(dir);
+    const key = (s: DependencyState): string => JSON.stringify(s);
+    let latest = start;
+    let parts: string[] = [];
+    const notice = new RestartNotice(
+      start ? key(start) : "",
+      () => {
+        parts = start && latest ? changedParts(start, latest) : ["package.json"];
+        this.log.warn(
+          { files: parts },
+          `dependencies changed (${parts.join(", ")}): npm packages are not hot-swapped; \`devcluster restart\` restarts the nodes with them (their processes' state is lost)`,
+        );
+      },
+      () => this.log.info({ files: parts }, `dependencies back as up started them (${parts.join(", ")}): no restart needed`),
+    );
+    const check = (): void => {
+      const now = dependencyState(dir);
+      if (now) latest = now;
+      notice.seen(now && key(now));
+    };
+    const watched = new Set(["package.json", "node_modules", ...LOCK_FILES]);
+    const modulesDir = path.join(dir, "node_modules");
+    // Watched again whenever node_modules itself is made or removed (an `rm -rf node_modules && npm install`).
+    const watchModules = (): void => {
+      this.modulesWatcher?.close();
+      this.modulesWatcher = undefined;
+      if (!existsSync(modulesDir)) return;
       try {
-        const text = readFileSync(pkg, "utf8");
-        if (text.trim() === "") return undefined;
-        const p = JSON.parse(text) as Record<string, unknown>;
-        return JSON.stringify([p.dependencies, p.devDependencies, p.optionalDependencies]);
+        this.modulesWatcher = watch(modulesDir, check);
+        this.modulesWatcher.on("error", () => undefined);
       } catch {
-        return "unreadable";
+        // gone again between the check and the watch
       }
     };
-    const notice = new RestartNotice(deps() ?? "", () =>
-      this.log.warn({ file: pkg }, "dependencies changed: npm packages are not hot-swapped; restart `devcluster up` to load them"),
-    );
-    this.depsWatcher = watch(pkg, () => notice.seen(deps()));
+    this.depsWatcher = watch(dir, (_event, file) => {
+      if (file === null || !watched.has(String(file))) return;
+      if (String(file) === "node_modules") watchModules();
+      check();
+    });
     this.depsWatcher.on("error", () => undefined);
+    watchModules();
   }
 
   /** The cluster's shape (nodes, entry, src) is read once at `up`: say that an edit of it needs a restart. */
@@ -304,6 +335,7 @@ export class DevServer extends EventEmitter {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.depsWatcher?.close();
+      this.modulesWatcher?.close();
       this.configWatcher?.close();
       await this.watcher?.close();
       await this.launcher?.stop();

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { mkdirSync, rmSync } from "node:fs";
+import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cli, cliUp, makeProject, type Project } from "../helpers/cluster";
 import { counter, counterProject } from "../helpers/fixtures";
@@ -78,6 +80,27 @@ describe("history, rollback --to, drift from the disk, and restart", () => {
     // a reload of the file brings the nodes back to the disk: no warning left
     assert.equal((await cli(["reload", "counter"], project.dir)).code, 0);
     assert.doesNotMatch((await cli(["status"], project.dir)).stdout, /warning: counter runs/);
+  });
+
+  test("a lock file or node_modules change is reported once as needing a restart, and undoing it withdraws that", async () => {
+    const warning = /dependencies changed \((.*?)\): npm packages are not hot-swapped; `devcluster restart` restarts the nodes with them/;
+    const count = (): number => up.logs.lines.filter((l) => warning.test(l)).length;
+    const lock = path.join(project.dir, "package-lock.json");
+    const modules = path.join(project.dir, "node_modules");
+    project.write("package-lock.json", JSON.stringify({ lockfileVersion: 3, packages: {} }));
+    assert.match(await up.logs.waitFor(warning), /\(package-lock\.json\)/);
+    // npm install goes on: the lock again, a package in node_modules; the one warning stands
+    project.write("package-lock.json", JSON.stringify({ lockfileVersion: 3, packages: { "node_modules/ms": {} } }));
+    project.write("node_modules/ms/package.json", "{}");
+    rmSync(lock);
+    rmSync(modules, { recursive: true });
+    await up.logs.waitFor(/dependencies back as up started them/);
+    assert.equal(count(), 1, "warned again while the first warning stood");
+    // a package added to node_modules alone (a relink, a manual copy) warns again, naming node_modules
+    mkdirSync(path.join(modules, "@scope", "pkg"), { recursive: true });
+    await up.logs.waitFor(/dependencies changed \(node_modules\)/);
+    assert.equal(count(), 2);
+    rmSync(modules, { recursive: true });
   });
 
   test("restart n2 restarts that node alone: a new OS process with the current code, its processes' state lost", async () => {
