@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { isClusterError } from "../wire/errors";
+import { ClusterError, isClusterError } from "../wire/errors";
 import { history } from "./commands/history";
 import { init } from "./commands/init";
 import { logs } from "./commands/logs";
@@ -48,7 +48,15 @@ program
   .description("start the cluster, watch the sources, reload every node on save")
   .addOption(configOption)
   .addOption(new Option("--log-format <format>", "how node logs are shown").choices(["pretty", "json"]).default("pretty"))
-  .action((opts: { config?: string; logFormat: "pretty" | "json" }) => run(() => up(findConfig(opts.config), { logFormat: opts.logFormat })));
+  .option("--typecheck [mode]", "run the project's tsc --watch beside the watcher and print type errors; =strict holds back saves while there are any")
+  .action((opts: { config?: string; logFormat: "pretty" | "json"; typecheck?: boolean | string }) =>
+    run(async () => {
+      if (opts.typecheck !== undefined && opts.typecheck !== true && opts.typecheck !== "strict") {
+        throw new ClusterError("badarg", `--typecheck=${String(opts.typecheck)}: give --typecheck, or --typecheck=strict`);
+      }
+      return up(findConfig(opts.config), { logFormat: opts.logFormat, ...(opts.typecheck ? { typecheck: opts.typecheck as true | "strict" } : {}) });
+    }),
+  );
 
 program
   .command("reload <module...>")

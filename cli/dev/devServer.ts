@@ -16,6 +16,7 @@ import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
 import { LOCK_FILES, RestartNotice, changedParts, dependencyState, jsonContent, type DependencyState } from "./restartNotice";
 import { diskDrift } from "./diskDrift";
+import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "./typeChecker";
 
 export interface DevServerOptions {
   configPath: string;
@@ -24,6 +25,8 @@ export interface DevServerOptions {
   out?: NodeJS.WritableStream;
   watch?: boolean;
   quietMs?: number;
+  /** `up --typecheck`: tsc beside the watcher, errors printed; "strict" also holds back saves while the project has type errors */
+  typecheck?: boolean | "strict";
 }
 
 /** A reload that came from saved files, timed phase by phase from the first fs event. */
@@ -55,6 +58,10 @@ export class DevServer extends EventEmitter {
   private watcher?: Watcher;
   /** saved files the nodes do not run yet (held, refused, not compiling), retried with every batch */
   pending!: PendingSaves;
+  /** `--typecheck`: the project's tsc in watch mode */
+  typeChecker?: TypeChecker;
+  /** `--typecheck=strict`: saved files held back while the project has type errors, sent once it has none */
+  private typeHeld?: ChangeBatch;
   private depsWatcher?: FSWatcher;
   private modulesWatcher?: FSWatcher;
   private configWatcher?: FSWatcher;
@@ -146,6 +153,7 @@ export class DevServer extends EventEmitter {
         this.saves = this.saves.then(() => this.onBatch(batch)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
       });
       await this.watcher.start();
+      if (this.opts.typecheck) this.startTypeChecker(this.opts.typecheck === "strict");
       this.watchDependencies();
       this.watchConfig();
     }
@@ -249,12 +257,70 @@ export class DevServer extends EventEmitter {
     });
   }
 
-  private async onBatch(batch: ChangeBatch): Promise<void> {
+  /**
+   * tsc runs in its own process and prints what it finds, one line per error
+   * as `file:line:col`; a reload never waits for it, except in strict mode,
+   * where a save waits for its check and is held back while there are errors.
+   */
+  private startTypeChecker(strict: boolean): void {
+    const checker = new TypeChecker(this.config.projectDir);
+    this.typeChecker = checker;
+    let reported = -1;
+    checker.on("checked", (errors: TypeDiagnostic[]) => {
+      for (const d of errors) this.log.error({ typecheck: true, file: d.file, line: d.line, column: d.column, code: d.code }, formatTypeDiagnostic(d));
+      if (errors.length || reported !== 0) {
+        this.log.info(
+          { typecheck: true, errors: errors.length },
+          errors.length ? `type check: ${errors.length} error${errors.length > 1 ? "s" : ""}` : "type check: no errors",
+        );
+      }
+      reported = errors.length;
+      const held = this.typeHeld;
+      if (strict && errors.length === 0 && held) {
+        this.typeHeld = undefined;
+        this.log.info({ files: held.changed.map((f) => path.relative(this.config.projectDir, f)) }, "type errors fixed: reloading what was held back");
+        this.saves = this.saves.then(() => this.onBatch(held, true)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
+      }
+    });
+    checker.on("output", (line: string) => this.log.info({ typecheck: true }, `tsc: ${line}`));
+    checker.on("exit", (code: number | null) =>
+      this.log.error({ typecheck: true, code }, "the type checker (tsc --watch) exited; restart `devcluster up --typecheck` to check again"),
+    );
+    checker.start();
+    this.log.info(
+      { typecheck: strict ? "strict" : true },
+      `type checking with ${path.relative(this.config.projectDir, require.resolve("typescript/package.json", { paths: [this.config.projectDir] }))}${strict ? " (strict: saves with type errors are held back)" : ""}`,
+    );
+  }
+
+  /** --typecheck=strict: whether the project has type errors once tsc has seen this batch; holds the batch back if so. */
+  private async heldForTypes(batch: ChangeBatch): Promise<boolean> {
+    const errors = await this.typeChecker!.settled(batch.firstEventAt);
+    if (errors.length === 0) return false;
+    const prev = this.typeHeld;
+    const uniq = (a: string[], b: string[] = []): string[] => [...new Set([...b, ...a])];
+    this.typeHeld = {
+      changed: uniq(batch.changed, prev?.changed),
+      removed: uniq(batch.removed, prev?.removed),
+      assets: uniq(batch.assets, prev?.assets),
+      firstEventAt: Math.min(batch.firstEventAt, prev?.firstEventAt ?? Infinity),
+    };
+    const files = [...batch.changed, ...batch.assets].map((f) => path.relative(this.config.projectDir, f));
+    const where = [...new Set(errors.map((d) => d.file))].join(", ");
+    this.log.warn(
+      { files, errors: errors.length, typecheck: "strict" },
+      `held back: ${files.join(", ")} not reloaded while the project has ${errors.length} type error${errors.length > 1 ? "s" : ""} (in ${where}; --typecheck=strict); it reloads once they are fixed`,
+    );
+    return true;
+  }
+
+  private async onBatch(batch: ChangeBatch, typesChecked = false): Promise<void> {
     const flushedAt = performance.now();
     for (const file of batch.removed) {
       this.log.warn({ file }, "module file deleted; nodes keep running the version they have");
     }
     if (batch.changed.length === 0 && batch.assets.length === 0) return;
+    if (this.opts.typecheck === "strict" && !typesChecked && (await this.heldForTypes(batch))) return;
     // Every file the nodes do not run yet is looked at again, and only a consistent set is sent (rule: what runs is what is on disk).
     const plan = await this.pending.plan(batch);
     const files = plan.files;
@@ -334,6 +400,7 @@ export class DevServer extends EventEmitter {
   /** Stops the watcher, the nodes and the coordinator, in reverse order of start. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.typeChecker?.close();
       this.depsWatcher?.close();
       this.modulesWatcher?.close();
       this.configWatcher?.close();
