@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { isClusterError } from "../wire/errors";
+import { ClusterError, isClusterError } from "../wire/errors";
+import { history } from "./commands/history";
 import { init } from "./commands/init";
 import { logs } from "./commands/logs";
 import { observe } from "./commands/observe";
 import { ps } from "./commands/ps";
 import { reload } from "./commands/reload";
+import { restart } from "./commands/restart";
 import { shell } from "./commands/shell";
 import { status } from "./commands/status";
 import { stop } from "./commands/stop";
@@ -17,6 +19,8 @@ program
   .name("devcluster")
   .description("Hot code reload for clustered Node.js: save a file, every node runs the new code, state intact.")
   .version((require("../../package.json") as { version: string }).version);
+
+const projectDir = (config: string | undefined): string => projectDirOf(findConfig(config));
 
 const configOption = new Option("-c, --config <path>", "cluster config file (default: nearest cluster.config.json)");
 
@@ -45,7 +49,15 @@ program
   .description("start the cluster, watch the sources, reload every node on save")
   .addOption(configOption)
   .addOption(new Option("--log-format <format>", "how node logs are shown").choices(["pretty", "json"]).default("pretty"))
-  .action((opts: { config?: string; logFormat: "pretty" | "json" }) => run(() => up(findConfig(opts.config), { logFormat: opts.logFormat })));
+  .option("--typecheck [mode]", "run the project's tsc --watch beside the watcher and print type errors; =strict holds back saves while there are any")
+  .action((opts: { config?: string; logFormat: "pretty" | "json"; typecheck?: boolean | string }) =>
+    run(async () => {
+      if (opts.typecheck !== undefined && opts.typecheck !== true && opts.typecheck !== "strict") {
+        throw new ClusterError("badarg", `--typecheck=${String(opts.typecheck)}: give --typecheck, or --typecheck=strict`);
+      }
+      return up(findConfig(opts.config), { logFormat: opts.logFormat, ...(opts.typecheck ? { typecheck: opts.typecheck as true | "strict" } : {}) });
+    }),
+  );
 
 program
   .command("reload <module...>")
@@ -59,13 +71,28 @@ program
 
 program
   .command("rollback <module...>")
-  .description("load the version each module had before its last reload, on every node")
+  .description("load the version each module had before its last reload (or --to one it ran since up), on every node")
   .addOption(configOption)
+  .option("--to <version>", "a version of the module as `devcluster history` shows it (a prefix); one module only")
   .option("--force", "load even when processes still run the oldest version (they are killed)")
   .option("--json", "print the report as one JSON line")
-  .action((modules: string[], opts: { config?: string; json?: boolean; force?: boolean }) =>
+  .action((modules: string[], opts: { config?: string; json?: boolean; force?: boolean; to?: string }) =>
     run(() => reload(projectDirOf(findConfig(opts.config)), modules, { ...opts, rollback: true })),
   );
+
+program
+  .command("history [module]")
+  .description("every version of each module since up: time, source (up, save, reload, rollback), size, the nodes that run it")
+  .addOption(configOption)
+  .option("--json", "print as one JSON line")
+  .action((module: string | undefined, opts: { config?: string; json?: boolean }) => run(() => history(projectDir(opts.config), module, opts)));
+
+program
+  .command("restart [node...]")
+  .description("restart nodes one at a time (every node without names), each back with the current code; their processes' state is lost")
+  .addOption(configOption)
+  .option("--json", "print each node's old and new OS pid as one JSON line")
+  .action((nodes: string[], opts: { config?: string; json?: boolean }) => run(() => restart(projectDir(opts.config), nodes, opts)));
 
 program
   .command("status")

@@ -179,7 +179,12 @@ export type ReloadSource = "save" | "cli" | "shell" | "catch-up";
 export type ClientRequest =
   | { type: "status" }
   | { type: "reload"; modules: string[]; force: boolean; source?: ReloadSource }
-  | { type: "rollback"; modules: string[]; force: boolean; source?: ReloadSource }
+  /** `to`: a version prefix as `history` shows it (one module only); without it, the version before the last reload */
+  | { type: "rollback"; modules: string[]; force: boolean; source?: ReloadSource; to?: string }
+  /** every version since `up` of one module, or of every module */
+  | { type: "history"; module?: string }
+  /** restart these nodes (every node without any) one at a time, through the launcher */
+  | { type: "restart"; nodes?: string[] }
   | { type: "stop" }
   | { type: "node"; node: string; op: NodeOp }
   | { type: "whereis"; name: string }

@@ -5,15 +5,22 @@ import { toJson } from "../views/tables";
 
 /**
  * `devcluster reload <module...>`, the c:l of every node, and `devcluster
- * rollback <module...>` (`rollback: true`): one request, one report, one
+ * rollback <module...> [--to <version>]` (`rollback: true`): one request, one report, one
  * rendering; they differ only in the request type and the headline's verb.
  * A report that is not ok goes to stderr and exits 1.
  */
-export async function reload(projectDir: string, modules: string[], opts: { json?: boolean; force?: boolean; rollback?: boolean }): Promise<number> {
+export async function reload(
+  projectDir: string,
+  modules: string[],
+  opts: { json?: boolean; force?: boolean; rollback?: boolean; to?: string },
+): Promise<number> {
   const client = ClusterClient.connect(projectDir);
   try {
+    const force = opts.force ?? false;
     const report = await client.request<ReloadReport>(
-      { type: opts.rollback ? "rollback" : "reload", modules, force: opts.force ?? false, source: "cli" },
+      opts.rollback
+        ? { type: "rollback", modules, force, source: "cli", ...(opts.to !== undefined ? { to: opts.to } : {}) }
+        : { type: "reload", modules, force, source: "cli" },
       30_000,
     );
     if (opts.json) process.stdout.write(toJson(reloadJson(report)) + "\n");

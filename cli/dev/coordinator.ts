@@ -28,6 +28,8 @@ import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
 import { expectWithin } from "./replies";
 import type { LogAnswer, LogQuery } from "./logs";
 import { Traces } from "../observer/traces";
+import type { DiskDrift } from "./diskDrift";
+import { VersionHistory, versionSource, type HistoryReport } from "./versionHistory";
 
 export type { NodeResult, ReloadReport } from "./reloadTransaction";
 
@@ -43,6 +45,15 @@ export interface StatusReport {
   name: string;
   endpoint: string;
   nodes: NodeStatus[];
+  /** modules whose running version is not what their file on disk compiles to (absent when `up` cannot tell) */
+  drift?: DiskDrift[];
+}
+
+/** One node `devcluster restart` restarted: its OS pid before and after. */
+export interface RestartResult {
+  node: string;
+  osPidBefore: number | null;
+  osPidAfter: number | null;
 }
 
 /** What a node's row says: "up" means running with its supervision intact; a node that runs but whose top supervisor gave up says so. */
@@ -83,6 +94,10 @@ export interface CoordinatorOptions {
   prepareTimeoutMs?: number;
   /** the nodes' recent log lines, for a client's `logs` request */
   logs?: { query(q: LogQuery): Promise<LogAnswer> };
+  /** modules whose file on disk differs from what runs, for status */
+  disk?(): Promise<DiskDrift[]>;
+  /** restarts one node's OS process and resolves once it runs its entry again with the current code */
+  restart?(node: string): Promise<void>;
 }
 
 interface Member {
@@ -106,6 +121,8 @@ function wire(code: ErrorCode, message: string): WireError {
  */
 export class Coordinator extends EventEmitter {
   readonly store = new CodeStore();
+  /** every version each module ran since `up`, for `devcluster history` and `rollback --to` */
+  readonly history = new VersionHistory();
   private readonly router: Router;
   private readonly out: Outbox;
   private readonly members = new Map<string, Member>();
@@ -165,6 +182,7 @@ export class Coordinator extends EventEmitter {
 
   async start(initial: CompiledModule[]): Promise<string> {
     this.store.commit(initial);
+    this.history.record(initial, "up");
     this.zap = await ZapHandler.start(this.opts.keys, this.opts.log);
     try {
       this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
@@ -353,6 +371,11 @@ export class Coordinator extends EventEmitter {
     info: TransactionInfo,
   ): Promise<ReloadReport> {
     const report = await this.reloads.run(modules, force, opts);
+    // The store records a set once COMMIT went out (even when a node did not confirm): so does the history.
+    const source = versionSource(info);
+    if (source && report.failedIn !== "prepare" && opts?.store !== "keep") {
+      this.history.record(modules, source, info.source === "save" ? undefined : info.source);
+    }
     this.emit("reloaded", report, info);
     return report;
   }
@@ -372,9 +395,19 @@ export class Coordinator extends EventEmitter {
     await this.transaction(behind, false, { only: [node], store: "keep" }, { source: "catch-up", node });
   }
 
-  /** Moves modules back to the version each had before its last reload, on every node. */
-  rollback(names: string[], opts: { force?: boolean; source?: ReloadSource } = {}): Promise<ReloadReport> {
+  /**
+   * Moves modules back to the version each had before its last reload, on
+   * every node; with `to`, one module to any version it ran since `up` (a
+   * version prefix as `history` shows it). Going `to` a version is a new
+   * step forward in the store, so a plain rollback afterwards undoes it.
+   */
+  rollback(names: string[], opts: { force?: boolean; source?: ReloadSource; to?: string } = {}): Promise<ReloadReport> {
     return this.serial(async () => {
+      if (opts.to !== undefined) {
+        if (names.length !== 1) throw new ClusterError("badarg", `rollback --to names one module, got ${names.length} (${names.join(", ")})`);
+        const target = this.history.find(names[0]!, opts.to);
+        return this.transaction([target], opts.force ?? false, undefined, { source: opts.source ?? "cli", rollback: true });
+      }
       const missing = names.filter((n) => !this.store.previous(n));
       if (missing.length) {
         throw new ClusterError("no_history", `no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`);
@@ -438,7 +471,44 @@ export class Coordinator extends EventEmitter {
         }
       }),
     );
-    return { name: this.opts.cluster, endpoint: this.endpoint, nodes };
+    const drift = this.opts.disk ? await this.opts.disk().catch(() => undefined) : undefined;
+    return { name: this.opts.cluster, endpoint: this.endpoint, nodes, ...(drift ? { drift } : {}) };
+  }
+
+  /** Every version since `up` of one module (or of each), with the nodes that run each now. */
+  historyReport(module?: string): HistoryReport {
+    if (module !== undefined && !this.history.of(module).length) {
+      throw new ClusterError("unknown_module", `unknown module ${module} (modules: ${this.history.modules().join(", ")})`);
+    }
+    const names = module !== undefined ? [module] : this.history.modules();
+    return {
+      modules: names.map((name) => ({
+        module: name,
+        versions: this.history.of(name).map((e, i, all) => ({
+          ...e,
+          current: i === all.length - 1,
+          nodes: this.opts.nodes.filter((n) => this.members.get(n)?.versions[name] === e.version),
+        })),
+      })),
+    };
+  }
+
+  /** Restarts nodes one after another (each back with the current code before the next goes down). */
+  private async restartNodes(names: string[] | undefined): Promise<RestartResult[]> {
+    const restart = this.opts.restart;
+    if (!restart) throw new ClusterError("not_ready", "this coordinator cannot restart nodes");
+    const list = names?.length ? names : this.opts.nodes;
+    const unknown = list.filter((n) => !this.opts.nodes.includes(n));
+    if (unknown.length)
+      throw new ClusterError("badarg", `no node ${unknown.join(", ")} in cluster ${this.opts.cluster} (nodes: ${this.opts.nodes.join(", ")})`);
+    const results: RestartResult[] = [];
+    for (const node of list) {
+      const before = this.members.get(node)?.osPid ?? null;
+      this.log.info({ member: node }, `restarting ${node}: its processes and their state are lost`);
+      await restart(node);
+      results.push({ node, osPidBefore: before, osPidAfter: this.members.get(node)?.osPid ?? null });
+    }
+    return results;
   }
 
   private async answerClient(from: string, id: number, req: ClientRequest): Promise<void> {
@@ -464,7 +534,11 @@ export class Coordinator extends EventEmitter {
         return this.reload(await this.opts.compile(req.modules), { force: req.force, source: req.source ?? "cli" });
       }
       case "rollback":
-        return this.rollback(req.modules, { force: req.force, source: req.source ?? "cli" });
+        return this.rollback(req.modules, { force: req.force, source: req.source ?? "cli", ...(req.to !== undefined ? { to: req.to } : {}) });
+      case "history":
+        return this.historyReport(req.module);
+      case "restart":
+        return this.restartNodes(req.nodes);
       case "stop":
         return { stopping: true };
       case "node": {

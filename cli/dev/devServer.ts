@@ -14,7 +14,9 @@ import { clearRunning, keysFile, readRunning, stateDir, writeRunning } from "../
 import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
-import { RestartNotice, jsonContent } from "./restartNotice";
+import { LOCK_FILES, RestartNotice, changedParts, dependencyState, jsonContent, type DependencyState } from "./restartNotice";
+import { diskDrift } from "./diskDrift";
+import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "./typeChecker";
 import { ObserverServer } from "../observer/server";
 import { clearObserverAddress, writeObserverAddress } from "../observer/address";
 
@@ -27,6 +29,8 @@ export interface DevServerOptions {
   quietMs?: number;
   /** false: no observer page (benchmarks measuring the cluster without it) */
   observer?: boolean;
+  /** `up --typecheck`: tsc beside the watcher, errors printed; "strict" also holds back saves while the project has type errors */
+  typecheck?: boolean | "strict";
 }
 
 /** A reload that came from saved files, timed phase by phase from the first fs event. */
@@ -60,7 +64,12 @@ export class DevServer extends EventEmitter {
   private watcher?: Watcher;
   /** saved files the nodes do not run yet (held, refused, not compiling), retried with every batch */
   pending!: PendingSaves;
+  /** `--typecheck`: the project's tsc in watch mode */
+  typeChecker?: TypeChecker;
+  /** `--typecheck=strict`: saved files held back while the project has type errors, sent once it has none */
+  private typeHeld?: ChangeBatch;
   private depsWatcher?: FSWatcher;
+  private modulesWatcher?: FSWatcher;
   private configWatcher?: FSWatcher;
   private closing?: Promise<void>;
   private saves: Promise<unknown> = Promise.resolve();
@@ -115,6 +124,8 @@ export class DevServer extends EventEmitter {
       log: this.log,
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
       logs: this.logStore,
+      disk: () => diskDrift(this.compiler, this.coordinator.store),
+      restart: (node) => this.restartNode(node),
     });
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => this.logTransaction(report, info));
@@ -153,30 +164,61 @@ export class DevServer extends EventEmitter {
         this.saves = this.saves.then(() => this.onBatch(batch)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
       });
       await this.watcher.start();
+      if (this.opts.typecheck) this.startTypeChecker(this.opts.typecheck === "strict");
       this.watchDependencies();
       this.watchConfig();
     }
   }
 
-  /** npm packages are loaded once per node and never swapped, so a dependency change needs a restart: say so. */
+  /**
+   * npm packages are loaded once per node and never swapped, so a change of
+   * package.json's dependencies, a lock file or node_modules' top level needs
+   * the nodes restarted: say so, once for all three (`npm install` touches
+   * each, in several fs events).
+   */
   private watchDependencies(): void {
-    const pkg = path.join(this.config.projectDir, "package.json");
-    if (!existsSync(pkg)) return;
-    const deps = (): string | undefined => {
+    const dir = this.config.projectDir;
+    const start = dependencyState(dir);
+    const key = (s: DependencyState): string => JSON.stringify(s);
+    let latest = start;
+    let parts: string[] = [];
+    const notice = new RestartNotice(
+      start ? key(start) : "",
+      () => {
+        parts = start && latest ? changedParts(start, latest) : ["package.json"];
+        this.log.warn(
+          { files: parts },
+          `dependencies changed (${parts.join(", ")}): npm packages are not hot-swapped; \`devcluster restart\` restarts the nodes with them (their processes' state is lost)`,
+        );
+      },
+      () => this.log.info({ files: parts }, `dependencies back as up started them (${parts.join(", ")}): no restart needed`),
+    );
+    const check = (): void => {
+      const now = dependencyState(dir);
+      if (now) latest = now;
+      notice.seen(now && key(now));
+    };
+    const watched = new Set(["package.json", "node_modules", ...LOCK_FILES]);
+    const modulesDir = path.join(dir, "node_modules");
+    // Watched again whenever node_modules itself is made or removed (an `rm -rf node_modules && npm install`).
+    const watchModules = (): void => {
+      this.modulesWatcher?.close();
+      this.modulesWatcher = undefined;
+      if (!existsSync(modulesDir)) return;
       try {
-        const text = readFileSync(pkg, "utf8");
-        if (text.trim() === "") return undefined;
-        const p = JSON.parse(text) as Record<string, unknown>;
-        return JSON.stringify([p.dependencies, p.devDependencies, p.optionalDependencies]);
+        this.modulesWatcher = watch(modulesDir, check);
+        this.modulesWatcher.on("error", () => undefined);
       } catch {
-        return "unreadable";
+        // gone again between the check and the watch
       }
     };
-    const notice = new RestartNotice(deps() ?? "", () =>
-      this.log.warn({ file: pkg }, "dependencies changed: npm packages are not hot-swapped; restart `devcluster up` to load them"),
-    );
-    this.depsWatcher = watch(pkg, () => notice.seen(deps()));
+    this.depsWatcher = watch(dir, (_event, file) => {
+      if (file === null || !watched.has(String(file))) return;
+      if (String(file) === "node_modules") watchModules();
+      check();
+    });
     this.depsWatcher.on("error", () => undefined);
+    watchModules();
   }
 
   /** The cluster's shape (nodes, entry, src) is read once at `up`: say that an edit of it needs a restart. */
@@ -196,6 +238,25 @@ export class DevServer extends EventEmitter {
     this.configWatcher.on("error", () => undefined);
   }
 
+  /** `devcluster restart`: one node's OS process ends and starts again; resolves once it runs its entry with the current code. */
+  private async restartNode(node: string, timeoutMs = 30_000): Promise<void> {
+    const started = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.coordinator.off("nodeStarted", on);
+        reject(new ClusterError("timeout", `${node} did not run its entry within ${timeoutMs} ms of its restart; see devcluster logs ${node}`));
+      }, timeoutMs);
+      const on = (name: string): void => {
+        if (name !== node) return;
+        clearTimeout(timer);
+        this.coordinator.off("nodeStarted", on);
+        resolve();
+      };
+      this.coordinator.on("nodeStarted", on);
+    });
+    await this.launcher.restart(node);
+    await started;
+  }
+
   /** Resolves when every node has run its entry module. */
   ready(timeoutMs = 30_000): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -207,12 +268,70 @@ export class DevServer extends EventEmitter {
     });
   }
 
-  private async onBatch(batch: ChangeBatch): Promise<void> {
+  /**
+   * tsc runs in its own process and prints what it finds, one line per error
+   * as `file:line:col`; a reload never waits for it, except in strict mode,
+   * where a save waits for its check and is held back while there are errors.
+   */
+  private startTypeChecker(strict: boolean): void {
+    const checker = new TypeChecker(this.config.projectDir);
+    this.typeChecker = checker;
+    let reported = -1;
+    checker.on("checked", (errors: TypeDiagnostic[]) => {
+      for (const d of errors) this.log.error({ typecheck: true, file: d.file, line: d.line, column: d.column, code: d.code }, formatTypeDiagnostic(d));
+      if (errors.length || reported !== 0) {
+        this.log.info(
+          { typecheck: true, errors: errors.length },
+          errors.length ? `type check: ${errors.length} error${errors.length > 1 ? "s" : ""}` : "type check: no errors",
+        );
+      }
+      reported = errors.length;
+      const held = this.typeHeld;
+      if (strict && errors.length === 0 && held) {
+        this.typeHeld = undefined;
+        this.log.info({ files: held.changed.map((f) => path.relative(this.config.projectDir, f)) }, "type errors fixed: reloading what was held back");
+        this.saves = this.saves.then(() => this.onBatch(held, true)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
+      }
+    });
+    checker.on("output", (line: string) => this.log.info({ typecheck: true }, `tsc: ${line}`));
+    checker.on("exit", (code: number | null) =>
+      this.log.error({ typecheck: true, code }, "the type checker (tsc --watch) exited; restart `devcluster up --typecheck` to check again"),
+    );
+    checker.start();
+    this.log.info(
+      { typecheck: strict ? "strict" : true },
+      `type checking with ${path.relative(this.config.projectDir, require.resolve("typescript/package.json", { paths: [this.config.projectDir] }))}${strict ? " (strict: saves with type errors are held back)" : ""}`,
+    );
+  }
+
+  /** --typecheck=strict: whether the project has type errors once tsc has seen this batch; holds the batch back if so. */
+  private async heldForTypes(batch: ChangeBatch): Promise<boolean> {
+    const errors = await this.typeChecker!.settled(batch.firstEventAt);
+    if (errors.length === 0) return false;
+    const prev = this.typeHeld;
+    const uniq = (a: string[], b: string[] = []): string[] => [...new Set([...b, ...a])];
+    this.typeHeld = {
+      changed: uniq(batch.changed, prev?.changed),
+      removed: uniq(batch.removed, prev?.removed),
+      assets: uniq(batch.assets, prev?.assets),
+      firstEventAt: Math.min(batch.firstEventAt, prev?.firstEventAt ?? Infinity),
+    };
+    const files = [...batch.changed, ...batch.assets].map((f) => path.relative(this.config.projectDir, f));
+    const where = [...new Set(errors.map((d) => d.file))].join(", ");
+    this.log.warn(
+      { files, errors: errors.length, typecheck: "strict" },
+      `held back: ${files.join(", ")} not reloaded while the project has ${errors.length} type error${errors.length > 1 ? "s" : ""} (in ${where}; --typecheck=strict); it reloads once they are fixed`,
+    );
+    return true;
+  }
+
+  private async onBatch(batch: ChangeBatch, typesChecked = false): Promise<void> {
     const flushedAt = performance.now();
     for (const file of batch.removed) {
       this.log.warn({ file }, "module file deleted; nodes keep running the version they have");
     }
     if (batch.changed.length === 0 && batch.assets.length === 0) return;
+    if (this.opts.typecheck === "strict" && !typesChecked && (await this.heldForTypes(batch))) return;
     // Every file the nodes do not run yet is looked at again, and only a consistent set is sent (rule: what runs is what is on disk).
     const plan = await this.pending.plan(batch);
     const files = plan.files;
@@ -293,7 +412,9 @@ export class DevServer extends EventEmitter {
   /** Stops the watcher, the nodes and the coordinator, in reverse order of start. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.typeChecker?.close();
       this.depsWatcher?.close();
+      this.modulesWatcher?.close();
       this.configWatcher?.close();
       await this.watcher?.close();
       await this.launcher?.stop();

@@ -26,6 +26,8 @@ interface Child {
   startedAt: number;
   restarts: number;
   timer?: NodeJS.Timeout;
+  /** stopped on purpose by {@link Launcher.restart}: its exit is no crash, so no backoff */
+  restarting?: boolean;
 }
 
 /** dist/runtime/node/main.js, from this file's dist/cli/dev/ */
@@ -71,7 +73,7 @@ export class Launcher extends EventEmitter {
     proc.on("exit", (code, signal) => {
       child.proc = undefined;
       this.emit("exit", name, code, signal);
-      if (this.stopping) return;
+      if (this.stopping || child.restarting) return;
       // A node that ran a while before dying starts over at the shortest delay.
       if (Date.now() - child.startedAt > 10_000) child.restarts = 0;
       const delay = Math.min(100 * 2 ** child.restarts, 5000);
@@ -88,6 +90,34 @@ export class Launcher extends EventEmitter {
   /** Kills one node's OS process (for tests and the shell); the restart policy brings it back. */
   kill(name: string, signal: NodeJS.Signals = "SIGKILL"): boolean {
     return this.children.get(name)?.proc?.kill(signal) ?? false;
+  }
+
+  /**
+   * `devcluster restart`: stops one node (SIGTERM, SIGKILL after the grace
+   * period) and starts it again at once. Not a crash: no backoff delay. Its
+   * processes end with it; the new one joins and gets the current code.
+   */
+  async restart(name: string): Promise<void> {
+    const child = this.children.get(name);
+    if (!child || this.stopping) return;
+    if (child.timer) {
+      clearTimeout(child.timer);
+      child.timer = undefined;
+    }
+    const proc = child.proc;
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      child.restarting = true;
+      await new Promise<void>((resolve) => {
+        const hard = setTimeout(() => proc.kill("SIGKILL"), this.opts.stopTimeoutMs ?? 3000);
+        proc.once("exit", () => {
+          clearTimeout(hard);
+          resolve();
+        });
+        proc.kill("SIGTERM");
+      });
+      child.restarting = false;
+    }
+    if (!this.stopping) this.launch(child);
   }
 
   /** SIGTERM every node, SIGKILL what is still alive after the grace period. */

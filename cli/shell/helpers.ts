@@ -3,7 +3,10 @@ import { ClusterError, isClusterError, type ErrorCode } from "../../wire/errors"
 import { Pid, parsePid } from "../../wire/pid";
 import { RENDERED, type NodeOp, type ProcessInfo } from "../../wire/protocol";
 import type { ClusterClient } from "../dev/client";
-import type { ReloadReport, StatusReport } from "../dev/coordinator";
+import type { ReloadReport, RestartResult, StatusReport } from "../dev/coordinator";
+import type { DiskDrift } from "../dev/diskDrift";
+import type { HistoryReport } from "../dev/versionHistory";
+import { HistoryView, driftLines, renderRestart } from "../views/history";
 import { ProcessTable } from "../views/processes";
 import { ReloadView } from "../views/reloadReport";
 import { LogLines } from "../views/logLines";
@@ -50,7 +53,11 @@ export class PerNode {
 
 /** versions() output: which version each node runs, and old versions still in use. */
 export class VersionTable {
-  constructor(readonly byNode: Record<string, Record<string, { current: string; old?: string; oldProcesses: string[] }>>) {}
+  constructor(
+    readonly byNode: Record<string, Record<string, { current: string; old?: string; oldProcesses: string[] }>>,
+    /** modules that run another version than their file on disk */
+    readonly drift: DiskDrift[] = [],
+  ) {}
   [inspect.custom](): string {
     const rows = [["module", "node", "current", "old", "still on old"]];
     const modules = [...new Set(Object.values(this.byNode).flatMap((m) => Object.keys(m)))].sort();
@@ -60,10 +67,10 @@ export class VersionTable {
         if (v) rows.push([m, node, shortVersion(v.current), shortVersion(v.old), v.oldProcesses.join(" ") || "-"]);
       }
     }
-    return table(rows);
+    return [table(rows), ...driftLines(this.drift)].join("\n");
   }
   toJSON(): unknown {
-    return this.byNode;
+    return this.drift.length ? { ...this.byNode, drift: this.drift } : this.byNode;
   }
 }
 
@@ -284,21 +291,51 @@ export class ShellContext {
       ),
       h(
         "rollback",
-        "rollback(...modules)",
-        "loads the version each module had before its last reload, on every node",
-        'rollback("chat/format")',
-        async (...modules: string[]) => {
+        "rollback(...modules, { to? })",
+        "loads the version each module had before its last reload (or `to`, a version from history()), on every node",
+        'rollback("chat/format", { to: "668bfc3d" })',
+        async (...args: (string | { to?: string })[]) => {
+          const last = args[args.length - 1];
+          const to = typeof last === "object" && last !== null ? last.to : undefined;
+          const modules = args.filter((a): a is string => typeof a === "string");
           if (modules.length === 0) fail("badarg", "rollback(...modules): name at least one module");
-          return new ReloadView(await this.client().request<ReloadReport>({ type: "rollback", modules, force: false, source: "shell" }, 30_000), {
-            rollback: true,
-          });
+          const req = { type: "rollback" as const, modules, force: false, source: "shell" as const, ...(to !== undefined ? { to } : {}) };
+          return new ReloadView(await this.client().request<ReloadReport>(req, 30_000), { rollback: true });
         },
       ),
-      h("versions", "versions(module?)", "which version each node runs, and old versions still in use", 'versions("chat/format")', async (module?: string) => {
-        const nodes = await this.upNodes();
-        const per = await Promise.all(nodes.map(async (n) => [n, await this.op(n, { op: "versions", ...(module !== undefined ? { module } : {}) })] as const));
-        return new VersionTable(Object.fromEntries(per) as VersionTable["byNode"]);
-      }),
+      h(
+        "versions",
+        "versions(module?)",
+        "which version each node runs, old versions still in use, and modules whose file on disk differs",
+        'versions("chat/format")',
+        async (module?: string) => {
+          const status = await this.status();
+          const nodes = status.nodes.filter((n) => n.up).map((n) => n.name);
+          const per = await Promise.all(
+            nodes.map(async (n) => [n, await this.op(n, { op: "versions", ...(module !== undefined ? { module } : {}) })] as const),
+          );
+          const drift = (status.drift ?? []).filter((d) => module === undefined || d.module === module);
+          return new VersionTable(Object.fromEntries(per) as VersionTable["byNode"], drift);
+        },
+      ),
+      h(
+        "history",
+        "history(module?)",
+        "every version since up: time, source (up, save, reload, rollback), size, the nodes that run it",
+        'history("chat/format")',
+        async (module?: string) =>
+          new HistoryView(await this.client().request<HistoryReport>({ type: "history", ...(module !== undefined ? { module } : {}) })),
+      ),
+      h(
+        "restartNodes",
+        "restartNodes(...nodes)",
+        "restarts nodes one at a time (every node without names), back with the current code; their processes' state is lost",
+        'restartNodes("n2")',
+        async (...nodes: string[]) => {
+          const results = await this.client().request<RestartResult[]>({ type: "restart", nodes }, 60_000 * Math.max(1, nodes.length || 4));
+          return { [inspect.custom]: () => renderRestart(results), toJSON: () => results };
+        },
+      ),
       h(
         "evalOn",
         "evalOn(node, code)",

@@ -1,5 +1,6 @@
 import { inspect } from "node:util";
 import type { NodeStatus, StatusReport } from "../dev/coordinator";
+import { driftLines } from "./history";
 import { shortVersion, table } from "./tables";
 
 const mb = (bytes: number | undefined): string => (bytes === undefined ? "-" : `${(bytes / 1024 / 1024).toFixed(1)}MB`);
@@ -32,6 +33,7 @@ function warnings(s: StatusReport): string[] {
       out.push(`warning: ${n.name} (os pid ${n.pid}) runs but does not answer: it is left out of reloads until it does`);
     }
   }
+  out.push(...driftLines(s.drift));
   return out;
 }
 
@@ -63,6 +65,7 @@ export function statusJson(s: StatusReport): StatusReport {
     name: s.name,
     endpoint: s.endpoint,
     nodes: s.nodes.map((n) => ({ ...n })),
+    ...(s.drift ? { drift: s.drift } : {}),
   };
 }
 
@@ -74,10 +77,12 @@ export class StatusView implements StatusReport {
   readonly name: string;
   readonly endpoint: string;
   readonly nodes: StatusReport["nodes"];
+  readonly drift?: StatusReport["drift"];
   constructor(report: StatusReport) {
     this.name = report.name;
     this.endpoint = report.endpoint;
     this.nodes = report.nodes;
+    if (report.drift) this.drift = report.drift;
   }
   [inspect.custom](): string {
     return renderStatus(this);

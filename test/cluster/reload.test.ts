@@ -118,7 +118,7 @@ describe("the core loop: save a file, every node runs the new code", () => {
 
   test("editing dependencies or the cluster config says a restart is needed, since neither is hot-swapped", async () => {
     project.write("package.json", JSON.stringify({ name: "t", dependencies: { "left-pad": "^1.3.0" } }));
-    await logs.waitFor(/dependencies changed: npm packages are not hot-swapped; restart `devcluster up`/);
+    await logs.waitFor(/dependencies changed \(package\.json\): npm packages are not hot-swapped; `devcluster restart` restarts the nodes/);
     const config = JSON.parse(readFileSync(project.configPath, "utf8")) as Record<string, unknown>;
     project.write("cluster.config.json", JSON.stringify({ ...config, nodes: 4 }, null, 2));
     await logs.waitFor(/cluster\.config\.json changed: .*restart `devcluster up` to apply it/);

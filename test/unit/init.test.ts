@@ -39,7 +39,7 @@ describe("devcluster init", () => {
     const tsconfig = JSON.parse(fs.readFileSync(path.join(dir, "tsconfig.json"), "utf8"));
     assert.equal(tsconfig.compilerOptions.strict, true);
     assert.equal(tsconfig.compilerOptions.noEmit, true);
-    assert.deepEqual(tsconfig.compilerOptions.types, ["node"]);
+    assert.deepEqual(tsconfig.compilerOptions.types, ["node", "devcluster/client"]);
     assert.match(tsconfig.compilerOptions.moduleResolution, /^(bundler|node16)$/i);
     assert.deepEqual(fs.readFileSync(path.join(dir, ".gitignore"), "utf8").trim().split("\n"), ["node_modules/", ".devcluster/"]);
 

@@ -1,0 +1,51 @@
+import { inspect } from "node:util";
+import type { DiskDrift } from "../dev/diskDrift";
+import type { RestartResult } from "../dev/coordinator";
+import type { HistoryReport } from "../dev/versionHistory";
+import { shortVersion, table } from "./tables";
+
+const kb = (bytes: number): string => (bytes < 1024 ? `${bytes}B` : `${(bytes / 1024).toFixed(1)}kB`);
+
+/** 14:03:07, local time: history is read within one `up`, the day adds nothing. */
+const clock = (iso: string): string => new Date(iso).toTimeString().slice(0, 8);
+
+/**
+ * The one rendering of `devcluster history` and the shell's history(): per
+ * module, every version since `up`, oldest first, the current one marked.
+ * A version is shown by its first 8 digits, what `rollback --to` takes.
+ */
+export function renderHistory(h: HistoryReport): string {
+  const rows = [["module", "version", "time", "source", "size", "nodes"]];
+  for (const m of h.modules) {
+    for (const v of m.versions) {
+      const source = v.by ? `${v.source} (${v.by})` : v.source;
+      rows.push([m.module, `${shortVersion(v.version)}${v.current ? " *" : ""}`, clock(v.at), source, kb(v.size), v.nodes.join(" ") || "-"]);
+    }
+  }
+  return `${table(rows)}\n* current; roll back with \`devcluster rollback <module> --to <version>\``;
+}
+
+/** The shell's history(): prints as the table, `--json` gives the report. */
+export class HistoryView {
+  constructor(readonly report: HistoryReport) {}
+  [inspect.custom](): string {
+    return renderHistory(this.report);
+  }
+  toJSON(): HistoryReport {
+    return this.report;
+  }
+}
+
+/** One warning line per module the nodes run in another version than its file on disk, naming the file; for status and versions(). */
+export function driftLines(drift: DiskDrift[] | undefined): string[] {
+  return (drift ?? []).map(
+    (d) => `warning: ${d.module} runs ${shortVersion(d.running)}, not ${d.file} as it is on disk${d.disk ? ` (${shortVersion(d.disk)})` : ""}: ${d.why}`,
+  );
+}
+
+/** What `devcluster restart` and the shell's restartNodes() print: one line per node, and what was lost. */
+export function renderRestart(results: RestartResult[]): string {
+  const lines = results.map((r) => `${r.node} restarted (os pid ${r.osPidBefore ?? "-"} -> ${r.osPidAfter ?? "-"}), running the current code`);
+  lines.push(`the processes of ${results.map((r) => r.node).join(", ")} were started afresh: their state is lost`);
+  return lines.join("\n");
+}
