@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { isClusterError } from "../wire/errors";
 import { init } from "./commands/init";
+import { exportKeys, rotateKeys } from "./commands/keys";
 import { logs } from "./commands/logs";
 import { ps } from "./commands/ps";
 import { reload } from "./commands/reload";
@@ -106,5 +107,17 @@ program
   .option("--json", "with --eval: print the result as JSON")
   .option("--node <name>", "default node for spawn and evalOn")
   .action((opts: { config?: string; eval?: string; json?: boolean; node?: string }) => run(() => shell(projectDirOf(findConfig(opts.config)), opts)));
+
+const keys = program.command("keys").description("the cluster's CurveZMQ keys: export them to another machine, or make new ones");
+keys
+  .command("export <file>")
+  .description("write what another machine needs to join (cluster name and keys) to <file>, mode 0600")
+  .addOption(configOption)
+  .action((file: string, opts: { config?: string }) => run(async () => exportKeys(findConfig(opts.config), file)));
+keys
+  .command("rotate")
+  .description("make new keys for this project; `up` must restart and every other machine needs a new export")
+  .addOption(configOption)
+  .action((opts: { config?: string }) => run(async () => rotateKeys(findConfig(opts.config))));
 
 void program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Reply, curveKeyPair } from "zeromq";
+import { ClusterError } from "./errors";
 import type { Logger } from "./log";
 
 /**
@@ -22,11 +23,37 @@ export function loadOrCreateKeys(file: string): ClusterKeys {
   return loadKeys(file);
 }
 
+/**
+ * Writes a key file (the cluster's, a rotation's, an export) atomically with
+ * mode 0600: a temporary file made 0600 from the start, renamed over the old
+ * one, so no reader ever sees a half-written key or a moment of a wider mode.
+ */
+export function writeKeyFile(file: string, content: ClusterKeys & Record<string, unknown>): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, JSON.stringify(content, null, 2) + "\n", { mode: 0o600, flag: "wx" });
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Reads a key file. One that others can read (or write) is refused, as ssh
+ * refuses an unprotected private key: whoever read it is a member of the
+ * cluster, so quietly tightening the mode would hide that the key leaked.
+ */
 export function loadKeys(file: string): ClusterKeys {
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077) {
-    // A key that others can read is no authentication; tighten it rather than refuse to run.
-    chmodSync(file, 0o600);
+    const octal = mode.toString(8).padStart(4, "0");
+    throw new ClusterError(
+      "keys_unprotected",
+      `${file} is readable by others (mode ${octal}): anyone who can read it can push code into the cluster, so devcluster refuses to use it. ` +
+        `Run \`chmod 600 ${file}\`, and if someone else may have read it, \`devcluster keys rotate\` and rejoin every node.`,
+    );
   }
   const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<ClusterKeys>;
   if (typeof parsed.publicKey !== "string" || typeof parsed.secretKey !== "string" || parsed.publicKey.length !== 40) {

@@ -10,7 +10,7 @@ import { loadConfig, type ClusterConfig } from "../project/config";
 import { Coordinator, type ReloadReport, type TransactionInfo } from "./coordinator";
 import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
-import { clearRunning, keysFile, readRunning, stateDir, writeRunning } from "../project/stateDir";
+import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
@@ -57,6 +57,8 @@ export class DevServer extends EventEmitter {
   private depsWatcher?: FSWatcher;
   private configWatcher?: FSWatcher;
   private closing?: Promise<void>;
+  /** this `up` holds the project's lock (released last at close) */
+  private locked = false;
   private saves: Promise<unknown> = Promise.resolve();
   private readonly startedAt = performance.now();
 
@@ -84,6 +86,15 @@ export class DevServer extends EventEmitter {
 
   private async boot(): Promise<void> {
     const { config } = this;
+    // The lock first, atomically: of two `up`s started at the same moment exactly one gets past here.
+    const holder = acquireLock(config.projectDir);
+    if (holder) {
+      throw new ClusterError(
+        "already_running",
+        `a cluster is already running in ${config.projectDir} (pid ${holder.pid} holds .devcluster/up.lock); stop it with \`devcluster stop\``,
+      );
+    }
+    this.locked = true;
     const running = readRunning(config.projectDir);
     if (running) {
       throw new ClusterError("already_running", `a cluster is already running in ${config.projectDir} (pid ${running.pid}); stop it with \`devcluster stop\``);
@@ -113,7 +124,14 @@ export class DevServer extends EventEmitter {
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => this.logTransaction(report, info));
     const endpoint = await this.coordinator.start(modules);
-    writeRunning(config.projectDir, { cluster: config.name, endpoint, pid: process.pid, configPath: config.configPath, startedAt: new Date().toISOString() });
+    writeRunning(config.projectDir, {
+      cluster: config.name,
+      endpoint,
+      pid: process.pid,
+      configPath: config.configPath,
+      startedAt: new Date().toISOString(),
+      procStart: processStart(process.pid),
+    });
     this.coordinator.on("ready", () => {
       this.log.info(
         { nodes: nodeNames, ms: Math.round(performance.now() - this.startedAt) },
@@ -290,6 +308,7 @@ export class DevServer extends EventEmitter {
       await this.coordinator?.close();
       clearRunning(this.config.projectDir);
       await this.logStore.close();
+      if (this.locked) releaseLock(this.config.projectDir);
     })();
     return this.closing;
   }
