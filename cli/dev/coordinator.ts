@@ -20,6 +20,7 @@ import {
   type WireError,
 } from "../../wire/protocol";
 import { ZapHandler, type ClusterKeys } from "../../wire/security";
+import { LogThrottle } from "../../wire/throttle";
 import { Outbox, bindLoopback, secureRouter } from "../../wire/transport";
 import { CodeStore } from "./codeStore";
 import type { CompiledModule } from "./compiler";
@@ -114,6 +115,8 @@ export class Coordinator extends EventEmitter {
   /** relayed requests by id, tagged with the node that answers them */
   private readonly nodeRequests = new PendingReplies<number, Extract<ControlMessage, { type: "nodeResponse" }>>();
   private zap?: ZapHandler;
+  /** one warning per sender per interval, with a count (docs/design.md §7) */
+  private readonly drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
   private readonly reloads: ReloadTransactions;
   private readonly liveness = new Liveness({
     ping: (node) => this.sendTo(node, { type: "ping" }),
@@ -161,6 +164,7 @@ export class Coordinator extends EventEmitter {
     this.zap = await ZapHandler.start(this.opts.keys, this.opts.log);
     try {
       this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
+      this.zap.refusals.watch(this.router, this.endpoint);
     } catch (err) {
       // The message keeps the OS's reason (EADDRINUSE, EACCES); the code says what to change: the port.
       throw new ClusterError(
@@ -189,7 +193,7 @@ export class Coordinator extends EventEmitter {
         const who = id?.toString() ?? "?";
         const r = decodeCoordinatorInbound(frame);
         if (!r.ok) {
-          this.log.warn({ from: who, reason: r.reason }, "dropped frame");
+          this.drops.note(who, { from: who, reason: r.reason }, "dropped frame");
           continue;
         }
         try {
@@ -489,6 +493,7 @@ export class Coordinator extends EventEmitter {
     await new Promise((resolve) => setImmediate(resolve));
     this.out.close();
     this.router.close();
+    this.drops.close();
     this.zap?.close();
   }
 }

@@ -8,6 +8,7 @@ import type { Dealer } from "zeromq";
 import type { Logger } from "../../wire/log";
 import { decodeControl, encode, type ControlMessage } from "../../wire/protocol";
 import type { ClusterKeys } from "../../wire/security";
+import { LogThrottle } from "../../wire/throttle";
 import { Outbox, secureDealer } from "../../wire/transport";
 
 export type Welcome = Extract<ControlMessage, { type: "welcome" }>;
@@ -16,6 +17,7 @@ export class ControlLink {
   private readonly socket: Dealer;
   private readonly out: Outbox;
   private closed = false;
+  private readonly drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
 
   constructor(
     node: string,
@@ -45,6 +47,7 @@ export class ControlLink {
     if (this.closed) return;
     this.closed = true;
     this.out.close();
+    this.drops.close();
     this.socket.close();
   }
 
@@ -53,7 +56,7 @@ export class ControlLink {
       for await (const [frame] of this.socket) {
         const r = decodeControl(frame);
         if (!r.ok) {
-          this.log.warn({ reason: r.reason }, "dropped control frame");
+          this.drops.note("coordinator", { reason: r.reason }, "dropped control frame");
           continue;
         }
         try {
