@@ -141,13 +141,24 @@ export class Refusals {
   /** Logs every failed handshake on a bound socket. */
   watch(router: Router, endpoint: string): void {
     const port = Number(/:(\d+)$/.exec(endpoint)?.[1] ?? 0);
-    const failed = (e: { error?: { code?: string } }): void => this.refused(this.peerOf(port), handshakeReason(e.error?.code), endpoint);
+    const failed = (e: { error?: { code?: string } }): void => {
+      // libzmq reports the failure as it closes the connection: give the kernel's table a moment to show it closing.
+      const reason = handshakeReason(e.error?.code);
+      let tries = 0;
+      const look = (): void => {
+        const peer = this.peerOf(port, ++tries >= 10);
+        if (peer) this.refused(peer, reason, endpoint);
+        else setTimeout(look, 20).unref();
+      };
+      look();
+    };
     router.events.on("handshake:error:protocol", failed);
     router.events.on("handshake:error:other", failed);
     // handshake:error:auth is ZAP's refusal: ZapHandler logs it with the address libzmq hands ZAP.
   }
 
-  private peerOf(port: number): string {
+  /** The refused peer's address; undefined while no closing connection shows (unless `last`). */
+  private peerOf(port: number, last: boolean): string | undefined {
     const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
     const closing: string[] = [];
     const open: string[] = [];
@@ -169,6 +180,7 @@ export class Refusals {
       }
     }
     for (const r of this.blamed) if (!present.has(r)) this.blamed.delete(r);
+    if (!closing[0] && !last) return undefined;
     const remote = closing[0] ?? open[0];
     if (!remote) return "unknown address";
     this.blamed.add(remote);

@@ -9,11 +9,17 @@ import { toJson } from "../views/tables";
  * rendering; they differ only in the request type and the headline's verb.
  * A report that is not ok goes to stderr and exits 1.
  */
-export async function reload(projectDir: string, modules: string[], opts: { json?: boolean; force?: boolean; rollback?: boolean }): Promise<number> {
+export async function reload(
+  projectDir: string,
+  modules: string[],
+  opts: { json?: boolean; force?: boolean; rollback?: boolean; allOrNothing?: boolean },
+): Promise<number> {
   const client = ClusterClient.connect(projectDir);
   try {
     const report = await client.request<ReloadReport>(
-      { type: opts.rollback ? "rollback" : "reload", modules, force: opts.force ?? false, source: "cli" },
+      opts.rollback
+        ? { type: "rollback", modules, force: opts.force ?? false, source: "cli" }
+        : { type: "reload", modules, force: opts.force ?? false, source: "cli", ...(opts.allOrNothing ? { allOrNothing: true } : {}) },
       30_000,
     );
     if (opts.json) process.stdout.write(toJson(reloadJson(report)) + "\n");

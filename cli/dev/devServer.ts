@@ -120,6 +120,8 @@ export class DevServer extends EventEmitter {
       log: this.log,
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
       logs: this.logStore,
+      prepareTimeoutMs: config.reload.timeoutMs,
+      allOrNothing: config.reload.allOrNothing,
     });
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => this.logTransaction(report, info));
@@ -147,6 +149,8 @@ export class DevServer extends EventEmitter {
         DEVCLUSTER_KEYS: keysFile(config.projectDir),
         DEVCLUSTER_SRC: config.srcDir,
         DEVCLUSTER_PROJECT: config.projectDir,
+        // Peer endpoints on the coordinator's address: nodes on other machines reach them there (loopback by default).
+        DEVCLUSTER_HOST: config.coordinator.host,
       },
       log: this.log,
       onLine: (node, line, stream) => this.renderer.line(node, line, stream),
@@ -276,6 +280,7 @@ export class DevServer extends EventEmitter {
       ms: Number(report.ms.toFixed(2)),
       ...(report.ok ? { skewMs: Number((report.skewMs ?? 0).toFixed(2)) } : { failedIn: report.failedIn }),
       ...(report.skipped ? { skipped: report.skipped } : {}),
+      ...(report.silent ? { silent: report.silent } : {}),
     };
     const who = info.node ? `${info.node} ${report.ok ? "caught up" : "could not catch up"}: ` : "";
     let line = `${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`;

@@ -28,8 +28,24 @@ export class ControlLink {
     this.out = new Outbox(this.socket, (err) => this.log.error({ err }, "send to coordinator failed"));
   }
 
-  /** Connects and reads until closed; `handle` sees every message, one after another. */
-  open(endpoint: string, handle: (msg: ControlMessage) => Promise<void>): void {
+  /**
+   * Connects and reads until closed; `handle` sees every message, one after
+   * another. `link` hears when the link is lost (the coordinator ended, or
+   * ZeroMQ's heartbeats found it cut off) and when it is back: ZeroMQ
+   * reconnects on its own, with backoff from 100 ms to 1 s.
+   */
+  open(endpoint: string, handle: (msg: ControlMessage) => Promise<void>, link?: { lost(): void; back(): void }): void {
+    let lost = false;
+    this.socket.events.on("disconnect", () => {
+      if (lost || this.closed) return;
+      lost = true;
+      link?.lost();
+    });
+    this.socket.events.on("handshake", () => {
+      if (!lost || this.closed) return;
+      lost = false;
+      link?.back();
+    });
     this.socket.connect(endpoint);
     void this.serve(handle);
   }

@@ -14,7 +14,8 @@ interface Peer {
 }
 
 export interface PeerEvents {
-  message(msg: PeerMessage): void;
+  /** `from` is the sending node's name (its DEALER's routing id) */
+  message(msg: PeerMessage, from: string): void;
   /** a peer left the membership, or its link was lost */
   down(node: string): void;
   /** a peer joined (or rejoined), or its lost link is back */
@@ -142,7 +143,7 @@ export class PeerLinks {
             this.drops.note(peer, { peer, reason: r.reason }, `dropped peer frame from ${peer}`);
             continue;
           }
-          this.events.message(r.msg);
+          this.events.message(r.msg, peer);
         }
       }
     } catch (err) {
