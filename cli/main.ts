@@ -3,8 +3,10 @@ import { Command, Option } from "commander";
 import { ClusterError, isClusterError } from "../wire/errors";
 import { history } from "./commands/history";
 import { init } from "./commands/init";
+import { exportKeys, rotateKeys } from "./commands/keys";
 import { logs } from "./commands/logs";
 import { observe } from "./commands/observe";
+import { node } from "./commands/node";
 import { ps } from "./commands/ps";
 import { reload } from "./commands/reload";
 import { restart } from "./commands/restart";
@@ -64,8 +66,9 @@ program
   .description("load the current source of modules into every node (Erlang's c:l on all nodes)")
   .addOption(configOption)
   .option("--force", "load even when processes still run the oldest version (they are killed)")
+  .option("--all-or-nothing", "abort when a node does not answer in time, instead of leaving it out to catch up later")
   .option("--json", "print the report as one JSON line")
-  .action((modules: string[], opts: { config?: string; json?: boolean; force?: boolean }) =>
+  .action((modules: string[], opts: { config?: string; json?: boolean; force?: boolean; allOrNothing?: boolean }) =>
     run(() => reload(projectDirOf(findConfig(opts.config)), modules, opts)),
   );
 
@@ -141,5 +144,29 @@ program
   .option("--json", "with --eval: print the result as JSON")
   .option("--node <name>", "default node for spawn and evalOn")
   .action((opts: { config?: string; eval?: string; json?: boolean; node?: string }) => run(() => shell(projectDirOf(findConfig(opts.config)), opts)));
+
+program
+  .command("node")
+  .description("run one node of a cluster whose `up` runs elsewhere (another machine): it joins, meshes, takes reloads, outlives its coordinator")
+  .requiredOption("--join <endpoint>", "the coordinator, e.g. tcp://10.0.0.1:4400")
+  .requiredOption("--name <name>", "this node's name, unique in the cluster")
+  .requiredOption("--keys <file>", "the file `devcluster keys export` wrote (mode 0600)")
+  .option("--host <address>", "the address other machines reach this node on (default: this machine's address toward the coordinator)")
+  .addOption(configOption)
+  .action((opts: { join: string; name: string; keys: string; host?: string; config?: string }) =>
+    run(() => node({ ...opts, config: findConfig(opts.config) })),
+  );
+
+const keys = program.command("keys").description("the cluster's CurveZMQ keys: export them to another machine, or make new ones");
+keys
+  .command("export <file>")
+  .description("write what another machine needs to join (cluster name and keys) to <file>, mode 0600")
+  .addOption(configOption)
+  .action((file: string, opts: { config?: string }) => run(async () => exportKeys(findConfig(opts.config), file)));
+keys
+  .command("rotate")
+  .description("make new keys for this project; `up` must restart and every other machine needs a new export")
+  .addOption(configOption)
+  .action((opts: { config?: string }) => run(async () => rotateKeys(findConfig(opts.config))));
 
 void program.parseAsync(process.argv);

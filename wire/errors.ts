@@ -95,6 +95,10 @@ export type ErrorCode =
   | "bad_port"
   /** the cluster is not up yet */
   | "not_ready"
+  /** a key file others can read (or write): refused, with the chmod that fixes it */
+  | "keys_unprotected"
+  /** the coordinator refused a node's join (name taken, another cluster); the message says why */
+  | "join_refused"
   /** something that threw a non-devcluster value; the message is its text */
   | "error";
 

@@ -134,9 +134,23 @@ export type NodeOp =
 
 /** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
 export type ControlMessage =
-  | { type: "hello"; protocol: number; node: string; osPid: number; endpoint: string }
+  | {
+      type: "hello";
+      protocol: number;
+      node: string;
+      osPid: number;
+      endpoint: string;
+      /** started by `devcluster node --join` (on this machine or another), not by `up`'s launcher */
+      joined?: boolean;
+      /** present when the node already runs: it lost its coordinator and says hello to the next one (which adopts it) */
+      versions?: Record<string, string>;
+      /** with `versions`: the cluster-wide names of its own processes, registered again with the coordinator */
+      names?: Record<string, Pid>;
+    }
   | { type: "welcome"; cluster: string; entry: string; nodes: string[]; peers: PeerInfo[]; bundles: Bundle[]; incarnation: number }
   | { type: "peers"; peers: PeerInfo[] }
+  /** the coordinator will not have this node (its name is taken, it is not in the config); the node says why and ends */
+  | { type: "refused"; reason: string }
   | { type: "started"; node: string; ms: number }
   | { type: "startFailed"; node: string; error: WireError }
   | { type: "prepare"; reload: number; bundles: Bundle[]; force: boolean }
@@ -178,7 +192,7 @@ export type ReloadSource = "save" | "cli" | "shell" | "catch-up";
 /** A CLI client's request and the coordinator's answer, over the coordinator's ROUTER. */
 export type ClientRequest =
   | { type: "status" }
-  | { type: "reload"; modules: string[]; force: boolean; source?: ReloadSource }
+  | { type: "reload"; modules: string[]; force: boolean; source?: ReloadSource; allOrNothing?: boolean }
   /** `to`: a version prefix as `history` shows it (one module only); without it, the version before the last reload */
   | { type: "rollback"; modules: string[]; force: boolean; source?: ReloadSource; to?: string }
   /** every version since `up` of one module, or of every module */
@@ -208,6 +222,7 @@ const CONTROL: Record<ControlMessage["type"], Shape> = {
   hello: { protocol: "number", node: "string", osPid: "number", endpoint: "string" },
   welcome: { cluster: "string", entry: "string", nodes: "array", peers: "array", bundles: "array", incarnation: "number" },
   peers: { peers: "array" },
+  refused: { reason: "string" },
   started: { node: "string", ms: "number" },
   startFailed: { node: "string", error: "object" },
   prepare: { reload: "number", bundles: "array", force: "boolean" },

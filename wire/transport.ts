@@ -5,6 +5,18 @@ import type { ClusterKeys } from "./security";
 /** ZeroMQ's own heartbeats find a dead peer without a message of ours. */
 const HEARTBEAT = { heartbeatInterval: 1000, heartbeatTimeout: 3000, heartbeatTimeToLive: 3000 } as const;
 
+/**
+ * The largest frame a socket accepts or sends. libzmq drops a connection that
+ * sends a bigger one before it is read into memory; our own sends check first
+ * and say so. Code bundles are the largest messages (the welcome carries all
+ * of them); 64 MiB leaves room for big projects. DEVCLUSTER_MAX_FRAME_BYTES
+ * changes it.
+ */
+export function maxFrameBytes(): number {
+  const n = Number(process.env.DEVCLUSTER_MAX_FRAME_BYTES);
+  return Number.isInteger(n) && n > 0 ? n : 64 * 1024 * 1024;
+}
+
 /** A ROUTER that only the cluster's key can talk to (see security.ts for the ZAP side). */
 export function secureRouter(keys: ClusterKeys): Router {
   return new Router({
@@ -14,6 +26,7 @@ export function secureRouter(keys: ClusterKeys): Router {
     // Without this a send to an unknown peer vanishes; with it we get EHOSTUNREACH and can say so.
     mandatory: true,
     linger: 0,
+    maxMessageSize: maxFrameBytes(),
     ...HEARTBEAT,
   });
 }
@@ -27,6 +40,7 @@ export function secureDealer(keys: ClusterKeys, routingId: string): Dealer {
     linger: 0,
     reconnectInterval: 100,
     reconnectMaxInterval: 1000,
+    maxMessageSize: maxFrameBytes(),
     ...HEARTBEAT,
   });
 }
@@ -46,6 +60,7 @@ export class Outbox {
   private readonly queue = new Fifo<Frames>();
   private pumping = false;
   private closed = false;
+  private readonly cap = maxFrameBytes();
 
   constructor(
     private readonly socket: { send(frames: Frames): Promise<void> },
@@ -69,9 +84,24 @@ export class Outbox {
     this.pumping = true;
     while (this.queue.length > 0 && !this.closed) {
       let frames = this.queue.shift()!;
+      const size = frames.reduce((n, f) => n + f.length, 0);
+      if (size > this.cap) {
+        // The receiver would drop the whole connection (and everything queued behind this frame): say why here instead.
+        this.onError(new Error(`a message of ${size} bytes is over the frame cap of ${this.cap} bytes (DEVCLUSTER_MAX_FRAME_BYTES): not sent`), frames);
+        continue;
+      }
       if (this.batch && this.queue.length > 0) {
         const items = [frames[0]!];
-        for (let n = 0; n < MAX_BATCH && this.queue.length > 0; n++) items.push(this.queue.shift()![0]!);
+        let bytes = 1 + 4 + size;
+        while (items.length <= MAX_BATCH && this.queue.length > 0) {
+          const next = this.queue.shift()!;
+          if (bytes + 4 + next[0]!.length > this.cap) {
+            this.queue.unshift(next); // the next send carries it
+            break;
+          }
+          bytes += 4 + next[0]!.length;
+          items.push(next[0]!);
+        }
         frames = [packBatch(items)];
       }
       try {
@@ -110,12 +140,21 @@ function packBatch(items: (Buffer | string)[]): Buffer {
   return out;
 }
 
-/** The messages in a frame sent by a batching Outbox (one, or a packed batch). */
+/**
+ * The messages in a frame sent by a batching Outbox (one, or a packed batch).
+ * A batch that is not one (an empty item, which no sender makes, or a length
+ * past the frame's end) throws: the frame is dropped whole, with one warning,
+ * rather than unpacked into a hundred thousand empty messages.
+ */
 export function unpackFrame(frame: Buffer): Buffer[] {
   if (frame.length === 0 || frame[0] !== BATCH_TAG) return [frame];
   const out: Buffer[] = [];
-  for (let at = 1; at + 4 <= frame.length;) {
+  let at = 1;
+  while (at < frame.length) {
+    if (at + 4 > frame.length) throw new Error(`malformed batch: ${frame.length - at} stray bytes at its end`);
     const len = frame.readUInt32BE(at);
+    if (len === 0) throw new Error(`malformed batch: an empty message at byte ${at}`);
+    if (at + 4 + len > frame.length) throw new Error(`malformed batch: a message of ${len} bytes at byte ${at} runs past the frame's ${frame.length} bytes`);
     out.push(frame.subarray(at + 4, at + 4 + len));
     at += 4 + len;
   }

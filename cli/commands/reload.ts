@@ -12,7 +12,7 @@ import { toJson } from "../views/tables";
 export async function reload(
   projectDir: string,
   modules: string[],
-  opts: { json?: boolean; force?: boolean; rollback?: boolean; to?: string },
+  opts: { json?: boolean; force?: boolean; rollback?: boolean; to?: string; allOrNothing?: boolean },
 ): Promise<number> {
   const client = ClusterClient.connect(projectDir);
   try {
@@ -20,7 +20,7 @@ export async function reload(
     const report = await client.request<ReloadReport>(
       opts.rollback
         ? { type: "rollback", modules, force, source: "cli", ...(opts.to !== undefined ? { to: opts.to } : {}) }
-        : { type: "reload", modules, force, source: "cli" },
+        : { type: "reload", modules, force, source: "cli", ...(opts.allOrNothing ? { allOrNothing: true } : {}) },
       30_000,
     );
     if (opts.json) process.stdout.write(toJson(reloadJson(report)) + "\n");

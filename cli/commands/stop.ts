@@ -4,14 +4,15 @@ import { isAlive } from "../project/stateDir";
 /** `devcluster stop`: asks the coordinator to stop and waits until its process is gone. */
 export async function stop(projectDir: string): Promise<number> {
   const client = ClusterClient.connect(projectDir);
-  const pid = client.running.pid;
+  const { pid, procStart } = client.running;
   try {
     await client.request({ type: "stop" }, 10_000);
   } finally {
     client.close();
   }
   const deadline = Date.now() + 15_000;
-  while (isAlive(pid)) {
+  // A zombie (exited, not yet reaped by its parent) counts as gone, as does a later process that got the same pid.
+  while (isAlive(pid, procStart)) {
     if (Date.now() > deadline) {
       process.stderr.write(`the coordinator (pid ${pid}) is still running after 15 s\n`);
       return 1;

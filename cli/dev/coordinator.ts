@@ -20,6 +20,7 @@ import {
   type WireError,
 } from "../../wire/protocol";
 import { ZapHandler, type ClusterKeys } from "../../wire/security";
+import { LogThrottle } from "../../wire/throttle";
 import { Outbox, bindLoopback, secureRouter } from "../../wire/transport";
 import { CodeStore } from "./codeStore";
 import type { CompiledModule } from "./compiler";
@@ -61,6 +62,10 @@ export type NodeState = "up" | "down" | "not answering" | "supervisor gave up";
 
 export interface NodeStatus {
   name: string;
+  /** the address its peer endpoint is bound on: which machine it runs on */
+  host?: string;
+  /** started by `devcluster node --join` rather than by `up` */
+  joined?: boolean;
   /** OS pid, null when its process is not running */
   pid: number | null;
   /** its OS process runs and it answered */
@@ -92,6 +97,8 @@ export interface CoordinatorOptions {
   /** compiles modules by name for `devcluster reload <module>` */
   compile(modules: string[]): Promise<CompiledModule[]>;
   prepareTimeoutMs?: number;
+  /** a silent node aborts a reload instead of being left out (cluster.config.json "reload.allOrNothing") */
+  allOrNothing?: boolean;
   /** the nodes' recent log lines, for a client's `logs` request */
   logs?: { query(q: LogQuery): Promise<LogAnswer> };
   /** modules whose file on disk differs from what runs, for status */
@@ -103,10 +110,18 @@ export interface CoordinatorOptions {
 interface Member {
   name: string;
   endpoint: string;
+  /** joined with `devcluster node --join`: `up` neither starts nor stops it */
+  joined: boolean;
   osPid: number;
   started: boolean;
   /** module -> version this member runs, as far as its commits tell */
   versions: Record<string, string>;
+}
+
+/** `tcp://10.0.0.2:4711` -> `10.0.0.2` */
+function hostOf(endpoint: string): string {
+  const m = /^tcp:\/\/\[?([^\]]*?)\]?:\d+$/.exec(endpoint);
+  return m ? m[1]! : endpoint;
 }
 
 function wire(code: ErrorCode, message: string): WireError {
@@ -132,6 +147,8 @@ export class Coordinator extends EventEmitter {
   /** relayed requests by id, tagged with the node that answers them */
   private readonly nodeRequests = new PendingReplies<number, Extract<ControlMessage, { type: "nodeResponse" }>>();
   private zap?: ZapHandler;
+  /** one warning per sender per interval, with a count (docs/design.md §7) */
+  private readonly drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
   private readonly reloads: ReloadTransactions;
   private readonly liveness = new Liveness({
     ping: (node) => this.sendTo(node, { type: "ping" }),
@@ -161,7 +178,7 @@ export class Coordinator extends EventEmitter {
       {
         log: opts.log,
         store: this.store,
-        members: (only) => (only ?? this.opts.nodes).filter((n) => this.members.has(n)),
+        members: (only) => (only ?? this.nodeNames()).filter((n) => this.members.has(n)),
         reachable: (n) => this.liveness.reachable(n),
         push: (n, frame) => this.out.push([n, frame]),
         send: (n, msg) => this.sendTo(n, msg),
@@ -169,8 +186,10 @@ export class Coordinator extends EventEmitter {
           const m = this.members.get(n);
           if (m) for (const mod of modules) m.versions[mod.name] = mod.version;
         },
+        silent: (n) => this.liveness.markLost(n),
       },
       opts.prepareTimeoutMs,
+      opts.allOrNothing,
     );
     this.router = secureRouter(opts.keys);
     this.out = new Outbox(this.router, (err, frames) => this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"));
@@ -186,6 +205,7 @@ export class Coordinator extends EventEmitter {
     this.zap = await ZapHandler.start(this.opts.keys, this.opts.log);
     try {
       this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
+      this.zap.refusals.watch(this.router, this.endpoint);
     } catch (err) {
       // The message keeps the OS's reason (EADDRINUSE, EACCES); the code says what to change: the port.
       throw new ClusterError(
@@ -214,7 +234,7 @@ export class Coordinator extends EventEmitter {
         const who = id?.toString() ?? "?";
         const r = decodeCoordinatorInbound(frame);
         if (!r.ok) {
-          this.log.warn({ from: who, reason: r.reason }, "dropped frame");
+          this.drops.note(who, { from: who, reason: r.reason }, "dropped frame");
           continue;
         }
         try {
@@ -284,6 +304,7 @@ export class Coordinator extends EventEmitter {
       case "ping":
       case "welcome":
       case "peers":
+      case "refused":
       case "prepare":
       case "commit":
       case "abort":
@@ -304,36 +325,118 @@ export class Coordinator extends EventEmitter {
     for (const name of this.members.keys()) this.sendTo(name, msg);
   }
 
+  /** Configured nodes in config order, then nodes that joined, in the order they joined. */
+  private nodeNames(): string[] {
+    return [...this.opts.nodes, ...[...this.members.values()].filter((m) => m.joined && !this.opts.nodes.includes(m.name)).map((m) => m.name)];
+  }
+
+  private refuse(from: string, reason: string, fields: Record<string, unknown>): void {
+    this.log.warn({ from, ...fields, reason }, `refused ${from}'s join: ${reason}`);
+    this.sendTo(from, { type: "refused", reason });
+  }
+
   private peers(): PeerInfo[] {
     return [...this.members.values()].map((m) => ({ name: m.name, endpoint: m.endpoint }));
   }
 
   private async join(from: string, msg: Extract<ControlMessage, { type: "hello" }>): Promise<void> {
     if (msg.protocol !== PROTOCOL_VERSION || msg.node !== from) {
-      this.log.warn({ from, node: msg.node, protocol: msg.protocol }, "refused hello: protocol or name mismatch");
+      this.refuse(from, `protocol ${msg.protocol} or name ${msg.node} does not match (this coordinator speaks protocol ${PROTOCOL_VERSION})`, {});
       return;
     }
-    if (!this.opts.nodes.includes(msg.node)) {
-      this.log.warn({ member: msg.node, known: this.opts.nodes }, "refused hello from a node not in the config");
+    const configured = this.opts.nodes.includes(msg.node);
+    if (msg.joined && configured) {
+      this.refuse(from, `${msg.node} is one of the nodes \`up\` starts (cluster.config.json); give the joining node another --name`, { member: msg.node });
+      return;
+    }
+    if (!msg.joined && !configured) {
+      this.refuse(from, `${msg.node} is not a node of cluster.config.json (nodes: ${this.opts.nodes.join(", ")})`, { member: msg.node });
+      return;
+    }
+    const known = this.members.get(msg.node);
+    if (msg.joined && known && known.osPid !== msg.osPid && known.endpoint !== msg.endpoint && this.liveness.reachable(msg.node)) {
+      this.refuse(from, `the name ${msg.node} is taken by a running node at ${known.endpoint}; give this one another --name`, { member: msg.node });
+      return;
+    }
+    if (msg.versions) {
+      this.adopt(from, msg, msg.versions);
       return;
     }
     const incarnation = this.joins.get(msg.node) ?? 0;
     this.joins.set(msg.node, incarnation + 1);
     const rejoin = incarnation > 0;
-    this.members.set(msg.node, { name: msg.node, endpoint: msg.endpoint, osPid: msg.osPid, started: false, versions: this.store.versions() });
+    this.members.set(msg.node, {
+      name: msg.node,
+      endpoint: msg.endpoint,
+      joined: msg.joined === true,
+      osPid: msg.osPid,
+      started: false,
+      versions: this.store.versions(),
+    });
     this.liveness.add(msg.node);
     this.log.info({ member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, rejoin }, `${msg.node} joined`);
     this.sendTo(from, {
       type: "welcome",
       cluster: this.opts.cluster,
       entry: this.opts.entry,
-      nodes: this.opts.nodes,
+      nodes: this.nodeNames(),
       peers: this.peers(),
       bundles: this.store.bundles(),
       incarnation,
     });
     this.sendTo(from, { type: "names", set: Object.fromEntries(this.names), unset: [] });
     this.broadcast({ type: "peers", peers: this.peers() });
+  }
+
+  /**
+   * A node that already runs says hello: it lost its coordinator (this one
+   * was restarted, or the link was cut) and is adopted as it is, with no
+   * restart and its processes and pids intact. The welcome carries only the
+   * modules it is behind on, which it loads before it handles messages from
+   * peers it lost meanwhile; the names of its processes are registered again.
+   */
+  private adopt(from: string, msg: Extract<ControlMessage, { type: "hello" }>, versions: Record<string, string>): void {
+    const known = this.members.get(msg.node);
+    if (!this.joins.has(msg.node)) this.joins.set(msg.node, 1);
+    const behind = this.store.names().filter((n) => versions[n] !== this.store.get(n)!.version);
+    this.members.set(msg.node, {
+      name: msg.node,
+      endpoint: msg.endpoint,
+      joined: msg.joined === true,
+      osPid: msg.osPid,
+      started: true,
+      versions: this.store.versions(),
+    });
+    this.liveness.add(msg.node);
+    const set: Record<string, Pid> = {};
+    for (const [name, pid] of Object.entries(msg.names ?? {})) {
+      if (!(pid instanceof Pid) || pid.node !== msg.node || this.names.has(name)) continue;
+      this.names.set(name, pid);
+      set[name] = pid;
+    }
+    this.log.info(
+      { member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, behind, adopted: !known },
+      `${msg.node} ${known ? "is back" : "adopted"} (no restart)${behind.length ? `: catching up ${behind.join(", ")}` : ", running the current code"}`,
+    );
+    this.sendTo(from, {
+      type: "welcome",
+      cluster: this.opts.cluster,
+      entry: this.opts.entry,
+      nodes: this.nodeNames(),
+      peers: this.peers(),
+      bundles: this.store.bundles().filter((b) => behind.includes(b.name)),
+      incarnation: -1,
+    });
+    this.sendTo(from, { type: "names", set: Object.fromEntries(this.names), unset: [] });
+    if (Object.keys(set).length) this.broadcast({ type: "names", set, unset: [] });
+    this.broadcast({ type: "peers", peers: this.peers() });
+    this.emit("adopted", msg.node, behind);
+    if (behind.length) {
+      // The welcome is this node's catch-up: `up` logs it as one, like a catch-up transaction.
+      const modules = behind.map((n) => ({ name: n, version: this.store.get(n)!.version }));
+      const report: ReloadReport = { ok: true, modules, nodes: [{ node: msg.node, ok: true, ms: 0 }], ms: 0 };
+      this.emit("reloaded", report, { source: "catch-up", node: msg.node } satisfies TransactionInfo);
+    }
   }
 
   /** The launcher saw a node's OS process end: forget it and the names of its processes. */
@@ -359,8 +462,9 @@ export class Coordinator extends EventEmitter {
   // ---- reload transaction (docs/design.md §6) ---------------------------------------
 
   /** Moves a set of modules to new versions on every node, or on none. */
-  reload(modules: CompiledModule[], opts: { force?: boolean; source?: ReloadSource } = {}): Promise<ReloadReport> {
-    return this.serial(() => this.transaction(modules, opts.force ?? false, undefined, { source: opts.source ?? "cli" }));
+  reload(modules: CompiledModule[], opts: { force?: boolean; source?: ReloadSource; allOrNothing?: boolean } = {}): Promise<ReloadReport> {
+    const tx = opts.allOrNothing !== undefined ? { allOrNothing: opts.allOrNothing } : undefined;
+    return this.serial(() => this.transaction(modules, opts.force ?? false, tx, { source: opts.source ?? "cli" }));
   }
 
   /** Every transaction, whoever started it, ends in one "reloaded" event: `up` logs each one from there. */
@@ -392,7 +496,8 @@ export class Coordinator extends EventEmitter {
       .filter((n) => m.versions[n] !== this.store.get(n)!.version)
       .map((n) => this.store.get(n)!);
     if (behind.length === 0) return;
-    await this.transaction(behind, false, { only: [node], store: "keep" }, { source: "catch-up", node });
+    // A node just back may be slow for a while: its catch-up gets the longer deadline, so it is not cut off again at once.
+    await this.transaction(behind, false, { only: [node], store: "keep", timeoutMs: 5000 }, { source: "catch-up", node });
   }
 
   /**
@@ -426,7 +531,7 @@ export class Coordinator extends EventEmitter {
   /** Relays an operation to a node and waits for its answer. */
   async nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
     if (!this.members.has(node)) {
-      const known = this.opts.nodes.join(", ");
+      const known = this.nodeNames().join(", ");
       throw new ClusterError("nodedown", `unknown or down node ${node} (nodes: ${known})`);
     }
     const id = ++this.requestSeq;
@@ -444,15 +549,17 @@ export class Coordinator extends EventEmitter {
 
   async status(): Promise<StatusReport> {
     const nodes = await Promise.all(
-      this.opts.nodes.map(async (name): Promise<NodeStatus> => {
+      this.nodeNames().map(async (name): Promise<NodeStatus> => {
         const m = this.members.get(name);
         const restarts = Math.max(0, (this.joins.get(name) ?? 0) - 1);
         if (!m) return { name, pid: null, up: false, state: "down", processes: 0, modules: {}, restarts };
+        const where = { host: hostOf(m.endpoint), ...(m.joined ? { joined: true } : {}) };
         try {
           const info = (await this.nodeRequest(name, { op: "info" }, 3000)) as NodeInfo;
           const gaveUp = info.supervisorsGaveUp ?? [];
           return {
             name,
+            ...where,
             pid: info.osPid,
             up: true,
             state: gaveUp.length ? "supervisor gave up" : "up",
@@ -467,7 +574,7 @@ export class Coordinator extends EventEmitter {
             supervisorsGaveUp: gaveUp,
           };
         } catch {
-          return { name, pid: m.osPid, up: false, state: "not answering", processes: 0, modules: {}, restarts };
+          return { name, ...where, pid: m.osPid, up: false, state: "not answering", processes: 0, modules: {}, restarts };
         }
       }),
     );
@@ -531,7 +638,7 @@ export class Coordinator extends EventEmitter {
         if (unknown.length) {
           throw new ClusterError("unknown_module", `unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`);
         }
-        return this.reload(await this.opts.compile(req.modules), { force: req.force, source: req.source ?? "cli" });
+        return this.reload(await this.opts.compile(req.modules), { force: req.force, source: req.source ?? "cli", allOrNothing: req.allOrNothing });
       }
       case "rollback":
         return this.rollback(req.modules, { force: req.force, source: req.source ?? "cli", ...(req.to !== undefined ? { to: req.to } : {}) });
@@ -581,6 +688,7 @@ export class Coordinator extends EventEmitter {
     await new Promise((resolve) => setImmediate(resolve));
     this.out.close();
     this.router.close();
+    this.drops.close();
     this.zap?.close();
   }
 }

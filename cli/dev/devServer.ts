@@ -10,7 +10,7 @@ import { loadConfig, type ClusterConfig } from "../project/config";
 import { Coordinator, type ReloadReport, type TransactionInfo } from "./coordinator";
 import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
-import { clearRunning, keysFile, readRunning, stateDir, writeRunning } from "../project/stateDir";
+import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "./pendingSaves";
 import { Watcher, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
@@ -72,6 +72,8 @@ export class DevServer extends EventEmitter {
   private modulesWatcher?: FSWatcher;
   private configWatcher?: FSWatcher;
   private closing?: Promise<void>;
+  /** this `up` holds the project's lock (released last at close) */
+  private locked = false;
   private saves: Promise<unknown> = Promise.resolve();
   private readonly startedAt = performance.now();
 
@@ -99,6 +101,15 @@ export class DevServer extends EventEmitter {
 
   private async boot(): Promise<void> {
     const { config } = this;
+    // The lock first, atomically: of two `up`s started at the same moment exactly one gets past here.
+    const holder = acquireLock(config.projectDir);
+    if (holder) {
+      throw new ClusterError(
+        "already_running",
+        `a cluster is already running in ${config.projectDir} (pid ${holder.pid} holds .devcluster/up.lock); stop it with \`devcluster stop\``,
+      );
+    }
+    this.locked = true;
     const running = readRunning(config.projectDir);
     if (running) {
       throw new ClusterError("already_running", `a cluster is already running in ${config.projectDir} (pid ${running.pid}); stop it with \`devcluster stop\``);
@@ -126,11 +137,20 @@ export class DevServer extends EventEmitter {
       logs: this.logStore,
       disk: () => diskDrift(this.compiler, this.coordinator.store),
       restart: (node) => this.restartNode(node),
+      prepareTimeoutMs: config.reload.timeoutMs,
+      allOrNothing: config.reload.allOrNothing,
     });
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => this.logTransaction(report, info));
     const endpoint = await this.coordinator.start(modules);
-    writeRunning(config.projectDir, { cluster: config.name, endpoint, pid: process.pid, configPath: config.configPath, startedAt: new Date().toISOString() });
+    writeRunning(config.projectDir, {
+      cluster: config.name,
+      endpoint,
+      pid: process.pid,
+      configPath: config.configPath,
+      startedAt: new Date().toISOString(),
+      procStart: processStart(process.pid),
+    });
     this.coordinator.on("ready", () => {
       this.log.info(
         { nodes: nodeNames, ms: Math.round(performance.now() - this.startedAt) },
@@ -151,6 +171,8 @@ export class DevServer extends EventEmitter {
         DEVCLUSTER_KEYS: keysFile(config.projectDir),
         DEVCLUSTER_SRC: config.srcDir,
         DEVCLUSTER_PROJECT: config.projectDir,
+        // Peer endpoints on the coordinator's address: nodes on other machines reach them there (loopback by default).
+        DEVCLUSTER_HOST: config.coordinator.host,
       },
       log: this.log,
       onLine: (node, line, stream) => this.renderer.line(node, line, stream),
@@ -389,6 +411,7 @@ export class DevServer extends EventEmitter {
       ms: Number(report.ms.toFixed(2)),
       ...(report.ok ? { skewMs: Number((report.skewMs ?? 0).toFixed(2)) } : { failedIn: report.failedIn }),
       ...(report.skipped ? { skipped: report.skipped } : {}),
+      ...(report.silent ? { silent: report.silent } : {}),
     };
     const who = info.node ? `${info.node} ${report.ok ? "caught up" : "could not catch up"}: ` : "";
     let line = `${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`;
@@ -425,6 +448,7 @@ export class DevServer extends EventEmitter {
       await this.coordinator?.close();
       clearRunning(this.config.projectDir);
       await this.logStore.close();
+      if (this.locked) releaseLock(this.config.projectDir);
     })();
     return this.closing;
   }

@@ -51,6 +51,14 @@ export class Liveness {
     if (this.unreachable.delete(node)) this.opts.back(node);
   }
 
+  /** A member did not answer a reload in time: unreachable now, without waiting for the limit; its next answer brings it back. */
+  markLost(node: string): void {
+    const seen = this.lastSeen.get(node);
+    if (seen === undefined || this.unreachable.has(node)) return;
+    this.unreachable.add(node);
+    this.opts.lost(node, Date.now() - seen);
+  }
+
   reachable(node: string): boolean {
     return this.lastSeen.has(node) && !this.unreachable.has(node);
   }

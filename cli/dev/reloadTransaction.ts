@@ -24,6 +24,13 @@ export interface ReloadReport {
   skewMs?: number;
   /** members left out because they do not answer; each catches up when it is back */
   skipped?: string[];
+  /**
+   * members that did not answer this reload within `decideMs` (cut off, frozen): by default the others
+   * commit and these catch up when back; with all-or-nothing the reload aborts instead
+   */
+  silent?: string[];
+  /** how long the coordinator waited for each phase's answers before deciding */
+  decideMs?: number;
   /** when not ok: "prepare" (no node switched) or "commit" (every ready node was told to switch; some did not confirm) */
   failedIn?: "prepare" | "commit";
   /** failed in commit because a node refused it there (a top level that runs at COMMIT threw): every node is back on the previous versions */
@@ -32,6 +39,9 @@ export interface ReloadReport {
   phases?: { prepareMs: number; commitMs: number };
   codeChangeFailures?: { node: string; pid: string; error: WireError }[];
 }
+
+/** the least the commit phase waits: codeChange runs between messages, after a handler under way */
+const COMMIT_TIMEOUT_MS = 5000;
 
 type Answer = Extract<ControlMessage, { type: "ready" | "failed" | "committed" }>;
 
@@ -51,6 +61,17 @@ export interface TransactionHost {
   send(node: string, msg: ControlMessage): void;
   /** a member acknowledged the commit of these modules */
   committed(node: string, modules: CompiledModule[]): void;
+  /** a member did not answer within the deadline: it counts as unreachable until it answers, then catches up */
+  silent?(node: string): void;
+}
+
+export interface TransactionOptions {
+  only?: string[];
+  store?: "commit" | "rollback" | "keep";
+  /** a silent member aborts the reload, instead of being left out to catch up later */
+  allOrNothing?: boolean;
+  /** this transaction's deadline per phase */
+  timeoutMs?: number;
 }
 
 /**
@@ -65,7 +86,9 @@ export class ReloadTransactions {
 
   constructor(
     private readonly host: TransactionHost,
-    private readonly timeoutMs = 5000,
+    /** how long each phase waits for answers before deciding (docs/design.md §6): a cut-off node costs this, never more */
+    private readonly timeoutMs = 1000,
+    private readonly allOrNothing = false,
   ) {}
 
   /** A node's ready, failed or committed. */
@@ -115,23 +138,32 @@ export class ReloadTransactions {
    * the new versions, a rollback to the previous ones, or nothing (a
    * member catching up to what the store already has).
    */
-  async run(modules: CompiledModule[], force: boolean, opts: { only?: string[]; store?: "commit" | "rollback" | "keep" } = {}): Promise<ReloadReport> {
+  async run(modules: CompiledModule[], force: boolean, opts: TransactionOptions = {}): Promise<ReloadReport> {
     const t0 = performance.now();
     const reload = ++this.seq;
     const list = modules.map((m) => ({ name: m.name, version: m.version }));
     // Config order, not join order: reports read the same whichever node started first.
     const members = this.host.members(opts.only);
     const skipped = members.filter((n) => !this.host.reachable(n));
-    const nodes = members.filter((n) => this.host.reachable(n));
-    const timeout = this.timeoutMs;
+    let nodes = members.filter((n) => this.host.reachable(n));
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    const allOrNothing = opts.allOrNothing ?? this.allOrNothing;
+    // A node that did not answer in time, as opposed to one that answered with an error.
+    const isSilent = (a: Answer | undefined): boolean => a?.type === "failed" && a.error.code === "timeout";
+    if (allOrNothing && skipped.length > 0) {
+      // Every member or none: one that does not answer already means none, without waiting for it again.
+      return { ok: false, modules: list, nodes: [], ms: performance.now() - t0, failedIn: "prepare", skipped, silent: skipped, decideMs: timeout };
+    }
     const bundles = modules.map(toBundle);
     const prepareMsg = encode({ type: "prepare", reload, bundles, force });
     // One encoding for every node: the bundles are the bulk of the bytes.
     for (const n of nodes) this.host.push(n, prepareMsg);
     const prepared = await this.collect(reload, nodes, timeout, "prepare");
     const t1 = performance.now();
-    const failed = [...prepared.values()].filter((a): a is Extract<Answer, { type: "failed" }> => a.type === "failed");
-    if (failed.length > 0) {
+    const silent = nodes.filter((n) => isSilent(prepared.get(n)));
+    const failed = [...prepared.values()].filter((a): a is Extract<Answer, { type: "failed" }> => a.type === "failed" && !isSilent(a));
+    const silentInfo = silent.length ? { silent, decideMs: timeout } : {};
+    if (failed.length > 0 || (silent.length > 0 && (allOrNothing || silent.length === nodes.length))) {
       for (const n of nodes) this.host.send(n, { type: "abort", reload });
       const report: ReloadReport = {
         ok: false,
@@ -143,13 +175,23 @@ export class ReloadTransactions {
         ms: performance.now() - t0,
         failedIn: "prepare",
         ...(skipped.length ? { skipped } : {}),
+        ...silentInfo,
       };
+      for (const n of silent) this.host.silent?.(n);
       // Not logged here: `up` logs each transaction once, with who started it (devServer).
       return report;
     }
+    // The nodes that answered commit; a silent one is told to abort (it reads that when back) and catches up then.
+    for (const n of silent) {
+      this.host.send(n, { type: "abort", reload });
+      this.host.silent?.(n);
+    }
+    nodes = nodes.filter((n) => !silent.includes(n));
     const commitAt = new Map<string, number>();
     for (const n of nodes) this.host.send(n, { type: "commit", reload });
-    const committed = await this.collect(reload, nodes, timeout, "commit", (n) => commitAt.set(n, performance.now()));
+    // The decision is made: a commit answers after codeChange has run between the processes' messages, which a
+    // slow handler delays, so this phase waits longer (a node that froze right after its ready costs this once).
+    const committed = await this.collect(reload, nodes, Math.max(timeout, COMMIT_TIMEOUT_MS), "commit", (n) => commitAt.set(n, performance.now()));
     const t2 = performance.now();
     const switched = nodes.filter((n) => committed.get(n)?.type === "committed");
     // A node answers `failed` to COMMIT when a module whose top level waits for COMMIT threw there; it has put its
@@ -173,6 +215,11 @@ export class ReloadTransactions {
     }
     const times = [...commitAt.values()];
     const failures: { node: string; pid: string; error: WireError }[] = [];
+    // Silent at commit: by default it is left out like one silent at prepare (its rejoin says what it runs).
+    const silentAtCommit = allOrNothing ? [] : nodes.filter((n) => isSilent(committed.get(n)));
+    for (const n of silentAtCommit) this.host.silent?.(n);
+    const allSilent = [...silent, ...silentAtCommit];
+    nodes = nodes.filter((n) => !silentAtCommit.includes(n));
     const results: NodeResult[] = nodes.map((n) => {
       const prep = prepared.get(n)!;
       const com = committed.get(n)!;
@@ -193,6 +240,7 @@ export class ReloadTransactions {
       skewMs: times.length ? Math.max(...times) - Math.min(...times) : 0,
       phases: { prepareMs: t1 - t0, commitMs: t2 - t1 },
       ...(skipped.length ? { skipped } : {}),
+      ...(allSilent.length ? { silent: allSilent, decideMs: timeout } : {}),
       ...(failures.length ? { codeChangeFailures: failures } : {}),
     };
     return report;

@@ -24,10 +24,22 @@ export interface ClusterConfig {
   entry: string;
   /** A count `n` in the file becomes `n1`..`nn`. */
   nodes: NodeSpec[];
-  /** Where the coordinator binds; always a loopback host. Port 0 means any free port. */
+  /**
+   * Where the coordinator binds, and where `up`'s nodes bind their peer endpoints: loopback by default; an
+   * address other machines reach (10.0.0.1) lets nodes there join with `devcluster node --join`. Port 0 means any free port.
+   */
   coordinator: { host: string; port: number };
   /** Where `up` serves the observer page: loopback unless the file names another host. Port 0 means any free port. */
   observer: { host: string; port: number };
+  /** How a reload decides when a node is silent (docs/design.md §6). */
+  reload: ReloadSettings;
+}
+
+export interface ReloadSettings {
+  /** how long each phase waits for every node's answer before deciding, ms (default 1000) */
+  timeoutMs: number;
+  /** a node silent at the deadline aborts the reload (default false: the others commit, it catches up when back) */
+  allOrNothing: boolean;
 }
 
 /**
@@ -59,7 +71,8 @@ export interface ConfigProblem {
 export const CONFIG_FILE = "cluster.config.json";
 export const MAX_NODES = 64;
 
-const TOP_LEVEL_KEYS = ["$schema", "name", "src", "entry", "nodes", "coordinator", "observer"] as const;
+const TOP_LEVEL_KEYS = ["$schema", "name", "src", "entry", "nodes", "coordinator", "observer", "reload"] as const;
+const RELOAD_KEYS = ["timeoutMs", "allOrNothing"] as const;
 const NODE_KEYS = ["name", "env"] as const;
 const COORDINATOR_KEYS = ["host", "port"] as const;
 const NODE_NAME = /^[a-z][a-z0-9_-]*$/i;
@@ -141,12 +154,13 @@ export function loadConfig(configPath: string): ClusterConfig {
   const nodes = parseNodes(raw.nodes, fail);
   const coordinator = parseCoordinator(raw.coordinator, fail);
   const observer = parseObserver(raw.observer, fail);
+  const reload = parseReload(raw.reload, fail);
 
   if (problems.length === 1) throw new ConfigError(`${shown}: ${problems[0]!.message}`, problems[0]!.field, problems);
   if (problems.length > 1) {
     throw new ConfigError(`${shown}: ${problems.length} problems:\n${problems.map((p) => `  ${p.message}`).join("\n")}`, problems[0]!.field, problems);
   }
-  return { name: name as string, configPath: abs, projectDir, srcDir: srcDir!, entry: entry as string, nodes, coordinator, observer };
+  return { name: name as string, configPath: abs, projectDir, srcDir: srcDir!, entry: entry as string, nodes, coordinator, observer, reload };
 }
 
 /** Records a problem and carries on, so every field at fault is named at once. */
@@ -201,10 +215,10 @@ function parseCoordinator(c: unknown, fail: Fail): { host: string; port: number 
   rejectUnknownKeys(c, COORDINATOR_KEYS, "coordinator", fail);
   const host = c.host ?? DEFAULT_HOST;
   if (typeof host !== "string" || host === "") fail("coordinator.host", `must be a host name or IP address (got ${describe(host)})`);
-  else if (!isLoopbackHost(host)) {
+  else if (isWildcardHost(host)) {
     fail(
       "coordinator.host",
-      `is ${host}, which is not a loopback address: reaching nodes on other machines needs authenticated transport, which devcluster does not support yet. Use 127.0.0.1.`,
+      `is ${host}, which is every address of this machine: nodes are told where to connect, so name one address the other machines reach (e.g. 10.0.0.1), or 127.0.0.1 for this machine only`,
     );
   }
   const port = c.port ?? 0;
@@ -227,6 +241,26 @@ function parseObserver(o: unknown, fail: Fail): { host: string; port: number } {
     fail("observer.port", `must be a whole number from 0 to 65535, 0 meaning any free port (got ${describe(port)})`);
   }
   return { host: host as string, port: port as number };
+}
+
+function parseReload(r: unknown, fail: Fail): ReloadSettings {
+  const fallback: ReloadSettings = { timeoutMs: 1000, allOrNothing: false };
+  if (r === undefined) return fallback;
+  if (!isObject(r)) return fail("reload", `must be an object like { "timeoutMs": 1000, "allOrNothing": false } (got ${describe(r)})`) ?? fallback;
+  rejectUnknownKeys(r, RELOAD_KEYS, "reload", fail);
+  const timeoutMs = r.timeoutMs ?? fallback.timeoutMs;
+  if (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > 600_000) {
+    fail("reload.timeoutMs", `must be a whole number of milliseconds from 50 to 600000 (got ${describe(timeoutMs)})`);
+  }
+  const allOrNothing = r.allOrNothing ?? fallback.allOrNothing;
+  if (typeof allOrNothing !== "boolean") fail("reload.allOrNothing", `must be true or false (got ${describe(allOrNothing)})`);
+  return { timeoutMs: timeoutMs as number, allOrNothing: allOrNothing as boolean };
+}
+
+/** 0.0.0.0 and ::: binding to them works, but they cannot be handed to a node as the place to connect. */
+function isWildcardHost(host: string): boolean {
+  const h = host.trim().replace(/^\[|\]$/g, "");
+  return h === "0.0.0.0" || h === "::" || h === "*";
 }
 
 /**

@@ -14,8 +14,14 @@ export interface ReloadViewOptions {
 
 const modules = (r: ReloadReport): string => r.modules.map((m) => `${m.name}@${shortVersion(m.version)}`).join(", ");
 
-const skippedLine = (r: ReloadReport): string | undefined =>
-  r.skipped?.length ? `not answering, will catch up when back: ${r.skipped.join(", ")}` : undefined;
+const skippedLine = (r: ReloadReport): string | undefined => {
+  const parts: string[] = [];
+  if (r.skipped?.length) parts.push(`not answering, will catch up when back: ${r.skipped.join(", ")}`);
+  // Nodes that went silent in this very reload: named, with what the others did.
+  if (r.silent?.length)
+    parts.push(`silent within ${r.decideMs} ms: ${r.silent.join(", ")} (${r.ok ? "left out; catches up when back" : "so no node switched"})`);
+  return parts.length ? parts.join("; ") : undefined;
+};
 
 /** What happened, in one line: reloaded, aborted with no node switched, or committed but not confirmed. */
 export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
@@ -69,9 +75,16 @@ export function reloadLogLine(r: ReloadReport, opts: ReloadViewOptions = {}): st
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** What `--json` prints: the report without the benchmark's phase timings, times rounded to 0.01 ms. */
-export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped"> {
-  const { ok, modules: mods, nodes, ms, skipped } = r;
-  return { ok, modules: mods, nodes: nodes.map((n) => ({ ...n, ms: roundMs(n.ms) })), ms: roundMs(ms), ...(skipped ? { skipped } : {}) };
+export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent"> {
+  const { ok, modules: mods, nodes, ms, skipped, silent } = r;
+  return {
+    ok,
+    modules: mods,
+    nodes: nodes.map((n) => ({ ...n, ms: roundMs(n.ms) })),
+    ms: roundMs(ms),
+    ...(skipped ? { skipped } : {}),
+    ...(silent ? { silent } : {}),
+  };
 }
 
 /** A reload report as the shell shows it (the rendering above) and as --json prints it. */

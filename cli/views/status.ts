@@ -39,10 +39,13 @@ function warnings(s: StatusReport): string[] {
 
 /** The one rendering of the cluster's status, for `devcluster status` and the shell's status(). */
 export function renderStatus(s: StatusReport): string {
-  const rows = [["node", "os pid", "state", "uptime", "restarts", "processes", "rss", "heap", "loop mean/p99", "modules"]];
+  // On several machines each row says which one (the address of its peer endpoint); on one machine it would say 127.0.0.1 every time.
+  const hosts = s.nodes.some((n) => n.host !== undefined && !/^(127\.|::1$|localhost$)/.test(n.host));
+  const rows = [["node", ...(hosts ? ["host"] : []), "os pid", "state", "uptime", "restarts", "processes", "rss", "heap", "loop mean/p99", "modules"]];
   for (const n of s.nodes) {
     rows.push([
       n.name,
+      ...(hosts ? [`${n.host ?? "-"}${n.joined ? " (joined)" : ""}`] : []),
       String(n.pid ?? "-"),
       n.state,
       formatUptime(n.uptimeMs),

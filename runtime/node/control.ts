@@ -8,6 +8,7 @@ import type { Dealer } from "zeromq";
 import type { Logger } from "../../wire/log";
 import { decodeControl, encode, type ControlMessage } from "../../wire/protocol";
 import type { ClusterKeys } from "../../wire/security";
+import { LogThrottle } from "../../wire/throttle";
 import { Outbox, secureDealer } from "../../wire/transport";
 
 export type Welcome = Extract<ControlMessage, { type: "welcome" }>;
@@ -16,6 +17,7 @@ export class ControlLink {
   private readonly socket: Dealer;
   private readonly out: Outbox;
   private closed = false;
+  private readonly drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
 
   constructor(
     node: string,
@@ -26,8 +28,24 @@ export class ControlLink {
     this.out = new Outbox(this.socket, (err) => this.log.error({ err }, "send to coordinator failed"));
   }
 
-  /** Connects and reads until closed; `handle` sees every message, one after another. */
-  open(endpoint: string, handle: (msg: ControlMessage) => Promise<void>): void {
+  /**
+   * Connects and reads until closed; `handle` sees every message, one after
+   * another. `link` hears when the link is lost (the coordinator ended, or
+   * ZeroMQ's heartbeats found it cut off) and when it is back: ZeroMQ
+   * reconnects on its own, with backoff from 100 ms to 1 s.
+   */
+  open(endpoint: string, handle: (msg: ControlMessage) => Promise<void>, link?: { lost(): void; back(): void }): void {
+    let lost = false;
+    this.socket.events.on("disconnect", () => {
+      if (lost || this.closed) return;
+      lost = true;
+      link?.lost();
+    });
+    this.socket.events.on("handshake", () => {
+      if (!lost || this.closed) return;
+      lost = false;
+      link?.back();
+    });
     this.socket.connect(endpoint);
     void this.serve(handle);
   }
@@ -45,6 +63,7 @@ export class ControlLink {
     if (this.closed) return;
     this.closed = true;
     this.out.close();
+    this.drops.close();
     this.socket.close();
   }
 
@@ -53,7 +72,7 @@ export class ControlLink {
       for await (const [frame] of this.socket) {
         const r = decodeControl(frame);
         if (!r.ok) {
-          this.log.warn({ reason: r.reason }, "dropped control frame");
+          this.drops.note("coordinator", { reason: r.reason }, "dropped control frame");
           continue;
         }
         try {

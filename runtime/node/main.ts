@@ -20,6 +20,8 @@ async function main(): Promise<void> {
   // Stack traces of user code point at .ts lines through the bundles' inline maps.
   process.setSourceMapsEnabled(true);
   const name = need("DEVCLUSTER_NODE");
+  // `devcluster node --join`: no launcher holds it; it outlives its coordinator and rejoins the next one.
+  const joined = process.env.DEVCLUSTER_JOINED === "1";
   // Errors in the log keep the user's frames and the source line of the first, not the runtime's (docs/design.md §8).
   const log = createLogger({ node: name }).child({}, { serializers: { err: logError } });
   const node = new ClusterNode({
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
     keys: loadKeys(need("DEVCLUSTER_KEYS")),
     srcDir: need("DEVCLUSTER_SRC"),
     log,
+    ...(process.env.DEVCLUSTER_HOST ? { host: process.env.DEVCLUSTER_HOST } : {}),
+    joined,
   });
 
   // User code that throws outside any handler must not end the node.
@@ -77,6 +81,12 @@ async function main(): Promise<void> {
     log.info({ cluster: node.cluster, entry: node.entry }, "node started");
   } catch (err) {
     log.fatal({ err }, "node failed to start");
+    if (joined) {
+      // Nobody restarts a joined node: say why where its user looks, and end.
+      process.stderr.write(`devcluster node: ${(err as Error).message}\n`);
+      void node.close().finally(() => process.exit(1));
+      return;
+    }
     node.reportStartFailure(err);
     // Give the report a moment to leave the socket, then exit: the launcher restarts us with backoff.
     setTimeout(() => process.exit(1), 200);

@@ -80,6 +80,11 @@ export class Names {
     }
   }
 
+  /** The names of this node's own live processes: registered again with a coordinator that adopts the node. */
+  own(): Record<string, Pid> {
+    return Object.fromEntries([...this.names].filter(([, p]) => p.node === this.host.node && this.host.alive(p.id)));
+  }
+
   namesOf(pid: Pid): string[] {
     return [...this.names].filter(([, p]) => p.equals(pid)).map(([n]) => n);
   }

@@ -38,6 +38,10 @@ import { Tracer } from "./trace";
 export interface NodeOptions {
   name: string;
   coordinator: string;
+  /** the address its peer endpoint binds on and advertises: one the other machines reach (default loopback) */
+  host?: string;
+  /** started by `devcluster node --join`: outlives its coordinator, and rejoins the next one */
+  joined?: boolean;
   keys: ClusterKeys;
   srcDir: string;
   log: Logger;
@@ -70,7 +74,21 @@ export class ClusterNode implements Runtime {
   private readonly reloads: Reloads;
   private nextRef = 1;
   private closed = false;
-  private welcomed?: (msg: Welcome) => void;
+  private welcomed?: { resolve(msg: Welcome): void; reject(err: Error): void };
+  /** entry started: a later welcome is an adoption, not a start */
+  private running = false;
+  /**
+   * Catching up after the coordinator link came back: messages from peers
+   * whose link was lost meanwhile wait here until the node runs the current
+   * code (docs/design.md §6), so none is handled by a version the cluster
+   * has left. Peers whose link held (the nodes that kept serving while the
+   * coordinator was gone) are not held.
+   */
+  private syncing = false;
+  private readonly held = new Set<string>();
+  private readonly peerLostAt = new Map<string, number>();
+  private readonly waiting: { msg: PeerMessage; from: string }[] = [];
+  private syncTimer?: NodeJS.Timeout;
   cluster = "";
   entry = "";
   nodes: string[] = [];
@@ -124,19 +142,33 @@ export class ClusterNode implements Runtime {
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
     this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
     this.links = new PeerLinks(opts.name, opts.keys, opts.log, {
-      message: (msg) => this.onPeer(msg),
-      down: (node) => this.lost(node),
-      up: (node) => this.signals.nodeUp(node),
+      message: (msg, from) => this.fromPeer(msg, from),
+      down: (node) => {
+        this.peerLostAt.set(node, Date.now());
+        if (this.syncing) this.held.add(node);
+        this.lost(node);
+      },
+      up: (node) => {
+        this.peerLostAt.delete(node);
+        this.signals.nodeUp(node);
+      },
     });
   }
 
   /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */
   async start(): Promise<void> {
     this.stats.start();
-    this.endpoint = await this.links.bind();
-    const welcome = new Promise<Welcome>((resolve) => (this.welcomed = resolve));
-    this.control.open(this.opts.coordinator, (msg) => this.onControl(msg));
-    this.toCoordinator({ type: "hello", protocol: PROTOCOL_VERSION, node: this.name, osPid: process.pid, endpoint: this.endpoint });
+    this.endpoint = await this.links.bind(this.opts.host);
+    const welcome = new Promise<Welcome>((resolve, reject) => (this.welcomed = { resolve, reject }));
+    this.control.open(this.opts.coordinator, (msg) => this.onControl(msg), { lost: () => this.coordinatorLost(), back: () => this.coordinatorBack() });
+    this.toCoordinator({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      node: this.name,
+      osPid: process.pid,
+      endpoint: this.endpoint,
+      ...(this.opts.joined ? { joined: true } : {}),
+    });
     const w = await welcome;
     this.cluster = w.cluster;
     this.entry = w.entry;
@@ -149,8 +181,92 @@ export class ClusterNode implements Runtime {
     if (typeof start !== "function") {
       throw new ClusterError("bad_entry", `entry module ${w.entry} exports no start(ctx) function`);
     }
+    this.running = true;
     await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
+  }
+
+  // ---- losing the coordinator, and being adopted by the next one -------------
+
+  private coordinatorLost(): void {
+    if (!this.running || this.closed) return;
+    this.log.warn(
+      {},
+      this.opts.joined
+        ? "lost the coordinator: this node keeps running and serving, and rejoins when a coordinator is back"
+        : "lost the coordinator link: rejoining when it is back",
+    );
+    this.syncing = true;
+    // Peer links still down (lost just before the coordinator's, by the same heartbeats) count as lost with it.
+    for (const node of this.peerLostAt.keys()) this.held.add(node);
+  }
+
+  /** Says hello again, as a node that runs: the coordinator adopts it and sends what it is behind on. */
+  private coordinatorBack(): void {
+    if (!this.running || this.closed) return;
+    this.syncing = true;
+    this.holdFor(10_000);
+    this.toCoordinator({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      node: this.name,
+      osPid: process.pid,
+      endpoint: this.endpoint,
+      ...(this.opts.joined ? { joined: true } : {}),
+      versions: this.table.versions(),
+      names: this.names.own(),
+    });
+  }
+
+  /** The coordinator's welcome to a node that already runs: load what it is behind on, then handle what was held. */
+  private async adopted(w: Welcome): Promise<void> {
+    this.nodes = [...new Set([...this.nodes, ...w.nodes])];
+    this.links.set(w.peers);
+    // A catch-up transaction may have brought some of these already (it raced this welcome): load only what still differs.
+    const runs = this.table.versions();
+    const behind = w.bundles.filter((b) => runs[b.name] !== b.version);
+    if (behind.length > 0) {
+      try {
+        const changed = this.table.commit(this.table.prepare(behind, { force: false }));
+        const failures = await this.procs.codeChange(changed);
+        this.log.info({ modules: changed.map((c) => `${c.name}@${c.to}`), codeChangeFailures: failures.length }, "caught up with the cluster's code");
+      } catch (err) {
+        this.log.error({ err }, "could not load the cluster's current code after rejoining; running the code it had");
+      }
+    }
+    this.synced();
+  }
+
+  /**
+   * Held messages wait for the catch-up, not for ever: a coordinator that
+   * never comes back, or never answers, must not stop this node. The clock
+   * starts when the coordinator is back, or when a held peer's first message
+   * arrives (a partition ending while the coordinator is still gone).
+   */
+  private holdFor(ms: number): void {
+    clearTimeout(this.syncTimer);
+    this.syncTimer = setTimeout(() => {
+      if (!this.syncing) return;
+      this.log.warn({ held: this.waiting.length }, "no catch-up from a coordinator: handling held peer messages with the code this node runs");
+      this.synced();
+    }, ms);
+    this.syncTimer.unref();
+  }
+
+  private synced(): void {
+    this.syncing = false;
+    clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    this.held.clear();
+    for (const { msg, from } of this.waiting.splice(0)) this.onPeer(msg, from);
+  }
+
+  private fromPeer(msg: PeerMessage, from: string): void {
+    // Order per sender is kept: once one message of a sender waits, the rest of that sender's wait behind it.
+    if (this.syncing && this.held.has(from)) {
+      if (this.waiting.length === 0 && this.syncTimer === undefined) this.holdFor(10_000);
+      this.waiting.push({ msg, from });
+    } else this.onPeer(msg, from);
   }
 
   reportStartFailure(err: unknown): void {
@@ -166,10 +282,19 @@ export class ClusterNode implements Runtime {
   private async onControl(msg: ControlMessage): Promise<void> {
     switch (msg.type) {
       case "welcome":
-        this.welcomed?.(msg);
-        this.welcomed = undefined;
+        if (this.welcomed) {
+          this.welcomed.resolve(msg);
+          this.welcomed = undefined;
+        } else if (this.running) await this.adopted(msg);
+        return;
+      case "refused":
+        if (this.welcomed) {
+          this.welcomed.reject(new ClusterError("join_refused", `the coordinator refused this node: ${msg.reason}`));
+          this.welcomed = undefined;
+        } else this.log.error({ reason: msg.reason }, `the coordinator refused this node: ${msg.reason}`);
         return;
       case "peers":
+        this.nodes = [...new Set([...this.nodes, ...msg.peers.map((p) => p.name)])];
         return this.links.set(msg.peers);
       case "prepare":
         return this.reloads.prepare(msg);
@@ -225,7 +350,7 @@ export class ClusterNode implements Runtime {
     if (!this.closed) this.signals.nodeDown(name);
   }
 
-  private onPeer(msg: PeerMessage): void {
+  private onPeer(msg: PeerMessage, _from?: string): void {
     switch (msg.type) {
       case "deliver":
         if (!this.procs.deliver(msg.to, { kind: msg.kind, msg: msg.msg })) this.log.debug({ to: msg.to }, "message to a dead process dropped");
@@ -501,6 +626,7 @@ export class ClusterNode implements Runtime {
     if (this.closed) return;
     this.closed = true;
     this.stats.stop();
+    clearTimeout(this.syncTimer);
     this.timers.close();
     this.links.close();
     this.calls.close();

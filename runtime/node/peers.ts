@@ -2,6 +2,7 @@ import type { Dealer, Router } from "zeromq";
 import type { Logger } from "../../wire/log";
 import { decodePeer, encode, type PeerInfo, type PeerMessage } from "../../wire/protocol";
 import { ZapHandler, type ClusterKeys } from "../../wire/security";
+import { LogThrottle } from "../../wire/throttle";
 import { Outbox, bindLoopback, secureDealer, secureRouter, unpackFrame } from "../../wire/transport";
 
 interface Peer {
@@ -13,7 +14,8 @@ interface Peer {
 }
 
 export interface PeerEvents {
-  message(msg: PeerMessage): void;
+  /** `from` is the sending node's name (its DEALER's routing id) */
+  message(msg: PeerMessage, from: string): void;
   /** a peer left the membership, or its link was lost */
   down(node: string): void;
   /** a peer joined (or rejoined), or its lost link is back */
@@ -31,6 +33,8 @@ export class PeerLinks {
   private zap?: ZapHandler;
   private readonly peers = new Map<string, Peer>();
   private closed = false;
+  /** one warning per sender per interval, with a count: a flood of bad frames leaves the log readable */
+  private readonly drops: LogThrottle;
 
   constructor(
     private readonly self: string,
@@ -39,13 +43,15 @@ export class PeerLinks {
     private readonly events: PeerEvents,
   ) {
     this.router = secureRouter(keys);
+    this.drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
   }
 
   /** Binds the ROUTER peers send to; resolves to its endpoint. */
-  async bind(): Promise<string> {
+  async bind(host = "127.0.0.1"): Promise<string> {
     // Only the cluster's key gets in: without a ZAP handler libzmq would admit any CURVE client that knows the server key.
     this.zap = await ZapHandler.start(this.keys, this.log);
-    const endpoint = await bindLoopback(this.router);
+    const endpoint = await bindLoopback(this.router, host);
+    this.zap.refusals.watch(this.router, endpoint);
     void this.serve();
     return endpoint;
   }
@@ -123,13 +129,21 @@ export class PeerLinks {
     try {
       // A peer batches what queued up while it was sending.
       for await (const [sender, payload] of this.router) {
-        for (const frame of payload ? unpackFrame(payload) : []) {
+        const peer = sender?.toString() ?? "?";
+        let frames: Buffer[];
+        try {
+          frames = payload ? unpackFrame(payload) : [];
+        } catch (err) {
+          this.drops.note(peer, { peer, reason: (err as Error).message }, `dropped peer frame from ${peer}`);
+          continue;
+        }
+        for (const frame of frames) {
           const r = decodePeer(frame);
           if (!r.ok) {
-            this.log.warn({ peer: sender?.toString(), reason: r.reason }, "dropped peer frame");
+            this.drops.note(peer, { peer, reason: r.reason }, `dropped peer frame from ${peer}`);
             continue;
           }
-          this.events.message(r.msg);
+          this.events.message(r.msg, peer);
         }
       }
     } catch (err) {
@@ -142,6 +156,7 @@ export class PeerLinks {
     this.closed = true;
     for (const name of [...this.peers.keys()]) this.drop(name);
     this.router.close();
+    this.drops.close();
     this.zap?.close();
   }
 }
