@@ -30,61 +30,13 @@ import { expectWithin } from "./replies";
 import type { LogAnswer, LogQuery } from "./logs";
 import { Traces } from "../observer/traces";
 import type { DiskDrift } from "./diskDrift";
+import { answerRequest, type ClientRequestsHost } from "./clientRequests";
+import type { NodeStatus, StatusReport, TransactionInfo } from "./reports";
 import { VersionHistory, versionSource, type HistoryReport } from "./versionHistory";
 
 export type { NodeResult, ReloadReport } from "./reloadTransaction";
 
-/** Who started a transaction and what it was: the second argument of the "reloaded" event. */
-export interface TransactionInfo {
-  source: ReloadSource;
-  rollback?: boolean;
-  /** the member a catch-up was for */
-  node?: string;
-}
-
-export interface StatusReport {
-  name: string;
-  endpoint: string;
-  nodes: NodeStatus[];
-  /** modules whose running version is not what their file on disk compiles to (absent when `up` cannot tell) */
-  drift?: DiskDrift[];
-}
-
-/** One node `devcluster restart` restarted: its OS pid before and after. */
-export interface RestartResult {
-  node: string;
-  osPidBefore: number | null;
-  osPidAfter: number | null;
-}
-
-/** What a node's row says: "up" means running with its supervision intact; a node that runs but whose top supervisor gave up says so. */
-export type NodeState = "up" | "down" | "not answering" | "supervisor gave up";
-
-export interface NodeStatus {
-  name: string;
-  /** the address its peer endpoint is bound on: which machine it runs on */
-  host?: string;
-  /** started by `devcluster node --join` rather than by `up` */
-  joined?: boolean;
-  /** OS pid, null when its process is not running */
-  pid: number | null;
-  /** its OS process runs and it answered */
-  up: boolean;
-  state: NodeState;
-  processes: number;
-  modules: Record<string, string>;
-  /** how many times it was started again after its first start (by the launcher, after it died) */
-  restarts: number;
-  /** the rest only from a node that answered */
-  uptimeMs?: number;
-  rss?: number;
-  heapUsed?: number;
-  heapTotal?: number;
-  /** ms, since the node started */
-  eventLoopDelay?: { mean: number; p99: number; max: number };
-  /** top supervisors that reached their restart intensity (pid texts) */
-  supervisorsGaveUp?: string[];
-}
+export type { NodeState, NodeStatus, RestartResult, StatusReport, TransactionInfo } from "./reports";
 
 export interface CoordinatorOptions {
   cluster: string;
@@ -167,6 +119,8 @@ export class Coordinator extends EventEmitter {
     whereis: (name) => this.names.get(name),
     nodeRequest: (node, op, timeoutMs) => this.nodeRequest(node, op, timeoutMs),
   });
+  /** what client requests are answered from (cli/dev/clientRequests.ts) */
+  private readonly clients: ClientRequestsHost;
   private requestSeq = 0;
   private ready = false;
   private closed = false;
@@ -191,6 +145,24 @@ export class Coordinator extends EventEmitter {
       opts.prepareTimeoutMs,
       opts.allOrNothing,
     );
+    this.clients = {
+      log: opts.log,
+      cluster: opts.cluster,
+      nodes: opts.nodes,
+      store: this.store,
+      status: () => this.status(),
+      historyReport: (module) => this.historyReport(module),
+      compile: (modules) => opts.compile(modules),
+      reload: (modules, opts) => this.reload(modules, opts),
+      rollback: (names, opts) => this.rollback(names, opts),
+      nodeRequest: (node, op, timeoutMs) => this.nodeRequest(node, op, timeoutMs),
+      whereis: (name) => this.names.get(name),
+      names: () => Object.fromEntries(this.names),
+      osPidOf: (node) => this.members.get(node)?.osPid ?? null,
+      ...(opts.restart ? { restart: opts.restart } : {}),
+      ...(opts.logs ? { logs: opts.logs } : {}),
+      trace: (req) => this.traces.request(req),
+    };
     this.router = secureRouter(opts.keys);
     this.out = new Outbox(this.router, (err, frames) => this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"));
   }
@@ -600,72 +572,15 @@ export class Coordinator extends EventEmitter {
     };
   }
 
-  /** Restarts nodes one after another (each back with the current code before the next goes down). */
-  private async restartNodes(names: string[] | undefined): Promise<RestartResult[]> {
-    const restart = this.opts.restart;
-    if (!restart) throw new ClusterError("not_ready", "this coordinator cannot restart nodes");
-    const list = names?.length ? names : this.opts.nodes;
-    const unknown = list.filter((n) => !this.opts.nodes.includes(n));
-    if (unknown.length)
-      throw new ClusterError("badarg", `no node ${unknown.join(", ")} in cluster ${this.opts.cluster} (nodes: ${this.opts.nodes.join(", ")})`);
-    const results: RestartResult[] = [];
-    for (const node of list) {
-      const before = this.members.get(node)?.osPid ?? null;
-      this.log.info({ member: node }, `restarting ${node}: its processes and their state are lost`);
-      await restart(node);
-      results.push({ node, osPidBefore: before, osPidAfter: this.members.get(node)?.osPid ?? null });
-    }
-    return results;
-  }
-
   private async answerClient(from: string, id: number, req: ClientRequest): Promise<void> {
     let response: ClientMessage;
     try {
-      response = { type: "response", id, ok: true, value: await this.request(req) };
+      response = { type: "response", id, ok: true, value: await answerRequest(this.clients, req) };
     } catch (err) {
       response = { type: "response", id, ok: false, error: toWireError(err) };
     }
     this.sendTo(from, response);
     if (req.type === "stop") this.emit("stop");
-  }
-
-  private async request(req: ClientRequest): Promise<unknown> {
-    switch (req.type) {
-      case "status":
-        return this.status();
-      case "reload": {
-        const unknown = req.modules.filter((m) => !this.store.has(m));
-        if (unknown.length) {
-          throw new ClusterError("unknown_module", `unknown module ${unknown.join(", ")} (modules: ${this.store.names().join(", ")})`);
-        }
-        return this.reload(await this.opts.compile(req.modules), { force: req.force, source: req.source ?? "cli", allOrNothing: req.allOrNothing });
-      }
-      case "rollback":
-        return this.rollback(req.modules, { force: req.force, source: req.source ?? "cli", ...(req.to !== undefined ? { to: req.to } : {}) });
-      case "history":
-        return this.historyReport(req.module);
-      case "restart":
-        return this.restartNodes(req.nodes);
-      case "stop":
-        return { stopping: true };
-      case "node": {
-        const extra = req.op.op === "call" ? (req.op.timeoutMs ?? 5000) + 1000 : 10_000;
-        return this.nodeRequest(req.node, req.op, extra);
-      }
-      case "whereis":
-        return this.names.get(req.name);
-      case "names":
-        return Object.fromEntries(this.names);
-      case "logs":
-        if (!this.opts.logs) throw new ClusterError("not_ready", "this coordinator keeps no logs");
-        return this.opts.logs.query(req);
-      case "trace":
-        return this.traces.request(req.req);
-      default: {
-        const unhandled: never = req;
-        return unhandled;
-      }
-    }
   }
 
   /** What the observer page shows of the membership: nodes joined now, and how often each was restarted. */

@@ -1,0 +1,58 @@
+/**
+ * What the coordinator reports to clients (status, restart) and to `up`'s log
+ * (a transaction's source): the shapes the views in cli/views/ render.
+ */
+import type { ReloadSource } from "../../wire/protocol";
+import type { DiskDrift } from "./diskDrift";
+
+/** Who started a transaction and what it was: the second argument of the "reloaded" event. */
+export interface TransactionInfo {
+  source: ReloadSource;
+  rollback?: boolean;
+  /** the member a catch-up was for */
+  node?: string;
+}
+
+export interface StatusReport {
+  name: string;
+  endpoint: string;
+  nodes: NodeStatus[];
+  /** modules whose running version is not what their file on disk compiles to (absent when `up` cannot tell) */
+  drift?: DiskDrift[];
+}
+
+/** One node `devcluster restart` restarted: its OS pid before and after. */
+export interface RestartResult {
+  node: string;
+  osPidBefore: number | null;
+  osPidAfter: number | null;
+}
+
+/** What a node's row says: "up" means running with its supervision intact; a node that runs but whose top supervisor gave up says so. */
+export type NodeState = "up" | "down" | "not answering" | "supervisor gave up";
+
+export interface NodeStatus {
+  name: string;
+  /** the address its peer endpoint is bound on: which machine it runs on */
+  host?: string;
+  /** started by `devcluster node --join` rather than by `up` */
+  joined?: boolean;
+  /** OS pid, null when its process is not running */
+  pid: number | null;
+  /** its OS process runs and it answered */
+  up: boolean;
+  state: NodeState;
+  processes: number;
+  modules: Record<string, string>;
+  /** how many times it was started again after its first start (by the launcher, after it died) */
+  restarts: number;
+  /** the rest only from a node that answered */
+  uptimeMs?: number;
+  rss?: number;
+  heapUsed?: number;
+  heapTotal?: number;
+  /** ms, since the node started */
+  eventLoopDelay?: { mean: number; p99: number; max: number };
+  /** top supervisors that reached their restart intensity (pid texts) */
+  supervisorsGaveUp?: string[];
+}
