@@ -30,6 +30,7 @@ import { Names } from "./names";
 import { Reloads } from "../code/reloads";
 import { ControlLink, type Welcome } from "./control";
 import { NodeStats } from "./stats";
+import { CatchUpHold } from "./catchUpHold";
 import { ClusterError } from "../../wire/errors";
 import type { ObserverOp } from "../../wire/observer";
 import { runObserverOp } from "./observe";
@@ -77,18 +78,8 @@ export class ClusterNode implements Runtime {
   private welcomed?: { resolve(msg: Welcome): void; reject(err: Error): void };
   /** entry started: a later welcome is an adoption, not a start */
   private running = false;
-  /**
-   * Catching up after the coordinator link came back: messages from peers
-   * whose link was lost meanwhile wait here until the node runs the current
-   * code (docs/design.md §6), so none is handled by a version the cluster
-   * has left. Peers whose link held (the nodes that kept serving while the
-   * coordinator was gone) are not held.
-   */
-  private syncing = false;
-  private readonly held = new Set<string>();
-  private readonly peerLostAt = new Map<string, number>();
-  private readonly waiting: { msg: PeerMessage; from: string }[] = [];
-  private syncTimer?: NodeJS.Timeout;
+  /** peer messages held while this node catches up with the cluster's code (catchUpHold.ts) */
+  private readonly hold: CatchUpHold;
   cluster = "";
   entry = "";
   nodes: string[] = [];
@@ -141,15 +132,15 @@ export class ClusterNode implements Runtime {
     const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
     this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
+    this.hold = new CatchUpHold(opts.log, (msg, from) => this.onPeer(msg, from));
     this.links = new PeerLinks(opts.name, opts.keys, opts.log, {
-      message: (msg, from) => this.fromPeer(msg, from),
+      message: (msg, from) => this.hold.message(msg, from),
       down: (node) => {
-        this.peerLostAt.set(node, Date.now());
-        if (this.syncing) this.held.add(node);
+        this.hold.peerDown(node);
         this.lost(node);
       },
       up: (node) => {
-        this.peerLostAt.delete(node);
+        this.hold.peerUp(node);
         this.signals.nodeUp(node);
       },
     });
@@ -196,16 +187,13 @@ export class ClusterNode implements Runtime {
         ? "lost the coordinator: this node keeps running and serving, and rejoins when a coordinator is back"
         : "lost the coordinator link: rejoining when it is back",
     );
-    this.syncing = true;
-    // Peer links still down (lost just before the coordinator's, by the same heartbeats) count as lost with it.
-    for (const node of this.peerLostAt.keys()) this.held.add(node);
+    this.hold.coordinatorLost();
   }
 
   /** Says hello again, as a node that runs: the coordinator adopts it and sends what it is behind on. */
   private coordinatorBack(): void {
     if (!this.running || this.closed) return;
-    this.syncing = true;
-    this.holdFor(10_000);
+    this.hold.coordinatorBack();
     this.toCoordinator({
       type: "hello",
       protocol: PROTOCOL_VERSION,
@@ -234,39 +222,7 @@ export class ClusterNode implements Runtime {
         this.log.error({ err }, "could not load the cluster's current code after rejoining; running the code it had");
       }
     }
-    this.synced();
-  }
-
-  /**
-   * Held messages wait for the catch-up, not for ever: a coordinator that
-   * never comes back, or never answers, must not stop this node. The clock
-   * starts when the coordinator is back, or when a held peer's first message
-   * arrives (a partition ending while the coordinator is still gone).
-   */
-  private holdFor(ms: number): void {
-    clearTimeout(this.syncTimer);
-    this.syncTimer = setTimeout(() => {
-      if (!this.syncing) return;
-      this.log.warn({ held: this.waiting.length }, "no catch-up from a coordinator: handling held peer messages with the code this node runs");
-      this.synced();
-    }, ms);
-    this.syncTimer.unref();
-  }
-
-  private synced(): void {
-    this.syncing = false;
-    clearTimeout(this.syncTimer);
-    this.syncTimer = undefined;
-    this.held.clear();
-    for (const { msg, from } of this.waiting.splice(0)) this.onPeer(msg, from);
-  }
-
-  private fromPeer(msg: PeerMessage, from: string): void {
-    // Order per sender is kept: once one message of a sender waits, the rest of that sender's wait behind it.
-    if (this.syncing && this.held.has(from)) {
-      if (this.waiting.length === 0 && this.syncTimer === undefined) this.holdFor(10_000);
-      this.waiting.push({ msg, from });
-    } else this.onPeer(msg, from);
+    this.hold.synced();
   }
 
   reportStartFailure(err: unknown): void {
@@ -626,7 +582,7 @@ export class ClusterNode implements Runtime {
     if (this.closed) return;
     this.closed = true;
     this.stats.stop();
-    clearTimeout(this.syncTimer);
+    this.hold.close();
     this.timers.close();
     this.links.close();
     this.calls.close();
