@@ -1,13 +1,13 @@
 import Module from "node:module";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as vm from "node:vm";
 import type { Logger } from "../../wire/log";
 import { HotInstance, type HotContext } from "./hot";
 import { ModuleEntry, rawExports, type Instance } from "./moduleTable";
 import type { Bundle } from "../../wire/protocol";
-import { ClusterError, type ErrorCode } from "../../wire/errors";
+import { ClusterError } from "../../wire/errors";
 import { instrument, LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
+import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
 
 export { PROJECT_MODULE_PREFIX };
 
@@ -21,16 +21,7 @@ export type { Bundle };
  * - `not_purged`: processes still run the oldest version, so a third cannot be loaded (`pids` says which).
  * - `missing_import`: it imports a project module that is neither loaded nor in the same reload.
  */
-export type LoadErrorCode = Extract<ErrorCode, "eval_failed" | "timeout" | "bad_shape" | "not_purged" | "missing_import">;
-
-/** The loader's own failures: one raised while a nested require ran is passed on as it is, not wrapped as eval_failed. */
-const loadErrors = new WeakSet<ClusterError>();
-
-function loadError(code: LoadErrorCode, module: string, message: string, options: { cause?: unknown; pids?: string[] } = {}): ClusterError {
-  const err = new ClusterError(code, message, { ...options, module });
-  loadErrors.add(err);
-  return err;
-}
+export type { LoadErrorCode } from "./refusals";
 
 /** Options of {@link ModuleTable}. */
 export interface ModuleTableOptions {
@@ -95,7 +86,6 @@ const RUN_EVAL = new vm.Script("globalThis[Symbol.for('devcluster.eval')]()", { 
 // Same first line as the code, so only line 1's columns shift in the source map.
 const WRAP_HEAD = `module.exports = (function (exports, require, module, __filename, __dirname, __devcluster_hot, ${LIVE}) {`;
 const WRAP_TAIL = "\n});";
-const TS_FRAME = /([^\s()]+\.(?:ts|tsx|mts|cts)):(\d+):(\d+)/g;
 
 type CompilableModule = Module & { _compile(code: string, filename: string): unknown };
 
@@ -492,7 +482,7 @@ export class ModuleTable {
       try {
         RUN_EVAL.runInThisContext({ timeout: this.timeout });
       } catch (err) {
-        if (err instanceof ClusterError && loadErrors.has(err)) throw err;
+        if (isLoadError(err)) throw err;
         if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
           throw loadError(
             "timeout",
@@ -523,73 +513,4 @@ function holdsResources(bundle: Bundle, entry: ModuleEntry): boolean {
 
 function view(i: Instance | undefined): { version: string; exports: Record<string, unknown> } | undefined {
   return i && { version: i.version, exports: rawExports(i) };
-}
-
-function checkShape(entry: ModuleEntry, instance: Instance): void {
-  const exp: unknown = instance.exports;
-  if (exp === null || typeof exp !== "object") {
-    throw loadError(
-      "bad_shape",
-      instance.name,
-      `${instance.name} must export an object of named exports, but module.exports is ${exp === null ? "null" : typeof exp}. Use named exports (export function ...).`,
-    );
-  }
-  const prev = entry.current;
-  if (prev && typeof prev.exports.init === "function" && typeof instance.exports.init !== "function") {
-    throw loadError(
-      "bad_shape",
-      instance.name,
-      `${instance.name} no longer exports init as a function, but version ${prev.version} did and processes may run it: a behaviour must stay a behaviour. Export init again, or restart those processes.`,
-    );
-  }
-}
-
-/** {@link checkShape} from the bundle's text alone, for a module whose top level waits for COMMIT. */
-function checkStaticShape(entry: ModuleEntry, name: string, shape: BundleShape): void {
-  const prev = entry.current;
-  if (prev && typeof prev.exports.init === "function" && shape.exports && !shape.exports.has("init")) {
-    throw loadError(
-      "bad_shape",
-      name,
-      `${name} no longer exports init as a function, but version ${prev.version} did and processes may run it: a behaviour must stay a behaviour. Export init again, or restart those processes.`,
-    );
-  }
-}
-
-function missingImport(module: string, imported: string): ClusterError {
-  return loadError(
-    "missing_import",
-    module,
-    `${module} imports ${imported}, which is not loaded on this node and not in this reload. Reload ${imported} together with ${module}.`,
-  );
-}
-
-function notPurged(module: string, pids: string[]): ClusterError {
-  const n = pids.length;
-  return loadError(
-    "not_purged",
-    module,
-    `cannot load a third version of ${module}: ${n} process${n === 1 ? "" : "es"} still run${n === 1 ? "s" : ""} the oldest (${pids.join(", ")}). Wait for them, or run \`devcluster reload ${module} --force\`.`,
-    { pids },
-  );
-}
-
-function evalFailed(module: string, err: unknown, srcDir: string): ClusterError {
-  const cause = err instanceof Error ? err : new Error(String(err));
-  // The first frame in the project's sources: frames above it may be Node's or the loader's own.
-  let where = "";
-  for (const at of (cause.stack ?? "").matchAll(TS_FRAME)) {
-    const rel = relativeFile(srcDir, at[1]!);
-    if (rel.startsWith("..") || path.isAbsolute(rel)) continue;
-    where = ` at ${rel}:${at[2]}:${at[3]}`;
-    break;
-  }
-  return loadError("eval_failed", module, `${module} failed to evaluate (${cause.name}${where}): ${cause.message}. Fix the file and save again.`, {
-    cause: err,
-  });
-}
-
-function relativeFile(srcDir: string, file: string): string {
-  const abs = file.startsWith("file://") ? fileURLToPath(file) : file;
-  return path.relative(srcDir, abs).split(path.sep).join("/");
 }
