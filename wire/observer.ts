@@ -51,7 +51,8 @@ export interface NodeSnapshot {
   uptime: number;
   /** messages handled by its processes since it started */
   handledTotal: number;
-  supervisors: SupervisorTree[];
+  /** absent when the snapshot was asked without trees */
+  supervisors?: SupervisorTree[];
 }
 
 export interface ProcDetail {
@@ -88,7 +89,8 @@ export type TraceEvent =
   | { trace: number; node: string; at: number; type: "call"; module: string; fn: string; args: string; result?: string; error?: string; ms: number };
 
 export type ObserverOp =
-  | { op: "snapshot" }
+  /** trees: false leaves out the supervision trees (no page shows them) */
+  | { op: "snapshot"; trees?: boolean }
   | { op: "procs"; query: ProcQuery }
   | { op: "detail"; pid: Pid; stateLimit: number }
   | { op: "suspend"; pid: Pid }
