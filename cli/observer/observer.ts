@@ -72,6 +72,12 @@ export class Observer extends EventEmitter {
   private seq = 0;
   private readonly host = hostname();
   private readonly onReload = (r: ReloadReport): void => this.reloaded(r);
+  /**
+   * Whether a page shows the supervision trees: only then does each node read
+   * all its processes to find its supervisors (the server sets it from the
+   * tabs its pages say they show).
+   */
+  wantTrees = true;
 
   constructor(private readonly coordinator: Coordinator) {
     super();
@@ -95,16 +101,22 @@ export class Observer extends EventEmitter {
     return { tick: this.latest, history: Object.fromEntries(this.history), trees: this.trees, timeline: this.timeline };
   }
 
+  /** A sample now, not at the next second (a page just opened the supervision tab). */
+  refresh(): void {
+    void this.tick();
+  }
+
   private async tick(): Promise<void> {
     if (this.ticking) return; // a slow node delays the next sample instead of piling up requests
     this.ticking = true;
     try {
       const members = this.coordinator.membership();
+      const trees = this.wantTrees;
       const got = await Promise.all(
         members.map(async (m) => {
           if (!m.up) return undefined;
           try {
-            return (await this.coordinator.nodeRequest(m.node, { op: "observer", req: { op: "snapshot" } }, 2000)) as NodeSnapshot;
+            return (await this.coordinator.nodeRequest(m.node, { op: "observer", req: { op: "snapshot", trees } }, 2000)) as NodeSnapshot;
           } catch {
             return undefined;
           }
@@ -144,12 +156,13 @@ export class Observer extends EventEmitter {
       }
       this.latest = { t, nodes };
       this.emit("tick", this.latest);
-      const trees = got.flatMap((s) => s?.supervisors ?? []);
-      const key = JSON.stringify(trees);
+      if (!trees) return; // the last trees stand until a page shows them again
+      const now = got.flatMap((s) => s?.supervisors ?? []);
+      const key = JSON.stringify(now);
       if (key !== this.treesKey) {
         this.treesKey = key;
-        this.trees = trees;
-        this.emit("trees", trees);
+        this.trees = now;
+        this.emit("trees", now);
       }
     } finally {
       this.ticking = false;
