@@ -78,8 +78,9 @@ export function diffLines(a: string[], b: string[], context = 3): { lines: DiffL
     let j = 0;
     while (i < n || j < m) {
       if (i < n && j < m && x[i] === y[j]) mid.push({ op: " ", text: x[i++]!, a: head + i, b: head + ++j });
-      else if (j < m && (i >= n || t[i * w + j + 1]! >= t[(i + 1) * w + j]!)) mid.push({ op: "+", text: y[j++]!, b: head + j });
-      else mid.push({ op: "-", text: x[i++]!, a: head + i });
+      // removals before additions, as diff(1) prints them
+      else if (i < n && (j >= m || t[(i + 1) * w + j]! >= t[i * w + j + 1]!)) mid.push({ op: "-", text: x[i++]!, a: head + i });
+      else mid.push({ op: "+", text: y[j++]!, b: head + j });
     }
   } else {
     x.forEach((text, i) => mid.push({ op: "-", text, a: head + i + 1 }));
