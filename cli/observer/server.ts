@@ -238,7 +238,7 @@ export class ObserverServer {
         return { ok: true };
       }
       case "GET /api/logs":
-        return this.logs(q);
+        return this.logs(q, () => req.destroyed || res.destroyed);
       case "GET /api/history":
         return c.historyReport();
       case "GET /api/diff": {
@@ -308,7 +308,10 @@ export class ObserverServer {
    * request at a time, and only while its logs tab is open). A pid matches a
    * line that names it: a runtime line's `proc`, or its text.
    */
-  private async logs(q: URLSearchParams): Promise<{ lines: (LogRecord & { seq?: number })[]; next: number; names: string[]; closed?: boolean }> {
+  private async logs(
+    q: URLSearchParams,
+    gone: () => boolean,
+  ): Promise<{ lines: (LogRecord & { seq?: number })[]; next: number; names: string[]; closed?: boolean }> {
     const store = this.opts.logs;
     if (!store) throw new HttpError(404, "this cluster keeps no logs");
     const node = q.get("node") || undefined;
@@ -331,7 +334,7 @@ export class ObserverServer {
     for (;;) {
       const a = await store.query({ ...base, after: from, waitMs: Math.max(1, deadline - Date.now()) });
       const got = a.lines.filter(matches);
-      if (got.length > 0 || a.closed || Date.now() >= deadline || this.closing) return { ...a, lines: got.slice(-LOG_PAGE) };
+      if (got.length > 0 || a.closed || Date.now() >= deadline || this.closing || gone()) return { ...a, lines: got.slice(-LOG_PAGE) };
       from = a.next;
     }
   }

@@ -242,7 +242,8 @@ function Processes({ selected, select, active }: { selected: string; select: (pi
   useEffect(() => {
     if (!active) return;
     load();
-    const t = setInterval(load, 2000);
+    // Every 2 s while the page is seen: a hidden tab asks the nodes for nothing.
+    const t = setInterval(() => document.hidden || load(), 2000);
     return () => clearInterval(t);
   }, [sort, desc, filter, offset, active]);
   const by = (key: string): void => {
@@ -472,8 +473,7 @@ function Versions({ store }: { store: Store }) {
       diff &&
       html`<div data-test="diff">
         <div class="muted">
-          ${diff.of === "typescript" ? `TypeScript source of ${diff.file} (from the source map)` : `compiled JavaScript (${diff.file}): the bundles keep no source`}
-          ·
+          ${diff.of === "typescript" ? `TypeScript source of ${diff.file} (from the source map)` : `compiled JavaScript (${diff.file}): the bundles keep no source`}${" · "}
           <span class="ok">+${diff.added}</span> <span class="bad">-${diff.removed}</span>
         </div>
         <pre class="diff">
@@ -566,7 +566,7 @@ function Logs() {
       ${lines.map(
         (r: Any) =>
           html`<div class=${`line l${r.level}`} data-node=${r.node} data-level=${LEVEL_NAMES[r.level] ?? r.level}>
-            <span class="muted">${new Date(r.time).toISOString().slice(11, 23)}</span> <b>${r.node}</b>
+            <span class="muted">${new Date(r.time).toISOString().slice(11, 23)}</span> <b class="node">${r.node}</b>
             <span class="lvl">${LEVEL_NAMES[r.level] ?? r.level}</span> ${r.msg}<span class="muted">${extra(r)}</span>
           </div>`,
       )}
