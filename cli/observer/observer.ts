@@ -53,7 +53,11 @@ export type TimelineEntry =
       ms: number;
       failedIn?: string;
       skipped?: string[];
+      /** refused at COMMIT: every node went back to the previous versions */
+      rolledBack?: boolean;
       nodes: { node: string; ok: boolean; ms: number; error?: string }[];
+      /** processes whose codeChange threw: they stay on the old version */
+      codeChangeFailures?: { node: string; pid: string; error: string }[];
     }
   | { seq: number; at: number; kind: "compile"; files: string[]; errors: { file: string; line: number; column: number; lineText: string; text: string }[] };
 
@@ -185,7 +189,9 @@ export class Observer extends EventEmitter {
       ms: r.ms,
       ...(r.failedIn ? { failedIn: r.failedIn } : {}),
       ...(r.skipped?.length ? { skipped: r.skipped } : {}),
+      ...(r.rolledBack ? { rolledBack: true } : {}),
       nodes: r.nodes.map((n) => ({ node: n.node, ok: n.ok, ms: n.ms, ...(n.error ? { error: n.error.message } : {}) })),
+      ...(r.codeChangeFailures?.length ? { codeChangeFailures: r.codeChangeFailures.map((f) => ({ node: f.node, pid: f.pid, error: f.error.message })) } : {}),
     });
   }
 

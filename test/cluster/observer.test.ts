@@ -201,6 +201,22 @@ describe("the observer page", { skip }, () => {
     assert.ok((await fixed).report?.ok);
   });
 
+  test("a reload whose codeChange throws shows each process left on the old version", async () => {
+    const saved = nextSave(server);
+    project.write(
+      "src/worker.ts",
+      `export function init() { return { jobs: 0 }; }
+export function handleCast(_m: unknown, s: { jobs: number }) { return { jobs: s.jobs + 1 }; }
+export function codeChange(_old: string, _s: unknown) { throw new Error("cannot migrate the jobs"); }
+`,
+    );
+    const save = await saved;
+    assert.ok(save.report?.ok, "the reload itself commits");
+    const entry = page.locator('[data-test="reload"]', { hasText: "codeChange failed" }).first();
+    await entry.waitFor({ timeout: 15_000 });
+    assert.match((await entry.textContent()) ?? "", /n1 <n1\.\d+>: codeChange failed, stays on the old version: .*cannot migrate the jobs/);
+  });
+
   test("the versions panel lists a module's versions and diffs two of them as TypeScript", async () => {
     await tab("reloads");
     await page.locator('[data-test="version-module"]').selectOption("sum");

@@ -394,12 +394,16 @@ function Timeline({ store }: { store: Store }) {
           </div>`
         : html`<div class=${`entry ${e.ok ? "" : "bad"}`} data-test="reload">
             <b>${time(e.at)}</b> <span class=${e.ok ? "ok" : "bad"}>${e.ok ? "ok" : `aborted${e.failedIn ? ` in ${e.failedIn}` : ""}`}</span>
+            ${e.rolledBack && html`<span class="muted"> every node is back on the previous versions</span>`}
             <span class="muted"> ${e.ms.toFixed(1)} ms</span>
             <div>${e.modules.map((m: Any) => html`<span class="mono">${m.name}@${short(m.version)} </span>`)}</div>
             <div class="muted">
               ${e.nodes.map((n: Any) => html`<span class=${n.ok ? "" : "bad"}>${n.node} ${n.ok ? `${n.ms.toFixed(1)} ms` : `error: ${n.error ?? "?"}`} · </span>`)}
               ${e.skipped?.length ? `skipped: ${e.skipped.join(", ")}` : ""}
             </div>
+            ${(e.codeChangeFailures ?? []).map(
+              (f: Any) => html`<div class="bad">${f.node} ${f.pid}: codeChange failed, stays on the old version: ${f.error}</div>`,
+            )}
           </div>`,
     )}
   </div>`;
