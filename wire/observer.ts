@@ -15,6 +15,8 @@ export interface ProcQuery {
   filter: string;
   /** rows from the top of the sorted list; the observer merges nodes' tops */
   limit: number;
+  /** rows of the sorted list to skip first (by pid, the observer knows each node's share of a page) */
+  offset?: number;
 }
 
 export interface ProcRow {

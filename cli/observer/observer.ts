@@ -209,28 +209,42 @@ export class Observer extends EventEmitter {
   /**
    * One page of the cluster's processes: each node sorts and filters its own
    * and sends its top offset+limit; the merge keeps the page. The browser
-   * gets `limit` rows, whatever the cluster holds.
+   * gets `limit` rows, whatever the cluster holds. By pid (node, then number)
+   * a deep page needs no merge: each node's count says which nodes hold the
+   * page, and those send only their share of it.
    */
   async procs(query: ProcQuery & { offset: number }): Promise<{ total: number; rows: ProcRow[]; errors: string[] }> {
     const members = this.coordinator.membership().filter((m) => m.up);
-    const limit = query.offset + query.limit;
     const errors: string[] = [];
-    const parts = await Promise.all(
-      members.map((m) =>
-        (
-          this.coordinator.nodeRequest(m.node, { op: "observer", req: { op: "procs", query: { ...query, limit } } }, 5000) as Promise<{
-            total: number;
-            rows: ProcRow[];
-          }>
-        ).catch((err: Error) => {
-          errors.push(`${m.node}: ${err.message}`);
+    const ask = (node: string, q: ProcQuery): Promise<{ total: number; rows: ProcRow[] }> =>
+      (this.coordinator.nodeRequest(node, { op: "observer", req: { op: "procs", query: q } }, 5000) as Promise<{ total: number; rows: ProcRow[] }>).catch(
+        (err: Error) => {
+          errors.push(`${node}: ${err.message}`);
           return { total: 0, rows: [] as ProcRow[] };
-        }),
-      ),
-    );
+        },
+      );
+    const dir = query.desc ? -1 : 1;
+    if (query.sort === "pid" && query.offset > 0) {
+      const ordered = [...members].sort((a, b) => (a.node < b.node ? -dir : a.node > b.node ? dir : 0));
+      const counts = await Promise.all(ordered.map((m) => ask(m.node, { ...query, offset: 0, limit: 0 })));
+      let skip = query.offset;
+      let left = query.limit;
+      const shares: Promise<{ total: number; rows: ProcRow[] }>[] = [];
+      ordered.forEach((m, i) => {
+        const total = counts[i]!.total;
+        if (left <= 0 || skip >= total) return void (skip -= Math.min(skip, total));
+        const n = Math.min(left, total - skip);
+        shares.push(ask(m.node, { ...query, offset: skip, limit: n }));
+        left -= n;
+        skip = 0;
+      });
+      const parts = await Promise.all(shares);
+      return { total: counts.reduce((n, c) => n + c.total, 0), rows: parts.flatMap((p) => p.rows).slice(0, query.limit), errors };
+    }
+    const limit = query.offset + query.limit;
+    const parts = await Promise.all(members.map((m) => ask(m.node, { ...query, offset: 0, limit })));
     const all = parts.flatMap((p) => p.rows);
     const key = query.sort;
-    const dir = query.desc ? -1 : 1;
     const pidKey = (s: string): [string, number] => [s.slice(1, s.lastIndexOf(".")), Number(s.slice(s.lastIndexOf(".") + 1, -1))];
     all.sort((a, b) => {
       if (key === "pid") {

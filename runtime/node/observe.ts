@@ -67,16 +67,34 @@ export function snapshot(host: ObserveHost, trees = true): NodeSnapshot {
   return { ...info, uptime: process.uptime(), handledTotal: host.procs.handledTotal, ...(trees ? { supervisors: supervisors(host) } : {}) };
 }
 
+/**
+ * A process's state size, measured again only when the process handled a
+ * message or its state was replaced since: the processes tab sorted by memory
+ * asks every 2 s, and serializing 100,000 states each time kept a node busy.
+ */
+const sizes = new WeakMap<Proc, { state: unknown; handled: number; size: number }>();
+function stateSize(p: Proc): number {
+  const known = sizes.get(p);
+  if (known && known.state === p.state && known.handled === p.handled) return known.size;
+  const size = memoryOf(p.state);
+  sizes.set(p, { state: p.state, handled: p.handled, size });
+  return size;
+}
+
 const statusOf = (p: Proc): string => (p.suspended ? "suspended" : p.running ? "running" : "waiting");
 
 /**
- * The `k` smallest items under `cmp`, in order, from one pass: a max-heap of
+ * The `k` smallest items under `cmp`, in order, from one pass over all of them: a max-heap of
  * the best k so far, so a node of 100,000 processes never sorts them all
  * (n log k instead of n log n, and no array of n rows).
  */
 export function topK<T>(items: Iterable<T>, k: number, cmp: (a: T, b: T) => number): T[] {
   const heap: T[] = [];
-  if (k <= 0) return heap;
+  // Even for none, the whole of `items` is read: a caller may count as it yields.
+  if (k <= 0) {
+    for (const x of items) void x;
+    return heap;
+  }
   const up = (i: number): void => {
     while (i > 0) {
       const parent = (i - 1) >> 1;
@@ -117,6 +135,7 @@ export function topK<T>(items: Iterable<T>, k: number, cmp: (a: T, b: T) => numb
  * The state's size is computed for every process only when sorting by it.
  */
 export function procs(host: ObserveHost, query: ProcQuery): { total: number; rows: ProcRow[] } {
+  const skip = Math.max(0, query.offset ?? 0);
   const limit = Math.max(0, query.limit);
   const needle = query.filter.trim().toLowerCase();
   const names = new Map<number, string>();
@@ -132,14 +151,15 @@ export function procs(host: ObserveHost, query: ProcQuery): { total: number; row
     status: statusOf(p),
     mailbox: p.mailbox.length,
     handled: p.handled,
-    memory: memory ?? memoryOf(p.state),
+    memory: memory ?? stateSize(p),
   });
   const all = host.procs.all();
   if (!needle && query.sort === "pid" && !query.desc) {
     const rows: ProcRow[] = [];
+    let i = 0;
     for (const p of all) {
       if (rows.length >= limit) break;
-      rows.push(toRow(p));
+      if (i++ >= skip) rows.push(toRow(p));
     }
     return { total: host.procs.count, rows };
   }
@@ -173,13 +193,13 @@ export function procs(host: ObserveHost, query: ProcQuery): { total: number; row
       case "handled":
         return p.handled;
       case "memory":
-        return memoryOf(p.state);
+        return stateSize(p);
     }
   };
   const dir = query.desc ? -1 : 1;
   // Ties go by pid, so pages do not shuffle between refreshes.
-  const top = topK(counted(), limit, (a, b) => (a.k < b.k ? -dir : a.k > b.k ? dir : a.p.pid.id - b.p.pid.id));
-  return { total, rows: top.map((e) => toRow(e.p, query.sort === "memory" ? (e.k as number) : undefined)) };
+  const top = topK(counted(), skip + limit, (a, b) => (a.k < b.k ? -dir : a.k > b.k ? dir : a.p.pid.id - b.p.pid.id));
+  return { total, rows: top.slice(skip).map((e) => toRow(e.p, query.sort === "memory" ? (e.k as number) : undefined)) };
 }
 
 export function detail(host: ObserveHost, pid: Pid, stateLimit: number): ProcDetail {

@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import type { CompiledModule } from "../../cli/dev/compiler";
 import { diffLines, sourceOf, versionDiff } from "../../cli/observer/diff";
+import { Observer } from "../../cli/observer/observer";
+import type { Coordinator } from "../../cli/dev/coordinator";
+import type { ObserverOp } from "../../wire/observer";
 import { procs, topK, type ObserveHost } from "../../runtime/node/observe";
 import type { NodeInfo } from "../../wire/protocol";
 import type { ProcRow, ProcSortKey } from "../../wire/observer";
@@ -40,11 +43,15 @@ describe("topK", () => {
 });
 
 describe("a node's page of processes", () => {
-  let node: FakeNode;
-  afterEach(() => node?.close());
+  let nodes: FakeNode[] = [];
+  afterEach(() => {
+    for (const n of nodes) n.close();
+    nodes = [];
+  });
 
-  async function host(n: number): Promise<ObserveHost> {
-    node = new FakeNode("n1");
+  async function host(n: number, name = "n1"): Promise<ObserveHost> {
+    const node = new FakeNode(name);
+    nodes.push(node);
     node.modules.load("a", "v1", { init: (i: number) => ({ i, pad: "x".repeat(i % 13) }) });
     node.modules.load("b", "v2", { init: (i: number) => ({ i }) });
     for (let i = 0; i < n; i++) {
@@ -55,12 +62,12 @@ describe("a node's page of processes", () => {
       if (i % 17 === 0) p.suspended = true;
     }
     const names: [string, Pid][] = [
-      ["zed", new Pid("n1", 4)],
-      ["alpha", new Pid("n1", 9)],
-      ["elsewhere", new Pid("n2", 4)],
+      ["zed", new Pid(name, 4)],
+      ["alpha", new Pid(name, 9)],
+      ["elsewhere", new Pid("n9", 4)],
     ];
     return {
-      name: "n1",
+      name,
       procs: node.procs,
       tracer: undefined as unknown as Tracer,
       info: () => ({}) as NodeInfo,
@@ -99,13 +106,44 @@ describe("a node's page of processes", () => {
     const { rows, total } = procs(h, { sort: "pid", desc: false, filter: "", limit: 10 });
     assert.equal(total, 20);
     assert.equal(rows.length, 10);
-    assert.equal(rows.find((r) => r.pid === "<n1.4>")!.name, "zed", "n2's <n2.4> named elsewhere is not this one");
+    assert.equal(rows.find((r) => r.pid === "<n1.4>")!.name, "zed", "n9's <n9.4> named elsewhere is not this one");
     assert.equal(rows.find((r) => r.pid === "<n1.1>")!.status, "suspended");
     assert.ok(rows.every((r) => r.memory > 0));
     assert.deepEqual(
       procs(h, { sort: "name", desc: true, filter: "", limit: 2 }).rows.map((r) => r.name),
       ["zed", "alpha"],
     );
+  });
+  test("the cluster's pages, merged from the nodes, equal one sorted list cut at each offset, deep pages by pid included", async () => {
+    const hosts = [await host(45, "n2"), await host(30, "n1"), await host(0, "n3")];
+    const coordinator = {
+      membership: () => hosts.map((h) => ({ node: h.name, up: true })),
+      nodeRequest: async (node: string, op: { op: "observer"; req: ObserverOp }) => {
+        const req = op.req;
+        assert.equal(req.op, "procs");
+        return procs(
+          hosts.find((h) => h.name === node)!,
+          (req as Extract<ObserverOp, { op: "procs" }>).query,
+        );
+      },
+    } as unknown as Coordinator;
+    const observer = new Observer(coordinator);
+    for (const sort of ["pid", "handled", "name"] as const)
+      for (const desc of [false, true])
+        for (const filter of ["", "v1"]) {
+          const all = await observer.procs({ sort, desc, filter, offset: 0, limit: 1000 });
+          assert.equal(all.rows.length, all.total);
+          for (const offset of [0, 1, 29, 30, 44, 45, 60, 74, 75, 90])
+            for (const limit of [1, 10, 50]) {
+              const page = await observer.procs({ sort, desc, filter, offset, limit });
+              assert.equal(page.total, all.total, `${sort} ${desc} ${filter} ${offset} ${limit}`);
+              assert.deepEqual(
+                page.rows.map((r) => r.pid),
+                all.rows.slice(offset, offset + limit).map((r) => r.pid),
+                `${sort} ${desc ? "desc" : "asc"} '${filter}' offset ${offset} limit ${limit}`,
+              );
+            }
+        }
   });
 });
 
