@@ -163,11 +163,20 @@ export function procs(host: ObserveHost, query: ProcQuery): { total: number; row
     }
     return { total: host.procs.count, rows };
   }
+  // The filter reads "pid name module version status" as one text. A needle without a space cannot span two
+  // fields, so each field is tried alone, the shared ones lowered once per page: no string built per process.
+  const lowered = new Map<string, boolean>();
+  const has = (field: string): boolean => {
+    let hit = lowered.get(field);
+    if (hit === undefined) lowered.set(field, (hit = field.toLowerCase().includes(needle)));
+    return hit;
+  };
+  const matches = needle.includes(" ")
+    ? (p: Proc): boolean => `${p.pid} ${nameOf(p)} ${p.module} ${host.procs.versionOf(p)} ${statusOf(p)}`.toLowerCase().includes(needle)
+    : (p: Proc): boolean =>
+        has(p.module) || has(host.procs.versionOf(p)) || has(statusOf(p)) || has(nameOf(p)) || p.pid.toString().toLowerCase().includes(needle);
   const matching = function* (): Generator<Proc> {
-    for (const p of all) {
-      if (needle && !`${p.pid} ${nameOf(p)} ${p.module} ${host.procs.versionOf(p)} ${statusOf(p)}`.toLowerCase().includes(needle)) continue;
-      yield p;
-    }
+    for (const p of all) if (!needle || matches(p)) yield p;
   };
   let total = 0;
   const counted = function* (): Generator<{ p: Proc; k: string | number }> {
