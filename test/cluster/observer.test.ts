@@ -252,6 +252,7 @@ export function codeChange(_old: string, _s: unknown) { throw new Error("cannot 
     assert.equal(bare.status, 401);
     const wrong = await fetch(`${base}api/procs`, { headers: { Authorization: "Bearer nope" } });
     assert.equal(wrong.status, 401);
+    for (const data of ["api/logs", "api/history", "api/diff?module=sum&from=0&to=1"]) assert.equal((await fetch(`${base}${data}`)).status, 401, data);
     const right = await fetch(`${base}api/procs?limit=1`, { headers: { Authorization: `Bearer ${server.observer!.token}` } });
     assert.equal(right.status, 200);
     const p = await browser.newPage();
