@@ -66,6 +66,34 @@ describe("the observer page", { skip }, () => {
     await page.locator(".uplot").first().waitFor();
   });
 
+  test("the nodes gather supervision trees only while a page shows them", async () => {
+    const c = server.coordinator;
+    const original = c.nodeRequest.bind(c);
+    const asked: boolean[] = [];
+    let wake = (): void => undefined;
+    c.nodeRequest = ((node: string, op: Parameters<typeof original>[1], ...rest: unknown[]) => {
+      if (op.op === "observer" && op.req.op === "snapshot") (asked.push(op.req.trees !== false), wake());
+      return (original as (...a: unknown[]) => Promise<unknown>)(node, op, ...rest);
+    }) as typeof c.nodeRequest;
+    const until = (ok: () => boolean, what: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 15_000);
+        wake = () => ok() && (clearTimeout(t), resolve());
+        wake();
+      });
+    try {
+      await tab("nodes");
+      const from = asked.length;
+      await until(() => asked.length >= from + 6, "two samples of three nodes");
+      assert.deepEqual(asked.slice(from), Array(asked.length - from).fill(false), "no trees for a page on the nodes tab");
+      await tab("supervision");
+      await until(() => asked.slice(from).includes(true), "a sample with trees");
+    } finally {
+      c.nodeRequest = original;
+      wake = () => undefined;
+    }
+  });
+
   test("draws the supervision tree with its child, and follows a restart of the child live", async () => {
     await tab("supervision");
     const child = page.locator('.tree li[data-child="worker"]');
