@@ -306,12 +306,9 @@ export class ObserverServer {
    * The logs tab: the last lines (node, level at least, pid), or with `after`
    * the lines after it, waiting for one (the page follows live with one
    * request at a time, and only while its logs tab is open). A pid matches a
-   * line that names it: a runtime line's `proc`, or its text.
+   * line that names it anywhere: a runtime line's `proc`, its text, an error.
    */
-  private async logs(
-    q: URLSearchParams,
-    gone: () => boolean,
-  ): Promise<{ lines: (LogRecord & { seq?: number })[]; next: number; names: string[]; closed?: boolean }> {
+  private async logs(q: URLSearchParams, gone: () => boolean): Promise<{ lines: LogRecord[]; next: number; names: string[]; closed?: boolean }> {
     const store = this.opts.logs;
     if (!store) throw new HttpError(404, "this cluster keeps no logs");
     const node = q.get("node") || undefined;
@@ -321,8 +318,7 @@ export class ObserverServer {
     const after = afterText !== null && afterText !== "" ? Number(afterText) : undefined;
     if (after !== undefined && !Number.isFinite(after)) throw new HttpError(400, "after is the `next` of an earlier answer");
     const lines = Math.min(LOG_PAGE, Math.max(1, Number(q.get("lines") ?? 500) || 500));
-    const matches = (r: LogRecord): boolean =>
-      !pid || r.proc === pid || r.pid === pid || (typeof r.msg === "string" && r.msg.includes(pid)) || (pid.startsWith("<") && JSON.stringify(r).includes(pid));
+    const matches = (r: LogRecord): boolean => !pid || r.proc === pid || JSON.stringify(r).includes(pid);
     const base: LogQuery = { ...(node ? { node } : {}), ...(level ? { level } : {}) };
     if (after === undefined) {
       // Every kept line, filtered here (the store filters node and level, not pid), then the last `lines`.

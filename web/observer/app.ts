@@ -17,8 +17,9 @@ const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
 const client = Math.random().toString(36).slice(2);
 let shownTab = "nodes";
 
-async function api(path: string, body?: unknown): Promise<Any> {
+async function api(path: string, body?: unknown, signal?: AbortSignal): Promise<Any> {
   const res = await fetch(path, {
+    ...(signal ? { signal } : {}),
     method: body === undefined ? "GET" : "POST",
     headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -516,6 +517,8 @@ function Logs() {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     let stop = false;
+    // Leaving the tab or changing a filter ends the waiting request, on the server too.
+    const ac = new AbortController();
     const q = (extra: Record<string, string>): string => new URLSearchParams({ node, level, pid: pid.trim(), ...extra }).toString();
     (async () => {
       try {
@@ -528,7 +531,7 @@ function Logs() {
         let next = first.next;
         // One request at a time, each waiting on the server for a line: live, with nothing polled.
         while (!stop) {
-          const more = await api(`/api/logs?${q({ after: String(next) })}`);
+          const more = await api(`/api/logs?${q({ after: String(next) })}`, undefined, ac.signal);
           if (stop || more.closed) return;
           next = more.next;
           if (more.lines.length) {
@@ -542,6 +545,7 @@ function Logs() {
     })();
     return () => {
       stop = true;
+      ac.abort();
     };
   }, [node, level, pid]);
   useEffect(() => {
