@@ -24,6 +24,8 @@ import type { Pid } from "../wire/pid";
 const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
 const CASTS = Number(process.env.BENCH_CASTS ?? 200_000);
 const IDLE = Number(process.env.BENCH_IDLE ?? 100_000);
+/** casts per run of the observer's cost: a run spans several of its once-a-second samples and two process-table refreshes */
+const OBSERVER_CASTS = Number(process.env.BENCH_OBSERVER_CASTS ?? 1_000_000);
 
 /** Runs inside the cluster: each op measures from inside a process, so the coordinator's hop is not counted. */
 const BENCH = `
@@ -285,7 +287,7 @@ export async function observerRows(): Promise<Row[]> {
     const measure = async (): Promise<{ rate: number; cpu: number }> => {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const r = (await run(a, { op: "stream", to: b, n: CASTS })).perSecond as number;
+      const r = (await run(a, { op: "stream", to: b, n: OBSERVER_CASTS })).perSecond as number;
       const c = process.cpuUsage(c0);
       return { rate: r, cpu: (c.user + c.system) / 1000 / ((performance.now() - t0) / 1000) };
     };
