@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { Writable } from "node:stream";
 import { spawn as spawnChild } from "node:child_process";
 import { once } from "node:events";
+import { performance } from "node:perf_hooks";
 import { Dealer, Router, curveKeyPair } from "zeromq";
 import { DevServer } from "../cli/dev/devServer";
 import type { Pid } from "../wire/pid";
@@ -23,6 +24,8 @@ import type { Pid } from "../wire/pid";
 const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
 const CASTS = Number(process.env.BENCH_CASTS ?? 200_000);
 const IDLE = Number(process.env.BENCH_IDLE ?? 100_000);
+/** casts per run of the observer's cost: a run spans several of its once-a-second samples and two process-table refreshes */
+const OBSERVER_CASTS = Number(process.env.BENCH_OBSERVER_CASTS ?? 1_000_000);
 
 /** Runs inside the cluster: each op measures from inside a process, so the coordinator's hop is not counted. */
 const BENCH = `
@@ -248,9 +251,11 @@ async function zmqCrossProcessRow(): Promise<Row> {
 
 /**
  * The observer's cost: one 2-node cluster, cross-node cast runs alternating
- * between no observer (its sampling stopped, no page) and a page open (the
- * sampling, the event stream, the process table refreshed every 2 s), so the
- * machine's drift hits both sides alike.
+ * between no observer (its sampling stopped, no page), a page open on its
+ * first tab (nodes: the sampling once a second and the event stream, as a
+ * page says which tab it shows) and a page on the processes tab (the same,
+ * and the process table asked for every 2 s as the tab does), so the
+ * machine's drift hits every side alike.
  */
 export async function observerRows(): Promise<Row[]> {
   const { server, cleanup } = await start(2, true);
@@ -261,40 +266,59 @@ export async function observerRows(): Promise<Row[]> {
     const b = await spawn("n2");
     await run(a, { op: "stream", to: b, n: 20_000 });
     const base = obs.url.replace(/#.*$/, "");
-    const openPage = async (): Promise<() => void> => {
+    const openPage = async (tab: "nodes" | "processes"): Promise<() => void> => {
       obs.observer.start();
       const ac = new AbortController();
-      const events = await fetch(`${base}api/events?token=${obs.token}`, { signal: ac.signal });
+      const events = await fetch(`${base}api/events?token=${obs.token}&client=bench&tab=${tab}`, { signal: ac.signal });
       void (async () => {
         for await (const _ of events.body as unknown as AsyncIterable<Uint8Array>);
       })().catch(() => undefined);
-      const t = setInterval(
-        () =>
-          void fetch(`${base}api/procs?limit=50`, { headers: { Authorization: `Bearer ${obs.token}` } }).then(
-            (r) => r.text(),
-            () => undefined,
-          ),
-        2000,
-      );
+      const poll = (): void =>
+        void fetch(`${base}api/procs?limit=50`, { headers: { Authorization: `Bearer ${obs.token}` } }).then(
+          (r) => r.text(),
+          () => undefined,
+        );
+      if (tab === "processes") poll();
+      const t = tab === "processes" ? setInterval(poll, 2000) : undefined;
       return () => (clearInterval(t), ac.abort(), obs.observer.close());
     };
     obs.observer.close();
-    const off: number[] = [];
-    const on: number[] = [];
+    /** a cast run's rate, and the CPU `up`'s own process (coordinator, page server, this client) used per second of it */
+    const measure = async (): Promise<{ rate: number; cpu: number }> => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const r = (await run(a, { op: "stream", to: b, n: OBSERVER_CASTS })).perSecond as number;
+      const c = process.cpuUsage(c0);
+      return { rate: r, cpu: (c.user + c.system) / 1000 / ((performance.now() - t0) / 1000) };
+    };
+    const off: { rate: number; cpu: number }[] = [];
+    const nodes: { rate: number; cpu: number }[] = [];
+    const procs: { rate: number; cpu: number }[] = [];
     const rounds = Number(process.env.BENCH_OBSERVER_ROUNDS ?? 6);
     for (let i = 0; i < rounds; i++) {
-      off.push((await run(a, { op: "stream", to: b, n: CASTS })).perSecond);
-      const close = await openPage();
-      on.push((await run(a, { op: "stream", to: b, n: CASTS })).perSecond);
-      close();
+      off.push(await measure());
+      for (const [tab, into] of [
+        ["nodes", nodes],
+        ["processes", procs],
+      ] as const) {
+        const close = await openPage(tab);
+        into.push(await measure());
+        close();
+      }
     }
+    off.push(await measure());
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-    const without = median(off);
-    const withPage = median(on);
+    // Each open run against the closed runs either side of it: the machine drifts more between rounds than within one.
+    const cost = (xs: { rate: number }[]) => `${((1 - median(xs.map((x, i) => x.rate / ((off[i]!.rate + off[i + 1]!.rate) / 2)))) * 100).toFixed(1)} %`;
+    const ks = (xs: { rate: number }[]) => `${xs.map((x) => Math.round(x.rate / 1000)).join(", ")} k`;
+    const cpu = (xs: { cpu: number }[]) => `${median(xs.map((x) => x.cpu)).toFixed(0)} ms/s`;
     return [
-      ["cross-node cast, no observer", rate(without), `median of ${rounds}: ${off.map((x) => Math.round(x / 1000)).join(", ")} k`],
-      ["cross-node cast, observer page open", rate(withPage), `median of ${rounds}: ${on.map((x) => Math.round(x / 1000)).join(", ")} k`],
-      ["observer's cost", `${(((without - withPage) / without) * 100).toFixed(1)} %`, "goal <= 5 %; alternated runs on one cluster"],
+      ["cross-node cast, no observer", rate(median(off.map((x) => x.rate))), ks(off)],
+      ["cross-node cast, page open on nodes", rate(median(nodes.map((x) => x.rate))), ks(nodes)],
+      ["cross-node cast, page open on processes", rate(median(procs.map((x) => x.rate))), ks(procs)],
+      ["observer's cost, nodes tab", cost(nodes), `goal <= 5 %; median of ${rounds} runs, each against the closed runs around it`],
+      ["observer's cost, processes tab", cost(procs), "the table asked for every 2 s"],
+      ["up's CPU: closed / nodes / processes", `${cpu(off)} / ${cpu(nodes)} / ${cpu(procs)}`, "coordinator, page server and this client, per second of run"],
     ];
   } finally {
     await cleanup();

@@ -15,6 +15,8 @@ export interface ProcQuery {
   filter: string;
   /** rows from the top of the sorted list; the observer merges nodes' tops */
   limit: number;
+  /** rows of the sorted list to skip first (by pid, the observer knows each node's share of a page) */
+  offset?: number;
 }
 
 export interface ProcRow {
@@ -51,7 +53,8 @@ export interface NodeSnapshot {
   uptime: number;
   /** messages handled by its processes since it started */
   handledTotal: number;
-  supervisors: SupervisorTree[];
+  /** absent when the snapshot was asked without trees */
+  supervisors?: SupervisorTree[];
 }
 
 export interface ProcDetail {
@@ -88,7 +91,8 @@ export type TraceEvent =
   | { trace: number; node: string; at: number; type: "call"; module: string; fn: string; args: string; result?: string; error?: string; ms: number };
 
 export type ObserverOp =
-  | { op: "snapshot" }
+  /** trees: false leaves out the supervision trees (no page shows them) */
+  | { op: "snapshot"; trees?: boolean }
   | { op: "procs"; query: ProcQuery }
   | { op: "detail"; pid: Pid; stateLimit: number }
   | { op: "suspend"; pid: Pid }

@@ -160,7 +160,7 @@ export class DevServer extends EventEmitter {
     });
     this.coordinator.on("stop", () => this.emit("stop"));
     if (this.opts.observer !== false) {
-      this.observer = await ObserverServer.start({ coordinator: this.coordinator, ...config.observer });
+      this.observer = await ObserverServer.start({ coordinator: this.coordinator, logs: this.logStore, projectDir: config.projectDir, ...config.observer });
       writeObserverAddress(config.projectDir, this.observer.url);
       this.log.info({ observer: this.observer.url }, `observer: ${this.observer.url}`);
     }

@@ -53,7 +53,11 @@ export type TimelineEntry =
       ms: number;
       failedIn?: string;
       skipped?: string[];
+      /** refused at COMMIT: every node went back to the previous versions */
+      rolledBack?: boolean;
       nodes: { node: string; ok: boolean; ms: number; error?: string }[];
+      /** processes whose codeChange threw: they stay on the old version */
+      codeChangeFailures?: { node: string; pid: string; error: string }[];
     }
   | { seq: number; at: number; kind: "compile"; files: string[]; errors: { file: string; line: number; column: number; lineText: string; text: string }[] };
 
@@ -72,6 +76,12 @@ export class Observer extends EventEmitter {
   private seq = 0;
   private readonly host = hostname();
   private readonly onReload = (r: ReloadReport): void => this.reloaded(r);
+  /**
+   * Whether a page shows the supervision trees: only then does each node read
+   * all its processes to find its supervisors (the server sets it from the
+   * tabs its pages say they show).
+   */
+  wantTrees = true;
 
   constructor(private readonly coordinator: Coordinator) {
     super();
@@ -95,16 +105,22 @@ export class Observer extends EventEmitter {
     return { tick: this.latest, history: Object.fromEntries(this.history), trees: this.trees, timeline: this.timeline };
   }
 
+  /** A sample now, not at the next second (a page just opened the supervision tab). */
+  refresh(): void {
+    void this.tick();
+  }
+
   private async tick(): Promise<void> {
     if (this.ticking) return; // a slow node delays the next sample instead of piling up requests
     this.ticking = true;
     try {
       const members = this.coordinator.membership();
+      const trees = this.wantTrees;
       const got = await Promise.all(
         members.map(async (m) => {
           if (!m.up) return undefined;
           try {
-            return (await this.coordinator.nodeRequest(m.node, { op: "observer", req: { op: "snapshot" } }, 2000)) as NodeSnapshot;
+            return (await this.coordinator.nodeRequest(m.node, { op: "observer", req: { op: "snapshot", trees } }, 2000)) as NodeSnapshot;
           } catch {
             return undefined;
           }
@@ -144,12 +160,13 @@ export class Observer extends EventEmitter {
       }
       this.latest = { t, nodes };
       this.emit("tick", this.latest);
-      const trees = got.flatMap((s) => s?.supervisors ?? []);
-      const key = JSON.stringify(trees);
+      if (!trees) return; // the last trees stand until a page shows them again
+      const now = got.flatMap((s) => s?.supervisors ?? []);
+      const key = JSON.stringify(now);
       if (key !== this.treesKey) {
         this.treesKey = key;
-        this.trees = trees;
-        this.emit("trees", trees);
+        this.trees = now;
+        this.emit("trees", now);
       }
     } finally {
       this.ticking = false;
@@ -172,7 +189,9 @@ export class Observer extends EventEmitter {
       ms: r.ms,
       ...(r.failedIn ? { failedIn: r.failedIn } : {}),
       ...(r.skipped?.length ? { skipped: r.skipped } : {}),
+      ...(r.rolledBack ? { rolledBack: true } : {}),
       nodes: r.nodes.map((n) => ({ node: n.node, ok: n.ok, ms: n.ms, ...(n.error ? { error: n.error.message } : {}) })),
+      ...(r.codeChangeFailures?.length ? { codeChangeFailures: r.codeChangeFailures.map((f) => ({ node: f.node, pid: f.pid, error: f.error.message })) } : {}),
     });
   }
 
@@ -190,28 +209,42 @@ export class Observer extends EventEmitter {
   /**
    * One page of the cluster's processes: each node sorts and filters its own
    * and sends its top offset+limit; the merge keeps the page. The browser
-   * gets `limit` rows, whatever the cluster holds.
+   * gets `limit` rows, whatever the cluster holds. By pid (node, then number)
+   * a deep page needs no merge: each node's count says which nodes hold the
+   * page, and those send only their share of it.
    */
   async procs(query: ProcQuery & { offset: number }): Promise<{ total: number; rows: ProcRow[]; errors: string[] }> {
     const members = this.coordinator.membership().filter((m) => m.up);
-    const limit = query.offset + query.limit;
     const errors: string[] = [];
-    const parts = await Promise.all(
-      members.map((m) =>
-        (
-          this.coordinator.nodeRequest(m.node, { op: "observer", req: { op: "procs", query: { ...query, limit } } }, 5000) as Promise<{
-            total: number;
-            rows: ProcRow[];
-          }>
-        ).catch((err: Error) => {
-          errors.push(`${m.node}: ${err.message}`);
+    const ask = (node: string, q: ProcQuery): Promise<{ total: number; rows: ProcRow[] }> =>
+      (this.coordinator.nodeRequest(node, { op: "observer", req: { op: "procs", query: q } }, 5000) as Promise<{ total: number; rows: ProcRow[] }>).catch(
+        (err: Error) => {
+          errors.push(`${node}: ${err.message}`);
           return { total: 0, rows: [] as ProcRow[] };
-        }),
-      ),
-    );
+        },
+      );
+    const dir = query.desc ? -1 : 1;
+    if (query.sort === "pid" && query.offset > 0) {
+      const ordered = [...members].sort((a, b) => (a.node < b.node ? -dir : a.node > b.node ? dir : 0));
+      const counts = await Promise.all(ordered.map((m) => ask(m.node, { ...query, offset: 0, limit: 0 })));
+      let skip = query.offset;
+      let left = query.limit;
+      const shares: Promise<{ total: number; rows: ProcRow[] }>[] = [];
+      ordered.forEach((m, i) => {
+        const total = counts[i]!.total;
+        if (left <= 0 || skip >= total) return void (skip -= Math.min(skip, total));
+        const n = Math.min(left, total - skip);
+        shares.push(ask(m.node, { ...query, offset: skip, limit: n }));
+        left -= n;
+        skip = 0;
+      });
+      const parts = await Promise.all(shares);
+      return { total: counts.reduce((n, c) => n + c.total, 0), rows: parts.flatMap((p) => p.rows).slice(0, query.limit), errors };
+    }
+    const limit = query.offset + query.limit;
+    const parts = await Promise.all(members.map((m) => ask(m.node, { ...query, offset: 0, limit })));
     const all = parts.flatMap((p) => p.rows);
     const key = query.sort;
-    const dir = query.desc ? -1 : 1;
     const pidKey = (s: string): [string, number] => [s.slice(1, s.lastIndexOf(".")), Number(s.slice(s.lastIndexOf(".") + 1, -1))];
     all.sort((a, b) => {
       if (key === "pid") {

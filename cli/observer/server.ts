@@ -17,6 +17,8 @@ import { ClusterError, isClusterError } from "../../wire/errors";
 import { parsePid, type Pid } from "../../wire/pid";
 import type { ProcSortKey } from "../../wire/observer";
 import type { Coordinator } from "../dev/coordinator";
+import type { LogAnswer, LogQuery, LogRecord } from "../dev/logs";
+import { versionDiff } from "./diff";
 import { isLoopbackHost } from "../project/config";
 import { Observer } from "./observer";
 
@@ -41,7 +43,18 @@ export interface ObserverServerOptions {
   port: number;
   /** tests pass one to know it in advance; otherwise 32 random bytes */
   token?: string;
+  /** the nodes' recent log lines (up's LogStore), for the logs tab */
+  logs?: { query(q: LogQuery): Promise<LogAnswer> };
+  /** the project's folder: the version diff names files relative to it */
+  projectDir?: string;
 }
+
+/** The tabs of the page (web/observer/app.ts); a page says which one it shows. */
+const TABS = ["nodes", "supervision", "processes", "reloads", "logs", "traces"];
+/** lines the logs tab gets at most in one answer */
+const LOG_PAGE = 2000;
+/** how long a follower's request for later lines waits for one */
+const LOG_WAIT_MS = 20_000;
 
 class HttpError extends Error {
   constructor(
@@ -56,7 +69,8 @@ export class ObserverServer {
   readonly observer: Observer;
   readonly token: string;
   private readonly server: Server;
-  private readonly streams = new Set<ServerResponse>();
+  /** open event streams, with the tab each page says it shows */
+  private readonly streams = new Map<ServerResponse, { client: string; tab: string }>();
   private readonly files = new Map<string, Buffer>();
   private keepAlive?: NodeJS.Timeout;
   url = "";
@@ -84,6 +98,7 @@ export class ObserverServer {
     const port = (s.server.address() as AddressInfo).port;
     const shown = opts.host === "0.0.0.0" || opts.host === "::" ? "127.0.0.1" : opts.host.includes(":") ? `[${opts.host}]` : opts.host;
     s.url = `http://${shown}:${port}/#token=${s.token}`;
+    s.observer.wantTrees = false;
     s.observer.start();
     s.wire();
     return s;
@@ -98,7 +113,7 @@ export class ObserverServer {
     traces.on("event", (e) => this.broadcast("trace", e));
     traces.on("end", (s) => this.broadcast("traceEnd", { ...s, events: [] }));
     this.keepAlive = setInterval(() => {
-      for (const res of this.streams) res.write(": keep-alive\n\n");
+      for (const res of this.streams.keys()) res.write(": keep-alive\n\n");
     }, 15_000);
     this.keepAlive.unref();
   }
@@ -106,7 +121,15 @@ export class ObserverServer {
   private broadcast(event: string, data: unknown): void {
     if (this.streams.size === 0) return;
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const res of this.streams) res.write(frame);
+    for (const res of this.streams.keys()) res.write(frame);
+  }
+
+  /** Samples the trees only while some page shows them; asks for them at once when a page turns to them. */
+  private views(): void {
+    const want = [...this.streams.values()].some((v) => v.tab === "supervision");
+    const was = this.observer.wantTrees;
+    this.observer.wantTrees = want;
+    if (want && !was) this.observer.refresh();
   }
 
   private file(name: string): Buffer | undefined {
@@ -201,9 +224,28 @@ export class ObserverServer {
       case "GET /api/events": {
         res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-store", Connection: "keep-alive" });
         res.write(`event: init\ndata: ${JSON.stringify({ ...this.observer.initial(), traces: c.traces.list() })}\n\n`);
-        this.streams.add(res);
-        req.on("close", () => this.streams.delete(res));
+        const tab = q.get("tab") ?? "nodes";
+        this.streams.set(res, { client: (q.get("client") ?? "").slice(0, 64), tab: TABS.includes(tab) ? tab : "nodes" });
+        this.views();
+        req.on("close", () => (this.streams.delete(res), this.views()));
         return undefined;
+      }
+      case "POST /api/view": {
+        const b = await this.body(req);
+        if (typeof b.tab !== "string" || !TABS.includes(b.tab)) throw new HttpError(400, `tab is one of ${TABS.join(", ")}`);
+        for (const v of this.streams.values()) if (v.client !== "" && v.client === b.client) v.tab = b.tab;
+        this.views();
+        return { ok: true };
+      }
+      case "GET /api/logs":
+        return this.logs(q, () => req.destroyed || res.destroyed);
+      case "GET /api/history":
+        return c.historyReport();
+      case "GET /api/diff": {
+        const module = q.get("module") ?? "";
+        const from = c.history.find(module, q.get("from") ?? "");
+        const to = c.history.find(module, q.get("to") ?? "");
+        return versionDiff(from, to, this.opts.projectDir ?? process.cwd());
       }
       case "GET /api/procs": {
         const sort = (q.get("sort") ?? "pid") as ProcSortKey;
@@ -260,10 +302,46 @@ export class ObserverServer {
     }
   }
 
+  /**
+   * The logs tab: the last lines (node, level at least, pid), or with `after`
+   * the lines after it, waiting for one (the page follows live with one
+   * request at a time, and only while its logs tab is open). A pid matches a
+   * line that names it anywhere: a runtime line's `proc`, its text, an error.
+   */
+  private async logs(q: URLSearchParams, gone: () => boolean): Promise<{ lines: LogRecord[]; next: number; names: string[]; closed?: boolean }> {
+    const store = this.opts.logs;
+    if (!store) throw new HttpError(404, "this cluster keeps no logs");
+    const node = q.get("node") || undefined;
+    const level = q.get("level") || undefined;
+    const pid = (q.get("pid") ?? "").trim().slice(0, 64);
+    const afterText = q.get("after");
+    const after = afterText !== null && afterText !== "" ? Number(afterText) : undefined;
+    if (after !== undefined && !Number.isFinite(after)) throw new HttpError(400, "after is the `next` of an earlier answer");
+    const lines = Math.min(LOG_PAGE, Math.max(1, Number(q.get("lines") ?? 500) || 500));
+    const matches = (r: LogRecord): boolean => !pid || r.proc === pid || JSON.stringify(r).includes(pid);
+    const base: LogQuery = { ...(node ? { node } : {}), ...(level ? { level } : {}) };
+    if (after === undefined) {
+      // Every kept line, filtered here (the store filters node and level, not pid), then the last `lines`.
+      const a = await store.query({ ...base, lines: 1_000_000 });
+      return { ...a, lines: a.lines.filter(matches).slice(-lines) };
+    }
+    let from = after;
+    const deadline = Date.now() + LOG_WAIT_MS;
+    for (;;) {
+      const a = await store.query({ ...base, after: from, waitMs: Math.max(1, deadline - Date.now()) });
+      const got = a.lines.filter(matches);
+      if (got.length > 0 || a.closed || Date.now() >= deadline || this.closing || gone()) return { ...a, lines: got.slice(-LOG_PAGE) };
+      from = a.next;
+    }
+  }
+
+  private closing = false;
+
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.keepAlive);
     this.observer.close();
-    for (const res of this.streams) res.end();
+    for (const res of this.streams.keys()) res.end();
     this.streams.clear();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

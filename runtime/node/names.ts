@@ -55,6 +55,11 @@ export class Names {
     return true;
   }
 
+  /** name and pid of every cluster-wide name this node knows of, unsorted (the observer indexes them once per page). */
+  entries(): IterableIterator<[string, Pid]> {
+    return this.names.entries();
+  }
+
   /** Every cluster-wide name this node knows of, sorted. */
   all(): string[] {
     return [...this.names.keys()].sort();

@@ -551,6 +551,11 @@ export class ClusterNode implements Runtime {
     return this.names.namesOf(pid);
   }
 
+  /** every name this node knows of with its pid: the observer's page of processes indexes them once, not once per process */
+  registeredNames(): IterableIterator<[string, Pid]> {
+    return this.names.entries();
+  }
+
   lookup(name: string): Pid | undefined {
     return this.names.lookup(name);
   }

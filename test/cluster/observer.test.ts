@@ -23,6 +23,7 @@ describe("the observer page", { skip }, () => {
   let browser: Browser;
   let page: Page;
   let shots: string;
+  let workerPid = "";
 
   before(async () => {
     project = makeProject(observerProject(), { nodes: 3 });
@@ -65,6 +66,34 @@ describe("the observer page", { skip }, () => {
     await page.locator(".uplot").first().waitFor();
   });
 
+  test("the nodes gather supervision trees only while a page shows them", async () => {
+    const c = server.coordinator;
+    const original = c.nodeRequest.bind(c);
+    const asked: boolean[] = [];
+    let wake = (): void => undefined;
+    c.nodeRequest = ((node: string, op: Parameters<typeof original>[1], ...rest: unknown[]) => {
+      if (op.op === "observer" && op.req.op === "snapshot") (asked.push(op.req.trees !== false), wake());
+      return (original as (...a: unknown[]) => Promise<unknown>)(node, op, ...rest);
+    }) as typeof c.nodeRequest;
+    const until = (ok: () => boolean, what: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 15_000);
+        wake = () => ok() && (clearTimeout(t), resolve());
+        wake();
+      });
+    try {
+      await tab("nodes");
+      const from = asked.length;
+      await until(() => asked.length >= from + 6, "two samples of three nodes");
+      assert.deepEqual(asked.slice(from), Array(asked.length - from).fill(false), "no trees for a page on the nodes tab");
+      await tab("supervision");
+      await until(() => asked.slice(from).includes(true), "a sample with trees");
+    } finally {
+      c.nodeRequest = original;
+      wake = () => undefined;
+    }
+  });
+
   test("draws the supervision tree with its child, and follows a restart of the child live", async () => {
     await tab("supervision");
     const child = page.locator('.tree li[data-child="worker"]');
@@ -94,6 +123,73 @@ describe("the observer page", { skip }, () => {
     if (process.env.UPDATE_SCREENSHOT) copyFileSync(path.join(shots, "observer.png"), path.join(__dirname, "..", "..", "..", "docs", "observer.png"));
   });
 
+  test("the detail panel's buttons: a cast changes the state, suspend holds messages until resume, kill ends the process", async () => {
+    const pid = String(await server.coordinator.nodeRequest("n2", { op: "spawn", module: "worker", args: null }));
+    await tab("processes");
+    await page.locator('[data-test="filter"]').fill(pid);
+    await page.locator(`table[data-test="procs"] tbody tr[data-pid="${pid}"]`).click();
+    const detail = page.locator('[data-test="detail"]');
+    const state = detail.locator('[data-test="state"]');
+    const status = detail.locator('[data-test="status"]');
+    await state.getByText("jobs: 0").waitFor();
+    // send a message: a cast, as a person picks it in the list
+    await detail.locator("select").selectOption("cast");
+    await detail.locator('[data-test="message"]').fill('{"job": 1}');
+    await detail.getByRole("button", { name: "send message" }).click();
+    await state.getByText("jobs: 1").waitFor();
+    // suspend: the status says so, and a cast waits in the mailbox, unhandled
+    await detail.getByRole("button", { name: "suspend" }).click();
+    await status.getByText("suspended").waitFor();
+    const info = (await server.coordinator.nodeRequest("n2", { op: "processInfo", pid: parsePid(pid)! })) as { status: string };
+    assert.equal(info.status, "suspended", "the shell's processInfo sees the suspension the page made");
+    await detail.getByRole("button", { name: "send message" }).click();
+    await detail.getByText(/mailbox 1 ·/).waitFor();
+    assert.match((await state.textContent()) ?? "", /jobs: 1/);
+    // resume: the waiting message is handled
+    await detail.getByRole("button", { name: "resume" }).click();
+    await state.getByText("jobs: 2").waitFor();
+    assert.notEqual(await status.textContent(), "suspended");
+    // an info message the worker has no handleInfo for: logged as a warning on n2 (the logs test reads it)
+    await detail.locator("select").selectOption("send");
+    await detail.locator('[data-test="message"]').fill('"stray"');
+    await detail.getByRole("button", { name: "send message" }).click();
+    await detail.getByText("send: done").waitFor();
+    // kill: the panel says the process is gone, and the table no longer lists it
+    await detail.getByRole("button", { name: "kill" }).click();
+    await detail.locator(".error", { hasText: `process ${pid} is not alive` }).waitFor({ timeout: 15_000 });
+    await page.locator(`table[data-test="procs"] tbody tr[data-pid="${pid}"]`).waitFor({ state: "detached", timeout: 15_000 });
+    await page.locator('[data-test="filter"]').fill("");
+    workerPid = pid;
+  });
+
+  test("the logs tab shows each node's lines, filtered by node, level and pid, and follows new lines live", async () => {
+    await tab("logs");
+    const lines = page.locator('[data-test="logs"] .line');
+    await lines.first().waitFor();
+    await page.locator('[data-test="log-node"]').selectOption("n2");
+    await page.locator('[data-test="logs"] .line[data-node="n2"]').first().waitFor();
+    await page.locator('[data-test="logs"] .line:not([data-node="n2"])').first().waitFor({ state: "detached" });
+    await page.locator('[data-test="log-level"]').selectOption("warn");
+    const stray = page.locator('[data-test="logs"] .line', { hasText: "unhandled message" });
+    await stray.filter({ hasText: workerPid }).first().waitFor();
+    await page.locator('[data-test="logs"] .line[data-level="info"]').first().waitFor({ state: "detached" });
+    for (const l of await lines.all()) {
+      assert.equal(await l.getAttribute("data-node"), "n2");
+      assert.ok(["warn", "error", "fatal"].includes((await l.getAttribute("data-level")) ?? ""), "warn and above only");
+    }
+    // live: a new warning on n2 appears without touching the page
+    const other = String(await server.coordinator.nodeRequest("n2", { op: "spawn", module: "worker", args: null }));
+    await server.coordinator.nodeRequest("n2", { op: "send", pid: parsePid(other)!, msg: "live" });
+    await stray.filter({ hasText: other }).waitFor({ timeout: 15_000 });
+    // pid: only the lines about that process
+    await page.locator('[data-test="log-pid"]').fill(other);
+    await page.locator('[data-test="log-pid"]').press("Enter");
+    await stray.filter({ hasText: workerPid }).first().waitFor({ state: "detached" });
+    assert.equal(await stray.filter({ hasText: other }).count(), 1);
+    await page.locator('[data-test="log-pid"]').fill("");
+    await page.locator('[data-test="log-pid"]').press("Enter");
+  });
+
   test("a save appears on the reload timeline with its new version, without reloading the page", async () => {
     await tab("reloads");
     const saved = nextSave(server);
@@ -117,6 +213,56 @@ describe("the observer page", { skip }, () => {
     await fixed;
   });
 
+  test("an aborted reload shows on the timeline with each node's error", async () => {
+    await tab("reloads");
+    const saved = nextSave(server);
+    project.write("src/sum.ts", SUM("v4") + `if (process.env.DEVCLUSTER_NODE === "n2") throw new Error("n2 refuses this version");\n`);
+    const save = await saved;
+    assert.equal(save.report?.ok, false, "the reload was aborted");
+    const entry = page.locator('[data-test="reload"].bad', { hasText: "aborted in prepare" }).first();
+    await entry.waitFor({ timeout: 15_000 });
+    const text = (await entry.textContent()) ?? "";
+    assert.match(text, /n2 error: .*n2 refuses this version/);
+    assert.match(text, /n1 \d+\.\d ms/, "n1 was ready: its time, no error");
+    const fixed = nextSave(server);
+    project.write("src/sum.ts", SUM("v5"));
+    assert.ok((await fixed).report?.ok);
+  });
+
+  test("a reload whose codeChange throws shows each process left on the old version", async () => {
+    const saved = nextSave(server);
+    project.write(
+      "src/worker.ts",
+      `export function init() { return { jobs: 0 }; }
+export function handleCast(_m: unknown, s: { jobs: number }) { return { jobs: s.jobs + 1 }; }
+export function codeChange(_old: string, _s: unknown) { throw new Error("cannot migrate the jobs"); }
+`,
+    );
+    const save = await saved;
+    assert.ok(save.report?.ok, "the reload itself commits");
+    const entry = page.locator('[data-test="reload"]', { hasText: "codeChange failed" }).first();
+    await entry.waitFor({ timeout: 15_000 });
+    assert.match((await entry.textContent()) ?? "", /n1 <n1\.\d+>: codeChange failed, stays on the old version: .*cannot migrate the jobs/);
+  });
+
+  test("the versions panel lists a module's versions and diffs two of them as TypeScript", async () => {
+    await tab("reloads");
+    await page.locator('[data-test="version-module"]').selectOption("sum");
+    const list = page.locator('[data-test="version-list"] tr');
+    // up (v1), saves v2, v3, v5: the compile error and the aborted v4 never ran
+    await list.nth(3).waitFor();
+    assert.equal(await list.count(), 4);
+    const diff = page.locator('[data-test="diff"]');
+    await diff.getByText("TypeScript source of src/sum.ts").waitFor();
+    assert.equal(await diff.locator(".del").count(), 1);
+    assert.match((await diff.locator(".del").textContent()) ?? "", /^- .*step: "v3"/);
+    assert.match((await diff.locator(".add").textContent()) ?? "", /^\+ .*step: "v5"/);
+    // the first version against the current one
+    const first = await page.locator('[data-test="version-from"] option').first().getAttribute("value");
+    await page.locator('[data-test="version-from"]').selectOption(first!);
+    await diff.locator(".del", { hasText: '"v1"' }).waitFor();
+  });
+
   test("a trace started on the page shows a message sent from the shell", async () => {
     await tab("traces");
     await page.locator('[data-test="trace-target"]').fill("sum");
@@ -134,6 +280,7 @@ describe("the observer page", { skip }, () => {
     assert.equal(bare.status, 401);
     const wrong = await fetch(`${base}api/procs`, { headers: { Authorization: "Bearer nope" } });
     assert.equal(wrong.status, 401);
+    for (const data of ["api/logs", "api/history", "api/diff?module=sum&from=0&to=1"]) assert.equal((await fetch(`${base}${data}`)).status, 401, data);
     const right = await fetch(`${base}api/procs?limit=1`, { headers: { Authorization: `Bearer ${server.observer!.token}` } });
     assert.equal(right.status, 200);
     const p = await browser.newPage();

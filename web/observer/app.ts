@@ -13,9 +13,13 @@ import uPlot from "uplot";
 type Any = any;
 
 const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
+/** this page's id on the event stream: it tells the server which tab it shows, so nodes do only the work that tab needs */
+const client = Math.random().toString(36).slice(2);
+let shownTab = "nodes";
 
-async function api(path: string, body?: unknown): Promise<Any> {
+async function api(path: string, body?: unknown, signal?: AbortSignal): Promise<Any> {
   const res = await fetch(path, {
+    ...(signal ? { signal } : {}),
     method: body === undefined ? "GET" : "POST",
     headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -50,7 +54,7 @@ function useStream(): [Store, (s: Store) => void] {
     setStore(s);
   };
   useEffect(() => {
-    const es = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+    const es = new EventSource(`/api/events?token=${encodeURIComponent(token)}&client=${client}&tab=${shownTab}`);
     const on = (name: string, f: (d: Any, s: Store) => Partial<Store>): void =>
       es.addEventListener(name, (e: MessageEvent) => {
         const d = JSON.parse(e.data);
@@ -239,7 +243,8 @@ function Processes({ selected, select, active }: { selected: string; select: (pi
   useEffect(() => {
     if (!active) return;
     load();
-    const t = setInterval(load, 2000);
+    // Every 2 s while the page is seen: a hidden tab asks the nodes for nothing.
+    const t = setInterval(() => document.hidden || load(), 2000);
     return () => clearInterval(t);
   }, [sort, desc, filter, offset, active]);
   const by = (key: string): void => {
@@ -341,7 +346,7 @@ function Detail({ pid, select, trace }: { pid: string; select: (pid: string) => 
     ${
       d &&
       html`<div>
-        <div>${d.module} <span class="tag mono">${short(d.version)}</span> <span class="tag">${d.status}</span></div>
+        <div>${d.module} <span class="tag mono">${short(d.version)}</span> <span class="tag" data-test="status">${d.status}</span></div>
         <div class="muted">mailbox ${d.mailbox} · handled ${d.handled} · state ${d.memory} bytes${d.trapExit ? " · traps exits" : ""}</div>
         <div>links: ${pids(d.links)}</div>
         <div>monitors: ${pids(d.monitors)} · monitored by: ${pids(d.monitoredBy)}</div>
@@ -390,14 +395,190 @@ function Timeline({ store }: { store: Store }) {
           </div>`
         : html`<div class=${`entry ${e.ok ? "" : "bad"}`} data-test="reload">
             <b>${time(e.at)}</b> <span class=${e.ok ? "ok" : "bad"}>${e.ok ? "ok" : `aborted${e.failedIn ? ` in ${e.failedIn}` : ""}`}</span>
+            ${e.rolledBack && html`<span class="muted"> every node is back on the previous versions</span>`}
             <span class="muted"> ${e.ms.toFixed(1)} ms</span>
             <div>${e.modules.map((m: Any) => html`<span class="mono">${m.name}@${short(m.version)} </span>`)}</div>
             <div class="muted">
               ${e.nodes.map((n: Any) => html`<span class=${n.ok ? "" : "bad"}>${n.node} ${n.ok ? `${n.ms.toFixed(1)} ms` : `error: ${n.error ?? "?"}`} · </span>`)}
               ${e.skipped?.length ? `skipped: ${e.skipped.join(", ")}` : ""}
             </div>
+            ${(e.codeChangeFailures ?? []).map(
+              (f: Any) => html`<div class="bad">${f.node} ${f.pid}: codeChange failed, stays on the old version: ${f.error}</div>`,
+            )}
           </div>`,
     )}
+  </div>`;
+}
+
+/** Each module's versions since `up`, and a line diff of two of them (the TypeScript source when the bundles keep it). */
+function Versions({ store }: { store: Store }) {
+  const [report, setReport] = useState<Any>({ modules: [] });
+  const [module, setModule] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const [diff, setDiff] = useState<Any>(undefined);
+  const [error, setError] = useState("");
+  // Reloaded again whenever the timeline grows: a save is a new version.
+  useEffect(() => {
+    api("/api/history").then(setReport, (e) => setError(e.message));
+  }, [store.timeline.length]);
+  const mod = report.modules.find((m: Any) => m.module === module);
+  useEffect(() => {
+    const vs = mod?.versions ?? [];
+    // Default: the last change (the version before the current one, and the current one).
+    if (vs.length >= 2 && (!from || !to)) (setFrom(vs[vs.length - 2].version), setTo(vs[vs.length - 1].version));
+  }, [module, report]);
+  useEffect(() => {
+    setDiff(undefined);
+    if (!module || !from || !to) return;
+    const q = new URLSearchParams({ module, from, to });
+    api(`/api/diff?${q}`).then(
+      (d) => (setDiff(d), setError("")),
+      (e) => setError(e.message),
+    );
+  }, [module, from, to]);
+  const pick = (m: string): void => (setModule(m), setFrom(""), setTo(""));
+  return html`<div class="card" data-test="versions">
+    <h3>versions since up</h3>
+    <div class="toolbar">
+      <select value=${module} onChange=${(e: Any) => pick(e.currentTarget.value)} data-test="version-module">
+        <option value="">module…</option>
+        ${report.modules.map((m: Any) => html`<option value=${m.module}>${m.module} (${m.versions.length})</option>`)}
+      </select>
+      ${
+        mod &&
+        html`<select value=${from} onChange=${(e: Any) => setFrom(e.currentTarget.value)} data-test="version-from">
+            ${mod.versions.map((v: Any) => html`<option value=${v.version}>${short(v.version)} ${v.source} ${time(Date.parse(v.at))}</option>`)}
+          </select>
+          →
+          <select value=${to} onChange=${(e: Any) => setTo(e.currentTarget.value)} data-test="version-to">
+            ${mod.versions.map((v: Any) => html`<option value=${v.version}>${short(v.version)} ${v.source} ${time(Date.parse(v.at))}</option>`)}
+          </select>`
+      }
+    </div>
+    ${
+      mod &&
+      html`<table data-test="version-list">
+        <tbody>
+          ${[...mod.versions].reverse().map(
+            (v: Any) =>
+              html`<tr>
+                <td class="mono">${v.current ? "* " : ""}${short(v.version)}</td>
+                <td>${time(Date.parse(v.at))}</td>
+                <td>${v.source}${v.by ? ` (${v.by})` : ""}</td>
+                <td class="num">${v.size} B</td>
+                <td class="muted">${v.nodes.join(", ")}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>`
+    }
+    ${error && html`<div class="error">${error}</div>`}
+    ${
+      diff &&
+      html`<div data-test="diff">
+        <div class="muted">
+          ${diff.of === "typescript" ? `TypeScript source of ${diff.file} (from the source map)` : `compiled JavaScript (${diff.file}): the bundles keep no source`}${" · "}
+          <span class="ok">+${diff.added}</span> <span class="bad">-${diff.removed}</span>
+        </div>
+        <pre class="diff">
+${diff.lines.map(
+            (l: Any) =>
+              html`<div class=${l.op === "+" ? "add" : l.op === "-" ? "del" : l.op === "…" ? "skip" : ""}>
+                ${l.op === "…" ? `… ${l.text}` : `${l.op} ${l.text}`}
+              </div>`,
+          )}</pre>
+      </div>`
+    }
+  </div>`;
+}
+
+function Reloads({ store }: { store: Store }) {
+  return html`<div class="split">
+    <${Timeline} store=${store} />
+    <${Versions} store=${store} />
+  </div>`;
+}
+
+// ---- logs --------------------------------------------------------------------
+
+const LEVEL_NAMES: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+const KEEP_LINES = 2000;
+
+/** Each node's recent lines, filtered by node, level and pid on the server, following live while the tab is open. */
+function Logs() {
+  const [node, setNode] = useState("");
+  const [level, setLevel] = useState("");
+  const [pid, setPid] = useState("");
+  const [names, setNames] = useState<string[]>([]);
+  const [lines, setLines] = useState<Any[]>([]);
+  const [error, setError] = useState("");
+  const [follow, setFollow] = useState(true);
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    let stop = false;
+    // Leaving the tab or changing a filter ends the waiting request, on the server too.
+    const ac = new AbortController();
+    const q = (extra: Record<string, string>): string => new URLSearchParams({ node, level, pid: pid.trim(), ...extra }).toString();
+    (async () => {
+      try {
+        const first = await api(`/api/logs?${q({ lines: "500" })}`);
+        if (stop) return;
+        setNames(first.names);
+        let kept: Any[] = first.lines;
+        setLines(kept);
+        setError("");
+        let next = first.next;
+        // One request at a time, each waiting on the server for a line: live, with nothing polled.
+        while (!stop) {
+          const more = await api(`/api/logs?${q({ after: String(next) })}`, undefined, ac.signal);
+          if (stop || more.closed) return;
+          next = more.next;
+          if (more.lines.length) {
+            kept = kept.concat(more.lines).slice(-KEEP_LINES);
+            setLines(kept);
+          }
+        }
+      } catch (e: Any) {
+        if (!stop) setError(e.message);
+      }
+    })();
+    return () => {
+      stop = true;
+      ac.abort();
+    };
+  }, [node, level, pid]);
+  useEffect(() => {
+    if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [lines, follow]);
+  const extra = (r: Any): string => {
+    const rest = Object.entries(r).filter(([k]) => !["level", "time", "node", "msg", "pid", "hostname", "stream", "v"].includes(k));
+    return rest.length ? " " + rest.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ") : "";
+  };
+  return html`<div>
+    <div class="toolbar">
+      <select value=${node} onChange=${(e: Any) => setNode(e.currentTarget.value)} data-test="log-node">
+        <option value="">all nodes</option>
+        ${names.map((n) => html`<option value=${n}>${n}</option>`)}
+      </select>
+      <select value=${level} onChange=${(e: Any) => setLevel(e.currentTarget.value)} data-test="log-level">
+        <option value="">any level</option>
+        ${["debug", "info", "warn", "error"].map((l) => html`<option value=${l}>${l} and above</option>`)}
+      </select>
+      <input placeholder="pid, e.g. <n1.5>" value=${pid} onChange=${(e: Any) => setPid(e.currentTarget.value)} data-test="log-pid" size="14" />
+      <label><input type="checkbox" checked=${follow} onChange=${(e: Any) => setFollow(e.currentTarget.checked)} /> follow</label>
+      <span class="muted">${lines.length.toLocaleString()} lines</span>
+    </div>
+    ${error && html`<div class="error">${error}</div>`}
+    <div class="logs" ref=${box} data-test="logs">
+      ${lines.map(
+        (r: Any) =>
+          html`<div class=${`line l${r.level}`} data-node=${r.node} data-level=${LEVEL_NAMES[r.level] ?? r.level}>
+            <span class="muted">${new Date(r.time).toISOString().slice(11, 23)}</span> <b class="node">${r.node}</b>
+            <span class="lvl">${LEVEL_NAMES[r.level] ?? r.level}</span> ${r.msg}<span class="muted">${extra(r)}</span>
+          </div>`,
+      )}
+    </div>
   </div>`;
 }
 
@@ -468,12 +649,17 @@ function Traces({ store, preset }: { store: Store; preset: string }) {
 
 // ---- the page ----------------------------------------------------------------
 
-const TABS = ["nodes", "supervision", "processes", "reloads", "traces"] as const;
+const TABS = ["nodes", "supervision", "processes", "reloads", "logs", "traces"] as const;
 
 function App() {
   const [refused, setRefused] = useState(token ? "" : "This address has no token.");
   const [store] = useStream();
-  const [tab, setTab] = useState<string>("nodes");
+  const [tab, setTabState] = useState<string>("nodes");
+  const setTab = (t: string): void => {
+    shownTab = t;
+    setTabState(t);
+    api("/api/view", { client, tab: t }).catch(() => undefined);
+  };
   const [selected, setSelected] = useState("");
   const [preset, setPreset] = useState("");
   useEffect(() => {
@@ -502,7 +688,8 @@ function App() {
           ${selected ? html`<${Detail} pid=${selected} select=${setSelected} trace=${trace} />` : html`<p class="muted">Select a process to see its state.</p>`}
         </div>`
       }
-      ${tab === "reloads" && html`<${Timeline} store=${store} />`} ${tab === "traces" && html`<${Traces} store=${store} preset=${preset} />`}
+      ${tab === "reloads" && html`<${Reloads} store=${store} />`} ${tab === "logs" && html`<${Logs} />`}
+      ${tab === "traces" && html`<${Traces} store=${store} preset=${preset} />`}
     </main>
   </div>`;
 }
