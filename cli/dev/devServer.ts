@@ -12,7 +12,7 @@ import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
 import { clearRunning, keysFile, readRunning, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "./pendingSaves";
-import { Watcher, type ChangeBatch } from "./watcher";
+import { Watcher, mergeBatches, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
 import { RestartNotice, jsonContent } from "./restartNotice";
 import { ObserverServer } from "../observer/server";
@@ -64,6 +64,8 @@ export class DevServer extends EventEmitter {
   private configWatcher?: FSWatcher;
   private closing?: Promise<void>;
   private saves: Promise<unknown> = Promise.resolve();
+  /** batches that arrived while a save was in flight, merged into the next one */
+  private waiting?: ChangeBatch;
   private readonly startedAt = performance.now();
 
   private constructor(private readonly opts: DevServerOptions) {
@@ -149,8 +151,20 @@ export class DevServer extends EventEmitter {
     if (this.opts.watch !== false) {
       this.watcher = new Watcher({ srcDir: config.srcDir, quietMs: this.opts.quietMs });
       this.watcher.on("batch", (batch) => {
-        // Saves go one after another: a reload never overtakes the one before it.
-        this.saves = this.saves.then(() => this.onBatch(batch)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
+        // Saves go one after another: a reload never overtakes the one before it. What arrives while one is
+        // in flight (the rest of a burst) is merged into one next batch, not one transaction per event.
+        if (this.waiting) {
+          this.waiting = mergeBatches(this.waiting, batch);
+          return;
+        }
+        this.waiting = batch;
+        this.saves = this.saves
+          .then(() => {
+            const next = this.waiting!;
+            this.waiting = undefined;
+            return this.onBatch(next);
+          })
+          .catch((err: unknown) => this.log.error({ err }, "reload failed"));
       });
       await this.watcher.start();
       this.watchDependencies();
