@@ -139,9 +139,11 @@ export type ControlMessage =
   | { type: "peers"; peers: PeerInfo[] }
   | { type: "started"; node: string; ms: number }
   | { type: "startFailed"; node: string; error: WireError }
-  | { type: "prepare"; reload: number; bundles: Bundle[]; force: boolean }
+  /** `commit`: the only node of this reload commits as soon as it is ready and answers `committed` alone (one phase) */
+  | { type: "prepare"; reload: number; bundles: Bundle[]; force: boolean; commit?: boolean }
   | { type: "ready"; reload: number; node: string; ms: number }
-  | { type: "failed"; reload: number; node: string; error: WireError }
+  /** `atCommit`: refused at COMMIT (a deferred top level threw; the node is back on its previous versions) */
+  | { type: "failed"; reload: number; node: string; error: WireError; atCommit?: boolean }
   | { type: "commit"; reload: number }
   | { type: "abort"; reload: number }
   | { type: "committed"; reload: number; node: string; ms: number; codeChangeFailures: { pid: Pid; error: WireError }[] }
