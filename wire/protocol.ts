@@ -290,7 +290,9 @@ function decodeWith<M>(frame: Buffer | undefined, shapes: Record<string, Shape>)
   return problem ? { ok: false, reason: problem } : { ok: true, msg: value as M };
 }
 
-export const encode = (msg: ControlMessage | PeerMessage | ClientMessage): Buffer => encodeValue(msg);
+export const encode = (msg: ControlMessage | PeerMessage | ClientMessage): Buffer => encodeValue(msg, false);
+/** A peer message carrying user values: encoding it is the sender check too (NotSendable naming the field), one walk. */
+export const encodeChecked = (msg: PeerMessage): Buffer => encodeValue(msg, true);
 
 /** Never throws: a bad frame comes back as `{ ok: false, reason }`. */
 export const decodeControl = (frame: Buffer | undefined): Decoded<ControlMessage> => decodeWith(frame, CONTROL);

@@ -89,6 +89,14 @@ export class PeerLinks {
     return true;
   }
 
+  /** An encoded message (protocol `encodeChecked`); false as for {@link send}. */
+  sendFrame(node: string, frame: Buffer): boolean {
+    const peer = this.peers.get(node);
+    if (!peer || !peer.reachable) return false;
+    peer.outbox.push([frame]);
+    return true;
+  }
+
   private drop(name: string): void {
     const peer = this.peers.get(name);
     if (!peer) return;
