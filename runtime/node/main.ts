@@ -1,3 +1,4 @@
+import * as path from "node:path";
 /**
  * A node's OS process. Started by the launcher (or `devcluster node --join`)
  * with its name, the coordinator endpoint and the key file in the environment.
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
     name,
     coordinator: need("DEVCLUSTER_COORDINATOR"),
     keys: loadKeys(need("DEVCLUSTER_KEYS")),
+    // beside keys.json in .devcluster (0700): peers on this host meet there over ipc
+    ipcDir: path.join(path.dirname(need("DEVCLUSTER_KEYS")), "ipc"),
     srcDir: need("DEVCLUSTER_SRC"),
     log,
   });

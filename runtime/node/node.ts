@@ -43,6 +43,8 @@ export interface NodeOptions {
   keys: ClusterKeys;
   srcDir: string;
   log: Logger;
+  /** where peers on this host meet over ipc (`.devcluster/ipc`, 0700); tcp only without it */
+  ipcDir?: string;
 }
 
 /**
@@ -125,11 +127,17 @@ export class ClusterNode implements Runtime {
     const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
     this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
-    this.links = new PeerLinks(opts.name, opts.keys, opts.log, {
-      message: (msg) => this.onPeer(msg),
-      down: (node) => this.lost(node),
-      up: (node) => this.signals.nodeUp(node),
-    });
+    this.links = new PeerLinks(
+      opts.name,
+      opts.keys,
+      opts.log,
+      {
+        message: (msg) => this.onPeer(msg),
+        down: (node) => this.lost(node),
+        up: (node) => this.signals.nodeUp(node),
+      },
+      opts.ipcDir,
+    );
   }
 
   /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */

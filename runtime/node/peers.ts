@@ -2,6 +2,7 @@ import type { Dealer, Router } from "zeromq";
 import type { Logger } from "../../wire/log";
 import { decodePeer, encode, type PeerInfo, type PeerMessage } from "../../wire/protocol";
 import { ZapHandler, type ClusterKeys } from "../../wire/security";
+import { bindIpcAlias, localRoute } from "../../wire/ipc";
 import { Outbox, bindLoopback, secureDealer, secureRouter, unpackFrame } from "../../wire/transport";
 
 interface Peer {
@@ -37,6 +38,8 @@ export class PeerLinks {
     private readonly keys: ClusterKeys,
     private readonly log: Logger,
     private readonly events: PeerEvents,
+    /** `.devcluster/ipc`: peers on this host talk over ipc (wire/ipc.ts); undefined for tcp only */
+    private readonly ipcDir?: string,
   ) {
     this.router = secureRouter(keys);
   }
@@ -46,6 +49,7 @@ export class PeerLinks {
     // Only the cluster's key gets in: without a ZAP handler libzmq would admit any CURVE client that knows the server key.
     this.zap = await ZapHandler.start(this.keys, this.log);
     const endpoint = await bindLoopback(this.router);
+    await bindIpcAlias(this.router, this.ipcDir, endpoint);
     void this.serve();
     return endpoint;
   }
@@ -70,7 +74,7 @@ export class PeerLinks {
       // A new endpoint is a new incarnation: the old one's processes are gone.
       if (known) this.drop(name);
       const socket = secureDealer(this.keys, this.self);
-      socket.connect(endpoint);
+      socket.connect(localRoute(this.ipcDir, endpoint));
       const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"), true);
       const peer: Peer = { endpoint, socket, outbox, reachable: true };
       this.peers.set(name, peer);
