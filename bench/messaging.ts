@@ -321,16 +321,17 @@ export async function runMessagingBench(): Promise<void> {
   const floor = [...(await zmqRows()), ...tcp, ...ipc];
   table("4. devcluster processes (2 nodes, one machine)", [...processes, boot]);
   table("4b. floor, same run", [...floor, functionRow()]);
-  // each figure beside its floor: the call's round trip against the raw two-process round trip over the transport the peers use (tcp)
+  // each figure beside its floor: the call's round trip against the raw two-process round trip over the transport
+  // the peers use on one host (ipc, wire/ipc.ts), tcp beside it
   const num = (rows: Row[], label: string): number => parseFloat((rows.find((r) => r[0].startsWith(label))?.[1] ?? "").replace(/,/g, ""));
   const ratio = (a: number, b: number): string => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "-");
   const callMed = num(processes, "cross-node call round trip, median");
   const callP99 = num(processes, "cross-node call round trip, p99");
-  const rawMed = num(tcp, "raw zeromq round trip, two processes, tcp, median");
-  const rawP99 = num(tcp, "raw zeromq round trip, two processes, tcp, p99");
+  const rawMed = num(ipc, "raw zeromq round trip, two processes, ipc, median");
+  const rawP99 = num(ipc, "raw zeromq round trip, two processes, ipc, p99");
   table("4d. beside the floor", [
-    ["call round trip median / raw two-process tcp median", ratio(callMed, rawMed), `${us(callMed)} / ${us(rawMed)} (ipc raw: ${ipc[0]![1].trim()})`],
-    ["call round trip p99 / raw two-process tcp p99", ratio(callP99, rawP99), `${us(callP99)} / ${us(rawP99)}`],
+    ["call round trip median / raw two-process ipc median", ratio(callMed, rawMed), `${us(callMed)} / ${us(rawMed)} (tcp raw: ${tcp[0]![1].trim()})`],
+    ["call round trip p99 / raw two-process ipc p99", ratio(callP99, rawP99), `${us(callP99)} / ${us(rawP99)}`],
   ]);
   table("4c. the observer page's cost (2 nodes)", await observerRows());
 }
