@@ -127,7 +127,14 @@ export const allNodePids = new Set<number>();
 export async function startCluster(project: Project, quietMs = DEFAULT_QUIET_MS, readyTimeoutMs = 60_000): Promise<Cluster & { startMs: number }> {
   const logs = new LogSink();
   const t0 = performance.now();
-  const server = await DevServer.start({ configPath: project.configPath, logFormat: "json", out: logs, quietMs });
+  const start = (): Promise<DevServer> => DevServer.start({ configPath: project.configPath, logFormat: "json", out: logs, quietMs });
+  // libzmq frees a closed socket's inproc endpoint (the ZAP handler's) in its reaper thread: a dev server started
+  // in this process right after one closed can find it still taken. Once more after a moment, as a new process would.
+  const server = await start().catch(async (err: unknown) => {
+    if (!/already in use/i.test((err as Error).message)) throw err;
+    await sleep(200);
+    return start();
+  });
   const osPids = new Set<number>();
   const note = (pid: number | undefined): void => {
     if (pid === undefined) return;

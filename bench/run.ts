@@ -6,6 +6,8 @@
  *   node dist/bench/run.js procs      3: reload vs number of live processes
  *   node dist/bench/run.js messaging  4: call round trip, cast throughput, memory per process, boot, beside the zeromq floor
  *   --sizes=1,3   cluster sizes for save   --quick   few iterations (smoke run)
+ *   --no-restart  save-to-live and its floor only (no restart baseline): for A/B runs of one change
+ *   --saves=N     saves per size   --quiet-ms=N  the watcher's quiet window (default the dev server's)
  */
 import { performance } from "node:perf_hooks";
 import { leftoverNodePids, machineHeader, progress, runtimeProcessesOnMachine } from "./lib";
@@ -36,6 +38,11 @@ async function main(): Promise<number> {
     Object.assign(saveOpts, { sizes: [1, 3], warmup: 1, saves: 5, restarts: () => 2, plainRestarts: () => 2, processRestarts: () => 2 });
     Object.assign(procsOpts, { counts: [1, 1000], reloads: 3, codeChangeReloads: () => 3 });
   }
+  if (flags.includes("--no-restart")) Object.assign(saveOpts, { restarts: () => 0, plainRestarts: () => 0, processRestarts: () => 0 });
+  const quietFlag = flags.find((f) => f.startsWith("--quiet-ms="));
+  if (quietFlag) saveOpts.quietMs = Number(quietFlag.slice("--quiet-ms=".length));
+  const savesFlag = flags.find((f) => f.startsWith("--saves="));
+  if (savesFlag) saveOpts.saves = Number(savesFlag.slice("--saves=".length));
   if (sizesFlag)
     saveOpts.sizes = sizesFlag
       .slice("--sizes=".length)

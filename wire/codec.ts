@@ -1,5 +1,6 @@
 import { deserialize, serialize } from "node:v8";
 import { Pid } from "./pid";
+import { NotSendable, checkSendable } from "./sendable";
 
 /**
  * Values cross node boundaries as V8's structured clone (Map, Set, Date,
@@ -79,49 +80,126 @@ function untagPids(value: unknown): unknown {
   return value;
 }
 
-/**
- * Whether JSON carries the value exactly: plain objects and arrays of
- * strings, finite numbers (not -0), booleans and null, no cycles, nothing
- * undefined. Most messages are like that, and JSON encodes and decodes a
- * small message several times faster than V8's serializer (which costs a
- * few microseconds per call whatever the size), so those take JSON.
- */
-function isPlainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case "object": {
-      if (value === null) return true;
-      if (depth > 32) return false;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
-        return true;
-      }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return false;
-      for (const key in value) {
-        if (key === "__proto__" || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
-      }
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
 /** V8's serialization starts with its version tag; JSON text never does. */
 const V8_TAG = 0xff;
 
-export function encodeValue(value: unknown): Buffer {
-  if (isPlainJson(value, 0)) return Buffer.from(JSON.stringify(value));
+/** A tagged pid as JSON.stringify writes it: a JSON frame without this text has no pid to untag. */
+const PID_TAG_JSON = Buffer.from(JSON.stringify(PID_TAG).slice(1, -1));
+
+/** Thrown inside the walk: a function or symbol, with the field path gathered on the way out (innermost last). */
+class Unsendable {
+  readonly segments: (string | number)[] = [];
+  constructor(readonly what: string) {}
+}
+
+/** Thrown inside the walk: a value JSON does not carry (Map, Date, a class instance, a cycle...): the general path takes it. */
+const GENERAL = Symbol("general");
+
+/** Set by {@link plain} when JSON would not carry a value exactly (-0, NaN, undefined, a hole, a BigInt, `__proto__`). */
+let notJson = false;
+
+/**
+ * The one walk of a message on its way out: checks that it can travel (a
+ * function or symbol throws), tells whether JSON carries it exactly, and tags
+ * its pids (copy-on-write), so a message of plain data with pids in it (a
+ * call's `from`, a reply holding pids) still travels as JSON. Before, a
+ * message was walked three times: the sender check, the JSON-or-V8 choice and
+ * the pid tagging. Anything else (Map, Set, Date, typed arrays, class
+ * instances, deep or cyclic values) throws GENERAL and takes the general path.
+ */
+function plain(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (!Number.isFinite(value) || Object.is(value, -0)) notJson = true;
+      return value;
+    case "undefined":
+    case "bigint":
+      notJson = true;
+      return value;
+    case "function":
+      throw new Unsendable("a function");
+    case "symbol":
+      throw new Unsendable("a symbol");
+  }
+  if (value === null) return value;
+  if (depth > 32) throw GENERAL;
+  if (value instanceof Pid) return { [PID_TAG]: [value.node, value.id] };
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) {
+        notJson = true;
+        continue;
+      }
+      const v: unknown = value[i];
+      let t: unknown;
+      try {
+        t = plain(v, depth + 1);
+      } catch (err) {
+        if (err instanceof Unsendable) err.segments.push(i);
+        throw err;
+      }
+      if (t !== v) (out ??= value.slice())[i] = t;
+    }
+    return out ?? value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw GENERAL;
+  let out: Record<string, unknown> | undefined;
+  for (const key in value) {
+    if (key === "__proto__") notJson = true;
+    const v = (value as Record<string, unknown>)[key];
+    let t: unknown;
+    try {
+      t = plain(v, depth + 1);
+    } catch (err) {
+      if (err instanceof Unsendable) err.segments.push(key);
+      throw err;
+    }
+    if (t !== v) (out ??= { ...(value as Record<string, unknown>) })[key] = t;
+  }
+  return out ?? value;
+}
+
+/** `msg.to[2]`, as the sender check names fields; the root segment is the message's own field name. */
+function pathOf(segments: (string | number)[]): string {
+  let path = "";
+  for (const s of segments.reverse()) {
+    if (typeof s === "number") path += `[${s}]`;
+    else if (path === "") path = s;
+    else path += /^[A-Za-z_$][\w$]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`;
+  }
+  return path;
+}
+
+/**
+ * `checked`: the value is a message from user code, which must be able to
+ * travel (wire/sendable.ts): a function, symbol or class instance throws
+ * NotSendable naming the field, in the same walk that encodes it.
+ */
+export function encodeValue(value: unknown, checked = false): Buffer {
+  notJson = false;
+  try {
+    const tagged = plain(value, 0);
+    if (!notJson) return Buffer.from(JSON.stringify(tagged));
+    return serialize(tagged);
+  } catch (err) {
+    if (err instanceof Unsendable) {
+      if (checked) throw new NotSendable(pathOf(err.segments), err.what);
+    } else if (err !== GENERAL) throw err;
+  }
+  if (checked) checkSendable(value, "");
   return serialize(tagPids(value, new Set()));
 }
 
 /** Throws on bytes that are neither; callers treat that as a bad frame. */
 export function decodeValue(bytes: Buffer): unknown {
-  if (bytes[0] !== V8_TAG) return JSON.parse(bytes.toString("utf8")) as unknown;
+  if (bytes[0] !== V8_TAG) {
+    const value = JSON.parse(bytes.toString("utf8")) as unknown;
+    return bytes.includes(PID_TAG_JSON) ? untagPids(value) : value;
+  }
   return untagPids(deserialize(bytes));
 }

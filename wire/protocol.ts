@@ -153,9 +153,11 @@ export type ControlMessage =
   | { type: "refused"; reason: string }
   | { type: "started"; node: string; ms: number }
   | { type: "startFailed"; node: string; error: WireError }
-  | { type: "prepare"; reload: number; bundles: Bundle[]; force: boolean }
+  /** `commit`: the only node of this reload commits as soon as it is ready and answers `committed` alone (one phase) */
+  | { type: "prepare"; reload: number; bundles: Bundle[]; force: boolean; commit?: boolean }
   | { type: "ready"; reload: number; node: string; ms: number }
-  | { type: "failed"; reload: number; node: string; error: WireError }
+  /** `atCommit`: refused at COMMIT (a deferred top level threw; the node is back on its previous versions) */
+  | { type: "failed"; reload: number; node: string; error: WireError; atCommit?: boolean }
   | { type: "commit"; reload: number }
   | { type: "abort"; reload: number }
   | { type: "committed"; reload: number; node: string; ms: number; codeChangeFailures: { pid: Pid; error: WireError }[] }
@@ -308,7 +310,9 @@ function decodeWith<M>(frame: Buffer | undefined, shapes: Record<string, Shape>)
   return problem ? { ok: false, reason: problem } : { ok: true, msg: value as M };
 }
 
-export const encode = (msg: ControlMessage | PeerMessage | ClientMessage): Buffer => encodeValue(msg);
+export const encode = (msg: ControlMessage | PeerMessage | ClientMessage): Buffer => encodeValue(msg, false);
+/** A peer message carrying user values: encoding it is the sender check too (NotSendable naming the field), one walk. */
+export const encodeChecked = (msg: PeerMessage): Buffer => encodeValue(msg, true);
 
 /** Never throws: a bad frame comes back as `{ ok: false, reason }`. */
 export const decodeControl = (frame: Buffer | undefined): Decoded<ControlMessage> => decodeWith(frame, CONTROL);

@@ -71,7 +71,12 @@ function walk(value: unknown, path: string, seen: Set<object>): void {
   }
   if (!isPlain(value)) throw new NotSendable(path, describeKind(value));
   for (const key of Object.keys(value))
-    walk((value as Record<string, unknown>)[key], /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, seen);
+    walk(
+      (value as Record<string, unknown>)[key],
+      // an empty root: the value is a whole message whose fields name themselves (msg, args)
+      path === "" ? key : /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`,
+      seen,
+    );
 }
 
 /** Throws {@link NotSendable} (code `not_serializable`) naming the first field that cannot travel. */

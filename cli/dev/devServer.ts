@@ -12,7 +12,7 @@ import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
 import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "./pendingSaves";
-import { Watcher, type ChangeBatch } from "./watcher";
+import { Watcher, mergeBatches, type ChangeBatch } from "./watcher";
 import { reloadLogLine } from "../views/reloadReport";
 import { LOCK_FILES, RestartNotice, changedParts, dependencyState, jsonContent, type DependencyState } from "./restartNotice";
 import { diskDrift } from "./diskDrift";
@@ -75,6 +75,8 @@ export class DevServer extends EventEmitter {
   /** this `up` holds the project's lock (released last at close) */
   private locked = false;
   private saves: Promise<unknown> = Promise.resolve();
+  /** batches that arrived while a save was in flight, merged into the next one */
+  private waiting?: ChangeBatch;
   private readonly startedAt = performance.now();
 
   private constructor(private readonly opts: DevServerOptions) {
@@ -182,8 +184,20 @@ export class DevServer extends EventEmitter {
     if (this.opts.watch !== false) {
       this.watcher = new Watcher({ srcDir: config.srcDir, quietMs: this.opts.quietMs });
       this.watcher.on("batch", (batch) => {
-        // Saves go one after another: a reload never overtakes the one before it.
-        this.saves = this.saves.then(() => this.onBatch(batch)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
+        // Saves go one after another: a reload never overtakes the one before it. What arrives while one is
+        // in flight (the rest of a burst) is merged into one next batch, not one transaction per event.
+        if (this.waiting) {
+          this.waiting = mergeBatches(this.waiting, batch);
+          return;
+        }
+        this.waiting = batch;
+        this.saves = this.saves
+          .then(() => {
+            const next = this.waiting!;
+            this.waiting = undefined;
+            return this.onBatch(next);
+          })
+          .catch((err: unknown) => this.log.error({ err }, "reload failed"));
       });
       await this.watcher.start();
       if (this.opts.typecheck) this.startTypeChecker(this.opts.typecheck === "strict");

@@ -155,9 +155,13 @@ export class ReloadTransactions {
       return { ok: false, modules: list, nodes: [], ms: performance.now() - t0, failedIn: "prepare", skipped, silent: skipped, decideMs: timeout };
     }
     const bundles = modules.map(toBundle);
-    const prepareMsg = encode({ type: "prepare", reload, bundles, force });
+    // One node is the whole reload: it commits as soon as it is ready, saving a round trip. PREPARE
+    // refuses just what it refuses in two phases, and a refusal still switches nothing.
+    const onePhase = nodes.length === 1;
+    const prepareMsg = encode({ type: "prepare", reload, bundles, force, ...(onePhase ? { commit: true } : {}) });
     // One encoding for every node: the bundles are the bulk of the bytes.
     for (const n of nodes) this.host.push(n, prepareMsg);
+    if (onePhase) return this.onePhase(reload, nodes[0]!, modules, opts.store ?? "commit", t0, skipped);
     const prepared = await this.collect(reload, nodes, timeout, "prepare");
     const t1 = performance.now();
     const silent = nodes.filter((n) => isSilent(prepared.get(n)));
@@ -244,5 +248,47 @@ export class ReloadTransactions {
       ...(failures.length ? { codeChangeFailures: failures } : {}),
     };
     return report;
+  }
+
+  /** The answer of the one node of a one-phase reload: `committed`, or `failed` in prepare or (atCommit) in commit. */
+  private async onePhase(
+    reload: number,
+    node: string,
+    modules: CompiledModule[],
+    store: "commit" | "rollback" | "keep",
+    t0: number,
+    skipped: string[],
+  ): Promise<ReloadReport> {
+    const a = (await this.collect(reload, [node], this.timeoutMs, "prepare and commit")).get(node)!;
+    const t1 = performance.now();
+    const list = modules.map((m) => ({ name: m.name, version: m.version }));
+    const rest = skipped.length ? { skipped } : {};
+    if (a.type === "committed") {
+      if (store === "commit") this.host.store.commit(modules);
+      else if (store === "rollback") this.host.store.rollback(modules);
+      this.host.committed(node, modules);
+      const failures = a.codeChangeFailures.map((f) => ({ node, pid: f.pid.toString(), error: f.error }));
+      return {
+        ok: true,
+        modules: list,
+        nodes: [{ node, ok: true, ms: a.ms }],
+        ms: t1 - t0,
+        skewMs: 0,
+        phases: { prepareMs: t1 - t0, commitMs: 0 },
+        ...rest,
+        ...(failures.length ? { codeChangeFailures: failures } : {}),
+      };
+    }
+    const atCommit = a.type === "failed" && a.atCommit === true;
+    return {
+      ok: false,
+      failedIn: atCommit ? "commit" : "prepare",
+      // refused at commit: the node put its previous versions back itself
+      ...(atCommit ? { rolledBack: true } : {}),
+      modules: list,
+      nodes: [{ node, ok: false, ms: 0, error: a.type === "failed" ? a.error : wire("error", "unexpected answer") }],
+      ms: t1 - t0,
+      ...rest,
+    };
   }
 }

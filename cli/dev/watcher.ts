@@ -27,11 +27,17 @@ export interface WatcherEvents {
 }
 
 /**
- * Quiet time that ends a burst. Every millisecond here is on the save-to-live
- * path; a `git checkout` writes its files well within it (a burst that keeps
- * going is still cut at MAX_BATCH_DELAY_MS).
+ * Quiet time that ends a burst; 0 (the default) starts on the first event:
+ * the batch is flushed once the events chokidar delivers in the same turn of
+ * the event loop are in (setImmediate), with no timer. Every millisecond here
+ * was on the save-to-live path (2 ms of window cost 2-3 ms of timer slop on a
+ * loaded machine). The rest of a burst (a `git checkout` writing ten files)
+ * comes in while that batch's transaction runs, and the dev server makes
+ * everything that arrived meanwhile the next batch; a split burst never leaves
+ * a node on a broken mix, since the pending-saves check holds any set that is
+ * not consistent until the rest of it is in (docs/design.md §3).
  */
-export const DEFAULT_QUIET_MS = 2;
+export const DEFAULT_QUIET_MS = 0;
 
 /** A batch is sent at the latest this long after its first event, however busy the burst. */
 const MAX_BATCH_DELAY_MS = 50;
@@ -48,10 +54,11 @@ const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
 /**
  * Watches the source folder's module files (`.ts`/`.tsx`, not `.d.ts`, not in
  * node_modules) and the files esbuild bundles into them (`.json` and the
- * other files its loaders handle), and emits one `"batch"` per burst of changes: a `git checkout`
- * of ten files is one reload, not ten. A batch is flushed after `quietMs`
- * without a new event, and never later than 50 ms after its first event, so a
- * steady stream of writes cannot hold a reload back.
+ * other files its loaders handle), and emits one `"batch"` per burst of changes. With
+ * the default `quietMs` of 0 a batch leaves on its first event (what chokidar
+ * delivers in the same turn joins it); with a `quietMs` it is flushed after
+ * that long without a new event, and never later than 50 ms after its first
+ * event, so a steady stream of writes cannot hold a reload back.
  *
  * Editors that save by writing a temporary file and renaming it over the
  * original produce one change of the original (chokidar's `atomic`).
@@ -75,6 +82,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private pending = new Set<string>();
   private firstEventAt = 0;
   private quietTimer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private ready: (() => void) | undefined;
   private maxTimer: NodeJS.Timeout | undefined;
   /** what each recently changed file looked like when we handed it out */
@@ -156,6 +164,10 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       this.maxTimer = setTimeout(() => this.flush(), MAX_BATCH_DELAY_MS);
     }
     this.pending.add(file);
+    if (this.quietMs <= 0) {
+      this.immediate ??= setImmediate(() => this.flush());
+      return;
+    }
     if (this.quietTimer) clearTimeout(this.quietTimer);
     this.quietTimer = setTimeout(() => this.flush(), this.quietMs);
   }
@@ -181,7 +193,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private clearTimers(): void {
     if (this.quietTimer) clearTimeout(this.quietTimer);
     if (this.maxTimer) clearTimeout(this.maxTimer);
-    this.quietTimer = this.maxTimer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.quietTimer = this.maxTimer = this.immediate = undefined;
   }
 }
 
@@ -204,4 +217,13 @@ const ASSET_FILE = /\.(json|txt|js|mjs|cjs|jsx)$/;
 
 function isWatchedFile(file: string): boolean {
   return isModuleFile(file) || ASSET_FILE.test(file);
+}
+
+/** Two batches as one, later state winning: a file changed then removed is removed, and the reverse is changed. */
+export function mergeBatches(a: ChangeBatch, b: ChangeBatch): ChangeBatch {
+  const changed = new Set(a.changed);
+  const removed = new Set(a.removed);
+  for (const f of b.changed) (changed.add(f), removed.delete(f));
+  for (const f of b.removed) (removed.add(f), changed.delete(f));
+  return { changed: [...changed].sort(), removed: [...removed].sort(), assets: [...new Set([...a.assets, ...b.assets])].sort(), firstEventAt: a.firstEventAt };
 }

@@ -5,6 +5,7 @@ import type { Logger } from "../../wire/log";
 import { HotInstance, type HotContext } from "./hot";
 import { ModuleEntry, rawExports, type Instance } from "./moduleTable";
 import type { Bundle } from "../../wire/protocol";
+import { needsTimeLimit } from "./watchdog";
 import { ClusterError } from "../../wire/errors";
 import { instrument, LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
 import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
@@ -121,6 +122,8 @@ export class ModuleTable {
   private readonly listeners: ((changed: Change[]) => void)[] = [];
   private readonly srcDir: string;
   private readonly timeout: number;
+  /** the code of the bundles of the PREPARE under way, by module, for needsTimeLimit */
+  private batchCode = new Map<string, string>();
 
   constructor(private readonly opts: ModuleTableOptions) {
     this.srcDir = path.resolve(opts.srcDir);
@@ -167,6 +170,7 @@ export class ModuleTable {
     const items: PreparedModule[] = [];
     let evaluating: HotInstance | undefined;
     let defer = false;
+    this.batchCode = new Map(bundles.map((b) => [b.name, b.code]));
     try {
       for (const b of bundles) {
         const entry = this.entries.get(b.name)!;
@@ -186,12 +190,14 @@ export class ModuleTable {
         evaluating = undefined;
       }
     } catch (err) {
+      this.batchCode = new Map();
       evaluating?.close();
       for (const i of items) i.instance?.hot.close();
       for (const name of batch) this.entries.get(name)!.unstage();
       for (const name of created) this.entries.delete(name);
       throw err;
     }
+    this.batchCode = new Map();
     for (const name of batch) this.entries.get(name)!.unstage();
     return new PreparedLoad(items, created);
   }
@@ -472,6 +478,7 @@ export class ModuleTable {
       throw evalFailed(bundle.name, err, this.srcDir);
     }
     m.exports = {};
+    const limited = needsTimeLimit(bundle.code, (n) => this.batchCode.get(n) ?? this.entries.get(n)?.current?.code);
     const run = (): void => {
       const g = globalThis as Record<symbol, unknown>;
       const outer = g[EVAL_SLOT];
@@ -480,7 +487,9 @@ export class ModuleTable {
         return define.call(m.exports, m.exports, require, m, filename, dirname, hot, live);
       };
       try {
-        RUN_EVAL.runInThisContext({ timeout: this.timeout });
+        // The time limit costs a thread per evaluation; a top level that cannot loop runs without it (watchdog.ts).
+        if (limited) RUN_EVAL.runInThisContext({ timeout: this.timeout });
+        else (g[EVAL_SLOT] as () => unknown)();
       } catch (err) {
         if (isLoadError(err)) throw err;
         if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {

@@ -44,16 +44,20 @@ export class Reloads {
     const t0 = performance.now();
     try {
       this.prepared.set(msg.reload, { load: host.table.prepare(msg.bundles, { force: msg.force }), force: msg.force, modules: msg.bundles.map((b) => b.name) });
-      host.toCoordinator({ type: "ready", reload: msg.reload, node: host.node, ms: performance.now() - t0 });
     } catch (err) {
       host.log.warn({ err, reload: msg.reload }, "prepare failed");
       host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed") });
+      return;
     }
+    // One phase: this node is the whole reload, so ready means commit; the coordinator waits for `committed` (or `failed`) only.
+    if (msg.commit) return this.commit({ type: "commit", reload: msg.reload }, performance.now() - t0);
+    host.toCoordinator({ type: "ready", reload: msg.reload, node: host.node, ms: performance.now() - t0 });
   }
 
-  commit(msg: Extract<ControlMessage, { type: "commit" }>): void {
+  /** `preparedMs`: the prepare time of a one-phase reload, counted into the node's time */
+  commit(msg: Extract<ControlMessage, { type: "commit" }>, preparedMs = 0): void {
     const { host } = this;
-    const t0 = performance.now();
+    const t0 = performance.now() - preparedMs;
     const p = this.prepared.get(msg.reload);
     this.prepared.delete(msg.reload);
     if (!p) return;
@@ -65,7 +69,7 @@ export class Reloads {
     } catch (err) {
       // A module deferred to COMMIT threw; the table has put its previous versions back (docs/design.md §6). The coordinator rolls back the nodes where it did not throw.
       host.log.warn({ err, reload: msg.reload }, "commit failed; the previous versions run again");
-      host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed") });
+      host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed"), atCommit: true });
       return;
     }
     // codeChange runs in the processes, between their messages; waiting for it here would stall the control loop (pings, names, the next reload) behind a slow handler.

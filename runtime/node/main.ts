@@ -1,3 +1,4 @@
+import * as path from "node:path";
 /**
  * A node's OS process. Started by the launcher (or `devcluster node --join`)
  * with its name, the coordinator endpoint and the key file in the environment.
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
     name,
     coordinator: need("DEVCLUSTER_COORDINATOR"),
     keys: loadKeys(need("DEVCLUSTER_KEYS")),
+    // Nodes `up` started keep their keys in .devcluster/, whose ipc/ folder is theirs; a joined node's key file may lie anywhere, so it stays on tcp.
+    ...(joined ? {} : { ipcDir: path.join(path.dirname(need("DEVCLUSTER_KEYS")), "ipc") }),
     srcDir: need("DEVCLUSTER_SRC"),
     log,
     ...(process.env.DEVCLUSTER_HOST ? { host: process.env.DEVCLUSTER_HOST } : {}),

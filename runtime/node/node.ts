@@ -13,6 +13,8 @@ import { Timers } from "../process/timers";
 import type { Ownable } from "../process/resources";
 import {
   PROTOCOL_VERSION,
+  encode,
+  encodeChecked,
   toWireError,
   type Bundle,
   type ControlMessage,
@@ -46,6 +48,8 @@ export interface NodeOptions {
   keys: ClusterKeys;
   srcDir: string;
   log: Logger;
+  /** where peers on this host meet over ipc (`.devcluster/ipc`, 0700); tcp only without it */
+  ipcDir?: string;
 }
 
 /**
@@ -133,17 +137,23 @@ export class ClusterNode implements Runtime {
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
     this.reloads = new Reloads({ node: this.name, log: this.log, table: this.table, procs: this.procs, toCoordinator });
     this.hold = new CatchUpHold(opts.log, (msg, from) => this.onPeer(msg, from));
-    this.links = new PeerLinks(opts.name, opts.keys, opts.log, {
-      message: (msg, from) => this.hold.message(msg, from),
-      down: (node) => {
-        this.hold.peerDown(node);
-        this.lost(node);
+    this.links = new PeerLinks(
+      opts.name,
+      opts.keys,
+      opts.log,
+      {
+        message: (msg, from) => this.hold.message(msg, from),
+        down: (node) => {
+          this.hold.peerDown(node);
+          this.lost(node);
+        },
+        up: (node) => {
+          this.hold.peerUp(node);
+          this.signals.nodeUp(node);
+        },
       },
-      up: (node) => {
-        this.hold.peerUp(node);
-        this.signals.nodeUp(node);
-      },
-    });
+      opts.ipcDir,
+    );
   }
 
   /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */
@@ -410,13 +420,16 @@ export class ClusterNode implements Runtime {
    * queued, whether the pid is local or not.
    */
   send(pid: Pid, msg: unknown, kind: "info" | "cast" = "info"): void {
-    checkSendable(msg);
-    if (this.tracer.on) this.tracer.message(kind, selfProc()?.pid, pid, msg);
     if (pid.node === this.name) {
+      checkSendable(msg);
+      if (this.tracer.on) this.tracer.message(kind, selfProc()?.pid, pid, msg);
       this.procs.deliver(pid.id, { kind, msg } as Envelope);
       return;
     }
-    this.toPeer(pid.node, { type: "deliver", to: pid.id, kind, msg });
+    // Encoding is the sender check: one walk of the message (wire/codec.ts).
+    const frame = encodeChecked({ type: "deliver", to: pid.id, kind, msg });
+    if (this.tracer.on) this.tracer.message(kind, selfProc()?.pid, pid, msg);
+    this.links.sendFrame(pid.node, frame);
   }
 
   cast(pid: Pid, msg: unknown): void {
@@ -424,22 +437,37 @@ export class ClusterNode implements Runtime {
   }
 
   call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
-    checkSendable(msg);
-    return this.request(pid, msg, timeoutMs);
+    // A remote call's message is checked as it is encoded, in request (one walk).
+    if (pid.node === this.name) checkSendable(msg);
+    return this.request(pid, msg, timeoutMs, true);
   }
 
-  /** A call whose message was checked by the caller, or need not be (it stays on this node). */
-  request(pid: Pid, msg: unknown, timeoutMs: number): Promise<unknown> {
+  /**
+   * A call whose message was checked by the caller, or need not be (it stays on this node).
+   * `checked`: a remote message is checked as it is encoded, and throws NotSendable before anything is sent.
+   */
+  request(pid: Pid, msg: unknown, timeoutMs: number, checked = false): Promise<unknown> {
     const { ref, promise } = this.calls.expect(timeoutMs, `call to ${pid}`, pid.node);
     // The caller's pid, when a process calls, lets the server monitor or link to who asked (From.pid).
     const caller = selfProc()?.pid;
     const from: From = { node: this.name, ref, ...(caller ? { pid: caller } : {}) };
-    if (this.tracer.on) this.tracer.message("call", caller, pid, msg);
     if (pid.node === this.name) {
+      if (this.tracer.on) this.tracer.message("call", caller, pid, msg);
       if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.calls.settle(ref, { ok: false, error: noproc(pid) });
-    } else if (!this.toPeer(pid.node, { type: "call", to: pid.id, from, msg })) {
-      this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
+      return promise;
     }
+    const envelope: PeerMessage = { type: "call", to: pid.id, from, msg };
+    let frame: Buffer;
+    try {
+      frame = checked ? encodeChecked(envelope) : encode(envelope);
+    } catch (err) {
+      // Nothing was sent: the pending call ends here, and the caller hears why at once.
+      promise.catch(() => undefined);
+      this.calls.settle(ref, { ok: false, error: toWireError(err) });
+      throw err;
+    }
+    if (this.tracer.on) this.tracer.message("call", caller, pid, msg);
+    if (!this.links.sendFrame(pid.node, frame)) this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
     return promise;
   }
 

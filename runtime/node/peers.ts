@@ -3,6 +3,7 @@ import type { Logger } from "../../wire/log";
 import { decodePeer, encode, type PeerInfo, type PeerMessage } from "../../wire/protocol";
 import { ZapHandler, type ClusterKeys } from "../../wire/security";
 import { LogThrottle } from "../../wire/throttle";
+import { bindIpcAlias, localRoute } from "../../wire/ipc";
 import { Outbox, bindLoopback, secureDealer, secureRouter, unpackFrame } from "../../wire/transport";
 
 interface Peer {
@@ -41,6 +42,8 @@ export class PeerLinks {
     private readonly keys: ClusterKeys,
     private readonly log: Logger,
     private readonly events: PeerEvents,
+    /** `.devcluster/ipc`: peers on this host talk over ipc (wire/ipc.ts); undefined for tcp only */
+    private readonly ipcDir?: string,
   ) {
     this.router = secureRouter(keys);
     this.drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
@@ -52,6 +55,7 @@ export class PeerLinks {
     this.zap = await ZapHandler.start(this.keys, this.log);
     const endpoint = await bindLoopback(this.router, host);
     this.zap.refusals.watch(this.router, endpoint);
+    await bindIpcAlias(this.router, this.ipcDir, endpoint);
     void this.serve();
     return endpoint;
   }
@@ -76,7 +80,7 @@ export class PeerLinks {
       // A new endpoint is a new incarnation: the old one's processes are gone.
       if (known) this.drop(name);
       const socket = secureDealer(this.keys, this.self);
-      socket.connect(endpoint);
+      socket.connect(localRoute(this.ipcDir, endpoint));
       const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"), true);
       const peer: Peer = { endpoint, socket, outbox, reachable: true };
       this.peers.set(name, peer);
@@ -92,6 +96,14 @@ export class PeerLinks {
     const peer = this.peers.get(node);
     if (!peer || !peer.reachable) return false;
     peer.outbox.push([encode(msg)]);
+    return true;
+  }
+
+  /** An encoded message (protocol `encodeChecked`); false as for {@link send}. */
+  sendFrame(node: string, frame: Buffer): boolean {
+    const peer = this.peers.get(node);
+    if (!peer || !peer.reachable) return false;
+    peer.outbox.push([frame]);
     return true;
   }
 

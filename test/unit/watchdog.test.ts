@@ -1,0 +1,41 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { needsTimeLimit } from "../../runtime/code/watchdog";
+
+const P = "devcluster:project/";
+
+describe("the evaluation time limit", () => {
+  const none = (): string | undefined => undefined;
+
+  test("a top level that can loop keeps the limit", () => {
+    assert.equal(needsTimeLimit("while (true) {}", none), true);
+    assert.equal(needsTimeLimit("for (;;) {}", none), true);
+    assert.equal(needsTimeLimit("do {} while (x)", none), true);
+  });
+
+  test("a module without a loop that loads only built-ins and devcluster runs without it", () => {
+    assert.equal(needsTimeLimit(`var fs = require("node:fs"); var d = require("devcluster"); exports.f = () => 1;`, none), false);
+  });
+
+  test("an npm package, a computed require, or a project import with a loop keeps the limit", () => {
+    assert.equal(needsTimeLimit(`var l = require("lodash");`, none), true);
+    assert.equal(needsTimeLimit(`var l = require(name);`, none), true);
+    const code = new Map([
+      ["b", "for (;;) {}"],
+      ["c", "exports.c = 1;"],
+    ]);
+    assert.equal(
+      needsTimeLimit(`var b = require("${P}b");`, (n) => code.get(n)),
+      true,
+    );
+    assert.equal(
+      needsTimeLimit(`var c = require("${P}c");`, (n) => code.get(n)),
+      false,
+    );
+    assert.equal(needsTimeLimit(`var u = require("${P}unknown");`, none), true);
+  });
+
+  test("the inline source map is not read as code (base64 can spell a loop)", () => {
+    assert.equal(needsTimeLimit("exports.a = 1;\n//# sourceMappingURL=data:application/json;base64,+for/while+", none), false);
+  });
+});
