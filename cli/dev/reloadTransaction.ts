@@ -161,7 +161,7 @@ export class ReloadTransactions {
     const prepareMsg = encode({ type: "prepare", reload, bundles, force, ...(onePhase ? { commit: true } : {}) });
     // One encoding for every node: the bundles are the bulk of the bytes.
     for (const n of nodes) this.host.push(n, prepareMsg);
-    if (onePhase) return this.onePhase(reload, nodes[0]!, modules, opts.store ?? "commit", t0, skipped);
+    if (onePhase) return this.onePhase(reload, nodes[0]!, modules, opts.store ?? "commit", t0, skipped, timeout);
     const prepared = await this.collect(reload, nodes, timeout, "prepare");
     const t1 = performance.now();
     const silent = nodes.filter((n) => isSilent(prepared.get(n)));
@@ -258,8 +258,11 @@ export class ReloadTransactions {
     store: "commit" | "rollback" | "keep",
     t0: number,
     skipped: string[],
+    timeoutMs: number,
   ): Promise<ReloadReport> {
-    const a = (await this.collect(reload, [node], this.timeoutMs, "prepare and commit")).get(node)!;
+    // The one answer comes after the commit, and a commit waits for codeChange between the processes' messages
+    // (a busy handler delays it): the commit's deadline applies, not the 1 s decision of a silent member among many.
+    const a = (await this.collect(reload, [node], Math.max(timeoutMs, COMMIT_TIMEOUT_MS), "prepare and commit")).get(node)!;
     const t1 = performance.now();
     const list = modules.map((m) => ({ name: m.name, version: m.version }));
     const rest = skipped.length ? { skipped } : {};
