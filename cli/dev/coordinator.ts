@@ -337,15 +337,7 @@ export class Coordinator extends EventEmitter {
     const incarnation = this.joins.get(msg.node) ?? 0;
     this.joins.set(msg.node, incarnation + 1);
     const rejoin = incarnation > 0;
-    this.members.set(msg.node, {
-      name: msg.node,
-      endpoint: msg.endpoint,
-      joined: msg.joined === true,
-      osPid: msg.osPid,
-      started: false,
-      versions: this.store.versions(),
-    });
-    this.liveness.add(msg.node);
+    this.addMember(msg, false);
     this.log.info({ member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, rejoin }, `${msg.node} joined`);
     this.sendTo(from, {
       type: "welcome",
@@ -360,6 +352,19 @@ export class Coordinator extends EventEmitter {
     this.broadcast({ type: "peers", peers: this.peers() });
   }
 
+  /** Records a node that said hello; `started`: it already runs its entry (adopted). Its versions are the store's once it has joined or caught up. */
+  private addMember(msg: Extract<ControlMessage, { type: "hello" }>, started: boolean): void {
+    this.members.set(msg.node, {
+      name: msg.node,
+      endpoint: msg.endpoint,
+      joined: msg.joined === true,
+      osPid: msg.osPid,
+      started,
+      versions: this.store.versions(),
+    });
+    this.liveness.add(msg.node);
+  }
+
   /**
    * A node that already runs says hello: it lost its coordinator (this one
    * was restarted, or the link was cut) and is adopted as it is, with no
@@ -371,15 +376,7 @@ export class Coordinator extends EventEmitter {
     const known = this.members.get(msg.node);
     if (!this.joins.has(msg.node)) this.joins.set(msg.node, 1);
     const behind = this.store.names().filter((n) => versions[n] !== this.store.get(n)!.version);
-    this.members.set(msg.node, {
-      name: msg.node,
-      endpoint: msg.endpoint,
-      joined: msg.joined === true,
-      osPid: msg.osPid,
-      started: true,
-      versions: this.store.versions(),
-    });
-    this.liveness.add(msg.node);
+    this.addMember(msg, true);
     const set: Record<string, Pid> = {};
     for (const [name, pid] of Object.entries(msg.names ?? {})) {
       if (!(pid instanceof Pid) || pid.node !== msg.node || this.names.has(name)) continue;

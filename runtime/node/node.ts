@@ -162,14 +162,7 @@ export class ClusterNode implements Runtime {
     this.endpoint = await this.links.bind(this.opts.host);
     const welcome = new Promise<Welcome>((resolve, reject) => (this.welcomed = { resolve, reject }));
     this.control.open(this.opts.coordinator, (msg) => this.onControl(msg), { lost: () => this.coordinatorLost(), back: () => this.coordinatorBack() });
-    this.toCoordinator({
-      type: "hello",
-      protocol: PROTOCOL_VERSION,
-      node: this.name,
-      osPid: process.pid,
-      endpoint: this.endpoint,
-      ...(this.opts.joined ? { joined: true } : {}),
-    });
+    this.toCoordinator(this.hello());
     const w = await welcome;
     this.cluster = w.cluster;
     this.entry = w.entry;
@@ -185,6 +178,19 @@ export class ClusterNode implements Runtime {
     this.running = true;
     await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
+  }
+
+  /** Who this node is, to a coordinator; a running node adds what it runs and the names its processes hold. */
+  private hello(running: { versions: Record<string, string>; names: Record<string, Pid> } | Record<string, never> = {}): ControlMessage {
+    return {
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      node: this.name,
+      osPid: process.pid,
+      endpoint: this.endpoint,
+      ...(this.opts.joined ? { joined: true } : {}),
+      ...running,
+    };
   }
 
   // ---- losing the coordinator, and being adopted by the next one -------------
@@ -204,16 +210,7 @@ export class ClusterNode implements Runtime {
   private coordinatorBack(): void {
     if (!this.running || this.closed) return;
     this.hold.coordinatorBack();
-    this.toCoordinator({
-      type: "hello",
-      protocol: PROTOCOL_VERSION,
-      node: this.name,
-      osPid: process.pid,
-      endpoint: this.endpoint,
-      ...(this.opts.joined ? { joined: true } : {}),
-      versions: this.table.versions(),
-      names: this.names.own(),
-    });
+    this.toCoordinator(this.hello({ versions: this.table.versions(), names: this.names.own() }));
   }
 
   /** The coordinator's welcome to a node that already runs: load what it is behind on, then handle what was held. */
