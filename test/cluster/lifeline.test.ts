@@ -37,3 +37,27 @@ test("a node whose launcher's pipe closes exits, also when its stdout has no rea
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The way the stdin lifeline once failed: it fired, but process.exit never finished. pino's default stdout
+// flushes a buffered line at exit with sonic-boom's flushSync, which retried EPIPE for ever once the reader
+// was gone (gdb showed the node in Atomics.wait under flushSync, re-parented and ignoring SIGTERM).
+test("a node whose log line is still being written when its stdout's reader goes away still exits", async () => {
+  const script = `
+    const log = require(${JSON.stringify(path.join(__dirname, "..", "..", "wire", "log.js"))}).createLogger({ node: "n1" });
+    // The first line is in flight when the second is queued: exit must flush the second.
+    log.info({ big: "x".repeat(1 << 20) }, "a line larger than the pipe holds");
+    log.info({ big: "y".repeat(1 << 20) }, "and another behind it");
+    process.exit(0);
+  `;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    // The reader goes away once the node is writing, as `up` does when it is killed.
+    await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+    child.stdout!.destroy();
+    const code = await Promise.race([exited, new Promise<"alive">((r) => setTimeout(() => r("alive"), 10_000).unref())]);
+    assert.notEqual(code, "alive", "the process is still running 10 s after its stdout's reader went away");
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});
