@@ -231,9 +231,17 @@ describe("a cluster on several machines (network namespaces)", { skip }, () => {
       cast(await spawn("n5", "sender", {}), { to: r, n: ${N}, from: "n5" });
       return true;
     })()`);
+    // The rule is about the messages across 20 reloads. A reload refused on these two shared cores (a node
+    // busy with the stream past the 1 s decision, a third version while a process still runs the first) is
+    // saved again, and its report kept for the message should the 20 never commit.
     let reloads = 0;
-    for (let i = 0; i < 20; i++) if ((await saveReceiver()).ok) reloads++;
-    assert.equal(reloads, 20);
+    const refused: unknown[] = [];
+    for (let i = 0; i < 40 && reloads < 20; i++) {
+      const r = await saveReceiver();
+      if (r.ok) reloads++;
+      else refused.push(r);
+    }
+    assert.equal(reloads, 20, `refused reloads: ${JSON.stringify(refused)}`);
     const s = await waitUntil(
       async () => {
         const st = (await evalOn1('call("receiver:n1", "state")')) as { count: number; errors: string[]; next: Record<string, number>; versions: number[] };
