@@ -40,6 +40,9 @@ export function secureDealer(keys: ClusterKeys, routingId: string): Dealer {
     linger: 0,
     reconnectInterval: 100,
     reconnectMaxInterval: 1000,
+    // A connect made while the link is down sits in the kernel's SYN back-off (1, 2, 4, 8, 16 s...), so a host
+    // whose link came back could wait tens of seconds to rejoin; abandoned after 1 s, the next try goes out at once.
+    connectTimeout: 1000,
     maxMessageSize: maxFrameBytes(),
     ...HEARTBEAT,
   });
