@@ -339,17 +339,22 @@ export class Coordinator extends EventEmitter {
     const rejoin = incarnation > 0;
     this.addMember(msg, false);
     this.log.info({ member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, rejoin }, `${msg.node} joined`);
-    this.sendTo(from, {
+    this.welcome(from, this.store.bundles(), incarnation);
+    this.broadcast({ type: "peers", peers: this.peers() });
+  }
+
+  /** What a node gets on joining or on being adopted: the cluster, its peers, the code it lacks, and every name. */
+  private welcome(to: string, bundles: ReturnType<CodeStore["bundles"]>, incarnation: number): void {
+    this.sendTo(to, {
       type: "welcome",
       cluster: this.opts.cluster,
       entry: this.opts.entry,
       nodes: this.nodeNames(),
       peers: this.peers(),
-      bundles: this.store.bundles(),
+      bundles,
       incarnation,
     });
-    this.sendTo(from, { type: "names", set: Object.fromEntries(this.names), unset: [] });
-    this.broadcast({ type: "peers", peers: this.peers() });
+    this.sendTo(to, { type: "names", set: Object.fromEntries(this.names), unset: [] });
   }
 
   /** Records a node that said hello; `started`: it already runs its entry (adopted). Its versions are the store's once it has joined or caught up. */
@@ -387,16 +392,12 @@ export class Coordinator extends EventEmitter {
       { member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, behind, adopted: !known },
       `${msg.node} ${known ? "is back" : "adopted"} (no restart)${behind.length ? `: catching up ${behind.join(", ")}` : ", running the current code"}`,
     );
-    this.sendTo(from, {
-      type: "welcome",
-      cluster: this.opts.cluster,
-      entry: this.opts.entry,
-      nodes: this.nodeNames(),
-      peers: this.peers(),
-      bundles: this.store.bundles().filter((b) => behind.includes(b.name)),
-      incarnation: -1,
-    });
-    this.sendTo(from, { type: "names", set: Object.fromEntries(this.names), unset: [] });
+    // incarnation -1: a running node keeps its pids
+    this.welcome(
+      from,
+      this.store.bundles().filter((b) => behind.includes(b.name)),
+      -1,
+    );
     if (Object.keys(set).length) this.broadcast({ type: "names", set, unset: [] });
     this.broadcast({ type: "peers", peers: this.peers() });
     this.emit("adopted", msg.node, behind);

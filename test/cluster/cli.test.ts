@@ -1,26 +1,14 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
-import { after, before, describe, test } from "node:test";
-import { cli, cliUp, isRunning, makeProject, type Project } from "../helpers/cluster";
+import { describe, test } from "node:test";
+import { cli, cliClusterPerSuite, cliUp, isRunning, makeProject } from "../helpers/cluster";
 import { counter, counterProject } from "../helpers/fixtures";
 
 describe("the devcluster command line against a running cluster", () => {
-  let project: Project;
-  let up: ReturnType<typeof cliUp>;
-
-  before(async () => {
-    project = makeProject(counterProject(), { nodes: 2 });
-    up = cliUp(project.dir);
-    await up.logs.waitFor(/cluster test ready/, 30_000);
-  });
-
-  after(async () => {
-    await up?.stop();
-    project?.cleanup();
-  });
+  const suite = cliClusterPerSuite(counterProject);
 
   test("status --json prints the cluster, each node's OS pid and module versions", async () => {
-    const r = await cli(["status", "--json"], project.dir);
+    const r = await cli(["status", "--json"], suite.project.dir);
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as { name: string; nodes: { name: string; pid: number; modules: Record<string, string> }[] };
     assert.equal(s.name, "test");
@@ -35,48 +23,48 @@ describe("the devcluster command line against a running cluster", () => {
   });
 
   test("ps prints a table of processes, and --json the same rows", async () => {
-    const table = await cli(["ps"], project.dir);
+    const table = await cli(["ps"], suite.project.dir);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^pid\s+name\s+module\s+version\s+mailbox\s+handled\s+memory\s+status$/m);
     assert.match(table.stdout, /^<n1\.\d+>\s+counter:n1\s+counter\s+[0-9a-f]{8}\s+\d+\s+\d+/m);
     assert.match(table.stdout, /^<n2\.\d+>\s+counter:n2\s+counter/m);
-    const json = await cli(["ps", "n2", "--json"], project.dir);
+    const json = await cli(["ps", "n2", "--json"], suite.project.dir);
     const rows = JSON.parse(json.stdout) as { pid: string; names: string[]; module: string }[];
     assert.deepEqual(
       rows.map((r) => [r.names, r.module]),
       [[["counter:n2"], "counter"]],
     );
     assert.match(rows[0]!.pid, /^<n2\.\d+>$/);
-    const unknown = await cli(["ps", "n7"], project.dir);
+    const unknown = await cli(["ps", "n7"], suite.project.dir);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /unknown or down node n7 \(nodes: n1, n2\)/);
   });
 
   test("shell --eval runs an expression with the helpers and --json prints its value", async () => {
-    let r = await cli(["shell", "--json", "--eval", 'call("counter:n2", { type: "incr", by: 4 })'], project.dir);
+    let r = await cli(["shell", "--json", "--eval", 'call("counter:n2", { type: "incr", by: 4 })'], suite.project.dir);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout), 4);
-    r = await cli(["shell", "--json", "--eval", 'state("counter:n2")'], project.dir);
+    r = await cli(["shell", "--json", "--eval", 'state("counter:n2")'], suite.project.dir);
     assert.deepEqual(JSON.parse(r.stdout), { count: 4 });
-    r = await cli(["shell", "--json", "--eval", 'spawn("n1", "counter", { start: 40 })'], project.dir);
+    r = await cli(["shell", "--json", "--eval", 'spawn("n1", "counter", { start: 40 })'], suite.project.dir);
     const pid = JSON.parse(r.stdout) as string;
     assert.match(pid, /^<n1\.\d+>$/);
-    r = await cli(["shell", "--json", "--eval", `call("${pid}", { type: "incr" })`], project.dir);
+    r = await cli(["shell", "--json", "--eval", `call("${pid}", { type: "incr" })`], suite.project.dir);
     assert.equal(JSON.parse(r.stdout), 41);
-    r = await cli(["shell", "--json", "--eval", "nodes()"], project.dir);
+    r = await cli(["shell", "--json", "--eval", "nodes()"], suite.project.dir);
     assert.deepEqual(JSON.parse(r.stdout), ["n1", "n2"]);
   });
 
   test("shell --eval exits non-zero with the error on stderr when the expression throws", async () => {
-    const r = await cli(["shell", "--eval", 'call("<n2.999>", { type: "get" })'], project.dir);
+    const r = await cli(["shell", "--eval", 'call("<n2.999>", { type: "get" })'], suite.project.dir);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /noproc: process <n2\.999> is not alive \(it lived on node n2\)/);
   });
 
   test("reload --json reports every node, and the nodes run the file as it is on disk", async () => {
-    project.write("src/counter.ts", counter(10));
+    suite.project.write("src/counter.ts", counter(10));
     // The watcher may reload it first; reload on demand still reports the current version on every node.
-    const r = await cli(["reload", "counter", "--json"], project.dir);
+    const r = await cli(["reload", "counter", "--json"], suite.project.dir);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as {
       ok: boolean;
@@ -94,30 +82,30 @@ describe("the devcluster command line against a running cluster", () => {
       ],
     );
     assert.equal(typeof report.ms, "number");
-    const s = await cli(["shell", "--json", "--eval", 'call("counter:n2", { type: "incr" })'], project.dir);
+    const s = await cli(["shell", "--json", "--eval", 'call("counter:n2", { type: "incr" })'], suite.project.dir);
     assert.equal(JSON.parse(s.stdout), 14);
   });
 
   test("reload of an unknown module fails and names the modules there are", async () => {
-    const r = await cli(["reload", "nope"], project.dir);
+    const r = await cli(["reload", "nope"], suite.project.dir);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /unknown module nope \(modules: .*counter/);
   });
 
-  test("a second up in the same project is refused", async () => {
-    const r = await cli(["up"], project.dir);
+  test("a second up in the same suite.project is refused", async () => {
+    const r = await cli(["up"], suite.project.dir);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /already running/);
   });
 
   test("stop ends the coordinator and every node: no process is left", async () => {
-    const s = JSON.parse((await cli(["status", "--json"], project.dir)).stdout) as { nodes: { pid: number }[] };
-    const r = await cli(["stop"], project.dir);
+    const s = JSON.parse((await cli(["status", "--json"], suite.project.dir)).stdout) as { nodes: { pid: number }[] };
+    const r = await cli(["stop"], suite.project.dir);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /cluster stopped/);
-    assert.equal(isRunning(up.child.pid!), false);
+    assert.equal(isRunning(suite.up.child.pid!), false);
     for (const n of s.nodes) assert.equal(isRunning(n.pid), false, `node pid ${n.pid} still running`);
-    const again = await cli(["status"], project.dir);
+    const again = await cli(["status"], suite.project.dir);
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /no cluster is running in .*: start one with `devcluster up`/);
   });

@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { DevServer } from "../../cli/dev/devServer";
 import type { LogRecord } from "../../cli/dev/logs";
 import type { Pid } from "../../wire/pid";
-import { CLI, LogCapture, cli, cliUp, makeProject, type Project } from "../helpers/cluster";
+import { CLI, LogCapture, cli, cliClusterPerSuite, makeProject, type Project } from "../helpers/cluster";
 
 // The issue "every command tells the truth", its logs half: rules 6, 7, 13 and 14, each on real nodes.
 
@@ -50,24 +50,12 @@ const files = (): Record<string, string> => ({ "src/app.ts": APP, "src/counter.t
 const record = (line: string): LogRecord => JSON.parse(line) as LogRecord;
 
 describe("up's log and devcluster logs, with `up --log-format json` as a child process", () => {
-  let project: Project;
-  let up: ReturnType<typeof cliUp>;
-
-  before(async () => {
-    project = makeProject(files(), { nodes: 2 });
-    up = cliUp(project.dir);
-    await up.logs.waitFor(/cluster test ready/, 30_000);
-  });
-
-  after(async () => {
-    await up?.stop();
-    project?.cleanup();
-  });
+  const suite = cliClusterPerSuite(files);
 
   test("rule 6: every line of --log-format json is JSON with the node's name, user output included", async () => {
-    await up.logs.waitFor(/hello from n2/);
-    await up.logs.waitFor(/warn from n1/);
-    const records = up.logs.lines.map((l) => {
+    await suite.up.logs.waitFor(/hello from n2/);
+    await suite.up.logs.waitFor(/warn from n1/);
+    const records = suite.up.logs.lines.map((l) => {
       assert.doesNotThrow(() => JSON.parse(l), `not JSON: ${l}`);
       return record(l);
     });
@@ -87,39 +75,39 @@ describe("up's log and devcluster logs, with `up --log-format json` as a child p
   });
 
   test("rule 7: every transaction is one line in up's log with its source and result (save, cli, shell; a refused rollback says rollback)", async () => {
-    const line = (source: string, re: RegExp): Promise<LogRecord> => up.logs.waitFor(new RegExp(`"msg":"${source}: ${re.source}`)).then((l) => record(l));
-    project.write("src/keeper.ts", KEEPER_V2);
+    const line = (source: string, re: RegExp): Promise<LogRecord> => suite.up.logs.waitFor(new RegExp(`"msg":"${source}: ${re.source}`)).then((l) => record(l));
+    suite.project.write("src/keeper.ts", KEEPER_V2);
     const saved = await line("save", /reloaded keeper@/);
     assert.equal(saved.source, "save");
     assert.equal(saved.ok, true);
 
-    project.write("src/counter.ts", COUNTER(1));
-    const r = await cli(["reload", "counter"], project.dir);
+    suite.project.write("src/counter.ts", COUNTER(1));
+    const r = await cli(["reload", "counter"], suite.project.dir);
     assert.equal(r.code, 0, r.stderr);
     const fromCli = await line("cli", /reloaded counter@[0-9a-f]{8} on 2 nodes/);
     assert.equal(fromCli.source, "cli");
-    const back = await cli(["rollback", "counter"], project.dir);
+    const back = await cli(["rollback", "counter"], suite.project.dir);
     assert.equal(back.code, 0, back.stderr);
     const rolledBack = await line("cli", /rolled back to counter@/);
     assert.equal(rolledBack.rollback, true);
 
-    const refused = await cli(["shell", "--eval", 'rollback("keeper")'], project.dir);
+    const refused = await cli(["shell", "--eval", 'rollback("keeper")'], suite.project.dir);
     assert.match(refused.stdout + refused.stderr, /rollback of keeper@\w+ aborted/);
     const shell = await line("shell", /rollback of keeper@[0-9a-f]{8} aborted: no node switched; n1, n2: eval_failed: /);
     assert.equal(shell.ok, false);
     assert.equal(shell.level, 50);
-    assert.ok(!up.logs.lines.some((l) => /reload of keeper@\S+ aborted|reload aborted/.test(l)), "a refused rollback never logs as a reload");
+    assert.ok(!suite.up.logs.lines.some((l) => /reload of keeper@\S+ aborted|reload aborted/.test(l)), "a refused rollback never logs as a reload");
     // one line per transaction: the rollback was logged once
-    assert.equal(up.logs.lines.filter((l) => /"msg":"shell: rollback of keeper/.test(l)).length, 1);
+    assert.equal(suite.up.logs.lines.filter((l) => /"msg":"shell: rollback of keeper/.test(l)).length, 1);
   });
 
   test("rule 14: devcluster logs [node] [--level] prints what up kept; the files are private", async () => {
-    const n1 = await cli(["logs", "n1"], project.dir);
+    const n1 = await cli(["logs", "n1"], suite.project.dir);
     assert.equal(n1.code, 0, n1.stderr);
     assert.match(n1.stdout, /^n1\s+\| hello from n1$/m);
     for (const l of n1.stdout.trimEnd().split("\n")) assert.match(l, /^n1\s+\| /);
 
-    const warn = await cli(["logs", "--level", "warn", "--json"], project.dir);
+    const warn = await cli(["logs", "--level", "warn", "--json"], suite.project.dir);
     assert.equal(warn.code, 0, warn.stderr);
     const recs = warn.stdout.trimEnd().split("\n").map(record);
     assert.ok(recs.length > 0);
@@ -127,36 +115,36 @@ describe("up's log and devcluster logs, with `up --log-format json` as a child p
     assert.ok(recs.some((r) => r.msg === "warn from n2"));
     assert.ok(!recs.some((r) => r.msg.startsWith("hello from")));
 
-    const bad = await cli(["logs", "n1", "--level", "loud"], project.dir);
+    const bad = await cli(["logs", "n1", "--level", "loud"], suite.project.dir);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /unknown log level loud/);
-    const nobody = await cli(["logs", "n9"], project.dir);
+    const nobody = await cli(["logs", "n9"], suite.project.dir);
     assert.notEqual(nobody.code, 0);
     assert.match(nobody.stderr, /no log for n9 \(logs: up, n1, n2\)/);
 
-    const dir = path.join(project.dir, ".devcluster", "logs");
+    const dir = path.join(suite.project.dir, ".devcluster", "logs");
     assert.equal(statSync(path.dirname(dir)).mode & 0o777, 0o700);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     for (const n of ["up", "n1", "n2"]) assert.equal(statSync(path.join(dir, `${n}.log`)).mode & 0o777, 0o600, `${n}.log`);
-    await up.logs.waitFor(/hello from n1/);
+    await suite.up.logs.waitFor(/hello from n1/);
     const lines = readFileSync(path.join(dir, "n1.log"), "utf8").trimEnd().split("\n").map(record);
     assert.ok(lines.some((r) => r.msg === "hello from n1"));
   });
 
   test("rule 14: logs(node, n) in the shell gives the last n lines of that node", async () => {
-    const r = await cli(["shell", "--json", "--eval", 'logs("n2", 2)'], project.dir);
+    const r = await cli(["shell", "--json", "--eval", 'logs("n2", 2)'], suite.project.dir);
     assert.equal(r.code, 0, r.stderr);
     const recs = JSON.parse(r.stdout) as LogRecord[];
     assert.equal(recs.length, 2);
     for (const x of recs) assert.equal(x.node, "n2");
-    const text = await cli(["shell", "--eval", 'logs("n2", 50)'], project.dir);
+    const text = await cli(["shell", "--eval", 'logs("n2", 50)'], suite.project.dir);
     assert.match(text.stdout, /^n2\s+\| hello from n2$/m);
-    const help = await cli(["shell", "--eval", "1"], project.dir);
+    const help = await cli(["shell", "--eval", "1"], suite.project.dir);
     assert.equal(help.code, 0);
   });
 
   test("rule 14: logs -f follows a line logged after it started, until Ctrl-C", async () => {
-    const child = spawn(process.execPath, [CLI, "logs", "n1", "-f"], { cwd: project.dir, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "logs", "n1", "-f"], { cwd: suite.project.dir, stdio: ["ignore", "pipe", "pipe"] });
     // One listener for the child's whole life: output that arrives between two waits is kept, not dropped.
     let out = "";
     const printed = new EventEmitter();
@@ -182,7 +170,7 @@ describe("up's log and devcluster logs, with `up --log-format json` as a child p
     try {
       await seen(/hello from n1/); // the recent lines: it is running
       assert.doesNotMatch(out, /followed after start/);
-      const r = await cli(["shell", "--eval", 'evalOn("n1", "console.log(\'followed after start\')")'], project.dir);
+      const r = await cli(["shell", "--eval", 'evalOn("n1", "console.log(\'followed after start\')")'], suite.project.dir);
       assert.equal(r.code, 0, r.stderr);
       await seen(/^n1\s+\| followed after start$/m);
       const exited = once(child, "exit");

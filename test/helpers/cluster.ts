@@ -1,3 +1,4 @@
+import { after, before } from "node:test";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once, type EventEmitter } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -132,4 +133,25 @@ export function isRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A real `devcluster up --log-format json` child on a throwaway project for a describe block, started in
+ * `before` and stopped (with the project removed) in `after`. The returned object is filled in by `before`.
+ */
+export function cliClusterPerSuite(
+  files: () => Record<string, string>,
+  config: Record<string, unknown> = { nodes: 2 },
+): { project: Project; up: ReturnType<typeof cliUp> } {
+  const ctx = {} as { project: Project; up: ReturnType<typeof cliUp> };
+  before(async () => {
+    ctx.project = makeProject(files(), config);
+    ctx.up = cliUp(ctx.project.dir);
+    await ctx.up.logs.waitFor(/cluster test ready/, 30_000);
+  });
+  after(async () => {
+    await ctx.up?.stop();
+    ctx.project?.cleanup();
+  });
+  return ctx;
 }
