@@ -374,7 +374,7 @@ function versionOf(code: string): string {
 }
 
 /** Depth-first post-order over the set's own import edges; the visited set lets cycles through. */
-function importeesFirst(modules: CompiledModule[]): CompiledModule[] {
+export function importeesFirst(modules: CompiledModule[]): CompiledModule[] {
   const byName = new Map(modules.map((m) => [m.name, m]));
   const visited = new Set<string>();
   const ordered: CompiledModule[] = [];

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import type { Logger } from "../../wire/log";
 import { bindingsOf, type Bindings } from "./bindings";
 import type { CodeStore } from "./codeStore";
-import { CompileError, type CompiledModule, type Compiler } from "./compiler";
+import { CompileError, importeesFirst, type CompiledModule, type Compiler } from "./compiler";
 import type { ReloadReport } from "./reloadTransaction";
 import type { ChangeBatch } from "./watcher";
 
@@ -96,7 +96,7 @@ export class PendingSaves {
       this.host.log.warn({ file: h.file, module: h.module, waitsFor: h.waitsFor }, `${this.rel(h.file)} is held back: it waits for ${h.waitsFor}`);
     }
     const heldNames = new Set(held.map((h) => h.module));
-    const send = order([...candidates.values()].filter((m) => !heldNames.has(m.name)));
+    const send = importeesFirst([...candidates.values()].filter((m) => !heldNames.has(m.name)));
     const carried = new Set(send.filter((m) => !fromBatch.has(m.file)).map((m) => m.name));
     return { files: [...files].sort(), send, held, carried, ...(error ? { error } : {}) };
   }
@@ -122,7 +122,7 @@ export class PendingSaves {
     const rest = new Map(plan.send.filter((m) => !refused.has(m.name)).map((m) => [m.name, m]));
     const held = new Set(this.consistent(rest).map((h) => h.module));
     const retry = [...rest.values()].filter((m) => !held.has(m.name));
-    return retry.length ? order(retry) : undefined;
+    return retry.length ? importeesFirst(retry) : undefined;
   }
 
   /** Holds back, until nothing changes, each candidate that would leave the cluster inconsistent. */
@@ -222,22 +222,4 @@ export class PendingSaves {
 function missingNames(uses: Set<string> | undefined, exports: Set<string> | undefined): string[] {
   if (!uses || !exports) return [];
   return [...uses].filter((n) => !exports.has(n) && n !== "__esModule").sort();
-}
-
-/** Importees before importers, as the nodes must evaluate them. */
-function order(modules: CompiledModule[]): CompiledModule[] {
-  const byName = new Map(modules.map((m) => [m.name, m]));
-  const out: CompiledModule[] = [];
-  const seen = new Set<string>();
-  const visit = (m: CompiledModule): void => {
-    if (seen.has(m.name)) return;
-    seen.add(m.name);
-    for (const d of m.imports) {
-      const dm = byName.get(d);
-      if (dm) visit(dm);
-    }
-    out.push(m);
-  };
-  modules.forEach(visit);
-  return out;
 }
