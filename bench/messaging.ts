@@ -149,6 +149,37 @@ async function clusterRows(): Promise<Row[]> {
   }
 }
 
+/**
+ * `BENCH_ONLY=casts`: the two cast throughputs alone, `BENCH_RUNS` times each
+ * (default 5), alternated, with every run and the median: for comparing one
+ * change before and after without the rest of the benchmark.
+ */
+async function castRows(): Promise<Row[]> {
+  const { server, cleanup } = await start(2, false);
+  try {
+    const { spawn, run } = benchOps(server);
+    const a = await spawn("n1");
+    const b = await spawn("n2");
+    const local = await spawn("n1");
+    await run(a, { op: "stream", to: b, n: 10_000 });
+    await run(a, { op: "stream", to: local, n: 10_000 });
+    const remote: number[] = [];
+    const same: number[] = [];
+    for (let i = 0; i < Number(process.env.BENCH_RUNS ?? 5); i++) {
+      remote.push((await run(a, { op: "stream", to: b, n: CASTS })).perSecond);
+      same.push((await run(a, { op: "stream", to: local, n: CASTS })).perSecond);
+    }
+    const runs = (xs: number[]) => xs.map((x) => `${Math.round(x / 1000)}k`).join(", ");
+    const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    return [
+      ["cross-node cast, one sender, median", rate(med(remote)), `goal >= 400,000; runs ${runs(remote)}`],
+      ["same-node cast, one sender, median", rate(med(same)), `goal >= 2,000,000; runs ${runs(same)}`],
+    ];
+  } finally {
+    await cleanup();
+  }
+}
+
 async function bootRow(): Promise<Row> {
   const { ms, cleanup } = await start(8);
   await cleanup();
@@ -361,10 +392,13 @@ export async function runMessagingBench(): Promise<void> {
 }
 
 if (require.main === module) {
-  (process.env.BENCH_ONLY === "observer" ? observerRows().then((rows) => table("4c. the observer page's cost (2 nodes)", rows)) : runMessagingBench()).catch(
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  (process.env.BENCH_ONLY === "observer"
+    ? observerRows().then((rows) => table("4c. the observer page's cost (2 nodes)", rows))
+    : process.env.BENCH_ONLY === "casts"
+      ? castRows().then((rows) => table(`cast throughput alone (${CASTS} casts per run)`, rows))
+      : runMessagingBench()
+  ).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

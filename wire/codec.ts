@@ -181,10 +181,20 @@ function pathOf(segments: (string | number)[]): string {
  * NotSendable naming the field, in the same walk that encodes it.
  */
 export function encodeValue(value: unknown, checked = false): Buffer {
+  const out = encodeText(value, checked);
+  return typeof out === "string" ? Buffer.from(out) : out;
+}
+
+/**
+ * As {@link encodeValue}, with a JSON message left as its text: a batching
+ * Outbox joins the texts of many into one JSON array (one buffer, and one
+ * JSON.parse at the receiver, instead of one of each per message).
+ */
+export function encodeText(value: unknown, checked = false): string | Buffer {
   notJson = false;
   try {
     const tagged = plain(value, 0);
-    if (!notJson) return Buffer.from(JSON.stringify(tagged));
+    if (!notJson) return JSON.stringify(tagged);
     return serialize(tagged);
   } catch (err) {
     if (err instanceof Unsendable) {
@@ -193,6 +203,20 @@ export function encodeValue(value: unknown, checked = false): Buffer {
   }
   if (checked) checkSendable(value, "");
   return serialize(tagPids(value, new Set()));
+}
+
+/**
+ * The first byte of a frame holding many JSON messages as one array
+ * (`\x01[m1,m2,...]`); a single message never starts with it (JSON text of an
+ * object, or V8's 0xff version tag).
+ */
+export const JSON_BATCH_TAG = 0x01;
+
+/** The messages of a JSON batch frame; throws on one that is not, and the caller drops the frame whole. */
+export function decodeJsonBatch(bytes: Buffer): unknown[] {
+  const values = JSON.parse(bytes.toString("utf8", 1)) as unknown;
+  if (!Array.isArray(values)) throw new Error("a JSON batch that is not an array");
+  return bytes.includes(PID_TAG_JSON) ? values.map(untagPids) : values;
 }
 
 /** Throws on bytes that are neither; callers treat that as a bad frame. */

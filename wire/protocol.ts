@@ -3,7 +3,7 @@
  * with one decoder each. Shared by cli/ (coordinator, commands) and runtime/
  * (nodes). A frame that does not decode is dropped and logged by the receiver.
  */
-import { decodeValue, encodeValue } from "./codec";
+import { JSON_BATCH_TAG, decodeJsonBatch, decodeValue, encodeText, encodeValue } from "./codec";
 import { Pid } from "./pid";
 import type { ObserverOp, TraceRequest } from "./observer";
 
@@ -311,12 +311,31 @@ function decodeWith<M>(frame: Buffer | undefined, shapes: Record<string, Shape>)
 }
 
 export const encode = (msg: ControlMessage | PeerMessage | ClientMessage): Buffer => encodeValue(msg, false);
-/** A peer message carrying user values: encoding it is the sender check too (NotSendable naming the field), one walk. */
-export const encodeChecked = (msg: PeerMessage): Buffer => encodeValue(msg, true);
+/**
+ * A peer message carrying user values: encoding it is the sender check too (NotSendable naming the field), one walk.
+ * JSON stays text for the peer link's batching Outbox (wire/transport.ts).
+ */
+export const encodeChecked = (msg: PeerMessage): string | Buffer => encodeText(msg, true);
+/** A peer message of the node's own, as text when JSON carries it (see {@link encodeChecked}). */
+export const encodePeer = (msg: PeerMessage): string | Buffer => encodeText(msg, false);
 
 /** Never throws: a bad frame comes back as `{ ok: false, reason }`. */
 export const decodeControl = (frame: Buffer | undefined): Decoded<ControlMessage> => decodeWith(frame, CONTROL);
 export const decodePeer = (frame: Buffer | undefined): Decoded<PeerMessage> => decodeWith(frame, PEER);
+/** A frame of the peer link's Outbox: one message, or a JSON batch of many (each checked on its own). */
+export function decodePeers(frame: Buffer): Decoded<PeerMessage>[] {
+  if (frame[0] !== JSON_BATCH_TAG) return [decodePeer(frame)];
+  let values: unknown[];
+  try {
+    values = decodeJsonBatch(frame);
+  } catch (err) {
+    return [{ ok: false, reason: `undecodable frame: ${(err as Error).message}` }];
+  }
+  return values.map((value) => {
+    const problem = check(value, PEER);
+    return problem ? { ok: false, reason: problem } : { ok: true, msg: value as PeerMessage };
+  });
+}
 export const decodeClient = (frame: Buffer | undefined): Decoded<ClientMessage> => decodeWith(frame, CLIENT);
 const COORDINATOR_INBOUND = { ...CONTROL, ...CLIENT };
 export const decodeCoordinatorInbound = (frame: Buffer | undefined): Decoded<CoordinatorInbound> => decodeWith(frame, COORDINATOR_INBOUND);

@@ -1,4 +1,5 @@
 import { Dealer, Router } from "zeromq";
+import { JSON_BATCH_TAG } from "./codec";
 import { Fifo } from "./fifo";
 import type { ClusterKeys } from "./security";
 
@@ -87,7 +88,7 @@ export class Outbox {
     this.pumping = true;
     while (this.queue.length > 0 && !this.closed) {
       let frames = this.queue.shift()!;
-      const size = frames.reduce((n, f) => n + f.length, 0);
+      const size = frames.reduce((n, f) => n + byteLength(f, this.cap), 0);
       if (size > this.cap) {
         // The receiver would drop the whole connection (and everything queued behind this frame): say why here instead.
         this.onError(new Error(`a message of ${size} bytes is over the frame cap of ${this.cap} bytes (DEVCLUSTER_MAX_FRAME_BYTES): not sent`), frames);
@@ -95,17 +96,21 @@ export class Outbox {
       }
       if (this.batch && this.queue.length > 0) {
         const items = [frames[0]!];
-        let bytes = 1 + 4 + size;
+        let bytes = 2 + 4 + size;
+        let text = typeof frames[0] === "string";
         while (items.length <= MAX_BATCH && this.queue.length > 0) {
           const next = this.queue.shift()!;
-          if (bytes + 4 + next[0]!.length > this.cap) {
+          const n = byteLength(next[0]!, this.cap);
+          if (bytes + 4 + n > this.cap) {
             this.queue.unshift(next); // the next send carries it
             break;
           }
-          bytes += 4 + next[0]!.length;
+          bytes += 4 + n;
           items.push(next[0]!);
+          text &&= typeof next[0] === "string";
         }
-        frames = [packBatch(items)];
+        // All JSON (a burst of casts): one array, so the receiver parses once instead of once per message.
+        frames = [text ? Buffer.from(`${JSON_BATCH_CHAR}[${(items as string[]).join(",")}]`) : packBatch(items)];
       }
       try {
         await this.socket.send(frames);
@@ -126,9 +131,18 @@ export class Outbox {
  * Many messages in one frame: a 0x00 byte, then each message as a 4-byte
  * length and its bytes. ZeroMQ costs about a microsecond per frame on each
  * side, more than a small message's own encoding. No single message starts
- * with 0x00 (JSON text, or V8's 0xff version tag).
+ * with 0x00 (JSON text, or V8's 0xff version tag). A batch of JSON texts
+ * only goes as one JSON array instead (codec.ts JSON_BATCH_TAG).
  */
 const BATCH_TAG = 0x00;
+const JSON_BATCH_CHAR = String.fromCharCode(JSON_BATCH_TAG);
+
+/** A frame's size in bytes, or for a long string (JSON text) an upper bound past `cap` unless it is measured. */
+function byteLength(f: Buffer | string, cap: number): number {
+  if (typeof f !== "string") return f.length;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: below the cap that bound is enough, and costs no pass over the text.
+  return f.length * 3 <= cap ? f.length * 3 : Buffer.byteLength(f);
+}
 
 function packBatch(items: (Buffer | string)[]): Buffer {
   const bufs = items.map((i) => (typeof i === "string" ? Buffer.from(i) : i));

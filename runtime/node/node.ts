@@ -13,7 +13,7 @@ import { Timers } from "../process/timers";
 import type { Ownable } from "../process/resources";
 import {
   PROTOCOL_VERSION,
-  encode,
+  encodePeer,
   encodeChecked,
   toWireError,
   type Bundle,
@@ -454,9 +454,9 @@ export class ClusterNode implements Runtime {
       return promise;
     }
     const envelope: PeerMessage = { type: "call", to: pid.id, from, msg };
-    let frame: Buffer;
+    let frame: string | Buffer;
     try {
-      frame = checked ? encodeChecked(envelope) : encode(envelope);
+      frame = checked ? encodeChecked(envelope) : encodePeer(envelope);
     } catch (err) {
       // Nothing was sent: the pending call ends here, and the caller hears why at once.
       promise.catch(() => undefined);

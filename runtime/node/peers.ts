@@ -1,6 +1,6 @@
 import type { Dealer, Router } from "zeromq";
 import type { Logger } from "../../wire/log";
-import { decodePeer, encode, type PeerInfo, type PeerMessage } from "../../wire/protocol";
+import { decodePeers, encodePeer, type PeerInfo, type PeerMessage } from "../../wire/protocol";
 import { ZapHandler, type ClusterKeys } from "../../wire/security";
 import { LogThrottle } from "../../wire/throttle";
 import { bindIpcAlias, localRoute } from "../../wire/ipc";
@@ -95,12 +95,12 @@ export class PeerLinks {
   send(node: string, msg: PeerMessage): boolean {
     const peer = this.peers.get(node);
     if (!peer || !peer.reachable) return false;
-    peer.outbox.push([encode(msg)]);
+    peer.outbox.push([encodePeer(msg)]);
     return true;
   }
 
   /** An encoded message (protocol `encodeChecked`); false as for {@link send}. */
-  sendFrame(node: string, frame: Buffer): boolean {
+  sendFrame(node: string, frame: string | Buffer): boolean {
     const peer = this.peers.get(node);
     if (!peer || !peer.reachable) return false;
     peer.outbox.push([frame]);
@@ -150,12 +150,13 @@ export class PeerLinks {
           continue;
         }
         for (const frame of frames) {
-          const r = decodePeer(frame);
-          if (!r.ok) {
-            this.drops.note(peer, { peer, reason: r.reason }, `dropped peer frame from ${peer}`);
-            continue;
+          for (const r of decodePeers(frame)) {
+            if (!r.ok) {
+              this.drops.note(peer, { peer, reason: r.reason }, `dropped peer frame from ${peer}`);
+              continue;
+            }
+            this.events.message(r.msg, peer);
           }
-          this.events.message(r.msg, peer);
         }
       }
     } catch (err) {
