@@ -331,7 +331,7 @@ export class ClusterNode implements Runtime {
         this.procs
           .spawnProc(msg.module, msg.args, {
             // Linked before its first message can run, so no exit of the new process goes unsignalled.
-            init: (p) => (msg.link ? p.links.set(msg.link.toString(), msg.link) : undefined),
+            init: (p) => (msg.link ? (p.links ??= new Map()).set(msg.link.toString(), msg.link) : undefined),
           })
           .then(
             (proc) => this.reply(msg.from, { ok: true, value: proc.pid }),
@@ -405,7 +405,7 @@ export class ClusterNode implements Runtime {
     }
     const pid = (await promise) as Pid;
     if (parent) {
-      if (parent.alive) parent.links.set(pid.toString(), pid);
+      if (parent.alive) (parent.links ??= new Map()).set(pid.toString(), pid);
       else this.signals.exit(parent.pid, pid, "killed");
     }
     return pid;
@@ -595,11 +595,12 @@ export class ClusterNode implements Runtime {
 
   /** The resource is closed when self() ends, however it ends (see process/resources.ts). */
   own(resource: Ownable): void {
-    this.mustSelf("own").resources.add(resource);
+    const proc = this.mustSelf("own");
+    (proc.resources ??= new Set()).add(resource);
   }
 
   disown(resource: Ownable): boolean {
-    return this.mustSelf("disown").resources.delete(resource);
+    return this.mustSelf("disown").resources?.delete(resource) ?? false;
   }
 
   private exited(proc: Proc, reason: unknown): void {

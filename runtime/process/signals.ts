@@ -36,23 +36,23 @@ export class Signals {
     if (other.node === this.host.node) {
       const target = this.local(other);
       if (!target) throw new ClusterError("noproc", `link: process ${other} is not alive`);
-      proc.links.set(other.toString(), other);
-      target.links.set(proc.pid.toString(), proc.pid);
+      (proc.links ??= new Map()).set(other.toString(), other);
+      (target.links ??= new Map()).set(proc.pid.toString(), proc.pid);
       return;
     }
     if (!this.host.connected(other.node)) {
       // Erlang: linking to a pid on an unreachable node gives an immediate noconnection exit signal.
-      proc.links.set(other.toString(), other);
+      (proc.links ??= new Map()).set(other.toString(), other);
       queueMicrotask(() => this.signal(proc, other, "noconnection", true));
       return;
     }
-    proc.links.set(other.toString(), other);
+    (proc.links ??= new Map()).set(other.toString(), other);
     this.host.toPeer(other.node, { type: "link", from: proc.pid, to: other });
   }
 
   unlink(proc: Proc, other: Pid): void {
-    proc.links.delete(other.toString());
-    if (other.node === this.host.node) this.local(other)?.links.delete(proc.pid.toString());
+    proc.links?.delete(other.toString());
+    if (other.node === this.host.node) this.local(other)?.links?.delete(proc.pid.toString());
     else this.host.toPeer(other.node, { type: "unlink", from: proc.pid, to: other });
   }
 
@@ -71,7 +71,7 @@ export class Signals {
     if (!to.alive) return;
     if (viaLink && from) {
       // A link whose other side already unlinked carries nothing (unlink is a promise not to be told).
-      if (!to.links.delete(from.toString())) return;
+      if (!to.links?.delete(from.toString())) return;
     }
     if (!viaLink && reason === "kill") {
       void this.host.procs.exit(to, "killed");
@@ -88,10 +88,10 @@ export class Signals {
 
   monitor(watcher: Proc, target: Pid): string {
     const ref = this.host.makeRef();
-    watcher.monitors.set(ref, target);
+    (watcher.monitors ??= new Map()).set(ref, target);
     if (target.node === this.host.node) {
       const t = this.local(target);
-      if (t) t.watchers.set(ref, watcher.pid);
+      if (t) (t.watchers ??= new Map()).set(ref, watcher.pid);
       else queueMicrotask(() => this.down(watcher.pid, ref, target, "noproc"));
     } else if (!this.host.toPeer(target.node, { type: "monitor", from: watcher.pid, to: target, ref })) {
       queueMicrotask(() => this.down(watcher.pid, ref, target, "noconnection"));
@@ -101,10 +101,10 @@ export class Signals {
 
   /** true when the monitor was active; a `down` already on its way is dropped either way (demonitor flush). */
   demonitor(watcher: Proc, ref: string): boolean {
-    const target = watcher.monitors.get(ref);
+    const target = watcher.monitors?.get(ref);
     if (!target) return false;
-    watcher.monitors.delete(ref);
-    if (target.node === this.host.node) this.local(target)?.watchers.delete(ref);
+    watcher.monitors!.delete(ref);
+    if (target.node === this.host.node) this.local(target)?.watchers?.delete(ref);
     else this.host.toPeer(target.node, { type: "demonitor", to: target, ref });
     return true;
   }
@@ -117,16 +117,16 @@ export class Signals {
     }
     const w = this.local(watcher);
     // Only an active monitor delivers: after demonitor the message is never seen.
-    if (!w || !w.monitors.delete(ref)) return;
+    if (!w || !w.monitors?.delete(ref)) return;
     this.host.procs.deliver(w.pid.id, { kind: "info", msg: { down: ref, pid, reason } });
   }
 
   monitorNode(watcher: Proc, node: string, on: boolean): void {
     if (!on) {
-      watcher.nodeMonitors.delete(node);
+      watcher.nodeMonitors?.delete(node);
       return;
     }
-    watcher.nodeMonitors.add(node);
+    (watcher.nodeMonitors ??= new Set()).add(node);
     if (node !== this.host.node && !this.host.connected(node)) {
       queueMicrotask(() => this.host.procs.deliver(watcher.pid.id, { kind: "info", msg: { nodedown: node } }));
     }
@@ -134,7 +134,7 @@ export class Signals {
 
   /** A local process ended: its links get exit signals, its watchers `down`, its own monitors are dropped at their targets. */
   exited(proc: Proc, reason: unknown): void {
-    for (const pid of proc.links.values()) {
+    for (const pid of proc.links?.values() ?? []) {
       if (pid.node === this.host.node) {
         const other = this.local(pid);
         if (other) this.signal(other, proc.pid, reason, true);
@@ -142,22 +142,22 @@ export class Signals {
         this.host.toPeer(pid.node, { type: "exit", from: proc.pid, to: pid, reason, link: true });
       }
     }
-    proc.links.clear();
-    for (const [ref, watcher] of proc.watchers) this.down(watcher, ref, proc.pid, reason);
-    proc.watchers.clear();
-    for (const ref of [...proc.monitors.keys()]) this.demonitor(proc, ref);
+    proc.links = undefined;
+    for (const [ref, watcher] of proc.watchers ?? []) this.down(watcher, ref, proc.pid, reason);
+    proc.watchers = undefined;
+    for (const ref of [...(proc.monitors?.keys() ?? [])]) this.demonitor(proc, ref);
   }
 
   onPeer(msg: SignalMessage): void {
     switch (msg.type) {
       case "link": {
         const target = this.local(msg.to);
-        if (target) target.links.set(msg.from.toString(), msg.from);
+        if (target) (target.links ??= new Map()).set(msg.from.toString(), msg.from);
         else this.host.toPeer(msg.from.node, { type: "exit", from: msg.to, to: msg.from, reason: "noproc", link: true });
         return;
       }
       case "unlink":
-        this.local(msg.to)?.links.delete(msg.from.toString());
+        this.local(msg.to)?.links?.delete(msg.from.toString());
         return;
       case "exit": {
         const target = this.local(msg.to);
@@ -166,12 +166,12 @@ export class Signals {
       }
       case "monitor": {
         const target = this.local(msg.to);
-        if (target) target.watchers.set(msg.ref, msg.from);
+        if (target) (target.watchers ??= new Map()).set(msg.ref, msg.from);
         else this.down(msg.from, msg.ref, msg.to, "noproc");
         return;
       }
       case "demonitor":
-        this.local(msg.to)?.watchers.delete(msg.ref);
+        this.local(msg.to)?.watchers?.delete(msg.ref);
         return;
       case "down":
         this.down(msg.to, msg.ref, msg.pid, msg.reason);
@@ -190,16 +190,16 @@ export class Signals {
    */
   nodeDown(node: string): void {
     for (const proc of [...this.host.procs.all()]) {
-      for (const [ref, watcher] of proc.watchers) if (watcher.node === node) proc.watchers.delete(ref);
-      for (const [ref, target] of proc.monitors) if (target.node === node) this.down(proc.pid, ref, target, "noconnection");
-      for (const pid of [...proc.links.values()]) if (pid.node === node) this.signal(proc, pid, "noconnection", true);
-      if (proc.alive && proc.nodeMonitors.has(node)) this.host.procs.deliver(proc.pid.id, { kind: "info", msg: { nodedown: node } });
+      for (const [ref, watcher] of proc.watchers ?? []) if (watcher.node === node) proc.watchers!.delete(ref);
+      for (const [ref, target] of proc.monitors ?? []) if (target.node === node) this.down(proc.pid, ref, target, "noconnection");
+      for (const pid of [...(proc.links?.values() ?? [])]) if (pid.node === node) this.signal(proc, pid, "noconnection", true);
+      if (proc.alive && proc.nodeMonitors?.has(node)) this.host.procs.deliver(proc.pid.id, { kind: "info", msg: { nodedown: node } });
     }
   }
 
   nodeUp(node: string): void {
     for (const proc of this.host.procs.all()) {
-      if (proc.nodeMonitors.has(node)) this.host.procs.deliver(proc.pid.id, { kind: "info", msg: { nodeup: node } });
+      if (proc.nodeMonitors?.has(node)) this.host.procs.deliver(proc.pid.id, { kind: "info", msg: { nodeup: node } });
     }
   }
 }

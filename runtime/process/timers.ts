@@ -29,7 +29,7 @@ export class Timers {
     };
     const handle = periodic ? setInterval(run, ms) : setTimeout(run, ms);
     this.byRef.set(ref, { owner, handle, due: Date.now() + ms, periodic });
-    owner.timers.add(ref);
+    (owner.timers ??= new Set()).add(ref);
     return ref;
   }
 
@@ -43,7 +43,7 @@ export class Timers {
   }
 
   cancelAll(owner: Proc): void {
-    for (const ref of [...owner.timers]) this.cancel(ref);
+    for (const ref of [...(owner.timers ?? [])]) this.cancel(ref);
   }
 
   get size(): number {
@@ -54,7 +54,7 @@ export class Timers {
     const t = this.byRef.get(ref);
     if (!t) return;
     this.byRef.delete(ref);
-    t.owner.timers.delete(ref);
+    t.owner.timers?.delete(ref);
   }
 
   close(): void {

@@ -244,15 +244,15 @@ describe("processes: exit and terminate", () => {
     });
     const owned = async (): Promise<Pid> => {
       const p = await n.procs.spawn("owner", {});
-      const proc = n.proc(p);
-      proc.resources.add({ destroy: () => closed.push("socket.destroy"), close: () => closed.push("socket.close (not this)") });
-      proc.resources.add({ close: () => closed.push("server.close") });
-      proc.resources.add({
+      const owns = (n.proc(p).resources ??= new Set());
+      owns.add({ destroy: () => closed.push("socket.destroy"), close: () => closed.push("socket.close (not this)") });
+      owns.add({ close: () => closed.push("server.close") });
+      owns.add({
         end: () => {
           throw new Error("end fails");
         },
       });
-      proc.resources.add({ end: () => closed.push("stream.end") });
+      owns.add({ end: () => closed.push("stream.end") });
       n.events.once("exit", () => closed.push("exit reported"));
       return p;
     };

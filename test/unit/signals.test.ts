@@ -24,7 +24,7 @@ describe("signals: links", () => {
       const a = await n.procs.spawn("probe", {});
       const b = await n.procs.spawn("probe", {});
       n.signals.link(n.proc(a), b);
-      assert.ok(n.proc(b).links.has(a.toString()), "both sides hold the link");
+      assert.ok(n.proc(b).links?.has(a.toString()), "both sides hold the link");
       const [victim, other] = dies === "first" ? [a, b] : [b, a];
       const followed = n.exitOf(other);
       n.procs.kill(victim.id, { code: "boom", message: "on purpose" });
@@ -44,7 +44,7 @@ describe("signals: links", () => {
     const msg = inbox[0];
     assert.ok(isExit(msg) && msg.exit!.equals(b) && msg.reason === "crashed");
     assert.equal(n.procs.get(a.id)?.alive, true);
-    assert.equal(n.proc(a).links.size, 0, "the link is gone with the process that ended");
+    assert.equal(n.proc(a).links?.size ?? 0, 0, "the link is gone with the process that ended");
   });
 
   test("an exit with reason normal does not end a linked process; a trapping one is told", async () => {
@@ -70,7 +70,7 @@ describe("signals: links", () => {
     const b = await n.procs.spawn("probe", {});
     n.signals.link(n.proc(a), b);
     n.signals.unlink(n.proc(a), b);
-    assert.equal(n.proc(b).links.size, 0, "unlink removes both sides");
+    assert.equal(n.proc(b).links?.size ?? 0, 0, "unlink removes both sides");
     const gone = n.exitOf(b);
     n.procs.kill(b.id, "crashed");
     await gone;
@@ -120,7 +120,7 @@ describe("signals: monitors", () => {
     assert.equal(downs[0]!.down, ref);
     assert.ok(downs[0]!.pid.equals(target));
     assert.equal(downs[0]!.reason, "crashed");
-    assert.equal(n.proc(watcher).monitors.size, 0, "a fired monitor is gone");
+    assert.equal(n.proc(watcher).monitors?.size ?? 0, 0, "a fired monitor is gone");
   });
 
   test("a monitor is one-way: the watcher's own exit does not touch the target, and a normal exit still delivers down", async () => {
@@ -134,7 +134,7 @@ describe("signals: monitors", () => {
     n.procs.kill(watcher.id, "crashed");
     await gone;
     assert.equal(n.procs.get(target.id)?.alive, true);
-    assert.equal(n.proc(target).watchers.size, 1, "the dead watcher's monitor is dropped at its target");
+    assert.equal(n.proc(target).watchers?.size, 1, "the dead watcher's monitor is dropped at its target");
     n.procs.kill(target.id, "normal");
     const downs = (await n.inboxAfterMarker(other)).filter(isDown);
     assert.ok(downs.length === 1 && downs[0]!.reason === "normal");

@@ -19,14 +19,14 @@ describe("timers", () => {
     const p = owner(1);
     let fired = 0;
     const ref = timers.start(p, 100, () => fired++, false);
-    assert.ok(p.timers.has(ref));
+    assert.ok(p.timers?.has(ref));
     mock.timers.tick(99);
     assert.equal(fired, 0);
     mock.timers.tick(1);
     assert.equal(fired, 1);
     mock.timers.tick(1000);
     assert.equal(fired, 1);
-    assert.equal(p.timers.size, 0);
+    assert.equal(p.timers?.size ?? 0, 0);
     assert.equal(timers.size, 0);
     assert.equal(timers.cancel(ref), false, "a timer that fired cannot be cancelled");
   });
@@ -38,7 +38,7 @@ describe("timers", () => {
     const ref = timers.start(p, 1000, () => (fired = true), false);
     mock.timers.tick(300);
     assert.equal(timers.cancel(ref), 700);
-    assert.equal(p.timers.size, 0);
+    assert.equal(p.timers?.size ?? 0, 0);
     mock.timers.tick(5000);
     assert.equal(fired, false);
     assert.equal(timers.cancel(ref), false, "a second cancel finds nothing");
@@ -68,7 +68,7 @@ describe("timers", () => {
     timers.start(a, 10, () => fired.push("a every"), true);
     timers.start(b, 10, () => fired.push("b"), false);
     timers.cancelAll(a);
-    assert.equal(a.timers.size, 0);
+    assert.equal(a.timers?.size ?? 0, 0);
     mock.timers.tick(50);
     assert.deepEqual(fired, ["b"]);
   });
