@@ -97,6 +97,9 @@ export class Proc {
 
 const currentProc = new AsyncLocalStorage<Proc>();
 
+/** messages a process handles in a row before it lets other microtasks run (handlers that return no promise) */
+const YIELD_EVERY = 64;
+
 /** The process whose handler is running, also across its awaits. */
 export function selfProc(): Proc | undefined {
   return currentProc.getStore();
@@ -233,6 +236,7 @@ export class Processes {
   }
 
   private async drain(proc: Proc): Promise<void> {
+    let turn = 0;
     while (proc.alive && proc.mailbox.length > 0) {
       let at = 0;
       if (proc.suspended) {
@@ -241,38 +245,35 @@ export class Processes {
       }
       const env = proc.mailbox.take(at)!;
       try {
-        await this.handle(proc, env);
+        // A handler that returns no promise is handled without one: a promise and a microtask per message was most of a local cast.
+        const pending = this.handle(proc, env);
+        if (pending) await pending;
         proc.handled++;
         this.handledTotal++;
       } catch (err) {
         this.crash(proc, env, err);
       }
+      // Without an await a long mailbox would be handled in one go, holding back every other process's microtasks.
+      if (++turn === YIELD_EVERY) {
+        turn = 0;
+        await undefined;
+      }
     }
     proc.running = false;
   }
 
-  private async handle(proc: Proc, env: Envelope): Promise<void> {
-    if (env.kind === "system") return env.run(proc);
+  /** Handles one message; a promise only when the handler returned one (or a system message's work did). */
+  private handle(proc: Proc, env: Envelope): Promise<void> | undefined {
+    if (env.kind === "system") return env.run(proc) ?? undefined;
     const exports: Behaviour = this.exportsOf(proc) ?? {};
     switch (env.kind) {
       case "call": {
         const fn = exports.handleCall;
         if (typeof fn !== "function") throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCall`);
-        let r: CallResult<unknown> | Promise<CallResult<unknown>> = fn(env.msg, env.from, proc.state);
-        if (isThenable(r)) r = await r;
-        // The type is the contract; a user module written in JavaScript (or cast) may still break it.
-        if ((r as unknown) === null || typeof r !== "object" || !("state" in r)) {
-          throw new ClusterError("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
-        }
-        const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
-        proc.state = result.state;
-        if (!result.noreply) this.host.reply(env.from, { ok: true, value: result.reply });
-        else {
-          const key = `${env.from.node}:${env.from.ref}`;
-          (proc.deferred ??= new Map()).set(key, env.from);
-          this.deferredCalls.set(key, proc);
-        }
-        return;
+        const r: CallResult<unknown> | Promise<CallResult<unknown>> = fn(env.msg, env.from, proc.state);
+        if (isThenable(r)) return Promise.resolve(r).then((done) => this.called(proc, env, done));
+        this.called(proc, env, r);
+        return undefined;
       }
       case "cast":
       case "info": {
@@ -285,15 +286,34 @@ export class Processes {
           }
           throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCast`);
         }
-        let s = fn(env.msg, proc.state);
-        if (isThenable(s)) s = await s;
+        const s = fn(env.msg, proc.state);
+        if (isThenable(s))
+          return Promise.resolve(s).then((next) => {
+            proc.state = next;
+          });
         proc.state = s;
-        return;
+        return undefined;
       }
       default: {
         const unhandled: never = env;
         return unhandled;
       }
+    }
+  }
+
+  /** A handleCall's result: the new state, and the reply unless it defers it. */
+  private called(proc: Proc, env: Extract<Envelope, { kind: "call" }>, r: unknown): void {
+    // The type is the contract; a user module written in JavaScript (or cast) may still break it.
+    if (r === null || typeof r !== "object" || !("state" in r)) {
+      throw new ClusterError("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
+    }
+    const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
+    proc.state = result.state;
+    if (!result.noreply) this.host.reply(env.from, { ok: true, value: result.reply });
+    else {
+      const key = `${env.from.node}:${env.from.ref}`;
+      (proc.deferred ??= new Map()).set(key, env.from);
+      this.deferredCalls.set(key, proc);
     }
   }
 

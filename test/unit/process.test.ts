@@ -133,6 +133,33 @@ describe("processes: messages", () => {
     assert.deepEqual(await n.call(p, { op: "get" }), ["cast a", "info b", "cast c", "call x", "info d"]);
   });
 
+  test("a process with a long mailbox of quick messages lets another process handle messages before it is through", async () => {
+    const n = newNode();
+    const order: string[] = [];
+    n.modules.load("quick", "q1", {
+      init: (name: string) => name,
+      handleCast: (msg: number, name: string) => (order.push(`${name}${msg}`), name),
+      handleCall: (_m: unknown, _f: From, name: string) => ({ reply: name, state: name }),
+    });
+    const a = await n.procs.spawn("quick", "a");
+    const b = await n.procs.spawn("quick", "b");
+    n.procs.suspend(a.id);
+    n.procs.suspend(b.id);
+    for (let i = 0; i < 500; i++) n.cast(a, i);
+    for (let i = 0; i < 500; i++) n.cast(b, i);
+    n.procs.resume(a.id);
+    n.procs.resume(b.id);
+    await n.call(a, "sync");
+    await n.call(b, "sync");
+    assert.equal(order.length, 1000);
+    assert.deepEqual(
+      order.filter((x) => x.startsWith("a")),
+      Array.from({ length: 500 }, (_, i) => `a${i}`),
+      "each process's messages in order",
+    );
+    assert.ok(order.indexOf("b0") < order.indexOf("a499"), "b started before a was through its 500 messages");
+  });
+
   test("delivery to a pid that is not alive answers false, and a call to it noproc", async () => {
     const n = newNode();
     const p = await n.procs.spawn("logger", {});
