@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   const saveOpts: SaveOptions = { ...DEFAULT_SAVE_OPTIONS };
   const procsOpts: ProcsOptions = { ...DEFAULT_PROCS_OPTIONS };
   if (quick) {
-    Object.assign(saveOpts, { sizes: [1, 3], warmup: 1, saves: 5, restarts: () => 2, plainRestarts: () => 2, processRestarts: () => 2 });
+    Object.assign(saveOpts, { sizes: [1, 3], warmup: 1, saves: 5, cpuSaves: 2, restarts: () => 2, plainRestarts: () => 2, processRestarts: () => 2 });
     Object.assign(procsOpts, { counts: [1, 1000], reloads: 3, codeChangeReloads: () => 3 });
   }
   if (flags.includes("--no-restart")) Object.assign(saveOpts, { restarts: () => 0, plainRestarts: () => 0, processRestarts: () => 0 });

@@ -3,7 +3,8 @@ import { DEFAULT_QUIET_MS } from "../cli/dev/watcher";
  * Benchmarks 1 and 2: save-to-live on a chat-shaped project, and, on the same
  * clusters, bringing the nodes to new code by restarting them instead.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Pid } from "../wire/pid";
@@ -42,6 +43,8 @@ export interface SaveOptions {
   quietMs: number;
   /** pause between one save's verification and the next write */
   settleMs: number;
+  /** saves per size without the outside probe, for the CPU a save costs */
+  cpuSaves: number;
 }
 
 export const DEFAULT_SAVE_OPTIONS: SaveOptions = {
@@ -53,6 +56,7 @@ export const DEFAULT_SAVE_OPTIONS: SaveOptions = {
   processRestarts: (n) => (n >= 16 ? 3 : 5),
   quietMs: DEFAULT_QUIET_MS,
   settleMs: 150,
+  cpuSaves: 8,
 };
 
 interface SaveSample {
@@ -69,6 +73,16 @@ interface SaveSample {
   verify: number;
   stale: number;
   stateLost: number;
+}
+
+/** One save without the outside probe, for what it costs in CPU (ms). */
+interface CpuSample {
+  /** all node processes, from the write to the reload report, beyond their idle rate */
+  nodes: number;
+  /** this process (coordinator, watcher, compile) over the same span */
+  coordinator: number;
+  /** write -> bundle compiled: no node can start before */
+  serial: number;
 }
 
 interface RestartSample {
@@ -94,6 +108,7 @@ interface SizeResult {
   proc: PlainSample[];
   /** the single-process floor, one save after each cluster save */
   floor: FloorSample[];
+  cpu: CpuSample[];
 }
 
 type Render = { line: string; renders: number };
@@ -133,6 +148,7 @@ async function verify(c: Cluster, rooms: Map<string, Pid>, tag: string): Promise
  * last node's first new answer is seen within about one round trip.
  */
 const PROBES = 1;
+const CORES = availableParallelism();
 function firstNewAnswers(c: Cluster, rooms: Map<string, Pid>, tag: string): Promise<number> {
   const stale = [...c.nodes];
   const busy = new Set<string>();
@@ -159,6 +175,33 @@ function firstNewAnswers(c: Cluster, rooms: Map<string, Pid>, tag: string): Prom
   };
   return Promise.all(Array.from({ length: Math.min(PROBES, c.nodes.length) }, worker)).then(() => last);
 }
+
+/**
+ * CPU time (ms) the processes have used so far: /proc/<pid>/schedstat's first
+ * field (nanoseconds on a CPU), or /proc/<pid>/stat's 10 ms ticks where there is
+ * no schedstat. NaN off Linux.
+ */
+function cpuMs(pids: Iterable<number>): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+    } catch {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+        total += (Number(f[11]) + Number(f[12])) * 10;
+      } catch {
+        return NaN;
+      }
+    }
+  }
+  return total;
+}
+
+const thisCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 /** Kills every node's OS process and waits until each has been restarted by the launcher and run its entry again. */
 async function launcherRestart(c: Cluster): Promise<RestartSample> {
@@ -198,7 +241,7 @@ async function benchSize(nodes: number, o: SaveOptions): Promise<SizeResult> {
   const project = makeProject(chatFiles("v0"), { name: `bench${nodes}`, nodes });
   const formatFile = path.join(project.dir, "src", "format.ts");
   let c: Cluster | undefined;
-  const res: SizeResult = { nodes, bootMs: NaN, saves: [], restarts: [], restartStale: 0, plain: [], plainStale: 0, proc: [], floor: [] };
+  const res: SizeResult = { nodes, bootMs: NaN, saves: [], restarts: [], restartStale: 0, plain: [], plainStale: 0, proc: [], floor: [], cpu: [] };
   const floor = new SingleProcessFloor();
   try {
     progress(`save-to-live: starting ${nodes} node(s)`);
@@ -255,6 +298,31 @@ async function benchSize(nodes: number, o: SaveOptions): Promise<SizeResult> {
         stale,
         stateLost,
       });
+    }
+
+    // ---- 1c. the CPU a save costs, without the probe (whose calls cost CPU too) ----
+    for (let i = 0; i < o.cpuSaves; i++) {
+      // The nodes' idle rate (heartbeats, the observer's samples), measured over the settle pause, is taken off their CPU per save.
+      const idleAt = performance.now();
+      const idleCpu = cpuMs(c.osPids);
+      await sleep(o.settleMs);
+      tag = `n${nodes}c${i}`;
+      const saved = nextSaveOf(c.server, "format.ts", 20_000);
+      const cpu0 = cpuMs(c.osPids);
+      const self0 = thisCpuMs();
+      const writeAt = performance.now();
+      const idleRate = (cpu0 - idleCpu) / (writeAt - idleAt);
+      writeFileSync(formatFile, formatSource(tag));
+      const s = await saved;
+      const doneAt = performance.now();
+      if (!s.report?.ok) throw new Error(`CPU save ${i} on ${nodes} nodes did not reload every node: ${JSON.stringify(s.report ?? s.error?.message)}`);
+      res.cpu.push({
+        nodes: cpuMs(c.osPids) - cpu0 - idleRate * (doneAt - writeAt),
+        coordinator: thisCpuMs() - self0,
+        serial: s.firstEventAt - writeAt + s.watchMs + s.compileMs,
+      });
+      const { stale } = await verify(c, rooms, tag);
+      if (stale) throw new Error(`CPU save ${i} on ${nodes} nodes: ${stale} node(s) answered with older code`);
     }
 
     // ---- 2a. devcluster's own restart path: kill every node, the launcher restarts it ----
@@ -419,11 +487,28 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
 
   printTable(
     `1a. save-to-live as a user sees it, beside the single-process floor measured in the same run (ms, medians of ${o.saves})`,
-    ["nodes", "outside med", "outside p95", "floor med", "floor p95", "fs event", "compile", "evaluate", "outside/floor", "goal"],
+    [
+      "nodes",
+      "outside med",
+      "outside p95",
+      "floor med",
+      "floor p95",
+      "fs event",
+      "compile",
+      "evaluate",
+      "outside/floor",
+      "goal",
+      "| nodes CPU",
+      "coord CPU",
+      "CPU bound",
+    ],
     results.map((r) => {
       const out = median(r.saves.map((s) => s.outside));
       const fl = median(r.floor.map((s) => s.total));
       const goal = r.nodes === 1 ? "<= 0.8x" : r.nodes === 3 ? "<= 1.0x" : r.nodes === 16 ? "<= 15 ms" : "";
+      const nodesCpu = median(r.cpu.map((s) => s.nodes));
+      // Until the bundle exists no node can start; from then on the nodes' own CPU time shares the machine's cores.
+      const bound = median(r.cpu.map((s) => s.serial)) + nodesCpu / CORES;
       return [
         String(r.nodes),
         ms(out),
@@ -435,6 +520,9 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
         ms(median(r.floor.map((s) => s.evaluate))),
         `${(out / fl).toFixed(2)}x`,
         goal,
+        "| " + ms(nodesCpu),
+        ms(median(r.cpu.map((s) => s.coordinator))),
+        ms(bound),
       ];
     }),
     [
@@ -443,6 +531,13 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
       "floor = what any single-process hot reload pays for the same save, in this process, one floor save after each cluster save:",
       "  write -> chokidar 'change' (same options as the watcher, no quiet window) -> the same Compiler on the same file ->",
       "  Module#_compile of the bundle (as require does) and the first call of the new formatMessage.",
+      "  A cluster does all of that too (the same event, the same compile, each node evaluating the same bundle), plus at least one",
+      "  hop to the nodes and the answer's way back, so outside/floor cannot go below 1.0x by this measure.",
+      `nodes CPU = medians of ${o.cpuSaves} more saves per size without the probe (its calls cost CPU too): CPU time of all node processes`,
+      "  from the write to the reload report, less their idle rate over the pause before (/proc/<pid>/schedstat); coord CPU = this",
+      "  process's (coordinator, watcher, compile) over the same span.",
+      `CPU bound = write -> bundle compiled (no node can start before it exists) + nodes CPU / ${CORES} cores: what the nodes' own work`,
+      "  takes on this machine if no node ever waited for another, not counting the coordinator's; a save cannot be faster than that.",
     ],
   );
 
