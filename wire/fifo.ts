@@ -17,6 +17,11 @@ export class Fifo<T> {
     this.items.push(item);
   }
 
+  /** The first item, left in place. */
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
   /** Puts an item first (system messages such as codeChange jump the queue). */
   unshift(item: T): void {
     if (this.head > 0) this.items[--this.head] = item;

@@ -95,7 +95,7 @@ export class PeerLinks {
   send(node: string, msg: PeerMessage): boolean {
     const peer = this.peers.get(node);
     if (!peer || !peer.reachable) return false;
-    peer.outbox.push([encodePeer(msg)]);
+    peer.outbox.pushMessage(encodePeer(msg));
     return true;
   }
 
@@ -103,7 +103,7 @@ export class PeerLinks {
   sendFrame(node: string, frame: string | Buffer): boolean {
     const peer = this.peers.get(node);
     if (!peer || !peer.reachable) return false;
-    peer.outbox.push([frame]);
+    peer.outbox.pushMessage(frame);
     return true;
   }
 

@@ -59,6 +59,24 @@ describe("peer link batching", () => {
     out.close();
   });
 
+  test("messages pushed one by one during a send are packed as they come, at most 2048 a frame, in order across a V8 one", async () => {
+    const socket = slowSocket();
+    const out = new Outbox(socket, (err) => assert.fail(String(err)), true);
+    const msgs: PeerMessage[] = Array.from({ length: 5000 }, (_, i) => ({ type: "deliver", to: 1, kind: "cast", msg: i === 3000 ? new Date(i) : i }));
+    for (const m of msgs) out.pushMessage(encodePeer(m));
+    socket.release();
+    for (let i = 0; i < 10 && socket.sent.length < 5; i++) await new Promise((r) => setImmediate(r));
+    const frames = socket.sent.map((f) => f[0] as Buffer);
+    const perFrame = frames.map((f) => unpackFrame(f).flatMap((x) => decodePeers(x)).length);
+    assert.deepEqual(perFrame, [1, 2048, 951, 1, 1999], "the first alone, then packs of 2048 at most, sealed before the V8 message");
+    const all = frames.flatMap((f) => unpackFrame(f).flatMap((x) => decodePeers(x)));
+    assert.deepEqual(
+      all.map((d) => (d.ok ? d.msg : d.reason)),
+      msgs,
+    );
+    out.close();
+  });
+
   test("a burst with one V8 message among JSON ones goes in the length-prefixed batch, each decoded", async () => {
     const socket = slowSocket();
     const out = new Outbox(socket, (err) => assert.fail(String(err)), true);
