@@ -85,9 +85,13 @@ export class Compiler {
   readonly srcDir: string;
   private cachedTsconfig: { stamp: string; cfg: ProjectTsconfig } | undefined;
 
-  constructor(opts: { projectDir: string; srcDir: string }) {
+  /** @internal A test's way into the moment between reading a file and looking at it again. */
+  private readonly afterRead: ((file: string) => void) | undefined;
+
+  constructor(opts: { projectDir: string; srcDir: string; afterRead?: (file: string) => void }) {
     this.projectDir = path.resolve(opts.projectDir);
     this.srcDir = path.resolve(this.projectDir, opts.srcDir);
+    this.afterRead = opts.afterRead;
   }
 
   /**
@@ -196,7 +200,19 @@ export class Compiler {
    * "bundle" and goes through {@link build}, which bundles or reports it.
    */
   private async transformOne(file: string): Promise<CompiledModule | "bundle"> {
-    const source = await fs.promises.readFile(file, "utf8");
+    // A save starts on the first event, which can come while the writer has truncated the file and not yet
+    // written it: the file is read again until it looks the same (size, mtime) after the compile as before the read.
+    for (let attempt = 1; ; attempt++) {
+      const before = stampOf(file);
+      // Sync on purpose: a source file reads in microseconds, where the thread pool's round trip cost 0.5-0.9 ms here.
+      const source = fs.readFileSync(file, "utf8");
+      this.afterRead?.(file);
+      const out = await this.transformSource(file, source);
+      if (stampOf(file) === before || attempt === MAX_READS) return out;
+    }
+  }
+
+  private async transformSource(file: string, source: string): Promise<CompiledModule | "bundle"> {
     const cfg = this.tsconfig();
     const result = await esbuild.transform(source, {
       tsconfigRaw: cfg.esbuild,
@@ -330,6 +346,19 @@ export class Compiler {
         });
       },
     };
+  }
+}
+
+/** reads of one file in one compile while it keeps changing under us; after that the last read goes (the watcher sees the rest) */
+const MAX_READS = 5;
+
+/** What tells a rewritten file apart: size and mtime (nanoseconds where the file system keeps them). */
+function stampOf(file: string): string {
+  try {
+    const st = fs.statSync(file, { bigint: true });
+    return `${st.size}:${st.mtimeNs}`;
+  } catch {
+    return "gone";
   }
 }
 

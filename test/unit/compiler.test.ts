@@ -229,3 +229,25 @@ describe("compiler: one compile path, one set of options (the project's tsconfig
     assert.match(withJson.code, /max: 3/);
   });
 });
+
+describe("compiler: a file read while it is being written", () => {
+  test("a save read between the writer's truncate and its write is read again, and what compiles is what the writer wrote", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-halfwritten-"));
+    try {
+      writeFiles(dir, { "src/greet.ts": "" });
+      const file = path.join(dir, "src", "greet.ts");
+      let reads = 0;
+      // The writer finishes after our first read: the moment a save's first event can catch it in.
+      const compiler = new Compiler({
+        projectDir: dir,
+        srcDir: "src",
+        afterRead: () => void (++reads === 1 && fs.writeFileSync(file, `export const greet = "hello";\n`)),
+      });
+      const [m] = await compiler.compile([file]);
+      assert.match(m!.code, /greet = "hello"/);
+      assert.equal(reads, 2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
