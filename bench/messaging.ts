@@ -180,6 +180,26 @@ async function castRows(): Promise<Row[]> {
   }
 }
 
+/** `BENCH_ONLY=calls`: the cross-node call round trip alone, `BENCH_RUNS` times (default 5), with every run's median. */
+async function callRows(): Promise<Row[]> {
+  const { server, cleanup } = await start(2, false);
+  try {
+    const { spawn, run } = benchOps(server);
+    const a = await spawn("n1");
+    const b = await spawn("n2");
+    await run(a, { op: "rtt", to: b, n: 200 });
+    const runs: { median: number; p99: number }[] = [];
+    for (let i = 0; i < Number(process.env.BENCH_RUNS ?? 5); i++) runs.push(await run(a, { op: "rtt", to: b, n: CALLS }));
+    const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    return [
+      ["cross-node call round trip, median", us(med(runs.map((r) => r.median))), `goal <= 100 us; runs ${runs.map((r) => us(r.median)).join(", ")}`],
+      ["cross-node call round trip, p99", us(med(runs.map((r) => r.p99))), `goal < 500 us; ${CALLS} sequential calls per run`],
+    ];
+  } finally {
+    await cleanup();
+  }
+}
+
 async function bootRow(): Promise<Row> {
   const { ms, cleanup } = await start(8);
   await cleanup();
@@ -396,7 +416,9 @@ if (require.main === module) {
     ? observerRows().then((rows) => table("4c. the observer page's cost (2 nodes)", rows))
     : process.env.BENCH_ONLY === "casts"
       ? castRows().then((rows) => table(`cast throughput alone (${CASTS} casts per run)`, rows))
-      : runMessagingBench()
+      : process.env.BENCH_ONLY === "calls"
+        ? callRows().then((rows) => table("call round trip alone", rows))
+        : runMessagingBench()
   ).catch((err) => {
     console.error(err);
     process.exit(1);
