@@ -24,6 +24,7 @@ import type { Pid } from "../wire/pid";
 const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
 const CASTS = Number(process.env.BENCH_CASTS ?? 200_000);
 const IDLE = Number(process.env.BENCH_IDLE ?? 100_000);
+const CAST_RUNS = 3;
 /** casts per run of the observer's cost: a run spans several of its once-a-second samples and two process-table refreshes */
 const OBSERVER_CASTS = Number(process.env.BENCH_OBSERVER_CASTS ?? 1_000_000);
 
@@ -125,8 +126,19 @@ async function clusterRows(): Promise<Row[]> {
     await run(a, { op: "rtt", to: b, n: 200 }); // warm-up
     const rtt = await run(a, { op: "rtt", to: b, n: CALLS });
     await run(a, { op: "stream", to: b, n: 10_000 });
-    const remote = await run(a, { op: "stream", to: b, n: CASTS });
-    const same = await run(a, { op: "stream", to: local, n: CASTS });
+    await run(a, { op: "stream", to: local, n: 10_000 });
+    // A run of 200,000 casts lasts half a second, which one GC or a neighbour's burst moves by a third: the median of three, alternated.
+    type Stream = { received: number; perSecond: number };
+    const remotes: Stream[] = [];
+    const sames: Stream[] = [];
+    for (let i = 0; i < CAST_RUNS; i++) {
+      remotes.push(await run(a, { op: "stream", to: b, n: CASTS }));
+      sames.push(await run(a, { op: "stream", to: local, n: CASTS }));
+    }
+    const middle = (xs: Stream[]): Stream => [...xs].sort((x, y) => x.perSecond - y.perSecond)[xs.length >> 1]!;
+    const runs = (xs: Stream[]): string => xs.map((x) => `${Math.round(x.perSecond / 1000)}k`).join(", ");
+    const remote = middle(remotes);
+    const same = middle(sames);
     // A trace on an unrelated process turns the tracer on: each send then looks its pids up.
     await server.coordinator.traces.request({ op: "start", target: { pid: local }, limits: { count: 1_000_000, ms: 600_000 } });
     const traced = await run(a, { op: "stream", to: b, n: CASTS });
@@ -135,9 +147,13 @@ async function clusterRows(): Promise<Row[]> {
     return [
       ["cross-node call round trip, median", us(rtt.median), "goal <= 100 us"],
       ["cross-node call round trip, p99", us(rtt.p99), `goal < 500 us; ${CALLS} sequential calls`],
-      ["cross-node cast, one sender", rate(remote.perSecond), `goal >= 400,000; ${remote.received} received; tracing compiled in, off`],
+      [
+        "cross-node cast, one sender",
+        rate(remote.perSecond),
+        `goal >= 400,000; median of ${CAST_RUNS} runs (${runs(remotes)}), ${remote.received} received each; tracing compiled in, off`,
+      ],
       ["cross-node cast, a trace on another process", rate(traced.perSecond), `tracer on, these pids not traced (${traced.received} received)`],
-      ["same-node cast, one sender", rate(same.perSecond), `goal >= 2,000,000; ${same.received} received`],
+      ["same-node cast, one sender", rate(same.perSecond), `goal >= 2,000,000; median of ${CAST_RUNS} runs (${runs(sames)}), ${same.received} received each`],
       [
         "memory per idle process",
         `${Math.round(idle.bytesPerProcess)} B`,
