@@ -66,6 +66,8 @@ export class Outbox {
   private open: string[] = [];
   private openBytes = 0;
   private pumping = false;
+  /** a batch handed to ZeroMQ by sendOpen, until its send settles */
+  private inflight: Promise<void> | undefined;
   private closed = false;
   private readonly cap = maxFrameBytes();
 
@@ -99,9 +101,32 @@ export class Outbox {
     if (this.closed) return;
     if (!this.batch || !this.pumping || typeof frame !== "string") return this.push([frame]);
     const n = byteLength(frame, this.cap);
-    if (this.open.length >= MAX_BATCH || this.openBytes + n + 1 > this.cap - 3) this.seal();
+    if (this.open.length >= MAX_BATCH || this.openBytes + n + 1 > this.cap - 3) this.sendOpen();
     this.open.push(frame);
     this.openBytes += n + 1;
+  }
+
+  /**
+   * A full batch goes to ZeroMQ at once when nothing waits in front of it:
+   * its I/O thread carries the batch to the peer, which starts on it, while
+   * the handler that is casting goes on. Left for the pump, a burst from one
+   * handler would leave only once the handler is done, and the two nodes
+   * would take turns instead of working together.
+   */
+  private sendOpen(): void {
+    if (this.queue.length > 0) return this.seal();
+    this.seal();
+    const frames = this.queue.shift()!;
+    try {
+      const sent = this.socket.send(frames);
+      this.inflight = sent.catch((err: unknown) => {
+        if (!this.closed) this.onError(err, frames);
+      });
+    } catch (err) {
+      // zeromq.js takes one delayed send at a time (EBUSY): the one before is still under way, and the pump sends this after it.
+      if ((err as { code?: unknown }).code === "EBUSY") this.queue.unshift(frames);
+      else if (!this.closed) this.onError(err, frames);
+    }
   }
 
   /** The JSON texts pushed since the last seal, as one frame at the back of the queue. */
@@ -141,6 +166,12 @@ export class Outbox {
         }
         // All JSON (a burst of casts): one array, so the receiver parses once instead of once per message.
         frames = [text ? Buffer.from(`${JSON_BATCH_CHAR}[${(items as string[]).join(",")}]`) : packBatch(items)];
+      }
+      // A batch sent at once (sendOpen) may still be under way: zeromq.js would refuse a second send (EBUSY).
+      while (this.inflight) {
+        const before = this.inflight;
+        await before;
+        if (this.inflight === before) this.inflight = undefined;
       }
       try {
         await this.socket.send(frames);

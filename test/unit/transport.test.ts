@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Pid } from "../../wire/pid";
 import { decodePeers, encode, encodePeer, type PeerMessage } from "../../wire/protocol";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { Dealer, Router } from "zeromq";
 import { Outbox, unpackFrame } from "../../wire/transport";
+import { within } from "../helpers/fakeNode";
 
 /** A socket whose first send stays pending until released, as a busy ZeroMQ socket's does. */
 function slowSocket(): { sent: (Buffer | string)[][]; release(): void; send(frames: (Buffer | string)[]): Promise<void> } {
@@ -117,6 +122,94 @@ describe("peer link batching", () => {
     ]) {
       const frame = encode(value as never);
       assert.deepEqual(unpackFrame(frame), [frame]);
+    }
+  });
+});
+
+/** As zeromq.js does: a send while an earlier one is still held throws EBUSY at once. */
+class BusySocket {
+  readonly sent: (Buffer | string)[][] = [];
+  holdNext = false;
+  release: (() => void) | undefined;
+  send(frames: (Buffer | string)[]): Promise<void> {
+    if (this.release) throw Object.assign(new Error("Socket is busy writing"), { code: "EBUSY" });
+    this.sent.push(frames);
+    if (!this.holdNext) return Promise.resolve();
+    this.holdNext = false;
+    return new Promise<void>((resolve) => {
+      this.release = () => {
+        this.release = undefined;
+        resolve();
+      };
+    });
+  }
+}
+
+describe("peer link batching when a batch sent at once is held", () => {
+  test("the pump waits for a held batch instead of losing the next one to EBUSY", async () => {
+    const socket = new BusySocket();
+    const errors: unknown[] = [];
+    const out = new Outbox(socket, (err) => errors.push(err), true);
+    const n = 5000;
+    for (let i = 0; i < n; i++) {
+      // the first full batch (at 2049) goes to the socket at once and is held; the next one finds it busy
+      if (i === 2049) socket.holdNext = true;
+      out.pushMessage(encodePeer({ type: "deliver", to: 1, kind: "cast", msg: i }));
+    }
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    socket.release?.();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(errors, []);
+    const got = socket.sent.flatMap((f) => unpackFrame(f[0] as Buffer).flatMap((x) => decodePeers(x)));
+    assert.deepEqual(
+      got.map((d) => (d.ok && d.msg.type === "deliver" ? d.msg.msg : d)),
+      Array.from({ length: n }, (_, i) => i),
+    );
+    out.close();
+  });
+});
+
+describe("peer link batching on a real ZeroMQ socket", () => {
+  test("a burst sent while the peer is not there yet arrives whole and in order: a batch refused as busy waits its turn", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "devcluster-outbox-"));
+    const endpoint = `ipc://${path.join(dir, "peer")}`;
+    const router = new Router({ linger: 0 });
+    // Connected before anyone listens, with no queue until the link is up: ZeroMQ holds the first send, and the next batch finds the socket busy.
+    const dealer = new Dealer({ linger: 0, routingId: "d", reconnectInterval: 20, immediate: true });
+    dealer.connect(endpoint);
+    let busy = 0;
+    const errors: unknown[] = [];
+    const socket = {
+      send(frames: (Buffer | string)[]): Promise<void> {
+        try {
+          return dealer.send(frames);
+        } catch (err) {
+          if ((err as { code?: unknown }).code === "EBUSY") busy++;
+          throw err;
+        }
+      },
+    };
+    const out = new Outbox(socket, (err) => errors.push(err), true);
+    const n = 30_000;
+    try {
+      for (let i = 0; i < n; i++) out.pushMessage(encodePeer({ type: "deliver", to: 1, kind: "cast", msg: i }));
+      await router.bind(endpoint);
+      const got: unknown[] = [];
+      while (got.length < n) {
+        const [, frame] = await within(router.receive(), "the next frame");
+        for (const f of unpackFrame(frame!)) for (const d of decodePeers(f)) got.push(d.ok && d.msg.type === "deliver" ? d.msg.msg : d);
+      }
+      assert.deepEqual(errors, []);
+      assert.deepEqual(
+        got,
+        Array.from({ length: n }, (_, i) => i),
+      );
+      assert.ok(busy > 0, "the socket refused a batch as busy at least once (the path under test)");
+    } finally {
+      out.close();
+      dealer.close();
+      router.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
