@@ -207,6 +207,12 @@ export class Compiler {
       // Sync on purpose: a source file reads in microseconds, where the thread pool's round trip cost 0.5-0.9 ms here.
       const source = fs.readFileSync(file, "utf8");
       this.afterRead?.(file);
+      if (source === "" && attempt === 1) {
+        // Empty is what a writer leaves between its truncate and its write, and a writer that stalls there outlasts
+        // a compile; an empty module would take every export away on the nodes. A file saved empty on purpose waits this once.
+        await new Promise((r) => setTimeout(r, EMPTY_FILE_GRACE_MS));
+        if (stampOf(file) !== before) continue;
+      }
       const out = await this.transformSource(file, source);
       if (stampOf(file) === before || attempt === MAX_READS) return out;
     }
@@ -351,6 +357,9 @@ export class Compiler {
 
 /** reads of one file in one compile while it keeps changing under us; after that the last read goes (the watcher sees the rest) */
 const MAX_READS = 5;
+
+/** how long an empty file is given to fill before it is compiled as empty (see transformOne) */
+const EMPTY_FILE_GRACE_MS = 30;
 
 /** What tells a rewritten file apart: size and mtime (nanoseconds where the file system keeps them). */
 function stampOf(file: string): string {

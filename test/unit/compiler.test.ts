@@ -251,3 +251,44 @@ describe("compiler: a file read while it is being written", () => {
     }
   });
 });
+
+describe("compiler: an empty file", () => {
+  test("a file found empty (a writer stalled between truncate and write) is given a moment, and what compiles is what the writer wrote", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-emptysave-"));
+    try {
+      writeFiles(dir, { "src/greet.ts": "" });
+      const file = path.join(dir, "src", "greet.ts");
+      // The writer comes back 15 ms after the first read: after a compile of the empty text is done (2-4 ms here), within the grace.
+      let writer: Promise<void> | undefined;
+      const compiler = new Compiler({
+        projectDir: dir,
+        srcDir: "src",
+        afterRead: () =>
+          void (writer ??= new Promise<void>((resolve) =>
+            setTimeout(() => {
+              fs.writeFileSync(file, `export const greet = "hello";\n`);
+              resolve();
+            }, 15),
+          )),
+      });
+      const [m] = await compiler.compile([file]);
+      await writer;
+      assert.match(m!.code, /greet = "hello"/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a file saved empty on purpose still compiles, as a module with no exports", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-emptysave-"));
+    try {
+      writeFiles(dir, { "src/nothing.ts": "" });
+      const compiler = new Compiler({ projectDir: dir, srcDir: "src" });
+      const [m] = await compiler.compile([path.join(dir, "src", "nothing.ts")]);
+      assert.equal(m!.name, "nothing");
+      assert.deepEqual(m!.imports, []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
