@@ -101,6 +101,8 @@ export class Outbox {
     if (this.closed) return;
     if (!this.batch || !this.pumping || typeof frame !== "string") return this.push([frame]);
     const n = byteLength(frame, this.cap);
+    // A message over the cap on its own goes through the pump, which refuses it and says why.
+    if (n + 3 > this.cap) return this.push([frame]);
     if (this.open.length >= MAX_BATCH || this.openBytes + n + 1 > this.cap - 3) this.sendOpen();
     this.open.push(frame);
     this.openBytes += n + 1;
@@ -114,6 +116,7 @@ export class Outbox {
    * would take turns instead of working together.
    */
   private sendOpen(): void {
+    if (this.open.length === 0) return;
     if (this.queue.length > 0) return this.seal();
     this.seal();
     const frames = this.queue.shift()!;
@@ -140,7 +143,16 @@ export class Outbox {
 
   private async pump(): Promise<void> {
     this.pumping = true;
-    while ((this.queue.length > 0 || this.open.length > 0) && !this.closed) {
+    for (;;) {
+      // A batch sent at once (sendOpen) may still be under way, and zeromq.js would refuse a second send (EBUSY).
+      // Waited for before a frame leaves the queue: from there to its send nothing else may run, or a batch
+      // sent at once meanwhile would pass it.
+      while (this.inflight) {
+        const before = this.inflight;
+        await before;
+        if (this.inflight === before) this.inflight = undefined;
+      }
+      if (this.closed || (this.queue.length === 0 && this.open.length === 0)) break;
       if (this.queue.length === 0) this.seal();
       let frames = this.queue.shift()!;
       const size = frames.reduce((n, f) => n + byteLength(f, this.cap), 0);
@@ -166,12 +178,6 @@ export class Outbox {
         }
         // All JSON (a burst of casts): one array, so the receiver parses once instead of once per message.
         frames = [text ? Buffer.from(`${JSON_BATCH_CHAR}[${(items as string[]).join(",")}]`) : packBatch(items)];
-      }
-      // A batch sent at once (sendOpen) may still be under way: zeromq.js would refuse a second send (EBUSY).
-      while (this.inflight) {
-        const before = this.inflight;
-        await before;
-        if (this.inflight === before) this.inflight = undefined;
       }
       try {
         await this.socket.send(frames);

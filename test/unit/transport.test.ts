@@ -169,6 +169,62 @@ describe("peer link batching when a batch sent at once is held", () => {
   });
 });
 
+/** As zeromq.js's fast path: a send completes at once (its promise resolves at the next microtask). */
+function quickSocket(): { got: unknown[]; send(frames: (Buffer | string)[]): Promise<void> } {
+  const got: unknown[] = [];
+  return {
+    got,
+    send(frames) {
+      for (const f of frames) {
+        const buf = typeof f === "string" ? Buffer.from(f) : f;
+        for (const one of unpackFrame(buf)) for (const d of decodePeers(one)) got.push(d.ok && d.msg.type === "deliver" ? d.msg.msg : d);
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+describe("peer link batching keeps one sender's order", () => {
+  test("bursts from a handler that yields between them (the mailbox loop's every 64 messages) arrive in the order sent", async () => {
+    const socket = quickSocket();
+    const errors: unknown[] = [];
+    const out = new Outbox(socket, (err) => errors.push(err), true);
+    let n = 0;
+    for (let turn = 0; turn < 4; turn++) {
+      for (let i = 0; i < 64 * 40; i++) out.pushMessage(encodePeer({ type: "deliver", to: 1, kind: "cast", msg: n++ }));
+      await undefined;
+    }
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(errors, []);
+    assert.deepEqual(
+      socket.got,
+      Array.from({ length: n }, (_, i) => i),
+    );
+    out.close();
+  });
+
+  test("a message over the frame cap pushed during a send is refused with its size, and the others go in order", async () => {
+    process.env.DEVCLUSTER_MAX_FRAME_BYTES = "1000";
+    try {
+      const socket = quickSocket();
+      const errors: string[] = [];
+      const out = new Outbox(socket, (err) => errors.push((err as Error).message), true);
+      const msg = (m: unknown): string | Buffer => encodePeer({ type: "deliver", to: 1, kind: "cast", msg: m });
+      out.pushMessage(msg(0));
+      out.pushMessage(msg(1));
+      out.pushMessage(msg("x".repeat(2000)));
+      out.pushMessage(msg(2));
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!, /^a message of \d+ bytes is over the frame cap of 1000 bytes \(DEVCLUSTER_MAX_FRAME_BYTES\): not sent$/);
+      assert.deepEqual(socket.got, [0, 1, 2]);
+      out.close();
+    } finally {
+      delete process.env.DEVCLUSTER_MAX_FRAME_BYTES;
+    }
+  });
+});
+
 describe("peer link batching on a real ZeroMQ socket", () => {
   test("a burst sent while the peer is not there yet arrives whole and in order: a batch refused as busy waits its turn", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "devcluster-outbox-"));
