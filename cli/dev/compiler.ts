@@ -213,7 +213,14 @@ export class Compiler {
         await new Promise((r) => setTimeout(r, EMPTY_FILE_GRACE_MS));
         if (stampOf(file) !== before) continue;
       }
-      const out = await this.transformSource(file, source);
+      let out: CompiledModule | "bundle";
+      try {
+        out = await this.transformSource(file, source);
+      } catch (err) {
+        // Half-written text seldom parses: an error about text the writer has since finished is not reported.
+        if (attempt < MAX_READS && stampOf(file) !== before) continue;
+        throw err;
+      }
       if (stampOf(file) === before || attempt === MAX_READS) return out;
     }
   }

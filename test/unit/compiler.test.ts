@@ -252,6 +252,27 @@ describe("compiler: a file read while it is being written", () => {
   });
 });
 
+describe("compiler: a half-written file that does not parse", () => {
+  test("is read again once the writer has finished, instead of reporting an error about the half", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-halfparse-"));
+    try {
+      writeFiles(dir, { "src/greet.ts": "export const greet = " });
+      const file = path.join(dir, "src", "greet.ts");
+      let reads = 0;
+      const compiler = new Compiler({
+        projectDir: dir,
+        srcDir: "src",
+        afterRead: () => void (++reads === 1 && fs.writeFileSync(file, `export const greet = "hello";\n`)),
+      });
+      const [m] = await compiler.compile([file]);
+      assert.match(m!.code, /greet = "hello"/);
+      assert.equal(reads, 2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("compiler: an empty file", () => {
   test("a file found empty (a writer stalled between truncate and write) is given a moment, and what compiles is what the writer wrote", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-emptysave-"));
