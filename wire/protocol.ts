@@ -7,7 +7,8 @@ import { JSON_BATCH_TAG, decodeJsonBatch, decodeValue, encodeText, encodeValue }
 import { Pid } from "./pid";
 import type { ObserverOp, TraceRequest } from "./observer";
 
-export const PROTOCOL_VERSION = 1;
+/** 2: peer links send JSON batches (`\x01[...]`), which a node speaking 1 would drop; the coordinator refuses a join across versions. */
+export const PROTOCOL_VERSION = 2;
 
 /** How often a live shell tells its mailbox process it is still there. */
 export const SHELL_TOUCH_MS = 20_000;
