@@ -310,6 +310,8 @@ export class Processes {
     const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
     proc.state = result.state;
     if (!result.noreply) this.host.reply(env.from, { ok: true, value: result.reply });
+    // Ended while its handler awaited: nobody is left to reply later, so the caller hears it now, not at its timeout.
+    else if (!proc.alive) this.host.reply(env.from, { ok: false, error: noproc(proc.pid) });
     else {
       const key = `${env.from.node}:${env.from.ref}`;
       (proc.deferred ??= new Map()).set(key, env.from);

@@ -200,6 +200,27 @@ describe("processes: messages", () => {
     assert.equal(await waiting, "later");
   });
 
+  test("a handleCall that answers noreply after its process ended (it was killed during an await) leaves no caller waiting", async () => {
+    const n = newNode();
+    let go: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const underWay = new Promise<void>((r) => (started = r));
+    n.modules.load("slow", "s1", {
+      handleCall: async (_m: unknown, _f: From, s: unknown) => {
+        const later = new Promise<void>((r) => (go = r));
+        started();
+        await later;
+        return { noreply: true, state: s };
+      },
+    });
+    const p = await n.procs.spawn("slow", {});
+    const waiting = n.call(p, "wait", 30_000);
+    await within(underWay, "the call to be under way");
+    n.procs.kill(p.id, "shutdown");
+    go();
+    await within(rejectsWith(waiting, "noproc"), "the caller's answer", 2000);
+  });
+
   test("a caller left waiting by noreply hears the exit reason when the process ends", async () => {
     const n = newNode();
     n.modules.load("deferred", "d1", { handleCall: (_m: unknown, _f: From, s: unknown) => ({ noreply: true, state: s }) });
