@@ -7,6 +7,7 @@ import type { DevServer } from "../../cli/dev/devServer";
 import { cli, makeProject, nextSave, startCluster, type Project } from "../helpers/cluster";
 import type { ProcessInfo } from "../../wire/protocol";
 import { within } from "../helpers/fakeNode";
+import { freePortRun } from "../helpers/ports";
 
 const EXAMPLE_SRC = path.join(__dirname, "..", "..", "..", "examples", "chat", "src");
 const DEADLINE_MS = 10_000;
@@ -85,32 +86,6 @@ class ChatClient {
   }
 }
 
-function listen(port: number): Promise<net.Server | undefined> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(undefined));
-    server.listen(port, "127.0.0.1", () => resolve(server));
-  });
-}
-
-/** A base port such that base, base+1 … base+count-1 were all free a moment ago. */
-async function freePortBase(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const first = await listen(0);
-    if (!first) continue;
-    const base = (first.address() as net.AddressInfo).port;
-    const held = [first];
-    for (let i = 1; i < count && base + i < 65536; i++) {
-      const s = await listen(base + i);
-      if (!s) break;
-      held.push(s);
-    }
-    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    if (held.length === count) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
-
 const escape = (s: string): RegExp => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
 
 describe("examples/chat", () => {
@@ -121,7 +96,7 @@ describe("examples/chat", () => {
   let base: number;
 
   before(async () => {
-    base = await freePortBase(3);
+    base = await freePortRun(3);
     process.env.CHAT_PORT = String(base);
     project = makeProject({}, { name: "chat-test", src: "src", entry: "app", nodes: 3 });
     // The test edits a copy, never the example in the repo.

@@ -12,6 +12,7 @@ import * as net from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { DevServer } from "../../cli/dev/devServer";
 import { makeProject, nextSave, startCluster, type LogCapture, type Project } from "../helpers/cluster";
+import { freePortRun } from "../helpers/ports";
 
 const NODES = ["n1", "n2", "n3"];
 
@@ -67,19 +68,6 @@ import.meta.hot.dispose(() => server.close());
 ${extra}
 `;
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const s = net.createServer().listen(0, "127.0.0.1");
-      await once(s, "listening");
-      return s;
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
 async function ask(port: number): Promise<Answer> {
   const socket = net.connect(port, "127.0.0.1");
   let text = "";
@@ -115,7 +103,8 @@ describe("every save is what runs: servers, namespaces, barrels, removed exports
   };
 
   before(async () => {
-    const p = await freePorts(3);
+    const base = await freePortRun(3);
+    const p = [base, base + 1, base + 2];
     ports = Object.fromEntries(NODES.map((n, i) => [n, p[i]!]));
     project = makeProject(
       {
