@@ -230,86 +230,53 @@ describe("compiler: one compile path, one set of options (the project's tsconfig
   });
 });
 
+/**
+ * Compiles src/greet.ts of a fresh project, which holds `first`; `onRead` runs
+ * after each read of it (the writer coming back). What it returns is awaited
+ * before the project goes.
+ */
+async function compileWhileWriting(first: string, onRead: (file: string, reads: number) => Promise<void> | void): Promise<{ code: string; reads: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-halfwritten-"));
+  const writers: (Promise<void> | void)[] = [];
+  try {
+    writeFiles(dir, { "src/greet.ts": first });
+    const file = path.join(dir, "src", "greet.ts");
+    let reads = 0;
+    const compiler = new Compiler({ projectDir: dir, srcDir: "src", afterRead: () => void writers.push(onRead(file, ++reads)) });
+    const [m] = await compiler.compile([file]);
+    return { code: m!.code, reads };
+  } finally {
+    await Promise.all(writers);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const WRITTEN = `export const greet = "hello";\n`;
+
 describe("compiler: a file read while it is being written", () => {
-  test("a save read between the writer's truncate and its write is read again, and what compiles is what the writer wrote", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-halfwritten-"));
-    try {
-      writeFiles(dir, { "src/greet.ts": "" });
-      const file = path.join(dir, "src", "greet.ts");
-      let reads = 0;
-      // The writer finishes after our first read: the moment a save's first event can catch it in.
-      const compiler = new Compiler({
-        projectDir: dir,
-        srcDir: "src",
-        afterRead: () => void (++reads === 1 && fs.writeFileSync(file, `export const greet = "hello";\n`)),
-      });
-      const [m] = await compiler.compile([file]);
-      assert.match(m!.code, /greet = "hello"/);
-      assert.equal(reads, 2);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  test("a file that changed while it compiled is read again, and what compiles is what the writer wrote last", async () => {
+    const r = await compileWhileWriting(`export const greet = "old";\n`, (file, reads) => void (reads === 1 && fs.writeFileSync(file, WRITTEN)));
+    assert.match(r.code, /greet = "hello"/);
+    assert.equal(r.reads, 2);
   });
-});
 
-describe("compiler: a half-written file that does not parse", () => {
-  test("is read again once the writer has finished, instead of reporting an error about the half", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-halfparse-"));
-    try {
-      writeFiles(dir, { "src/greet.ts": "export const greet = " });
-      const file = path.join(dir, "src", "greet.ts");
-      let reads = 0;
-      const compiler = new Compiler({
-        projectDir: dir,
-        srcDir: "src",
-        afterRead: () => void (++reads === 1 && fs.writeFileSync(file, `export const greet = "hello";\n`)),
-      });
-      const [m] = await compiler.compile([file]);
-      assert.match(m!.code, /greet = "hello"/);
-      assert.equal(reads, 2);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  test("a half-written file that does not parse is read again once finished, instead of reporting an error about the half", async () => {
+    const r = await compileWhileWriting("export const greet = ", (file, reads) => void (reads === 1 && fs.writeFileSync(file, WRITTEN)));
+    assert.match(r.code, /greet = "hello"/);
+    assert.equal(r.reads, 2);
   });
-});
 
-describe("compiler: an empty file", () => {
   test("a file found empty (a writer stalled between truncate and write) is given a moment, and what compiles is what the writer wrote", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-emptysave-"));
-    try {
-      writeFiles(dir, { "src/greet.ts": "" });
-      const file = path.join(dir, "src", "greet.ts");
-      // The writer comes back 15 ms after the first read: after a compile of the empty text is done (2-4 ms here), within the grace.
-      let writer: Promise<void> | undefined;
-      const compiler = new Compiler({
-        projectDir: dir,
-        srcDir: "src",
-        afterRead: () =>
-          void (writer ??= new Promise<void>((resolve) =>
-            setTimeout(() => {
-              fs.writeFileSync(file, `export const greet = "hello";\n`);
-              resolve();
-            }, 15),
-          )),
-      });
-      const [m] = await compiler.compile([file]);
-      await writer;
-      assert.match(m!.code, /greet = "hello"/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    // The writer comes back 15 ms after the first read: after a compile of the empty text is done (2-4 ms here), within the grace.
+    const r = await compileWhileWriting("", (file, reads) =>
+      reads === 1 ? new Promise<void>((resolve) => setTimeout(() => resolve(fs.writeFileSync(file, WRITTEN)), 15)) : undefined,
+    );
+    assert.match(r.code, /greet = "hello"/);
   });
 
   test("a file saved empty on purpose still compiles, as a module with no exports", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-emptysave-"));
-    try {
-      writeFiles(dir, { "src/nothing.ts": "" });
-      const compiler = new Compiler({ projectDir: dir, srcDir: "src" });
-      const [m] = await compiler.compile([path.join(dir, "src", "nothing.ts")]);
-      assert.equal(m!.name, "nothing");
-      assert.deepEqual(m!.imports, []);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const r = await compileWhileWriting("", () => undefined);
+    assert.doesNotMatch(r.code, /greet/);
+    assert.equal(r.reads, 1, "compiled as it is once the grace has passed");
   });
 });
