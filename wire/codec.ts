@@ -135,13 +135,7 @@ function plain(value: unknown, depth: number): unknown {
         continue;
       }
       const v: unknown = value[i];
-      let t: unknown;
-      try {
-        t = plain(v, depth + 1);
-      } catch (err) {
-        if (err instanceof Unsendable) err.segments.push(i);
-        throw err;
-      }
+      const t = plainAt(v, depth + 1, i);
       if (t !== v) (out ??= value.slice())[i] = t;
     }
     return out ?? value;
@@ -152,16 +146,20 @@ function plain(value: unknown, depth: number): unknown {
   for (const key in value) {
     if (key === "__proto__") notJson = true;
     const v = (value as Record<string, unknown>)[key];
-    let t: unknown;
-    try {
-      t = plain(v, depth + 1);
-    } catch (err) {
-      if (err instanceof Unsendable) err.segments.push(key);
-      throw err;
-    }
+    const t = plainAt(v, depth + 1, key);
     if (t !== v) (out ??= { ...(value as Record<string, unknown>) })[key] = t;
   }
   return out ?? value;
+}
+
+/** {@link plain} of one element or field, which a NotSendable thrown inside names on its way out. */
+function plainAt(value: unknown, depth: number, at: string | number): unknown {
+  try {
+    return plain(value, depth);
+  } catch (err) {
+    if (err instanceof Unsendable) err.segments.push(at);
+    throw err;
+  }
 }
 
 /** `msg.to[2]`, as the sender check names fields; the root segment is the message's own field name. */

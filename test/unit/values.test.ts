@@ -3,6 +3,7 @@ import { Socket } from "node:net";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { decodeValue, encodeValue } from "../../wire/codec";
+import { encodeChecked } from "../../wire/protocol";
 import { checkSendable } from "../../wire/sendable";
 import { assertSameValue, message } from "../helpers/values";
 
@@ -49,5 +50,11 @@ describe("message values (issue 5)", () => {
       socket.destroy();
     }
     assert.throws(() => checkSendable(new Map([["cb", () => 1]])), { message: /^msg\.get\("cb"\) is a function/ });
+  });
+
+  test("encoding a peer message is the same check in the same walk, naming array elements and fields on the way out", () => {
+    const cast = (msg: unknown) => () => encodeChecked({ type: "deliver", to: 1, kind: "cast", msg });
+    assert.throws(cast({ list: [1, { s: Symbol("x") }] }), { code: "not_serializable", message: /^msg\.list\[1\]\.s is a symbol/ });
+    assert.throws(cast([[0, () => 1]]), { code: "not_serializable", message: /^msg\[0\]\[1\] is a function/ });
   });
 });
