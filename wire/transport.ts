@@ -138,7 +138,7 @@ export class Outbox {
     const items = this.open;
     this.open = [];
     this.openBytes = 0;
-    this.queue.push([items.length === 1 ? items[0]! : Buffer.from(`${JSON_BATCH_CHAR}[${items.join(",")}]`)]);
+    this.queue.push([items.length === 1 ? items[0]! : packJson(items)]);
   }
 
   private async pump(): Promise<void> {
@@ -177,7 +177,7 @@ export class Outbox {
           text &&= typeof next[0] === "string";
         }
         // All JSON (a burst of casts): one array, so the receiver parses once instead of once per message.
-        frames = [text ? Buffer.from(`${JSON_BATCH_CHAR}[${(items as string[]).join(",")}]`) : packBatch(items)];
+        frames = [text ? packJson(items as string[]) : packBatch(items)];
       }
       try {
         await this.socket.send(frames);
@@ -209,6 +209,11 @@ function isPacked(f: Buffer | string): boolean {
  */
 const BATCH_TAG = 0x00;
 const JSON_BATCH_CHAR = String.fromCharCode(JSON_BATCH_TAG);
+
+/** JSON texts as one frame the receiver parses once (codec.ts decodeJsonBatch). */
+function packJson(texts: string[]): Buffer {
+  return Buffer.from(`${JSON_BATCH_CHAR}[${texts.join(",")}]`);
+}
 
 /** A frame's size in bytes, or for a long string (JSON text) an upper bound past `cap` unless it is measured. */
 function byteLength(f: Buffer | string, cap: number): number {
