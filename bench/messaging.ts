@@ -171,12 +171,7 @@ async function clusterRows(): Promise<Row[]> {
  * change before and after without the rest of the benchmark.
  */
 async function castRows(): Promise<Row[]> {
-  const { server, cleanup } = await start(2, false);
-  try {
-    const { spawn, run } = benchOps(server);
-    const a = await spawn("n1");
-    const b = await spawn("n2");
-    const local = await spawn("n1");
+  return onPair(async ({ run, a, b, local }) => {
     await run(a, { op: "stream", to: b, n: 10_000 });
     await run(a, { op: "stream", to: local, n: 10_000 });
     const remote: number[] = [];
@@ -190,19 +185,13 @@ async function castRows(): Promise<Row[]> {
     return [
       ["cross-node cast, one sender, median", rate(med(remote)), `goal >= 400,000; runs ${runs(remote)}`],
       ["same-node cast, one sender, median", rate(med(same)), `goal >= 2,000,000; runs ${runs(same)}`],
-    ];
-  } finally {
-    await cleanup();
-  }
+    ] satisfies Row[];
+  });
 }
 
 /** `BENCH_ONLY=calls`: the cross-node call round trip alone, `BENCH_RUNS` times (default 5), with every run's median. */
 async function callRows(): Promise<Row[]> {
-  const { server, cleanup } = await start(2, false);
-  try {
-    const { spawn, run } = benchOps(server);
-    const a = await spawn("n1");
-    const b = await spawn("n2");
+  return onPair(async ({ run, a, b }) => {
     await run(a, { op: "rtt", to: b, n: 200 });
     const runs: { median: number; p99: number }[] = [];
     for (let i = 0; i < Number(process.env.BENCH_RUNS ?? 5); i++) runs.push(await run(a, { op: "rtt", to: b, n: CALLS }));
@@ -210,7 +199,16 @@ async function callRows(): Promise<Row[]> {
     return [
       ["cross-node call round trip, median", us(med(runs.map((r) => r.median))), `goal <= 100 us; runs ${runs.map((r) => us(r.median)).join(", ")}`],
       ["cross-node call round trip, p99", us(med(runs.map((r) => r.p99))), `goal < 500 us; ${CALLS} sequential calls per run`],
-    ];
+    ] satisfies Row[];
+  });
+}
+
+/** A 2-node cluster without the observer, with bench processes a and local on n1 and b on n2, for the BENCH_ONLY runs. */
+async function onPair<T>(fn: (p: { run: ReturnType<typeof benchOps>["run"]; a: Pid; b: Pid; local: Pid }) => Promise<T>): Promise<T> {
+  const { server, cleanup } = await start(2, false);
+  try {
+    const { spawn, run } = benchOps(server);
+    return await fn({ run, a: await spawn("n1"), b: await spawn("n2"), local: await spawn("n1") });
   } finally {
     await cleanup();
   }
