@@ -106,6 +106,16 @@ export function cli(args: string[], cwd: string, timeoutMs = 30_000): Promise<{ 
 }
 
 /** `devcluster up` as a child process, with its output collected. */
+/** SIGTERM, and SIGKILL if it has not exited after `graceMs`; resolves once it has exited. */
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 export function cliUp(cwd: string, args: string[] = []): { child: ChildProcess; logs: LogCapture; stop(): Promise<void> } {
   const logs = new LogCapture();
   const child = spawn(process.execPath, [CLI, "up", "--log-format", "json", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -114,14 +124,7 @@ export function cliUp(cwd: string, args: string[] = []): { child: ChildProcess; 
   return {
     child,
     logs,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child, 10_000),
   };
 }
 

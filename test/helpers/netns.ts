@@ -1,6 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { LogCapture } from "./cluster";
+import { LogCapture, stopChild } from "./cluster";
 
 /**
  * Real separate hosts for a test: Linux network namespaces, each with one
@@ -87,14 +86,7 @@ export function makeHosts(prefix: string, subnet: string, hosts: string[]): Host
       });
       child.stdout!.pipe(logs);
       child.stderr!.on("data", (d: Buffer) => logs.write(d));
-      const stop = async (): Promise<void> => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, "exit");
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(timer);
-      };
+      const stop = (): Promise<void> => stopChild(child, 5000);
       children.push({ child, stop });
       return { child, logs, stop };
     },
