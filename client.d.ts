@@ -1,6 +1,6 @@
 /**
  * `import.meta.hot` for project code, as Vite's `vite/client` types it. Every
- * module a node runs is compiled with `import.meta.hot` defined (cli/dev/compiler),
+ * module a node runs is compiled with `import.meta.hot` defined (cli/save/compiler),
  * so it is never undefined there. Add it to a project's tsconfig:
  * `"types": ["node", "devcluster/client"]` (the starter's tsconfig does).
  */

@@ -1,7 +1,7 @@
 /**
  * The single-process floor of save-to-live: what any single-process hot
  * reload must pay for the same save. The same chokidar event (same options as
- * cli/dev/watcher.ts, no quiet window), the same compile (cli/dev/compiler.ts
+ * cli/save/watcher.ts, no quiet window), the same compile (cli/save/compiler.ts
  * on the same file), and evaluating the module in this one process the way
  * Node's require does (Module#_compile), then the first answer by the new code
  * (a call of its formatMessage). Nothing is sent anywhere.
@@ -11,7 +11,7 @@ import Module from "node:module";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { watch, type FSWatcher } from "chokidar";
-import { Compiler } from "../cli/dev/compiler";
+import { Compiler } from "../cli/save/compiler";
 import { chatFiles, formatSource, makeProject, type Project } from "./lib";
 
 export interface FloorSample {

@@ -1,4 +1,4 @@
-import { DEFAULT_QUIET_MS } from "../cli/dev/watcher";
+import { DEFAULT_QUIET_MS } from "../cli/save/watcher";
 /**
  * Shared pieces of the benchmarks: statistics, a fixed-width table printer,
  * a log sink, the project fixtures and cluster start/stop helpers.

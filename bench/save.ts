@@ -1,4 +1,4 @@
-import { DEFAULT_QUIET_MS } from "../cli/dev/watcher";
+import { DEFAULT_QUIET_MS } from "../cli/save/watcher";
 /**
  * Benchmarks 1 and 2: save-to-live on a chat-shaped project, and, on the same
  * clusters, bringing the nodes to new code by restarting them instead.

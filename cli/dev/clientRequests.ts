@@ -9,7 +9,7 @@ import type { Logger } from "../../wire/log";
 import type { Pid } from "../../wire/pid";
 import type { ClientRequest, NodeOp, ReloadSource } from "../../wire/protocol";
 import type { CodeStore } from "./codeStore";
-import type { CompiledModule } from "./compiler";
+import type { CompiledModule } from "../save/compiler";
 import type { LogAnswer, LogQuery } from "./logs";
 import type { ReloadReport } from "./reloadTransaction";
 import type { RestartResult, StatusReport } from "./reports";

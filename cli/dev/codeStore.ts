@@ -1,5 +1,5 @@
 import type { Bundle } from "../../wire/protocol";
-import type { CompiledModule } from "./compiler";
+import type { CompiledModule } from "../save/compiler";
 
 /**
  * The coordinator's record of what every node runs: each module's current

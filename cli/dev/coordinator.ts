@@ -23,7 +23,7 @@ import { ZapHandler, type ClusterKeys } from "../../wire/security";
 import { LogThrottle } from "../../wire/throttle";
 import { Outbox, bindLoopback, secureRouter } from "../../wire/transport";
 import { CodeStore } from "./codeStore";
-import type { CompiledModule } from "./compiler";
+import type { CompiledModule } from "../save/compiler";
 import { Liveness } from "./liveness";
 import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
 import { expectWithin } from "./replies";

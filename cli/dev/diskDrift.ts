@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { CodeStore } from "./codeStore";
-import { CompileError, type Compiler } from "./compiler";
+import { CompileError, type Compiler } from "../save/compiler";
 
 /** A module whose running version is not what its file on disk compiles to, and which file keeps them apart. */
 export interface DiskDrift {

@@ -3,7 +3,7 @@ import type { Logger } from "../../wire/log";
 import { PendingReplies } from "../../wire/pending";
 import { encode, type ControlMessage, type WireError } from "../../wire/protocol";
 import { toBundle, type CodeStore } from "./codeStore";
-import type { CompiledModule } from "./compiler";
+import type { CompiledModule } from "../save/compiler";
 import { expectWithin } from "./replies";
 
 export interface NodeResult {

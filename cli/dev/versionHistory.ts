@@ -1,6 +1,6 @@
 import { ClusterError } from "../../wire/errors";
 import type { ReloadSource } from "../../wire/protocol";
-import type { CompiledModule } from "./compiler";
+import type { CompiledModule } from "../save/compiler";
 
 /** How a version came to run: started with `up`, a saved file, `reload`, or `rollback` (from the CLI or the shell). */
 export type VersionSource = "up" | "save" | "reload" | "rollback";

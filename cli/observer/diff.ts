@@ -5,7 +5,7 @@
  * line diff of the two with a few lines of context around each change.
  */
 import * as path from "node:path";
-import type { CompiledModule } from "../dev/compiler";
+import type { CompiledModule } from "../save/compiler";
 
 export interface DiffLine {
   /** " " unchanged, "-" only in the first version, "+" only in the second, "…" unchanged lines left out */

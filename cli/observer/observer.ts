@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
-import type { CompileError } from "../dev/compiler";
+import type { CompileError } from "../save/compiler";
 import type { Coordinator, ReloadReport } from "../dev/coordinator";
 import type { NodeSnapshot, ProcQuery, ProcRow, SupervisorTree } from "../../wire/observer";
 

@@ -12,7 +12,7 @@
  * found (a hand-written `module.exports = ...`), `exports` is undefined and the
  * checks that need it are skipped rather than guessed.
  */
-/** How a bundle names another project module: `require("devcluster:project/chat/room")`. cli/dev/compiler.ts writes it, the loader answers it. */
+/** How a bundle names another project module: `require("devcluster:project/chat/room")`. cli/save/compiler.ts writes it, the loader answers it. */
 export const PROJECT_MODULE_PREFIX = "devcluster:project/";
 
 export interface BundleShape {
@@ -42,7 +42,7 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
-/** Reads `code` (one bundle from cli/dev/compiler.ts). Pure; a few regex passes over the text. */
+/** Reads `code` (one bundle from cli/save/compiler.ts). Pure; a few regex passes over the text. */
 export function readBundle(code: string): BundleShape {
   const shape: BundleShape = { stars: [], uses: new Map(), functions: new Map(), classes: new Map() };
   const exportsVar = EXPORTS_VAR.exec(code)?.[1];

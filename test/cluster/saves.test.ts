@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { Compiler } from "../../cli/dev/compiler";
+import { Compiler } from "../../cli/save/compiler";
 import type { DevServer, SaveReport } from "../../cli/dev/devServer";
 import { makeProject, nextEvent, startCluster, type LogCapture, type Project } from "../helpers/cluster";
 

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { CompileError, Compiler, PROJECT_MODULE_PREFIX, type CompiledModule } from "../../cli/dev/compiler";
+import { CompileError, Compiler, PROJECT_MODULE_PREFIX, type CompiledModule } from "../../cli/save/compiler";
 
 function writeFiles(root: string, files: Record<string, string>): void {
   for (const [rel, text] of Object.entries(files)) {

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { init, installArgs, PACKAGE_DIR, TEMPLATES_DIR } from "../../cli/project/init";
 import { loadConfig } from "../../cli/project/config";
-import { Compiler } from "../../cli/dev/compiler";
+import { Compiler } from "../../cli/save/compiler";
 
 describe("devcluster init", () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-init-"));

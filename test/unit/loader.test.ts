@@ -9,7 +9,7 @@ import type { HotContext } from "../../runtime/code/hot";
 import { HotInstance } from "../../runtime/code/hot";
 import { type Bundle, ModuleTable, type ModuleTableOptions } from "../../runtime/code/loader";
 import { ClusterError } from "../../wire/errors";
-import { Compiler } from "../../cli/dev/compiler";
+import { Compiler } from "../../cli/save/compiler";
 
 const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-loader-"));
 after(() => fs.rmSync(projectDir, { recursive: true, force: true }));
@@ -25,7 +25,7 @@ function writeFixture(name: string, source: string): string {
   return file;
 }
 
-/** Writes one module and compiles it with cli/dev/compiler.ts; the Bundle is what the coordinator sends the nodes. */
+/** Writes one module and compiles it with cli/save/compiler.ts; the Bundle is what the coordinator sends the nodes. */
 async function compileFixture(name: string, source: string): Promise<Bundle> {
   const [m, ...rest] = await compiler.compile([writeFixture(name, source)]);
   assert.ok(m && rest.length === 0 && m.name === name, `compiling ${name} gave ${m?.name}`);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
-import type { CompiledModule } from "../../cli/dev/compiler";
+import type { CompiledModule } from "../../cli/save/compiler";
 import { diffLines, sourceOf, versionDiff } from "../../cli/observer/diff";
 import { Observer } from "../../cli/observer/observer";
 import type { Coordinator } from "../../cli/dev/coordinator";

@@ -4,10 +4,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { bindingsOf } from "../../cli/dev/bindings";
+import { bindingsOf } from "../../cli/save/bindings";
 import { CodeStore } from "../../cli/dev/codeStore";
-import { Compiler } from "../../cli/dev/compiler";
-import { PendingSaves } from "../../cli/dev/pendingSaves";
+import { Compiler } from "../../cli/save/compiler";
+import { PendingSaves } from "../../cli/save/pendingSaves";
 import type { ReloadReport } from "../../cli/dev/reloadTransaction";
 import type { Logger } from "../../wire/log";
 

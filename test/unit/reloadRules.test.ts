@@ -15,7 +15,7 @@ import pino from "pino";
 import type { HotContext } from "../../runtime/code/hot";
 import { type Bundle, ModuleTable } from "../../runtime/code/loader";
 import { ClusterError } from "../../wire/errors";
-import { Compiler } from "../../cli/dev/compiler";
+import { Compiler } from "../../cli/save/compiler";
 
 const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-rules-"));
 after(() => fs.rmSync(projectDir, { recursive: true, force: true }));

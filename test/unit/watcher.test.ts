@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { Watcher, mergeBatches, type ChangeBatch } from "../../cli/dev/watcher";
+import { Watcher, mergeBatches, type ChangeBatch } from "../../cli/save/watcher";
 
 const DEADLINE_MS = 3000;
 

@@ -2,9 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Logger } from "../../wire/log";
 import { bindingsOf, type Bindings } from "./bindings";
-import type { CodeStore } from "./codeStore";
+import type { CodeStore } from "../dev/codeStore";
 import { CompileError, importeesFirst, type CompiledModule, type Compiler } from "./compiler";
-import type { ReloadReport } from "./reloadTransaction";
+import type { ReloadReport } from "../dev/reloadTransaction";
 import type { ChangeBatch } from "./watcher";
 
 /** A module kept back from a reload because the set would not be consistent without another file. */
