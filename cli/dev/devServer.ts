@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readFileSync, readdirSync, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
@@ -69,7 +69,8 @@ export class DevServer extends EventEmitter {
   /** `--typecheck=strict`: saved files held back while the project has type errors, sent once it has none */
   private typeHeld?: ChangeBatch;
   private depsWatcher?: FSWatcher;
-  private modulesWatcher?: FSWatcher;
+  /** node_modules and each scope folder in it */
+  private modulesWatchers: FSWatcher[] = [];
   private configWatcher?: FSWatcher;
   private closing?: Promise<void>;
   /** this `up` holds the project's lock (released last at close) */
@@ -236,22 +237,38 @@ export class DevServer extends EventEmitter {
     };
     const watched = new Set(["package.json", "node_modules", ...LOCK_FILES]);
     const modulesDir = path.join(dir, "node_modules");
-    // Watched again whenever node_modules itself is made or removed (an `rm -rf node_modules && npm install`).
+    // node_modules' top level and each scope folder in it: a package added to a scope (`@types/node`) changes only
+    // the scope's folder. Watched again whenever node_modules or a scope is made or removed (`rm -rf node_modules &&
+    // npm install`), and looked at once more then: what was made before the watch was armed has no event of its own.
     const watchModules = (): void => {
-      this.modulesWatcher?.close();
-      this.modulesWatcher = undefined;
+      for (const w of this.modulesWatchers) w.close();
+      this.modulesWatchers = [];
       if (!existsSync(modulesDir)) return;
-      try {
-        this.modulesWatcher = watch(modulesDir, check);
-        this.modulesWatcher.on("error", () => undefined);
-      } catch {
-        // gone again between the check and the watch
+      const scopes = (): string[] => {
+        try {
+          return readdirSync(modulesDir).filter((n) => n.startsWith("@"));
+        } catch {
+          return [];
+        }
+      };
+      for (const d of [modulesDir, ...scopes().map((n) => path.join(modulesDir, n))]) {
+        try {
+          const w = watch(d, (_event, file) => {
+            if (d === modulesDir && String(file).startsWith("@")) watchModules();
+            else check();
+          });
+          w.on("error", () => undefined);
+          this.modulesWatchers.push(w);
+        } catch {
+          // gone again between the listing and the watch
+        }
       }
+      check();
     };
     this.depsWatcher = watch(dir, (_event, file) => {
       if (file === null || !watched.has(String(file))) return;
       if (String(file) === "node_modules") watchModules();
-      check();
+      else check();
     });
     this.depsWatcher.on("error", () => undefined);
     watchModules();
@@ -451,7 +468,7 @@ export class DevServer extends EventEmitter {
     this.closing ??= (async () => {
       this.typeChecker?.close();
       this.depsWatcher?.close();
-      this.modulesWatcher?.close();
+      for (const w of this.modulesWatchers) w.close();
       this.configWatcher?.close();
       await this.watcher?.close();
       await this.launcher?.stop();

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { cli, cliClusterPerSuite } from "../helpers/cluster";
 import { counter, counterProject } from "../helpers/fixtures";
+import { waitUntil } from "../helpers/shell";
 
 interface History {
   modules: { module: string; versions: { version: string; at: string; source: string; by?: string; size: number; current: boolean; nodes: string[] }[] }[];
@@ -88,6 +89,11 @@ describe("history, rollback --to, drift from the disk, and restart", () => {
     mkdirSync(path.join(modules, "@scope", "pkg"), { recursive: true });
     await suite.up.logs.waitFor(/dependencies changed \(node_modules\)/);
     assert.equal(count(), 2);
+    // inside a scope folder that stays: node_modules' own top level does not change, the scope's does
+    rmSync(path.join(modules, "@scope", "pkg"), { recursive: true });
+    await suite.up.logs.waitFor(/dependencies back as up started them \(node_modules\)/);
+    mkdirSync(path.join(modules, "@scope", "other"));
+    await waitUntil(async () => count() === 3, "a third warning, for @scope/other");
     rmSync(modules, { recursive: true });
   });
 
