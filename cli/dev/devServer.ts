@@ -12,6 +12,7 @@ import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
 import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "../save/pendingSaves";
+import { compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
 import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
 import { reloadLogLine } from "../views/reloadReport";
 import { LOCK_FILES, RestartNotice, changedParts, dependencyState, jsonContent, type DependencyState } from "./restartNotice";
@@ -38,6 +39,8 @@ export interface SaveReport {
   files: string[];
   report?: ReloadReport;
   error?: CompileError;
+  /** the saved files the nodes do not run yet (they do not compile, or wait for another), with why */
+  held: HeldFile[];
   /** fs event of the first file to the batch being flushed */
   watchMs: number;
   compileMs: number;
@@ -76,6 +79,8 @@ export class DevServer extends EventEmitter {
   /** this `up` holds the project's lock (released last at close) */
   private locked = false;
   private saves: Promise<unknown> = Promise.resolve();
+  /** what the save being reloaded adds to its transaction's line (bundled files saved, files held back) */
+  private saveClauses: string[] = [];
   /** batches that arrived while a save was in flight, merged into the next one */
   private waiting?: ChangeBatch;
   private readonly startedAt = performance.now();
@@ -144,7 +149,11 @@ export class DevServer extends EventEmitter {
       allOrNothing: config.reload.allOrNothing,
     });
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
-    this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => this.logTransaction(report, info));
+    this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => {
+      this.logTransaction(report, info);
+      // What the nodes run changed, and with it the files outside src that they are built from.
+      this.watchBundled();
+    });
     const endpoint = await this.coordinator.start(modules);
     writeRunning(config.projectDir, {
       cluster: config.name,
@@ -201,10 +210,16 @@ export class DevServer extends EventEmitter {
           .catch((err: unknown) => this.log.error({ err }, "reload failed"));
       });
       await this.watcher.start();
+      this.watchBundled();
       if (this.opts.typecheck) this.startTypeChecker(this.opts.typecheck === "strict");
       this.watchDependencies();
       this.watchConfig();
     }
+  }
+
+  /** Watches exactly the files outside src that a running or a dirty module is built from (`../shared/fmt.ts`). */
+  private watchBundled(): void {
+    this.watcher?.watchFiles(this.pending.watchedFiles());
   }
 
   /**
@@ -387,14 +402,17 @@ export class DevServer extends EventEmitter {
     if (this.opts.typecheck === "strict" && !typesChecked && (await this.heldForTypes(batch))) return;
     // Every file the nodes do not run yet is looked at again, and only a consistent set is sent (rule: what runs is what is on disk).
     const plan = await this.pending.plan(batch);
+    this.watchBundled();
     const files = plan.files;
-    if (plan.error) this.log.error({ code: plan.error.code }, plan.error.message);
+    const held = heldFiles(plan, this.config.projectDir);
+    if (plan.error) this.log.error({ code: plan.error.code, held }, compileErrorText(plan, this.config.projectDir));
     if (plan.error) this.observer?.observer.compileFailed(files, plan.error);
     if (plan.send.length === 0) {
       if (!plan.error) return;
       this.emit("saved", {
         files,
         error: plan.error,
+        held,
         watchMs: flushedAt - batch.firstEventAt,
         compileMs: performance.now() - flushedAt,
         firstEventAt: batch.firstEventAt,
@@ -403,17 +421,25 @@ export class DevServer extends EventEmitter {
       return;
     }
     const compiledAt = performance.now();
-    // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload: plan.send holds changed versions only.
-    let report = await this.reportReload(plan.send);
-    // Only modules carried over from earlier saves were refused: this save's own set goes without them.
-    const retry = this.pending.settle(plan, report);
-    if (retry) {
-      report = await this.reportReload(retry);
-      this.pending.settle({ ...plan, send: retry }, report);
+    this.saveClauses = saveClauses(plan, batch, this.config.projectDir);
+    let report: ReloadReport;
+    try {
+      // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload: plan.send holds changed versions only.
+      report = await this.reportReload(plan.send);
+      // Only modules carried over from earlier saves were refused: this save's own set goes without them.
+      const retry = this.pending.settle(plan, report);
+      if (retry) {
+        report = await this.reportReload(retry);
+        this.pending.settle({ ...plan, send: retry }, report);
+      }
+    } finally {
+      this.saveClauses = [];
     }
+    this.watchBundled();
     this.emit("saved", {
       files,
       report,
+      held,
       ...(plan.error ? { error: plan.error } : {}),
       watchMs: flushedAt - batch.firstEventAt,
       compileMs: compiledAt - flushedAt,
@@ -445,7 +471,8 @@ export class DevServer extends EventEmitter {
       ...(report.silent ? { silent: report.silent } : {}),
     };
     const who = info.node ? `${info.node} ${report.ok ? "caught up" : "could not catch up"}: ` : "";
-    let line = `${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`;
+    const clauses = info.source === "save" ? this.saveClauses : [];
+    let line = [`${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`, ...clauses].join("; ");
     if (report.ok) {
       this.log.info(fields, line);
       return;

@@ -13,8 +13,9 @@ export interface ChangeBatch {
   removed: string[];
   /**
    * Absolute paths of other files esbuild bundles into the modules that import
-   * them (`.json`, `.txt`, `.js`), changed, added or removed: their importers
-   * must be rebuilt.
+   * them (`.json`, `.txt`, `.js`, and any file outside the source folder, such
+   * as `../shared/fmt.ts`), changed, added or removed: their importers must be
+   * rebuilt.
    */
   assets: string[];
   /** `performance.now()` when the first event of the burst arrived; the start of save-to-live. */
@@ -54,7 +55,8 @@ const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
 /**
  * Watches the source folder's module files (`.ts`/`.tsx`, not `.d.ts`, not in
  * node_modules) and the files esbuild bundles into them (`.json` and the
- * other files its loaders handle), and emits one `"batch"` per burst of changes. With
+ * other files its loaders handle), plus the files outside it that modules
+ * bundle, as {@link watchFiles} names them, and emits one `"batch"` per burst of changes. With
  * the default `quietMs` of 0 a batch leaves on its first event (what chokidar
  * delivers in the same turn joins it); with a `quietMs` it is flushed after
  * that long without a new event, and never later than 50 ms after its first
@@ -88,6 +90,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   /** what each recently changed file looked like when we handed it out */
   private readonly seen = new Map<string, string>();
   private readonly rechecks = new Map<string, NodeJS.Timeout>();
+  /** files outside the source folder that modules bundle, watched one by one (see watchFiles) */
+  private outside = new Set<string>();
 
   constructor(opts: { srcDir: string; quietMs?: number }) {
     super();
@@ -104,9 +108,10 @@ export class Watcher extends EventEmitter<WatcherEvents> {
         ignoreInitial: true,
         atomic: true,
         // Directories must get through (stats undefined or a directory) so their files are watched.
-        ignored: (p, stats) => path.basename(p) === "node_modules" || (stats?.isFile() === true && !isWatchedFile(p)),
+        ignored: (p, stats) => !this.outside.has(path.resolve(p)) && (path.basename(p) === "node_modules" || (stats?.isFile() === true && !isWatchedFile(p))),
       });
       this.fsw = fsw;
+      if (this.outside.size) fsw.add([...this.outside]);
       fsw.on("add", (p) => this.onEvent(p));
       fsw.on("change", (p) => this.onEvent(p));
       fsw.on("unlink", (p) => this.onEvent(p));
@@ -116,6 +121,40 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       fsw.once("ready", () => resolve());
     });
     return this.started;
+  }
+
+  /**
+   * Watches exactly these files outside the source folder (absolute paths),
+   * and stops watching the ones of the previous call that are not among them.
+   * A module bundles what it imports from outside the source folder
+   * (`../shared/fmt.ts`), so saving such a file must rebuild it; watching the
+   * parent folder instead would take in whatever else lives there (a sibling
+   * package, its node_modules), one file at a time takes in only what runs.
+   */
+  watchFiles(files: Iterable<string>): void {
+    if (this.closed) return;
+    const next = new Set([...files].map((f) => path.resolve(f)).filter((f) => !isInside(this.srcDir, f)));
+    const gone = [...this.outside].filter((f) => !next.has(f));
+    const added = [...next].filter((f) => !this.outside.has(f));
+    this.outside = next;
+    if (!this.fsw) return; // start() adds them
+    if (gone.length) this.fsw.unwatch(gone);
+    for (const f of gone) {
+      clearTimeout(this.rechecks.get(f));
+      this.rechecks.delete(f);
+      this.seen.delete(f);
+    }
+    if (added.length) this.fsw.add(added);
+    // chokidar arms a watch added now some time later: a save meanwhile is found by looking once more, as after an event.
+    for (const f of added) {
+      this.seen.set(f, fingerprint(f));
+      this.scheduleRecheck(f);
+    }
+  }
+
+  /** The files outside the source folder being watched, sorted. */
+  watchedOutside(): string[] {
+    return [...this.outside].sort();
   }
 
   /** Stops watching and drops a batch still gathering. A no-op on a closed watcher. */
@@ -135,8 +174,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   }
 
   private onEvent(p: string): void {
-    if (this.closed || !isWatchedFile(p)) return;
     const file = path.resolve(this.srcDir, p);
+    if (this.closed || !(isWatchedFile(file) || this.outside.has(file))) return;
     this.scheduleRecheck(file);
     this.enqueue(file);
   }
@@ -182,7 +221,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     // removed, one deleted then recreated is changed, whatever order chokidar
     // reported the events in (its atomic mode delays unlinks).
     for (const file of [...this.pending].sort()) {
-      if (!isModuleFile(file)) assets.push(file);
+      // A .ts file outside the source folder is no module of its own: it is bundled into its importers.
+      if (!isModuleFile(file) || !isInside(this.srcDir, file)) assets.push(file);
       else (fs.existsSync(file) ? changed : removed).push(file);
       if (this.rechecks.has(file)) this.seen.set(file, fingerprint(file));
     }
@@ -210,6 +250,11 @@ function fingerprint(file: string): string {
 
 function isModuleFile(file: string): boolean {
   return /\.(ts|tsx)$/.test(file) && !/\.d\.(ts|tsx)$/.test(file);
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }
 
 /** Files esbuild's default loaders bundle when a module imports them. */
