@@ -405,8 +405,11 @@ export class DevServer extends EventEmitter {
     this.watchBundled();
     const files = plan.files;
     const held = heldFiles(plan, this.config.projectDir);
-    if (plan.error) this.log.error({ code: plan.error.code, held }, compileErrorText(plan, this.config.projectDir));
-    if (plan.error) this.observer?.observer.compileFailed(files, plan.error);
+    if (plan.error) {
+      this.log.error({ code: plan.error.code, held }, compileErrorText(plan, this.config.projectDir));
+      const sent = plan.send.map((m) => m.name);
+      this.observer?.observer.compileFailed(files, plan.error, sent);
+    }
     if (plan.send.length === 0) {
       if (!plan.error) return;
       this.emit("saved", {

@@ -59,7 +59,15 @@ export type TimelineEntry =
       /** processes whose codeChange threw: they stay on the old version */
       codeChangeFailures?: { node: string; pid: string; error: string }[];
     }
-  | { seq: number; at: number; kind: "compile"; files: string[]; errors: { file: string; line: number; column: number; lineText: string; text: string }[] };
+  | {
+      seq: number;
+      at: number;
+      kind: "compile";
+      files: string[];
+      errors: { file: string; line: number; column: number; lineText: string; text: string }[];
+      /** modules of the same save that compiled and went to the nodes without the broken files (empty: nothing was sent) */
+      sent: string[];
+    };
 
 const TIMELINE = 200;
 
@@ -195,14 +203,15 @@ export class Observer extends EventEmitter {
     });
   }
 
-  /** A save that did not compile: nothing was sent, the timeline shows where. */
-  compileFailed(files: string[], err: CompileError): void {
+  /** A save with files that did not compile: the timeline shows where, and what of the save was sent without them. */
+  compileFailed(files: string[], err: CompileError, sent: string[] = []): void {
     this.push({
       seq: ++this.seq,
       at: Date.now(),
       kind: "compile",
       files,
       errors: err.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, lineText: d.lineText, text: d.text })),
+      sent,
     });
   }
 

@@ -151,6 +151,9 @@ describe("every save is what runs: split bursts, importers saved first, JSON fil
       /src\/bad\.ts is held back until it compiles; the nodes keep its last good version\. The rest of this save goes to the nodes without it: good \(src\/good\.ts\)\./,
     );
     assert.doesNotMatch(errorLine, /Nothing was sent/);
+    // The observer's timeline says the same: the good module went on.
+    const entry = server.observer!.observer.initial().timeline.findLast((e) => e.kind === "compile");
+    assert.deepEqual(entry?.kind === "compile" && entry.sent, ["good"]);
     assert.deepEqual(await rpcAll("good", "answer"), [2, 2, 2]);
     assert.deepEqual(await rpcAll("bad", "answer"), [1, 1, 1]);
     assert.equal(server.pending.pending().get(path.join(project.dir, "src", "bad.ts")), "it does not compile");

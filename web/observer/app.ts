@@ -386,7 +386,14 @@ function Timeline({ store }: { store: Store }) {
     ${entries.map((e: Any) =>
       e.kind === "compile"
         ? html`<div class="entry bad">
-            <b>${time(e.at)}</b> <span class="bad">compile error</span> <span class="muted">nothing was sent; nodes keep the last good version</span>
+            <b>${time(e.at)}</b> <span class="bad">compile error</span>
+            <span class="muted"
+              >${
+                e.sent?.length
+                  ? `held back until it compiles; the rest of the save was sent: ${e.sent.join(", ")}`
+                  : "nothing was sent; nodes keep the last good version"
+              }</span
+            >
             ${e.errors.map(
               (x: Any) =>
                 html`<div class="mono">${x.file}:${x.line}:${x.column}: ${x.text}</div>
