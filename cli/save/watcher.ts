@@ -114,7 +114,10 @@ export class Watcher extends EventEmitter<WatcherEvents> {
       if (this.outside.size) fsw.add([...this.outside]);
       fsw.on("add", (p) => this.onEvent(p));
       fsw.on("change", (p) => this.onEvent(p));
-      fsw.on("unlink", (p) => this.onEvent(p));
+      fsw.on("unlink", (p) => {
+        this.onEvent(p);
+        this.rearm(p);
+      });
       fsw.on("error", (err) => {
         if (this.listenerCount("error") > 0) this.emit("error", err instanceof Error ? err : new Error(String(err)));
       });
@@ -178,6 +181,19 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     if (this.closed || !(isWatchedFile(file) || this.outside.has(file))) return;
     this.scheduleRecheck(file);
     this.enqueue(file);
+  }
+
+  /**
+   * chokidar drops the watch of a single file once it is deleted, so a bundled
+   * file outside src that is made again (a `git checkout`, an editor that
+   * deletes before it writes) would never be seen again; watched anew while it
+   * is missing, chokidar waits for it in its folder.
+   */
+  private rearm(p: string): void {
+    const file = path.resolve(this.srcDir, p);
+    if (this.closed || !this.fsw || !this.outside.has(file) || fs.existsSync(file)) return;
+    this.fsw.unwatch(file);
+    this.fsw.add(file);
   }
 
   private scheduleRecheck(file: string): void {

@@ -249,4 +249,22 @@ describe("watcher", () => {
     fs.writeFileSync(fmt, "export const fmt = 3;\n");
     await expectNothingElse();
   });
+
+  test("a bundled file outside src that is deleted and made again is seen both times", async () => {
+    const fmt = path.join(path.dirname(srcDir), "shared", "fmt.ts");
+    fs.mkdirSync(path.dirname(fmt));
+    fs.writeFileSync(fmt, "export const fmt = 1;\n");
+    watcher.watchFiles([fmt]);
+    fs.writeFileSync(fmt, "export const fmt = 2;\n");
+    assert.deepEqual((await batches.next("watched")).assets, [fmt]);
+    fs.unlinkSync(fmt);
+    assert.deepEqual((await batches.next("deleted")).assets, [fmt]);
+    // The gap is the user's (a branch switched back later), longer than the watcher's own look after an event (60 ms).
+    await new Promise((r) => setTimeout(r, 150));
+    fs.writeFileSync(fmt, "export const fmt = 3;\n");
+    assert.deepEqual((await batches.next("made again")).assets, [fmt]);
+    fs.writeFileSync(fmt, "export const fmt = 4;\n");
+    assert.deepEqual((await batches.next("saved again")).assets, [fmt]);
+    await expectNothingElse();
+  });
 });
