@@ -162,7 +162,9 @@ export class PendingSaves {
         const mine = this.bindings(m);
         for (const dep of m.imports) {
           const d = live(dep);
-          const where = `${dep} (${this.rel(compiler.fileOf(dep))})`;
+          // A dependency saved broken is what the user must fix: say so where the wait is named.
+          const broken = this.dirty.get(compiler.fileOf(dep)) === "it does not compile" ? ", which does not compile" : "";
+          const where = `${dep} (${this.rel(compiler.fileOf(dep))}${broken})`;
           if (!d) {
             hold(m, `${where}, which is not loaded${candidates.has(dep) ? " and is held back itself" : ""}`);
             break;

@@ -89,6 +89,19 @@ describe("pending saves: after any sequence of saves, what runs is what is on di
     await assertRunsDisk(env);
   });
 
+  // issue 17, item 15
+  test("an importer saved with the broken file that defines its new export is held, naming that file as broken", async () => {
+    const env = await setup();
+    const app = path.join(env.dir, "src", "app.ts");
+    const lib = path.join(env.dir, "src", "lib.ts");
+    fs.writeFileSync(app, `import { f0, added } from "./lib";\nimport { h0 } from "./fresh0";\nexport const start = (): number => f0() + added + h0;\n`);
+    fs.writeFileSync(lib, `export const f0 = (): number => 0;\nexport const added = ;\n`);
+    const plan = await env.pending.plan({ changed: [app, lib], removed: [], assets: [], firstEventAt: 0 });
+    assert.deepEqual(plan.send, []);
+    assert.deepEqual(plan.broken, [{ file: lib, at: "src/lib.ts:2:22" }]);
+    assert.deepEqual(env.held, ["src/app.ts is held back: it waits for lib (src/lib.ts, which does not compile) to export added"]);
+  });
+
   test("a new file and its importer split over two batches end up loaded together", async () => {
     const env = await setup();
     const files = Object.entries(round(1)).map(([rel, text]) => [path.join(env.dir, rel), text] as const);
