@@ -55,8 +55,7 @@ const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
 /**
  * Watches the source folder's module files (`.ts`/`.tsx`, not `.d.ts`, not in
  * node_modules) and the files esbuild bundles into them (`.json` and the
- * other files its loaders handle), plus the files outside it that modules
- * bundle, as {@link watchFiles} names them, and emits one `"batch"` per burst of changes. With
+ * other files its loaders handle), and emits one `"batch"` per burst of changes. With
  * the default `quietMs` of 0 a batch leaves on its first event (what chokidar
  * delivers in the same turn joins it); with a `quietMs` it is flushed after
  * that long without a new event, and never later than 50 ms after its first
@@ -64,6 +63,9 @@ const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
  *
  * Editors that save by writing a temporary file and renaming it over the
  * original produce one change of the original (chokidar's `atomic`).
+ *
+ * Files outside the source folder that modules bundle (`../shared/fmt.ts`)
+ * are watched one by one, as {@link watchFiles} names them, and come in `assets`.
  *
  * `"error"` is emitted only when someone listens for it; otherwise chokidar's
  * errors (a folder that vanished, a permission) are dropped and watching goes on.
@@ -268,11 +270,6 @@ function isModuleFile(file: string): boolean {
   return /\.(ts|tsx)$/.test(file) && !/\.d\.(ts|tsx)$/.test(file);
 }
 
-function isInside(dir: string, file: string): boolean {
-  const rel = path.relative(dir, file);
-  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
-}
-
 /** Files esbuild's default loaders bundle when a module imports them. */
 const ASSET_FILE = /\.(json|txt|js|mjs|cjs|jsx)$/;
 
@@ -287,4 +284,9 @@ export function mergeBatches(a: ChangeBatch, b: ChangeBatch): ChangeBatch {
   for (const f of b.changed) (changed.add(f), removed.delete(f));
   for (const f of b.removed) (removed.add(f), changed.delete(f));
   return { changed: [...changed].sort(), removed: [...removed].sort(), assets: [...new Set([...a.assets, ...b.assets])].sort(), firstEventAt: a.firstEventAt };
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }
