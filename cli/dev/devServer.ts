@@ -423,21 +423,18 @@ export class DevServer extends EventEmitter {
       } satisfies SaveReport);
       return;
     }
-    const compiledAt = performance.now();
+    // What the save's reload line adds (read by logTransaction, as the coordinator's "reloaded" event comes before the reload resolves).
     this.saveClauses = saveClauses(plan, batch, this.config.projectDir);
-    let report: ReloadReport;
-    try {
-      // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload: plan.send holds changed versions only.
-      report = await this.reportReload(plan.send);
-      // Only modules carried over from earlier saves were refused: this save's own set goes without them.
-      const retry = this.pending.settle(plan, report);
-      if (retry) {
-        report = await this.reportReload(retry);
-        this.pending.settle({ ...plan, send: retry }, report);
-      }
-    } finally {
-      this.saveClauses = [];
+    const compiledAt = performance.now();
+    // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload: plan.send holds changed versions only.
+    let report = await this.reportReload(plan.send);
+    // Only modules carried over from earlier saves were refused: this save's own set goes without them.
+    const retry = this.pending.settle(plan, report);
+    if (retry) {
+      report = await this.reportReload(retry);
+      this.pending.settle({ ...plan, send: retry }, report);
     }
+    this.saveClauses = [];
     this.watchBundled();
     this.emit("saved", {
       files,
