@@ -1,5 +1,4 @@
 import { EventEmitter } from "node:events";
-import { existsSync, readFileSync, readdirSync, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
@@ -15,7 +14,7 @@ import { PendingSaves } from "../save/pendingSaves";
 import { compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
 import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
 import { reloadLogLine } from "../views/reloadReport";
-import { LOCK_FILES, RestartNotice, changedParts, dependencyState, jsonContent, type DependencyState } from "./restartNotice";
+import { RestartWatch } from "./restartWatch";
 import { diskDrift } from "./diskDrift";
 import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "../save/typeChecker";
 import { ObserverServer } from "../observer/server";
@@ -71,10 +70,8 @@ export class DevServer extends EventEmitter {
   typeChecker?: TypeChecker;
   /** `--typecheck=strict`: saved files held back while the project has type errors, sent once it has none */
   private typeHeld?: ChangeBatch;
-  private depsWatcher?: FSWatcher;
-  /** node_modules and each scope folder in it */
-  private modulesWatchers: FSWatcher[] = [];
-  private configWatcher?: FSWatcher;
+  /** package.json, lock files, node_modules and cluster.config.json: what needs a restart when it changes */
+  private restartWatch?: RestartWatch;
   private closing?: Promise<void>;
   /** this `up` holds the project's lock (released last at close) */
   private locked = false;
@@ -212,98 +209,14 @@ export class DevServer extends EventEmitter {
       await this.watcher.start();
       this.watchBundled();
       if (this.opts.typecheck) this.startTypeChecker(this.opts.typecheck === "strict");
-      this.watchDependencies();
-      this.watchConfig();
+      this.restartWatch = new RestartWatch({ projectDir: config.projectDir, configPath: config.configPath, log: this.log });
+      this.restartWatch.start();
     }
   }
 
   /** Watches exactly the files outside src that a running or a dirty module is built from (`../shared/fmt.ts`). */
   private watchBundled(): void {
     this.watcher?.watchFiles(this.pending.watchedFiles());
-  }
-
-  /**
-   * npm packages are loaded once per node and never swapped, so a change of
-   * package.json's dependencies, a lock file or node_modules' top level needs
-   * the nodes restarted: say so, once for all three (`npm install` touches
-   * each, in several fs events).
-   */
-  private watchDependencies(): void {
-    const dir = this.config.projectDir;
-    const start = dependencyState(dir);
-    const key = (s: DependencyState): string => JSON.stringify(s);
-    let latest = start;
-    let parts: string[] = [];
-    const notice = new RestartNotice(
-      start ? key(start) : "",
-      () => {
-        parts = start && latest ? changedParts(start, latest) : ["package.json"];
-        this.log.warn(
-          { files: parts },
-          `dependencies changed (${parts.join(", ")}): npm packages are not hot-swapped; \`devcluster restart\` restarts the nodes with them (their processes' state is lost)`,
-        );
-      },
-      () => this.log.info({ files: parts }, `dependencies back as up started them (${parts.join(", ")}): no restart needed`),
-    );
-    const check = (): void => {
-      const now = dependencyState(dir);
-      if (now) latest = now;
-      notice.seen(now && key(now));
-    };
-    const watched = new Set(["package.json", "node_modules", ...LOCK_FILES]);
-    const modulesDir = path.join(dir, "node_modules");
-    // node_modules' top level and each scope folder in it: a package added to a scope (`@types/node`) changes only
-    // the scope's folder. Watched again whenever node_modules or a scope is made or removed (`rm -rf node_modules &&
-    // npm install`), and looked at once more then: what was made before the watch was armed has no event of its own.
-    const watchModules = (): void => {
-      for (const w of this.modulesWatchers) w.close();
-      this.modulesWatchers = [];
-      if (!existsSync(modulesDir)) return;
-      const scopes = (): string[] => {
-        try {
-          return readdirSync(modulesDir).filter((n) => n.startsWith("@"));
-        } catch {
-          return [];
-        }
-      };
-      for (const d of [modulesDir, ...scopes().map((n) => path.join(modulesDir, n))]) {
-        try {
-          const w = watch(d, (_event, file) => {
-            if (d === modulesDir && String(file).startsWith("@")) watchModules();
-            else check();
-          });
-          w.on("error", () => undefined);
-          this.modulesWatchers.push(w);
-        } catch {
-          // gone again between the listing and the watch
-        }
-      }
-      check();
-    };
-    this.depsWatcher = watch(dir, (_event, file) => {
-      if (file === null || !watched.has(String(file))) return;
-      if (String(file) === "node_modules") watchModules();
-      else check();
-    });
-    this.depsWatcher.on("error", () => undefined);
-    watchModules();
-  }
-
-  /** The cluster's shape (nodes, entry, src) is read once at `up`: say that an edit of it needs a restart. */
-  private watchConfig(): void {
-    const file = this.config.configPath;
-    const read = (): string | undefined => {
-      try {
-        return jsonContent(readFileSync(file, "utf8"));
-      } catch {
-        return undefined;
-      }
-    };
-    const notice = new RestartNotice(read() ?? "", () =>
-      this.log.warn({ file }, "cluster.config.json changed: nodes, entry and src are read at start; restart `devcluster up` to apply it"),
-    );
-    this.configWatcher = watch(file, () => notice.seen(read()));
-    this.configWatcher.on("error", () => undefined);
   }
 
   /** `devcluster restart`: one node's OS process ends and starts again; resolves once it runs its entry with the current code. */
@@ -494,9 +407,7 @@ export class DevServer extends EventEmitter {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.typeChecker?.close();
-      this.depsWatcher?.close();
-      for (const w of this.modulesWatchers) w.close();
-      this.configWatcher?.close();
+      this.restartWatch?.close();
       await this.watcher?.close();
       await this.launcher?.stop();
       // Followers (logs -f) hear that no more lines come before the endpoint goes away.
