@@ -216,14 +216,15 @@ describe("the observer page", { skip }, () => {
   test("an aborted reload shows on the timeline with each node's error", async () => {
     await tab("reloads");
     const saved = nextSave(server);
-    project.write("src/sum.ts", SUM("v4") + `if (process.env.DEVCLUSTER_NODE === "n2") throw new Error("n2 refuses this version");\n`);
+    // n1 runs sum and evaluates the new version; n2 has not loaded it, so it only checks it and is ready (docs/design.md §4.5).
+    project.write("src/sum.ts", SUM("v4") + `if (process.env.DEVCLUSTER_NODE === "n1") throw new Error("n1 refuses this version");\n`);
     const save = await saved;
     assert.equal(save.report?.ok, false, "the reload was aborted");
     const entry = page.locator('[data-test="reload"].bad', { hasText: "aborted in prepare" }).first();
     await entry.waitFor({ timeout: 15_000 });
     const text = (await entry.textContent()) ?? "";
-    assert.match(text, /n2 error: .*n2 refuses this version/);
-    assert.match(text, /n1 \d+\.\d ms/, "n1 was ready: its time, no error");
+    assert.match(text, /n1 error: .*n1 refuses this version/);
+    assert.match(text, /n2 \d+\.\d ms/, "n2 was ready: its time, no error");
     const fixed = nextSave(server);
     project.write("src/sum.ts", SUM("v5"));
     assert.ok((await fixed).report?.ok);
