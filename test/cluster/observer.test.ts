@@ -246,6 +246,19 @@ export function codeChange(_old: string, _s: unknown) { throw new Error("cannot 
     assert.match((await entry.textContent()) ?? "", /n1 <n1\.\d+>: codeChange failed, stays on the old version: .*cannot migrate the jobs/);
   });
 
+  test("a save of a module no node runs shows as checked, never as a reload that ran (issue 17 item 13)", async () => {
+    const saved = nextSave(server);
+    project.write("src/tools/seed.ts", `process.exit(3);\nexport {};\n`);
+    const save = await saved;
+    assert.deepEqual(save.report?.kept, ["tools/seed"]);
+    const entry = page.locator('[data-test="reload"]', { hasText: "tools/seed@" }).first();
+    await entry.waitFor({ timeout: 15_000 });
+    const text = (await entry.textContent()) ?? "";
+    assert.match(text, /checked/);
+    assert.match(text, /tools\/seed@\w+ \(no node runs it: checked, nothing evaluated\)/);
+    assert.doesNotMatch(text, /\bok\b/);
+  });
+
   test("the versions panel lists a module's versions and diffs two of them as TypeScript", async () => {
     await tab("reloads");
     await page.locator('[data-test="version-module"]').selectOption("sum");
