@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import type { DevServer } from "../../cli/dev/devServer";
 import { reloadHeadline } from "../../cli/views/reloadReport";
 import type { Pid } from "../../wire/pid";
-import { makeProject, nextSave, startCluster, type Project } from "../helpers/cluster";
+import { makeProject, nextEvent, nextSave, startCluster, type Project } from "../helpers/cluster";
 
 const NODES = ["n1", "n2", "n3"];
 
@@ -166,5 +166,16 @@ describe("a node evaluates what its entry reaches and what is spawned by name, n
       (await server.coordinator.status()).nodes.every((n) => n.state === "up" && n.restarts === 0),
       "no node restarted",
     );
+  });
+
+  test("a node that restarts loads its entry's modules again, not the launchers, and a first spawn there loads the latest version", async () => {
+    const restarted = nextEvent<string>(server.coordinator, "nodeStarted", (n) => n === "n3", 20_000);
+    assert.ok(server.launcher.kill("n3"));
+    await restarted;
+    assert.deepEqual((await modulesOn()).n3, ["app", "greet"]);
+    assert.deepEqual(server.coordinator.historyReport("worker").modules[0]!.versions.at(-1)!.nodes, ["n1", "n2"], "n3 no longer runs the worker");
+    const pid = (await server.coordinator.nodeRequest("n3", { op: "spawn", module: "worker", args: { who: "after restart" } })) as Pid;
+    assert.equal(await call("n3", pid), "v2 after restart (lib evaluated 1x)");
+    assert.equal(markerText(), "");
   });
 });
