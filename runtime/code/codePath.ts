@@ -38,6 +38,10 @@ export class CodePath {
     return out;
   }
 
+  has(name: string): boolean {
+    return this.bundles.has(name);
+  }
+
   names(): string[] {
     return [...this.bundles.keys()];
   }

@@ -67,13 +67,17 @@ export class Reloads {
    * Loads `module`, and the project modules it imports that are not loaded
    * yet, from the code path (its first use: a spawn by name). Waits for a
    * reload prepared here to end, so it loads the version the cluster commits.
-   * A module the path does not have is left to the caller to refuse.
+   * Throws `unknown_module` naming every module the node has, loaded or not.
    */
   async loadOnFirstUse(module: string): Promise<void> {
     if (this.host.table.has(module)) return;
     await this.idle(module);
     // Another first use may have loaded it meanwhile; from here on nothing awaits, so no reload comes between.
     if (this.host.table.has(module)) return;
+    if (!this.path.has(module)) {
+      const known = this.path.names().sort().join(", ");
+      throw new ClusterError("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`, { module });
+    }
     this.load(
       this.path.closure([module], (n) => this.host.table.has(n)),
       false,

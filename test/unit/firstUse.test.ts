@@ -66,6 +66,10 @@ describe("a node evaluates what its entry reaches, and the rest on first use", (
     await n.reloads.loadOnFirstUse("worker");
     assert.deepEqual(g.__ran, ["lib", "app", "worker"]);
     assert.deepEqual(n.sent.at(-1), { type: "loaded", node: "n1", modules: ["worker"] });
+    await assert.rejects(
+      n.reloads.loadOnFirstUse("scripts/lanch"),
+      /^ClusterError: no module scripts\/lanch on node n1 \(known: app, lib, scripts\/launch, worker\)$/,
+    );
   });
 
   test("a reload of a module the node has not loaded checks it and evaluates nothing; a broken one is refused", async () => {
