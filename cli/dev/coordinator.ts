@@ -557,7 +557,10 @@ export class Coordinator extends EventEmitter {
         }
       }),
     );
-    const drift = this.opts.disk ? await this.opts.disk().catch(() => undefined) : undefined;
+    const found = this.opts.disk ? await this.opts.disk().catch(() => undefined) : undefined;
+    // A module no node runs is not "running" an old version: the nodes keep it for a first spawn.
+    const runs = new Set(nodes.flatMap((n) => Object.keys(n.modules)));
+    const drift = found?.map((d) => (runs.has(d.module) ? d : { ...d, kept: true }));
     return { name: this.opts.cluster, endpoint: this.endpoint, nodes, ...(drift ? { drift } : {}) };
   }
 

@@ -12,8 +12,9 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DevServer } from "../../cli/dev/devServer";
 import { reloadHeadline } from "../../cli/views/reloadReport";
+import { renderStatus } from "../../cli/views/status";
 import type { Pid } from "../../wire/pid";
-import { makeProject, nextEvent, nextSave, startCluster, type Project } from "../helpers/cluster";
+import { cli, makeProject, nextEvent, nextSave, startCluster, type Project } from "../helpers/cluster";
 
 const NODES = ["n1", "n2", "n3"];
 
@@ -101,9 +102,10 @@ describe("a node evaluates what its entry reaches and what is spawned by name, n
   });
 
   test("spawn by name loads a module with its imports on that node only: from the shell, from a module, and by a supervisor's child spec", async () => {
-    // The shell's spawn("n1", "worker", ...) is this node request.
-    const fromShell = (await server.coordinator.nodeRequest("n1", { op: "spawn", module: "worker", args: { who: "shell" } })) as Pid;
-    assert.equal(await call("n1", fromShell), "v1 shell (lib evaluated 1x)");
+    // From the shell (cli/shell/helpers.ts), as a user types it.
+    const shell = await cli(["shell", "--json", "--eval", "call(await spawn('n1', 'worker', { who: 'shell' }), 'hi')"], project.dir);
+    assert.equal(shell.code, 0, shell.stderr);
+    assert.equal(JSON.parse(shell.stdout.trim()), "v1 shell (lib evaluated 1x)");
     // From a module on n1, onto n2.
     const fromModule = (await rpc("n1", "spawnWorker", ["n2"])) as Pid;
     assert.equal(fromModule.node, "n2");
@@ -143,11 +145,30 @@ describe("a node evaluates what its entry reaches and what is spawned by name, n
     assert.match(reloadHeadline(s.report!), /^checked scripts\/launch@\w+ on 3 nodes in [\d.]+ ms: no node runs it, so nothing was evaluated/);
     assert.doesNotMatch(reloadHeadline(s.report!), /reloaded/);
     assert.equal(markerText(), "", "the saved launcher did not run");
+    // `devcluster reload` and `rollback` of it say the same, and run nothing either
+    const reload = await cli(["reload", "scripts/launch"], project.dir);
+    assert.equal(reload.code, 0, reload.stderr);
+    assert.match(reload.stdout, /^checked scripts\/launch@\w+ on 3 nodes in [\d.]+ ms: no node runs it, so nothing was evaluated/);
+    const rollback = await cli(["rollback", "scripts/launch"], project.dir);
+    assert.equal(rollback.code, 0, rollback.stderr);
+    assert.match(rollback.stdout, /^rolled back to scripts\/launch@\w+ on 3 nodes in [\d.]+ ms: no node runs it, so nothing was evaluated/);
+    assert.equal(markerText(), "", "neither ran it");
     const mods = await modulesOn();
     for (const n of NODES) assert.ok(!mods[n]!.includes("scripts/launch"), `${n} does not run the launcher`);
     const status = await server.coordinator.status();
-    assert.deepEqual(status.drift ?? [], [], "the launcher is kept at the version on disk: no drift");
+    // Rolled back, the kept version is not the disk's: status says so without saying any node runs it.
+    assert.deepEqual(
+      status.drift?.map((d) => [d.module, d.kept]),
+      [["scripts/launch", true]],
+    );
+    const text = renderStatus(status);
+    assert.match(text, /warning: no node runs scripts\/launch; the version a first spawn would load \(\w+\) is not src\/scripts\/launch\.ts as it is on disk/);
+    assert.doesNotMatch(text, /scripts\/launch runs/);
     assert.ok(status.nodes.every((n) => n.restarts === 0));
+    const back = nextSave(server);
+    project.write("src/scripts/launch.ts", LAUNCH(marker, "export const edited = 2;"));
+    assert.deepEqual((await back).report?.kept, ["scripts/launch"]);
+    assert.deepEqual((await server.coordinator.status()).drift ?? [], [], "kept at the version on disk: no drift");
   });
 
   test("a syntax error in a launcher script is still reported, and nothing is sent", async () => {
