@@ -95,7 +95,7 @@ export class ClusterNode implements Runtime {
     this.log = opts.log;
     this.api = createApi(this);
     this.calls = new Calls(this.name);
-    this.tracer = new Tracer({ node: this.name, facade: (m) => this.table.facade(m) });
+    this.tracer = new Tracer({ node: this.name, facade: (m) => this.traced(m) });
     this.supervision = new Supervision(this);
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
@@ -231,6 +231,15 @@ export class ClusterNode implements Runtime {
     // The new coordinator knows nothing of what runs here until told.
     this.toCoordinator({ type: "loaded", node: this.name, modules: Object.keys(this.table.versions()) });
     this.hold.synced();
+  }
+
+  /** The facade a call trace wraps; tracing is no use of a module, so one this node only keeps is not loaded for it (docs/design.md §4.5). */
+  private traced(module: string): Record<string, unknown> {
+    if (this.table.has(module)) return this.table.facade(module);
+    const message = this.reloads.path.has(module)
+      ? `${module} is not loaded on node ${this.name}: nothing there has used it yet, so it has no calls to trace there`
+      : `no module ${module} on node ${this.name} (known: ${this.reloads.path.names().sort().join(", ") || "none"})`;
+    throw new ClusterError("unknown_module", message, { module });
   }
 
   /** A module's first use outside a spawn (rpc): loaded from the code path with what it imports. */

@@ -99,6 +99,10 @@ describe("a node evaluates what its entry reaches and what is spawned by name, n
     assert.ok(server.coordinator.store.has("scripts/launch"));
     const history = server.coordinator.historyReport("scripts/launch");
     assert.deepEqual(history.modules[0]!.versions[0]!.nodes, [], "history says no node runs the launcher");
+    // Tracing its calls is no use of it: it is not loaded for that, and the shell says why nothing can be traced.
+    const traced = await cli(["shell", "--eval", 'trace("scripts/launch", "main")'], project.dir);
+    assert.match(traced.stdout + traced.stderr, /unknown_module: scripts\/launch is not loaded on node n\d: nothing there has used it yet/);
+    assert.equal(markerText(), "");
   });
 
   test("spawn by name loads a module with its imports on that node only: from the shell, from a module, and by a supervisor's child spec", async () => {
