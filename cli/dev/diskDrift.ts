@@ -14,6 +14,8 @@ export interface DiskDrift {
   disk?: string;
   /** why they differ, for people: not loaded yet, does not compile, deleted */
   why: string;
+  /** no node runs it: `running` is the version the nodes keep for its first spawn (docs/design.md §4.5) */
+  kept?: boolean;
 }
 
 /**

@@ -55,6 +55,8 @@ export type TimelineEntry =
       skipped?: string[];
       /** refused at COMMIT: every node went back to the previous versions */
       rolledBack?: boolean;
+      /** modules no node runs: checked, nothing evaluated (docs/design.md §4.5) */
+      kept?: string[];
       nodes: { node: string; ok: boolean; ms: number; error?: string }[];
       /** processes whose codeChange threw: they stay on the old version */
       codeChangeFailures?: { node: string; pid: string; error: string }[];
@@ -198,6 +200,7 @@ export class Observer extends EventEmitter {
       ...(r.failedIn ? { failedIn: r.failedIn } : {}),
       ...(r.skipped?.length ? { skipped: r.skipped } : {}),
       ...(r.rolledBack ? { rolledBack: true } : {}),
+      ...(r.kept?.length ? { kept: r.kept } : {}),
       nodes: r.nodes.map((n) => ({ node: n.node, ok: n.ok, ms: n.ms, ...(n.error ? { error: n.error.message } : {}) })),
       ...(r.codeChangeFailures?.length ? { codeChangeFailures: r.codeChangeFailures.map((f) => ({ node: f.node, pid: f.pid, error: f.error.message })) } : {}),
     });
