@@ -98,7 +98,9 @@ describe("every save is what runs: split bursts, importers saved first, JSON fil
 
   // issue 17, item 11
   test("saving ../shared/fmt.ts, bundled into two modules, reloads both on every node, names the file, and status blames it while it is broken", async () => {
+    // Both in use on every node (a node evaluates a module on first use, item 13), so both reload.
     assert.deepEqual(await rpcAll("report", "show"), ["n=1", "n=1", "n=1"]);
+    assert.deepEqual(await rpcAll("audit", "show"), ["audit n=2", "audit n=2", "audit n=2"]);
     const saved = savedWith("report");
     project.write("shared/fmt.ts", `export function fmt(n: number): string {\n  return "#" + n;\n}\n`);
     const s = await saved;
@@ -137,6 +139,8 @@ describe("every save is what runs: split bursts, importers saved first, JSON fil
 
   // issue 17, item 15
   test("a save of a file that compiles with one that does not reloads the good one, says the other is held back with file:line:col, then reloads it once fixed", async () => {
+    assert.deepEqual(await rpcAll("good", "answer"), [1, 1, 1]);
+    assert.deepEqual(await rpcAll("bad", "answer"), [1, 1, 1]);
     const sent = savedWith("good");
     // bad first: alone it sends nothing; the good one's batch takes the still-dirty bad one along, and is the mixed batch.
     project.write("src/bad.ts", `export function answer(): number {\n  return 2 +;\n}\n`);
