@@ -108,12 +108,13 @@ describe("a Raft key-value store on 3 nodes, edited as its developers do, keeps 
     const url = via ?? kvUrls[(await agreedLeader()).leader]!;
     const r = await request("POST", url + "/set", { key, value });
     assert.equal(r.status, 200, `set ${key} on ${url}: ${JSON.stringify(r)}`);
-    written.set(key, value);
     await untilEvery(
       (u) => request("GET", `${u}/get?key=${key}`),
       (r) => r.status === 200 && r.body.value === value,
       `${key} on every node`,
     );
+    // only now: a write that never reached every node is its own test's failure, not the next test's
+    written.set(key, value);
   }
 
   /** The state survived: same leader and term on every node, and every key written so far on every node. */
