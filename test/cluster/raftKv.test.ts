@@ -5,6 +5,7 @@
  * developers edit it. After each save the test reads the save's report, then asks every node over the
  * store's own HTTP API whether it runs the saved code and kept its state: the keys written so far, and
  * the leader and term the cluster had before the save (a reload that costs the leader is a restart).
+ * The store is ours, shaped as the project the issue was found on; its README says why that one is not here.
  *
  * An edit that needs a fix still under way on issue 17 keeps the assertion it should pass and is marked
  * `todo` with the item it waits for; drop the todo once that item is merged.
@@ -14,7 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "nod
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DevServer, SaveReport } from "../../cli/dev/devServer";
-import { makeProject, nextSave, startCluster, type LogCapture, type Project } from "../helpers/cluster";
+import { makeProject, startCluster, type LogCapture, type Project } from "../helpers/cluster";
 import { freePortRun } from "../helpers/ports";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
@@ -96,7 +97,7 @@ describe("a Raft key-value store on 3 nodes, edited as its developers do, keeps 
 
   /** The leader every node agrees on (id and term), once they do. */
   async function agreedLeader(): Promise<{ leader: number; term: number }> {
-    const replies = await untilEvery(status, (r, _i) => r.status === 200 && typeof r.body.leader === "number", "a leader every node knows", 20_000);
+    const replies = await untilEvery(status, (r) => r.status === 200 && typeof r.body.leader === "number", "a leader every node knows", 20_000);
     const first = replies[0]!.body;
     for (const r of replies)
       assert.deepEqual([r.body.leader, r.body.term], [first.leader, first.term], `nodes disagree: ${JSON.stringify(replies.map((x) => x.body))}`);
