@@ -212,6 +212,11 @@ describe("a Raft key-value store on 3 nodes, edited as its developers do, keeps 
       assert.deepEqual([s.report.skipped ?? [], s.report.silent ?? []], [[], []]);
       for (const m of s.report.modules) modules.add(m.name);
     }
+    // and the nodes themselves say they run those versions (status asks each one)
+    const last = new Map(reports.flatMap((s) => s.report!.modules.map((m): [string, string] => [m.name, m.version])));
+    for (const n of (await server.coordinator.status()).nodes) {
+      for (const [name, version] of last) assert.equal(n.modules[name], version, `${n.name} runs ${name}@${n.modules[name]}, not @${version}`);
+    }
     for (const rel of reported) assert.ok(modules.has(rel.replace(/^src\//, "").replace(/\.ts$/, "")), `${rel} not in the reports`);
   }
 
