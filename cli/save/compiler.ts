@@ -4,7 +4,13 @@ import * as path from "node:path";
 import * as esbuild from "esbuild";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
 import { ClusterError } from "../../wire/errors";
+import { bindingsOfTree, type Bindings } from "./bindings";
+import { CompileError, toDiagnostic, type CompileDiagnostic } from "./diagnostics";
+import { displayCandidates, isFile, isInside, listModuleFiles, moduleFileOf, resolveModuleFile } from "./moduleFiles";
+import { applyEdits, importSites, parseOutput, type Edit } from "./outputTree";
 import { aliasCandidates, readProjectTsconfig, type ProjectTsconfig } from "./tsconfig";
+
+export { CompileError, formatDiagnostics, type CompileDiagnostic } from "./diagnostics";
 
 /**
  * How a bundle names another project module: `require("devcluster:project/chat/room")`.
@@ -32,39 +38,17 @@ export interface CompiledModule {
    * rebuild this module.
    */
   bundled: string[];
+  /** the names it exports and reads from each project import, read from the same syntax tree as the rewrite */
+  bindings?: Bindings;
 }
 
-/** One error esbuild found, located for humans. */
-export interface CompileDiagnostic {
-  /** Path relative to the project folder, forward slashes (`src/chat/room.ts`); "" when esbuild gave none. */
-  file: string;
-  /** 1-based; 0 when there is no location. */
-  line: number;
-  /** 1-based; 0 when there is no location. */
-  column: number;
-  /** The offending source line, "" when there is no location. */
-  lineText: string;
-  /** esbuild's message: `Expected ";" but found "}"`, `Could not resolve "./nope"`. */
-  text: string;
+/** esbuild's output in the loader's words, with what it imports. */
+interface Rewritten {
+  code: string;
+  imports: string[];
+  bindings: Bindings;
 }
 
-/**
- * The set did not compile. Nothing of it may be sent: a reload is all or nothing,
- * and the cluster keeps running the last good version.
- */
-export class CompileError extends ClusterError {
-  /** each with file:line:col, for editors and the save report; ClusterError has no slot for them */
-  readonly diagnostics: CompileDiagnostic[];
-
-  constructor(diagnostics: CompileDiagnostic[]) {
-    super("compile_failed", formatDiagnostics(diagnostics));
-    this.name = "CompileError";
-    this.diagnostics = diagnostics;
-  }
-}
-
-const MODULE_FILE = /\.(ts|tsx)$/;
-const DECLARATION_FILE = /\.d\.(ts|tsx|mts|cts)$/;
 const RELATIVE_SPECIFIER = /^\.\.?(\/|$)/;
 
 /**
@@ -141,26 +125,12 @@ export class Compiler {
 
   /** `chat/room` -> `<srcDir>/chat/room.ts`, or `.tsx` when only that exists. */
   fileOf(name: string): string {
-    const base = path.join(this.srcDir, ...name.split("/"));
-    if (!fs.existsSync(base + ".ts") && fs.existsSync(base + ".tsx")) return base + ".tsx";
-    return base + ".ts";
+    return moduleFileOf(path.join(this.srcDir, ...name.split("/")));
   }
 
   /** Every module file under the source folder (`.ts`/`.tsx`, not `.d.ts`, not in node_modules), absolute, sorted. */
   listModules(): string[] {
-    const found: string[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          if (entry.name !== "node_modules" && !entry.name.startsWith(".")) walk(full);
-        } else if (entry.isFile() && isModuleFile(entry.name)) {
-          found.push(full);
-        }
-      }
-    };
-    walk(this.srcDir);
-    return found.sort();
+    return listModuleFiles(this.srcDir);
   }
 
   /**
@@ -240,22 +210,45 @@ export class Compiler {
       define: { "import.meta.hot": "__devcluster_hot" },
       logLevel: "silent",
     });
-    const imports = new Set<string>();
-    let bundle = false;
-    const code = result.code.replace(REQUIRE_LITERAL, (call, spec: string) => {
-      const resolved = this.resolveImport(spec, path.dirname(file), cfg);
-      if (resolved && "module" in resolved) {
-        const name = this.moduleName(resolved.module);
-        imports.add(name);
-        return `require(${JSON.stringify(PROJECT_MODULE_PREFIX + name)})`;
-      }
+    const dir = path.dirname(file);
+    const out = this.rewrite(result.code, (spec) => {
+      const resolved = this.resolveImport(spec, dir, cfg);
+      if (resolved && "module" in resolved) return this.moduleName(resolved.module);
       // A file to inline, or a relative path that does not exist: the build reports it where it is.
-      if (resolved || RELATIVE_SPECIFIER.test(spec)) bundle = true;
-      return call;
+      return resolved || RELATIVE_SPECIFIER.test(spec) ? "bundle" : undefined;
     });
-    if (bundle) return "bundle";
+    if (out === "bundle") return "bundle";
     const name = this.moduleName(file);
-    return { name, version: versionOf(code), code, imports: [...imports].sort(), file, bundled: [] };
+    return { name, version: versionOf(out.code), code: out.code, imports: out.imports, file, bundled: [], bindings: out.bindings };
+  }
+
+  /**
+   * esbuild's output with each import of a project module in the loader's
+   * words (`require("./lib")` -> `require("devcluster:project/lib")`), read
+   * from its syntax tree so that only real calls change. `resolve` names the
+   * project module a specifier means, "bundle" when the module must be built
+   * instead (it imports another file by a relative path), undefined for an
+   * npm package or a built-in.
+   */
+  private rewrite(code: string, resolve: (spec: string) => string | "bundle" | undefined): Rewritten | "bundle" {
+    const tree = parseOutput(code);
+    const modules = new Map<string, string>();
+    const edits: Edit[] = [];
+    for (const site of importSites(tree)) {
+      if (site.kind !== "require") continue;
+      const name = site.spec.startsWith(PROJECT_MODULE_PREFIX) ? site.spec.slice(PROJECT_MODULE_PREFIX.length) : resolve(site.spec);
+      if (name === "bundle") return "bundle";
+      if (name === undefined) continue;
+      modules.set(site.spec, name);
+      const target = PROJECT_MODULE_PREFIX + name;
+      if (site.spec !== target) edits.push({ start: site.start, end: site.end, text: `require(${JSON.stringify(target)})` });
+    }
+    return {
+      code: applyEdits(code, edits),
+      imports: [...new Set(modules.values())].sort(),
+      // From the same tree: the pending-saves check reads them for every new version, and a parse is most of their cost.
+      bindings: bindingsOfTree(tree, (spec) => modules.get(spec)),
+    };
   }
 
   /** One esbuild build of `files`, bundling what is not a project module. */
@@ -291,8 +284,7 @@ export class Compiler {
       throw err;
     }
 
-    // The metafile ties each output to its entry and lists its external requires,
-    // including those of non-project files bundled into it.
+    // The metafile ties each output to its entry and lists the files bundled into it.
     const byOutput = new Map<string, esbuild.Metafile["outputs"][string]>();
     for (const [out, meta] of Object.entries(result.metafile.outputs)) {
       byOutput.set(path.resolve(this.projectDir, out), meta);
@@ -303,16 +295,15 @@ export class Compiler {
       if (!meta?.entryPoint) continue;
       const file = path.resolve(this.projectDir, meta.entryPoint);
       const name = names.get(file) ?? this.moduleName(file);
-      const imports = new Set<string>();
-      for (const imp of meta.imports) {
-        if (imp.external && imp.path.startsWith(PROJECT_MODULE_PREFIX)) imports.add(imp.path.slice(PROJECT_MODULE_PREFIX.length));
-      }
       const bundled = Object.keys(meta.inputs)
         .map((f) => path.resolve(this.projectDir, f))
         .filter((f) => f !== file)
         .sort();
-      const code = out.text;
-      modules.push({ name, version: versionOf(code), code, imports: [...imports].sort(), file, bundled });
+      // The project modules plugin left each project import as `require("devcluster:project/<name>")`.
+      const rewritten = this.rewrite(out.text, () => undefined);
+      if (rewritten === "bundle") continue; // never: nothing resolves to "bundle" here
+      const { code, imports, bindings } = rewritten;
+      modules.push({ name, version: versionOf(code), code, imports, file, bundled, bindings });
     }
     return modules;
   }
@@ -378,42 +369,6 @@ function stampOf(file: string): string {
   }
 }
 
-function isModuleFile(file: string): boolean {
-  return MODULE_FILE.test(file) && !DECLARATION_FILE.test(file);
-}
-
-function isInside(dir: string, file: string): boolean {
-  const rel = path.relative(dir, file);
-  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The module file an import names, tried as TypeScript users write imports:
- * as given, with `.ts`/`.tsx`, as a folder's index, and with `.js` meaning `.ts`.
- */
-function resolveModuleFile(target: string): string | undefined {
-  const candidates = [target, target + ".ts", target + ".tsx", path.join(target, "index.ts"), path.join(target, "index.tsx")];
-  const js = /\.(js|jsx|mjs|cjs)$/.exec(target);
-  if (js) {
-    const stem = target.slice(0, -js[0].length);
-    candidates.push(stem + ".ts", stem + ".tsx");
-  }
-  return candidates.find((c) => isModuleFile(c) && isFile(c));
-}
-
-function displayCandidates(spec: string): string {
-  const stem = spec.replace(/\.(js|jsx|mjs|cjs|ts|tsx)$/, "");
-  return `${stem}.ts, ${stem}.tsx or ${stem}/index.ts`;
-}
-
 function versionOf(code: string): string {
   return createHash("sha256").update(code).digest("hex").slice(0, 12);
 }
@@ -434,40 +389,4 @@ export function importeesFirst(modules: CompiledModule[]): CompiledModule[] {
   };
   modules.forEach(visit);
   return ordered;
-}
-
-/** esbuild's CommonJS output names every import as `require("<literal>")`. */
-const REQUIRE_LITERAL = /\brequire\("([^"]+)"\)/g;
-
-function toDiagnostic(msg: esbuild.Message, file?: string): CompileDiagnostic {
-  const loc = msg.location;
-  // esbuild counts columns in UTF-8 bytes; people count characters.
-  const column = loc ? Buffer.from(loc.lineText).subarray(0, loc.column).toString().length + 1 : 0;
-  return {
-    file: file ?? loc?.file ?? "",
-    line: loc?.line ?? 0,
-    column,
-    lineText: loc?.lineText ?? "",
-    text: msg.text,
-  };
-}
-
-/**
- * `src/chat/room.ts:14:3: error: <text>` with the line and a caret under the
- * column, for each error, then what it means for the running cluster.
- */
-export function formatDiagnostics(diagnostics: CompileDiagnostic[]): string {
-  const parts = diagnostics.map((d) => {
-    if (!d.file) return `error: ${d.text}`;
-    if (d.line === 0) return `${d.file}: error: ${d.text}`;
-    const gutter = Math.max(5, String(d.line).length);
-    return (
-      `${d.file}:${d.line}:${d.column}: error: ${d.text}\n` +
-      `${String(d.line).padStart(gutter)} | ${d.lineText}\n` +
-      // Keep tabs so the caret lines up under the column in a terminal.
-      `${" ".repeat(gutter)} | ${d.lineText.slice(0, Math.max(0, d.column - 1)).replace(/[^\t]/g, " ")}^`
-    );
-  });
-  parts.push("Nothing was sent; the cluster keeps running the last good version.");
-  return parts.join("\n");
 }

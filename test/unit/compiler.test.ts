@@ -14,6 +14,17 @@ function writeFiles(root: string, files: Record<string, string>): void {
   }
 }
 
+/** Runs a compiled bundle with `modules` as what its requires return: the values its exports hold. */
+function evaluate(code: string, modules: Record<string, unknown>): Record<string, unknown> {
+  const module = { exports: {} as Record<string, unknown> };
+  const require = (spec: string): unknown => {
+    if (!(spec in modules)) throw new Error(`unexpected require(${JSON.stringify(spec)})`);
+    return modules[spec];
+  };
+  new Function("module", "exports", "require", "__devcluster_hot", code)(module, module.exports, require, undefined);
+  return module.exports;
+}
+
 function byName(mods: CompiledModule[], name: string): CompiledModule {
   const m = mods.find((x) => x.name === name);
   assert.ok(m, `no compiled module ${name} in ${mods.map((x) => x.name).join(", ")}`);
@@ -69,6 +80,25 @@ describe("compiler", () => {
     // The importee's source is not inlined: a reload of greet must reach this module.
     assert.doesNotMatch(room.code, /"hi "/);
     assert.equal(PROJECT_MODULE_PREFIX, "devcluster:project/");
+  });
+
+  test("a require written in a string, a template or a comment stays text: only real require calls are rewritten", async () => {
+    const file = path.join(srcDir, "quoted.ts");
+    fs.writeFileSync(
+      file,
+      `import { VERSION } from "./lib";\n// require("./lib") in a comment\nexport const single = 'require("./lib")';\nexport const template = \`require("./lib") \${VERSION}\`;\n`,
+    );
+    try {
+      const [m] = await compiler.compile([file]);
+      assert.deepEqual(m.imports, ["lib/index"]);
+      assert.match(m.code, /require\("devcluster:project\/lib\/index"\)/);
+      // What the module's strings hold at run time is what was written.
+      const exports = evaluate(m.code, { "devcluster:project/lib/index": { VERSION: 7 } });
+      assert.equal(exports.single, 'require("./lib")');
+      assert.equal(exports.template, 'require("./lib") 7');
+    } finally {
+      fs.rmSync(file);
+    }
   });
 
   test("a .js suffix and a folder import resolve to the project module", async () => {
