@@ -39,16 +39,11 @@ export function bindingsOfTree(tree: acorn.Program, moduleOf: (spec: string) => 
 }
 
 function exportsOf(tree: acorn.Program): Set<string> | undefined {
-  let reExports = false;
-  walk.simple(tree, {
-    CallExpression(node) {
-      if (isIdentifier(node.callee, "__reExport")) reExports = true;
-    },
-  });
-  if (reExports) return undefined;
   let exportsVar: string | undefined;
   for (const s of tree.body) {
     const e = s.type === "ExpressionStatement" ? s.expression : undefined;
+    // esbuild writes `export * from` as a top-level `__reExport(x_exports, require(...), module.exports)`.
+    if (e?.type === "CallExpression" && isIdentifier(e.callee, "__reExport")) return undefined;
     if (e?.type !== "AssignmentExpression" || !isModuleExports(e.left)) continue;
     const call = e.right;
     if (call.type === "CallExpression" && isIdentifier(call.callee, "__toCommonJS") && call.arguments[0]?.type === "Identifier")
