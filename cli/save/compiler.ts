@@ -10,7 +10,7 @@ import { displayCandidates, isFile, isInside, listModuleFiles, moduleFileOf, res
 import { applyEdits, importSites, parseOutput, type Edit } from "./outputTree";
 import { aliasCandidates, readProjectTsconfig, type ProjectTsconfig } from "./tsconfig";
 
-export { CompileError, formatDiagnostics, type CompileDiagnostic } from "./diagnostics";
+export { CompileError, formatDiagnostics, formatWarning, type CompileDiagnostic } from "./diagnostics";
 
 /**
  * How a bundle names another project module: `require("devcluster:project/chat/room")`.
@@ -40,6 +40,8 @@ export interface CompiledModule {
   bundled: string[];
   /** the names it exports and reads from each project import, read from the same syntax tree as the rewrite */
   bindings?: Bindings;
+  /** esbuild's warnings (`call-import-namespace` predicts a crash): shown, but the module compiled and is sent */
+  warnings?: CompileDiagnostic[];
 }
 
 /** esbuild's output in the loader's words, with what it imports. */
@@ -123,6 +125,11 @@ export class Compiler {
       .join("/");
   }
 
+  /** `<projectDir>/src/chat/room.ts` -> `src/chat/room.ts`, as diagnostics name files. */
+  private relative(file: string): string {
+    return path.relative(this.projectDir, file).split(path.sep).join("/");
+  }
+
   /** `chat/room` -> `<srcDir>/chat/room.ts`, or `.tsx` when only that exists. */
   fileOf(name: string): string {
     return moduleFileOf(path.join(this.srcDir, ...name.split("/")));
@@ -148,7 +155,7 @@ export class Compiler {
         this.transformOne(file).catch((err: unknown) => {
           const failure = err as Partial<esbuild.TransformFailure>;
           if (!Array.isArray(failure.errors)) throw err;
-          diagnostics.push(...failure.errors.map((m) => toDiagnostic(m, path.relative(this.projectDir, file))));
+          diagnostics.push(...failure.errors.map((m) => toDiagnostic(m, this.relative(file))));
           return undefined;
         }),
       ),
@@ -219,7 +226,8 @@ export class Compiler {
     });
     if (out === "bundle") return "bundle";
     const name = this.moduleName(file);
-    return { name, version: versionOf(out.code), code: out.code, imports: out.imports, file, bundled: [], bindings: out.bindings };
+    const warnings = result.warnings.map((w) => toDiagnostic(w, this.relative(file)));
+    return { name, version: versionOf(out.code), code: out.code, imports: out.imports, file, bundled: [], bindings: out.bindings, warnings };
   }
 
   /**
@@ -303,7 +311,10 @@ export class Compiler {
       const rewritten = this.rewrite(out.text, () => undefined);
       if (rewritten === "bundle") continue; // never: nothing resolves to "bundle" here
       const { code, imports, bindings } = rewritten;
-      modules.push({ name, version: versionOf(code), code, imports, file, bundled, bindings });
+      // A warning belongs to the module its file is part of (its own source, or a file bundled into it).
+      const inputs = new Set(Object.keys(meta.inputs).map((f) => path.resolve(this.projectDir, f)));
+      const warnings = result.warnings.filter((w) => w.location && inputs.has(path.resolve(this.projectDir, w.location.file))).map((w) => toDiagnostic(w));
+      modules.push({ name, version: versionOf(code), code, imports, file, bundled, bindings, warnings });
     }
     return modules;
   }

@@ -36,7 +36,7 @@ export class CompileError extends ClusterError {
 
 export function toDiagnostic(msg: esbuild.Message, file?: string): CompileDiagnostic {
   const loc = msg.location;
-  const notes = msg.notes.map((n) => (n.location ? `${n.location.line}:${columnOf(n.location)}: ${n.text}` : n.text));
+  const notes = msg.notes.map((n) => (n.location ? `${n.location.line}:${columnOf(n.location)}: ${n.text}${suggested(n.location)}` : n.text));
   return {
     file: file ?? loc?.file ?? "",
     line: loc?.line ?? 0,
@@ -46,6 +46,13 @@ export function toDiagnostic(msg: esbuild.Message, file?: string): CompileDiagno
     ...(msg.id ? { id: msg.id } : {}),
     ...(notes.length ? { notes } : {}),
   };
+}
+
+/** The note's line as esbuild suggests to write it (` import express from "express";`), or "". */
+function suggested(loc: esbuild.Location): string {
+  if (!loc.suggestion) return "";
+  const bytes = Buffer.from(loc.lineText);
+  return ` ${bytes.subarray(0, loc.column).toString()}${loc.suggestion}${bytes.subarray(loc.column + loc.length).toString()}`;
 }
 
 /** esbuild counts columns in UTF-8 bytes; people count characters. */

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { CompileError, Compiler, PROJECT_MODULE_PREFIX, type CompiledModule } from "../../cli/save/compiler";
+import { CompileError, Compiler, PROJECT_MODULE_PREFIX, formatWarning, type CompiledModule } from "../../cli/save/compiler";
 
 function writeFiles(root: string, files: Record<string, string>): void {
   for (const [rel, text] of Object.entries(files)) {
@@ -98,6 +98,33 @@ describe("compiler", () => {
       assert.equal(exports.template, 'require("./lib") 7');
     } finally {
       fs.rmSync(file);
+    }
+  });
+
+  test("esbuild's warnings come with the module that compiled, each with file:line:col, the line, a caret and esbuild's notes", async () => {
+    const own = path.join(srcDir, "callsNamespace.ts");
+    const bundling = path.join(srcDir, "bundlesJson.ts");
+    fs.writeFileSync(own, `import * as express from "express";\nexport const app = express();\n`);
+    fs.writeFileSync(path.join(srcDir, "data.json"), `{ "port": 1 }\n`);
+    fs.writeFileSync(bundling, `import data from "./data.json";\nimport * as cors from "cors";\nexport const port = data.port;\nexport const mw = cors();\n`);
+    try {
+      const [m, b] = await compiler.compile([own, bundling]).then((ms) => [byName(ms, "callsNamespace"), byName(ms, "bundlesJson")]);
+      assert.equal(m.warnings?.length, 1);
+      const text = formatWarning(m.warnings![0]!);
+      assert.match(
+        text,
+        /^src\/callsNamespace\.ts:2:20: warning: Calling "express" will crash at run-time because it's an import namespace object, not a function \[call-import-namespace\]$/m,
+      );
+      assert.match(text, /^ +2 \| export const app = express\(\);\n +\| {20}\^$/m);
+      assert.match(text, /note: 1:8: Consider changing "express" to a default import instead: import express from "express";$/m);
+      // The build path (the module inlines a JSON file) keeps each warning with its module too.
+      assert.equal(b.bundled.length, 1);
+      assert.deepEqual(
+        b.warnings?.map((w) => `${w.file}:${w.line} ${w.id}`),
+        ["src/bundlesJson.ts:4 call-import-namespace"],
+      );
+    } finally {
+      for (const f of [own, bundling, path.join(srcDir, "data.json")]) fs.rmSync(f);
     }
   });
 
