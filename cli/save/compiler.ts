@@ -30,7 +30,7 @@ export interface CompiledModule {
   code: string;
   /** Names of the project modules it requires (as `devcluster:project/<name>`), sorted. */
   imports: string[];
-  /** Absolute path of the `.ts`/`.tsx` file. */
+  /** Absolute path of its source file (`.ts`, `.tsx`, `.js`, `.mjs` or `.cjs`). */
   file: string;
   /**
    * Absolute paths of the other files inlined into `code` (a JSON file, a
@@ -130,12 +130,17 @@ export class Compiler {
     return path.relative(this.projectDir, file).split(path.sep).join("/");
   }
 
-  /** `chat/room` -> `<srcDir>/chat/room.ts`, or `.tsx` when only that exists. */
+  private ownFile(file: string): string {
+    const own = this.fileOf(this.moduleName(file));
+    return own !== file && isFile(own) ? own : file;
+  }
+
+  /** `chat/room` -> `<srcDir>/chat/room.ts`, or the first of `.tsx`, `.js`, `.mjs`, `.cjs` that exists. */
   fileOf(name: string): string {
     return moduleFileOf(path.join(this.srcDir, ...name.split("/")));
   }
 
-  /** Every module file under the source folder (`.ts`/`.tsx`, not `.d.ts`, not in node_modules), absolute, sorted. */
+  /** Every module file under the source folder (`.ts`, `.tsx`, `.js`, `.mjs`, `.cjs`, not `.d.ts`, not in node_modules), one per module, absolute, sorted. */
   listModules(): string[] {
     return listModuleFiles(this.srcDir);
   }
@@ -148,7 +153,8 @@ export class Compiler {
    */
   async compile(files: string[]): Promise<CompiledModule[]> {
     if (files.length === 0) return [];
-    const entries = [...new Set(files.map((f) => path.resolve(this.projectDir, f)))];
+    // A file shadowed by its module's own (lib.js beside lib.ts) compiles as that module's file: one file per module name.
+    const entries = [...new Set(files.map((f) => this.ownFile(path.resolve(this.projectDir, f))))];
     const diagnostics: CompileDiagnostic[] = [];
     const fast = await Promise.all(
       entries.map((file) =>
@@ -206,7 +212,7 @@ export class Compiler {
     const cfg = this.tsconfig();
     const result = await esbuild.transform(source, {
       tsconfigRaw: cfg.esbuild,
-      loader: file.endsWith(".tsx") ? "tsx" : "ts",
+      loader: file.endsWith(".tsx") ? "tsx" : file.endsWith(".ts") ? "ts" : "js",
       format: "cjs",
       platform: "node",
       target: "node20",

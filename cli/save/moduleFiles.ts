@@ -1,8 +1,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-/** What a project module's file may end with, in the order a module name picks its file when two share a stem. */
-export const MODULE_EXTENSIONS = [".ts", ".tsx"] as const;
+/**
+ * What a project module's file may end with, in the order a module name picks
+ * its file when two share a stem: `lib.ts` beside `lib.js` (tsc's output left
+ * in the source folder) is the module `lib`, and the `.js` is not a second one.
+ * `.js`, `.mjs` and `.cjs` are modules as `.ts` is: one instance shared by every
+ * importer, reloaded live (bundled into each importer instead, a stateful file
+ * ran once per importer).
+ */
+export const MODULE_EXTENSIONS = [".ts", ".tsx", ".js", ".mjs", ".cjs"] as const;
 
 const DECLARATION_FILE = /\.d\.(ts|tsx|mts|cts)$/;
 
@@ -50,10 +57,10 @@ export function resolveModuleFile(target: string): string | undefined {
   return candidates.find((c) => isModuleFile(c) && isFile(c));
 }
 
-/** What a missing import was looked for as, for the error: `./nope.ts, ./nope.tsx or ./nope/index.ts`. */
+/** What a missing import was looked for as, for the error: `./nope.ts, ./nope.tsx, ./nope.js or ./nope/index.ts`. */
 export function displayCandidates(spec: string): string {
   const stem = spec.replace(/\.(js|jsx|mjs|cjs|ts|tsx)$/, "");
-  return `${stem}.ts, ${stem}.tsx or ${stem}/index.ts`;
+  return `${stem}.ts, ${stem}.tsx, ${stem}.js or ${stem}/index.ts`;
 }
 
 export function isInside(dir: string, file: string): boolean {

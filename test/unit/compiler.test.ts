@@ -252,6 +252,60 @@ describe("compiler", () => {
   });
 });
 
+describe("compiler: .js, .mjs and .cjs files in the source folder are project modules", () => {
+  let dir: string;
+  let compiler: Compiler;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-compiler-js-"));
+    writeFiles(dir, {
+      "src/state.js": `let n = 0;\nexport function next() { return ++n; }\n`,
+      "src/legacy.cjs": `const { next } = require("./state.js");\nexports.twice = () => next() + next();\n`,
+      "src/esm.mjs": `export const kind = "mjs";\n`,
+      "src/a.ts": `import { next } from "./state.js";\nimport { kind } from "./esm.mjs";\nexport const fromA = () => kind + next();\n`,
+      "src/b.ts": `import { next } from "./state";\nimport { twice } from "./legacy.cjs";\nexport const fromB = () => next() + twice();\n`,
+      "src/lib.ts": `export const lib = "ts";\n`,
+      // tsc's output left beside its source: the module lib is lib.ts.
+      "src/lib.js": `exports.lib = "stale js";\n`,
+    });
+    compiler = new Compiler({ projectDir: dir, srcDir: "src" });
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test("listing modules finds them, one file per module name, the .ts winning over a .js beside it", () => {
+    const names = compiler.listModules().map((f) => path.relative(path.join(dir, "src"), f).split(path.sep).join("/"));
+    assert.deepEqual(names, ["a.ts", "b.ts", "esm.mjs", "legacy.cjs", "lib.ts", "state.js"]);
+    assert.equal(compiler.fileOf("state"), path.join(dir, "src", "state.js"));
+    assert.equal(compiler.fileOf("legacy"), path.join(dir, "src", "legacy.cjs"));
+    assert.equal(compiler.fileOf("lib"), path.join(dir, "src", "lib.ts"));
+  });
+
+  test("every importer of a .js module requires the one module instead of inlining its own copy", async () => {
+    const mods = await compiler.compileAll();
+    for (const importer of ["a", "b", "legacy"]) {
+      const m = byName(mods, importer);
+      assert.ok(m.imports.includes("state"), `${importer} imports ${m.imports.join(", ")}`);
+      assert.match(m.code, /require\("devcluster:project\/state"\)/);
+      assert.doesNotMatch(m.code, /\+\+n/, `${importer} inlined state.js`);
+    }
+    assert.deepEqual(byName(mods, "a").imports, ["esm", "state"]);
+    assert.deepEqual(byName(mods, "b").imports, ["legacy", "state"]);
+    // One instance: the counter two importers share counts on.
+    const state = evaluate(byName(mods, "state").code, {});
+    const legacy = evaluate(byName(mods, "legacy").code, { "devcluster:project/state": state });
+    const b = evaluate(byName(mods, "b").code, { "devcluster:project/state": state, "devcluster:project/legacy": legacy });
+    assert.equal((b.fromB as () => number)(), 1 + (2 + 3));
+  });
+
+  test("a saved .js shadowed by its .ts compiles the module's .ts", async () => {
+    const [m] = await compiler.compile([path.join(dir, "src", "lib.js")]);
+    assert.equal(m.name, "lib");
+    assert.equal(m.file, path.join(dir, "src", "lib.ts"));
+    assert.doesNotMatch(m.code, /stale js/);
+  });
+});
+
 /** test/fixtures/ts-options: a tsconfig with `extends`, legacy decorators, `paths` aliases and `baseUrl`. */
 const TS_OPTIONS = path.join(__dirname, "..", "..", "..", "test", "fixtures", "ts-options");
 
