@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
+import { IMPORT_META } from "../../runtime/code/importMeta";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
 import { ClusterError } from "../../wire/errors";
 import { bindingsOfTree, type Bindings } from "./bindings";
@@ -220,7 +221,7 @@ export class Compiler {
       sourcesContent: true,
       // The loader evaluates the bundle as <srcDir>/<name>.js: the source sits beside it.
       sourcefile: path.basename(file),
-      define: { "import.meta.hot": "__devcluster_hot" },
+      define: defines(file),
       logLevel: "silent",
     });
     const dir = path.dirname(file);
@@ -265,8 +266,24 @@ export class Compiler {
     };
   }
 
-  /** One esbuild build of `files`, bundling what is not a project module. */
-  private async build(entries: string[]): Promise<CompiledModule[]> {
+  /**
+   * esbuild builds of `files`, bundling what is not a project module: one per
+   * source extension, since `import.meta` names it and a build has one `define`.
+   */
+  private async build(files: string[]): Promise<CompiledModule[]> {
+    const byExtension = new Map<string, string[]>();
+    for (const f of files) byExtension.set(path.extname(f), [...(byExtension.get(path.extname(f)) ?? []), f]);
+    const built = await Promise.allSettled([...byExtension.values()].map((entries) => this.buildOne(entries)));
+    const failed = built.flatMap((b) => (b.status === "rejected" ? [b.reason as unknown] : []));
+    if (failed.length > 0) {
+      if (!failed.every((e) => e instanceof CompileError)) throw failed.find((e) => !(e instanceof CompileError));
+      throw new CompileError((failed as CompileError[]).flatMap((e) => e.diagnostics));
+    }
+    return built.flatMap((b) => (b.status === "fulfilled" ? b.value : []));
+  }
+
+  /** One esbuild build of `entries`, all of one source extension. */
+  private async buildOne(entries: string[]): Promise<CompiledModule[]> {
     const names = new Map(entries.map((f) => [f, this.moduleName(f)] as const));
     const cfg = this.tsconfig();
     let result: esbuild.BuildResult<{ write: false; metafile: true }>;
@@ -289,7 +306,7 @@ export class Compiler {
         packages: "external",
         external: ["devcluster"],
         logLevel: "silent",
-        define: { "import.meta.hot": "__devcluster_hot" },
+        define: defines(entries[0]!),
         plugins: [this.projectModulesPlugin(cfg)],
       });
     } catch (err) {
@@ -368,6 +385,16 @@ export class Compiler {
       },
     };
   }
+}
+
+/**
+ * `import.meta.hot` is the loader's hot context; `import.meta` the loader's
+ * `import.meta` of the module under its source file's extension
+ * (`runtime/code/importMeta.ts`): the extension travels in the bundle's text,
+ * and each node makes the path from its own source folder.
+ */
+function defines(file: string): Record<string, string> {
+  return { "import.meta.hot": "__devcluster_hot", "import.meta": `${IMPORT_META}.${path.extname(file).slice(1)}` };
 }
 
 /** reads of one file in one compile while it keeps changing under us; after that the last read goes (the watcher sees the rest) */

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
+import type { DevServer } from "../../cli/dev/devServer";
+import { makeProject, nextSave, startCluster, type LogCapture, type Project } from "../helpers/cluster";
+
+/** Module shapes of issue 17 (items 9, 10, 12, 14) on two real nodes. */
+const files = (): Record<string, string> => ({
+  // tsc's default: no esModuleInterop (module is not node16/nodenext), as under ts-node.
+  "tsconfig.json": JSON.stringify({ compilerOptions: { module: "commonjs", strict: true } }),
+  "src/app.ts": `import "./meta";\nimport "./shared/a";\nimport "./shared/b";\nexport async function start() {}\n`,
+  "src/greeting.txt": "hello from the source folder\n",
+  "src/meta.ts":
+    `import { readFileSync } from "node:fs";\n` +
+    `export const greeting = () => readFileSync(new URL("./greeting.txt", import.meta.url), "utf8").trim();\n` +
+    `export const where = () => ({ url: import.meta.url, filename: import.meta.filename, dirname: import.meta.dirname });\n`,
+  "src/shared/count.js": countJs("v1"),
+  "src/shared/legacy.cjs": `const { next } = require("./count.js");\nexports.viaCjs = () => next();\n`,
+  "src/shared/a.ts": `import { next } from "./count.js";\nexport const fromA = () => next();\n`,
+  "src/shared/b.ts": `import { next } from "./count";\nimport { viaCjs } from "./legacy.cjs";\nexport const fromB = () => next();\nexport const fromCjs = () => viaCjs();\n`,
+});
+
+function countJs(tag: string): string {
+  return `let n = 0;\nexport function next() {\n  n += 1;\n  return "${tag}:" + n;\n}\n`;
+}
+
+describe("module shapes: import.meta, dynamic import, .js modules, esbuild's warnings and CommonJS packages", () => {
+  let project: Project;
+  let server: DevServer;
+  let logs: LogCapture;
+  const rpc = (node: string, module: string, fn: string, ...args: unknown[]): Promise<unknown> =>
+    server.coordinator.nodeRequest(node, { op: "rpc", module, fn, args });
+
+  before(async () => {
+    project = makeProject(files(), { nodes: 2 });
+    ({ server, logs } = await startCluster(project));
+  });
+
+  after(async () => {
+    await server?.close();
+    project?.cleanup();
+  });
+
+  test("import.meta.url is the module's file: URL on each node, so new URL('./greeting.txt', import.meta.url) reads the file beside it", async () => {
+    const file = path.join(project.dir, "src", "meta.ts");
+    for (const node of ["n1", "n2"]) {
+      assert.equal(await rpc(node, "meta", "greeting"), "hello from the source folder");
+      assert.deepEqual(await rpc(node, "meta", "where"), { url: pathToFileURL(file).href, filename: file, dirname: path.dirname(file) });
+    }
+  });
+
+  test("a stateful .js imported by two modules and a .cjs is one instance per node, and saving it reloads it live", async () => {
+    for (const node of ["n1", "n2"]) {
+      assert.equal(await rpc(node, "shared/a", "fromA"), "v1:1");
+      assert.equal(await rpc(node, "shared/b", "fromB"), "v1:2");
+      assert.equal(await rpc(node, "shared/b", "fromCjs"), "v1:3");
+    }
+    const saved = nextSave(server);
+    project.write("src/shared/count.js", countJs("v2"));
+    const s = await saved;
+    assert.equal(s.report?.ok, true, JSON.stringify(s.report ?? s.error?.message));
+    assert.deepEqual(
+      s.report.modules.map((m) => m.name),
+      ["shared/count"],
+    );
+    for (const node of ["n1", "n2"]) {
+      assert.equal(await rpc(node, "shared/a", "fromA"), "v2:1");
+      assert.equal(await rpc(node, "shared/b", "fromCjs"), "v2:2");
+    }
+  });
+
+  test("an esbuild warning is logged by up with file:line:col and the line, and the save still reloads", async () => {
+    const saved = nextSave(server);
+    project.write("src/dupkey.ts", `export const limits = () => ({\n  max: 1,\n  max: 2,\n});\n`);
+    const s = await saved;
+    assert.equal(s.report?.ok, true, JSON.stringify(s.report ?? s.error?.message));
+    const line = JSON.parse(await logs.waitFor(/Duplicate key/)) as { level: number; msg: string };
+    assert.match(line.msg, /^src\/dupkey\.ts:3:3: warning: Duplicate key "max" in object literal \[duplicate-object-key\]\n +3 \| {3}max: 2,$/m);
+    assert.deepEqual(await rpc("n2", "dupkey", "limits"), { max: 2 });
+  });
+});
