@@ -239,8 +239,9 @@ export class Compiler {
 
   /**
    * esbuild's output with each import of a project module in the loader's
-   * words (`require("./lib")` -> `require("devcluster:project/lib")`), read
-   * from its syntax tree so that only real calls change. `resolve` names the
+   * words (`require("./lib")` -> `require("devcluster:project/lib")`, and
+   * `import("./lib")` a promise of the same require), read from its syntax
+   * tree so that only real calls change. `resolve` names the
    * project module a specifier means, "bundle" when the module must be built
    * instead (it imports another file by a relative path), undefined for an
    * npm package or a built-in.
@@ -250,13 +251,19 @@ export class Compiler {
     const modules = new Map<string, string>();
     const edits: Edit[] = [];
     for (const site of importSites(tree)) {
-      if (site.kind !== "require") continue;
       const name = site.spec.startsWith(PROJECT_MODULE_PREFIX) ? site.spec.slice(PROJECT_MODULE_PREFIX.length) : resolve(site.spec);
       if (name === "bundle") return "bundle";
-      if (name === undefined) continue;
+      if (name === undefined) continue; // an npm package's import() stays Node's own, so an ES-only package still loads
       modules.set(site.spec, name);
-      const target = PROJECT_MODULE_PREFIX + name;
-      if (site.spec !== target) edits.push({ start: site.start, end: site.end, text: `require(${JSON.stringify(target)})` });
+      const target = JSON.stringify(PROJECT_MODULE_PREFIX + name);
+      if (site.kind === "import") {
+        // The loader's require gives the live facade, current version included, as a static import does (a
+        // native import() looked for the module's file on disk). A dynamically imported module is an import like
+        // any other: the set carries it and the nodes load it first, or the import() would fail after "reloaded".
+        edits.push({ start: site.start, end: site.end, text: `Promise.resolve().then(() => require(${target}))` });
+      } else if (site.spec !== PROJECT_MODULE_PREFIX + name) {
+        edits.push({ start: site.start, end: site.end, text: `require(${target})` });
+      }
     }
     return {
       code: applyEdits(code, edits),

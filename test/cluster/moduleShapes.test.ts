@@ -9,7 +9,9 @@ import { makeProject, nextSave, startCluster, type LogCapture, type Project } fr
 const files = (): Record<string, string> => ({
   // tsc's default: no esModuleInterop (module is not node16/nodenext), as under ts-node.
   "tsconfig.json": JSON.stringify({ compilerOptions: { module: "commonjs", strict: true } }),
-  "src/app.ts": `import "./meta";\nimport "./shared/a";\nimport "./shared/b";\nexport async function start() {}\n`,
+  "src/app.ts": `import "./meta";\nimport "./shared/a";\nimport "./shared/b";\nimport "./plugins/host";\nexport async function start() {}\n`,
+  "src/plugins/host.ts": `export async function run(name: string): Promise<string> {\n  const plugin = await import("./impl");\n  return plugin.describe(name) + " " + plugin.default;\n}\n`,
+  "src/plugins/impl.ts": impl("v1"),
   "src/greeting.txt": "hello from the source folder\n",
   "src/meta.ts":
     `import { readFileSync } from "node:fs";\n` +
@@ -20,6 +22,10 @@ const files = (): Record<string, string> => ({
   "src/shared/a.ts": `import { next } from "./count.js";\nexport const fromA = () => next();\n`,
   "src/shared/b.ts": `import { next } from "./count";\nimport { viaCjs } from "./legacy.cjs";\nexport const fromB = () => next();\nexport const fromCjs = () => viaCjs();\n`,
 });
+
+function impl(tag: string): string {
+  return `export const describe = (name: string): string => "impl ${tag} " + name;\nexport default "(default ${tag})";\n`;
+}
 
 function countJs(tag: string): string {
   return `let n = 0;\nexport function next() {\n  n += 1;\n  return "${tag}:" + n;\n}\n`;
@@ -48,6 +54,15 @@ describe("module shapes: import.meta, dynamic import, .js modules, esbuild's war
       assert.equal(await rpc(node, "meta", "greeting"), "hello from the source folder");
       assert.deepEqual(await rpc(node, "meta", "where"), { url: pathToFileURL(file).href, filename: file, dirname: path.dirname(file) });
     }
+  });
+
+  test("await import('./impl') loads the project module's current version, before and after a save of it", async () => {
+    for (const node of ["n1", "n2"]) assert.equal(await rpc(node, "plugins/host", "run", node), `impl v1 ${node} (default v1)`);
+    const saved = nextSave(server);
+    project.write("src/plugins/impl.ts", impl("v2"));
+    const s = await saved;
+    assert.equal(s.report?.ok, true, JSON.stringify(s.report ?? s.error?.message));
+    for (const node of ["n1", "n2"]) assert.equal(await rpc(node, "plugins/host", "run", node), `impl v2 ${node} (default v2)`);
   });
 
   test("a stateful .js imported by two modules and a .cjs is one instance per node, and saving it reloads it live", async () => {

@@ -128,6 +128,19 @@ describe("compiler", () => {
     }
   });
 
+  test("import() of a project module is a promise of the loader's require, and an import of it; an npm package's stays import()", async () => {
+    const file = path.join(srcDir, "dynamic.ts");
+    fs.writeFileSync(file, `export const load = async () => [(await import("./lib")).VERSION, (await import("node:os")).EOL];\n`);
+    try {
+      const [m] = await compiler.compile([file]);
+      assert.deepEqual(m.imports, ["lib/index"]);
+      assert.match(m.code, /Promise\.resolve\(\)\.then\(\(\) => require\("devcluster:project\/lib\/index"\)\)/);
+      assert.match(m.code, /import\("node:os"\)/);
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+
   test("a .js suffix and a folder import resolve to the project module", async () => {
     const [app, greet] = await compiler
       .compile([compiler.fileOf("app"), compiler.fileOf("util/greet")])
