@@ -225,7 +225,7 @@ export class Compiler {
       logLevel: "silent",
     });
     const dir = path.dirname(file);
-    const out = this.rewrite(result.code, (spec) => {
+    const out = this.rewrite(result.code, cfg, (spec) => {
       const resolved = this.resolveImport(spec, dir, cfg);
       if (resolved && "module" in resolved) return this.moduleName(resolved.module);
       // A file to inline, or a relative path that does not exist: the build reports it where it is.
@@ -233,7 +233,7 @@ export class Compiler {
     });
     if (out === "bundle") return "bundle";
     const name = this.moduleName(file);
-    const warnings = result.warnings.map((w) => toDiagnostic(w, this.relative(file)));
+    const warnings = result.warnings.filter((w) => holds(w, cfg)).map((w) => toDiagnostic(w, this.relative(file)));
     return { name, version: versionOf(out.code), code: out.code, imports: out.imports, file, bundled: [], bindings: out.bindings, warnings };
   }
 
@@ -246,14 +246,19 @@ export class Compiler {
    * instead (it imports another file by a relative path), undefined for an
    * npm package or a built-in.
    */
-  private rewrite(code: string, resolve: (spec: string) => string | "bundle" | undefined): Rewritten | "bundle" {
+  private rewrite(code: string, cfg: ProjectTsconfig, resolve: (spec: string) => string | "bundle" | undefined): Rewritten | "bundle" {
     const tree = parseOutput(code);
     const modules = new Map<string, string>();
     const edits: Edit[] = [];
     for (const site of importSites(tree)) {
       const name = site.spec.startsWith(PROJECT_MODULE_PREFIX) ? site.spec.slice(PROJECT_MODULE_PREFIX.length) : resolve(site.spec);
       if (name === "bundle") return "bundle";
-      if (name === undefined) continue; // an npm package's import() stays Node's own, so an ES-only package still loads
+      if (name === undefined) {
+        // tsc without esModuleInterop: the namespace (and a default import's `.default`) is read off the package itself.
+        if (site.interop && !cfg.esModuleInterop)
+          edits.push({ start: site.interop.start, end: site.interop.end, text: `require(${JSON.stringify(site.spec)})` });
+        continue; // an npm package's import() stays Node's own, so an ES-only package still loads
+      }
       modules.set(site.spec, name);
       const target = JSON.stringify(PROJECT_MODULE_PREFIX + name);
       if (site.kind === "import") {
@@ -338,12 +343,14 @@ export class Compiler {
         .filter((f) => f !== file)
         .sort();
       // The project modules plugin left each project import as `require("devcluster:project/<name>")`.
-      const rewritten = this.rewrite(out.text, () => undefined);
+      const rewritten = this.rewrite(out.text, cfg, () => undefined);
       if (rewritten === "bundle") continue; // never: nothing resolves to "bundle" here
       const { code, imports, bindings } = rewritten;
       // A warning belongs to the module its file is part of (its own source, or a file bundled into it).
       const inputs = new Set(Object.keys(meta.inputs).map((f) => path.resolve(this.projectDir, f)));
-      const warnings = result.warnings.filter((w) => w.location && inputs.has(path.resolve(this.projectDir, w.location.file))).map((w) => toDiagnostic(w));
+      const warnings = result.warnings
+        .filter((w) => w.location && inputs.has(path.resolve(this.projectDir, w.location.file)) && holds(w, cfg))
+        .map((w) => toDiagnostic(w));
       modules.push({ name, version: versionOf(code), code, imports, file, bundled, bindings, warnings });
     }
     return modules;
@@ -392,6 +399,11 @@ export class Compiler {
       },
     };
   }
+}
+
+/** False for a warning the project's tsconfig makes untrue: without esModuleInterop a namespace import is the package, and calling it works. */
+function holds(w: esbuild.Message, cfg: ProjectTsconfig): boolean {
+  return cfg.esModuleInterop || w.id !== "call-import-namespace";
 }
 
 /**

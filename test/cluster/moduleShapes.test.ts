@@ -9,7 +9,11 @@ import { makeProject, nextSave, startCluster, type LogCapture, type Project } fr
 const files = (): Record<string, string> => ({
   // tsc's default: no esModuleInterop (module is not node16/nodenext), as under ts-node.
   "tsconfig.json": JSON.stringify({ compilerOptions: { module: "commonjs", strict: true } }),
-  "src/app.ts": `import "./meta";\nimport "./shared/a";\nimport "./shared/b";\nimport "./plugins/host";\nexport async function start() {}\n`,
+  "src/app.ts": `import "./meta";\nimport "./shared/a";\nimport "./shared/b";\nimport "./plugins/host";\nimport "./usesCjs";\nexport async function start() {}\n`,
+  // A CommonJS package that exports a function, as express does.
+  "node_modules/cjsfn/package.json": JSON.stringify({ name: "cjsfn", version: "1.0.0", main: "index.js" }),
+  "node_modules/cjsfn/index.js": `module.exports = function greet(who) { return "cjs says hi to " + who; };\nmodule.exports.flavour = "plain";\n`,
+  "src/usesCjs.ts": `import * as greet from "cjsfn";\nexport const hello = (who: string): string => greet(who) + " (" + greet.flavour + ")";\n`,
   "src/plugins/host.ts": `export async function run(name: string): Promise<string> {\n  const plugin = await import("./impl");\n  return plugin.describe(name) + " " + plugin.default;\n}\n`,
   "src/plugins/impl.ts": impl("v1"),
   "src/greeting.txt": "hello from the source folder\n",
@@ -83,6 +87,12 @@ describe("module shapes: import.meta, dynamic import, .js modules, esbuild's war
       assert.equal(await rpc(node, "shared/a", "fromA"), "v2:1");
       assert.equal(await rpc(node, "shared/b", "fromCjs"), "v2:2");
     }
+  });
+
+  test("without esModuleInterop, import * as greet from a CommonJS package is the package itself, as tsc emits it: greet() runs", async () => {
+    for (const node of ["n1", "n2"]) assert.equal(await rpc(node, "usesCjs", "hello", node), `cjs says hi to ${node} (plain)`);
+    // esbuild's call-import-namespace warning would be untrue here: it is not shown.
+    assert.equal(logs.lines.filter((l) => l.includes("call-import-namespace")).length, 0);
   });
 
   test("an esbuild warning is logged by up with file:line:col and the line, and the save still reloads", async () => {

@@ -354,6 +354,46 @@ describe("compiler: one compile path, one set of options (the project's tsconfig
   });
 });
 
+describe("compiler: a namespace import of a CommonJS package follows the project's esModuleInterop, as tsc emits it", () => {
+  const roots: string[] = [];
+  after(() => roots.forEach((r) => fs.rmSync(r, { recursive: true, force: true })));
+
+  /** What `import * as pkg from "pkg"` and `import def from "pkg"` give, with "pkg" a CommonJS function, under `tsconfig` (undefined: none). */
+  async function namespaceUnder(tsconfig: Record<string, unknown> | undefined): Promise<{ namespace: unknown; def: unknown; warnings: string[] }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-interop-"));
+    roots.push(dir);
+    writeFiles(dir, {
+      "src/uses.ts": `import * as pkg from "pkg";\nimport def from "pkg";\nexport const namespace = pkg;\nexport const called = () => pkg();\nexport { def };\n`,
+      ...(tsconfig ? { "tsconfig.json": JSON.stringify({ compilerOptions: tsconfig }) } : {}),
+    });
+    const c = new Compiler({ projectDir: dir, srcDir: "src" });
+    const [m] = await c.compile([c.fileOf("uses")]);
+    const pkg = Object.assign(() => "called", { flavour: "plain" });
+    const exports = evaluate(m.code, { pkg });
+    return {
+      namespace: exports.namespace === pkg ? "the package" : typeof exports.namespace,
+      def: exports.def === pkg ? "the package" : exports.def,
+      warnings: (m.warnings ?? []).map((w) => w.id!),
+    };
+  }
+
+  test("module commonjs without esModuleInterop (TypeScript's default): the namespace is the package, default is its .default, no warning", async () => {
+    for (const tsconfig of [{ module: "commonjs" }, { module: "CommonJS", esModuleInterop: false }, {}]) {
+      assert.deepEqual(await namespaceUnder(tsconfig), { namespace: "the package", def: undefined, warnings: [] }, JSON.stringify(tsconfig));
+    }
+  });
+
+  test("esModuleInterop on, ES module output, or no tsconfig: esbuild's interop object, and calling it is warned about", async () => {
+    for (const tsconfig of [{ module: "commonjs", esModuleInterop: true }, { module: "nodenext" }, { module: "ESNext" }, { target: "ES2022" }, undefined]) {
+      assert.deepEqual(
+        await namespaceUnder(tsconfig),
+        { namespace: "object", def: "the package", warnings: ["call-import-namespace"] },
+        JSON.stringify(tsconfig),
+      );
+    }
+  });
+});
+
 /**
  * Compiles src/greet.ts of a fresh project, which holds `first`; `onRead` runs
  * after each read of it (the writer coming back). What it returns is awaited
