@@ -5,11 +5,11 @@ import * as esbuild from "esbuild";
 import { IMPORT_META } from "../../runtime/code/importMeta";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
 import { ClusterError } from "../../wire/errors";
-import { bindingsOfTree, type Bindings } from "./bindings";
+import type { Bindings } from "./bindings";
 import { CompileError, toDiagnostic, type CompileDiagnostic } from "./diagnostics";
-import { displayCandidates, isFile, isInside, listModuleFiles, moduleFileOf, resolveModuleFile } from "./moduleFiles";
-import { applyEdits, importSites, parseOutput, type Edit } from "./outputTree";
-import { aliasCandidates, readProjectTsconfig, type ProjectTsconfig } from "./tsconfig";
+import { isFile, listModuleFiles, moduleFileOf } from "./moduleFiles";
+import { projectModulesPlugin, RELATIVE_SPECIFIER, resolveImport, rewriteImports } from "./projectImports";
+import { readProjectTsconfig, type ProjectTsconfig } from "./tsconfig";
 
 export { CompileError, formatDiagnostics, formatWarning, type CompileDiagnostic } from "./diagnostics";
 
@@ -44,15 +44,6 @@ export interface CompiledModule {
   /** esbuild's warnings (`call-import-namespace` predicts a crash): shown, but the module compiled and is sent */
   warnings?: CompileDiagnostic[];
 }
-
-/** esbuild's output in the loader's words, with what it imports. */
-interface Rewritten {
-  code: string;
-  imports: string[];
-  bindings: Bindings;
-}
-
-const RELATIVE_SPECIFIER = /^\.\.?(\/|$)/;
 
 /**
  * Compiles project modules with esbuild, one bundle per module. Imports of other
@@ -97,21 +88,6 @@ export class Compiler {
     }
     if (this.cachedTsconfig?.stamp !== stamp) this.cachedTsconfig = { stamp, cfg: readProjectTsconfig(this.projectDir) };
     return this.cachedTsconfig.cfg;
-  }
-
-  /**
-   * What an import names, as a project module file; "file" when it names
-   * another existing file (bundled); undefined when it is no project file at
-   * all (an npm package, a built-in, a path that does not exist).
-   */
-  private resolveImport(spec: string, fromDir: string, cfg: ProjectTsconfig): { module: string } | { file: string } | undefined {
-    const targets = RELATIVE_SPECIFIER.test(spec) ? [path.resolve(fromDir, spec)] : aliasCandidates(cfg, spec);
-    for (const target of targets) {
-      const module = isInside(this.srcDir, target) ? resolveModuleFile(target) : undefined;
-      if (module) return { module };
-      if (isFile(target)) return { file: target };
-    }
-    return undefined;
   }
 
   /** `<srcDir>/chat/room.ts` -> `chat/room`. Throws for a file outside the source folder. */
@@ -225,8 +201,8 @@ export class Compiler {
       logLevel: "silent",
     });
     const dir = path.dirname(file);
-    const out = this.rewrite(result.code, cfg, (spec) => {
-      const resolved = this.resolveImport(spec, dir, cfg);
+    const out = rewriteImports(result.code, cfg, (spec) => {
+      const resolved = resolveImport(this.srcDir, spec, dir, cfg);
       if (resolved && "module" in resolved) return this.moduleName(resolved.module);
       // A file to inline, or a relative path that does not exist: the build reports it where it is.
       return resolved || RELATIVE_SPECIFIER.test(spec) ? "bundle" : undefined;
@@ -235,47 +211,6 @@ export class Compiler {
     const name = this.moduleName(file);
     const warnings = result.warnings.filter((w) => holds(w, cfg)).map((w) => toDiagnostic(w, this.relative(file)));
     return { name, version: versionOf(out.code), code: out.code, imports: out.imports, file, bundled: [], bindings: out.bindings, warnings };
-  }
-
-  /**
-   * esbuild's output with each import of a project module in the loader's
-   * words (`require("./lib")` -> `require("devcluster:project/lib")`, and
-   * `import("./lib")` a promise of the same require), read from its syntax
-   * tree so that only real calls change. `resolve` names the
-   * project module a specifier means, "bundle" when the module must be built
-   * instead (it imports another file by a relative path), undefined for an
-   * npm package or a built-in.
-   */
-  private rewrite(code: string, cfg: ProjectTsconfig, resolve: (spec: string) => string | "bundle" | undefined): Rewritten | "bundle" {
-    const tree = parseOutput(code);
-    const modules = new Map<string, string>();
-    const edits: Edit[] = [];
-    for (const site of importSites(tree)) {
-      const name = site.spec.startsWith(PROJECT_MODULE_PREFIX) ? site.spec.slice(PROJECT_MODULE_PREFIX.length) : resolve(site.spec);
-      if (name === "bundle") return "bundle";
-      if (name === undefined) {
-        // tsc without esModuleInterop: the namespace (and a default import's `.default`) is read off the package itself.
-        if (site.interop && !cfg.esModuleInterop)
-          edits.push({ start: site.interop.start, end: site.interop.end, text: `require(${JSON.stringify(site.spec)})` });
-        continue; // an npm package's import() stays Node's own, so an ES-only package still loads
-      }
-      modules.set(site.spec, name);
-      const target = JSON.stringify(PROJECT_MODULE_PREFIX + name);
-      if (site.kind === "import") {
-        // The loader's require gives the live facade, current version included, as a static import does (a
-        // native import() looked for the module's file on disk). A dynamically imported module is an import like
-        // any other: the set carries it and the nodes load it first, or the import() would fail after "reloaded".
-        edits.push({ start: site.start, end: site.end, text: `Promise.resolve().then(() => require(${target}))` });
-      } else if (site.spec !== PROJECT_MODULE_PREFIX + name) {
-        edits.push({ start: site.start, end: site.end, text: `require(${target})` });
-      }
-    }
-    return {
-      code: applyEdits(code, edits),
-      imports: [...new Set(modules.values())].sort(),
-      // From the same tree: the pending-saves check reads them for every new version, and a parse is most of their cost.
-      bindings: bindingsOfTree(tree, (spec) => modules.get(spec)),
-    };
   }
 
   /**
@@ -319,7 +254,7 @@ export class Compiler {
         external: ["devcluster"],
         logLevel: "silent",
         define: defines(entries[0]!),
-        plugins: [this.projectModulesPlugin(cfg)],
+        plugins: [projectModulesPlugin(this, cfg)],
       });
     } catch (err) {
       const failure = err as Partial<esbuild.BuildFailure>;
@@ -343,7 +278,7 @@ export class Compiler {
         .filter((f) => f !== file)
         .sort();
       // The project modules plugin left each project import as `require("devcluster:project/<name>")`.
-      const rewritten = this.rewrite(out.text, cfg, () => undefined);
+      const rewritten = rewriteImports(out.text, cfg, () => undefined);
       if (rewritten === "bundle") continue; // never: nothing resolves to "bundle" here
       const { code, imports, bindings } = rewritten;
       // A warning belongs to the module its file is part of (its own source, or a file bundled into it).
@@ -359,45 +294,6 @@ export class Compiler {
   /** Compiles every module of the source folder. */
   compileAll(): Promise<CompiledModule[]> {
     return this.compile(this.listModules());
-  }
-
-  /**
-   * Marks an import of a project module external, as
-   * `devcluster:project/<name>`, whether relative or through a tsconfig alias.
-   * esbuild does not call onResolve for the entry points, so each module's own
-   * source is still bundled.
-   */
-  private projectModulesPlugin(cfg: ProjectTsconfig): esbuild.Plugin {
-    return {
-      name: "devcluster-project-modules",
-      setup: (build) => {
-        if (cfg.paths.length > 0 || cfg.baseUrl) {
-          // Bare specifiers only; relative ones are handled below.
-          build.onResolve({ filter: /^[^./]/ }, (args) => {
-            if (args.kind === "entry-point") return undefined;
-            const resolved = this.resolveImport(args.path, args.resolveDir, cfg);
-            if (!resolved) return undefined; // an npm package or a built-in
-            if ("module" in resolved) return { path: PROJECT_MODULE_PREFIX + this.moduleName(resolved.module), external: true };
-            return { path: resolved.file }; // an aliased JSON file and the like: bundled
-          });
-        }
-        build.onResolve({ filter: RELATIVE_SPECIFIER }, (args) => {
-          const target = path.resolve(args.resolveDir, args.path);
-          if (!isInside(this.srcDir, target)) return undefined; // outside the project's modules: bundle it
-          const file = resolveModuleFile(target);
-          if (file !== undefined) return { path: PROJECT_MODULE_PREFIX + this.moduleName(file), external: true };
-          if (fs.existsSync(target) && fs.statSync(target).isFile()) return undefined; // ./data.json and the like
-          // esbuild puts the import statement's location on this error.
-          return {
-            errors: [
-              {
-                text: `Could not resolve "${args.path}": no ${displayCandidates(args.path)} under ${path.relative(this.projectDir, this.srcDir) || "."}`,
-              },
-            ],
-          };
-        });
-      },
-    };
   }
 }
 
