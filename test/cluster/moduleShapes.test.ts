@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import type { DevServer } from "../../cli/dev/devServer";
 import { makeProject, nextSave, startCluster, type LogCapture, type Project } from "../helpers/cluster";
 
-/** Module shapes of issue 17 (items 9, 10, 12, 14) on two real nodes. */
+/** Module shapes of issue 17 (items 9, 10, 12, 14) on three real nodes. */
 const files = (): Record<string, string> => ({
   // tsc's default: no esModuleInterop (module is not node16/nodenext), as under ts-node.
   "tsconfig.json": JSON.stringify({ compilerOptions: { module: "commonjs", strict: true } }),
@@ -27,6 +27,8 @@ const files = (): Record<string, string> => ({
   "src/shared/b.ts": `import { next } from "./count";\nimport { viaCjs } from "./legacy.cjs";\nexport const fromB = () => next();\nexport const fromCjs = () => viaCjs();\n`,
 });
 
+const NODES = ["n1", "n2", "n3"];
+
 function impl(tag: string): string {
   return `export const describe = (name: string): string => "impl ${tag} " + name;\nexport default "(default ${tag})";\n`;
 }
@@ -43,7 +45,7 @@ describe("module shapes: import.meta, dynamic import, .js modules, esbuild's war
     server.coordinator.nodeRequest(node, { op: "rpc", module, fn, args });
 
   before(async () => {
-    project = makeProject(files(), { nodes: 2 });
+    project = makeProject(files(), { nodes: 3 });
     ({ server, logs } = await startCluster(project));
   });
 
@@ -54,23 +56,23 @@ describe("module shapes: import.meta, dynamic import, .js modules, esbuild's war
 
   test("import.meta.url is the module's file: URL on each node, so new URL('./greeting.txt', import.meta.url) reads the file beside it", async () => {
     const file = path.join(project.dir, "src", "meta.ts");
-    for (const node of ["n1", "n2"]) {
+    for (const node of NODES) {
       assert.equal(await rpc(node, "meta", "greeting"), "hello from the source folder");
       assert.deepEqual(await rpc(node, "meta", "where"), { url: pathToFileURL(file).href, filename: file, dirname: path.dirname(file) });
     }
   });
 
   test("await import('./impl') loads the project module's current version, before and after a save of it", async () => {
-    for (const node of ["n1", "n2"]) assert.equal(await rpc(node, "plugins/host", "run", node), `impl v1 ${node} (default v1)`);
+    for (const node of NODES) assert.equal(await rpc(node, "plugins/host", "run", node), `impl v1 ${node} (default v1)`);
     const saved = nextSave(server);
     project.write("src/plugins/impl.ts", impl("v2"));
     const s = await saved;
     assert.equal(s.report?.ok, true, JSON.stringify(s.report ?? s.error?.message));
-    for (const node of ["n1", "n2"]) assert.equal(await rpc(node, "plugins/host", "run", node), `impl v2 ${node} (default v2)`);
+    for (const node of NODES) assert.equal(await rpc(node, "plugins/host", "run", node), `impl v2 ${node} (default v2)`);
   });
 
   test("a stateful .js imported by two modules and a .cjs is one instance per node, and saving it reloads it live", async () => {
-    for (const node of ["n1", "n2"]) {
+    for (const node of NODES) {
       assert.equal(await rpc(node, "shared/a", "fromA"), "v1:1");
       assert.equal(await rpc(node, "shared/b", "fromB"), "v1:2");
       assert.equal(await rpc(node, "shared/b", "fromCjs"), "v1:3");
@@ -83,14 +85,14 @@ describe("module shapes: import.meta, dynamic import, .js modules, esbuild's war
       s.report.modules.map((m) => m.name),
       ["shared/count"],
     );
-    for (const node of ["n1", "n2"]) {
+    for (const node of NODES) {
       assert.equal(await rpc(node, "shared/a", "fromA"), "v2:1");
       assert.equal(await rpc(node, "shared/b", "fromCjs"), "v2:2");
     }
   });
 
   test("without esModuleInterop, import * as greet from a CommonJS package is the package itself, as tsc emits it: greet() runs", async () => {
-    for (const node of ["n1", "n2"]) assert.equal(await rpc(node, "usesCjs", "hello", node), `cjs says hi to ${node} (plain)`);
+    for (const node of NODES) assert.equal(await rpc(node, "usesCjs", "hello", node), `cjs says hi to ${node} (plain)`);
     // esbuild's call-import-namespace warning would be untrue here: it is not shown.
     assert.equal(logs.lines.filter((l) => l.includes("call-import-namespace")).length, 0);
   });
