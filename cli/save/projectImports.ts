@@ -1,8 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type * as acorn from "acorn";
 import type * as esbuild from "esbuild";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
 import { bindingsOfTree, type Bindings } from "./bindings";
+import { CompileError } from "./diagnostics";
 import { displayCandidates, isFile, isInside, resolveModuleFile } from "./moduleFiles";
 import { applyEdits, importSites, parseOutput, type Edit } from "./outputTree";
 import { aliasCandidates, type ProjectTsconfig } from "./tsconfig";
@@ -56,9 +58,23 @@ export function resolveImport(srcDir: string, spec: string, fromDir: string, cfg
  * a built-in.
  */
 export function rewriteImports(code: string, cfg: ProjectTsconfig, resolve: (spec: string) => string | "bundle" | undefined): Rewritten | "bundle" {
-  const tree = parseOutput(code);
+  let tree: acorn.Program;
+  try {
+    tree = parseOutput(code);
+  } catch (err) {
+    throw new CompileError([
+      {
+        file: "",
+        line: 0,
+        column: 0,
+        lineText: "",
+        text: `esbuild's output did not parse (${(err as Error).message}); this is a devcluster bug, please report it`,
+      },
+    ]);
+  }
   const modules = new Map<string, string>();
-  const edits: Edit[] = [];
+  // A script's `#!` line (esbuild keeps it first) would be a syntax error inside the loader's wrapper: it becomes a comment, same length.
+  const edits: Edit[] = code.startsWith("#!") ? [{ start: 0, end: 2, text: "//" }] : [];
   for (const site of importSites(tree)) {
     const name = site.spec.startsWith(PROJECT_MODULE_PREFIX) ? site.spec.slice(PROJECT_MODULE_PREFIX.length) : resolve(site.spec);
     if (name === "bundle") return "bundle";

@@ -311,6 +311,18 @@ describe("compiler: .js, .mjs and .cjs files in the source folder are project mo
     assert.equal((b.fromB as () => number)(), 1 + (2 + 3));
   });
 
+  test("a script with a #! line compiles to a module a node can evaluate", async () => {
+    const file = path.join(dir, "src", "launcher.js");
+    fs.writeFileSync(file, `#!/usr/bin/env node\nexport const launched = "yes";\n`);
+    try {
+      const [m] = await compiler.compile([file]);
+      assert.equal(evaluate(m.code, {}).launched, "yes");
+      assert.match(m.code.split("\n")[0]!, /^\/\/\/usr\/bin\/env node$/, "the #! line is a comment, on the same line");
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+
   test("a saved .js shadowed by its .ts compiles the module's .ts", async () => {
     const [m] = await compiler.compile([path.join(dir, "src", "lib.js")]);
     assert.equal(m.name, "lib");
