@@ -15,13 +15,13 @@ function writeFiles(root: string, files: Record<string, string>): void {
 }
 
 /** Runs a compiled bundle with `modules` as what its requires return: the values its exports hold. */
-function evaluate(code: string, modules: Record<string, unknown>): Record<string, unknown> {
+function evaluate(code: string, modules: Record<string, unknown>, importMeta: unknown = {}): Record<string, unknown> {
   const module = { exports: {} as Record<string, unknown> };
   const require = (spec: string): unknown => {
     if (!(spec in modules)) throw new Error(`unexpected require(${JSON.stringify(spec)})`);
     return modules[spec];
   };
-  new Function("module", "exports", "require", "__devcluster_hot", code)(module, module.exports, require, undefined);
+  new Function("module", "exports", "require", "__devcluster_hot", "__devcluster_import_meta", code)(module, module.exports, require, undefined, importMeta);
   return module.exports;
 }
 
@@ -309,6 +309,27 @@ describe("compiler: .js, .mjs and .cjs files in the source folder are project mo
     const legacy = evaluate(byName(mods, "legacy").code, { "devcluster:project/state": state });
     const b = evaluate(byName(mods, "b").code, { "devcluster:project/state": state, "devcluster:project/legacy": legacy });
     assert.equal((b.fromB as () => number)(), 1 + (2 + 3));
+  });
+
+  test("modules of different extensions that inline a JSON file (the build path) each read their own file's import.meta", async () => {
+    const files = { "src/conf.json": `{ "n": 1 }\n`, "src/tsConf.ts": "", "src/jsConf.mjs": "" };
+    const body = `import conf from "./conf.json";\nexport const where = () => [conf.n, import.meta.filename];\n`;
+    writeFiles(dir, { ...files, "src/tsConf.ts": body, "src/jsConf.mjs": body });
+    try {
+      const mods = await compiler.compile([path.join(dir, "src", "tsConf.ts"), path.join(dir, "src", "jsConf.mjs")]);
+      for (const [name, ext] of [
+        ["tsConf", "ts"],
+        ["jsConf", "mjs"],
+      ] as const) {
+        const m = byName(mods, name);
+        assert.equal(m.bundled.length, 1, `${name} took the build path`);
+        const meta = new Proxy({}, { get: (_t, e) => ({ filename: `${name}.${String(e)}` }) });
+        const exports = evaluate(m.code, {}, meta);
+        assert.deepEqual((exports.where as () => unknown)(), [1, `${name}.${ext}`]);
+      }
+    } finally {
+      for (const f of Object.keys(files)) fs.rmSync(path.join(dir, f));
+    }
   });
 
   test("a script with a #! line compiles to a module a node can evaluate", async () => {
