@@ -107,6 +107,9 @@ export class Compiler {
     return path.relative(this.projectDir, file).split(path.sep).join("/");
   }
 
+  /** Whether module `name` is CommonJS by its file (`.cjs`): what an ES import of it reads as `default`. */
+  private readonly isCommonJs = (name: string): boolean => this.fileOf(name).endsWith(".cjs");
+
   private ownFile(file: string): string {
     const own = this.fileOf(this.moduleName(file));
     return own !== file && isFile(own) ? own : file;
@@ -201,12 +204,17 @@ export class Compiler {
       logLevel: "silent",
     });
     const dir = path.dirname(file);
-    const out = rewriteImports(result.code, cfg, (spec) => {
-      const resolved = resolveImport(this.srcDir, spec, dir, cfg);
-      if (resolved && "module" in resolved) return this.moduleName(resolved.module);
-      // A file to inline, or a relative path that does not exist: the build reports it where it is.
-      return resolved || RELATIVE_SPECIFIER.test(spec) ? "bundle" : undefined;
-    });
+    const out = rewriteImports(
+      result.code,
+      cfg,
+      (spec) => {
+        const resolved = resolveImport(this.srcDir, spec, dir, cfg);
+        if (resolved && "module" in resolved) return this.moduleName(resolved.module);
+        // A file to inline, or a relative path that does not exist: the build reports it where it is.
+        return resolved || RELATIVE_SPECIFIER.test(spec) ? "bundle" : undefined;
+      },
+      this.isCommonJs,
+    );
     if (out === "bundle") return "bundle";
     const name = this.moduleName(file);
     const warnings = result.warnings.filter((w) => holds(w, cfg)).map((w) => toDiagnostic(w, this.relative(file)));
@@ -278,7 +286,7 @@ export class Compiler {
         .filter((f) => f !== file)
         .sort();
       // The project modules plugin left each project import as `require("devcluster:project/<name>")`.
-      const rewritten = rewriteImports(out.text, cfg, () => undefined);
+      const rewritten = rewriteImports(out.text, cfg, () => undefined, this.isCommonJs);
       if (rewritten === "bundle") continue; // never: nothing resolves to "bundle" here
       const { code, imports, bindings } = rewritten;
       // A warning belongs to the module its file is part of (its own source, or a file bundled into it).

@@ -19,6 +19,13 @@ import { aliasCandidates, type ProjectTsconfig } from "./tsconfig";
 
 export const RELATIVE_SPECIFIER = /^\.\.?(\/|$)/;
 
+/**
+ * A CommonJS module's namespace as an ES import sees it: its names, read live
+ * off the facade through the prototype, and `default`, the facade itself (the
+ * loader's `__toESM` hands a facade on as it is, with no `default`).
+ */
+const COMMONJS_DEFAULT = "((m) => Object.create(m, { default: { value: m, enumerable: true } }))";
+
 /** Where the project's modules live, and how a file is named as one (the Compiler). */
 export interface ProjectFolder {
   readonly projectDir: string;
@@ -57,7 +64,12 @@ export function resolveImport(srcDir: string, spec: string, fromDir: string, cfg
  * imports another file by a relative path), undefined for an npm package or
  * a built-in.
  */
-export function rewriteImports(code: string, cfg: ProjectTsconfig, resolve: (spec: string) => string | "bundle" | undefined): Rewritten | "bundle" {
+export function rewriteImports(
+  code: string,
+  cfg: ProjectTsconfig,
+  resolve: (spec: string) => string | "bundle" | undefined,
+  isCommonJs: (module: string) => boolean,
+): Rewritten | "bundle" {
   let tree: acorn.Program;
   try {
     tree = parseOutput(code);
@@ -85,11 +97,16 @@ export function rewriteImports(code: string, cfg: ProjectTsconfig, resolve: (spe
     }
     modules.set(site.spec, name);
     const target = JSON.stringify(PROJECT_MODULE_PREFIX + name);
+    // A CommonJS module (`.cjs`) imported as ES: its `default` is its module.exports, as Node and esbuild give it.
+    const withDefault = cfg.esModuleInterop && isCommonJs(name);
     if (site.kind === "import") {
       // The loader's require gives the live facade, current version included, as a static import does (a
       // native import() looked for the module's file on disk). A dynamically imported module is an import like
       // any other: the set carries it and the nodes load it first, or the import() would fail after "reloaded".
-      edits.push({ start: site.start, end: site.end, text: `Promise.resolve().then(() => require(${target}))` });
+      const required = withDefault ? `${COMMONJS_DEFAULT}(require(${target}))` : `require(${target})`;
+      edits.push({ start: site.start, end: site.end, text: `Promise.resolve().then(() => ${required})` });
+    } else if (site.interop && withDefault) {
+      edits.push({ start: site.interop.start, end: site.interop.end, text: `${COMMONJS_DEFAULT}(require(${target}))` });
     } else if (site.spec !== PROJECT_MODULE_PREFIX + name) {
       edits.push({ start: site.start, end: site.end, text: `require(${target})` });
     }

@@ -332,6 +332,26 @@ describe("compiler: .js, .mjs and .cjs files in the source folder are project mo
     }
   });
 
+  test("an ES import of a .cjs module reads its module.exports as default, as Node does, and its names live", async () => {
+    const file = path.join(dir, "src", "usesLegacy.ts");
+    fs.writeFileSync(
+      file,
+      `import legacy from "./legacy.cjs";\nimport * as ns from "./legacy.cjs";\nexport const f = async () => [legacy.twice(), ns.twice(), ns.default === legacy, (await import("./legacy.cjs")).default.twice()];\n`,
+    );
+    try {
+      const [m] = await compiler.compile([file]);
+      let version = 1;
+      // As the loader's facade: live getters, and marked an ES module namespace (so esbuild's __toESM adds no default).
+      const facade = Object.defineProperties({}, { twice: { get: () => () => version * 2, enumerable: true }, __esModule: { value: true } });
+      const exports = evaluate(m.code, { "devcluster:project/legacy": facade });
+      assert.deepEqual(await (exports.f as () => Promise<unknown>)(), [2, 2, true, 2]);
+      version = 2; // a reload: the same facade now answers with the new version
+      assert.deepEqual(await (exports.f as () => Promise<unknown>)(), [4, 4, true, 4]);
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+
   test("a script with a #! line compiles to a module a node can evaluate", async () => {
     const file = path.join(dir, "src", "launcher.js");
     fs.writeFileSync(file, `#!/usr/bin/env node\nexport const launched = "yes";\n`);
