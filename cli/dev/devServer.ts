@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
 import { ClusterError } from "../../wire/errors";
 import { loadOrCreateKeys } from "../../wire/security";
-import { CompileError, Compiler, type CompiledModule } from "../save/compiler";
+import { CompileError, Compiler, formatWarning, type CompiledModule } from "../save/compiler";
 import { loadConfig, type ClusterConfig } from "../project/config";
 import { Coordinator, type ReloadReport, type TransactionInfo } from "./coordinator";
 import { Launcher } from "./launcher";
@@ -123,6 +123,7 @@ export class DevServer extends EventEmitter {
     // Only now: the files of a cluster already running here must not be truncated by a refused `up`.
     this.logStore.openFiles(path.join(stateDir(config.projectDir), "logs"));
     const modules = await this.compiler.compileAll();
+    this.logWarnings(modules);
     if (!modules.some((m) => m.name === config.entry)) {
       throw new ClusterError(
         "config_invalid",
@@ -339,6 +340,7 @@ export class DevServer extends EventEmitter {
     // What the save's reload line adds (read by logTransaction, as the coordinator's "reloaded" event comes before the reload resolves).
     this.saveClauses = saveClauses(plan, batch, this.config.projectDir);
     const compiledAt = performance.now();
+    this.logWarnings(plan.send);
     // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload: plan.send holds changed versions only.
     let report = await this.reportReload(plan.send);
     // Only modules carried over from earlier saves were refused: this save's own set goes without them.
@@ -359,6 +361,11 @@ export class DevServer extends EventEmitter {
       firstEventAt: batch.firstEventAt,
       doneAt: performance.now(),
     } satisfies SaveReport);
+  }
+
+  /** esbuild's warnings, once per version sent: they do not stop a save, but one (call-import-namespace) predicts a crash. */
+  private logWarnings(modules: CompiledModule[]): void {
+    for (const m of modules) for (const w of m.warnings ?? []) this.log.warn({ file: w.file, line: w.line, warning: w.id }, formatWarning(w));
   }
 
   private reportReload(modules: CompiledModule[]): Promise<ReloadReport> {

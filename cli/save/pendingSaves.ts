@@ -254,7 +254,7 @@ export class PendingSaves {
     const key = `${m.name}@${m.version}`;
     let b = this.bindingsCache.get(key);
     if (!b) {
-      b = bindingsOf(m.code);
+      b = m.bindings ?? bindingsOf(m.code);
       if (this.bindingsCache.size > 2000) this.bindingsCache.clear();
       this.bindingsCache.set(key, b);
     }

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { watch, type FSWatcher } from "chokidar";
 import { ClusterError } from "../../wire/errors";
+import { isModuleFile } from "./moduleFiles";
 
 /** The module files one burst of file-system events touched, in their final state. */
 export interface ChangeBatch {
@@ -53,7 +54,7 @@ const CHOKIDAR_THROTTLE_MS = 50;
 const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
 
 /**
- * Watches the source folder's module files (`.ts`/`.tsx`, not `.d.ts`, not in
+ * Watches the source folder's module files (`.ts`, `.tsx`, `.js`, `.mjs`, `.cjs`, not `.d.ts`, not in
  * node_modules) and the files esbuild bundles into them (`.json` and the
  * other files its loaders handle), and emits one `"batch"` per burst of changes. With
  * the default `quietMs` of 0 a batch leaves on its first event (what chokidar
@@ -264,10 +265,6 @@ function fingerprint(file: string): string {
   } catch {
     return "absent";
   }
-}
-
-function isModuleFile(file: string): boolean {
-  return /\.(ts|tsx)$/.test(file) && !/\.d\.(ts|tsx)$/.test(file);
 }
 
 /** Files esbuild's default loaders bundle when a module imports them. */
