@@ -68,7 +68,11 @@ export function readProjectTsconfig(projectDir: string): ProjectTsconfig {
       const parent = typeof p === "string" ? resolveExtends(p, dir) : undefined;
       if (parent) load(parent);
     }
-    const co = (cfg.compilerOptions ?? {}) as Record<string, unknown>;
+    // ts-node applies its section's compilerOptions over the file's: a project that runs under ts-node
+    // (`"module": "esnext"` for its editor, `"ts-node": { "compilerOptions": { "module": "commonjs" } }` to run)
+    // runs as that section says, and so it runs here.
+    const tsNode = (cfg["ts-node"] as { compilerOptions?: Record<string, unknown> } | undefined)?.compilerOptions;
+    const co = { ...((cfg.compilerOptions ?? {}) as Record<string, unknown>), ...(tsNode && typeof tsNode === "object" ? tsNode : {}) };
     for (const k of ESBUILD_OPTIONS) if (co[k] !== undefined) options[k] = co[k];
     for (const k of ["module", "target", "esModuleInterop"] as const) if (co[k] !== undefined) emit[k] = co[k];
     if (typeof co.baseUrl === "string") baseUrl = path.resolve(dir, co.baseUrl);
@@ -148,7 +152,7 @@ function resolveExtends(spec: string, dir: string): string | undefined {
 }
 
 /** JSON with comments and trailing commas, as tsconfig files are written. */
-function parseJsonc(file: string): { extends?: unknown; compilerOptions?: unknown } {
+function parseJsonc(file: string): { extends?: unknown; compilerOptions?: unknown; "ts-node"?: unknown } {
   const text = fs.readFileSync(file, "utf8");
   let out = "";
   for (let i = 0; i < text.length; i++) {

@@ -412,12 +412,15 @@ describe("compiler: a namespace import of a CommonJS package follows the project
   after(() => roots.forEach((r) => fs.rmSync(r, { recursive: true, force: true })));
 
   /** What `import * as pkg from "pkg"` and `import def from "pkg"` give, with "pkg" a CommonJS function, under `tsconfig` (undefined: none). */
-  async function namespaceUnder(tsconfig: Record<string, unknown> | undefined): Promise<{ namespace: unknown; def: unknown; warnings: string[] }> {
+  async function namespaceUnder(
+    tsconfig: Record<string, unknown> | undefined,
+    tsNode?: Record<string, unknown>,
+  ): Promise<{ namespace: unknown; def: unknown; warnings: string[] }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-interop-"));
     roots.push(dir);
     writeFiles(dir, {
       "src/uses.ts": `import * as pkg from "pkg";\nimport def from "pkg";\nexport const namespace = pkg;\nexport const called = () => pkg();\nexport { def };\n`,
-      ...(tsconfig ? { "tsconfig.json": JSON.stringify({ compilerOptions: tsconfig }) } : {}),
+      ...(tsconfig ? { "tsconfig.json": JSON.stringify({ compilerOptions: tsconfig, ...(tsNode ? { "ts-node": { compilerOptions: tsNode } } : {}) }) } : {}),
     });
     const c = new Compiler({ projectDir: dir, srcDir: "src" });
     const [m] = await c.compile([c.fileOf("uses")]);
@@ -434,6 +437,14 @@ describe("compiler: a namespace import of a CommonJS package follows the project
     for (const tsconfig of [{ module: "commonjs" }, { module: "CommonJS", esModuleInterop: false }, {}]) {
       assert.deepEqual(await namespaceUnder(tsconfig), { namespace: "the package", def: undefined, warnings: [] }, JSON.stringify(tsconfig));
     }
+  });
+
+  test("a project run by ts-node compiles as its ts-node section says: ES modules for the editor, CommonJS without interop to run", async () => {
+    assert.deepEqual(await namespaceUnder({ module: "esnext", target: "es2022" }, { module: "commonjs" }), {
+      namespace: "the package",
+      def: undefined,
+      warnings: [],
+    });
   });
 
   test("esModuleInterop on, ES module output, or no tsconfig: esbuild's interop object, and calling it is warned about", async () => {
