@@ -63,6 +63,20 @@ export class CompileError extends ClusterError {
   }
 }
 
+/**
+ * `#private` members lowered to WeakMaps and WeakSets, which the loader keeps
+ * one per member across versions: a native private name belongs to one class
+ * object, so instances made before a save would throw under the new methods,
+ * and `this.#x` would not see through the proxy importers hold (docs/design.md §4.2).
+ */
+const LOWER_PRIVATE = {
+  "class-private-field": false,
+  "class-private-method": false,
+  "class-private-static-field": false,
+  "class-private-static-method": false,
+  "class-private-accessor": false,
+  "class-private-brand-check": false,
+};
 const MODULE_FILE = /\.(ts|tsx)$/;
 const DECLARATION_FILE = /\.d\.(ts|tsx|mts|cts)$/;
 const RELATIVE_SPECIFIER = /^\.\.?(\/|$)/;
@@ -239,6 +253,7 @@ export class Compiler {
       sourcefile: path.basename(file),
       define: { "import.meta.hot": "__devcluster_hot" },
       logLevel: "silent",
+      supported: LOWER_PRIVATE,
     });
     const imports = new Set<string>();
     let bundle = false;
@@ -284,6 +299,7 @@ export class Compiler {
         logLevel: "silent",
         define: { "import.meta.hot": "__devcluster_hot" },
         plugins: [this.projectModulesPlugin(cfg)],
+        supported: LOWER_PRIVATE,
       });
     } catch (err) {
       const failure = err as Partial<esbuild.BuildFailure>;

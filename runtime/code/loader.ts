@@ -7,7 +7,9 @@ import { ModuleEntry, rawExports, type Instance } from "./moduleTable";
 import type { Bundle } from "../../wire/protocol";
 import { needsTimeLimit } from "./watchdog";
 import { ClusterError } from "../../wire/errors";
-import { instrument, LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
+import { LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
+import { instrument } from "./instrument";
+import { addField, addPrivateField, classBehind, registerFields } from "./classFamily";
 import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
 
 export { PROJECT_MODULE_PREFIX };
@@ -243,6 +245,12 @@ export class ModuleTable {
           instance = compiled.instance;
         }
         entry.install(instance);
+        for (const p of entry.problems.splice(0)) {
+          this.opts.log.error(
+            { err: p.err, class: p.label, failed: p.failed, instances: p.total },
+            "instances made before this version could not be migrated; they run the new methods without its new fields",
+          );
+        }
         changed.push(outgoing ? { name: instance.name, from: outgoing.version, to: instance.version } : { name: instance.name, to: instance.version });
       }
     } catch (err) {
@@ -442,9 +450,9 @@ export class ModuleTable {
       return (nodeRequire ??= Module.createRequire(filename))(spec);
     };
     const stars: ModuleEntry[] = [];
-    const instance: Instance = { name: bundle.name, version: bundle.version, exports: {}, hot, module: {}, code: bundle.code, stars };
+    const instance: Instance = { name: bundle.name, version: bundle.version, exports: {}, hot, module: {}, code: bundle.code, stars, bindings: shape.bindings };
     type Helper = (...args: unknown[]) => unknown;
-    // The helpers the instrumented bundle calls instead of esbuild's (bundleShape.ts `instrument`).
+    // The helpers the instrumented bundle calls instead of esbuild's (instrument.ts).
     const live = {
       // `import * as lib`: the facade itself, whose names follow lib's versions, not a copy of today's.
       __toESM:
@@ -462,6 +470,18 @@ export class ModuleTable {
         },
       own: (key: string, fn: Function) => entry.ownFunction(instance, key, fn),
       cls: (key: string, klass: Function) => entry.defineClass(instance, key, klass),
+      // Classes' instances, fields and `#private` members, across versions (docs/design.md §4.2).
+      track: (obj: object, key: string) => entry.track(key, obj, instance),
+      fields: registerFields,
+      field: addField,
+      privateField: addPrivateField,
+      priv: <T extends WeakMap<object, unknown> | WeakSet<object>>(key: string, fresh: T): T => entry.privateMember(key, fresh),
+      // A family's proxy stands for its class; private members only see the class.
+      __privateGet: unproxied(0),
+      __privateSet: unproxied(0),
+      __privateAdd: unproxied(0),
+      __privateMethod: unproxied(0),
+      __privateIn: unproxied(1),
     };
 
     const m = new Module(filename) as CompilableModule;
@@ -518,6 +538,15 @@ export class ModuleTable {
  */
 function holdsResources(bundle: Bundle, entry: ModuleEntry): boolean {
   return (entry.current?.hot.holdsResources ?? false) || /\.dispose\(/.test(bundle.code);
+}
+
+/** esbuild's private helper with the class behind a family proxy in argument `at`, in place of the proxy. */
+function unproxied(at: number) {
+  return (esbuild: () => (...args: unknown[]) => unknown) =>
+    (...args: unknown[]): unknown => {
+      args[at] = classBehind(args[at]);
+      return esbuild()(...args);
+    };
 }
 
 function view(i: Instance | undefined): { version: string; exports: Record<string, unknown> } | undefined {
