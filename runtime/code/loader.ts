@@ -246,10 +246,7 @@ export class ModuleTable {
         }
         entry.install(instance);
         for (const p of entry.problems.splice(0)) {
-          this.opts.log.error(
-            { err: p.err, class: p.label, failed: p.failed, instances: p.total },
-            "instances made before this version could not be migrated; they run the new methods without its new fields",
-          );
+          this.opts.log.error({ err: p.err, class: p.label, failed: p.failed, instances: p.total }, "instances not migrated to the new version");
         }
         changed.push(outgoing ? { name: instance.name, from: outgoing.version, to: instance.version } : { name: instance.name, to: instance.version });
       }
@@ -498,6 +495,10 @@ export class ModuleTable {
       throw evalFailed(bundle.name, err, this.srcDir);
     }
     m.exports = {};
+    for (const c of shape.sites.classes) {
+      if (c.skipped.length > 0)
+        this.opts.log.warn({ module: bundle.name, class: c.exportName, fields: c.skipped }, "fields not added to instances made before this version");
+    }
     const limited = needsTimeLimit(bundle.code, (n) => this.batchCode.get(n) ?? this.entries.get(n)?.current?.code);
     const run = (): void => {
       const g = globalThis as Record<symbol, unknown>;

@@ -79,3 +79,14 @@ describe("bundle shape: one parse of esbuild's output", () => {
     assert.match(out, /__devcluster_live\.field\(this, "peers", \(\) => \(new Map\(\[ +\[1, `a\\nb`\] +\]\)\)\)/);
   });
 });
+
+describe("bundle shape: fields that cannot be copied out of their class", () => {
+  test("a field whose initializer uses super is named as skipped, and the instrumented bundle still compiles", async () => {
+    const code = await bundleOf("skip", `class Base { get y() { return 1; } }\nexport class Derived extends Base {\n  x = super.y + 1;\n  z = 2;\n}\n`);
+    const shape = readBundle(code);
+    const site = shape.sites.classes.find((c) => c.exportName === "Derived")!;
+    assert.deepEqual(site.skipped, ["x"]);
+    assert.equal(site.fields.length, 1);
+    assert.doesNotThrow(() => new Function("__devcluster_live", "module", "exports", "require", instrument(code, shape)));
+  });
+});

@@ -452,6 +452,33 @@ describe("loader: instances made before a save, private members, re-exported cla
     assert.deepEqual(Object.keys(o), ["term", "heartbeatsReceived", "label", "migratedFrom"]);
   });
 
+  test("an instance whose migrate hook throws is logged with the class and the count, and the others are migrated", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const table = newTable({ log });
+    load(table, await compileFixture("hook/peer", `export class Peer {\n  constructor(public bad: boolean) {}\n}\n`));
+    const Peer = table.facade("hook/peer").Peer as new (bad: boolean) => Record<string, unknown>;
+    const good = new Peer(false);
+    const bad = new Peer(true);
+    const v2 = [
+      `export class Peer {`,
+      `  retries = 0;`,
+      `  constructor(public bad: boolean) {}`,
+      `  [Symbol.for("devcluster.migrate")]() { if (this.bad) throw new Error("cannot migrate"); (this as any).ok = true; }`,
+      `}`,
+    ].join("\n");
+    load(table, await compileFixture("hook/peer", v2));
+    assert.equal(good.ok, true);
+    assert.equal(good.retries, 0);
+    assert.equal(bad.retries, 0, "the fields were added before the hook threw");
+    const logged = lines.find((l) => l.msg === "instances not migrated to the new version");
+    assert.ok(logged, JSON.stringify(lines));
+    assert.equal(logged.class, "hook/peer.Peer");
+    assert.equal(logged.failed, 1);
+    assert.equal(logged.instances, 2);
+    assert.match(JSON.stringify(logged.err), /cannot migrate/);
+  });
+
   test("instances made before a save keep their #private state under the new methods, with other.#x and #x in obj", async () => {
     const table = newTable();
     const v1 = `export class Account {\n  #balance = 0;\n  deposit(n: number) { this.#balance += n; return this.#balance; }\n}\n`;
