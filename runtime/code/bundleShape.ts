@@ -338,28 +338,55 @@ function fieldsOf(cls: Class, code: string, lineComments: readonly [number, numb
       else fields.push(`${LIVE}.field(this, ${JSON.stringify(key)}, () => (${init}));`);
     }
     if (el.type !== "MethodDefinition" || el.kind !== "constructor") continue;
+    const params = new Set<string>(["arguments"]);
+    for (const p of el.value.params) simple(p, { Identifier: (id) => void params.add(id.name) }, undefined, undefined);
+    // The constructor's leading statements: super(), then the fields esbuild put there, in declaration order.
     for (const s of el.value.body.body) {
-      if (s.type !== "ExpressionStatement" || s.expression.type !== "CallExpression") continue;
-      const call = s.expression;
-      if (call.callee.type !== "Identifier" || call.arguments[0]?.type !== "ThisExpression") continue;
-      const [, member, value] = call.arguments;
-      if (!member || member.type === "SpreadElement" || value?.type === "SpreadElement") continue;
-      if (call.callee.name === "__publicField") {
+      if (s.type !== "ExpressionStatement") break;
+      const e = s.expression;
+      if (e.type === "CallExpression" && e.callee.type === "Super") continue;
+      if (e.type === "AssignmentExpression" && e.operator === "=" && e.left.type === "MemberExpression" && e.left.object.type === "ThisExpression") {
+        // `this.n = 0`: a field under `useDefineForClassFields: false` (a tsconfig target below ES2022), set as the
+        // constructor sets it. One that reads a constructor parameter (`this.name = name`) is not a field.
+        const key = !e.left.computed && e.left.property.type === "Identifier" ? e.left.property.name : literalKey(e.left.property);
+        if (key === undefined) break;
+        if (reads(e.right, params)) continue;
+        const init = copy(e.right);
+        if (init === undefined) skipped.push(key);
+        else fields.push(`${LIVE}.field(this, ${JSON.stringify(key)}, () => (${init}), true);`);
+        continue;
+      }
+      if (e.type !== "CallExpression" || e.callee.type !== "Identifier" || e.arguments[0]?.type !== "ThisExpression") break;
+      const helper = e.callee.name;
+      const [, member, value] = e.arguments;
+      if (!member || member.type === "SpreadElement" || value?.type === "SpreadElement") break;
+      if (helper === "__publicField") {
         const key = code.slice(member.start, member.end);
         const init = value ? copy(value) : "void 0";
         if (init === undefined) skipped.push(key);
         else fields.push(`${LIVE}.field(this, ${key}, () => (${init}));`);
-      } else if (call.callee.name === "__privateAdd" && member.type === "Identifier") {
+      } else if (helper === "__privateAdd" && member.type === "Identifier") {
         if (!value) fields.push(`${LIVE}.privateField(this, ${member.name});`);
         else {
           const init = copy(value);
           if (init === undefined) skipped.push(member.name);
           else fields.push(`${LIVE}.privateField(this, ${member.name}, () => (${init}));`);
         }
-      }
+      } else break;
     }
   }
   return { fields, skipped };
+}
+
+function literalKey(n: AnyNode): string | undefined {
+  return n.type === "Literal" && (typeof n.value === "string" || typeof n.value === "number") ? String(n.value) : undefined;
+}
+
+/** Whether `n` reads one of `names` (a constructor's parameters). Shadowing is ignored: a false "yes" only leaves a field out. */
+function reads(n: Node, names: ReadonlySet<string>): boolean {
+  let found = false;
+  simple(n, { Identifier: (id) => void (found ||= names.has(id.name)) });
+  return found;
 }
 
 /**

@@ -215,10 +215,15 @@ export function registerFields(klass: Function, add: (this: object) => void): vo
   fieldAdders.set(klass, add);
 }
 
-/** A public field added to an instance that lacks it, defined as a class field is ([[Define]], not a setter call). */
-export function addField(obj: object, key: PropertyKey, init: () => unknown): void {
+/**
+ * A public field added to an instance that lacks it, as the class's
+ * constructor adds it: defined ([[Define]]) for a class field, set (`assign`,
+ * a setter on the prototype runs) for `this.n = 0` in a constructor.
+ */
+export function addField(obj: object, key: PropertyKey, init: () => unknown, assign = false): void {
   if (Object.prototype.hasOwnProperty.call(obj, key)) return;
-  Object.defineProperty(obj, key, { value: init(), writable: true, enumerable: true, configurable: true });
+  if (assign) (obj as Record<PropertyKey, unknown>)[key] = init();
+  else Object.defineProperty(obj, key, { value: init(), writable: true, enumerable: true, configurable: true });
 }
 
 /** A lowered `#private` field (a WeakMap) or private method brand (a WeakSet) added to an instance that lacks it. */

@@ -452,6 +452,31 @@ describe("loader: instances made before a save, private members, re-exported cla
     assert.deepEqual(Object.keys(o), ["term", "heartbeatsReceived", "label", "migratedFrom"]);
   });
 
+  test("with a tsconfig target below ES2022 (fields set in the constructor), a field added to a class reaches instances made before", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-assign-fields-"));
+    try {
+      fs.mkdirSync(path.join(dir, "src"));
+      fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2020" } }));
+      const es2020 = new Compiler({ projectDir: dir, srcDir: "src" });
+      const compile = async (source: string): Promise<Bundle> => {
+        fs.writeFileSync(path.join(dir, "src", "peer.ts"), source);
+        const [m] = await es2020.compile([path.join(dir, "src", "peer.ts")]);
+        return { name: "assign/peer", version: m!.version, code: m!.code, imports: m!.imports };
+      };
+      const table = newTable();
+      load(table, await compile(`export class Peer {\n  term = 1;\n  constructor(public name: string) {}\n}\n`));
+      const Peer = table.facade("assign/peer").Peer as new (name: string) => Record<string, unknown>;
+      const old = new Peer("a");
+      const v2 = await compile(`export class Peer {\n  term = 1;\n  beats = this.term * 10;\n  constructor(public name: string) {}\n}\n`);
+      assert.match(v2.code, /this\.beats = this\.term \* 10/, "esbuild set the field in the constructor");
+      load(table, v2);
+      assert.equal(old.beats, 10);
+      assert.equal(old.name, "a", "a parameter property is not taken for a field");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("an instance whose migrate hook throws is logged with the class and the count, and the others are migrated", async () => {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
