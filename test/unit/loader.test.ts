@@ -559,6 +559,9 @@ describe("loader: instances made before a save, private members, re-exported cla
     assert.deepEqual((table.facade("barrel/user").both as () => unknown[])(), ["widget", "greeter", true]);
     load(table, await compileFixture("barrel/widget", `export class Widget { hi() { return "widget v2"; } }`));
     assert.deepEqual((table.facade("barrel/user").both as () => unknown[])(), ["widget v2", "greeter", true]);
+    // The barrel's own names are its `export { .. } from`: saving it while barrel/user imports them is no removal.
+    load(table, await compileFixture("barrel/index", `export { Widget } from "./widget";\nexport { default as Greeter } from "./greeter";\n// saved again\n`));
+    assert.deepEqual((table.facade("barrel/user").both as () => unknown[])(), ["widget v2", "greeter", true]);
   });
 
   test("properties set on an exported function are seen by importers, and follow a reload", async () => {
