@@ -15,8 +15,9 @@
  * regexes, so `"see lib.x"` in a string is not a use of lib.x and a `for` in a
  * comment is not a loop.
  */
-import { parse, type AnyNode, type Class, type Expression, type Node, type Program, type Statement } from "acorn";
+import { parse, type AnyNode, type Class, type Expression, type Program, type Statement } from "acorn";
 import { simple } from "acorn-walk";
+import { fieldsOf, type Field } from "./classFields";
 
 /** How a bundle names another project module: `require("devcluster:project/chat/room")`. cli/save/compiler.ts writes it, the loader answers it. */
 export const PROJECT_MODULE_PREFIX = "devcluster:project/";
@@ -69,11 +70,9 @@ export interface ClassSite {
   /** end of the statement that defines `local` */
   after: number;
   /**
-   * One statement per instance field, in declaration order, each on one line,
-   * that adds the field to `this` when it lacks it (docs/design.md §4.2):
-   * `__devcluster_live.field(this, "n", () => (0));`.
+   * The instance fields, in declaration order (docs/design.md §4.2).
    */
-  fields: string[];
+  fields: Field[];
   /** Fields whose initializer cannot be copied out of the class (it uses `super`, a tagged multi-line template, a line comment), by name. */
   skipped: string[];
 }
@@ -316,112 +315,4 @@ function requiredProject(e: Expression): string | undefined {
   const arg = e.arguments[0];
   if (arg?.type !== "Literal" || typeof arg.value !== "string" || !arg.value.startsWith(PROJECT_MODULE_PREFIX)) return undefined;
   return arg.value.slice(PROJECT_MODULE_PREFIX.length);
-}
-
-/**
- * The instance fields of `cls`, in declaration order, as statements that add
- * each one to an existing `this` that lacks it. Two shapes: a field esbuild
- * left as it is (`n = 0;`), and the ones it lowered into the constructor
- * because the class has `#private` members (`__publicField(this, "n", 0)`,
- * `__privateAdd(this, _balance, 0)`).
- */
-function fieldsOf(cls: Class, code: string, lineComments: readonly [number, number][]): { fields: string[]; skipped: string[] } {
-  const fields: string[] = [];
-  const skipped: string[] = [];
-  const copy = (n: Node): string | undefined => oneLine(n, code, lineComments);
-  for (const el of cls.body.body) {
-    if (el.type === "PropertyDefinition" && !el.static && !el.computed && el.key.type !== "PrivateIdentifier") {
-      const key = el.key.type === "Identifier" ? el.key.name : el.key.type === "Literal" ? String(el.key.value) : undefined;
-      if (key === undefined) continue;
-      const init = el.value ? copy(el.value) : "void 0";
-      if (init === undefined) skipped.push(key);
-      else fields.push(`${LIVE}.field(this, ${JSON.stringify(key)}, () => (${init}));`);
-    }
-    if (el.type !== "MethodDefinition" || el.kind !== "constructor") continue;
-    const params = new Set<string>(["arguments"]);
-    for (const p of el.value.params) simple(p, { Identifier: (id) => void params.add(id.name) }, undefined, undefined);
-    // The constructor's leading statements: super(), then the fields esbuild put there, in declaration order.
-    for (const s of el.value.body.body) {
-      if (s.type !== "ExpressionStatement") break;
-      const e = s.expression;
-      if (e.type === "CallExpression" && e.callee.type === "Super") continue;
-      if (e.type === "AssignmentExpression" && e.operator === "=" && e.left.type === "MemberExpression" && e.left.object.type === "ThisExpression") {
-        // `this.n = 0`: a field under `useDefineForClassFields: false` (a tsconfig target below ES2022), set as the
-        // constructor sets it. One that reads a constructor parameter (`this.name = name`) is not a field.
-        const key = !e.left.computed && e.left.property.type === "Identifier" ? e.left.property.name : literalKey(e.left.property);
-        if (key === undefined) break;
-        if (reads(e.right, params)) continue;
-        const init = copy(e.right);
-        if (init === undefined) skipped.push(key);
-        else fields.push(`${LIVE}.field(this, ${JSON.stringify(key)}, () => (${init}), true);`);
-        continue;
-      }
-      if (e.type !== "CallExpression" || e.callee.type !== "Identifier" || e.arguments[0]?.type !== "ThisExpression") break;
-      const helper = e.callee.name;
-      const [, member, value] = e.arguments;
-      if (!member || member.type === "SpreadElement" || value?.type === "SpreadElement") break;
-      if (helper === "__publicField") {
-        const key = code.slice(member.start, member.end);
-        const init = value ? copy(value) : "void 0";
-        if (init === undefined) skipped.push(key);
-        else fields.push(`${LIVE}.field(this, ${key}, () => (${init}));`);
-      } else if (helper === "__privateAdd" && member.type === "Identifier") {
-        if (!value) fields.push(`${LIVE}.privateField(this, ${member.name});`);
-        else {
-          const init = copy(value);
-          if (init === undefined) skipped.push(member.name);
-          else fields.push(`${LIVE}.privateField(this, ${member.name}, () => (${init}));`);
-        }
-      } else break;
-    }
-  }
-  return { fields, skipped };
-}
-
-function literalKey(n: AnyNode): string | undefined {
-  return n.type === "Literal" && (typeof n.value === "string" || typeof n.value === "number") ? String(n.value) : undefined;
-}
-
-/** Whether `n` reads one of `names` (a constructor's parameters). Shadowing is ignored: a false "yes" only leaves a field out. */
-function reads(n: Node, names: ReadonlySet<string>): boolean {
-  let found = false;
-  simple(n, { Identifier: (id) => void (found ||= names.has(id.name)) });
-  return found;
-}
-
-/**
- * The text of an initializer on one line, so the copy adds no line to the
- * bundle (its inline source map must keep holding). esbuild ends every
- * statement with `;`, so a line break outside a template is a space; one inside
- * a template becomes `\n`. Undefined when the copy would not mean the same
- * outside the class (`super`), or cannot be put on one line (a tagged
- * template spanning lines, a line comment).
- */
-function oneLine(n: Node, code: string, lineComments: readonly [number, number][]): string | undefined {
-  if (lineComments.some(([s]) => s >= n.start && s < n.end)) return undefined;
-  let unsafe = false;
-  const quasis: [number, number][] = [];
-  simple(n, {
-    Super: () => (unsafe = true),
-    MetaProperty: () => (unsafe = true),
-    TaggedTemplateExpression: (t) => {
-      if (/[\n\r\u2028\u2029]/.test(code.slice(t.quasi.start, t.quasi.end))) unsafe = true;
-    },
-    TemplateElement: (q) => {
-      quasis.push([q.start, q.end]);
-    },
-  });
-  if (unsafe) return undefined;
-  let out = "";
-  let at = n.start;
-  for (const [s, e] of quasis.sort((a, b) => a[0] - b[0])) {
-    out += code.slice(at, s).replace(/\r?\n|[\r\u2028\u2029]/g, " ");
-    out += code
-      .slice(s, e)
-      .replace(/\r?\n|\r/g, "\\n")
-      .replace(/\u2028/g, "\\u2028")
-      .replace(/\u2029/g, "\\u2029");
-    at = e;
-  }
-  return out + code.slice(at, n.end).replace(/\r?\n|[\r\u2028\u2029]/g, " ");
 }

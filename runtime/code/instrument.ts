@@ -1,4 +1,5 @@
 import { LIVE, type BundleShape } from "./bundleShape";
+import type { Field } from "./classFields";
 
 /**
  * The bundle as the loader evaluates it, line for line the same (every insert
@@ -44,7 +45,7 @@ export function instrument(code: string, shape: BundleShape): string {
     // A private field: invisible to the class's own code, to JSON and to Object.keys, and it runs in every
     // constructor of the class and of its subclasses, wherever they are defined.
     inserts.push({ at: c.bodyOpen, text: ` #__devcluster = ${LIVE}.track(this, ${name});` });
-    if (c.fields.length > 0) inserts.push({ at: c.bodyClose, text: ` static { ${LIVE}.fields(this, function () { ${c.fields.join(" ")} }); } ` });
+    if (c.fields.length > 0) inserts.push({ at: c.bodyClose, text: ` static { ${LIVE}.fields(this, function () { ${c.fields.map(adding).join(" ")} }); } ` });
     inserts.push({ at: c.after, text: ` ${LIVE}.cls(${name}, ${c.local});` });
   }
   inserts.sort((a, b) => a.at - b.at);
@@ -55,4 +56,21 @@ export function instrument(code: string, shape: BundleShape): string {
     from = i.at;
   }
   return out + code.slice(from);
+}
+
+/** The statement that adds `f` to `this` when it lacks it, on one line: `__devcluster_live.field(this, "n", () => (0));`. */
+function adding(f: Field): string {
+  const init = f.init === undefined ? "" : `, () => (${f.init})`;
+  switch (f.kind) {
+    case "define":
+      return `${LIVE}.field(this, ${f.key}${init});`;
+    case "assign":
+      return `${LIVE}.field(this, ${f.key}${init}, true);`;
+    case "private":
+      return `${LIVE}.privateField(this, ${f.key}${init});`;
+    default: {
+      const unhandled: never = f.kind;
+      return unhandled;
+    }
+  }
 }

@@ -9,7 +9,7 @@ import { needsTimeLimit } from "./watchdog";
 import { ClusterError } from "../../wire/errors";
 import { LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
 import { instrument } from "./instrument";
-import { addField, addPrivateField, classBehind, registerFields } from "./classFamily";
+import { classHelpers } from "./classHelpers";
 import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
 
 export { PROJECT_MODULE_PREFIX };
@@ -468,17 +468,7 @@ export class ModuleTable {
       own: (key: string, fn: Function) => entry.ownFunction(instance, key, fn),
       cls: (key: string, klass: Function) => entry.defineClass(instance, key, klass),
       // Classes' instances, fields and `#private` members, across versions (docs/design.md §4.2).
-      track: (obj: object, key: string) => entry.track(key, obj, instance),
-      fields: registerFields,
-      field: addField,
-      privateField: addPrivateField,
-      priv: <T extends WeakMap<object, unknown> | WeakSet<object>>(key: string, fresh: T): T => entry.privateMember(key, fresh),
-      // A family's proxy stands for its class; private members only see the class.
-      __privateGet: unproxied(0),
-      __privateSet: unproxied(0),
-      __privateAdd: unproxied(0),
-      __privateMethod: unproxied(0),
-      __privateIn: unproxied(1),
+      ...classHelpers(entry, instance),
     };
 
     const m = new Module(filename) as CompilableModule;
@@ -539,20 +529,6 @@ export class ModuleTable {
  */
 function holdsResources(bundle: Bundle, entry: ModuleEntry): boolean {
   return (entry.current?.hot.holdsResources ?? false) || /\.dispose\(/.test(bundle.code);
-}
-
-/**
- * esbuild's private helper with the class behind a family proxy in argument
- * `at`, in place of the proxy. Fixed arity, helper looked up once: a rest
- * parameter doubled the cost of a private read (23 -> 50-65 ns), this adds 2-13 ns.
- */
-function unproxied(at: 0 | 1) {
-  return (esbuild: () => (a: unknown, b: unknown, c: unknown, d: unknown) => unknown) => {
-    let helper: ((a: unknown, b: unknown, c: unknown, d: unknown) => unknown) | undefined;
-    return at === 0
-      ? (a: unknown, b: unknown, c: unknown, d: unknown): unknown => (helper ??= esbuild())(classBehind(a), b, c, d)
-      : (a: unknown, b: unknown, c: unknown, d: unknown): unknown => (helper ??= esbuild())(a, classBehind(b), c, d);
-  };
 }
 
 function view(i: Instance | undefined): { version: string; exports: Record<string, unknown> } | undefined {
