@@ -116,8 +116,10 @@ function read(code: string): BundleShape {
   };
   const lineComments: [number, number][] = [];
   let program: Program;
+  // The inline source map is a third of a bundle and only a comment: the parse stops before it.
+  const map = code.lastIndexOf("\n//# sourceMappingURL=");
   try {
-    program = parse(code, {
+    program = parse(map >= 0 ? code.slice(0, map) : code, {
       ecmaVersion: "latest",
       sourceType: "script",
       allowReturnOutsideFunction: true,
