@@ -485,7 +485,7 @@ export class ModuleTable {
       throw evalFailed(bundle.name, err, this.srcDir);
     }
     m.exports = {};
-    for (const c of shape.sites.classes) {
+    for (const c of entry.current ? shape.sites.classes : []) {
       if (c.skipped.length > 0)
         this.opts.log.warn({ module: bundle.name, class: c.exportName, fields: c.skipped }, "fields not added to instances made before this version");
     }

@@ -452,6 +452,16 @@ describe("loader: instances made before a save, private members, re-exported cla
     assert.deepEqual(Object.keys(o), ["term", "heartbeatsReceived", "label", "migratedFrom"]);
   });
 
+  test("a field whose initializer uses super is named in a warning: it is not added to instances made before", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const table = newTable({ log: pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) }) });
+    load(table, await compileFixture("superfield/k", `class Base { get y() { return 1; } }\nexport class K extends Base {}\n`));
+    assert.equal(lines.length, 0, "a first version has no instances made before it");
+    load(table, await compileFixture("superfield/k", `class Base { get y() { return 1; } }\nexport class K extends Base {\n  x = super.y + 1;\n}\n`));
+    const warned = lines.find((l) => l.msg === "fields not added to instances made before this version");
+    assert.deepEqual(warned && { class: warned.class, fields: warned.fields }, { class: "K", fields: ["x"] });
+  });
+
   test("with a tsconfig target below ES2022 (fields set in the constructor), a field added to a class reaches instances made before", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-assign-fields-"));
     try {
