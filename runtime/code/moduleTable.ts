@@ -39,7 +39,7 @@ export interface Instance {
   readonly bindings?: ReadonlySet<string>;
 }
 
-type Mode = "function" | "class" | "value" | "reexport" | "absent";
+type Mode = "function" | "class" | "value" | "binding" | "reexport" | "absent";
 
 /** The facade's record of one export name, kept for the life of the module name. */
 interface Slot {
@@ -257,10 +257,12 @@ export class ModuleEntry {
       let value = exported;
       if (typeof value === "function") value = ownRaw.get(value) ?? value;
       const slot = this.slot(key);
-      if (instance!.bindings?.has(key) || isFamilyProxy(value)) {
-        // A binding the module reassigns is read as it is now (ES live binding); another module's class proxy
-        // (a barrel's `export { Widget } from`) is passed on as it is, so `new Widget()` constructs the class.
+      if (instance!.bindings?.has(key)) {
         slot.fn = this.binding(key);
+        this.setMode(key, slot, "binding");
+      } else if (isFamilyProxy(value)) {
+        // Another module's class proxy (a barrel's `export { Widget } from`) is passed on as it is, so `new Widget()` constructs the class.
+        slot.fn = this.notAFunction(key, instance!.version);
         this.setMode(key, slot, "value");
       } else if (typeof value === "function" && isClass(value)) {
         slot.family ??= new ClassFamily(value, `${this.name}.${key}`);
@@ -327,6 +329,18 @@ export class ModuleEntry {
       case "value": {
         // A getter, not a copy: esbuild exports `let` bindings as live getters and importers expect the live value.
         const get = (): unknown => this.live?.exports[key];
+        Object.defineProperty(this.facade, key, { get, enumerable: true, configurable: true });
+        break;
+      }
+      case "binding": {
+        // A `let` the module reassigns, read as it is now (an ES live binding). A function in it is handed out as the
+        // slot's trampoline, which calls whatever the binding holds at each call: a listener registered with it follows
+        // both the module's reassignments and later versions.
+        const get = (): unknown => {
+          const v = this.live?.exports[key];
+          if (typeof v !== "function" || isClass(v) || isFamilyProxy(v)) return v;
+          return named((slot.trampoline ??= trampoline(slot)), v);
+        };
         Object.defineProperty(this.facade, key, { get, enumerable: true, configurable: true });
         break;
       }

@@ -594,8 +594,13 @@ describe("loader: instances made before a save, private members, re-exported cla
       await compileFixture("bind/user", `import { now } from "./clock";\nexport function read() { return now(); }\n`),
     );
     const read = table.facade("bind/user").read as () => number;
+    const held = table.facade("bind/clock").now as () => number; // a listener registered with it, say
     assert.equal(read(), 1);
     (table.facade("bind/clock").freeze as (t: number) => void)(42);
     assert.equal(read(), 42);
+    assert.equal(held(), 42, "a reference taken before the reassignment calls what the binding holds now");
+    load(table, await compileFixture("bind/clock", `export let now = () => 2;\nexport function freeze(t: number) { now = () => t * 2; }\n`));
+    assert.equal(held(), 2, "and what the next version's binding holds");
+    assert.equal(table.facade("bind/clock").now, held);
   });
 });
