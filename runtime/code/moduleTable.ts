@@ -50,10 +50,6 @@ interface Slot {
   family?: ClassFamily;
   /** mode "reexport": the entry whose facade provides the name (`export * from`). */
   source?: ModuleEntry;
-  /** mode "function": the exported function as the module sees it, whose own properties (`health.path`) the trampoline shows. */
-  holder?: Function;
-  /** The property names the trampoline shows now. */
-  mirrored?: Set<PropertyKey>;
 }
 
 /** Own trampolines (see {@link ModuleEntry.ownFunction}) -> the function they stand for in their version. */
@@ -273,7 +269,7 @@ export class ModuleEntry {
         slot.fn = value;
         const t = (slot.trampoline ??= trampoline(slot));
         named(t, value);
-        mirror(t, slot, exported as Function);
+        mirror(t, exported as Function);
         this.setMode(key, slot, "function");
       } else {
         slot.fn = this.notAFunction(key, instance!.version);
@@ -396,33 +392,19 @@ function owns(instance: Instance, klass: Function): boolean {
   return instance.code === undefined || instance.code.includes(Function.prototype.toString.call(klass));
 }
 
-/** Properties every function has, which the trampoline keeps as its own. */
-const FUNCTION_OWN = new Set<PropertyKey>(["length", "name", "prototype", "arguments", "caller"]);
-
 /**
- * Shows on trampoline `t` the own properties of the exported function
- * (`health.path = "/health"` at the module's top level) as accessors that read
- * and write the function's, so importers see them, and their later changes.
- * A property the function gains after load shows from the next reload on.
+ * Shows on trampoline `t` the properties of the exported function
+ * (`health.path = "/health"`), whenever the module sets them: the function is
+ * the trampoline's prototype, so a read the trampoline does not answer itself
+ * (its name, length, call, bind do) reaches the function as it is now.
  */
-function mirror(t: Function, slot: Slot, holder: Function): void {
-  slot.holder = holder;
-  const now = new Set<PropertyKey>();
-  for (const key of Reflect.ownKeys(holder)) {
-    if (FUNCTION_OWN.has(key)) continue;
-    now.add(key);
-    if (slot.mirrored?.has(key)) continue;
-    Object.defineProperty(t, key, {
-      get: () => (slot.holder as unknown as Record<PropertyKey, unknown>)[key],
-      set: (v: unknown) => {
-        (slot.holder as unknown as Record<PropertyKey, unknown>)[key] = v;
-      },
-      enumerable: Object.getOwnPropertyDescriptor(holder, key)!.enumerable ?? true,
-      configurable: true,
-    });
+function mirror(t: Function, holder: Function): void {
+  if (Object.getPrototypeOf(t) === holder) return;
+  try {
+    Object.setPrototypeOf(t, holder);
+  } catch {
+    // A cycle (a module re-exporting its own trampoline under another name): the trampoline keeps Function.prototype.
   }
-  for (const key of slot.mirrored ?? []) if (!now.has(key)) Reflect.deleteProperty(t, key);
-  slot.mirrored = now;
 }
 
 /** What a slot re-exported from `source` calls: the source's current `key`. */

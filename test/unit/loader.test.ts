@@ -582,8 +582,15 @@ describe("loader: instances made before a save, private members, re-exported cla
       await compileFixture("props/user", `import { health } from "./health";\nexport function route() { return (health as any).path + " " + health(); }\n`),
     );
     assert.equal((table.facade("props/user").route as () => string)(), "/health ok");
-    load(table, await compileFixture("props/health", `export function health() { return "fine"; }\nhealth.path = "/healthz";\n`));
+    load(
+      table,
+      await compileFixture(
+        "props/health",
+        `export function health() { (health as any).hits = ((health as any).hits ?? 0) + 1; return "fine"; }\nhealth.path = "/healthz";\n`,
+      ),
+    );
     assert.equal((table.facade("props/user").route as () => string)(), "/healthz fine");
+    assert.equal((table.facade("props/health").health as unknown as { hits: number }).hits, 1, "a property the function gains after load shows too");
   });
 
   test("an exported let holding a function, reassigned by its module, is seen reassigned by importers", async () => {
