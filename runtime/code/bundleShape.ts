@@ -142,7 +142,7 @@ function read(code: string): BundleShape {
   const importVars = new Map<string, string>();
   let exportsObject: { var: string; props: AnyNode[] } | undefined;
   let lastClass: string | undefined;
-  const privateCounts = new Map<string, number>();
+  const privates: { cls: string; member: string; start: number; end: number }[] = [];
   const stars: { target: string; spec: string }[] = [];
 
   for (const stmt of program.body) {
@@ -198,12 +198,7 @@ function read(code: string): BundleShape {
         e.right.arguments.length === 0 &&
         lastClass !== undefined
       ) {
-        // esbuild names a lowered `#balance` `_balance`, and `_balance2` when another class of the module has one too;
-        // the key drops that suffix and counts instead, so it names the same member in every version.
-        const base = `${lastClass.replace(/^_+/, "").replace(/\d+$/, "")}:${e.left.name.replace(/\d+$/, "")}`;
-        const n = privateCounts.get(base) ?? 0;
-        privateCounts.set(base, n + 1);
-        shape.sites.privates.push({ key: `${base}:${n}`, start: e.right.start, end: e.right.end });
+        privates.push({ cls: lastClass, member: e.left.name, start: e.right.start, end: e.right.end });
       }
     }
   }
@@ -259,9 +254,23 @@ function read(code: string): BundleShape {
   shape.dynamicRequire = requireRefs > requireCallees;
   for (const mod of importVars.values()) usesOf(shape, mod);
 
+  /** class binding -> its export name, so a private member's key survives renaming an exported class (`export default class`) */
+  const exportOf = new Map<string, string>();
+  // esbuild names a lowered `#balance` `_balance`, and `_balance2` when another class of the module has one too;
+  // the key names the class by its export name, drops that suffix and counts instead, so it names the same member in every version.
+  const finish = (): BundleShape => {
+    const counts = new Map<string, number>();
+    for (const p of privates) {
+      const base = `${exportOf.get(p.cls) ?? p.cls.replace(/^_+/, "").replace(/\d+$/, "")}:${p.member.replace(/\d+$/, "")}`;
+      const n = counts.get(base) ?? 0;
+      counts.set(base, n + 1);
+      shape.sites.privates.push({ key: `${base}:${n}`, start: p.start, end: p.end });
+    }
+    return shape;
+  };
   if (shape.exportsVar === undefined || exportsObject?.var !== shape.exportsVar) {
     if (shape.exportsVar !== undefined) shape.exports = new Map();
-    return shape;
+    return finish();
   }
   const exports = new Map<string, string>();
   for (const p of exportsObject.props) {
@@ -284,6 +293,7 @@ function read(code: string): BundleShape {
     const cls = classOf.get(target);
     if (cls) {
       shape.classes.set(name, local);
+      if (!exportOf.has(target)) exportOf.set(target, name);
       if (seenClass.has(local)) continue;
       seenClass.add(local);
       shape.sites.classes.push({
@@ -299,7 +309,7 @@ function read(code: string): BundleShape {
     }
   }
   shape.sites.classes.sort((a, b) => a.after - b.after);
-  return shape;
+  return finish();
 }
 
 function usesOf(shape: BundleShape, mod: string): Set<string> {

@@ -546,6 +546,27 @@ describe("loader: instances made before a save, private members, re-exported cla
     assert.equal(a.same(new (table.facade("priv/account").Other as new () => object)()), false);
   });
 
+  test("an exported class renamed in its module (export default class) keeps the #private state of its instances", async () => {
+    const table = newTable();
+    load(
+      table,
+      await compileFixture(
+        "priv/renamed",
+        `export default class Account {\n  #balance = 0;\n  add(n: number) { this.#balance += n; return this.#balance; }\n}\n`,
+      ),
+    );
+    const a = new (table.facade("priv/renamed").default as new () => { add(n: number): number })();
+    a.add(5);
+    load(
+      table,
+      await compileFixture(
+        "priv/renamed",
+        `export default class Acct {\n  #balance = 0;\n  add(n: number) { this.#balance += 2 * n; return this.#balance; }\n}\n`,
+      ),
+    );
+    assert.equal(a.add(1), 7);
+  });
+
   test("a static method that uses this.#items works when another module calls it through the class it imported", async () => {
     const table = newTable();
     const registry = `export class Registry {\n  static #items: string[] = [];\n  static add(x: string) { this.#items.push(x); return this.#items.length; }\n}\n`;
