@@ -118,8 +118,19 @@ function read(code: string): BundleShape {
   let program: Program;
   // The inline source map is a third of a bundle and only a comment: the parse stops before it.
   const map = code.lastIndexOf("\n//# sourceMappingURL=");
+  let text = map >= 0 ? code.slice(0, map) : code;
+  // esbuild's runtime helpers open every bundle, over half of a small one, and are the same text in each: they are
+  // read with a regex and blanked for the parse (positions kept), which halves a small module's cost on a node, where
+  // the parser runs cold at each save. Only when everything before the exports object is helpers (else: parsed).
+  const preamble = helpersEnd(text);
+  if (preamble > 0) {
+    for (const m of text.slice(0, preamble).matchAll(/^var (__\w+) = /gm)) {
+      if (ROUTED.has(m[1]!)) shape.sites.helpers.push({ name: m[1]!, at: m.index + m[0].length });
+    }
+    text = " ".repeat(preamble) + text.slice(preamble);
+  }
   try {
-    program = parse(map >= 0 ? code.slice(0, map) : code, {
+    program = parse(text, {
       ecmaVersion: "latest",
       sourceType: "script",
       allowReturnOutsideFunction: true,
@@ -133,7 +144,7 @@ function read(code: string): BundleShape {
     shape.loops = true;
     return shape;
   }
-  const text = (n: { start: number; end: number }): string => code.slice(n.start, n.end);
+  const source = (n: { start: number; end: number }): string => code.slice(n.start, n.end);
 
   // Top-level bindings: what each name is, so an export's local can be classified.
   const classOf = new Map<string, Class>();
@@ -180,7 +191,7 @@ function read(code: string): BundleShape {
         e.type === "AssignmentExpression" &&
         e.operator === "=" &&
         e.left.type === "MemberExpression" &&
-        text(e.left) === "module.exports" &&
+        source(e.left) === "module.exports" &&
         e.right.type === "CallExpression" &&
         e.right.callee.type === "Identifier" &&
         e.right.callee.name === "__toCommonJS" &&
@@ -277,7 +288,7 @@ function read(code: string): BundleShape {
     if (p.type !== "Property" || p.computed) continue;
     const name = p.key.type === "Identifier" ? p.key.name : p.key.type === "Literal" ? String(p.key.value) : undefined;
     if (name === undefined || p.value.type !== "ArrowFunctionExpression" || p.value.body.type === "BlockStatement") continue;
-    exports.set(name, p.value.body.type === "Identifier" ? p.value.body.name : text(p.value.body));
+    exports.set(name, p.value.body.type === "Identifier" ? p.value.body.name : source(p.value.body));
   }
   shape.exports = exports;
   const seenClass = new Set<string>();
@@ -310,6 +321,22 @@ function read(code: string): BundleShape {
   }
   shape.sites.classes.sort((a, b) => a.after - b.after);
   return finish();
+}
+
+/**
+ * Where esbuild's runtime helpers end: the start of its exports object
+ * (`var x_exports = {};`), when every line before it at column 0 opens a helper
+ * (`var __name = `) or closes one; 0 otherwise (a bundle without exports, code
+ * of an inlined file among them), and the whole text is parsed.
+ */
+function helpersEnd(text: string): number {
+  const at = text.search(/^var [\w$]+_exports = \{\};$/m);
+  if (at <= 0) return 0;
+  for (const line of text.slice(0, at).split("\n")) {
+    if (line === "" || /^(?:var __\w+ = |[\s}\])])/.test(line)) continue;
+    return 0;
+  }
+  return at;
 }
 
 function usesOf(shape: BundleShape, mod: string): Set<string> {

@@ -45,6 +45,24 @@ describe("bundle shape: one parse of esbuild's output", () => {
     assert.deepEqual([...shape.functions.keys()].sort(), ["freeze", "health"]);
     assert.deepEqual([...shape.bindings], ["now"], "a let no one reassigns stays a plain export");
     assert.equal(shape.sites.classes[0]!.fields.length, 2, "the lowered #b and n");
+    assert.deepEqual(
+      shape.sites.helpers.map((h) => h.name),
+      ["__reExport", "__toESM", "__privateGet", "__privateAdd"],
+    );
+    // esbuild's helpers are read apart from the parse when only helpers come before the exports object; a bundle
+    // with anything else there is parsed whole, and both ways read the same shape.
+    const whole = readBundle(`"use strict";\n` + code);
+    const strip = (s: typeof shape): unknown => ({
+      ...s,
+      sites: {
+        ...s.sites,
+        afterExports: undefined,
+        helpers: s.sites.helpers.map((h) => h.name),
+        classes: s.sites.classes.map((c) => c.fields),
+        privates: s.sites.privates.map((p) => p.key),
+      },
+    });
+    assert.deepEqual(strip(whole), strip(shape));
   });
 
   test("instrumenting keeps every line where it was, even with a field initializer over several lines and a template with a line break", async () => {
