@@ -326,14 +326,14 @@ function read(code: string): BundleShape {
 /**
  * Where esbuild's runtime helpers end: the start of its exports object
  * (`var x_exports = {};`), when every line before it at column 0 opens a helper
- * (`var __name = `) or closes one; 0 otherwise (a bundle without exports, code
+ * (`var __name = `), closes one, or is a comment or "use strict"; 0 otherwise (a bundle without exports, code
  * of an inlined file among them), and the whole text is parsed.
  */
 function helpersEnd(text: string): number {
   const at = text.search(/^var [\w$]+_exports = \{\};$/m);
   if (at <= 0) return 0;
   for (const line of text.slice(0, at).split("\n")) {
-    if (line === "" || /^(?:var __\w+ = |[\s}\])])/.test(line)) continue;
+    if (line === "" || line === '"use strict";' || /^(?:var __\w+ = |\/\/ |[\s}\])])/.test(line)) continue;
     return 0;
   }
   return at;
