@@ -15,7 +15,7 @@
  * regexes, so `"see lib.x"` in a string is not a use of lib.x and a `for` in a
  * comment is not a loop.
  */
-import { parse, type AnyNode, type Class, type Expression, type Program, type Statement } from "acorn";
+import { Parser, type AnyNode, type Class, type Expression, type Options, type Program, type Statement } from "acorn";
 import { simple } from "acorn-walk";
 import { fieldsOf, type Field } from "./classFields";
 
@@ -118,27 +118,28 @@ function read(code: string): BundleShape {
   let program: Program;
   // The inline source map is a third of a bundle and only a comment: the parse stops before it.
   const map = code.lastIndexOf("\n//# sourceMappingURL=");
-  let text = map >= 0 ? code.slice(0, map) : code;
+  const text = map >= 0 ? code.slice(0, map) : code;
   // esbuild's runtime helpers open every bundle, over half of a small one, and are the same text in each: they are
-  // read with a regex and blanked for the parse (positions kept), which halves a small module's cost on a node, where
-  // the parser runs cold at each save. Only when everything before the exports object is helpers (else: parsed).
+  // read with a regex and the parse starts after them (positions kept), which halves a small module's cost on a node,
+  // where the parser runs cold at each save. Only when everything before the exports object is helpers (else: parsed).
   const preamble = helpersEnd(text);
-  if (preamble > 0) {
-    for (const m of text.slice(0, preamble).matchAll(/^var (__\w+) = /gm)) {
-      if (ROUTED.has(m[1]!)) shape.sites.helpers.push({ name: m[1]!, at: m.index + m[0].length });
-    }
-    text = " ".repeat(preamble) + text.slice(preamble);
+  for (const m of preamble > 0 ? text.slice(0, preamble).matchAll(/^var (__\w+) = /gm) : []) {
+    if (ROUTED.has(m[1]!)) shape.sites.helpers.push({ name: m[1]!, at: m.index + m[0].length });
   }
   try {
-    program = parse(text, {
-      ecmaVersion: "latest",
-      sourceType: "script",
-      allowReturnOutsideFunction: true,
-      allowHashBang: true,
-      onComment: (block, _text, start, end) => {
-        if (!block) lineComments.push([start, end]);
+    program = new (Parser as unknown as ParserFrom)(
+      {
+        ecmaVersion: "latest",
+        sourceType: "script",
+        allowReturnOutsideFunction: true,
+        allowHashBang: true,
+        onComment: (block, _text, start, end) => {
+          if (!block) lineComments.push([start, end]);
+        },
       },
-    });
+      text,
+      preamble,
+    ).parse();
   } catch {
     // Not JavaScript: the loader's compile reports the syntax error; nothing here is guessed.
     shape.loops = true;
@@ -322,6 +323,9 @@ function read(code: string): BundleShape {
   shape.sites.classes.sort((a, b) => a.after - b.after);
   return finish();
 }
+
+/** acorn's Parser starts reading at `startPos` when given one; its typings keep the constructor protected. */
+type ParserFrom = new (options: Options, input: string, startPos: number) => { parse(): Program };
 
 /**
  * Where esbuild's runtime helpers end: the start of its exports object
