@@ -141,8 +141,9 @@ function read(code: string): BundleShape {
       preamble,
     ).parse();
   } catch {
-    // Not JavaScript: the loader's compile reports the syntax error; nothing here is guessed.
+    // Not JavaScript: the loader's compile reports the syntax error; nothing here is guessed or instrumented.
     shape.loops = true;
+    shape.sites.helpers = [];
     return shape;
   }
   const source = (n: { start: number; end: number }): string => code.slice(n.start, n.end);
@@ -204,6 +205,8 @@ function read(code: string): BundleShape {
         e.type === "AssignmentExpression" &&
         e.operator === "=" &&
         e.left.type === "Identifier" &&
+        // esbuild names a lowered member's store `_balance`, `_Account_instances`: a user's own `cache = new WeakMap()` is left alone
+        e.left.name.startsWith("_") &&
         e.right.type === "NewExpression" &&
         e.right.callee.type === "Identifier" &&
         (e.right.callee.name === "WeakMap" || e.right.callee.name === "WeakSet") &&
