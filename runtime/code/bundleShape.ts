@@ -157,6 +157,8 @@ function read(code: string): BundleShape {
   let lastClass: string | undefined;
   const privates: { cls: string; member: string; start: number; end: number }[] = [];
   const stars: { target: string; spec: string }[] = [];
+  /** names of top-level `var a, b;` declarations without initializers, as esbuild declares lowered private stores */
+  const bareVars = new Set<string>();
 
   for (const stmt of program.body) {
     if (stmt.type === "FunctionDeclaration" && stmt.id) declaredBy.set(stmt.id.name, { kind: "function", stmt });
@@ -165,6 +167,9 @@ function read(code: string): BundleShape {
       classOf.set(stmt.id.name, stmt);
       lastClass = stmt.id.name;
     } else if (stmt.type === "VariableDeclaration") {
+      if (stmt.kind === "var" && stmt.declarations.every((d) => !d.init)) {
+        for (const d of stmt.declarations) if (d.id.type === "Identifier") bareVars.add(d.id.name);
+      }
       for (const d of stmt.declarations) {
         if (d.id.type !== "Identifier") continue;
         const name = d.id.name;
@@ -205,8 +210,10 @@ function read(code: string): BundleShape {
         e.type === "AssignmentExpression" &&
         e.operator === "=" &&
         e.left.type === "Identifier" &&
-        // esbuild names a lowered member's store `_balance`, `_Account_instances`: a user's own `cache = new WeakMap()` is left alone
+        // esbuild declares a lowered member's store first (`var _balance, _Account_instances;`) and names it with a `_`:
+        // a module's own `cache = new WeakMap()` is left alone
         e.left.name.startsWith("_") &&
+        bareVars.has(e.left.name) &&
         e.right.type === "NewExpression" &&
         e.right.callee.type === "Identifier" &&
         (e.right.callee.name === "WeakMap" || e.right.callee.name === "WeakSet") &&

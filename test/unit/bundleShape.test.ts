@@ -108,3 +108,16 @@ describe("bundle shape: fields that cannot be copied out of their class", () => 
     assert.doesNotThrow(() => new Function("__devcluster_live", "module", "exports", "require", instrument(code, shape)));
   });
 });
+
+describe("bundle shape: private members", () => {
+  test("esbuild's stores of a lowered #private member are shared across versions; a module's own WeakMap is not", async () => {
+    const code = await bundleOf(
+      "own",
+      `export class A { #x = 1; get x() { return this.#x; } }\nlet _seen: WeakMap<object, number>;\n_seen = new WeakMap();\nexport const seen = () => _seen;\n`,
+    );
+    assert.deepEqual(
+      readBundle(code).sites.privates.map((p) => p.key),
+      ["A:_x:0"],
+    );
+  });
+});
