@@ -7,8 +7,11 @@ import { JSON_BATCH_TAG, decodeJsonBatch, decodeValue, encodeText, encodeValue }
 import { Pid } from "./pid";
 import type { ObserverOp, TraceRequest } from "./observer";
 
-/** 2: peer links send JSON batches (`\x01[...]`), which a node speaking 1 would drop; the coordinator refuses a join across versions. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: peer links send JSON batches (`\x01[...]`), which a node speaking 1 would drop; the coordinator refuses a join across versions.
+ * 3: a node evaluates only what it uses and says so (`loaded`); a coordinator speaking 2 would report what it keeps as running.
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** How often a live shell tells its mailbox process it is still there. */
 export const SHELL_TOUCH_MS = 20_000;
@@ -162,6 +165,8 @@ export type ControlMessage =
   | { type: "commit"; reload: number }
   | { type: "abort"; reload: number }
   | { type: "committed"; reload: number; node: string; ms: number; codeChangeFailures: { pid: Pid; error: WireError }[] }
+  /** modules this node evaluated for the first time (at join, at a first spawn, reached by a reload); it keeps the others unevaluated */
+  | { type: "loaded"; node: string; modules: string[] }
   | { type: "register"; ref: number; name: string; pid: Pid }
   | { type: "unregister"; name: string; pid: Pid }
   | { type: "whereis"; ref: number; name: string }
@@ -234,6 +239,7 @@ const CONTROL: Record<ControlMessage["type"], Shape> = {
   commit: { reload: "number" },
   abort: { reload: "number" },
   committed: { reload: "number", node: "string", ms: "number", codeChangeFailures: "array" },
+  loaded: { node: "string", modules: "array" },
   register: { ref: "number", name: "string", pid: "pid" },
   unregister: { name: "string", pid: "pid" },
   whereis: { ref: "number", name: "string" },
