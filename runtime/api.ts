@@ -12,6 +12,7 @@ import { ClusterError } from "../wire/errors";
 import type { From, ProcessInfo } from "../wire/protocol";
 import type { ChildInfo, ChildSpec, SupervisorSpec } from "./process/supervisor";
 import { checkOwnable, type Ownable } from "./process/resources";
+import { MIGRATE } from "./code/classFamily";
 
 /**
  * @internal What the API needs from the node it runs in (ClusterNode
@@ -110,6 +111,7 @@ export function createApi(runtime: Runtime | undefined) {
     parsePid,
     // The class every devcluster error is, so user code can match `err instanceof ClusterError && err.code === "noproc"`.
     ClusterError,
+    migrate: MIGRATE,
     self(): Pid {
       const pid = rt().self();
       if (!pid) throw new ClusterError("not_a_process", "self() called outside a process handler");

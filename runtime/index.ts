@@ -191,6 +191,23 @@ export const processInfo = outside.processInfo;
 export const reply = outside.reply;
 
 /**
+ * The migration hook of a class, the class's counterpart of a process's
+ * `codeChange`: an instance method under this symbol runs at COMMIT on every
+ * instance that versions before the saved one made, after the new version's
+ * new fields were added to it (their initializers run on it, in declaration
+ * order), with the version it is leaving. It runs on each instance once per
+ * commit of the class's module; an error is logged by the node with the class
+ * and how many instances failed, and those keep running the new methods.
+ * ```ts
+ * export class Peer {
+ *   retries = 0; // added to existing peers as 0
+ *   [migrate](from: string) { this.addr = this.addr.toLowerCase(); }
+ * }
+ * ```
+ */
+export { MIGRATE as migrate } from "./code/classFamily";
+
+/**
  * This module's hot context: `hot.data` survives reloads, `hot.dispose(cb)`
  * runs on the outgoing version, timers and listeners made through it are
  * cleared then. The loader gives each module its own; this one only exists

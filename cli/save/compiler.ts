@@ -46,6 +46,21 @@ export interface CompiledModule {
 }
 
 /**
+ * `#private` members lowered to WeakMaps and WeakSets, which the loader keeps
+ * one per member across versions: a native private name belongs to one class
+ * object, so instances made before a save would throw under the new methods,
+ * and `this.#x` would not see through the proxy importers hold (docs/design.md §4.2).
+ */
+const LOWER_PRIVATE = {
+  "class-private-field": false,
+  "class-private-method": false,
+  "class-private-static-field": false,
+  "class-private-static-method": false,
+  "class-private-accessor": false,
+  "class-private-brand-check": false,
+};
+
+/**
  * Compiles project modules with esbuild, one bundle per module. Imports of other
  * project modules stay `require("devcluster:project/<name>")`, whether written
  * relative (`./room`) or through a tsconfig alias (`@lib/room`, `baseUrl`); npm
@@ -202,6 +217,7 @@ export class Compiler {
       sourcefile: path.basename(file),
       define: defines(file),
       logLevel: "silent",
+      supported: LOWER_PRIVATE,
     });
     const dir = path.dirname(file);
     const out = rewriteImports(
@@ -263,6 +279,7 @@ export class Compiler {
         logLevel: "silent",
         define: defines(entries[0]!),
         plugins: [projectModulesPlugin(this, cfg)],
+        supported: LOWER_PRIVATE,
       });
     } catch (err) {
       const failure = err as Partial<esbuild.BuildFailure>;

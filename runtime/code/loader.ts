@@ -8,7 +8,9 @@ import type { Bundle } from "../../wire/protocol";
 import { needsTimeLimit } from "./watchdog";
 import { IMPORT_META, importMetas } from "./importMeta";
 import { ClusterError } from "../../wire/errors";
-import { instrument, LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
+import { LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
+import { instrument } from "./instrument";
+import { classHelpers } from "./classHelpers";
 import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
 
 export { PROJECT_MODULE_PREFIX };
@@ -244,6 +246,9 @@ export class ModuleTable {
           instance = compiled.instance;
         }
         entry.install(instance);
+        for (const p of entry.problems.splice(0)) {
+          this.opts.log.error({ err: p.err, class: p.label, failed: p.failed, instances: p.total }, "instances not migrated to the new version");
+        }
         changed.push(outgoing ? { name: instance.name, from: outgoing.version, to: instance.version } : { name: instance.name, to: instance.version });
       }
     } catch (err) {
@@ -443,9 +448,9 @@ export class ModuleTable {
       return (nodeRequire ??= Module.createRequire(filename))(spec);
     };
     const stars: ModuleEntry[] = [];
-    const instance: Instance = { name: bundle.name, version: bundle.version, exports: {}, hot, module: {}, code: bundle.code, stars };
+    const instance: Instance = { name: bundle.name, version: bundle.version, exports: {}, hot, module: {}, code: bundle.code, stars, bindings: shape.bindings };
     type Helper = (...args: unknown[]) => unknown;
-    // The helpers the instrumented bundle calls instead of esbuild's (bundleShape.ts `instrument`).
+    // The helpers the instrumented bundle calls instead of esbuild's (instrument.ts).
     const live = {
       // `import * as lib`: the facade itself, whose names follow lib's versions, not a copy of today's.
       __toESM:
@@ -463,6 +468,8 @@ export class ModuleTable {
         },
       own: (key: string, fn: Function) => entry.ownFunction(instance, key, fn),
       cls: (key: string, klass: Function) => entry.defineClass(instance, key, klass),
+      // Classes' instances, fields and `#private` members, across versions (docs/design.md §4.2).
+      ...classHelpers(entry, instance),
     };
 
     const meta = importMetas(this.srcDir, bundle.name, hot);
@@ -480,6 +487,10 @@ export class ModuleTable {
       throw evalFailed(bundle.name, err, this.srcDir);
     }
     m.exports = {};
+    for (const c of entry.current ? shape.sites.classes : []) {
+      if (c.skipped.length > 0)
+        this.opts.log.warn({ module: bundle.name, class: c.exportName, fields: c.skipped }, "fields not added to instances made before this version");
+    }
     const limited = needsTimeLimit(bundle.code, (n) => this.batchCode.get(n) ?? this.entries.get(n)?.current?.code);
     const run = (): void => {
       const g = globalThis as Record<symbol, unknown>;

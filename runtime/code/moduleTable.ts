@@ -1,4 +1,16 @@
 import type { HotInstance } from "./hot";
+import {
+  ClassFamily,
+  isClass,
+  isFamilyProxy,
+  LiveInstances,
+  methodRaw,
+  migrateInstances,
+  named,
+  trampoline,
+  type MigrationProblem,
+  type Target,
+} from "./classFamily";
 
 /** One evaluated version of a module. */
 export interface Instance {
@@ -23,9 +35,11 @@ export interface Instance {
   readonly stars?: readonly ModuleEntry[];
   /** Set once a newer version replaced this one: its own references to its exported functions then follow the current version. */
   replaced?: boolean;
+  /** Exports that are a `let` or `var` the module assigns again: importers read the binding as it is now, function or not. */
+  readonly bindings?: ReadonlySet<string>;
 }
 
-type Mode = "function" | "class" | "value" | "reexport" | "absent";
+type Mode = "function" | "class" | "value" | "binding" | "reexport" | "absent";
 
 /** The facade's record of one export name, kept for the life of the module name. */
 interface Slot {
@@ -38,168 +52,9 @@ interface Slot {
   source?: ModuleEntry;
 }
 
-/** What a trampoline calls: a slot, or one method of a class family. */
-interface Target {
-  fn: Function;
-}
-
-/** The version a class method was defined in, so a method trampoline can be pointed back at it on a revert. */
-interface ClassVersion {
-  /** Own methods of the prototype, as defined. */
-  methods: Map<PropertyKey, Function>;
-  /** Everything else on the prototype (accessors, data), copied as it is. */
-  others: Record<PropertyKey, PropertyDescriptor>;
-}
-
-const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
-
-/**
- * Every version of one exported class, behind one stable Proxy. Each method of
- * a version the module defined is replaced on its prototype by a trampoline, one
- * per method name for the life of the family, so a method held apart from its
- * object (`this.tock.bind(this)`, `const f = obj.m`) calls the current version
- * too (docs/design.md §4.2).
- */
-class ClassFamily {
-  current: Function;
-  readonly proxy: Function;
-  /**
-   * Prototypes of committed versions, patched on each reload. Weak, so a reload
-   * costs O(versions that still have instances), not O(all reloads so far).
-   */
-  private prototypes: WeakRef<object>[] = [];
-  /** The prototypes of versions the module defined, with their methods as defined. */
-  private readonly versions = new WeakMap<object, ClassVersion>();
-  private readonly members = new WeakSet<object>();
-  /** One trampoline per method name, pointed at the current version's method. */
-  private readonly methods = new Map<PropertyKey, Target & { trampoline: Function }>();
-  /** `Symbol.hasInstance` of the proxy and of every version, so `instanceof` any of them accepts instances of all. */
-  readonly hasInstance: (this: unknown, value: unknown) => boolean;
-
-  constructor(
-    first: Function,
-    private readonly label: string,
-  ) {
-    this.current = first;
-    const family = this;
-    // Bound once so every version and the proxy share one checker.
-    this.hasInstance = function (this: unknown, value: unknown): boolean {
-      if (!family.members.has(this as object)) return ordinaryHasInstance.call(this, value);
-      return family.isInstance(value);
-    };
-    // The proxy keeps the first version as target only because a Proxy needs one;
-    // every trap that matters reads `family.current`. `prototype` is
-    // non-configurable on a class, so the proxy must report the first version's,
-    // which is fine: that prototype receives every later version's methods.
-    this.proxy = new Proxy(first, {
-      construct: (_t, args, newTarget) => Reflect.construct(family.current, args, newTarget === family.proxy ? family.current : newTarget),
-      apply: (_t, thisArg, args) => Reflect.apply(family.current, thisArg, args),
-      get: (target, key, receiver) => {
-        if (key === Symbol.hasInstance) return family.hasInstance;
-        if (key === "prototype") return Reflect.get(target, key);
-        return Reflect.get(family.current, key, receiver === family.proxy ? family.current : receiver);
-      },
-      set: (_t, key, value, receiver) => Reflect.set(family.current, key, value, receiver === family.proxy ? family.current : receiver),
-      has: (_t, key) => key in family.current,
-    });
-    this.members.add(this.proxy);
-  }
-
-  private isInstance(value: unknown): boolean {
-    if (value === null || (typeof value !== "object" && typeof value !== "function")) return false;
-    const live = this.current.prototype as object;
-    for (let p = Object.getPrototypeOf(value); p !== null; p = Object.getPrototypeOf(p)) {
-      if (p === live || this.versions.has(p)) return true;
-    }
-    return false;
-  }
-
-  /**
-   * `klass` just became current: point every method trampoline at its methods,
-   * give every earlier prototype its shape, so existing instances run the new
-   * code, and make `instanceof` on any version (raw or through the facade)
-   * accept instances of all of them. Committing a version seen before (a
-   * revert) points everything back at it. A class the module did not define
-   * (`owned` false: re-exported from npm) is never touched: other code of the
-   * node uses it.
-   */
-  commit(klass: Function, owned: boolean): void {
-    if (!owned) return;
-    const proto = klass.prototype as object;
-    const version = this.versions.get(proto) ?? this.adopt(klass, proto);
-    for (const [key, m] of this.methods) m.fn = version.methods.get(key) ?? this.removed(key);
-    const parent = Object.getPrototypeOf(proto);
-    this.prototypes = this.prototypes.filter((ref) => {
-      const earlier = ref.deref();
-      if (earlier === undefined) return false;
-      if (earlier !== proto) {
-        for (const [key, m] of this.methods) {
-          if (version.methods.has(key)) {
-            Object.defineProperty(earlier, key, { value: m.trampoline, writable: true, enumerable: false, configurable: true });
-          } else if (Object.getOwnPropertyDescriptor(earlier, key)?.value === m.trampoline) {
-            Reflect.deleteProperty(earlier, key);
-          }
-        }
-        Object.defineProperties(earlier, version.others);
-        // Only when the base class changed: setPrototypeOf deoptimizes every object using that prototype.
-        if (Object.getPrototypeOf(earlier) !== parent) Object.setPrototypeOf(earlier, parent);
-      }
-      return true;
-    });
-  }
-
-  /** First commit of a version: records its methods and puts the family's trampolines in their place. */
-  private adopt(klass: Function, proto: object): ClassVersion {
-    const version: ClassVersion = { methods: new Map(), others: {} };
-    for (const key of Reflect.ownKeys(proto)) {
-      if (key === "constructor") continue;
-      const d = Object.getOwnPropertyDescriptor(proto, key)!;
-      if (typeof d.value !== "function" || isClass(d.value as Function)) {
-        version.others[key] = d;
-        continue;
-      }
-      const fn = methodRaw.get(d.value as Function) ?? (d.value as Function);
-      version.methods.set(key, fn);
-      let m = this.methods.get(key);
-      if (!m) {
-        const target: Target = { fn };
-        m = Object.assign(target, { trampoline: named(trampoline(target), fn) });
-        this.methods.set(key, m);
-      }
-      Object.defineProperty(proto, key, { ...d, value: m.trampoline });
-    }
-    this.versions.set(proto, version);
-    this.prototypes.push(new WeakRef(proto));
-    this.members.add(klass);
-    if (!Object.prototype.hasOwnProperty.call(klass, Symbol.hasInstance)) {
-      Object.defineProperty(klass, Symbol.hasInstance, { value: this.hasInstance, configurable: true });
-    }
-    return version;
-  }
-
-  /** What the family's trampoline for method `key` calls now (undefined: no version had it). */
-  method(key: PropertyKey): Function | undefined {
-    return this.methods.get(key)?.fn;
-  }
-
-  private removed(key: PropertyKey): Function {
-    const label = this.label;
-    return function () {
-      throw new TypeError(`${label}.prototype.${String(key)} was removed in the current version; a reference to the old method was kept.`);
-    };
-  }
-}
-
-/** Source-defined classes only: built-ins such as Map print as `function Map() { [native code] }`, so they are never patched. */
-function isClass(fn: Function): boolean {
-  return Function.prototype.toString.call(fn).startsWith("class");
-}
-
 /** Own trampolines (see {@link ModuleEntry.ownFunction}) -> the function they stand for in their version. */
 const ownRaw = new WeakMap<Function, Function>();
 const rawViews = new WeakMap<Instance, Record<string, unknown>>();
-/** Per-version method trampolines (see {@link ModuleEntry.defineClass}) -> the method as defined. */
-const methodRaw = new WeakMap<Function, Function>();
 
 /**
  * The exports of exactly this version: its own trampolines replaced by the
@@ -244,6 +99,14 @@ export class ModuleEntry {
   /** Entries that re-export this one whole (`export * from`): their names follow this one's. */
   private readonly dependents = new Set<ModuleEntry>();
   private pointing = false;
+  /** Classes this module's bundles defined (they handed them to {@link defineClass}); any other class is not its own. */
+  private readonly defined = new WeakSet<Function>();
+  /** Export name -> the instances of that class, all versions. */
+  private readonly instances = new Map<string, LiveInstances>();
+  /** The WeakMap or WeakSet of each lowered `#private` member, shared by every version (see {@link privateMember}). */
+  private readonly privates = new Map<string, WeakMap<object, unknown> | WeakSet<object>>();
+  /** What the last commit could not migrate; the loader logs and clears it. */
+  readonly problems: MigrationProblem[] = [];
 
   constructor(readonly name: string) {
     // esbuild's `__toESM` reads this to treat the facade as an ES module namespace.
@@ -272,7 +135,7 @@ export class ModuleEntry {
     this.current = instance;
     instance.replaced = false;
     this.point(instance);
-    this.commitClasses(instance);
+    this.commitClasses(instance, this.old?.version);
     return dropped;
   }
 
@@ -286,7 +149,7 @@ export class ModuleEntry {
     this.old = old;
     if (current) current.replaced = false;
     this.point(current);
-    if (current) this.commitClasses(current);
+    if (current) this.commitClasses(current, undefined);
   }
 
   /**
@@ -324,6 +187,7 @@ export class ModuleEntry {
   defineClass(instance: Instance, key: string, klass: Function): void {
     const proto = klass.prototype as object | undefined;
     if (!proto) return;
+    this.defined.add(klass);
     const entry = this;
     for (const name of Reflect.ownKeys(proto)) {
       if (name === "constructor") continue;
@@ -342,10 +206,40 @@ export class ModuleEntry {
     }
   }
 
-  private commitClasses(instance: Instance): void {
+  /** Called by each constructor of exported class `key` (instrument.ts), so a commit can reach the instances made before it. */
+  track(key: string, obj: object, instance: Instance): void {
+    let live = this.instances.get(key);
+    if (!live) this.instances.set(key, (live = new LiveInstances()));
+    live.add(obj, instance.version);
+  }
+
+  /**
+   * The WeakMap (a `#field`) or WeakSet (the brand of `#methods`) esbuild made
+   * for a lowered private member, as every version of the module shares it:
+   * the first version's, so instances made before a save keep their private
+   * state under the new methods. `key` names the member across versions (bundleShape.ts).
+   */
+  privateMember<T extends WeakMap<object, unknown> | WeakSet<object>>(key: string, fresh: T): T {
+    const known = this.privates.get(key);
+    if (known && Object.getPrototypeOf(known) === Object.getPrototypeOf(fresh)) return known as T;
+    this.privates.set(key, fresh);
+    return fresh;
+  }
+
+  /** Patches each class family for `instance`, then brings the instances made before it to its shape (fields, `migrate` hook). */
+  private commitClasses(instance: Instance, from: string | undefined): void {
+    const done = new Set<Function>();
     for (const key of Object.keys(instance.exports)) {
       const slot = this.slots.get(key);
-      if (slot?.mode === "class") slot.family!.commit(slot.family!.current, owns(instance, slot.family!.current));
+      if (slot?.mode !== "class") continue;
+      const klass = slot.family!.current;
+      const owned = this.defined.has(klass) || owns(instance, klass);
+      slot.family!.commit(klass, owned);
+      const live = this.instances.get(key);
+      if (!owned || !live || done.has(klass)) continue;
+      done.add(klass);
+      const problem = migrateInstances(klass, live.madeBefore(instance.version), from, `${this.name}.${key}`);
+      if (problem) this.problems.push(problem);
     }
   }
 
@@ -355,10 +249,18 @@ export class ModuleEntry {
     const seen = new Set<string>();
     for (const key of Object.keys(exports)) {
       seen.add(key);
-      let value = exports[key];
+      const exported = exports[key];
+      let value = exported;
       if (typeof value === "function") value = ownRaw.get(value) ?? value;
       const slot = this.slot(key);
-      if (typeof value === "function" && isClass(value)) {
+      if (instance!.bindings?.has(key)) {
+        slot.fn = this.binding(key);
+        this.setMode(key, slot, "binding");
+      } else if (isFamilyProxy(value)) {
+        // Another module's class proxy (a barrel's `export { Widget } from`) is passed on as it is, so `new Widget()` constructs the class.
+        slot.fn = this.notAFunction(key, instance!.version);
+        this.setMode(key, slot, "value");
+      } else if (typeof value === "function" && isClass(value)) {
         slot.family ??= new ClassFamily(value, `${this.name}.${key}`);
         slot.family.current = value;
         slot.fn = this.notAFunction(key, instance!.version);
@@ -367,6 +269,7 @@ export class ModuleEntry {
         slot.fn = value;
         const t = (slot.trampoline ??= trampoline(slot));
         named(t, value);
+        mirror(t, exported as Function);
         this.setMode(key, slot, "function");
       } else {
         slot.fn = this.notAFunction(key, instance!.version);
@@ -425,6 +328,18 @@ export class ModuleEntry {
         Object.defineProperty(this.facade, key, { get, enumerable: true, configurable: true });
         break;
       }
+      case "binding": {
+        // A `let` the module reassigns, read as it is now (an ES live binding). A function in it is handed out as the
+        // slot's trampoline, which calls whatever the binding holds at each call: a listener registered with it follows
+        // both the module's reassignments and later versions.
+        const get = (): unknown => {
+          const v = this.live?.exports[key];
+          if (typeof v !== "function" || isClass(v) || isFamilyProxy(v)) return v;
+          return named((slot.trampoline ??= trampoline(slot)), v);
+        };
+        Object.defineProperty(this.facade, key, { get, enumerable: true, configurable: true });
+        break;
+      }
       case "reexport": {
         // The source's own facade value: its trampoline or class proxy, the same object for both importers.
         const source = slot.source!;
@@ -440,6 +355,17 @@ export class ModuleEntry {
         return unhandled;
       }
     }
+  }
+
+  /** What a held trampoline of `key` calls once `key` is a live binding: the function bound now. */
+  private binding(key: string): Function {
+    const entry = this;
+    return function (this: unknown) {
+      const fn = entry.live?.exports[key];
+      if (typeof fn !== "function") throw new TypeError(`${entry.name}.${key} holds ${typeof fn}, not a function, now.`);
+      // eslint-disable-next-line prefer-rest-params -- `arguments` avoids allocating an array per call
+      return new.target ? Reflect.construct(fn, arguments, new.target) : Reflect.apply(fn, this, arguments);
+    };
   }
 
   private notExported(key: string, version: string | undefined): Function {
@@ -466,6 +392,21 @@ function owns(instance: Instance, klass: Function): boolean {
   return instance.code === undefined || instance.code.includes(Function.prototype.toString.call(klass));
 }
 
+/**
+ * Shows on trampoline `t` the properties of the exported function
+ * (`health.path = "/health"`), whenever the module sets them: the function is
+ * the trampoline's prototype, so a read the trampoline does not answer itself
+ * (its name, length, call, bind do) reaches the function as it is now.
+ */
+function mirror(t: Function, holder: Function): void {
+  if (Object.getPrototypeOf(t) === holder) return;
+  try {
+    Object.setPrototypeOf(t, holder);
+  } catch {
+    // A cycle (a module re-exporting its own trampoline under another name): the trampoline keeps Function.prototype.
+  }
+}
+
 /** What a slot re-exported from `source` calls: the source's current `key`. */
 function forward(source: ModuleEntry, key: string): Function {
   return function (this: unknown) {
@@ -473,20 +414,4 @@ function forward(source: ModuleEntry, key: string): Function {
     // eslint-disable-next-line prefer-rest-params -- `arguments` avoids allocating an array per call
     return new.target ? Reflect.construct(fn, arguments, new.target) : Reflect.apply(fn, this, arguments);
   };
-}
-
-/** A function that forever calls whatever `target.fn` is now, keeping `this`, arguments, `new` and the result. */
-function trampoline(target: Target): Function {
-  return function (this: unknown) {
-    const fn = target.fn;
-    // eslint-disable-next-line prefer-rest-params -- `arguments` avoids allocating an array per call
-    return new.target ? Reflect.construct(fn, arguments, new.target) : Reflect.apply(fn, this, arguments);
-  };
-}
-
-/** Gives `t` the name and length of `like`, so stacks and `fn.length` read as the user's function. */
-function named(t: Function, like: Function): Function {
-  if (t.name !== like.name) Object.defineProperty(t, "name", { value: like.name, configurable: true });
-  if (t.length !== like.length) Object.defineProperty(t, "length", { value: like.length, configurable: true });
-  return t;
 }

@@ -430,3 +430,217 @@ describe("loader: prepare, commit, abort", () => {
     assert.throws(() => table.commit(p), /already aborted/);
   });
 });
+
+// Issue 17, items 3-8: instances of live classes, barrels, exported functions.
+describe("loader: instances made before a save, private members, re-exported classes, exported functions", () => {
+  test("a field added with an initializer is added to instances made before, in declaration order, and the migrate hook runs on them", async () => {
+    const table = newTable();
+    const v1 = `export class Node {\n  term = 1;\n  beat() { return this.term; }\n}\nexport const early = new Node();\n`;
+    const v2 = [
+      `const migrate = Symbol.for("devcluster.migrate");`,
+      `export class Node {`,
+      `  term = 1;`,
+      `  heartbeatsReceived = 0;`,
+      `  label = "t" + this.term + "/" + this.heartbeatsReceived;`,
+      `  beat() { this.heartbeatsReceived++; return this.heartbeatsReceived; }`,
+      `  [migrate](from: string) { (this as any).migratedFrom = from; }`,
+      `}`,
+      `export const early = new Node();`,
+    ].join("\n");
+    load(table, await compileFixture("fields/node", v1));
+    const Node = table.facade("fields/node").Node as new () => { beat(): number; term: number };
+    const old = new Node();
+    old.term = 7;
+    const v1Version = table.current("fields/node")!.version;
+    load(table, await compileFixture("fields/node", v2));
+    const o = old as unknown as Record<string, unknown>;
+    assert.equal(old.beat(), 1, "this.heartbeatsReceived++ on an instance made before the save counts from 0, not NaN");
+    assert.equal(old.beat(), 2);
+    assert.equal(o.label, "t7/0", "initializers run on the instance, in declaration order");
+    assert.equal(o.term, 7, "a field the instance has keeps its value");
+    assert.equal(o.migratedFrom, v1Version, "the hook ran with the version the instance leaves");
+    const fresh = new Node() as unknown as Record<string, unknown>;
+    assert.equal(fresh.migratedFrom, undefined, "the hook does not run on instances of the new version");
+    assert.deepEqual(Object.keys(o), ["term", "heartbeatsReceived", "label", "migratedFrom"]);
+  });
+
+  test("a field whose initializer uses super is named in a warning: it is not added to instances made before", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const table = newTable({ log: pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) }) });
+    load(table, await compileFixture("superfield/k", `class Base { get y() { return 1; } }\nexport class K extends Base {}\n`));
+    assert.equal(lines.length, 0, "a first version has no instances made before it");
+    load(table, await compileFixture("superfield/k", `class Base { get y() { return 1; } }\nexport class K extends Base {\n  x = super.y + 1;\n}\n`));
+    const warned = lines.find((l) => l.msg === "fields not added to instances made before this version");
+    assert.deepEqual(warned && { class: warned.class, fields: warned.fields }, { class: "K", fields: ["x"] });
+  });
+
+  test("with a tsconfig target below ES2022 (fields set in the constructor), a field added to a class reaches instances made before", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-assign-fields-"));
+    try {
+      fs.mkdirSync(path.join(dir, "src"));
+      fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2020" } }));
+      const es2020 = new Compiler({ projectDir: dir, srcDir: "src" });
+      const compile = async (source: string): Promise<Bundle> => {
+        fs.writeFileSync(path.join(dir, "src", "peer.ts"), source);
+        const [m] = await es2020.compile([path.join(dir, "src", "peer.ts")]);
+        return { name: "assign/peer", version: m!.version, code: m!.code, imports: m!.imports };
+      };
+      const table = newTable();
+      load(table, await compile(`export class Peer {\n  term = 1;\n  constructor(public name: string) {}\n}\n`));
+      const Peer = table.facade("assign/peer").Peer as new (name: string) => Record<string, unknown>;
+      const old = new Peer("a");
+      const v2 = await compile(`export class Peer {\n  term = 1;\n  beats = this.term * 10;\n  constructor(public name: string) {}\n}\n`);
+      assert.match(v2.code, /this\.beats = this\.term \* 10/, "esbuild set the field in the constructor");
+      load(table, v2);
+      assert.equal(old.beats, 10);
+      assert.equal(old.name, "a", "a parameter property is not taken for a field");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("an instance whose migrate hook throws is logged with the class and the count, and the others are migrated", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const table = newTable({ log });
+    load(table, await compileFixture("hook/peer", `export class Peer {\n  constructor(public bad: boolean) {}\n}\n`));
+    const Peer = table.facade("hook/peer").Peer as new (bad: boolean) => Record<string, unknown>;
+    const good = new Peer(false);
+    const bad = new Peer(true);
+    const v2 = [
+      `export class Peer {`,
+      `  retries = 0;`,
+      `  constructor(public bad: boolean) {}`,
+      `  [Symbol.for("devcluster.migrate")]() { if (this.bad) throw new Error("cannot migrate"); (this as any).ok = true; }`,
+      `}`,
+    ].join("\n");
+    load(table, await compileFixture("hook/peer", v2));
+    assert.equal(good.ok, true);
+    assert.equal(good.retries, 0);
+    assert.equal(bad.retries, 0, "the fields were added before the hook threw");
+    const logged = lines.find((l) => l.msg === "instances not migrated to the new version");
+    assert.ok(logged, JSON.stringify(lines));
+    assert.equal(logged.class, "hook/peer.Peer");
+    assert.equal(logged.failed, 1);
+    assert.equal(logged.instances, 2);
+    assert.match(JSON.stringify(logged.err), /cannot migrate/);
+  });
+
+  test("instances made before a save keep their #private state under the new methods, with other.#x and #x in obj", async () => {
+    const table = newTable();
+    const v1 = `export class Account {\n  #balance = 0;\n  deposit(n: number) { this.#balance += n; return this.#balance; }\n}\n`;
+    const v2 = [
+      `export class Account {`,
+      `  #balance = 0;`,
+      `  #fee = 1;`,
+      `  deposit(n: number) { this.#balance += n - this.#fee; return this.#balance; }`,
+      `  #check(o: unknown) { return #balance in (o as object); }`,
+      `  same(o: Account) { return this.#check(o) && o.#balance === this.#balance; }`,
+      `}`,
+      `export class Other { #balance = 5; }`,
+    ].join("\n");
+    load(table, await compileFixture("priv/account", v1));
+    const Account = table.facade("priv/account").Account as new () => { deposit(n: number): number; same(o: unknown): boolean };
+    const a = new Account();
+    const b = new Account();
+    a.deposit(10);
+    b.deposit(10);
+    load(table, await compileFixture("priv/account", v2));
+    assert.equal(a.deposit(5), 14, "the old balance is read by the new method, and the new #fee was added");
+    assert.equal(b.deposit(1), 10);
+    assert.equal(a.same(b), false);
+    assert.equal(b.deposit(4), 13);
+    assert.equal(a.same(b), false);
+    const c = new Account();
+    assert.equal(c.same(c), true);
+    assert.equal(c.same({}), false, "#balance in a plain object is false");
+    // Other's #balance is another private name, though esbuild lowers both to WeakMaps of one module.
+    assert.equal(a.same(new (table.facade("priv/account").Other as new () => object)()), false);
+  });
+
+  test("an exported class renamed in its module (export default class) keeps the #private state of its instances", async () => {
+    const table = newTable();
+    load(
+      table,
+      await compileFixture(
+        "priv/renamed",
+        `export default class Account {\n  #balance = 0;\n  add(n: number) { this.#balance += n; return this.#balance; }\n}\n`,
+      ),
+    );
+    const a = new (table.facade("priv/renamed").default as new () => { add(n: number): number })();
+    a.add(5);
+    load(
+      table,
+      await compileFixture(
+        "priv/renamed",
+        `export default class Acct {\n  #balance = 0;\n  add(n: number) { this.#balance += 2 * n; return this.#balance; }\n}\n`,
+      ),
+    );
+    assert.equal(a.add(1), 7);
+  });
+
+  test("a static method that uses this.#items works when another module calls it through the class it imported", async () => {
+    const table = newTable();
+    const registry = `export class Registry {\n  static #items: string[] = [];\n  static add(x: string) { this.#items.push(x); return this.#items.length; }\n}\n`;
+    const user = `import { Registry } from "./registry";\nexport function addTwo() { Registry.add("a"); return Registry.add("b"); }\n`;
+    load(table, await compileFixture("stat/registry", registry), await compileFixture("stat/user", user));
+    assert.equal((table.facade("stat/user").addTwo as () => number)(), 2);
+  });
+
+  test("a class re-exported through a barrel (named and default) constructs an object with its methods", async () => {
+    const table = newTable();
+    load(
+      table,
+      await compileFixture("barrel/widget", `export class Widget { hi() { return "widget"; } }`),
+      await compileFixture("barrel/greeter", `export default class Greeter { hi() { return "greeter"; } }`),
+      await compileFixture("barrel/index", `export { Widget } from "./widget";\nexport { default as Greeter } from "./greeter";\n`),
+      await compileFixture(
+        "barrel/user",
+        `import { Widget, Greeter } from "./index";\nexport function both() { const w = new Widget(); return [w.hi(), new Greeter().hi(), w instanceof Widget]; }\n`,
+      ),
+    );
+    assert.deepEqual((table.facade("barrel/user").both as () => unknown[])(), ["widget", "greeter", true]);
+    load(table, await compileFixture("barrel/widget", `export class Widget { hi() { return "widget v2"; } }`));
+    assert.deepEqual((table.facade("barrel/user").both as () => unknown[])(), ["widget v2", "greeter", true]);
+    // The barrel's own names are its `export { .. } from`: saving it while barrel/user imports them is no removal.
+    load(table, await compileFixture("barrel/index", `export { Widget } from "./widget";\nexport { default as Greeter } from "./greeter";\n// saved again\n`));
+    assert.deepEqual((table.facade("barrel/user").both as () => unknown[])(), ["widget v2", "greeter", true]);
+  });
+
+  test("properties set on an exported function are seen by importers, and follow a reload", async () => {
+    const table = newTable();
+    load(
+      table,
+      await compileFixture("props/health", `export function health() { return "ok"; }\nhealth.path = "/health";\n`),
+      await compileFixture("props/user", `import { health } from "./health";\nexport function route() { return (health as any).path + " " + health(); }\n`),
+    );
+    assert.equal((table.facade("props/user").route as () => string)(), "/health ok");
+    load(
+      table,
+      await compileFixture(
+        "props/health",
+        `export function health() { (health as any).hits = ((health as any).hits ?? 0) + 1; return "fine"; }\nhealth.path = "/healthz";\n`,
+      ),
+    );
+    assert.equal((table.facade("props/user").route as () => string)(), "/healthz fine");
+    assert.equal((table.facade("props/health").health as unknown as { hits: number }).hits, 1, "a property the function gains after load shows too");
+  });
+
+  test("an exported let holding a function, reassigned by its module, is seen reassigned by importers", async () => {
+    const table = newTable();
+    load(
+      table,
+      await compileFixture("bind/clock", `export let now = () => 1;\nexport function freeze(t: number) { now = () => t; }\n`),
+      await compileFixture("bind/user", `import { now } from "./clock";\nexport function read() { return now(); }\n`),
+    );
+    const read = table.facade("bind/user").read as () => number;
+    const held = table.facade("bind/clock").now as () => number; // a listener registered with it, say
+    assert.equal(read(), 1);
+    (table.facade("bind/clock").freeze as (t: number) => void)(42);
+    assert.equal(read(), 42);
+    assert.equal(held(), 42, "a reference taken before the reassignment calls what the binding holds now");
+    load(table, await compileFixture("bind/clock", `export let now = () => 2;\nexport function freeze(t: number) { now = () => t * 2; }\n`));
+    assert.equal(held(), 2, "and what the next version's binding holds");
+    assert.equal(table.facade("bind/clock").now, held);
+  });
+});

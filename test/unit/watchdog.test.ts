@@ -39,3 +39,20 @@ describe("the evaluation time limit", () => {
     assert.equal(needsTimeLimit("exports.a = 1;\n//# sourceMappingURL=data:application/json;base64,+for/while+", none), false);
   });
 });
+
+describe("the evaluation time limit reads the syntax tree", () => {
+  const none = (): string | undefined => undefined;
+
+  test("a loop word in a string, a template or a comment is not a loop, and a require in a string is not a require", () => {
+    const code = `var s = "for (;;) {}"; var t = \`while (x) \${1}\`; // do { } while (true)\n/* for */ exports.a = 'require("lodash")';`;
+    assert.equal(needsTimeLimit(code, none), false);
+  });
+
+  test("a loop inside a function body still counts: the function may run at top level", () => {
+    assert.equal(needsTimeLimit(`function f() { for (const x of [1]) {} } f();`, none), true);
+  });
+
+  test("a require passed around rather than called with a string keeps the limit", () => {
+    assert.equal(needsTimeLimit(`var r = require; r("lodash");`, none), true);
+  });
+});
