@@ -11,7 +11,7 @@
  * `todo` with the item it waits for; drop the todo once that item is merged.
  */
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DevServer, SaveReport } from "../../cli/dev/devServer";
@@ -55,8 +55,9 @@ export function start(ctx: StartContext): void {
   // tus logs through debug: on, so its log lines reach up's log
   debug.enable("tus-node-server*");
   const datastore = new FileStore({ directory: ${JSON.stringify(dataDir)} + "/" + ctx.node, configstore: new MemoryConfigstore() });
-  // a short drain, so a request waiting on a lock another holds answers soon
-  tus = new Server({ path: "/files", datastore, relativeLocation: true, lockDrainTimeout: 100 });
+  // how long a request holding a lock another request waits for may go on (tus's default is 3 s): long
+  // enough for a save to land while one waits
+  tus = new Server({ path: "/files", datastore, relativeLocation: true, lockDrainTimeout: ${LOCK_DRAIN_MS} });
   http = tus.listen(PORTS[ctx.nodes.indexOf(ctx.node)], "127.0.0.1");
 }
 `;
@@ -69,9 +70,10 @@ interface Reply {
 }
 
 const TUS_HEADERS = { "tus-resumable": "1.0.0" };
+const LOCK_DRAIN_MS = 5000;
 
 async function request(method: string, url: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
-  const res = await fetch(url, { method, headers: { ...TUS_HEADERS, ...headers }, body, signal: AbortSignal.timeout(5000) });
+  const res = await fetch(url, { method, headers: { ...TUS_HEADERS, ...headers }, body, signal: AbortSignal.timeout(LOCK_DRAIN_MS + 5000) });
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
@@ -98,6 +100,21 @@ async function upload(base: string, filename: string, content: string, length = 
   assert.equal(patched.status, 204, `write ${filename} on ${base}: ${show(patched)}`);
   assert.equal(patched.headers.get("upload-offset"), String(content.length));
   return { url, sent: content, length };
+}
+
+/**
+ * A PATCH that writes 4 bytes ("held") and never ends its body: it holds the upload's lock until another
+ * request asks for it and tus, after its drain time, ends the PATCH. Resolves once that happened.
+ */
+function holdLock(url: string): Promise<unknown> {
+  const body = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode("held")) });
+  return fetch(url, {
+    method: "PATCH",
+    headers: { ...TUS_HEADERS, "upload-offset": "0", "content-type": "application/offset+octet-stream" },
+    body,
+    duplex: "half",
+    signal: AbortSignal.timeout(LOCK_DRAIN_MS + 5000),
+  } as RequestInit).catch(failed);
 }
 
 describe("the tus upload server (@tus/server, its own sources) on 3 nodes, edited as its developers do, keeps every upload (issue 17)", () => {
@@ -407,17 +424,7 @@ describe("the tus upload server (@tus/server, its own sources) on 3 nodes, edite
     await Promise.all(
       bases.map(async (b, i) => {
         const u = await upload(b, "contended.txt", "", 20);
-        // a PATCH whose body stays open holds the upload's lock until tus drains it for the HEAD
-        let push!: (s: string) => void;
-        const body = new ReadableStream<Uint8Array>({ start: (c) => void (push = (s) => c.enqueue(new TextEncoder().encode(s))) });
-        const patch = fetch(u.url, {
-          method: "PATCH",
-          headers: { ...TUS_HEADERS, "upload-offset": "0", "content-type": "application/offset+octet-stream" },
-          body,
-          duplex: "half",
-          signal: AbortSignal.timeout(5000),
-        } as RequestInit).catch(failed);
-        push("held");
+        const patch = holdLock(u.url);
         // the body never ends, so its 4 bytes count only once a HEAD waiting on the PATCH's lock had tus drain
         // it: that wait loops through setImmediate into the renamed method (a HEAD before the PATCH locks sees 0)
         const deadline = Date.now() + 10_000;
@@ -432,6 +439,44 @@ describe("the tus upload server (@tus/server, its own sources) on 3 nodes, edite
         await patch;
       }),
     );
+    await assertKept();
+  });
+
+  test("the method renamed back (tryAcquire -> acquireLock) while a HEAD waits on a lock: the wait loop the old code made still gets the lock", async () => {
+    const locker = `${TUS}/lockers/MemoryLocker.ts`;
+    const waiting = await Promise.all(
+      bases.map(async (b, i) => {
+        const u = await upload(b, "waiting.txt", "", 20);
+        const patch = holdLock(u.url);
+        // the PATCH writes under the lock: once its 4 bytes are in the node's upload file, it holds it
+        const file = path.join(project.dir, "uploads", NODES[i]!, u.url.split("/").pop()!);
+        const deadline = Date.now() + 10_000;
+        while (!(existsSync(file) && statSync(file).size === 4)) {
+          assert.ok(Date.now() < deadline, `n${i + 1}: the PATCH wrote nothing to ${file}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        // so this HEAD waits, in tus's setImmediate loop, until the drain ends the PATCH
+        let answered = false;
+        const head = request("HEAD", u.url)
+          .catch(failed)
+          .finally(() => (answered = true));
+        return { head, patch, answered: () => answered };
+      }),
+    );
+    // MemoryLock is not exported, so a waiting lock keeps the class it was made with and its loop finishes on
+    // that code, as an Erlang process finishes on old code; what must hold is that the wait ends with the lock
+    await saveReloaded({ [locker]: renamed(locker, "tryAcquire(", "acquireLock(") });
+    // only a wait that outlived the commit tests the loop the old code made
+    assert.deepEqual(
+      waiting.map((w) => w.answered()),
+      [false, false, false],
+      `a HEAD answered before the save committed: the save took longer than the ${LOCK_DRAIN_MS} ms drain`,
+    );
+    for (const [i, w] of waiting.entries()) {
+      const head = await w.head;
+      assert.deepEqual([head.status, head.headers.get("upload-offset")], [200, "4"], `n${i + 1}: ${show(head)}`);
+      await w.patch;
+    }
     await assertKept();
   });
 
