@@ -245,6 +245,9 @@ export class Coordinator extends EventEmitter {
       case "committed":
         this.reloads.answer(msg);
         return;
+      case "closures":
+        this.reloads.findings(msg);
+        return;
       case "register": {
         const holder = this.names.get(msg.name);
         if (holder && !holder.equals(msg.pid)) {

@@ -9,6 +9,7 @@ import type { Logger } from "../../wire/log";
 import type { Pid } from "../../wire/pid";
 import { toWireError, type Bundle, type ControlMessage, type WireError } from "../../wire/protocol";
 import type { Change, ModuleTable } from "./loader";
+import type { LiveEdit } from "./liveEdit";
 
 /** What reloads need from the node. */
 export interface ReloadHost {
@@ -21,6 +22,10 @@ export interface ReloadHost {
     codeChange(changed: Change[]): Promise<{ pid: Pid; error: WireError }[]>;
   };
   toCoordinator(msg: ControlMessage): void;
+  /** patches closures made by earlier versions after each commit; without it, no `closures` message follows `committed` */
+  readonly liveEdit?: Pick<LiveEdit, "patch" | "findStale">;
+  /** the compiled text of a module's current version (ModuleTable.compiled), for liveEdit */
+  compiled?(name: string): { filename: string; text: string } | undefined;
 }
 
 interface Prepared {
@@ -72,11 +77,29 @@ export class Reloads {
       host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed"), atCommit: true });
       return;
     }
+    // In the same turn as the swap: an old callback that runs in between would call methods the new class renamed (liveEdit.ts).
+    const patched = host.liveEdit?.patch(
+      changed.flatMap((c) => {
+        const compiled = host.compiled?.(c.name);
+        return compiled ? [{ ...c, compiled: compiled.text, filename: compiled.filename }] : [];
+      }),
+    );
     // codeChange runs in the processes, between their messages; waiting for it here would stall the control loop (pings, names, the next reload) behind a slow handler.
     void host.procs.codeChange(changed).then((failures) => {
       // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
       host.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
       host.toCoordinator({ type: "committed", reload: msg.reload, node: host.node, ms: performance.now() - t0, codeChangeFailures: failures });
+      if (!patched || !host.liveEdit) return;
+      const liveEdit = host.liveEdit;
+      // After `committed` has left: the heap walk is not part of the save-to-live time.
+      setImmediate(() => {
+        const t1 = performance.now();
+        const stale = liveEdit.findStale(patched);
+        const scanMs = performance.now() - t1;
+        const ok = patched.targets.filter((t) => t.status === "Ok").length;
+        if (stale.length > 0) host.log.debug({ reload: msg.reload, stale }, "closures still run old code");
+        host.toCoordinator({ type: "closures", reload: msg.reload, node: host.node, patched: ok, stale, patchMs: patched.ms, scanMs });
+      });
     });
   }
 
