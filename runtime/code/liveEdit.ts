@@ -65,12 +65,12 @@ const GROUP = "devcluster-liveedit";
 // and the classes named `name` (by name: V8's LiveEdit does not move a patched class's end, so its text is cut short).
 const PICK_TEXTS = `function (texts) {
   const want = new Set(texts), toString = Function.prototype.toString, out = [];
-  for (const f of this) { let s; try { s = toString.call(f); } catch { continue; } if (want.has(s)) out.push(f); }
+  for (const f of this) { if (typeof f !== "function") continue; let s; try { s = toString.call(f); } catch { continue; } if (want.has(s)) out.push(f); }
   return out;
 }`;
 const PICK_CLASSES = `function (name) {
   const toString = Function.prototype.toString, out = [];
-  for (const f of this) { let s; try { s = f.name === name && toString.call(f); } catch { continue; } if (s && s.startsWith("class")) out.push(f); }
+  for (const f of this) { if (typeof f !== "function") continue; let s; try { s = f.name === name && toString.call(f); } catch { continue; } if (s && s.startsWith("class")) out.push(f); }
   return out;
 }`;
 
@@ -86,6 +86,8 @@ export class LiveEdit {
    * every script with the module's url would double them at each save.
    */
   private readonly known = new Set<string>();
+  /** the array of every live object, during one findStale */
+  private all: string | undefined;
 
   constructor(private readonly opts: { log: Logger }) {}
 
@@ -171,6 +173,7 @@ export class LiveEdit {
     } catch (err) {
       this.opts.log.error({ err }, "looking for closures that still run old code failed");
     } finally {
+      this.all = undefined;
       this.tryPost("Runtime.releaseObjectGroup", { objectGroup: GROUP });
     }
     return found;
@@ -270,36 +273,48 @@ export class LiveEdit {
 
   /** Live objects made by any version of the class `name` of the module whose scripts' urls start with `prefix`. */
   private instances(name: string, prefix: string): number {
-    const hits = this.pick(PICK_CLASSES, name);
-    const protos = new Set<string>();
-    let n = 0;
-    for (const { objectId } of hits) {
+    const classes = this.pick(PICK_CLASSES, name).filter(({ objectId }) => {
       const url = this.scripts.get(this.location(objectId) ?? "");
-      if (url !== undefined && !url.startsWith(prefix)) continue;
-      const proto = this.post<{ result: { objectId?: string } }>("Runtime.callFunctionOn", {
-        objectId,
-        functionDeclaration: "function () { return this.prototype; }",
-        objectGroup: GROUP,
-      }).result.objectId;
-      if (!proto || protos.has(proto)) continue;
-      protos.add(proto);
-      const all = this.post<{ objects: { objectId: string } }>("Runtime.queryObjects", { prototypeObjectId: proto, objectGroup: GROUP }).objects.objectId;
-      // A subclass's prototype is in the list too; it owns `constructor`, an instance does not.
-      n += this.post<{ result: { value: number } }>("Runtime.callFunctionOn", {
-        objectId: all,
-        functionDeclaration: "function () { return this.filter((o) => !Object.prototype.hasOwnProperty.call(o, 'constructor')).length; }",
-        returnByValue: true,
-      }).result.value;
+      return url === undefined || url.startsWith(prefix);
+    });
+    if (classes.length === 0) return 0;
+    // In the one heap walk: objects with any version's prototype in their chain, not the prototypes themselves.
+    return this.post<{ result: { value: number } }>("Runtime.callFunctionOn", {
+      objectId: this.heap(),
+      functionDeclaration: `function (...classes) {
+        const protos = new Set(classes.map((c) => c.prototype)), own = Object.prototype.hasOwnProperty;
+        let n = 0;
+        for (const o of this) {
+          try {
+            if (own.call(o, "constructor")) continue;
+            for (let p = Object.getPrototypeOf(o); p !== null; p = Object.getPrototypeOf(p)) if (protos.has(p)) { n++; break; }
+          } catch {
+            // a revoked proxy
+          }
+        }
+        return n;
+      }`,
+      arguments: classes.map(({ objectId }) => ({ objectId })),
+      returnByValue: true,
+    }).result.value;
+  }
+
+  /**
+   * Every live object (functions included), walked once per findStale: Runtime.queryObjects
+   * collects garbage and walks the whole heap, the bulk of the scan's time.
+   */
+  private heap(): string {
+    if (this.all === undefined) {
+      const proto = this.post<{ result: { objectId: string } }>("Runtime.evaluate", { expression: "Object.prototype", objectGroup: GROUP }).result.objectId;
+      this.all = this.post<{ objects: { objectId: string } }>("Runtime.queryObjects", { prototypeObjectId: proto, objectGroup: GROUP }).objects.objectId;
     }
-    return n;
+    return this.all;
   }
 
   /** Every live function `picker` picks (PICK_TEXTS, PICK_CLASSES): its object id and, for texts, which one. */
   private pick(picker: string, arg: unknown): { objectId: string; index: number }[] {
-    const proto = this.post<{ result: { objectId: string } }>("Runtime.evaluate", { expression: "Function.prototype", objectGroup: GROUP }).result.objectId;
-    const all = this.post<{ objects: { objectId: string } }>("Runtime.queryObjects", { prototypeObjectId: proto, objectGroup: GROUP }).objects.objectId;
     const picked = this.post<{ result: { objectId: string } }>("Runtime.callFunctionOn", {
-      objectId: all,
+      objectId: this.heap(),
       functionDeclaration: picker,
       arguments: [{ value: arg }],
       objectGroup: GROUP,
