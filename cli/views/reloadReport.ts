@@ -36,10 +36,11 @@ export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): s
 const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
 /** The headline's tail when something still runs old code: the report never says only "reloaded" then. */
-function staleHead(r: ReloadReport): string {
+export function staleHead(r: ReloadReport): string {
   const parts: string[] = [];
-  if (r.stale?.length) parts.push(`${plural(r.stale.length, "function still runs", "functions still run")} the old code:`);
   if (r.staleUnknown?.length) parts.push(`${r.staleUnknown.join(", ")} did not say within ${FINDINGS_WAIT_MS} ms whether old code still runs there`);
+  // Last, so its colon leads into the lines that name them.
+  if (r.stale?.length) parts.push(`${plural(r.stale.length, "function still runs", "functions still run")} the old code:`);
   return parts.length ? `; ${parts.join("; ")}` : "";
 }
 
