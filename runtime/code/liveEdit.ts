@@ -59,6 +59,11 @@ export interface Patched {
   ms: number;
 }
 
+/** Two patches of one commit as one, for one search. */
+export function mergePatched(a: Patched, b: Patched): Patched {
+  return { modules: [...a.modules, ...b.modules], targets: [...a.targets, ...b.targets], replaced: new Map([...a.replaced, ...b.replaced]), ms: a.ms + b.ms };
+}
+
 const GROUP = "devcluster-liveedit";
 
 // Run inside this process on the array Runtime.queryObjects returns: the functions whose text is one of `texts`,

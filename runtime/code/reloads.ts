@@ -9,13 +9,13 @@ import type { Logger } from "../../wire/log";
 import type { Pid } from "../../wire/pid";
 import { toWireError, type Bundle, type ControlMessage, type WireError } from "../../wire/protocol";
 import type { Change, ModuleTable } from "./loader";
-import type { LiveEdit } from "./liveEdit";
+import { mergePatched, type LiveEdit, type Patched } from "./liveEdit";
 
 /** What reloads need from the node. */
 export interface ReloadHost {
   readonly node: string;
   readonly log: Logger;
-  readonly table: Pick<ModuleTable, "prepare" | "commit" | "abort">;
+  readonly table: Pick<ModuleTable, "prepare" | "commit" | "abort"> & Partial<Pick<ModuleTable, "current">>;
   readonly procs: {
     /** ends the processes still on a module's oldest version (a forced load) */
     purge(module: string): void;
@@ -77,15 +77,22 @@ export class Reloads {
       host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed"), atCommit: true });
       return;
     }
+    const patch = (list: Change[]): Patched | undefined =>
+      host.liveEdit?.patch(
+        list.flatMap((c) => {
+          const compiled = host.compiled?.(c.name);
+          return compiled ? [{ ...c, compiled: compiled.text, filename: compiled.filename }] : [];
+        }),
+      );
+    // A behaviour with codeChange runs its old code until each process's state is migrated (docs/design.md §4.6):
+    // its earlier versions are patched once that is done, and not at all when a process stays on the old version.
+    const migrating = (c: Change): boolean => c.from !== undefined && typeof host.table.current?.(c.name)?.exports.codeChange === "function";
     // In the same turn as the swap: an old callback that runs in between would call methods the new class renamed (liveEdit.ts).
-    const patched = host.liveEdit?.patch(
-      changed.flatMap((c) => {
-        const compiled = host.compiled?.(c.name);
-        return compiled ? [{ ...c, compiled: compiled.text, filename: compiled.filename }] : [];
-      }),
-    );
+    const first = patch(changed.filter((c) => !migrating(c)));
     // codeChange runs in the processes, between their messages; waiting for it here would stall the control loop (pings, names, the next reload) behind a slow handler.
     void host.procs.codeChange(changed).then((failures) => {
+      const later = failures.length === 0 ? patch(changed.filter(migrating)) : undefined;
+      const patched = first && later ? mergePatched(first, later) : first;
       // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
       host.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
       host.toCoordinator({ type: "committed", reload: msg.reload, node: host.node, ms: performance.now() - t0, codeChangeFailures: failures });
