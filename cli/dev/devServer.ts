@@ -447,7 +447,9 @@ export class DevServer extends EventEmitter {
     const who = info.node ? `${info.node} ${report.ok ? "caught up" : "could not catch up"}: ` : "";
     let line = `${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`;
     if (report.ok) {
-      this.log.info(fields, line);
+      // Committed, but something still runs old code (liveEdit.ts): a warning, with the findings in the fields.
+      if (report.stale || report.staleUnknown) this.log.warn({ ...fields, stale: report.stale, staleUnknown: report.staleUnknown }, line);
+      else this.log.info(fields, line);
       return;
     }
     // What to do next depends on where the change came from; a client was shown the report already.

@@ -398,17 +398,20 @@ function urlOf(filename: string, version: string): string {
 /**
  * The literals of `text` a live function made from which would run old code: not the
  * module's wrapper, not classes or constructors (an instance's code is its methods), not
- * the methods of exported classes or exported function declarations, whose every use goes
- * through the module table's trampolines to the current version (docs/design.md §4.2).
+ * the methods of exported classes or exported functions, whose every use goes through the
+ * module table's trampolines to the current version (docs/design.md §4.2). One the old
+ * top level handed out itself (`bus.on("x", handler)` of an exported `handler`) is missed.
  */
 function eligible(text: string): FunctionLiteral[] {
   const shape = readBundle(text);
   const classes = new Set(shape.classes.values());
-  const functions = new Set(shape.functions.values());
+  // An exported function (`export function f`, `export const f = () =>`) is held by the old version's exports,
+  // which the table keeps for processes still on it; importers and the module itself reach the current one.
+  const exported = new Set([...shape.functions.values(), ...(shape.exports?.values() ?? [])]);
   return readFunctions(text).filter((f) => {
     if (f.kind === "wrapper" || f.kind === "class" || f.kind === "constructor") return false;
     if (f.kind === "method" && f.className !== undefined && classes.has(f.className)) return false;
-    return !(f.kind === "function" && functions.has(f.name));
+    return !((f.kind === "function" || f.kind === "arrow") && exported.has(f.name));
   });
 }
 

@@ -168,6 +168,7 @@ describe("closures made by earlier versions run the saved code, or the report na
       /this\.routes\.set\(\\"\/set\\"\) callback in RaftNode\.setupRoutes \(raft\.ts:\d+\) changed, but 3 closures made earlier on n1, n2, n3 keep the old body/,
     );
     assert.match(line, /restart n1, n2, n3, or make them again/);
+    assert.match(line, /"level":40/, "a warning, not the info line of a clean reload");
   });
 
   test("a method that ran only in the constructor changed: the report names it with the live instances", async () => {
