@@ -59,12 +59,29 @@ export interface Patched {
   ms: number;
 }
 
+/**
+ * Whether `after` drops a name an earlier version's closure may call: a method of a
+ * class (`this.heartbeat()` renamed `sendHeartbeat`; the table takes it off the old
+ * instances' prototypes at the swap) or an export (its trampoline then throws).
+ */
+export function removesNames(before: string, after: string): boolean {
+  const methods = (text: string): Set<string> =>
+    new Set(readFunctions(text).flatMap((f) => (f.kind === "method" && f.className !== undefined ? [`${f.className}.${f.key}`] : [])));
+  const now = methods(after);
+  for (const m of methods(before)) if (!now.has(m)) return true;
+  const exportsNow = readBundle(after).exports;
+  for (const name of readBundle(before).exports?.keys() ?? []) if (exportsNow && !exportsNow.has(name)) return true;
+  return false;
+}
+
 /** Two patches of one commit as one, for one search. */
 export function mergePatched(a: Patched, b: Patched): Patched {
   return { modules: [...a.modules, ...b.modules], targets: [...a.targets, ...b.targets], replaced: new Map([...a.replaced, ...b.replaced]), ms: a.ms + b.ms };
 }
 
 const GROUP = "devcluster-liveedit";
+/** The status of an earlier script only searched, not patched (see `known`). */
+const NOT_PATCHED = "NotPatched";
 
 // Run inside this process on the array Runtime.queryObjects returns: the functions whose text is one of `texts`,
 // and the classes named `name` (by name: V8's LiveEdit does not move a patched class's end, so its text is cut short).
@@ -90,7 +107,7 @@ export class LiveEdit {
    * enable only). Every patch leaves such a copy, mostly of dead functions: patching
    * every script with the module's url would double them at each save.
    */
-  private readonly known = new Set<string>();
+  private readonly known = new Map<string, "patch" | "scan">();
   /** the array of every live object, during one findStale */
   private all: string | undefined;
 
@@ -126,7 +143,7 @@ export class LiveEdit {
       this.post("Debugger.enable", {});
       // A `debugger;` statement must not pause the only thread, which also runs this session.
       this.post("Debugger.setSkipAllPauses", { skip: true });
-      for (const id of this.known) if (!this.scripts.has(id)) this.known.delete(id);
+      for (const id of this.known.keys()) if (!this.scripts.has(id)) this.known.delete(id);
       for (const m of changed) {
         const prefix = urlOf(m.filename, "");
         const now = urlOf(m.filename, m.to);
@@ -140,6 +157,11 @@ export class LiveEdit {
           if (this.scripts.get(scriptId) === replacedUrl && !out.replaced.has(m.name)) out.replaced.set(m.name, before);
           const text = withMapOf(m.compiled, before);
           if (before === text) continue;
+          // What it holds is gone from the source: no patch can reach it, but it is still named.
+          if (this.known.get(scriptId) === "scan") {
+            out.targets.push({ module: m.name, scriptId, before, status: NOT_PATCHED });
+            continue;
+          }
           let status: string;
           try {
             const r = this.post<{ status?: string; exceptionDetails?: { text: string } }>("Debugger.setScriptSource", { scriptId, scriptSource: text });
@@ -147,7 +169,7 @@ export class LiveEdit {
           } catch (err) {
             status = (err as Error).message;
           }
-          this.known.add(scriptId);
+          this.known.set(scriptId, "patch");
           out.targets.push({ module: m.name, scriptId, before, status });
         }
       }
@@ -175,6 +197,7 @@ export class LiveEdit {
         const before = p.replaced.get(m.name);
         if (before !== undefined) found.push(...this.constructorOnly(m, before, p));
       }
+      this.forgetDead(p);
     } catch (err) {
       this.opts.log.error({ err }, "looking for closures that still run old code failed");
     } finally {
@@ -182,6 +205,32 @@ export class LiveEdit {
       this.tryPost("Runtime.releaseObjectGroup", { objectGroup: GROUP });
     }
     return found;
+  }
+
+  /**
+   * Keeps in {@link known} only the patched scripts that hold a live function: each
+   * setScriptSource walks the heap (15-40 ms measured), and V8 frees an earlier
+   * version's script long after its last function died (its compilation cache ages
+   * out over several collections), so without this every save would patch every
+   * version since the last such collection.
+   */
+  private forgetDead(p: Patched): void {
+    const patched = p.targets.filter((t) => t.status === "Ok");
+    if (patched.length === 0) return;
+    const texts = [...new Set(p.modules.flatMap((m) => readFunctions(m.compiled).map((f) => f.text)))];
+    const hits = this.pick(PICK_TEXTS, texts);
+    // Locating each live function costs an inspector call: past this many, keep every script rather than spend more.
+    if (hits.length > 5000) return;
+    const live = new Set<string>();
+    const pending = new Set(patched.map((t) => t.scriptId));
+    for (const { objectId } of hits) {
+      const loc = this.location(objectId);
+      if (loc === undefined) return;
+      live.add(loc);
+      pending.delete(loc);
+      if (pending.size === 0) return;
+    }
+    for (const t of patched) if (!live.has(t.scriptId)) this.known.delete(t.scriptId);
   }
 
   /** Ends the session. Idempotent. */
@@ -200,7 +249,7 @@ export class LiveEdit {
       for (const lit of eligible(t.before)) {
         if (texts.has(lit.text) || wanted.has(lit.text)) continue;
         const same = now.find((f) => f.name === lit.name);
-        const kind: StaleCode["kind"] = t.status !== "Ok" ? "refused" : same ? "kept" : "removed";
+        const kind: StaleCode["kind"] = t.status !== "Ok" && t.status !== NOT_PATCHED ? "refused" : same ? "kept" : "removed";
         const at = same ? locate(m.compiled, same.start, m.name) : locate(t.before, lit.start, m.name);
         wanted.set(lit.text, { target: t, lit, kind, ...(at ? { at } : {}) });
       }
@@ -216,8 +265,8 @@ export class LiveEdit {
       const url = loc === undefined ? undefined : this.scripts.get(loc);
       const prefix = urlOf(p.modules.find((m) => m.name === w.target.module)!.filename, "");
       if (url !== undefined && !url.startsWith(prefix)) continue;
-      // Patch it again at the next save of the module: the scope may match by then.
-      if (loc !== undefined) this.known.add(loc);
+      // Patch it again at the next save of the module (the scope may match by then), or only look at it if its function is gone.
+      if (loc !== undefined) this.known.set(loc, w.kind === "removed" ? "scan" : "patch");
       const key = `${w.target.module}\u0000${w.lit.name}\u0000${w.kind}`;
       const entry = counts.get(key);
       if (entry) entry.count++;

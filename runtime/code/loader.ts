@@ -338,10 +338,12 @@ export class ModuleTable {
     return out;
   }
 
-  /** The text the current version of `name` was compiled from, and its script name (`<srcDir>/<name>.js?v=<version>`). */
-  compiled(name: string): { filename: string; text: string } | undefined {
-    const current = this.entries.get(name)?.current;
-    return current && this.sources.get(current)?.script;
+  /** The text the current version of `name` was compiled from, its script name (`<srcDir>/<name>.js?v=<version>`), and the old version's text. */
+  compiled(name: string): { filename: string; text: string; previous?: string } | undefined {
+    const entry = this.entries.get(name);
+    const script = entry?.current && this.sources.get(entry.current)?.script;
+    const previous = entry?.old && this.sources.get(entry.old)?.script.text;
+    return script && (previous !== undefined ? { ...script, previous } : script);
   }
 
   /** `commit` fires after every commit with what changed (the process layer runs codeChange from it). */

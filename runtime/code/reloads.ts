@@ -9,7 +9,7 @@ import type { Logger } from "../../wire/log";
 import type { Pid } from "../../wire/pid";
 import { toWireError, type Bundle, type ControlMessage, type WireError } from "../../wire/protocol";
 import type { Change, ModuleTable } from "./loader";
-import { mergePatched, type LiveEdit, type Patched } from "./liveEdit";
+import { mergePatched, removesNames, type LiveEdit } from "./liveEdit";
 
 /** What reloads need from the node. */
 export interface ReloadHost {
@@ -25,7 +25,7 @@ export interface ReloadHost {
   /** patches closures made by earlier versions after each commit; without it, no `closures` message follows `committed` */
   readonly liveEdit?: Pick<LiveEdit, "patch" | "findStale">;
   /** the compiled text of a module's current version (ModuleTable.compiled), for liveEdit */
-  compiled?(name: string): { filename: string; text: string } | undefined;
+  compiled?(name: string): { filename: string; text: string; previous?: string } | undefined;
 }
 
 interface Prepared {
@@ -77,29 +77,29 @@ export class Reloads {
       host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed"), atCommit: true });
       return;
     }
-    const patch = (list: Change[]): Patched | undefined =>
-      host.liveEdit?.patch(
-        list.flatMap((c) => {
-          const compiled = host.compiled?.(c.name);
-          return compiled ? [{ ...c, compiled: compiled.text, filename: compiled.filename }] : [];
-        }),
-      );
+    const modules = changed.flatMap((c) => {
+      const compiled = host.compiled?.(c.name);
+      return compiled ? [{ change: c, module: { ...c, compiled: compiled.text, filename: compiled.filename }, previous: compiled.previous }] : [];
+    });
     // A behaviour with codeChange runs its old code until each process's state is migrated (docs/design.md §4.6):
     // its earlier versions are patched once that is done, and not at all when a process stays on the old version.
     const migrating = (c: Change): boolean => c.from !== undefined && typeof host.table.current?.(c.name)?.exports.codeChange === "function";
-    // In the same turn as the swap: an old callback that runs in between would call methods the new class renamed (liveEdit.ts).
-    const first = patch(changed.filter((c) => !migrating(c)));
+    // A version that drops a method or an export is patched in the same turn as the swap: an old callback running in
+    // between would call a name that is gone (`this.heartbeat()` after a rename). Any other patch waits until `committed` has left.
+    const urgent = modules.filter((m) => !migrating(m.change) && m.previous !== undefined && removesNames(m.previous, m.module.compiled));
+    const first = urgent.length > 0 ? host.liveEdit?.patch(urgent.map((m) => m.module)) : undefined;
     // codeChange runs in the processes, between their messages; waiting for it here would stall the control loop (pings, names, the next reload) behind a slow handler.
     void host.procs.codeChange(changed).then((failures) => {
-      const later = failures.length === 0 ? patch(changed.filter(migrating)) : undefined;
-      const patched = first && later ? mergePatched(first, later) : first;
       // The coordinator prints one line per reload for the cluster; per node it would be N copies of it.
       host.log.debug({ reload: msg.reload, modules: changed.map((c) => `${c.name}@${c.to}`) }, "reloaded");
       host.toCoordinator({ type: "committed", reload: msg.reload, node: host.node, ms: performance.now() - t0, codeChangeFailures: failures });
-      if (!patched || !host.liveEdit) return;
       const liveEdit = host.liveEdit;
-      // After `committed` has left: the heap walk is not part of the save-to-live time.
+      if (!liveEdit) return;
+      // After `committed` has left: neither the rest of the patch nor the heap walk is part of the save-to-live time.
       setImmediate(() => {
+        const rest = modules.filter((m) => !urgent.includes(m) && (failures.length === 0 || !migrating(m.change))).map((m) => m.module);
+        const later = liveEdit.patch(rest);
+        const patched = first ? mergePatched(first, later) : later;
         const t1 = performance.now();
         const stale = liveEdit.findStale(patched);
         const scanMs = performance.now() - t1;
