@@ -20,13 +20,12 @@
  * them apart in the heap.
  */
 import * as inspector from "node:inspector";
-import { SourceMap } from "node:module";
-import * as path from "node:path";
-import { pathToFileURL } from "node:url";
 import type { Logger } from "../../wire/log";
 import type { StaleCode } from "../../wire/protocol";
-import { readBundle } from "./bundleShape";
-import { memberReads, readFunctions, type FunctionLiteral } from "./functionLiterals";
+import { readFunctions, type FunctionLiteral } from "./functionLiterals";
+import { constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
+
+export { removesNames } from "./liveEditText";
 
 /** One module a commit moved to a new version, with the text the loader compiled for it. */
 export interface CommittedModule {
@@ -57,21 +56,6 @@ export interface Patched {
   /** per module, the text of the version the commit replaced, for the constructor check */
   replaced: Map<string, string>;
   ms: number;
-}
-
-/**
- * Whether `after` drops a name an earlier version's closure may call: a method of a
- * class (`this.heartbeat()` renamed `sendHeartbeat`; the table takes it off the old
- * instances' prototypes at the swap) or an export (its trampoline then throws).
- */
-export function removesNames(before: string, after: string): boolean {
-  const methods = (text: string): Set<string> =>
-    new Set(readFunctions(text).flatMap((f) => (f.kind === "method" && f.className !== undefined ? [`${f.className}.${f.key}`] : [])));
-  const now = methods(after);
-  for (const m of methods(before)) if (!now.has(m)) return true;
-  const exportsNow = readBundle(after).exports;
-  for (const name of readBundle(before).exports?.keys() ?? []) if (exportsNow && !exportsNow.has(name)) return true;
-  return false;
 }
 
 /** Two patches of one commit as one, for one search. */
@@ -195,7 +179,7 @@ export class LiveEdit {
       found.push(...this.keptClosures(p));
       for (const m of p.modules) {
         const before = p.replaced.get(m.name);
-        if (before !== undefined) found.push(...this.constructorOnly(m, before, p));
+        if (before !== undefined) found.push(...this.constructorOnly(m, before));
       }
       this.forgetDead(p);
     } catch (err) {
@@ -288,38 +272,14 @@ export class LiveEdit {
    * itself, whose own code changed: live instances ran the earlier code and nothing runs
    * it again. A change inside a callback it registered is not this (LiveEdit patched it).
    */
-  private constructorOnly(m: CommittedModule, before: string, p: Patched): StaleCode[] {
-    const now = readFunctions(m.compiled);
-    const old = readFunctions(before);
-    const reads = memberReads(m.compiled);
+  private constructorOnly(m: CommittedModule, before: string): StaleCode[] {
     const out: StaleCode[] = [];
-    for (const cls of now.filter((f) => f.kind === "class")) {
-      const members = now.filter((f) => f.className === cls.name && (f.kind === "method" || f.kind === "constructor"));
-      const ctor = members.find((f) => f.kind === "constructor");
-      if (!ctor) continue;
-      const only = new Set(ctor.thisCalls.filter((n) => members.some((f) => f.key === n && f.kind === "method")));
-      // Keep only the methods read nowhere but in the own code of the constructor or of another such method.
-      for (let changed = true; changed;) {
-        changed = false;
-        for (const name of only) {
-          const runners = [ctor, ...members.filter((f) => f.key !== name && only.has(f.key!))];
-          const elsewhere = reads.some((r) => r.name === name && !runners.some((f) => innermost(now, r.at) === f));
-          if (elsewhere) {
-            only.delete(name);
-            changed = true;
-          }
-        }
-      }
-      const stale = [ctor, ...members.filter((f) => only.has(f.key!))].filter((f) => {
-        const was = old.find((o) => o.className === cls.name && o.key === f.key);
-        return was ? was.own !== f.own : f.kind === "method";
-      });
-      if (stale.length === 0) continue;
-      const count = this.instances(cls.name, urlOf(m.filename, ""));
+    for (const { className, changed } of constructorOnlyChanges(before, m.compiled)) {
+      const count = this.instances(className, urlOf(m.filename, ""));
       if (count === 0) continue;
-      for (const f of stale) {
+      for (const f of changed) {
         const at = locate(m.compiled, f.start, m.name);
-        out.push({ kind: "constructor", module: m.name, fn: f.kind === "constructor" ? `${cls.name}.constructor` : f.name, ...(at ? { at } : {}), count });
+        out.push({ kind: "constructor", module: m.name, fn: f.kind === "constructor" ? `${className}.constructor` : f.name, ...(at ? { at } : {}), count });
       }
     }
     return out;
@@ -436,90 +396,4 @@ export class LiveEdit {
     if (error) throw error;
     return result as T;
   }
-}
-
-/** The url V8 gives the script a version was compiled under; `version` "" gives the prefix of every version's. */
-function urlOf(filename: string, version: string): string {
-  const base = filename.replace(/\?v=[^?]*$/, "");
-  return pathToFileURL(`${base}?v=`).href + version;
-}
-
-/**
- * The literals of `text` a live function made from which would run old code: not the
- * module's wrapper, not classes or constructors (an instance's code is its methods), not
- * the methods of exported classes or exported functions, whose every use goes through the
- * module table's trampolines to the current version (docs/design.md §4.2). One the old
- * top level handed out itself (`bus.on("x", handler)` of an exported `handler`) is missed.
- */
-function eligible(text: string): FunctionLiteral[] {
-  const shape = readBundle(text);
-  const classes = new Set(shape.classes.values());
-  // An exported function (`export function f`, `export const f = () =>`) is held by the old version's exports,
-  // which the table keeps for processes still on it; importers and the module itself reach the current one.
-  const exported = new Set([...shape.functions.values(), ...(shape.exports?.values() ?? [])]);
-  return readFunctions(text).filter((f) => {
-    if (f.kind === "wrapper" || f.kind === "class" || f.kind === "constructor") return false;
-    if (f.kind === "method" && f.className !== undefined && classes.has(f.className)) return false;
-    return !((f.kind === "function" || f.kind === "arrow") && exported.has(f.name));
-  });
-}
-
-/** The literal a position is directly in (not in one nested in it). */
-function innermost(lits: FunctionLiteral[], at: number): FunctionLiteral | undefined {
-  let best: FunctionLiteral | undefined;
-  for (const f of lits) if (f.start <= at && at < f.start + f.text.length && (!best || f.start >= best.start)) best = f;
-  return best;
-}
-
-const MAP_COMMENT = "\n//# sourceMappingURL=";
-
-/** code (a compiled text up to its source map comment) -> the map comment of the version it came from */
-const mapOf = new Map<string, string>();
-const parsedMaps = new Map<string, SourceMap | null>();
-
-function splitMap(text: string): [code: string, map: string] {
-  const at = text.lastIndexOf(MAP_COMMENT);
-  return at < 0 ? [text, ""] : [text.slice(0, at), text.slice(at)];
-}
-
-function rememberMap(compiled: string): void {
-  const [code, map] = splitMap(compiled);
-  if (mapOf.size > 500) mapOf.clear();
-  mapOf.set(code, map);
-}
-
-/**
- * `compiled`'s code with the source map comment `before` ends with: LiveEdit diffs the
- * two texts character by character where lines differ, and two versions' inline maps
- * (one base64 line of several KB) differ throughout, which cost hundreds of ms.
- * The comment is never part of a function's text.
- */
-function withMapOf(compiled: string, before: string): string {
-  return splitMap(compiled)[0] + splitMap(before)[1];
-}
-
-/** `cluster/raft.ts:42` for an offset of a compiled text, through the source map of the version its code came from. */
-function locate(text: string, offset: number, module: string): string | undefined {
-  const [code, own] = splitMap(text);
-  const comment = mapOf.get(code) ?? own;
-  let map = parsedMaps.get(comment);
-  if (map === undefined) {
-    const m = /^\n\/\/# sourceMappingURL=data:application\/json;(?:charset=utf-8;)?base64,([A-Za-z0-9+/=]+)/.exec(comment);
-    try {
-      map = m ? new SourceMap(JSON.parse(Buffer.from(m[1]!, "base64").toString("utf8"))) : null;
-    } catch {
-      map = null;
-    }
-    if (parsedMaps.size > 100) parsedMaps.clear();
-    parsedMaps.set(comment, map);
-  }
-  if (!map) return undefined;
-  const upto = text.slice(0, offset);
-  const line = upto.split("\n").length - 1;
-  const column = offset - (upto.lastIndexOf("\n") + 1);
-  const e = map.findEntry(line, column) as { originalSource?: string; originalLine?: number };
-  if (e.originalSource === undefined || e.originalLine === undefined) return undefined;
-  const source = e.originalSource.replace(/^file:\/\//, "");
-  const file = source.includes("/") ? source : path.posix.join(path.posix.dirname(module), source);
-  return `${file}:${e.originalLine + 1}`;
 }

@@ -15,6 +15,7 @@ import type { HotContext } from "../../runtime/code/hot";
 import { LiveEdit } from "../../runtime/code/liveEdit";
 import { type Bundle, ModuleTable } from "../../runtime/code/loader";
 import { readFunctions } from "../../runtime/code/functionLiterals";
+import { constructorOnlyChanges, removesNames } from "../../runtime/code/liveEditText";
 
 const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-liveedit-"));
 after(() => fs.rmSync(projectDir, { recursive: true, force: true }));
@@ -151,5 +152,29 @@ return [K.s, Object.getOwnPropertyDescriptor(K.prototype, "g").get, K.prototype.
       lits.map((l) => l.name),
       ["(module)", "K", "K.s", "K.g", "K.m", "K.f", "post", 'app.post("/set") callback'],
     );
+  });
+});
+
+describe("what a version's text says", () => {
+  const raft = (beat: string, route: string): string => `class RaftNode {
+  constructor() { this.setup(); this.${beat}(); }
+  setup() { on("/set", () => ${route}); }
+  ${beat}() { setTimeout(() => this.${beat}(), 5); }
+}`;
+
+  test("a renamed method drops a name old closures may call; a changed body does not", () => {
+    assert.equal(removesNames(raft("heartbeat", "1"), raft("sendHeartbeat", "1")), true);
+    assert.equal(removesNames(raft("heartbeat", "1"), raft("heartbeat", "2")), false);
+  });
+
+  test("a method only the constructor calls is named when its own code changes, not when a callback it registered does", () => {
+    assert.deepEqual(constructorOnlyChanges(raft("heartbeat", "1"), raft("heartbeat", "2")), []);
+    const added = raft("heartbeat", "1").replace('on("/set", () => 1);', 'on("/set", () => 1); on("/get", () => 0);');
+    assert.deepEqual(
+      constructorOnlyChanges(raft("heartbeat", "1"), added).map((c) => [c.className, c.changed.map((f) => f.name)]),
+      [["RaftNode", ["RaftNode.setup"]]],
+    );
+    // heartbeat is called again by its own timer: not constructor-only, so a change to it is not named.
+    assert.deepEqual(constructorOnlyChanges(raft("heartbeat", "1"), raft("heartbeat", "1").replace("5);", "50);")), []);
   });
 });
