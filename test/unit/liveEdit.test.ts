@@ -107,6 +107,42 @@ export class Router {
 (hot as any).data.router ??= new Router();
 `;
 
+const WAITER = (tag: string): string => `
+import { bus, hot } from "devcluster";
+async function wait(gate: Promise<void>) {
+  await gate;
+  return "${tag}";
+}
+const h = (hot as any).data;
+if (!h.gate) {
+  h.gate = new Promise<void>((resolve) => (h.open = resolve));
+  h.waiting = wait(h.gate);
+  (bus as any).on("waiter", (reply: (s: string) => void) => reply("${tag}"));
+}
+export const x = 1;
+`;
+
+describe("LiveEdit: what V8 refuses", () => {
+  test("a changed async function suspended at an await blocks the patch of its version: its closures are named with V8's status", async () => {
+    const { save, liveEdit } = setup();
+    save(await compile("waiter", WAITER("w1")));
+    const p = save(await compile("waiter", WAITER("w2")));
+    assert.equal(p.targets[0]?.status, "BlockedByActiveGenerator");
+    assert.equal(ask("waiter"), "w1");
+    const stale = liveEdit.findStale(p);
+    const refused = stale.find((f) => f.fn.includes('bus.on("waiter") callback'));
+    assert.deepEqual(refused, {
+      kind: "refused",
+      module: "waiter",
+      fn: 'bus.on("waiter") callback',
+      at: "waiter.ts:11",
+      count: 1,
+      status: "BlockedByActiveGenerator",
+    });
+    bus.removeAllListeners();
+  });
+});
+
 describe("LiveEdit: code that ran only in a constructor", () => {
   test("a method only the constructor calls gained a route: named, with the live instances of its class", async () => {
     const { save, liveEdit } = setup();
