@@ -23,7 +23,7 @@ import * as inspector from "node:inspector";
 import type { Logger } from "../../wire/log";
 import type { StaleCode } from "../../wire/protocol";
 import { readFunctions, type FunctionLiteral } from "./functionLiterals";
-import { constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
+import { changesClosures, constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
 
 export { removesNames } from "./liveEditText";
 
@@ -37,6 +37,8 @@ export interface CommittedModule {
   compiled: string;
   /** the script name the loader compiled it under (`<srcDir>/<name>.js?v=<to>`) */
   filename: string;
+  /** what the loader compiled `from` from, when it still has it */
+  previous?: string;
 }
 
 /** An earlier version's script, patched (or not) with a new version's text. */
@@ -91,7 +93,7 @@ export class LiveEdit {
    * enable only). Every patch leaves such a copy, mostly of dead functions: patching
    * every script with the module's url would double them at each save.
    */
-  private readonly known = new Map<string, "patch" | "scan">();
+  private readonly known = new Map<string, { mode: "patch" | "scan"; module: string }>();
   /** the array of every live object, during one findStale */
   private all: string | undefined;
 
@@ -121,7 +123,14 @@ export class LiveEdit {
     const t0 = performance.now();
     const out: Patched = { modules, targets: [], replaced: new Map(), ms: 0 };
     const changed = modules.filter((m) => m.from !== undefined && m.from !== m.to);
-    if (changed.length === 0) return out;
+    for (const m of changed) if (m.previous !== undefined) out.replaced.set(m.name, m.previous);
+    // Without a script known to hold a closure, and with nothing but routed functions changed, there is nothing to patch:
+    // the debugger is not even enabled (enable, read and disable cost several ms, on the node's only thread).
+    const modulesWithScripts = new Set([...this.known.values()].map((k) => k.module));
+    if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || changesClosures(m.previous, m.compiled))) {
+      out.ms = performance.now() - t0;
+      return out;
+    }
     try {
       this.scripts.clear();
       this.post("Debugger.enable", {});
@@ -141,8 +150,9 @@ export class LiveEdit {
           if (this.scripts.get(scriptId) === replacedUrl && !out.replaced.has(m.name)) out.replaced.set(m.name, before);
           const text = withMapOf(m.compiled, before);
           if (before === text) continue;
+          if (!changesClosures(before, m.compiled)) continue;
           // What it holds is gone from the source: no patch can reach it, but it is still named.
-          if (this.known.get(scriptId) === "scan") {
+          if (this.known.get(scriptId)?.mode === "scan") {
             out.targets.push({ module: m.name, scriptId, before, status: NOT_PATCHED });
             continue;
           }
@@ -153,7 +163,7 @@ export class LiveEdit {
           } catch (err) {
             status = (err as Error).message;
           }
-          this.known.set(scriptId, "patch");
+          this.known.set(scriptId, { mode: "patch", module: m.name });
           out.targets.push({ module: m.name, scriptId, before, status });
         }
       }
@@ -250,7 +260,7 @@ export class LiveEdit {
       const prefix = urlOf(p.modules.find((m) => m.name === w.target.module)!.filename, "");
       if (url !== undefined && !url.startsWith(prefix)) continue;
       // Patch it again at the next save of the module (the scope may match by then), or only look at it if its function is gone.
-      if (loc !== undefined) this.known.set(loc, w.kind === "removed" ? "scan" : "patch");
+      if (loc !== undefined) this.known.set(loc, { mode: w.kind === "removed" ? "scan" : "patch", module: w.target.module });
       const key = `${w.target.module}\u0000${w.lit.name}\u0000${w.kind}`;
       const entry = counts.get(key);
       if (entry) entry.count++;

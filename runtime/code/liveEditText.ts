@@ -51,6 +51,21 @@ export function eligible(text: string): FunctionLiteral[] {
   });
 }
 
+/**
+ * Whether patching an earlier version's script whose text is `before` with `after`
+ * could change what runs: some function of it that the module table does not already
+ * route to the current version (see {@link eligible}; the constructors and classes of
+ * classes it does not patch count too) has a text `after` does not have. A module of
+ * exported functions only, saved with a new body, needs no patch: each
+ * `setScriptSource` walks the heap.
+ */
+export function changesClosures(before: string, after: string): boolean {
+  const now = new Set(readFunctions(after).map((f) => f.text));
+  const classes = new Set(readBundle(before).classes.values());
+  const own = readFunctions(before).filter((f) => (f.kind === "class" || f.kind === "constructor") && !classes.has(f.className ?? f.name));
+  return [...eligible(before), ...own].some((f) => !now.has(f.text));
+}
+
 /** The literal a position is directly in (not in one nested in it). */
 export function innermost(lits: FunctionLiteral[], at: number): FunctionLiteral | undefined {
   let best: FunctionLiteral | undefined;

@@ -79,7 +79,8 @@ export class Reloads {
     }
     const modules = changed.flatMap((c) => {
       const compiled = host.compiled?.(c.name);
-      return compiled ? [{ change: c, module: { ...c, compiled: compiled.text, filename: compiled.filename }, previous: compiled.previous }] : [];
+      const previous = compiled?.previous !== undefined ? { previous: compiled.previous } : {};
+      return compiled ? [{ change: c, module: { ...c, compiled: compiled.text, filename: compiled.filename, ...previous }, previous: compiled.previous }] : [];
     });
     // A behaviour with codeChange runs its old code until each process's state is migrated (docs/design.md §4.6):
     // its earlier versions are patched once that is done, and not at all when a process stays on the old version.

@@ -45,7 +45,12 @@ function setup(): { table: ModuleTable; liveEdit: LiveEdit; save(b: Bundle): Ret
     liveEdit,
     save(b) {
       const changed = table.commit(table.prepare([b]));
-      return liveEdit.patch(changed.map((c) => ({ ...c, compiled: table.compiled(c.name)!.text, filename: table.compiled(c.name)!.filename })));
+      return liveEdit.patch(
+        changed.map((c) => {
+          const { text, filename, previous } = table.compiled(c.name)!;
+          return { ...c, compiled: text, filename, ...(previous !== undefined ? { previous } : {}) };
+        }),
+      );
     },
   };
 }
