@@ -7,8 +7,11 @@ import { JSON_BATCH_TAG, decodeJsonBatch, decodeValue, encodeText, encodeValue }
 import { Pid } from "./pid";
 import type { ObserverOp, TraceRequest } from "./observer";
 
-/** 2: peer links send JSON batches (`\x01[...]`), which a node speaking 1 would drop; the coordinator refuses a join across versions. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: peer links send JSON batches (`\x01[...]`), which a node speaking 1 would drop; the coordinator refuses a join across versions.
+ * 3: a node evaluates only what it uses and says so (`loaded`); a coordinator speaking 2 would report what it keeps as running.
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** How often a live shell tells its mailbox process it is still there. */
 export const SHELL_TOUCH_MS = 20_000;
@@ -187,8 +190,10 @@ export type ControlMessage =
   | { type: "commit"; reload: number }
   | { type: "abort"; reload: number }
   | { type: "committed"; reload: number; node: string; ms: number; codeChangeFailures: { pid: Pid; error: WireError }[] }
-  /** after `committed`: what the node patched in earlier versions' closures, and what still runs old code; `patchMs` was spent in the commit, `scanMs` after it */
+  /** after `committed`: what the node patched in earlier versions' closures and what still runs old code; `patchMs` its patching (in the swap's turn for a version that drops a name, else after `committed`), `scanMs` the search after it */
   | { type: "closures"; reload: number; node: string; patched: number; stale: StaleCode[]; patchMs: number; scanMs: number }
+  /** modules this node evaluated for the first time (at join, at a first spawn, reached by a reload); it keeps the others unevaluated */
+  | { type: "loaded"; node: string; modules: string[] }
   | { type: "register"; ref: number; name: string; pid: Pid }
   | { type: "unregister"; name: string; pid: Pid }
   | { type: "whereis"; ref: number; name: string }
@@ -262,6 +267,7 @@ const CONTROL: Record<ControlMessage["type"], Shape> = {
   abort: { reload: "number" },
   committed: { reload: "number", node: "string", ms: "number", codeChangeFailures: "array" },
   closures: { reload: "number", node: "string", patched: "number", stale: "array", patchMs: "number", scanMs: "number" },
+  loaded: { node: "string", modules: "array" },
   register: { ref: "number", name: "string", pid: "pid" },
   unregister: { name: "string", pid: "pid" },
   whereis: { ref: "number", name: "string" },

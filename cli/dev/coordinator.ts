@@ -66,8 +66,10 @@ interface Member {
   joined: boolean;
   osPid: number;
   started: boolean;
-  /** module -> version this member runs, as far as its commits tell */
+  /** module -> version this member has (runs, or keeps unevaluated), as far as its commits tell: what a catch-up brings it to */
   versions: Record<string, string>;
+  /** the modules it has evaluated, as it said (`loaded`): a module it only keeps runs nowhere on it */
+  running: Set<string>;
 }
 
 /** `tcp://10.0.0.2:4711` -> `10.0.0.2` */
@@ -141,6 +143,7 @@ export class Coordinator extends EventEmitter {
           if (m) for (const mod of modules) m.versions[mod.name] = mod.version;
         },
         silent: (n) => this.liveness.markLost(n),
+        runs: (n, module) => this.members.get(n)?.running.has(module) ?? false,
       },
       opts.prepareTimeoutMs,
       opts.allOrNothing,
@@ -248,6 +251,11 @@ export class Coordinator extends EventEmitter {
       case "closures":
         this.reloads.findings(msg);
         return;
+      case "loaded": {
+        const m = this.members.get(msg.node);
+        if (m) for (const name of msg.modules) m.running.add(name);
+        return;
+      }
       case "register": {
         const holder = this.names.get(msg.name);
         if (holder && !holder.equals(msg.pid)) {
@@ -369,6 +377,7 @@ export class Coordinator extends EventEmitter {
       osPid: msg.osPid,
       started,
       versions: this.store.versions(),
+      running: new Set(),
     });
     this.liveness.add(msg.node);
   }
@@ -551,7 +560,10 @@ export class Coordinator extends EventEmitter {
         }
       }),
     );
-    const drift = this.opts.disk ? await this.opts.disk().catch(() => undefined) : undefined;
+    const found = this.opts.disk ? await this.opts.disk().catch(() => undefined) : undefined;
+    // A module no node runs is not "running" an old version: the nodes keep it for a first spawn.
+    const runs = new Set(nodes.flatMap((n) => Object.keys(n.modules)));
+    const drift = found?.map((d) => (runs.has(d.module) ? d : { ...d, kept: true }));
     return { name: this.opts.cluster, endpoint: this.endpoint, nodes, ...(drift ? { drift } : {}) };
   }
 
@@ -567,7 +579,7 @@ export class Coordinator extends EventEmitter {
         versions: this.history.of(name).map((e, i, all) => ({
           ...e,
           current: i === all.length - 1,
-          nodes: this.opts.nodes.filter((n) => this.members.get(n)?.versions[name] === e.version),
+          nodes: this.opts.nodes.filter((n) => this.members.get(n)?.versions[name] === e.version && this.members.get(n)!.running.has(name)),
         })),
       })),
     };

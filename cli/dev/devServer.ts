@@ -1,20 +1,20 @@
 import { EventEmitter } from "node:events";
-import { existsSync, readFileSync, readdirSync, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
 import { ClusterError } from "../../wire/errors";
 import { loadOrCreateKeys } from "../../wire/security";
-import { CompileError, Compiler, type CompiledModule } from "../save/compiler";
+import { CompileError, Compiler, formatWarning, type CompiledModule } from "../save/compiler";
 import { loadConfig, type ClusterConfig } from "../project/config";
 import { Coordinator, type ReloadReport, type TransactionInfo } from "./coordinator";
 import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
 import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "../save/pendingSaves";
+import { compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
 import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
 import { reloadLogLine } from "../views/reloadReport";
-import { LOCK_FILES, RestartNotice, changedParts, dependencyState, jsonContent, type DependencyState } from "./restartNotice";
+import { RestartWatch } from "./restartWatch";
 import { diskDrift } from "./diskDrift";
 import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "../save/typeChecker";
 import { ObserverServer } from "../observer/server";
@@ -38,6 +38,8 @@ export interface SaveReport {
   files: string[];
   report?: ReloadReport;
   error?: CompileError;
+  /** the saved files the nodes do not run yet (they do not compile, or wait for another), with why */
+  held: HeldFile[];
   /** fs event of the first file to the batch being flushed */
   watchMs: number;
   compileMs: number;
@@ -68,14 +70,14 @@ export class DevServer extends EventEmitter {
   typeChecker?: TypeChecker;
   /** `--typecheck=strict`: saved files held back while the project has type errors, sent once it has none */
   private typeHeld?: ChangeBatch;
-  private depsWatcher?: FSWatcher;
-  /** node_modules and each scope folder in it */
-  private modulesWatchers: FSWatcher[] = [];
-  private configWatcher?: FSWatcher;
+  /** package.json, lock files, node_modules and cluster.config.json: what needs a restart when it changes */
+  private restartWatch?: RestartWatch;
   private closing?: Promise<void>;
   /** this `up` holds the project's lock (released last at close) */
   private locked = false;
   private saves: Promise<unknown> = Promise.resolve();
+  /** what the save being reloaded adds to its transaction's line (bundled files saved, files held back) */
+  private saveClauses: string[] = [];
   /** batches that arrived while a save was in flight, merged into the next one */
   private waiting?: ChangeBatch;
   private readonly startedAt = performance.now();
@@ -121,6 +123,7 @@ export class DevServer extends EventEmitter {
     // Only now: the files of a cluster already running here must not be truncated by a refused `up`.
     this.logStore.openFiles(path.join(stateDir(config.projectDir), "logs"));
     const modules = await this.compiler.compileAll();
+    this.logWarnings(modules);
     if (!modules.some((m) => m.name === config.entry)) {
       throw new ClusterError(
         "config_invalid",
@@ -144,7 +147,11 @@ export class DevServer extends EventEmitter {
       allOrNothing: config.reload.allOrNothing,
     });
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
-    this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => this.logTransaction(report, info));
+    this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => {
+      this.logTransaction(report, info);
+      // What the nodes run changed, and with it the files outside src that they are built from.
+      this.watchBundled();
+    });
     const endpoint = await this.coordinator.start(modules);
     writeRunning(config.projectDir, {
       cluster: config.name,
@@ -201,94 +208,16 @@ export class DevServer extends EventEmitter {
           .catch((err: unknown) => this.log.error({ err }, "reload failed"));
       });
       await this.watcher.start();
+      this.watchBundled();
       if (this.opts.typecheck) this.startTypeChecker(this.opts.typecheck === "strict");
-      this.watchDependencies();
-      this.watchConfig();
+      this.restartWatch = new RestartWatch({ projectDir: config.projectDir, configPath: config.configPath, log: this.log });
+      this.restartWatch.start();
     }
   }
 
-  /**
-   * npm packages are loaded once per node and never swapped, so a change of
-   * package.json's dependencies, a lock file or node_modules' top level needs
-   * the nodes restarted: say so, once for all three (`npm install` touches
-   * each, in several fs events).
-   */
-  private watchDependencies(): void {
-    const dir = this.config.projectDir;
-    const start = dependencyState(dir);
-    const key = (s: DependencyState): string => JSON.stringify(s);
-    let latest = start;
-    let parts: string[] = [];
-    const notice = new RestartNotice(
-      start ? key(start) : "",
-      () => {
-        parts = start && latest ? changedParts(start, latest) : ["package.json"];
-        this.log.warn(
-          { files: parts },
-          `dependencies changed (${parts.join(", ")}): npm packages are not hot-swapped; \`devcluster restart\` restarts the nodes with them (their processes' state is lost)`,
-        );
-      },
-      () => this.log.info({ files: parts }, `dependencies back as up started them (${parts.join(", ")}): no restart needed`),
-    );
-    const check = (): void => {
-      const now = dependencyState(dir);
-      if (now) latest = now;
-      notice.seen(now && key(now));
-    };
-    const watched = new Set(["package.json", "node_modules", ...LOCK_FILES]);
-    const modulesDir = path.join(dir, "node_modules");
-    // node_modules' top level and each scope folder in it: a package added to a scope (`@types/node`) changes only
-    // the scope's folder. Watched again whenever node_modules or a scope is made or removed (`rm -rf node_modules &&
-    // npm install`), and looked at once more then: what was made before the watch was armed has no event of its own.
-    const watchModules = (): void => {
-      for (const w of this.modulesWatchers) w.close();
-      this.modulesWatchers = [];
-      if (!existsSync(modulesDir)) return;
-      const scopes = (): string[] => {
-        try {
-          return readdirSync(modulesDir).filter((n) => n.startsWith("@"));
-        } catch {
-          return [];
-        }
-      };
-      for (const d of [modulesDir, ...scopes().map((n) => path.join(modulesDir, n))]) {
-        try {
-          const w = watch(d, (_event, file) => {
-            if (d === modulesDir && String(file).startsWith("@")) watchModules();
-            else check();
-          });
-          w.on("error", () => undefined);
-          this.modulesWatchers.push(w);
-        } catch {
-          // gone again between the listing and the watch
-        }
-      }
-      check();
-    };
-    this.depsWatcher = watch(dir, (_event, file) => {
-      if (file === null || !watched.has(String(file))) return;
-      if (String(file) === "node_modules") watchModules();
-      else check();
-    });
-    this.depsWatcher.on("error", () => undefined);
-    watchModules();
-  }
-
-  /** The cluster's shape (nodes, entry, src) is read once at `up`: say that an edit of it needs a restart. */
-  private watchConfig(): void {
-    const file = this.config.configPath;
-    const read = (): string | undefined => {
-      try {
-        return jsonContent(readFileSync(file, "utf8"));
-      } catch {
-        return undefined;
-      }
-    };
-    const notice = new RestartNotice(read() ?? "", () =>
-      this.log.warn({ file }, "cluster.config.json changed: nodes, entry and src are read at start; restart `devcluster up` to apply it"),
-    );
-    this.configWatcher = watch(file, () => notice.seen(read()));
-    this.configWatcher.on("error", () => undefined);
+  /** Watches exactly the files outside src that a running or a dirty module is built from (`../shared/fmt.ts`). */
+  private watchBundled(): void {
+    this.watcher?.watchFiles(this.pending.watchedFiles());
   }
 
   /** `devcluster restart`: one node's OS process ends and starts again; resolves once it runs its entry with the current code. */
@@ -387,14 +316,20 @@ export class DevServer extends EventEmitter {
     if (this.opts.typecheck === "strict" && !typesChecked && (await this.heldForTypes(batch))) return;
     // Every file the nodes do not run yet is looked at again, and only a consistent set is sent (rule: what runs is what is on disk).
     const plan = await this.pending.plan(batch);
+    this.watchBundled();
     const files = plan.files;
-    if (plan.error) this.log.error({ code: plan.error.code }, plan.error.message);
-    if (plan.error) this.observer?.observer.compileFailed(files, plan.error);
+    const held = heldFiles(plan, this.config.projectDir);
+    if (plan.error) {
+      this.log.error({ code: plan.error.code, held }, compileErrorText(plan, this.config.projectDir));
+      const sent = plan.send.map((m) => m.name);
+      this.observer?.observer.compileFailed(files, plan.error, sent);
+    }
     if (plan.send.length === 0) {
       if (!plan.error) return;
       this.emit("saved", {
         files,
         error: plan.error,
+        held,
         watchMs: flushedAt - batch.firstEventAt,
         compileMs: performance.now() - flushedAt,
         firstEventAt: batch.firstEventAt,
@@ -402,7 +337,10 @@ export class DevServer extends EventEmitter {
       } satisfies SaveReport);
       return;
     }
+    // What the save's reload line adds (read by logTransaction, as the coordinator's "reloaded" event comes before the reload resolves).
+    this.saveClauses = saveClauses(plan, batch, this.config.projectDir);
     const compiledAt = performance.now();
+    this.logWarnings(plan.send);
     // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload: plan.send holds changed versions only.
     let report = await this.reportReload(plan.send);
     // Only modules carried over from earlier saves were refused: this save's own set goes without them.
@@ -411,15 +349,23 @@ export class DevServer extends EventEmitter {
       report = await this.reportReload(retry);
       this.pending.settle({ ...plan, send: retry }, report);
     }
+    this.saveClauses = [];
+    this.watchBundled();
     this.emit("saved", {
       files,
       report,
+      held,
       ...(plan.error ? { error: plan.error } : {}),
       watchMs: flushedAt - batch.firstEventAt,
       compileMs: compiledAt - flushedAt,
       firstEventAt: batch.firstEventAt,
       doneAt: performance.now(),
     } satisfies SaveReport);
+  }
+
+  /** esbuild's warnings, once per version sent: they do not stop a save, but one (call-import-namespace) predicts a crash. */
+  private logWarnings(modules: CompiledModule[]): void {
+    for (const m of modules) for (const w of m.warnings ?? []) this.log.warn({ file: w.file, line: w.line, warning: w.id }, formatWarning(w));
   }
 
   private reportReload(modules: CompiledModule[]): Promise<ReloadReport> {
@@ -445,7 +391,8 @@ export class DevServer extends EventEmitter {
       ...(report.silent ? { silent: report.silent } : {}),
     };
     const who = info.node ? `${info.node} ${report.ok ? "caught up" : "could not catch up"}: ` : "";
-    let line = `${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`;
+    const clauses = info.source === "save" ? this.saveClauses : [];
+    let line = [`${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`, ...clauses].join("; ");
     if (report.ok) {
       // Committed, but something still runs old code (liveEdit.ts): a warning, with the findings in the fields.
       if (report.stale || report.staleUnknown) this.log.warn({ ...fields, stale: report.stale, staleUnknown: report.staleUnknown }, line);
@@ -469,9 +416,7 @@ export class DevServer extends EventEmitter {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.typeChecker?.close();
-      this.depsWatcher?.close();
-      for (const w of this.modulesWatchers) w.close();
-      this.configWatcher?.close();
+      this.restartWatch?.close();
       await this.watcher?.close();
       await this.launcher?.stop();
       // Followers (logs -f) hear that no more lines come before the endpoint goes away.

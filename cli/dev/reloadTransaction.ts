@@ -35,6 +35,11 @@ export interface ReloadReport {
   failedIn?: "prepare" | "commit";
   /** failed in commit because a node refused it there (a top level that runs at COMMIT threw): every node is back on the previous versions */
   rolledBack?: boolean;
+  /**
+   * modules of this reload that no node that switched has evaluated: compiled and checked there, kept for
+   * their first use (a spawn by name), run nowhere (docs/design.md §4.5)
+   */
+  kept?: string[];
   /** per phase, for the benchmark */
   phases?: { prepareMs: number; commitMs: number };
   codeChangeFailures?: { node: string; pid: string; error: WireError }[];
@@ -80,6 +85,8 @@ export interface TransactionHost {
   committed(node: string, modules: CompiledModule[]): void;
   /** a member did not answer within the deadline: it counts as unreachable until it answers, then catches up */
   silent?(node: string): void;
+  /** whether a member has evaluated a module (it keeps the others unevaluated); told before the member's `committed` */
+  runs?(node: string, module: string): boolean;
 }
 
 export interface TransactionOptions {
@@ -308,8 +315,10 @@ export class ReloadTransactions {
       return { node: n, ok: false, ms: 0, error: com.type === "failed" ? com.error : wire("error", "unexpected answer") };
     });
     const ok = results.every((r) => r.ok);
+    const kept = this.kept(list, switched);
     const report: ReloadReport = {
       ok,
+      ...(kept.length ? { kept } : {}),
       ...(ok ? {} : { failedIn: "commit" as const }),
       ...(refused ? { rolledBack: true } : {}),
       modules: list,
@@ -324,6 +333,13 @@ export class ReloadTransactions {
       ...(await findings(switched.filter((n) => nodes.includes(n)))),
     };
     return report;
+  }
+
+  /** The modules no node of `switched` runs: a reload checked them and evaluated nothing. */
+  private kept(list: { name: string }[], switched: string[]): string[] {
+    const runs = this.host.runs;
+    if (!runs || switched.length === 0) return [];
+    return list.filter((m) => !switched.some((n) => runs(n, m.name))).map((m) => m.name);
   }
 
   /** The answer of the one node of a one-phase reload: `committed`, or `failed` in prepare or (atCommit) in commit. */
@@ -348,8 +364,10 @@ export class ReloadTransactions {
       else if (store === "rollback") this.host.store.rollback(modules);
       this.host.committed(node, modules);
       const failures = a.codeChangeFailures.map((f) => ({ node, pid: f.pid.toString(), error: f.error }));
+      const kept = this.kept(list, [node]);
       return {
         ok: true,
+        ...(kept.length ? { kept } : {}),
         modules: list,
         nodes: [{ node, ok: true, ms: a.ms }],
         ms: t1 - t0,

@@ -56,13 +56,23 @@ export type TimelineEntry =
       skipped?: string[];
       /** refused at COMMIT: every node went back to the previous versions */
       rolledBack?: boolean;
+      /** modules no node runs: checked, nothing evaluated (docs/design.md §4.5) */
+      kept?: string[];
       nodes: { node: string; ok: boolean; ms: number; error?: string }[];
       /** processes whose codeChange threw: they stay on the old version */
       codeChangeFailures?: { node: string; pid: string; error: string }[];
       /** what still runs old code after the commit, one line each, in the words of `up`'s log and the shell */
       stale?: string[];
     }
-  | { seq: number; at: number; kind: "compile"; files: string[]; errors: { file: string; line: number; column: number; lineText: string; text: string }[] };
+  | {
+      seq: number;
+      at: number;
+      kind: "compile";
+      files: string[];
+      errors: { file: string; line: number; column: number; lineText: string; text: string }[];
+      /** modules of the same save that compiled and went to the nodes without the broken files (empty: nothing was sent) */
+      sent: string[];
+    };
 
 const TIMELINE = 200;
 
@@ -193,20 +203,22 @@ export class Observer extends EventEmitter {
       ...(r.failedIn ? { failedIn: r.failedIn } : {}),
       ...(r.skipped?.length ? { skipped: r.skipped } : {}),
       ...(r.rolledBack ? { rolledBack: true } : {}),
+      ...(r.kept?.length ? { kept: r.kept } : {}),
       nodes: r.nodes.map((n) => ({ node: n.node, ok: n.ok, ms: n.ms, ...(n.error ? { error: n.error.message } : {}) })),
       ...(r.codeChangeFailures?.length ? { codeChangeFailures: r.codeChangeFailures.map((f) => ({ node: f.node, pid: f.pid, error: f.error.message })) } : {}),
       ...(r.stale?.length || r.staleUnknown?.length ? { stale: [staleHead(r).replace(/^; /, ""), ...staleLines(r).map((l) => l.trim())] } : {}),
     });
   }
 
-  /** A save that did not compile: nothing was sent, the timeline shows where. */
-  compileFailed(files: string[], err: CompileError): void {
+  /** A save with files that did not compile: the timeline shows where, and what of the save was sent without them. */
+  compileFailed(files: string[], err: CompileError, sent: string[] = []): void {
     this.push({
       seq: ++this.seq,
       at: Date.now(),
       kind: "compile",
       files,
       errors: err.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, lineText: d.lineText, text: d.text })),
+      sent,
     });
   }
 

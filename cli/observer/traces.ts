@@ -94,12 +94,13 @@ export class Traces extends EventEmitter {
     this.sessions.set(id, s);
     const nodes = this.host.nodes();
     const results = await Promise.allSettled(nodes.map((n) => this.host.nodeRequest(n, { op: "observer", req: { op: "traceStart", id, spec, limits } }, 5000)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    // A function that does not exist fails on every node: say so once instead of tracing nothing.
-    if (failed && results.every((r) => r.status === "rejected")) {
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
+    // A function that does not exist fails on every node: say so once instead of tracing nothing. A node that has not
+    // loaded the module only says that (unknown_module); one that runs it says what it lacks, which is the answer.
+    if (failed.length > 0 && failed.length === results.length) {
       await this.finish(id, "failed to start");
       this.sessions.delete(id);
-      throw failed.reason;
+      throw failed.find((e) => !(e instanceof ClusterError && e.code === "unknown_module")) ?? failed[0];
     }
     this.poller ??= setInterval(() => void this.drain(), DRAIN_MS);
     this.poller.unref();

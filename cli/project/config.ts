@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { ClusterError } from "../../wire/errors";
+import { MODULE_EXTENSIONS } from "../save/moduleFiles";
 
 /** One node of the cluster as the config names it. */
 export interface NodeSpec {
@@ -143,7 +144,7 @@ export function loadConfig(configPath: string): ClusterConfig {
   } else if (srcDir !== undefined) {
     // Whether the entry file exists can only be told once the source folder is known.
     const entryFile = path.join(srcDir, ...entry.split("/"));
-    if (!fs.existsSync(entryFile + ".ts") && !fs.existsSync(entryFile + ".tsx")) {
+    if (!MODULE_EXTENSIONS.some((ext) => fs.existsSync(entryFile + ext))) {
       fail(
         "entry",
         `is ${JSON.stringify(entry)}, but ${path.join(src as string, entry)}.ts does not exist. Create it (it exports start(ctx)) or fix the name.`,

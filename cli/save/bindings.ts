@@ -1,4 +1,7 @@
+import type * as acorn from "acorn";
+import * as walk from "acorn-walk";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
+import { isIdentifier, parseOutput, requireSpec, stringLiteral } from "./outputTree";
 
 /** What a compiled module exports and which names it reads from each project module it imports. */
 export interface Bindings {
@@ -8,11 +11,8 @@ export interface Bindings {
   uses: Map<string, Set<string> | undefined>;
 }
 
-const SOURCE_MAP = /\/\/# sourceMappingURL=.*$/m;
-const PROJECT_REQUIRE = new RegExp(`\\bvar ([\\w$]+) = (?:__toESM\\()?require\\("${escapeRe(PROJECT_MODULE_PREFIX)}([^"]+)"\\)`, "g");
-
 /**
- * Reads the bindings off esbuild's CommonJS output, whose shape is fixed:
+ * Reads the bindings off esbuild's CommonJS output as a syntax tree:
  * `module.exports = __toCommonJS(x_exports)` and `__export(x_exports, { name: () => ... })`
  * for the exports, `var import_lib = require("devcluster:project/lib")` and
  * `import_lib.name` at each use. Anything else answers "not known", which
@@ -20,36 +20,91 @@ const PROJECT_REQUIRE = new RegExp(`\\bvar ([\\w$]+) = (?:__toESM\\()?require\\(
  * consistent one.
  */
 export function bindingsOf(code: string): Bindings {
-  const text = code.replace(SOURCE_MAP, "");
-  return { exports: exportsOf(text), uses: usesOf(text) };
+  let tree: acorn.Program;
+  try {
+    tree = parseOutput(code);
+  } catch {
+    return { exports: undefined, uses: new Map() };
+  }
+  return bindingsOfTree(tree, (spec) => (spec.startsWith(PROJECT_MODULE_PREFIX) ? spec.slice(PROJECT_MODULE_PREFIX.length) : undefined));
 }
 
-function exportsOf(text: string): Set<string> | undefined {
-  if (/\b__reExport\(/.test(text)) return undefined;
-  const entry = /\bmodule\.exports = __toCommonJS\(([\w$]+)\)/.exec(text);
-  if (!entry) return undefined;
+/**
+ * {@link bindingsOf} from a tree already parsed (the compiler's, before it
+ * rewrote the specifiers): `moduleOf` names the project module a require's
+ * specifier means, undefined for anything else.
+ */
+export function bindingsOfTree(tree: acorn.Program, moduleOf: (spec: string) => string | undefined): Bindings {
+  return { exports: exportsOf(tree), uses: usesOf(tree, moduleOf) };
+}
+
+function exportsOf(tree: acorn.Program): Set<string> | undefined {
+  let exportsVar: string | undefined;
+  for (const s of tree.body) {
+    const e = s.type === "ExpressionStatement" ? s.expression : undefined;
+    // esbuild writes `export * from` as a top-level `__reExport(x_exports, require(...), module.exports)`.
+    if (e?.type === "CallExpression" && isIdentifier(e.callee, "__reExport")) return undefined;
+    if (e?.type !== "AssignmentExpression" || !isModuleExports(e.left)) continue;
+    const call = e.right;
+    if (call.type === "CallExpression" && isIdentifier(call.callee, "__toCommonJS") && call.arguments[0]?.type === "Identifier")
+      exportsVar = call.arguments[0].name;
+  }
+  if (exportsVar === undefined) return undefined;
   const names = new Set<string>();
-  const block = new RegExp(`\\b__export\\(${escapeRe(entry[1]!)}, \\{([\\s\\S]*?)\\n\\}\\);`).exec(text);
-  if (!block) return names; // ESM with no exports
-  for (const m of block[1]!.matchAll(/^\s*(?:"((?:[^"\\]|\\.)*)"|([\w$]+)):\s*\(\) =>/gm))
-    names.add(m[1] !== undefined ? (JSON.parse(`"${m[1]}"`) as string) : m[2]!);
+  for (const s of tree.body) {
+    const call = s.type === "ExpressionStatement" ? s.expression : undefined;
+    if (call?.type !== "CallExpression" || !isIdentifier(call.callee, "__export") || !isIdentifier(call.arguments[0], exportsVar)) continue;
+    const list = call.arguments[1];
+    if (list?.type !== "ObjectExpression") continue;
+    for (const p of list.properties) {
+      if (p.type !== "Property") continue;
+      const name = p.key.type === "Identifier" ? p.key.name : stringLiteral(p.key);
+      if (name !== undefined) names.add(name);
+    }
+  }
   return names;
 }
 
-function usesOf(text: string): Map<string, Set<string> | undefined> {
-  const uses = new Map<string, Set<string> | undefined>();
-  for (const m of text.matchAll(PROJECT_REQUIRE)) {
-    const [, local, module] = m as unknown as [string, string, string];
-    const all = text.match(new RegExp(`(?<![\\w$.])${escapeRe(local)}(?![\\w$])`, "g"))?.length ?? 0;
-    const named = [...text.matchAll(new RegExp(`(?<![\\w$.])${escapeRe(local)}\\.([\\w$]+)`, "g"))].map((x) => x[1]!);
-    const prev = uses.has(module) ? uses.get(module) : new Set<string>();
-    // One occurrence is the declaration; any other that is not `local.name` lets the namespace escape.
-    if (prev === undefined || all - 1 > named.length) uses.set(module, undefined);
-    else uses.set(module, new Set([...prev, ...named]));
+function usesOf(tree: acorn.Program, moduleOf: (spec: string) => string | undefined): Map<string, Set<string> | undefined> {
+  // The variables a project import is bound to at top level: `var import_lib = [__toESM(]require("devcluster:project/lib")[)]`.
+  const locals = new Map<string, string>();
+  for (const s of tree.body) {
+    if (s.type !== "VariableDeclaration") continue;
+    for (const d of s.declarations) {
+      if (d.id.type !== "Identifier" || !d.init) continue;
+      const init = d.init.type === "CallExpression" && isIdentifier(d.init.callee, "__toESM") ? d.init.arguments[0] : d.init;
+      const spec = init && requireSpec(init);
+      const module = spec === undefined ? undefined : moduleOf(spec);
+      if (module !== undefined) locals.set(d.id.name, module);
+    }
   }
+  const uses = new Map<string, Set<string> | undefined>();
+  for (const module of locals.values()) uses.set(module, new Set());
+  if (locals.size === 0) return uses;
+  // Identifier fires for references only: declarations, property keys and `a.b`'s `b` are other node kinds.
+  walk.ancestor(tree, {
+    Identifier(node, _state, ancestors) {
+      const module = locals.get(node.name);
+      if (module === undefined) return;
+      const names = uses.get(module);
+      if (names === undefined) return;
+      const parent = ancestors[ancestors.length - 2];
+      const name = parent?.type === "MemberExpression" && parent.object === node ? memberName(parent) : undefined;
+      // Any other use (`f(lib)`, `lib[k]`) lets the namespace escape: every name may be read.
+      if (name === undefined) uses.set(module, undefined);
+      else names.add(name);
+    },
+  });
   return uses;
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+function memberName(m: acorn.MemberExpression): string | undefined {
+  if (!m.computed) return m.property.type === "Identifier" ? m.property.name : undefined;
+  return stringLiteral(m.property);
+}
+
+function isModuleExports(node: acorn.Node): boolean {
+  if (node.type !== "MemberExpression") return false;
+  const m = node as acorn.MemberExpression;
+  return isIdentifier(m.object, "module") && memberName(m) === "exports";
 }

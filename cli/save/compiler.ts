@@ -2,9 +2,16 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
+import { IMPORT_META } from "../../runtime/code/importMeta";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
 import { ClusterError } from "../../wire/errors";
-import { aliasCandidates, readProjectTsconfig, type ProjectTsconfig } from "./tsconfig";
+import type { Bindings } from "./bindings";
+import { CompileError, toDiagnostic, type CompileDiagnostic } from "./diagnostics";
+import { isFile, listModuleFiles, moduleFileOf } from "./moduleFiles";
+import { projectModulesPlugin, RELATIVE_SPECIFIER, resolveImport, rewriteImports } from "./projectImports";
+import { readProjectTsconfig, type ProjectTsconfig } from "./tsconfig";
+
+export { CompileError, formatDiagnostics, formatWarning, type CompileDiagnostic } from "./diagnostics";
 
 /**
  * How a bundle names another project module: `require("devcluster:project/chat/room")`.
@@ -24,7 +31,7 @@ export interface CompiledModule {
   code: string;
   /** Names of the project modules it requires (as `devcluster:project/<name>`), sorted. */
   imports: string[];
-  /** Absolute path of the `.ts`/`.tsx` file. */
+  /** Absolute path of its source file (`.ts`, `.tsx`, `.js`, `.mjs` or `.cjs`). */
   file: string;
   /**
    * Absolute paths of the other files inlined into `code` (a JSON file, a
@@ -32,40 +39,11 @@ export interface CompiledModule {
    * rebuild this module.
    */
   bundled: string[];
+  /** the names it exports and reads from each project import, read from the same syntax tree as the rewrite */
+  bindings?: Bindings;
+  /** esbuild's warnings (`call-import-namespace` predicts a crash): shown, but the module compiled and is sent */
+  warnings?: CompileDiagnostic[];
 }
-
-/** One error esbuild found, located for humans. */
-export interface CompileDiagnostic {
-  /** Path relative to the project folder, forward slashes (`src/chat/room.ts`); "" when esbuild gave none. */
-  file: string;
-  /** 1-based; 0 when there is no location. */
-  line: number;
-  /** 1-based; 0 when there is no location. */
-  column: number;
-  /** The offending source line, "" when there is no location. */
-  lineText: string;
-  /** esbuild's message: `Expected ";" but found "}"`, `Could not resolve "./nope"`. */
-  text: string;
-}
-
-/**
- * The set did not compile. Nothing of it may be sent: a reload is all or nothing,
- * and the cluster keeps running the last good version.
- */
-export class CompileError extends ClusterError {
-  /** each with file:line:col, for editors and the save report; ClusterError has no slot for them */
-  readonly diagnostics: CompileDiagnostic[];
-
-  constructor(diagnostics: CompileDiagnostic[]) {
-    super("compile_failed", formatDiagnostics(diagnostics));
-    this.name = "CompileError";
-    this.diagnostics = diagnostics;
-  }
-}
-
-const MODULE_FILE = /\.(ts|tsx)$/;
-const DECLARATION_FILE = /\.d\.(ts|tsx|mts|cts)$/;
-const RELATIVE_SPECIFIER = /^\.\.?(\/|$)/;
 
 /**
  * Compiles project modules with esbuild, one bundle per module. Imports of other
@@ -112,21 +90,6 @@ export class Compiler {
     return this.cachedTsconfig.cfg;
   }
 
-  /**
-   * What an import names, as a project module file; "file" when it names
-   * another existing file (bundled); undefined when it is no project file at
-   * all (an npm package, a built-in, a path that does not exist).
-   */
-  private resolveImport(spec: string, fromDir: string, cfg: ProjectTsconfig): { module: string } | { file: string } | undefined {
-    const targets = RELATIVE_SPECIFIER.test(spec) ? [path.resolve(fromDir, spec)] : aliasCandidates(cfg, spec);
-    for (const target of targets) {
-      const module = isInside(this.srcDir, target) ? resolveModuleFile(target) : undefined;
-      if (module) return { module };
-      if (isFile(target)) return { file: target };
-    }
-    return undefined;
-  }
-
   /** `<srcDir>/chat/room.ts` -> `chat/room`. Throws for a file outside the source folder. */
   moduleName(file: string): string {
     const rel = path.relative(this.srcDir, path.resolve(this.projectDir, file));
@@ -139,28 +102,27 @@ export class Compiler {
       .join("/");
   }
 
-  /** `chat/room` -> `<srcDir>/chat/room.ts`, or `.tsx` when only that exists. */
-  fileOf(name: string): string {
-    const base = path.join(this.srcDir, ...name.split("/"));
-    if (!fs.existsSync(base + ".ts") && fs.existsSync(base + ".tsx")) return base + ".tsx";
-    return base + ".ts";
+  /** `<projectDir>/src/chat/room.ts` -> `src/chat/room.ts`, as diagnostics name files. */
+  private relative(file: string): string {
+    return path.relative(this.projectDir, file).split(path.sep).join("/");
   }
 
-  /** Every module file under the source folder (`.ts`/`.tsx`, not `.d.ts`, not in node_modules), absolute, sorted. */
+  /** Whether module `name` is CommonJS by its file (`.cjs`): what an ES import of it reads as `default`. */
+  private readonly isCommonJs = (name: string): boolean => this.fileOf(name).endsWith(".cjs");
+
+  private ownFile(file: string): string {
+    const own = this.fileOf(this.moduleName(file));
+    return own !== file && isFile(own) ? own : file;
+  }
+
+  /** `chat/room` -> `<srcDir>/chat/room.ts`, or the first of `.tsx`, `.js`, `.mjs`, `.cjs` that exists. */
+  fileOf(name: string): string {
+    return moduleFileOf(path.join(this.srcDir, ...name.split("/")));
+  }
+
+  /** Every module file under the source folder (`.ts`, `.tsx`, `.js`, `.mjs`, `.cjs`, not `.d.ts`, not in node_modules), one per module, absolute, sorted. */
   listModules(): string[] {
-    const found: string[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          if (entry.name !== "node_modules" && !entry.name.startsWith(".")) walk(full);
-        } else if (entry.isFile() && isModuleFile(entry.name)) {
-          found.push(full);
-        }
-      }
-    };
-    walk(this.srcDir);
-    return found.sort();
+    return listModuleFiles(this.srcDir);
   }
 
   /**
@@ -171,14 +133,15 @@ export class Compiler {
    */
   async compile(files: string[]): Promise<CompiledModule[]> {
     if (files.length === 0) return [];
-    const entries = [...new Set(files.map((f) => path.resolve(this.projectDir, f)))];
+    // A file shadowed by its module's own (lib.js beside lib.ts) compiles as that module's file: one file per module name.
+    const entries = [...new Set(files.map((f) => this.ownFile(path.resolve(this.projectDir, f))))];
     const diagnostics: CompileDiagnostic[] = [];
     const fast = await Promise.all(
       entries.map((file) =>
         this.transformOne(file).catch((err: unknown) => {
           const failure = err as Partial<esbuild.TransformFailure>;
           if (!Array.isArray(failure.errors)) throw err;
-          diagnostics.push(...failure.errors.map((m) => toDiagnostic(m, path.relative(this.projectDir, file))));
+          diagnostics.push(...failure.errors.map((m) => toDiagnostic(m, this.relative(file))));
           return undefined;
         }),
       ),
@@ -229,7 +192,7 @@ export class Compiler {
     const cfg = this.tsconfig();
     const result = await esbuild.transform(source, {
       tsconfigRaw: cfg.esbuild,
-      loader: file.endsWith(".tsx") ? "tsx" : "ts",
+      loader: file.endsWith(".tsx") ? "tsx" : file.endsWith(".ts") ? "ts" : "js",
       format: "cjs",
       platform: "node",
       target: "node20",
@@ -237,29 +200,45 @@ export class Compiler {
       sourcesContent: true,
       // The loader evaluates the bundle as <srcDir>/<name>.js: the source sits beside it.
       sourcefile: path.basename(file),
-      define: { "import.meta.hot": "__devcluster_hot" },
+      define: defines(file),
       logLevel: "silent",
     });
-    const imports = new Set<string>();
-    let bundle = false;
-    const code = result.code.replace(REQUIRE_LITERAL, (call, spec: string) => {
-      const resolved = this.resolveImport(spec, path.dirname(file), cfg);
-      if (resolved && "module" in resolved) {
-        const name = this.moduleName(resolved.module);
-        imports.add(name);
-        return `require(${JSON.stringify(PROJECT_MODULE_PREFIX + name)})`;
-      }
-      // A file to inline, or a relative path that does not exist: the build reports it where it is.
-      if (resolved || RELATIVE_SPECIFIER.test(spec)) bundle = true;
-      return call;
-    });
-    if (bundle) return "bundle";
+    const dir = path.dirname(file);
+    const out = rewriteImports(
+      result.code,
+      cfg,
+      (spec) => {
+        const resolved = resolveImport(this.srcDir, spec, dir, cfg);
+        if (resolved && "module" in resolved) return this.moduleName(resolved.module);
+        // A file to inline, or a relative path that does not exist: the build reports it where it is.
+        return resolved || RELATIVE_SPECIFIER.test(spec) ? "bundle" : undefined;
+      },
+      this.isCommonJs,
+    );
+    if (out === "bundle") return "bundle";
     const name = this.moduleName(file);
-    return { name, version: versionOf(code), code, imports: [...imports].sort(), file, bundled: [] };
+    const warnings = result.warnings.filter((w) => holds(w, cfg)).map((w) => toDiagnostic(w, this.relative(file)));
+    return { name, version: versionOf(out.code), code: out.code, imports: out.imports, file, bundled: [], bindings: out.bindings, warnings };
   }
 
-  /** One esbuild build of `files`, bundling what is not a project module. */
-  private async build(entries: string[]): Promise<CompiledModule[]> {
+  /**
+   * esbuild builds of `files`, bundling what is not a project module: one per
+   * source extension, since `import.meta` names it and a build has one `define`.
+   */
+  private async build(files: string[]): Promise<CompiledModule[]> {
+    const byExtension = new Map<string, string[]>();
+    for (const f of files) byExtension.set(path.extname(f), [...(byExtension.get(path.extname(f)) ?? []), f]);
+    const built = await Promise.allSettled([...byExtension.values()].map((entries) => this.buildOne(entries)));
+    const failed = built.flatMap((b) => (b.status === "rejected" ? [b.reason as unknown] : []));
+    if (failed.length > 0) {
+      if (!failed.every((e) => e instanceof CompileError)) throw failed.find((e) => !(e instanceof CompileError));
+      throw new CompileError((failed as CompileError[]).flatMap((e) => e.diagnostics));
+    }
+    return built.flatMap((b) => (b.status === "fulfilled" ? b.value : []));
+  }
+
+  /** One esbuild build of `entries`, all of one source extension. */
+  private async buildOne(entries: string[]): Promise<CompiledModule[]> {
     const names = new Map(entries.map((f) => [f, this.moduleName(f)] as const));
     const cfg = this.tsconfig();
     let result: esbuild.BuildResult<{ write: false; metafile: true }>;
@@ -282,8 +261,8 @@ export class Compiler {
         packages: "external",
         external: ["devcluster"],
         logLevel: "silent",
-        define: { "import.meta.hot": "__devcluster_hot" },
-        plugins: [this.projectModulesPlugin(cfg)],
+        define: defines(entries[0]!),
+        plugins: [projectModulesPlugin(this, cfg)],
       });
     } catch (err) {
       const failure = err as Partial<esbuild.BuildFailure>;
@@ -291,8 +270,7 @@ export class Compiler {
       throw err;
     }
 
-    // The metafile ties each output to its entry and lists its external requires,
-    // including those of non-project files bundled into it.
+    // The metafile ties each output to its entry and lists the files bundled into it.
     const byOutput = new Map<string, esbuild.Metafile["outputs"][string]>();
     for (const [out, meta] of Object.entries(result.metafile.outputs)) {
       byOutput.set(path.resolve(this.projectDir, out), meta);
@@ -303,16 +281,20 @@ export class Compiler {
       if (!meta?.entryPoint) continue;
       const file = path.resolve(this.projectDir, meta.entryPoint);
       const name = names.get(file) ?? this.moduleName(file);
-      const imports = new Set<string>();
-      for (const imp of meta.imports) {
-        if (imp.external && imp.path.startsWith(PROJECT_MODULE_PREFIX)) imports.add(imp.path.slice(PROJECT_MODULE_PREFIX.length));
-      }
       const bundled = Object.keys(meta.inputs)
         .map((f) => path.resolve(this.projectDir, f))
         .filter((f) => f !== file)
         .sort();
-      const code = out.text;
-      modules.push({ name, version: versionOf(code), code, imports: [...imports].sort(), file, bundled });
+      // The project modules plugin left each project import as `require("devcluster:project/<name>")`.
+      const rewritten = rewriteImports(out.text, cfg, () => undefined, this.isCommonJs);
+      if (rewritten === "bundle") continue; // never: nothing resolves to "bundle" here
+      const { code, imports, bindings } = rewritten;
+      // A warning belongs to the module its file is part of (its own source, or a file bundled into it).
+      const inputs = new Set(Object.keys(meta.inputs).map((f) => path.resolve(this.projectDir, f)));
+      const warnings = result.warnings
+        .filter((w) => w.location && inputs.has(path.resolve(this.projectDir, w.location.file)) && holds(w, cfg))
+        .map((w) => toDiagnostic(w));
+      modules.push({ name, version: versionOf(code), code, imports, file, bundled, bindings, warnings });
     }
     return modules;
   }
@@ -321,45 +303,21 @@ export class Compiler {
   compileAll(): Promise<CompiledModule[]> {
     return this.compile(this.listModules());
   }
+}
 
-  /**
-   * Marks an import of a project module external, as
-   * `devcluster:project/<name>`, whether relative or through a tsconfig alias.
-   * esbuild does not call onResolve for the entry points, so each module's own
-   * source is still bundled.
-   */
-  private projectModulesPlugin(cfg: ProjectTsconfig): esbuild.Plugin {
-    return {
-      name: "devcluster-project-modules",
-      setup: (build) => {
-        if (cfg.paths.length > 0 || cfg.baseUrl) {
-          // Bare specifiers only; relative ones are handled below.
-          build.onResolve({ filter: /^[^./]/ }, (args) => {
-            if (args.kind === "entry-point") return undefined;
-            const resolved = this.resolveImport(args.path, args.resolveDir, cfg);
-            if (!resolved) return undefined; // an npm package or a built-in
-            if ("module" in resolved) return { path: PROJECT_MODULE_PREFIX + this.moduleName(resolved.module), external: true };
-            return { path: resolved.file }; // an aliased JSON file and the like: bundled
-          });
-        }
-        build.onResolve({ filter: RELATIVE_SPECIFIER }, (args) => {
-          const target = path.resolve(args.resolveDir, args.path);
-          if (!isInside(this.srcDir, target)) return undefined; // outside the project's modules: bundle it
-          const file = resolveModuleFile(target);
-          if (file !== undefined) return { path: PROJECT_MODULE_PREFIX + this.moduleName(file), external: true };
-          if (fs.existsSync(target) && fs.statSync(target).isFile()) return undefined; // ./data.json and the like
-          // esbuild puts the import statement's location on this error.
-          return {
-            errors: [
-              {
-                text: `Could not resolve "${args.path}": no ${displayCandidates(args.path)} under ${path.relative(this.projectDir, this.srcDir) || "."}`,
-              },
-            ],
-          };
-        });
-      },
-    };
-  }
+/** False for a warning the project's tsconfig makes untrue: without esModuleInterop a namespace import is the package, and calling it works. */
+function holds(w: esbuild.Message, cfg: ProjectTsconfig): boolean {
+  return cfg.esModuleInterop || w.id !== "call-import-namespace";
+}
+
+/**
+ * `import.meta.hot` is the loader's hot context; `import.meta` the loader's
+ * `import.meta` of the module under its source file's extension
+ * (`runtime/code/importMeta.ts`): the extension travels in the bundle's text,
+ * and each node makes the path from its own source folder.
+ */
+function defines(file: string): Record<string, string> {
+  return { "import.meta.hot": "__devcluster_hot", "import.meta": `${IMPORT_META}.${path.extname(file).slice(1)}` };
 }
 
 /** reads of one file in one compile while it keeps changing under us; after that the last read goes (the watcher sees the rest) */
@@ -376,42 +334,6 @@ function stampOf(file: string): string {
   } catch {
     return "gone";
   }
-}
-
-function isModuleFile(file: string): boolean {
-  return MODULE_FILE.test(file) && !DECLARATION_FILE.test(file);
-}
-
-function isInside(dir: string, file: string): boolean {
-  const rel = path.relative(dir, file);
-  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The module file an import names, tried as TypeScript users write imports:
- * as given, with `.ts`/`.tsx`, as a folder's index, and with `.js` meaning `.ts`.
- */
-function resolveModuleFile(target: string): string | undefined {
-  const candidates = [target, target + ".ts", target + ".tsx", path.join(target, "index.ts"), path.join(target, "index.tsx")];
-  const js = /\.(js|jsx|mjs|cjs)$/.exec(target);
-  if (js) {
-    const stem = target.slice(0, -js[0].length);
-    candidates.push(stem + ".ts", stem + ".tsx");
-  }
-  return candidates.find((c) => isModuleFile(c) && isFile(c));
-}
-
-function displayCandidates(spec: string): string {
-  const stem = spec.replace(/\.(js|jsx|mjs|cjs|ts|tsx)$/, "");
-  return `${stem}.ts, ${stem}.tsx or ${stem}/index.ts`;
 }
 
 function versionOf(code: string): string {
@@ -434,40 +356,4 @@ export function importeesFirst(modules: CompiledModule[]): CompiledModule[] {
   };
   modules.forEach(visit);
   return ordered;
-}
-
-/** esbuild's CommonJS output names every import as `require("<literal>")`. */
-const REQUIRE_LITERAL = /\brequire\("([^"]+)"\)/g;
-
-function toDiagnostic(msg: esbuild.Message, file?: string): CompileDiagnostic {
-  const loc = msg.location;
-  // esbuild counts columns in UTF-8 bytes; people count characters.
-  const column = loc ? Buffer.from(loc.lineText).subarray(0, loc.column).toString().length + 1 : 0;
-  return {
-    file: file ?? loc?.file ?? "",
-    line: loc?.line ?? 0,
-    column,
-    lineText: loc?.lineText ?? "",
-    text: msg.text,
-  };
-}
-
-/**
- * `src/chat/room.ts:14:3: error: <text>` with the line and a caret under the
- * column, for each error, then what it means for the running cluster.
- */
-export function formatDiagnostics(diagnostics: CompileDiagnostic[]): string {
-  const parts = diagnostics.map((d) => {
-    if (!d.file) return `error: ${d.text}`;
-    if (d.line === 0) return `${d.file}: error: ${d.text}`;
-    const gutter = Math.max(5, String(d.line).length);
-    return (
-      `${d.file}:${d.line}:${d.column}: error: ${d.text}\n` +
-      `${String(d.line).padStart(gutter)} | ${d.lineText}\n` +
-      // Keep tabs so the caret lines up under the column in a terminal.
-      `${" ".repeat(gutter)} | ${d.lineText.slice(0, Math.max(0, d.column - 1)).replace(/[^\t]/g, " ")}^`
-    );
-  });
-  parts.push("Nothing was sent; the cluster keeps running the last good version.");
-  return parts.join("\n");
 }

@@ -15,6 +15,13 @@ export interface HeldModule {
   waitsFor: string;
 }
 
+/** A module file kept back because it, or a file bundled into it, does not compile. */
+export interface BrokenModule {
+  file: string;
+  /** the first error's place, relative to the project: `src/chat/room.ts:14:3`, `shared/fmt.ts:2:9` */
+  at: string;
+}
+
 /** What to send for a batch of saves, and what stays behind. */
 export interface SavePlan {
   /** the files looked at: the batch's, those its assets are bundled into, and every dirty one */
@@ -24,6 +31,8 @@ export interface SavePlan {
   held: HeldModule[];
   /** the files that do not compile, each module left out */
   error?: CompileError;
+  /** the module files left out because they (or a file bundled into them) do not compile, each with where the first error is */
+  broken: BrokenModule[];
   /** modules of `send` that were dirty before this batch (held or refused earlier) */
   carried: Set<string>;
 }
@@ -42,6 +51,8 @@ export class PendingSaves {
   /** absolute file -> why the nodes do not run it yet */
   private readonly dirty = new Map<string, string>();
   private readonly bindingsCache = new Map<string, Bindings>();
+  /** module file -> the other files its last compile read (bundled, or named by its errors); what to watch while it is dirty */
+  private readonly inputs = new Map<string, string[]>();
 
   constructor(
     private readonly host: {
@@ -54,6 +65,19 @@ export class PendingSaves {
   /** Files whose saved version the nodes do not run yet, with why: what `up` says keeps them apart. */
   pending(): Map<string, string> {
     return new Map(this.dirty);
+  }
+
+  /**
+   * Every file outside the source folder that a module is built from: the
+   * ones the nodes run, and the ones a dirty module's last compile read. The
+   * watcher watches exactly these, so saving one rebuilds its importers.
+   */
+  watchedFiles(): string[] {
+    const { store, compiler } = this.host;
+    const files = new Set<string>();
+    for (const name of store.names()) for (const f of store.get(name)!.bundled ?? []) files.add(f);
+    for (const f of this.dirty.keys()) for (const b of this.inputs.get(f) ?? []) files.add(b);
+    return [...files].filter((f) => !isInside(compiler.srcDir, f)).sort();
   }
 
   async plan(batch: ChangeBatch): Promise<SavePlan> {
@@ -73,7 +97,7 @@ export class PendingSaves {
       if (fs.existsSync(f)) files.add(f);
       else this.dirty.delete(f);
     }
-    const { modules, error } = await this.compileEach([...files].sort());
+    const { modules, error, broken } = await this.compileEach([...files].sort());
 
     // A project import that is neither loaded nor in the set, but whose file is on disk (its save is still on its way): take it along.
     for (let round = 0; round < 5; round++) {
@@ -98,7 +122,7 @@ export class PendingSaves {
     const heldNames = new Set(held.map((h) => h.module));
     const send = importeesFirst([...candidates.values()].filter((m) => !heldNames.has(m.name)));
     const carried = new Set(send.filter((m) => !fromBatch.has(m.file)).map((m) => m.name));
-    return { files: [...files].sort(), send, held, carried, ...(error ? { error } : {}) };
+    return { files: [...files].sort(), send, held, carried, broken, ...(error ? { error } : {}) };
   }
 
   /**
@@ -138,7 +162,9 @@ export class PendingSaves {
         const mine = this.bindings(m);
         for (const dep of m.imports) {
           const d = live(dep);
-          const where = `${dep} (${this.rel(compiler.fileOf(dep))})`;
+          // A dependency saved broken is what the user must fix: say so where the wait is named.
+          const broken = this.dirty.get(compiler.fileOf(dep)) === "it does not compile" ? ", which does not compile" : "";
+          const where = `${dep} (${this.rel(compiler.fileOf(dep))}${broken})`;
           if (!d) {
             hold(m, `${where}, which is not loaded${candidates.has(dep) ? " and is held back itself" : ""}`);
             break;
@@ -176,38 +202,59 @@ export class PendingSaves {
    * fails, one by one, so a file that does not compile holds back only itself
    * and what needs it.
    */
-  private async compileEach(files: string[]): Promise<{ modules: CompiledModule[]; error?: CompileError }> {
+  private async compileEach(files: string[]): Promise<{ modules: CompiledModule[]; error?: CompileError; broken: BrokenModule[] }> {
     const { compiler } = this.host;
-    if (files.length === 0) return { modules: [] };
+    if (files.length === 0) return { modules: [], broken: [] };
     try {
-      return { modules: await compiler.compile(files) };
+      return { modules: this.noteInputs(await compiler.compile(files)), broken: [] };
     } catch (err) {
       if (!(err instanceof CompileError)) throw err;
-      if (files.length === 1) {
-        this.dirty.set(files[0]!, "it does not compile");
-        return { modules: [], error: err };
-      }
+      if (files.length === 1) return { modules: [], error: err, broken: [this.noteBroken(files[0]!, err.diagnostics)] };
     }
     const modules: CompiledModule[] = [];
     const diagnostics: CompileError["diagnostics"] = [];
+    const broken: BrokenModule[] = [];
     for (const f of files) {
       try {
-        modules.push(...(await compiler.compile([f])));
+        modules.push(...this.noteInputs(await compiler.compile([f])));
       } catch (err) {
         if (!(err instanceof CompileError)) throw err;
         // A diagnostic located in a bundled file still belongs to this module.
-        diagnostics.push(...err.diagnostics.map((d) => (d.file ? d : { ...d, file: path.relative(compiler.projectDir, f) })));
-        this.dirty.set(f, "it does not compile");
+        const mine = err.diagnostics.map((d) => (d.file ? d : { ...d, file: path.relative(compiler.projectDir, f) }));
+        // An error in a file bundled into several modules (`../shared/fmt.ts`) is said once.
+        const said = new Set(diagnostics.map(diagnosticKey));
+        diagnostics.push(...mine.filter((d) => !said.has(diagnosticKey(d))));
+        broken.push(this.noteBroken(f, mine));
       }
     }
-    return { modules, ...(diagnostics.length ? { error: new CompileError(diagnostics) } : {}) };
+    return { modules, broken, ...(diagnostics.length ? { error: new CompileError(diagnostics) } : {}) };
+  }
+
+  /** Remembers which files each compiled module was built from, for {@link watchedFiles}. */
+  private noteInputs(modules: CompiledModule[]): CompiledModule[] {
+    for (const m of modules) this.inputs.set(m.file, m.bundled);
+    return modules;
+  }
+
+  /**
+   * A file that does not compile stays dirty; the files its errors are in are
+   * watched until it compiles (a typo in a newly imported `../shared/fmt.ts`
+   * is fixed there, not in the importer).
+   */
+  private noteBroken(file: string, diagnostics: CompileError["diagnostics"]): BrokenModule {
+    const { projectDir } = this.host.compiler;
+    this.dirty.set(file, "it does not compile");
+    this.inputs.set(file, [...new Set(diagnostics.filter((d) => d.file).map((d) => path.resolve(projectDir, d.file)))]);
+    const d = diagnostics.find((x) => x.file && x.line > 0) ?? diagnostics[0];
+    const at = d?.file ? (d.line > 0 ? `${d.file}:${d.line}:${d.column}` : d.file) : this.rel(file);
+    return { file, at: at.split(path.sep).join("/") };
   }
 
   private bindings(m: CompiledModule): Bindings {
     const key = `${m.name}@${m.version}`;
     let b = this.bindingsCache.get(key);
     if (!b) {
-      b = bindingsOf(m.code);
+      b = m.bindings ?? bindingsOf(m.code);
       if (this.bindingsCache.size > 2000) this.bindingsCache.clear();
       this.bindingsCache.set(key, b);
     }
@@ -217,6 +264,15 @@ export class PendingSaves {
   private rel(file: string): string {
     return path.relative(this.host.compiler.projectDir, file).split(path.sep).join("/");
   }
+}
+
+function diagnosticKey(d: CompileError["diagnostics"][number]): string {
+  return `${d.file}:${d.line}:${d.column}:${d.text}`;
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }
 
 function missingNames(uses: Set<string> | undefined, exports: Set<string> | undefined): string[] {

@@ -18,6 +18,14 @@ export interface ProjectTsconfig {
   paths: { pattern: string; targets: string[] }[];
   /** absolute `baseUrl`: a bare specifier may name a file under it, as in tsc */
   baseUrl?: string;
+  /**
+   * False when tsc emits CommonJS without `esModuleInterop` (`module` is
+   * `commonjs`, or unset with an ES5 target, and the option is unset or false:
+   * TypeScript's default): `import * as x from "pkg"` is then the package itself,
+   * `const x = require("pkg")`, and code that runs under ts-node calls it. True
+   * otherwise, and with no tsconfig: esbuild's interop, Node's for ES modules.
+   */
+  esModuleInterop: boolean;
 }
 
 /** The compilerOptions esbuild honours; everything else in a tsconfig is the type checker's business. */
@@ -44,8 +52,9 @@ const ESBUILD_OPTIONS = [
  */
 export function readProjectTsconfig(projectDir: string): ProjectTsconfig {
   const file = path.join(projectDir, "tsconfig.json");
-  if (!fs.existsSync(file)) return { file: undefined, esbuild: {}, paths: [] };
+  if (!fs.existsSync(file)) return { file: undefined, esbuild: {}, paths: [], esModuleInterop: true };
   const options: Record<string, unknown> = {};
+  const emit: { module?: unknown; target?: unknown; esModuleInterop?: unknown } = {};
   let paths: ProjectTsconfig["paths"] = [];
   let baseUrl: string | undefined;
   const seen = new Set<string>();
@@ -59,8 +68,13 @@ export function readProjectTsconfig(projectDir: string): ProjectTsconfig {
       const parent = typeof p === "string" ? resolveExtends(p, dir) : undefined;
       if (parent) load(parent);
     }
-    const co = (cfg.compilerOptions ?? {}) as Record<string, unknown>;
+    // ts-node applies its section's compilerOptions over the file's: a project that runs under ts-node
+    // (`"module": "esnext"` for its editor, `"ts-node": { "compilerOptions": { "module": "commonjs" } }` to run)
+    // runs as that section says, and so it runs here.
+    const tsNode = (cfg["ts-node"] as { compilerOptions?: Record<string, unknown> } | undefined)?.compilerOptions;
+    const co = { ...((cfg.compilerOptions ?? {}) as Record<string, unknown>), ...(tsNode && typeof tsNode === "object" ? tsNode : {}) };
     for (const k of ESBUILD_OPTIONS) if (co[k] !== undefined) options[k] = co[k];
+    for (const k of ["module", "target", "esModuleInterop"] as const) if (co[k] !== undefined) emit[k] = co[k];
     if (typeof co.baseUrl === "string") baseUrl = path.resolve(dir, co.baseUrl);
     if (co.paths && typeof co.paths === "object") {
       // tsc resolves paths against baseUrl when set, else against the tsconfig that declares them.
@@ -72,7 +86,23 @@ export function readProjectTsconfig(projectDir: string): ProjectTsconfig {
     }
   };
   load(file);
-  return { file, esbuild: { compilerOptions: options as TsconfigRaw["compilerOptions"] }, paths, ...(baseUrl ? { baseUrl } : {}) };
+  return {
+    file,
+    esbuild: { compilerOptions: options as TsconfigRaw["compilerOptions"] },
+    paths,
+    ...(baseUrl ? { baseUrl } : {}),
+    esModuleInterop: emitsInterop(emit),
+  };
+}
+
+/** Whether tsc's emit for these options gives a namespace import of a CommonJS package esModuleInterop's object, as esbuild's does. */
+function emitsInterop(o: { module?: unknown; target?: unknown; esModuleInterop?: unknown }): boolean {
+  const lower = (v: unknown): string | undefined => (typeof v === "string" ? v.toLowerCase() : undefined);
+  const target = lower(o.target);
+  // tsc's default module: CommonJS for an ES3/ES5 target (ES5 is the default target), ES2015 otherwise.
+  const module = lower(o.module) ?? (target === undefined || target === "es3" || target === "es5" ? "commonjs" : "es2015");
+  if (module !== "commonjs") return true; // ES output: Node or a bundler gives the namespace its interop
+  return o.esModuleInterop === true;
 }
 
 /**
@@ -122,7 +152,7 @@ function resolveExtends(spec: string, dir: string): string | undefined {
 }
 
 /** JSON with comments and trailing commas, as tsconfig files are written. */
-function parseJsonc(file: string): { extends?: unknown; compilerOptions?: unknown } {
+function parseJsonc(file: string): { extends?: unknown; compilerOptions?: unknown; "ts-node"?: unknown } {
   const text = fs.readFileSync(file, "utf8");
   let out = "";
   for (let i = 0; i < text.length; i++) {

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { watch, type FSWatcher } from "chokidar";
 import { ClusterError } from "../../wire/errors";
+import { isModuleFile } from "./moduleFiles";
 
 /** The module files one burst of file-system events touched, in their final state. */
 export interface ChangeBatch {
@@ -13,8 +14,9 @@ export interface ChangeBatch {
   removed: string[];
   /**
    * Absolute paths of other files esbuild bundles into the modules that import
-   * them (`.json`, `.txt`, `.js`), changed, added or removed: their importers
-   * must be rebuilt.
+   * them (`.json`, `.txt`, `.js`, and any file outside the source folder, such
+   * as `../shared/fmt.ts`), changed, added or removed: their importers must be
+   * rebuilt.
    */
   assets: string[];
   /** `performance.now()` when the first event of the burst arrived; the start of save-to-live. */
@@ -52,7 +54,7 @@ const CHOKIDAR_THROTTLE_MS = 50;
 const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
 
 /**
- * Watches the source folder's module files (`.ts`/`.tsx`, not `.d.ts`, not in
+ * Watches the source folder's module files (`.ts`, `.tsx`, `.js`, `.mjs`, `.cjs`, not `.d.ts`, not in
  * node_modules) and the files esbuild bundles into them (`.json` and the
  * other files its loaders handle), and emits one `"batch"` per burst of changes. With
  * the default `quietMs` of 0 a batch leaves on its first event (what chokidar
@@ -62,6 +64,9 @@ const RECHECK_AFTER_MS = CHOKIDAR_THROTTLE_MS + 10;
  *
  * Editors that save by writing a temporary file and renaming it over the
  * original produce one change of the original (chokidar's `atomic`).
+ *
+ * Files outside the source folder that modules bundle (`../shared/fmt.ts`)
+ * are watched one by one, as {@link watchFiles} names them, and come in `assets`.
  *
  * `"error"` is emitted only when someone listens for it; otherwise chokidar's
  * errors (a folder that vanished, a permission) are dropped and watching goes on.
@@ -88,6 +93,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   /** what each recently changed file looked like when we handed it out */
   private readonly seen = new Map<string, string>();
   private readonly rechecks = new Map<string, NodeJS.Timeout>();
+  /** files outside the source folder that modules bundle, watched one by one (see watchFiles) */
+  private outside = new Set<string>();
 
   constructor(opts: { srcDir: string; quietMs?: number }) {
     super();
@@ -104,18 +111,56 @@ export class Watcher extends EventEmitter<WatcherEvents> {
         ignoreInitial: true,
         atomic: true,
         // Directories must get through (stats undefined or a directory) so their files are watched.
-        ignored: (p, stats) => path.basename(p) === "node_modules" || (stats?.isFile() === true && !isWatchedFile(p)),
+        ignored: (p, stats) => !this.outside.has(path.resolve(p)) && (path.basename(p) === "node_modules" || (stats?.isFile() === true && !isWatchedFile(p))),
       });
       this.fsw = fsw;
+      if (this.outside.size) fsw.add([...this.outside]);
       fsw.on("add", (p) => this.onEvent(p));
       fsw.on("change", (p) => this.onEvent(p));
-      fsw.on("unlink", (p) => this.onEvent(p));
+      fsw.on("unlink", (p) => {
+        this.onEvent(p);
+        this.rearm(p);
+      });
       fsw.on("error", (err) => {
         if (this.listenerCount("error") > 0) this.emit("error", err instanceof Error ? err : new Error(String(err)));
       });
       fsw.once("ready", () => resolve());
     });
     return this.started;
+  }
+
+  /**
+   * Watches exactly these files outside the source folder (absolute paths),
+   * and stops watching the ones of the previous call that are not among them.
+   * A module bundles what it imports from outside the source folder
+   * (`../shared/fmt.ts`), so saving such a file must rebuild it; watching the
+   * parent folder instead would take in whatever else lives there (a sibling
+   * package, its node_modules), one file at a time takes in only what runs.
+   */
+  watchFiles(files: Iterable<string>): void {
+    if (this.closed) return;
+    const next = new Set([...files].map((f) => path.resolve(f)).filter((f) => !isInside(this.srcDir, f)));
+    const gone = [...this.outside].filter((f) => !next.has(f));
+    const added = [...next].filter((f) => !this.outside.has(f));
+    this.outside = next;
+    if (!this.fsw) return; // start() adds them
+    if (gone.length) this.fsw.unwatch(gone);
+    for (const f of gone) {
+      clearTimeout(this.rechecks.get(f));
+      this.rechecks.delete(f);
+      this.seen.delete(f);
+    }
+    if (added.length) this.fsw.add(added);
+    // chokidar arms a watch added now some time later: a save meanwhile is found by looking once more, as after an event.
+    for (const f of added) {
+      this.seen.set(f, fingerprint(f));
+      this.scheduleRecheck(f);
+    }
+  }
+
+  /** The files outside the source folder being watched, sorted. */
+  watchedOutside(): string[] {
+    return [...this.outside].sort();
   }
 
   /** Stops watching and drops a batch still gathering. A no-op on a closed watcher. */
@@ -135,10 +180,23 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   }
 
   private onEvent(p: string): void {
-    if (this.closed || !isWatchedFile(p)) return;
     const file = path.resolve(this.srcDir, p);
+    if (this.closed || !(isWatchedFile(file) || this.outside.has(file))) return;
     this.scheduleRecheck(file);
     this.enqueue(file);
+  }
+
+  /**
+   * chokidar drops the watch of a single file once it is deleted, so a bundled
+   * file outside src that is made again (a `git checkout`, an editor that
+   * deletes before it writes) would never be seen again; watched anew while it
+   * is missing, chokidar waits for it in its folder.
+   */
+  private rearm(p: string): void {
+    const file = path.resolve(this.srcDir, p);
+    if (this.closed || !this.fsw || !this.outside.has(file) || fs.existsSync(file)) return;
+    this.fsw.unwatch(file);
+    this.fsw.add(file);
   }
 
   private scheduleRecheck(file: string): void {
@@ -182,7 +240,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     // removed, one deleted then recreated is changed, whatever order chokidar
     // reported the events in (its atomic mode delays unlinks).
     for (const file of [...this.pending].sort()) {
-      if (!isModuleFile(file)) assets.push(file);
+      // A .ts file outside the source folder is no module of its own: it is bundled into its importers.
+      if (!isModuleFile(file) || !isInside(this.srcDir, file)) assets.push(file);
       else (fs.existsSync(file) ? changed : removed).push(file);
       if (this.rechecks.has(file)) this.seen.set(file, fingerprint(file));
     }
@@ -208,10 +267,6 @@ function fingerprint(file: string): string {
   }
 }
 
-function isModuleFile(file: string): boolean {
-  return /\.(ts|tsx)$/.test(file) && !/\.d\.(ts|tsx)$/.test(file);
-}
-
 /** Files esbuild's default loaders bundle when a module imports them. */
 const ASSET_FILE = /\.(json|txt|js|mjs|cjs|jsx)$/;
 
@@ -226,4 +281,9 @@ export function mergeBatches(a: ChangeBatch, b: ChangeBatch): ChangeBatch {
   for (const f of b.changed) (changed.add(f), removed.delete(f));
   for (const f of b.removed) (removed.add(f), changed.delete(f));
   return { changed: [...changed].sort(), removed: [...removed].sort(), assets: [...new Set([...a.assets, ...b.assets])].sort(), firstEventAt: a.firstEventAt };
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }

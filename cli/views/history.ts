@@ -38,8 +38,11 @@ export class HistoryView {
 
 /** One warning line per module the nodes run in another version than its file on disk, naming the file; for status and versions(). */
 export function driftLines(drift: DiskDrift[] | undefined): string[] {
-  return (drift ?? []).map(
-    (d) => `warning: ${d.module} runs ${shortVersion(d.running)}, not ${d.file} as it is on disk${d.disk ? ` (${shortVersion(d.disk)})` : ""}: ${d.why}`,
+  const onDisk = (d: DiskDrift): string => `${d.file} as it is on disk${d.disk ? ` (${shortVersion(d.disk)})` : ""}`;
+  return (drift ?? []).map((d) =>
+    d.kept
+      ? `warning: no node runs ${d.module}; the version a first spawn would load (${shortVersion(d.running)}) is not ${onDisk(d)}: ${d.why}`
+      : `warning: ${d.module} runs ${shortVersion(d.running)}, not ${onDisk(d)}: ${d.why}`,
   );
 }
 

@@ -12,7 +12,21 @@ export interface ReloadViewOptions {
   rollback?: boolean;
 }
 
-const modules = (r: ReloadReport): string => r.modules.map((m) => `${m.name}@${shortVersion(m.version)}`).join(", ");
+const named = (mods: ReloadReport["modules"]): string => mods.map((m) => `${m.name}@${shortVersion(m.version)}`).join(", ");
+const modules = (r: ReloadReport): string => named(r.modules);
+
+/** "reloaded" names only what now runs: a module no node has evaluated was checked, and waits for its first spawn (docs/design.md §4.5). */
+function okHeadline(r: ReloadReport, opts: ReloadViewOptions): string {
+  const kept = new Set(r.kept ?? []);
+  const running = r.modules.filter((m) => !kept.has(m.name));
+  const idle = r.modules.filter((m) => kept.has(m.name));
+  const on = `on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms`;
+  const verb = opts.rollback ? "rolled back to" : "reloaded";
+  const noNode = `no node runs ${idle.length === 1 ? "it" : "them"}, so nothing was evaluated`;
+  if (running.length === 0) return `${opts.rollback ? verb : "checked"} ${named(idle)} ${on}: ${noNode} (a module loads where it is first spawned)`;
+  const head = `${verb} ${named(running)} ${on}`;
+  return idle.length ? `${head}; ${opts.rollback ? "also" : "checked"} ${named(idle)}: ${noNode}` : head;
+}
 
 const skippedLine = (r: ReloadReport): string | undefined => {
   const parts: string[] = [];
@@ -25,7 +39,7 @@ const skippedLine = (r: ReloadReport): string | undefined => {
 
 /** What happened, in one line: reloaded, aborted with no node switched, or committed but not confirmed. */
 export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
-  if (r.ok) return `${opts.rollback ? "rolled back to" : "reloaded"} ${modules(r)} on ${r.nodes.length} nodes in ${r.ms.toFixed(1)} ms${staleHead(r)}`;
+  if (r.ok) return `${okHeadline(r, opts)}${staleHead(r)}`;
   const what = opts.rollback ? "rollback" : "reload";
   if (r.failedIn === "commit" && !r.rolledBack) return `${what} of ${modules(r)} committed, but not every node confirmed`;
   return r.rolledBack
@@ -113,8 +127,8 @@ export function reloadLogLine(r: ReloadReport, opts: ReloadViewOptions = {}): st
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** What `--json` prints: the report without the benchmark's phase timings, times rounded to 0.01 ms. */
-export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent" | "stale" | "staleUnknown"> {
-  const { ok, modules: mods, nodes, ms, skipped, silent, stale, staleUnknown } = r;
+export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent" | "kept" | "stale" | "staleUnknown"> {
+  const { ok, modules: mods, nodes, ms, skipped, silent, kept, stale, staleUnknown } = r;
   return {
     ok,
     modules: mods,
@@ -122,6 +136,7 @@ export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules"
     ms: roundMs(ms),
     ...(skipped ? { skipped } : {}),
     ...(silent ? { silent } : {}),
+    ...(kept ? { kept } : {}),
     ...(stale ? { stale } : {}),
     ...(staleUnknown ? { staleUnknown } : {}),
   };

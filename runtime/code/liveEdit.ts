@@ -94,6 +94,8 @@ export class LiveEdit {
    * every script with the module's url would double them at each save.
    */
   private readonly known = new Map<string, { mode: "patch" | "scan"; module: string }>();
+  /** urls of earlier versions' scripts a save did not need to patch (the debugger stayed off): looked up at the next enable */
+  private readonly unresolved = new Map<string, string>();
   /** the array of every live object, during one findStale */
   private all: string | undefined;
 
@@ -128,6 +130,8 @@ export class LiveEdit {
     // the debugger is not even enabled (enable, read and disable cost several ms, on the node's only thread).
     const modulesWithScripts = new Set([...this.known.values()].map((k) => k.module));
     if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || changesClosures(m.previous, m.compiled))) {
+      // Its closures were not patched this time, but a later save may change them: its script is looked up by url then.
+      for (const m of changed) this.unresolved.set(urlOf(m.filename, m.from!), m.name);
       out.ms = performance.now() - t0;
       return out;
     }
@@ -137,6 +141,11 @@ export class LiveEdit {
       // A `debugger;` statement must not pause the only thread, which also runs this session.
       this.post("Debugger.setSkipAllPauses", { skip: true });
       for (const id of this.known.keys()) if (!this.scripts.has(id)) this.known.delete(id);
+      for (const [id, url] of this.scripts) {
+        const module = this.unresolved.get(url);
+        if (module !== undefined && !this.known.has(id)) this.known.set(id, { mode: "patch", module });
+      }
+      this.unresolved.clear();
       for (const m of changed) {
         const prefix = urlOf(m.filename, "");
         const now = urlOf(m.filename, m.to);
@@ -150,7 +159,11 @@ export class LiveEdit {
           if (this.scripts.get(scriptId) === replacedUrl && !out.replaced.has(m.name)) out.replaced.set(m.name, before);
           const text = withMapOf(m.compiled, before);
           if (before === text) continue;
-          if (!changesClosures(before, m.compiled)) continue;
+          if (!changesClosures(before, m.compiled)) {
+            // Nothing to patch in it now; it may hold closures a later save changes.
+            if (!this.known.has(scriptId)) this.known.set(scriptId, { mode: "patch", module: m.name });
+            continue;
+          }
           // What it holds is gone from the source: no patch can reach it, but it is still named.
           if (this.known.get(scriptId)?.mode === "scan") {
             out.targets.push({ module: m.name, scriptId, before, status: NOT_PATCHED });

@@ -6,6 +6,7 @@ import { HotInstance, type HotContext } from "./hot";
 import { ModuleEntry, rawExports, type Instance } from "./moduleTable";
 import type { Bundle } from "../../wire/protocol";
 import { needsTimeLimit } from "./watchdog";
+import { IMPORT_META, importMetas } from "./importMeta";
 import { ClusterError } from "../../wire/errors";
 import { instrument, LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
 import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
@@ -85,7 +86,7 @@ const EVAL_SLOT = Symbol.for("devcluster.eval");
 // (which does); it exists for its `timeout`, which interrupts an endless top level.
 const RUN_EVAL = new vm.Script("globalThis[Symbol.for('devcluster.eval')]()", { filename: "devcluster:eval" });
 // Same first line as the code, so only line 1's columns shift in the source map.
-const WRAP_HEAD = `module.exports = (function (exports, require, module, __filename, __dirname, __devcluster_hot, ${LIVE}) {`;
+const WRAP_HEAD = `module.exports = (function (exports, require, module, __filename, __dirname, __devcluster_hot, ${LIVE}, ${IMPORT_META}) {`;
 const WRAP_TAIL = "\n});";
 
 type CompilableModule = Module & { _compile(code: string, filename: string): unknown };
@@ -474,6 +475,7 @@ export class ModuleTable {
       cls: (key: string, klass: Function) => entry.defineClass(instance, key, klass),
     };
 
+    const meta = importMetas(this.srcDir, bundle.name, hot);
     const m = new Module(filename) as CompilableModule;
     m.filename = filename;
     m.require = require as NodeRequire;
@@ -495,7 +497,7 @@ export class ModuleTable {
       const outer = g[EVAL_SLOT];
       // Named so ClusterError can cut the loader's own frames off the user's stack.
       g[EVAL_SLOT] = function devclusterEvaluate() {
-        return define.call(m.exports, m.exports, require, m, filename, dirname, hot, live);
+        return define.call(m.exports, m.exports, require, m, filename, dirname, hot, live, meta);
       };
       try {
         // The time limit costs a thread per evaluation; a top level that cannot loop runs without it (watchdog.ts).

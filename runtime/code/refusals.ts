@@ -25,7 +25,8 @@ export function isLoadError(err: unknown): err is ClusterError {
   return err instanceof ClusterError && loadErrors.has(err);
 }
 
-const TS_FRAME = /([^\s()]+\.(?:ts|tsx|mts|cts)):(\d+):(\d+)/g;
+// A source-mapped frame of a module's own file; a bundle's unmapped frame (`room.js?v=...`) has no `:` after `.js`.
+const SOURCE_FRAME = /([^\s()]+\.(?:ts|tsx|mts|cts|js|mjs|cjs)):(\d+):(\d+)/g;
 
 export function checkShape(entry: ModuleEntry, instance: Instance): void {
   const exp: unknown = instance.exports;
@@ -80,7 +81,7 @@ export function evalFailed(module: string, err: unknown, srcDir: string): Cluste
   const cause = err instanceof Error ? err : new Error(String(err));
   // The first frame in the project's sources: frames above it may be Node's or the loader's own.
   let where = "";
-  for (const at of (cause.stack ?? "").matchAll(TS_FRAME)) {
+  for (const at of (cause.stack ?? "").matchAll(SOURCE_FRAME)) {
     const rel = relativeFile(srcDir, at[1]!);
     if (rel.startsWith("..") || path.isAbsolute(rel)) continue;
     where = ` at ${rel}:${at[2]}:${at[3]}`;

@@ -4,18 +4,26 @@
  * runs codeChange in the processes, ABORT throws them away. A commit whose
  * deferred top level throws is undone on this node and answered `failed`. A node that joins
  * catches up by loading the welcome's bundles the same way, at once.
+ *
+ * Only what the node uses is evaluated (§4.5): the welcome's bundles go to its
+ * code path, the entry and what it imports are loaded at join, any other
+ * module at its first spawn; a reload of a module this node has not loaded
+ * checks it and keeps it there.
  */
 import type { Logger } from "../../wire/log";
 import type { Pid } from "../../wire/pid";
+import { ClusterError } from "../../wire/errors";
 import { toWireError, type Bundle, type ControlMessage, type WireError } from "../../wire/protocol";
+import { CodePath } from "./codePath";
 import type { Change, ModuleTable } from "./loader";
 import { mergePatched, removesNames, type LiveEdit } from "./liveEdit";
 
 /** What reloads need from the node. */
 export interface ReloadHost {
   readonly node: string;
+  readonly srcDir: string;
   readonly log: Logger;
-  readonly table: Pick<ModuleTable, "prepare" | "commit" | "abort"> & Partial<Pick<ModuleTable, "current">>;
+  readonly table: Pick<ModuleTable, "prepare" | "commit" | "abort" | "has"> & Partial<Pick<ModuleTable, "current">>;
   readonly procs: {
     /** ends the processes still on a module's oldest version (a forced load) */
     purge(module: string): void;
@@ -29,26 +37,79 @@ export interface ReloadHost {
 }
 
 interface Prepared {
-  load: ReturnType<ModuleTable["prepare"]>;
+  /** absent when this node runs none of the reload's modules */
+  load: ReturnType<ModuleTable["prepare"]> | undefined;
   force: boolean;
+  /** the modules it evaluates */
   modules: string[];
+  /** every bundle of the reload, filed in the code path once committed */
+  bundles: Bundle[];
 }
+
+/** How long a first use waits for a reload prepared on this node to be committed or aborted. */
+const FIRST_USE_WAIT_MS = 10_000;
 
 export class Reloads {
   private readonly prepared = new Map<number, Prepared>();
+  /** first uses waiting for the prepared reloads to end */
+  private idleWaiters: (() => void)[] = [];
+  readonly path: CodePath;
 
-  constructor(private readonly host: ReloadHost) {}
+  constructor(private readonly host: ReloadHost) {
+    this.path = new CodePath(host.srcDir);
+  }
 
-  /** Catch-up at join: every module's current version, loaded before the entry starts. */
-  join(bundles: Bundle[]): void {
-    this.host.table.commit(this.host.table.prepare(bundles, { force: true }));
+  /** Catch-up at join: every module's current version goes to the code path; the entry and what it imports are loaded before it starts. */
+  join(bundles: Bundle[], entry: string): void {
+    this.path.file(bundles);
+    this.load(
+      this.path.closure([entry], (n) => this.host.table.has(n)),
+      true,
+    );
+  }
+
+  /**
+   * Loads `module`, and the project modules it imports that are not loaded
+   * yet, from the code path (its first use: a spawn by name). Waits for a
+   * reload prepared here to end, so it loads the version the cluster commits.
+   * Throws `unknown_module` naming every module the node has, loaded or not.
+   */
+  async loadOnFirstUse(module: string): Promise<void> {
+    if (this.host.table.has(module)) return;
+    await this.idle(module);
+    // Another first use may have loaded it meanwhile; from here on nothing awaits, so no reload comes between.
+    if (this.host.table.has(module)) return;
+    if (!this.path.has(module)) {
+      const known = this.path.names().sort().join(", ");
+      throw new ClusterError("unknown_module", `no module ${module} on node ${this.host.node} (known: ${known || "none"})`, { module });
+    }
+    this.load(
+      this.path.closure([module], (n) => this.host.table.has(n)),
+      false,
+    );
+  }
+
+  /**
+   * The welcome of a coordinator that adopts this node: what it is behind
+   * on, loaded where this node runs it (with new imports), kept otherwise.
+   */
+  async adopt(bundles: Bundle[]): Promise<Change[]> {
+    const split = this.path.split(bundles, (n) => this.host.table.has(n));
+    const changed = split.load.length ? this.host.table.commit(this.host.table.prepare(split.load, { force: false })) : [];
+    this.path.file(bundles);
+    this.firstLoads(changed);
+    const failures = await this.host.procs.codeChange(changed);
+    if (failures.length) this.host.log.warn({ codeChangeFailures: failures.length }, "codeChange failed in some processes after catching up");
+    return changed;
   }
 
   prepare(msg: Extract<ControlMessage, { type: "prepare" }>): void {
     const { host } = this;
     const t0 = performance.now();
     try {
-      this.prepared.set(msg.reload, { load: host.table.prepare(msg.bundles, { force: msg.force }), force: msg.force, modules: msg.bundles.map((b) => b.name) });
+      const split = this.path.split(msg.bundles, (n) => host.table.has(n));
+      const load = split.load.length ? host.table.prepare(split.load, { force: msg.force }) : undefined;
+      this.prepared.set(msg.reload, { load, force: msg.force, modules: split.load.map((b) => b.name), bundles: msg.bundles });
     } catch (err) {
       host.log.warn({ err, reload: msg.reload }, "prepare failed");
       host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed") });
@@ -63,20 +124,21 @@ export class Reloads {
   commit(msg: Extract<ControlMessage, { type: "commit" }>, preparedMs = 0): void {
     const { host } = this;
     const t0 = performance.now() - preparedMs;
-    const p = this.prepared.get(msg.reload);
-    this.prepared.delete(msg.reload);
+    const p = this.take(msg.reload);
     if (!p) return;
     // A forced load ends the processes still on the oldest version only now, once every node is ready: an abort must not have killed them.
     if (p.force) for (const m of p.modules) host.procs.purge(m);
-    let changed: Change[];
+    let changed: Change[] = [];
     try {
-      changed = host.table.commit(p.load);
+      if (p.load) changed = host.table.commit(p.load);
     } catch (err) {
       // A module deferred to COMMIT threw; the table has put its previous versions back (docs/design.md §6). The coordinator rolls back the nodes where it did not throw.
       host.log.warn({ err, reload: msg.reload }, "commit failed; the previous versions run again");
       host.toCoordinator({ type: "failed", reload: msg.reload, node: host.node, error: toWireError(err, "eval_failed"), atCommit: true });
       return;
     }
+    this.path.file(p.bundles);
+    this.firstLoads(changed);
     const modules = changed.flatMap((c) => {
       const compiled = host.compiled?.(c.name);
       const previous = compiled?.previous !== undefined ? { previous: compiled.previous } : {};
@@ -112,8 +174,52 @@ export class Reloads {
   }
 
   abort(msg: Extract<ControlMessage, { type: "abort" }>): void {
-    const p = this.prepared.get(msg.reload);
-    this.prepared.delete(msg.reload);
-    if (p) this.host.table.abort(p.load);
+    const p = this.take(msg.reload);
+    if (p?.load) this.host.table.abort(p.load);
+  }
+
+  /** Evaluates `bundles` (importees first) through prepare and commit, and tells the coordinator what now runs here. */
+  private load(bundles: Bundle[], force: boolean): void {
+    if (bundles.length === 0) return;
+    this.firstLoads(this.host.table.commit(this.host.table.prepare(bundles, { force })));
+  }
+
+  /** The coordinator's record of what runs where (`history`, the reload report) learns of modules evaluated here for the first time. */
+  private firstLoads(changed: Change[]): void {
+    const modules = changed.filter((c) => c.from === undefined).map((c) => c.name);
+    if (modules.length) this.host.toCoordinator({ type: "loaded", node: this.host.node, modules });
+  }
+
+  private take(reload: number): Prepared | undefined {
+    const p = this.prepared.get(reload);
+    this.prepared.delete(reload);
+    if (this.prepared.size === 0 && this.idleWaiters.length) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+    return p;
+  }
+
+  /** Resolves once no reload is prepared here: a module first loaded between PREPARE and COMMIT would miss the commit's version. */
+  private idle(module: string): Promise<void> {
+    if (this.prepared.size === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+        reject(
+          new ClusterError(
+            "timeout",
+            `${module} is not loaded on node ${this.host.node} yet, and a reload prepared here was neither committed nor aborted within ${FIRST_USE_WAIT_MS} ms. Try again once it has ended.`,
+            { module },
+          ),
+        );
+      }, FIRST_USE_WAIT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.push(done);
+    });
   }
 }

@@ -97,7 +97,7 @@ export class ClusterNode implements Runtime {
     this.log = opts.log;
     this.api = createApi(this);
     this.calls = new Calls(this.name);
-    this.tracer = new Tracer({ node: this.name, facade: (m) => this.table.facade(m) });
+    this.tracer = new Tracer({ node: this.name, facade: (m) => this.traced(m) });
     this.supervision = new Supervision(this);
     this.table = new ModuleTable({
       srcDir: opts.srcDir,
@@ -112,6 +112,7 @@ export class ClusterNode implements Runtime {
         log: this.log,
         reply: (from, reply) => this.reply(from, reply),
         exited: (proc, reason) => this.exited(proc, reason),
+        load: (module) => this.reloads.loadOnFirstUse(module),
       },
       {
         [ops.SHELL_MAILBOX]: ops.shellMailbox(this.api),
@@ -140,6 +141,7 @@ export class ClusterNode implements Runtime {
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
     this.reloads = new Reloads({
       node: this.name,
+      srcDir: opts.srcDir,
       log: this.log,
       table: this.table,
       procs: this.procs,
@@ -167,7 +169,7 @@ export class ClusterNode implements Runtime {
     );
   }
 
-  /** Joins the cluster: loads every module's current version, then runs the entry's start(ctx). */
+  /** Joins the cluster: keeps every module's current version, loads the entry and what it imports, then runs the entry's start(ctx). */
   async start(): Promise<void> {
     this.stats.start();
     this.endpoint = await this.links.bind(this.opts.host);
@@ -180,7 +182,7 @@ export class ClusterNode implements Runtime {
     this.nodes = w.nodes;
     this.procs.startIdsAt(Pid.of(this.name, 1, w.incarnation).id);
     this.links.set(w.peers);
-    this.reloads.join(w.bundles);
+    this.reloads.join(w.bundles, w.entry);
     const t0 = performance.now();
     const start = this.table.current(w.entry)?.exports.start;
     if (typeof start !== "function") {
@@ -223,7 +225,8 @@ export class ClusterNode implements Runtime {
   private coordinatorBack(): void {
     if (!this.running || this.closed) return;
     this.hold.coordinatorBack();
-    this.toCoordinator(this.hello({ versions: this.table.versions(), names: this.names.own() }));
+    // What it has, evaluated or kept: the coordinator sends only what differs.
+    this.toCoordinator(this.hello({ versions: this.reloads.path.versions(), names: this.names.own() }));
   }
 
   /** The coordinator's welcome to a node that already runs: load what it is behind on, then handle what was held. */
@@ -231,18 +234,31 @@ export class ClusterNode implements Runtime {
     this.nodes = [...new Set([...this.nodes, ...w.nodes])];
     this.links.set(w.peers);
     // A catch-up transaction may have brought some of these already (it raced this welcome): load only what still differs.
-    const runs = this.table.versions();
-    const behind = w.bundles.filter((b) => runs[b.name] !== b.version);
-    if (behind.length > 0) {
-      try {
-        const changed = this.table.commit(this.table.prepare(behind, { force: false }));
-        const failures = await this.procs.codeChange(changed);
-        this.log.info({ modules: changed.map((c) => `${c.name}@${c.to}`), codeChangeFailures: failures.length }, "caught up with the cluster's code");
-      } catch (err) {
-        this.log.error({ err }, "could not load the cluster's current code after rejoining; running the code it had");
-      }
+    const has = this.reloads.path.versions();
+    const behind = w.bundles.filter((b) => has[b.name] !== b.version);
+    try {
+      const changed = await this.reloads.adopt(behind);
+      if (changed.length > 0) this.log.info({ modules: changed.map((c) => `${c.name}@${c.to}`) }, "caught up with the cluster's code");
+    } catch (err) {
+      this.log.error({ err }, "could not load the cluster's current code after rejoining; running the code it had");
     }
+    // The new coordinator knows nothing of what runs here until told.
+    this.toCoordinator({ type: "loaded", node: this.name, modules: Object.keys(this.table.versions()) });
     this.hold.synced();
+  }
+
+  /** The facade a call trace wraps; tracing is no use of a module, so one this node only keeps is not loaded for it (docs/design.md §4.5). */
+  private traced(module: string): Record<string, unknown> {
+    if (this.table.has(module)) return this.table.facade(module);
+    const message = this.reloads.path.has(module)
+      ? `${module} is not loaded on node ${this.name}: nothing there has used it yet, so it has no calls to trace there`
+      : `no module ${module} on node ${this.name} (known: ${this.reloads.path.names().sort().join(", ") || "none"})`;
+    throw new ClusterError("unknown_module", message, { module });
+  }
+
+  /** A module's first use outside a spawn (rpc): loaded from the code path with what it imports. */
+  loadModule(module: string): Promise<void> {
+    return this.reloads.loadOnFirstUse(module);
   }
 
   reportStartFailure(err: unknown): void {
@@ -296,6 +312,7 @@ export class ClusterNode implements Runtime {
       case "failed":
       case "committed":
       case "closures":
+      case "loaded":
       case "register":
       case "unregister":
       case "whereis":

@@ -28,6 +28,8 @@ export interface NodeOpsHost extends DebugOpsHost {
   /** the API a snippet run by evalOn sees */
   readonly api: Api;
   info(): NodeInfo;
+  /** loads a module the node keeps but has not evaluated: an rpc is a first use, as Erlang's rpc:call loads the module */
+  loadModule?(module: string): Promise<void>;
   namesOf(pid: Pid): string[];
   exit(pid: Pid, reason: unknown): void;
   restartChild(pid: Pid): Promise<Pid>;
@@ -49,6 +51,7 @@ const AsyncFunction = (async () => undefined).constructor as new (...args: strin
 
 /** rpc:call — an exported function of a module, run on this node outside any process. */
 export async function rpc(node: NodeOpsHost, module: string, fn: string, args: unknown[]): Promise<unknown> {
+  await node.loadModule?.(module);
   const mod = node.table.current(module);
   if (!mod) fail("unknown_module", `no module ${module} on node ${node.name} (known: ${Object.keys(node.table.versions()).sort().join(", ")})`);
   const f = mod.exports[fn];

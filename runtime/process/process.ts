@@ -33,6 +33,8 @@ export interface ProcessHost {
   reply(from: From, reply: Reply): void;
   /** a process ended: drop its names, cancel its timers, signal its links and monitors */
   exited(proc: Proc, reason: unknown): void;
+  /** loads a module the node keeps but has not evaluated, at its first spawn (docs/design.md §4.5) */
+  load?(module: string): Promise<void>;
 }
 
 /** Behaviours whose code lives in the runtime (e.g. `devcluster/supervisor`), not in a user module. */
@@ -179,6 +181,7 @@ export class Processes {
   }
 
   async spawnProc(module: string, args: unknown, opts: { supervisor?: Pid; init?: (proc: Proc) => void } = {}): Promise<Proc> {
+    if (!this.builtins[module] && !this.table.has(module)) await this.host.load?.(module);
     const behaviour = this.builtins[module] ?? asBehaviour(this.table.current(module)?.exports);
     if (!behaviour) {
       const known = Object.keys(this.table.versions()).sort().join(", ");

@@ -13,6 +13,9 @@ import { CLI, LogCapture, cli, cliClusterPerSuite, makeProject, type Project } f
 
 const APP = `
 import { spawn, register, type StartContext } from "devcluster";
+// Imported so each node loads them: a node evaluates only what its entry reaches (docs/design.md §4.5).
+import "./keeper";
+import "./bad";
 export async function start(ctx: StartContext) {
   console.log("hello from " + ctx.node);
   console.error("warn from " + ctx.node);
@@ -45,7 +48,12 @@ hot.data.v2 = true;
 export const v = 2;
 `;
 
-const files = (): Record<string, string> => ({ "src/app.ts": APP, "src/counter.ts": COUNTER(0), "src/keeper.ts": KEEPER_V1 });
+const files = (): Record<string, string> => ({
+  "src/app.ts": APP,
+  "src/counter.ts": COUNTER(0),
+  "src/keeper.ts": KEEPER_V1,
+  "src/bad.ts": "export const x = 1;\n",
+});
 
 const record = (line: string): LogRecord => JSON.parse(line) as LogRecord;
 

@@ -216,14 +216,15 @@ describe("the observer page", { skip }, () => {
   test("an aborted reload shows on the timeline with each node's error", async () => {
     await tab("reloads");
     const saved = nextSave(server);
-    project.write("src/sum.ts", SUM("v4") + `if (process.env.DEVCLUSTER_NODE === "n2") throw new Error("n2 refuses this version");\n`);
+    // n1 runs sum and evaluates the new version; n2 has not loaded it, so it only checks it and is ready (docs/design.md §4.5).
+    project.write("src/sum.ts", SUM("v4") + `if (process.env.DEVCLUSTER_NODE === "n1") throw new Error("n1 refuses this version");\n`);
     const save = await saved;
     assert.equal(save.report?.ok, false, "the reload was aborted");
     const entry = page.locator('[data-test="reload"].bad', { hasText: "aborted in prepare" }).first();
     await entry.waitFor({ timeout: 15_000 });
     const text = (await entry.textContent()) ?? "";
-    assert.match(text, /n2 error: .*n2 refuses this version/);
-    assert.match(text, /n1 \d+\.\d ms/, "n1 was ready: its time, no error");
+    assert.match(text, /n1 error: .*n1 refuses this version/);
+    assert.match(text, /n2 \d+\.\d ms/, "n2 was ready: its time, no error");
     const fixed = nextSave(server);
     project.write("src/sum.ts", SUM("v5"));
     assert.ok((await fixed).report?.ok);
@@ -243,6 +244,19 @@ export function codeChange(_old: string, _s: unknown) { throw new Error("cannot 
     const entry = page.locator('[data-test="reload"]', { hasText: "codeChange failed" }).first();
     await entry.waitFor({ timeout: 15_000 });
     assert.match((await entry.textContent()) ?? "", /n1 <n1\.\d+>: codeChange failed, stays on the old version: .*cannot migrate the jobs/);
+  });
+
+  test("a save of a module no node runs shows as checked, never as a reload that ran (issue 17 item 13)", async () => {
+    const saved = nextSave(server);
+    project.write("src/tools/seed.ts", `process.exit(3);\nexport {};\n`);
+    const save = await saved;
+    assert.deepEqual(save.report?.kept, ["tools/seed"]);
+    const entry = page.locator('[data-test="reload"]', { hasText: "tools/seed@" }).first();
+    await entry.waitFor({ timeout: 15_000 });
+    const text = (await entry.textContent()) ?? "";
+    assert.match(text, /checked/);
+    assert.match(text, /tools\/seed@\w+ \(no node runs it: checked, nothing evaluated\)/);
+    assert.doesNotMatch(text, /\bok\b/);
   });
 
   test("the versions panel lists a module's versions and diffs two of them as TypeScript", async () => {

@@ -27,7 +27,8 @@ interface Answer {
   tock: string;
 }
 
-const APP = `export async function start() {}\n`;
+// The entry imports the server, so every node loads it (a node evaluates only what its entry reaches, docs/design.md §4.5).
+const APP = `import "./server";\nexport async function start() {}\n`;
 const LIB = (withB: boolean, withA = true): string =>
   (withA ? `export function a() { return "a"; }\n` : "") + (withB ? `export function b() { return "b"; }\n` : "");
 const BARREL = `export * from "./lib";\n`;

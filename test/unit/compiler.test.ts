@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { CompileError, Compiler, PROJECT_MODULE_PREFIX, type CompiledModule } from "../../cli/save/compiler";
+import { CompileError, Compiler, PROJECT_MODULE_PREFIX, formatWarning, type CompiledModule } from "../../cli/save/compiler";
 
 function writeFiles(root: string, files: Record<string, string>): void {
   for (const [rel, text] of Object.entries(files)) {
@@ -12,6 +12,17 @@ function writeFiles(root: string, files: Record<string, string>): void {
     fs.mkdirSync(path.dirname(full), { recursive: true });
     fs.writeFileSync(full, text);
   }
+}
+
+/** Runs a compiled bundle with `modules` as what its requires return: the values its exports hold. */
+function evaluate(code: string, modules: Record<string, unknown>, importMeta: unknown = {}): Record<string, unknown> {
+  const module = { exports: {} as Record<string, unknown> };
+  const require = (spec: string): unknown => {
+    if (!(spec in modules)) throw new Error(`unexpected require(${JSON.stringify(spec)})`);
+    return modules[spec];
+  };
+  new Function("module", "exports", "require", "__devcluster_hot", "__devcluster_import_meta", code)(module, module.exports, require, undefined, importMeta);
+  return module.exports;
 }
 
 function byName(mods: CompiledModule[], name: string): CompiledModule {
@@ -69,6 +80,65 @@ describe("compiler", () => {
     // The importee's source is not inlined: a reload of greet must reach this module.
     assert.doesNotMatch(room.code, /"hi "/);
     assert.equal(PROJECT_MODULE_PREFIX, "devcluster:project/");
+  });
+
+  test("a require written in a string, a template or a comment stays text: only real require calls are rewritten", async () => {
+    const file = path.join(srcDir, "quoted.ts");
+    fs.writeFileSync(
+      file,
+      `import { VERSION } from "./lib";\n// require("./lib") in a comment\nexport const single = 'require("./lib")';\nexport const template = \`require("./lib") \${VERSION}\`;\n`,
+    );
+    try {
+      const [m] = await compiler.compile([file]);
+      assert.deepEqual(m.imports, ["lib/index"]);
+      assert.match(m.code, /require\("devcluster:project\/lib\/index"\)/);
+      // What the module's strings hold at run time is what was written.
+      const exports = evaluate(m.code, { "devcluster:project/lib/index": { VERSION: 7 } });
+      assert.equal(exports.single, 'require("./lib")');
+      assert.equal(exports.template, 'require("./lib") 7');
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+
+  test("esbuild's warnings come with the module that compiled, each with file:line:col, the line, a caret and esbuild's notes", async () => {
+    const own = path.join(srcDir, "callsNamespace.ts");
+    const bundling = path.join(srcDir, "bundlesJson.ts");
+    fs.writeFileSync(own, `import * as express from "express";\nexport const app = express();\n`);
+    fs.writeFileSync(path.join(srcDir, "data.json"), `{ "port": 1 }\n`);
+    fs.writeFileSync(bundling, `import data from "./data.json";\nimport * as cors from "cors";\nexport const port = data.port;\nexport const mw = cors();\n`);
+    try {
+      const [m, b] = await compiler.compile([own, bundling]).then((ms) => [byName(ms, "callsNamespace"), byName(ms, "bundlesJson")]);
+      assert.equal(m.warnings?.length, 1);
+      const text = formatWarning(m.warnings![0]!);
+      assert.match(
+        text,
+        /^src\/callsNamespace\.ts:2:20: warning: Calling "express" will crash at run-time because it's an import namespace object, not a function \[call-import-namespace\]$/m,
+      );
+      assert.match(text, /^ +2 \| export const app = express\(\);\n +\| {20}\^$/m);
+      assert.match(text, /note: 1:8: Consider changing "express" to a default import instead: import express from "express";$/m);
+      // The build path (the module inlines a JSON file) keeps each warning with its module too.
+      assert.equal(b.bundled.length, 1);
+      assert.deepEqual(
+        b.warnings?.map((w) => `${w.file}:${w.line} ${w.id}`),
+        ["src/bundlesJson.ts:4 call-import-namespace"],
+      );
+    } finally {
+      for (const f of [own, bundling, path.join(srcDir, "data.json")]) fs.rmSync(f);
+    }
+  });
+
+  test("import() of a project module is a promise of the loader's require, and an import of it; an npm package's stays import()", async () => {
+    const file = path.join(srcDir, "dynamic.ts");
+    fs.writeFileSync(file, `export const load = async () => [(await import("./lib")).VERSION, (await import("node:os")).EOL];\n`);
+    try {
+      const [m] = await compiler.compile([file]);
+      assert.deepEqual(m.imports, ["lib/index"]);
+      assert.match(m.code, /Promise\.resolve\(\)\.then\(\(\) => require\("devcluster:project\/lib\/index"\)\)/);
+      assert.match(m.code, /import\("node:os"\)/);
+    } finally {
+      fs.rmSync(file);
+    }
   });
 
   test("a .js suffix and a folder import resolve to the project module", async () => {
@@ -195,6 +265,113 @@ describe("compiler", () => {
   });
 });
 
+describe("compiler: .js, .mjs and .cjs files in the source folder are project modules", () => {
+  let dir: string;
+  let compiler: Compiler;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-compiler-js-"));
+    writeFiles(dir, {
+      "src/state.js": `let n = 0;\nexport function next() { return ++n; }\n`,
+      "src/legacy.cjs": `const { next } = require("./state.js");\nexports.twice = () => next() + next();\n`,
+      "src/esm.mjs": `export const kind = "mjs";\n`,
+      "src/a.ts": `import { next } from "./state.js";\nimport { kind } from "./esm.mjs";\nexport const fromA = () => kind + next();\n`,
+      "src/b.ts": `import { next } from "./state";\nimport { twice } from "./legacy.cjs";\nexport const fromB = () => next() + twice();\n`,
+      "src/lib.ts": `export const lib = "ts";\n`,
+      // tsc's output left beside its source: the module lib is lib.ts.
+      "src/lib.js": `exports.lib = "stale js";\n`,
+    });
+    compiler = new Compiler({ projectDir: dir, srcDir: "src" });
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test("listing modules finds them, one file per module name, the .ts winning over a .js beside it", () => {
+    const names = compiler.listModules().map((f) => path.relative(path.join(dir, "src"), f).split(path.sep).join("/"));
+    assert.deepEqual(names, ["a.ts", "b.ts", "esm.mjs", "legacy.cjs", "lib.ts", "state.js"]);
+    assert.equal(compiler.fileOf("state"), path.join(dir, "src", "state.js"));
+    assert.equal(compiler.fileOf("legacy"), path.join(dir, "src", "legacy.cjs"));
+    assert.equal(compiler.fileOf("lib"), path.join(dir, "src", "lib.ts"));
+  });
+
+  test("every importer of a .js module requires the one module instead of inlining its own copy", async () => {
+    const mods = await compiler.compileAll();
+    for (const importer of ["a", "b", "legacy"]) {
+      const m = byName(mods, importer);
+      assert.ok(m.imports.includes("state"), `${importer} imports ${m.imports.join(", ")}`);
+      assert.match(m.code, /require\("devcluster:project\/state"\)/);
+      assert.doesNotMatch(m.code, /\+\+n/, `${importer} inlined state.js`);
+    }
+    assert.deepEqual(byName(mods, "a").imports, ["esm", "state"]);
+    assert.deepEqual(byName(mods, "b").imports, ["legacy", "state"]);
+    // One instance: the counter two importers share counts on.
+    const state = evaluate(byName(mods, "state").code, {});
+    const legacy = evaluate(byName(mods, "legacy").code, { "devcluster:project/state": state });
+    const b = evaluate(byName(mods, "b").code, { "devcluster:project/state": state, "devcluster:project/legacy": legacy });
+    assert.equal((b.fromB as () => number)(), 1 + (2 + 3));
+  });
+
+  test("modules of different extensions that inline a JSON file (the build path) each read their own file's import.meta", async () => {
+    const files = { "src/conf.json": `{ "n": 1 }\n`, "src/tsConf.ts": "", "src/jsConf.mjs": "" };
+    const body = `import conf from "./conf.json";\nexport const where = () => [conf.n, import.meta.filename];\n`;
+    writeFiles(dir, { ...files, "src/tsConf.ts": body, "src/jsConf.mjs": body });
+    try {
+      const mods = await compiler.compile([path.join(dir, "src", "tsConf.ts"), path.join(dir, "src", "jsConf.mjs")]);
+      for (const [name, ext] of [
+        ["tsConf", "ts"],
+        ["jsConf", "mjs"],
+      ] as const) {
+        const m = byName(mods, name);
+        assert.equal(m.bundled.length, 1, `${name} took the build path`);
+        const meta = new Proxy({}, { get: (_t, e) => ({ filename: `${name}.${String(e)}` }) });
+        const exports = evaluate(m.code, {}, meta);
+        assert.deepEqual((exports.where as () => unknown)(), [1, `${name}.${ext}`]);
+      }
+    } finally {
+      for (const f of Object.keys(files)) fs.rmSync(path.join(dir, f));
+    }
+  });
+
+  test("an ES import of a .cjs module reads its module.exports as default, as Node does, and its names live", async () => {
+    const file = path.join(dir, "src", "usesLegacy.ts");
+    fs.writeFileSync(
+      file,
+      `import legacy from "./legacy.cjs";\nimport * as ns from "./legacy.cjs";\nexport const f = async () => [legacy.twice(), ns.twice(), ns.default === legacy, (await import("./legacy.cjs")).default.twice()];\n`,
+    );
+    try {
+      const [m] = await compiler.compile([file]);
+      let version = 1;
+      // As the loader's facade: live getters, and marked an ES module namespace (so esbuild's __toESM adds no default).
+      const facade = Object.defineProperties({}, { twice: { get: () => () => version * 2, enumerable: true }, __esModule: { value: true } });
+      const exports = evaluate(m.code, { "devcluster:project/legacy": facade });
+      assert.deepEqual(await (exports.f as () => Promise<unknown>)(), [2, 2, true, 2]);
+      version = 2; // a reload: the same facade now answers with the new version
+      assert.deepEqual(await (exports.f as () => Promise<unknown>)(), [4, 4, true, 4]);
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+
+  test("a script with a #! line compiles to a module a node can evaluate", async () => {
+    const file = path.join(dir, "src", "launcher.js");
+    fs.writeFileSync(file, `#!/usr/bin/env node\nexport const launched = "yes";\n`);
+    try {
+      const [m] = await compiler.compile([file]);
+      assert.equal(evaluate(m.code, {}).launched, "yes");
+      assert.match(m.code.split("\n")[0]!, /^\/\/\/usr\/bin\/env node$/, "the #! line is a comment, on the same line");
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+
+  test("a saved .js shadowed by its .ts compiles the module's .ts", async () => {
+    const [m] = await compiler.compile([path.join(dir, "src", "lib.js")]);
+    assert.equal(m.name, "lib");
+    assert.equal(m.file, path.join(dir, "src", "lib.ts"));
+    assert.doesNotMatch(m.code, /stale js/);
+  });
+});
+
 /** test/fixtures/ts-options: a tsconfig with `extends`, legacy decorators, `paths` aliases and `baseUrl`. */
 const TS_OPTIONS = path.join(__dirname, "..", "..", "..", "test", "fixtures", "ts-options");
 
@@ -227,6 +404,57 @@ describe("compiler: one compile path, one set of options (the project's tsconfig
     const withJson = byName(mods, "decoratedWithJson");
     assert.deepEqual(withJson.bundled, [path.join(TS_OPTIONS, "src", "data", "limits.json")]);
     assert.match(withJson.code, /max: 3/);
+  });
+});
+
+describe("compiler: a namespace import of a CommonJS package follows the project's esModuleInterop, as tsc emits it", () => {
+  const roots: string[] = [];
+  after(() => roots.forEach((r) => fs.rmSync(r, { recursive: true, force: true })));
+
+  /** What `import * as pkg from "pkg"` and `import def from "pkg"` give, with "pkg" a CommonJS function, under `tsconfig` (undefined: none). */
+  async function namespaceUnder(
+    tsconfig: Record<string, unknown> | undefined,
+    tsNode?: Record<string, unknown>,
+  ): Promise<{ namespace: unknown; def: unknown; warnings: string[] }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-interop-"));
+    roots.push(dir);
+    writeFiles(dir, {
+      "src/uses.ts": `import * as pkg from "pkg";\nimport def from "pkg";\nexport const namespace = pkg;\nexport const called = () => pkg();\nexport { def };\n`,
+      ...(tsconfig ? { "tsconfig.json": JSON.stringify({ compilerOptions: tsconfig, ...(tsNode ? { "ts-node": { compilerOptions: tsNode } } : {}) }) } : {}),
+    });
+    const c = new Compiler({ projectDir: dir, srcDir: "src" });
+    const [m] = await c.compile([c.fileOf("uses")]);
+    const pkg = Object.assign(() => "called", { flavour: "plain" });
+    const exports = evaluate(m.code, { pkg });
+    return {
+      namespace: exports.namespace === pkg ? "the package" : typeof exports.namespace,
+      def: exports.def === pkg ? "the package" : exports.def,
+      warnings: (m.warnings ?? []).map((w) => w.id!),
+    };
+  }
+
+  test("module commonjs without esModuleInterop (TypeScript's default): the namespace is the package, default is its .default, no warning", async () => {
+    for (const tsconfig of [{ module: "commonjs" }, { module: "CommonJS", esModuleInterop: false }, {}]) {
+      assert.deepEqual(await namespaceUnder(tsconfig), { namespace: "the package", def: undefined, warnings: [] }, JSON.stringify(tsconfig));
+    }
+  });
+
+  test("a project run by ts-node compiles as its ts-node section says: ES modules for the editor, CommonJS without interop to run", async () => {
+    assert.deepEqual(await namespaceUnder({ module: "esnext", target: "es2022" }, { module: "commonjs" }), {
+      namespace: "the package",
+      def: undefined,
+      warnings: [],
+    });
+  });
+
+  test("esModuleInterop on, ES module output, or no tsconfig: esbuild's interop object, and calling it is warned about", async () => {
+    for (const tsconfig of [{ module: "commonjs", esModuleInterop: true }, { module: "nodenext" }, { module: "ESNext" }, { target: "ES2022" }, undefined]) {
+      assert.deepEqual(
+        await namespaceUnder(tsconfig),
+        { namespace: "object", def: "the package", warnings: ["call-import-namespace"] },
+        JSON.stringify(tsconfig),
+      );
+    }
   });
 });
 

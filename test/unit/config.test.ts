@@ -62,6 +62,15 @@ describe("config", () => {
     });
   });
 
+  test("an entry module written in JavaScript (src/main.js) is a module like a .ts one", () => {
+    fs.writeFileSync(path.join(dir, "src", "main.js"), "export async function start() {}\n");
+    try {
+      assert.equal(loadConfig(write({ ...base(), entry: "main" })).entry, "main");
+    } finally {
+      fs.rmSync(path.join(dir, "src", "main.js"));
+    }
+  });
+
   test("nodes given as a count become n1..nN", () => {
     assert.deepEqual(
       loadConfig(write({ ...base(), nodes: 3 })).nodes.map((x) => x.name),

@@ -312,6 +312,18 @@ describe("loader: prepare, commit, abort", () => {
     assert.equal(hotOf("fail/room", bad.version).pending, 0, "the failed instance's interval is cleared");
   });
 
+  test("a .js module that throws at load names the .js file and line, as a .ts one does", async () => {
+    const table = newTable();
+    const file = path.join(srcDir, "fail", "plain.js");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `export const a = 1;\nthrow new Error("js kaboom");\n`);
+    const [m] = await compiler.compile([file]);
+    assert.throws(
+      () => table.prepare([{ name: m!.name, version: m!.version, code: m!.code, imports: m!.imports }]),
+      /fail\/plain failed to evaluate \(Error at fail\/plain\.js:2:\d+\): js kaboom/,
+    );
+  });
+
   test("an endless loop at top level fails prepare with timeout and leaves no trace", async () => {
     const table = newTable({ evalTimeoutMs: 200 });
     const loop = await compileFixture("fail/loop", `export const x = 1;\nwhile (true) {}\n`);

@@ -89,6 +89,19 @@ describe("pending saves: after any sequence of saves, what runs is what is on di
     await assertRunsDisk(env);
   });
 
+  // issue 17, item 15
+  test("an importer saved with the broken file that defines its new export is held, naming that file as broken", async () => {
+    const env = await setup();
+    const app = path.join(env.dir, "src", "app.ts");
+    const lib = path.join(env.dir, "src", "lib.ts");
+    fs.writeFileSync(app, `import { f0, added } from "./lib";\nimport { h0 } from "./fresh0";\nexport const start = (): number => f0() + added + h0;\n`);
+    fs.writeFileSync(lib, `export const f0 = (): number => 0;\nexport const added = ;\n`);
+    const plan = await env.pending.plan({ changed: [app, lib], removed: [], assets: [], firstEventAt: 0 });
+    assert.deepEqual(plan.send, []);
+    assert.deepEqual(plan.broken, [{ file: lib, at: "src/lib.ts:2:22" }]);
+    assert.deepEqual(env.held, ["src/app.ts is held back: it waits for lib (src/lib.ts, which does not compile) to export added"]);
+  });
+
   test("a new file and its importer split over two batches end up loaded together", async () => {
     const env = await setup();
     const files = Object.entries(round(1)).map(([rel, text]) => [path.join(env.dir, rel), text] as const);
@@ -128,5 +141,43 @@ describe("pending saves: after any sequence of saves, what runs is what is on di
       }),
       { numRuns: 40 },
     );
+  });
+
+  // issue 17, item 11
+  test("the files outside src to watch are those the running modules bundle and those a broken one failed in, and no longer one nothing bundles", async () => {
+    const env = await setup();
+    const app = path.join(env.dir, "src", "app.ts");
+    const fmt = path.join(env.dir, "shared", "fmt.ts");
+    const fresh = path.join(env.dir, "shared", "fresh.ts");
+    fs.mkdirSync(path.dirname(fmt));
+    fs.writeFileSync(fmt, `export const fmt = (n: number): string => "#" + n;\n`);
+    fs.writeFileSync(
+      app,
+      `import { f0 } from "./lib";\nimport { h0 } from "./fresh0";\nimport { fmt } from "../shared/fmt";\nexport const start = (): string => fmt(f0() + h0);\n`,
+    );
+    await deliver(env, [app]);
+    assert.deepEqual(env.pending.watchedFiles(), [fmt]);
+
+    // A newly imported outside file with a typo: the importer stays dirty, and the file to fix is watched.
+    fs.writeFileSync(fresh, `export const fresh = ;\n`);
+    fs.writeFileSync(
+      app,
+      `import { f0 } from "./lib";\nimport { h0 } from "./fresh0";\nimport { fresh } from "../shared/fresh";\nexport const start = (): number => f0() + h0 + fresh;\n`,
+    );
+    const plan = await env.pending.plan({ changed: [app], removed: [], assets: [], firstEventAt: 0 });
+    assert.deepEqual(plan.broken, [{ file: app, at: "shared/fresh.ts:1:22" }]);
+    assert.deepEqual(env.pending.watchedFiles(), [fmt, fresh]);
+
+    fs.writeFileSync(fresh, `export const fresh = 5;\n`);
+    // The watcher hands a file outside src in as an asset; the dirty importer is compiled again with it.
+    const fixed = await env.pending.plan({ changed: [], removed: [], assets: [fresh], firstEventAt: 0 });
+    assert.deepEqual(
+      fixed.send.map((m) => m.name),
+      ["app"],
+    );
+    env.store.commit(fixed.send);
+    env.pending.settle(fixed, ok(["app"]));
+    assert.deepEqual(env.pending.watchedFiles(), [fresh], "fmt.ts is bundled into nothing any more");
+    await assertRunsDisk(env);
   });
 });

@@ -23,8 +23,10 @@ function reloadHost(prepare: (bundles: Bundle[]) => unknown) {
   const aborted: unknown[] = [];
   const host = {
     node: "n1",
+    srcDir: "/nonexistent/src",
     log,
     table: {
+      has: () => true,
       prepare: ((bundles: Bundle[]) => prepare(bundles)) as never,
       commit: ((load: unknown) => (committed.push(load), [{ name: "m", from: "v1", to: "v2" }])) as never,
       abort: ((load: unknown) => void aborted.push(load)) as never,

@@ -4,7 +4,7 @@ import { inspect } from "node:util";
 import { Pid } from "../../wire/pid";
 import type { ReloadReport, StatusReport } from "../../cli/dev/coordinator";
 import { ProcessTable } from "../../cli/views/processes";
-import { ReloadView, reloadJson, reloadLogLine, renderReload } from "../../cli/views/reloadReport";
+import { ReloadView, reloadHeadline, reloadJson, reloadLogLine, renderReload } from "../../cli/views/reloadReport";
 import { StatusView, renderStatus, statusJson } from "../../cli/views/status";
 import { table, toJson } from "../../cli/views/tables";
 
@@ -63,6 +63,17 @@ describe("the reload report view", () => {
 
   test("a rollback says so in the headline", () => {
     assert.match(renderReload(ok, { rollback: true }), /^rolled back to counter@01234567 on 2 nodes in 20\.0 ms\n/);
+  });
+
+  test("a module no node runs is said to be checked, never reloaded (issue 17 item 13)", () => {
+    const launcher = { name: "scripts/launch", version: "89abcdef0123" };
+    assert.match(
+      reloadHeadline({ ...ok, modules: [launcher], kept: ["scripts/launch"] }),
+      /^checked scripts\/launch@89abcdef on 2 nodes in 20\.0 ms: no node runs it, so nothing was evaluated/,
+    );
+    const both = reloadHeadline({ ...ok, modules: [...ok.modules, launcher], kept: ["scripts/launch"] });
+    assert.equal(both, "reloaded counter@01234567 on 2 nodes in 20.0 ms; checked scripts/launch@89abcdef: no node runs it, so nothing was evaluated");
+    assert.deepEqual(reloadJson({ ...ok, kept: ["counter"] }).kept, ["counter"]);
   });
 
   test("an aborted reload: no node switched, the ready nodes say ready, the failing one its code and message", () => {

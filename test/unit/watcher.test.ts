@@ -213,4 +213,58 @@ describe("watcher", () => {
       await w.close();
     }
   });
+
+  // issue 17, item 11: a file outside the source folder that modules bundle is watched, alone.
+  test("a bundled file outside src (../shared/fmt.ts) is watched once named: saved, even by rename, it comes in assets; its folder is not watched", async () => {
+    const shared = path.join(path.dirname(srcDir), "shared");
+    const fmt = path.join(shared, "fmt.ts");
+    const sibling = path.join(shared, "other.ts");
+    fs.mkdirSync(shared);
+    fs.writeFileSync(fmt, "export const fmt = 1;\n");
+    fs.writeFileSync(sibling, "export const other = 1;\n");
+    watcher.watchFiles([fmt]);
+    assert.deepEqual(watcher.watchedOutside(), [fmt]);
+    fs.writeFileSync(fmt, "export const fmt = 2;\n");
+    const b = await batches.next("shared/fmt.ts saved");
+    assert.deepEqual(b, { changed: [], removed: [], assets: [fmt], firstEventAt: b.firstEventAt }, "a .ts file outside src is no module of its own");
+    for (const n of [3, 4]) {
+      fs.writeFileSync(fmt + ".tmp", `export const fmt = ${n};\n`);
+      fs.renameSync(fmt + ".tmp", fmt);
+      const r = await batches.next(`shared/fmt.ts saved by rename (${n})`);
+      assert.deepEqual(r.assets, [fmt]);
+    }
+    fs.writeFileSync(sibling, "export const other = 2;\n");
+    await expectNothingElse();
+  });
+
+  test("a file outside src that no module bundles any more is no longer watched", async () => {
+    const fmt = path.join(path.dirname(srcDir), "shared", "fmt.ts");
+    fs.mkdirSync(path.dirname(fmt));
+    fs.writeFileSync(fmt, "export const fmt = 1;\n");
+    watcher.watchFiles([fmt]);
+    fs.writeFileSync(fmt, "export const fmt = 2;\n");
+    assert.deepEqual((await batches.next("watched")).assets, [fmt]);
+    watcher.watchFiles([]);
+    assert.deepEqual(watcher.watchedOutside(), []);
+    fs.writeFileSync(fmt, "export const fmt = 3;\n");
+    await expectNothingElse();
+  });
+
+  test("a bundled file outside src that is deleted and made again is seen both times", async () => {
+    const fmt = path.join(path.dirname(srcDir), "shared", "fmt.ts");
+    fs.mkdirSync(path.dirname(fmt));
+    fs.writeFileSync(fmt, "export const fmt = 1;\n");
+    watcher.watchFiles([fmt]);
+    fs.writeFileSync(fmt, "export const fmt = 2;\n");
+    assert.deepEqual((await batches.next("watched")).assets, [fmt]);
+    fs.unlinkSync(fmt);
+    assert.deepEqual((await batches.next("deleted")).assets, [fmt]);
+    // The gap is the user's (a branch switched back later), longer than the watcher's own look after an event (60 ms).
+    await new Promise((r) => setTimeout(r, 150));
+    fs.writeFileSync(fmt, "export const fmt = 3;\n");
+    assert.deepEqual((await batches.next("made again")).assets, [fmt]);
+    fs.writeFileSync(fmt, "export const fmt = 4;\n");
+    assert.deepEqual((await batches.next("saved again")).assets, [fmt]);
+    await expectNothingElse();
+  });
 });

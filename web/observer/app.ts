@@ -379,6 +379,11 @@ function Detail({ pid, select, trace }: { pid: string; select: (pid: string) => 
 
 // ---- reloads -----------------------------------------------------------------
 
+/** Beside a module no node runs: the reload checked it and evaluated nothing (docs/design.md §4.5). */
+const KEPT = " (no node runs it: checked, nothing evaluated)";
+/** "checked" when no node runs any module of the reload: never "ok" as if it ran. */
+const reloadWord = (e: Any): string => (e.ok ? (e.kept?.length === e.modules.length ? "checked" : "ok") : `aborted${e.failedIn ? ` in ${e.failedIn}` : ""}`);
+
 function Timeline({ store }: { store: Store }) {
   const entries = [...store.timeline].reverse();
   if (entries.length === 0) return html`<p class="muted">No reloads yet: save a file under the source folder.</p>`;
@@ -386,7 +391,14 @@ function Timeline({ store }: { store: Store }) {
     ${entries.map((e: Any) =>
       e.kind === "compile"
         ? html`<div class="entry bad">
-            <b>${time(e.at)}</b> <span class="bad">compile error</span> <span class="muted">nothing was sent; nodes keep the last good version</span>
+            <b>${time(e.at)}</b> <span class="bad">compile error</span>
+            <span class="muted"
+              >${
+                e.sent?.length
+                  ? `held back until it compiles; the rest of the save was sent: ${e.sent.join(", ")}`
+                  : "nothing was sent; nodes keep the last good version"
+              }</span
+            >
             ${e.errors.map(
               (x: Any) =>
                 html`<div class="mono">${x.file}:${x.line}:${x.column}: ${x.text}</div>
@@ -394,10 +406,10 @@ function Timeline({ store }: { store: Store }) {
             )}
           </div>`
         : html`<div class=${`entry ${e.ok ? "" : "bad"}`} data-test="reload">
-            <b>${time(e.at)}</b> <span class=${e.ok ? "ok" : "bad"}>${e.ok ? "ok" : `aborted${e.failedIn ? ` in ${e.failedIn}` : ""}`}</span>
+            <b>${time(e.at)}</b> <span class=${e.ok ? "ok" : "bad"}>${reloadWord(e)}</span>
             ${e.rolledBack && html`<span class="muted"> every node is back on the previous versions</span>`}
             <span class="muted"> ${e.ms.toFixed(1)} ms</span>
-            <div>${e.modules.map((m: Any) => html`<span class="mono">${m.name}@${short(m.version)} </span>`)}</div>
+            <div>${e.modules.map((m: Any) => html`<span class="mono">${m.name}@${short(m.version)}${e.kept?.includes(m.name) ? KEPT : ""} </span>`)}</div>
             <div class="muted">
               ${e.nodes.map((n: Any) => html`<span class=${n.ok ? "" : "bad"}>${n.node} ${n.ok ? `${n.ms.toFixed(1)} ms` : `error: ${n.error ?? "?"}`} · </span>`)}
               ${e.skipped?.length ? `skipped: ${e.skipped.join(", ")}` : ""}
