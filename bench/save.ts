@@ -73,7 +73,7 @@ interface SaveSample {
   verify: number;
   stale: number;
   stateLost: number;
-  /** the slowest node's LiveEdit patch of format.ts's earlier versions, inside the commit */
+  /** the slowest node's LiveEdit patch of format.ts's earlier versions, after its commit */
   patch: number;
   /** the slowest node's search for what still runs old code, after the commit, before the report */
   scan: number;
@@ -452,8 +452,9 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
       "  commit   = coordinator sends commit -> every node acknowledged the swap (phases.commitMs);",
       "  other    = total - the phases above (version compare, serial queue, reload log line, event dispatch);",
       "  skew     = first to last commit acknowledgement as the coordinator saw them.",
-      "patch = the slowest node's LiveEdit of format.ts's earlier versions (closures made by them run the new body), part of commit;",
-      "scan  = the slowest node's heap walk for what still runs old code, after its commit: the report (and so total, not outside) waits for it.",
+      "patch = the slowest node's LiveEdit of format.ts's earlier versions (closures made by them run the new body), after its `committed`",
+      "  (in the swap's turn only for a version that drops a method or an export; 0 when only routed functions changed, as here);",
+      "scan  = the slowest node's search for what still runs old code, after its commit: the report (and so total, not outside) waits for it.",
       "verify = after each save, a `call` to a room process on every node (in parallel) whose reply is format.ts's output; NOT part of total.",
       "stale = verification replies not rendered by the just-saved format.ts (must be 0); state lost = room whose call counter did not carry over (must be 0).",
       `Between saves the benchmark sleeps ${o.settleMs} ms after verification (settle; chokidar drops a 2nd change of a file within 50 ms).`,
