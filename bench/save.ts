@@ -73,6 +73,10 @@ interface SaveSample {
   verify: number;
   stale: number;
   stateLost: number;
+  /** the slowest node's LiveEdit patch of format.ts's earlier versions, after its commit */
+  patch: number;
+  /** the slowest node's search for what still runs old code, after the commit, before the report */
+  scan: number;
 }
 
 /** One save without the outside probe, for what it costs in CPU (ms). */
@@ -198,6 +202,9 @@ function cpuMs(pids: Iterable<number>): number {
   return total;
 }
 
+/** The largest, or NaN for none (no node said). */
+const worst = (xs: number[]): number => (xs.length ? Math.max(...xs) : NaN);
+
 const thisCpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -297,6 +304,8 @@ async function benchSize(nodes: number, o: SaveOptions): Promise<SizeResult> {
         verify: verifyMs,
         stale,
         stateLost,
+        patch: worst((s.report.liveEdit ?? []).map((l) => l.patchMs)),
+        scan: worst((s.report.liveEdit ?? []).map((l) => l.scanMs)),
       });
     }
 
@@ -397,7 +406,24 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
   const col = (r: SizeResult, f: (s: SaveSample) => number): number[] => r.saves.map(f);
   printTable(
     `1. save-to-live: write format.ts -> every node committed the new code (${o.saves} saves per size after ${o.warmup} warm-up; ms)`,
-    ["nodes", "saves", "total med", "total p95", "fs event", "batch", "compile", "prepare", "commit", "other", "skew", "| verify", "stale", "state lost"],
+    [
+      "nodes",
+      "saves",
+      "total med",
+      "total p95",
+      "fs event",
+      "batch",
+      "compile",
+      "prepare",
+      "commit",
+      "other",
+      "skew",
+      "| patch",
+      "scan",
+      "| verify",
+      "stale",
+      "state lost",
+    ],
     results.map((r) => [
       String(r.nodes),
       String(r.saves.length),
@@ -410,6 +436,8 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
       ms(median(col(r, (s) => s.commit))),
       ms(median(col(r, (s) => s.other))),
       ms(median(col(r, (s) => s.skew))),
+      "| " + ms(median(col(r, (s) => s.patch))),
+      ms(median(col(r, (s) => s.scan))),
       "| " + ms(median(col(r, (s) => s.verify))),
       String(r.saves.reduce((a, s) => a + s.stale, 0)),
       String(r.saves.reduce((a, s) => a + s.stateLost, 0)),
@@ -424,6 +452,9 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
       "  commit   = coordinator sends commit -> every node acknowledged the swap (phases.commitMs);",
       "  other    = total - the phases above (version compare, serial queue, reload log line, event dispatch);",
       "  skew     = first to last commit acknowledgement as the coordinator saw them.",
+      "patch = the slowest node's LiveEdit of format.ts's earlier versions (closures made by them run the new body), after its `committed`",
+      "  (in the swap's turn only for a version that drops a method or an export; 0 when only routed functions changed, as here);",
+      "scan  = the slowest node's search for what still runs old code, after its commit: the report (and so total, not outside) waits for it.",
       "verify = after each save, a `call` to a room process on every node (in parallel) whose reply is format.ts's output; NOT part of total.",
       "stale = verification replies not rendered by the just-saved format.ts (must be 0); state lost = room whose call counter did not carry over (must be 0).",
       `Between saves the benchmark sleeps ${o.settleMs} ms after verification (settle; chokidar drops a 2nd change of a file within 50 ms).`,

@@ -39,6 +39,31 @@ export interface PeerInfo {
   endpoint: string;
 }
 
+/**
+ * Code a reload could not bring to what was saved, as a node found it right after the commit
+ * (runtime/code/liveEdit.ts, docs/design.md §6): closures made by an earlier version, or a
+ * constructor's code that will not run again on the instances that ran it.
+ */
+export interface StaleCode {
+  /**
+   * kept: V8 kept the earlier body (a variable of a scope around it was added, removed or renamed);
+   * removed: the function is gone from the source, yet functions made from it are alive;
+   * refused: V8 refused to patch the earlier version (`status`; BlockedByActiveGenerator: an async
+   * function or generator of it is suspended); constructor: a method that runs only in the constructor
+   * (or the constructor itself) changed, and live instances ran the earlier one
+   */
+  kind: "kept" | "removed" | "refused" | "constructor";
+  module: string;
+  /** as a person finds it: "RaftNode.setupRoutes", `app.post("/set") callback in RaftNode.setupRoutes` */
+  fn: string;
+  /** its place in the .ts source ("cluster/raft.ts:42"), when the source map says */
+  at?: string;
+  /** live functions that still run the earlier body, or (constructor) live instances of the class */
+  count: number;
+  /** refused: V8's status */
+  status?: string;
+}
+
 /** Who asked for a reply: the caller's node and its pending-call reference. */
 export interface From {
   node: string;
@@ -165,6 +190,8 @@ export type ControlMessage =
   | { type: "commit"; reload: number }
   | { type: "abort"; reload: number }
   | { type: "committed"; reload: number; node: string; ms: number; codeChangeFailures: { pid: Pid; error: WireError }[] }
+  /** after `committed`: what the node patched in earlier versions' closures and what still runs old code; `patchMs` its patching (in the swap's turn for a version that drops a name, else after `committed`), `scanMs` the search after it */
+  | { type: "closures"; reload: number; node: string; patched: number; stale: StaleCode[]; patchMs: number; scanMs: number }
   /** modules this node evaluated for the first time (at join, at a first spawn, reached by a reload); it keeps the others unevaluated */
   | { type: "loaded"; node: string; modules: string[] }
   | { type: "register"; ref: number; name: string; pid: Pid }
@@ -239,6 +266,7 @@ const CONTROL: Record<ControlMessage["type"], Shape> = {
   commit: { reload: "number" },
   abort: { reload: "number" },
   committed: { reload: "number", node: "string", ms: "number", codeChangeFailures: "array" },
+  closures: { reload: "number", node: "string", patched: "number", stale: "array", patchMs: "number", scanMs: "number" },
   loaded: { node: "string", modules: "array" },
   register: { ref: "number", name: "string", pid: "pid" },
   unregister: { name: "string", pid: "pid" },

@@ -248,6 +248,9 @@ export class Coordinator extends EventEmitter {
       case "committed":
         this.reloads.answer(msg);
         return;
+      case "closures":
+        this.reloads.findings(msg);
+        return;
       case "loaded": {
         const m = this.members.get(msg.node);
         if (m) for (const name of msg.modules) m.running.add(name);

@@ -394,7 +394,9 @@ export class DevServer extends EventEmitter {
     const clauses = info.source === "save" ? this.saveClauses : [];
     let line = [`${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`, ...clauses].join("; ");
     if (report.ok) {
-      this.log.info(fields, line);
+      // Committed, but something still runs old code (liveEdit.ts): a warning, with the findings in the fields.
+      if (report.stale || report.staleUnknown) this.log.warn({ ...fields, stale: report.stale, staleUnknown: report.staleUnknown }, line);
+      else this.log.info(fields, line);
       return;
     }
     // What to do next depends on where the change came from; a client was shown the report already.

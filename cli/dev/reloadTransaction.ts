@@ -1,7 +1,7 @@
 import { ClusterError, type ErrorCode } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
 import { PendingReplies } from "../../wire/pending";
-import { encode, type ControlMessage, type WireError } from "../../wire/protocol";
+import { encode, type ControlMessage, type StaleCode, type WireError } from "../../wire/protocol";
 import { toBundle, type CodeStore } from "./codeStore";
 import type { CompiledModule } from "../save/compiler";
 import { expectWithin } from "./replies";
@@ -43,7 +43,24 @@ export interface ReloadReport {
   /** per phase, for the benchmark */
   phases?: { prepareMs: number; commitMs: number };
   codeChangeFailures?: { node: string; pid: string; error: WireError }[];
+  /**
+   * what still runs an earlier version after the commit, as the nodes found it (runtime/code/liveEdit.ts);
+   * a finding made alike on several nodes is one entry with those nodes and its count summed
+   */
+  stale?: (StaleCode & { nodes: string[] })[];
+  /** committed nodes that did not say within {@link FINDINGS_WAIT_MS} whether old code still runs */
+  staleUnknown?: string[];
+  /** per committed node: earlier versions' scripts patched in place, the patch's ms (part of the commit) and the heap scan's (after it) */
+  liveEdit?: { node: string; patched: number; patchMs: number; scanMs: number }[];
 }
+
+/**
+ * How long a report waits, after the commit, for each node to say what still runs old code:
+ * the patch is done by then, the heap walk takes tens of ms. `ms` stays the commit's (docs/design.md §6).
+ */
+export const FINDINGS_WAIT_MS = 3000;
+
+type Findings = Extract<ControlMessage, { type: "closures" }>;
 
 /** the least the commit phase waits: codeChange runs between messages, after a handler under way */
 const COMMIT_TIMEOUT_MS = 5000;
@@ -89,6 +106,8 @@ export interface TransactionOptions {
 export class ReloadTransactions {
   /** by `${reload}:${node}`, tagged with the node, so a node going down fails its waiter at once */
   private readonly answers = new PendingReplies<string, Answer>();
+  /** each node's `closures`, sent after its `committed` */
+  private readonly found = new PendingReplies<string, Findings>();
   private seq = 0;
 
   constructor(
@@ -103,9 +122,15 @@ export class ReloadTransactions {
     this.answers.resolve(`${msg.reload}:${msg.node}`, msg);
   }
 
+  /** A node's findings after a commit: what it patched and what still runs old code. */
+  findings(msg: Findings): void {
+    this.found.resolve(`${msg.reload}:${msg.node}`, msg);
+  }
+
   /** Stopping: a transaction under way ends now, as failed on the nodes it waits for. */
   close(): void {
     this.answers.failAll(() => new ClusterError("shutdown", "the cluster is stopping"));
+    this.found.failAll(() => new ClusterError("shutdown", "the cluster is stopping"));
   }
 
   /** A node whose process ended fails the phase it was in, at once rather than by timeout. */
@@ -114,6 +139,54 @@ export class ReloadTransactions {
       (node) => node === name,
       () => new ClusterError("noconnection", `node ${name} went down`),
     );
+    this.found.failWhere(
+      (node) => node === name,
+      () => new ClusterError("noconnection", `node ${name} went down`),
+    );
+  }
+
+  /**
+   * Starts waiting for the findings of `nodes` (before the commit goes out, so none is missed);
+   * the returned function, given the nodes that committed, waits at most {@link FINDINGS_WAIT_MS}
+   * more and folds them into the report's fields.
+   */
+  private awaitFindings(reload: number, nodes: string[]): (switched: string[]) => Promise<Pick<ReloadReport, "stale" | "staleUnknown" | "liveEdit">> {
+    const got = new Map<string, Findings>();
+    const waits = nodes.map((n) =>
+      this.found.expect(`${reload}:${n}`, { tag: n, what: `findings of node ${n}` }).then(
+        (f) => void got.set(n, f),
+        () => undefined,
+      ),
+    );
+    return async (switched) => {
+      const drop = (n: string): boolean => this.found.reject(`${reload}:${n}`, new ClusterError("timeout", `node ${n} did not send its findings`));
+      for (const n of nodes) if (!switched.includes(n)) drop(n);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(waits), new Promise((resolve) => (timer = setTimeout(resolve, FINDINGS_WAIT_MS)))]);
+      clearTimeout(timer);
+      const unknown = switched.filter((n) => !got.has(n));
+      for (const n of unknown) drop(n);
+      const stale = new Map<string, StaleCode & { nodes: string[] }>();
+      for (const n of switched) {
+        for (const s of got.get(n)?.stale ?? []) {
+          const key = JSON.stringify([s.kind, s.module, s.fn, s.at, s.status]);
+          const same = stale.get(key);
+          if (same) {
+            same.count += s.count;
+            same.nodes.push(n);
+          } else stale.set(key, { ...s, nodes: [n] });
+        }
+      }
+      const liveEdit = switched.flatMap((n) => {
+        const f = got.get(n);
+        return f ? [{ node: n, patched: f.patched, patchMs: f.patchMs, scanMs: f.scanMs }] : [];
+      });
+      return {
+        ...(stale.size ? { stale: [...stale.values()] } : {}),
+        ...(unknown.length ? { staleUnknown: unknown } : {}),
+        ...(liveEdit.length ? { liveEdit } : {}),
+      };
+    };
   }
 
   /**
@@ -168,7 +241,7 @@ export class ReloadTransactions {
     const prepareMsg = encode({ type: "prepare", reload, bundles, force, ...(onePhase ? { commit: true } : {}) });
     // One encoding for every node: the bundles are the bulk of the bytes.
     for (const n of nodes) this.host.push(n, prepareMsg);
-    if (onePhase) return this.onePhase(reload, nodes[0]!, modules, opts.store ?? "commit", t0, skipped, timeout);
+    if (onePhase) return this.onePhase(reload, nodes[0]!, modules, opts.store ?? "commit", t0, skipped, timeout, this.awaitFindings(reload, nodes));
     const prepared = await this.collect(reload, nodes, timeout, "prepare");
     const t1 = performance.now();
     const silent = nodes.filter((n) => isSilent(prepared.get(n)));
@@ -199,6 +272,7 @@ export class ReloadTransactions {
     }
     nodes = nodes.filter((n) => !silent.includes(n));
     const commitAt = new Map<string, number>();
+    const findings = this.awaitFindings(reload, nodes);
     for (const n of nodes) this.host.send(n, { type: "commit", reload });
     // The decision is made: a commit answers after codeChange has run between the processes' messages, which a
     // slow handler delays, so this phase waits longer (a node that froze right after its ready costs this once).
@@ -255,6 +329,8 @@ export class ReloadTransactions {
       ...(skipped.length ? { skipped } : {}),
       ...(allSilent.length ? { silent: allSilent, decideMs: timeout } : {}),
       ...(failures.length ? { codeChangeFailures: failures } : {}),
+      // After `ms` is taken: the findings come after the commit and do not count in its time.
+      ...(await findings(switched.filter((n) => nodes.includes(n)))),
     };
     return report;
   }
@@ -275,6 +351,7 @@ export class ReloadTransactions {
     t0: number,
     skipped: string[],
     timeoutMs: number,
+    findings: (switched: string[]) => Promise<Pick<ReloadReport, "stale" | "staleUnknown" | "liveEdit">>,
   ): Promise<ReloadReport> {
     // The one answer comes after the commit, and a commit waits for codeChange between the processes' messages
     // (a busy handler delays it): the commit's deadline applies, not the 1 s decision of a silent member among many.
@@ -298,8 +375,10 @@ export class ReloadTransactions {
         phases: { prepareMs: t1 - t0, commitMs: 0 },
         ...rest,
         ...(failures.length ? { codeChangeFailures: failures } : {}),
+        ...(await findings([node])),
       };
     }
+    void findings([]);
     const atCommit = a.type === "failed" && a.atCommit === true;
     return {
       ok: false,

@@ -7,6 +7,7 @@
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type { CompileError } from "../save/compiler";
+import { staleHead, staleLines } from "../views/reloadReport";
 import type { Coordinator, ReloadReport } from "../dev/coordinator";
 import type { NodeSnapshot, ProcQuery, ProcRow, SupervisorTree } from "../../wire/observer";
 
@@ -60,6 +61,8 @@ export type TimelineEntry =
       nodes: { node: string; ok: boolean; ms: number; error?: string }[];
       /** processes whose codeChange threw: they stay on the old version */
       codeChangeFailures?: { node: string; pid: string; error: string }[];
+      /** what still runs old code after the commit, one line each, in the words of `up`'s log and the shell */
+      stale?: string[];
     }
   | {
       seq: number;
@@ -203,6 +206,7 @@ export class Observer extends EventEmitter {
       ...(r.kept?.length ? { kept: r.kept } : {}),
       nodes: r.nodes.map((n) => ({ node: n.node, ok: n.ok, ms: n.ms, ...(n.error ? { error: n.error.message } : {}) })),
       ...(r.codeChangeFailures?.length ? { codeChangeFailures: r.codeChangeFailures.map((f) => ({ node: f.node, pid: f.pid, error: f.error.message })) } : {}),
+      ...(r.stale?.length || r.staleUnknown?.length ? { stale: [staleHead(r).replace(/^; /, ""), ...staleLines(r).map((l) => l.trim())] } : {}),
     });
   }
 

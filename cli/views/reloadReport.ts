@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import type { ReloadReport } from "../dev/reloadTransaction";
+import { FINDINGS_WAIT_MS, type ReloadReport } from "../dev/reloadTransaction";
 import { shortVersion, table } from "./tables";
 
 /**
@@ -39,12 +39,45 @@ const skippedLine = (r: ReloadReport): string | undefined => {
 
 /** What happened, in one line: reloaded, aborted with no node switched, or committed but not confirmed. */
 export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
-  if (r.ok) return okHeadline(r, opts);
+  if (r.ok) return `${okHeadline(r, opts)}${staleHead(r)}`;
   const what = opts.rollback ? "rollback" : "reload";
   if (r.failedIn === "commit" && !r.rolledBack) return `${what} of ${modules(r)} committed, but not every node confirmed`;
   return r.rolledBack
     ? `${what} of ${modules(r)} refused at commit: every node is back on the previous version`
     : `${what} of ${modules(r)} aborted: no node switched`;
+}
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+/** The headline's tail when something still runs old code: the report never says only "reloaded" then. */
+export function staleHead(r: ReloadReport): string {
+  const parts: string[] = [];
+  if (r.staleUnknown?.length) parts.push(`${r.staleUnknown.join(", ")} did not say within ${FINDINGS_WAIT_MS} ms whether old code still runs there`);
+  // Last, so its colon leads into the lines that name them.
+  if (r.stale?.length) parts.push(`${plural(r.stale.length, "function still runs", "functions still run")} the old code:`);
+  return parts.length ? `; ${parts.join("; ")}` : "";
+}
+
+/** One line per finding of liveEdit (runtime/code/liveEdit.ts): what, where, how many, and what to do. */
+export function staleLines(r: ReloadReport): string[] {
+  return (r.stale ?? []).map((s) => {
+    const where = s.at ? ` (${s.at})` : "";
+    const on = `on ${s.nodes.join(", ")}`;
+    switch (s.kind) {
+      case "kept":
+        return `  ${s.module}: ${s.fn}${where} changed, but ${plural(s.count, "closure", "closures")} made earlier ${on} keep the old body (V8 could not patch them: a scope around them gained, lost or renamed a variable, or the edit reached across their edges): restart ${s.nodes.join(", ")}, or make them again`;
+      case "removed":
+        return `  ${s.module}: ${s.fn}${where} is gone from the source, but ${plural(s.count, "closure", "closures")} made from it ${on} still run: unregister them in hot.dispose, or restart ${s.nodes.join(", ")}`;
+      case "refused":
+        return `  ${s.module}: ${s.fn}${where} keeps its old body in ${plural(s.count, "closure", "closures")} ${on}: V8 refused to patch the earlier version (${s.status}${s.status === "BlockedByActiveGenerator" ? ": one of its async functions or generators is suspended" : ""}): save again once it has resumed, or restart ${s.nodes.join(", ")}`;
+      case "constructor":
+        return `  ${s.module}: ${s.fn}${where} changed; it ran in the constructor of ${plural(s.count, "live instance", "live instances")} ${on} and will not run again: restart them, or register routes through a method`;
+      default: {
+        const unhandled: never = s.kind;
+        return unhandled;
+      }
+    }
+  });
 }
 
 /** A node's word in the table: a node that was ready when another refused did not switch. */
@@ -64,9 +97,13 @@ export function renderReload(r: ReloadReport, opts: ReloadViewOptions = {}): str
   ]);
   const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
   const skipped = skippedLine(r);
-  return [reloadHeadline(r, opts), table([["node", "result", "ms", ...(errors ? ["error"] : [])], ...rows]), ...failures, ...(skipped ? [skipped] : [])].join(
-    "\n",
-  );
+  return [
+    reloadHeadline(r, opts),
+    ...staleLines(r),
+    table([["node", "result", "ms", ...(errors ? ["error"] : [])], ...rows]),
+    ...failures,
+    ...(skipped ? [skipped] : []),
+  ].join("\n");
 }
 
 /**
@@ -82,15 +119,16 @@ export function reloadLogLine(r: ReloadReport, opts: ReloadViewOptions = {}): st
   }
   const why = [...byError].map(([text, nodes]) => `${nodes.join(", ")}: ${text}`);
   const skipped = skippedLine(r);
-  return [reloadHeadline(r, opts), ...why, ...(skipped ? [skipped] : [])].join("; ");
+  // What still runs old code: one line each, under the headline that announces them.
+  return [[reloadHeadline(r, opts), ...why, ...(skipped ? [skipped] : [])].join("; "), ...staleLines(r)].join("\n");
 }
 
 /** Milliseconds to 0.01 ms: finer than the table shows, and without the float noise of performance.now() (11.634917000000001). */
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** What `--json` prints: the report without the benchmark's phase timings, times rounded to 0.01 ms. */
-export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent" | "kept"> {
-  const { ok, modules: mods, nodes, ms, skipped, silent, kept } = r;
+export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent" | "kept" | "stale" | "staleUnknown"> {
+  const { ok, modules: mods, nodes, ms, skipped, silent, kept, stale, staleUnknown } = r;
   return {
     ok,
     modules: mods,
@@ -99,6 +137,8 @@ export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules"
     ...(skipped ? { skipped } : {}),
     ...(silent ? { silent } : {}),
     ...(kept ? { kept } : {}),
+    ...(stale ? { stale } : {}),
+    ...(staleUnknown ? { staleUnknown } : {}),
   };
 }
 

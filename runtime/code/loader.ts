@@ -97,6 +97,8 @@ type CompilableModule = Module & { _compile(code: string, filename: string): unk
 interface Source {
   bundle: Bundle;
   shape: BundleShape;
+  /** the text passed to Module#_compile and the script name it was compiled under: LiveEdit patches earlier versions with it */
+  script: { filename: string; text: string };
 }
 
 /**
@@ -342,6 +344,14 @@ export class ModuleTable {
     return out;
   }
 
+  /** The text the current version of `name` was compiled from, its script name (`<srcDir>/<name>.js?v=<version>`), and the old version's text. */
+  compiled(name: string): { filename: string; text: string; previous?: string } | undefined {
+    const entry = this.entries.get(name);
+    const script = entry?.current && this.sources.get(entry.current)?.script;
+    const previous = entry?.old && this.sources.get(entry.old)?.script.text;
+    return script && (previous !== undefined ? { ...script, previous } : script);
+  }
+
   /** `commit` fires after every commit with what changed (the process layer runs codeChange from it). */
   on(event: "commit", cb: (changed: Change[]) => void): void {
     if (event !== "commit") throw new TypeError(`ModuleTable has no event "${String(event)}"; the only one is "commit"`);
@@ -478,10 +488,11 @@ export class ModuleTable {
     m.require = require as NodeRequire;
     (instance as { module: object }).module = m;
     let define: Function;
+    // The version in the script name keeps each version's source map apart:
+    // Node looks maps up by script name and the newest same-named one wins.
+    const script = { filename: `${filename}?v=${bundle.version}`, text: WRAP_HEAD + instrument(bundle.code, shape) + WRAP_TAIL };
     try {
-      // The version in the script name keeps each version's source map apart:
-      // Node looks maps up by script name and the newest same-named one wins.
-      m._compile(WRAP_HEAD + instrument(bundle.code, shape) + WRAP_TAIL, `${filename}?v=${bundle.version}`);
+      m._compile(script.text, script.filename);
       define = m.exports as Function;
     } catch (err) {
       throw evalFailed(bundle.name, err, this.srcDir);
@@ -518,7 +529,7 @@ export class ModuleTable {
       }
       m.loaded = true;
       instance.exports = m.exports as Record<string, unknown>;
-      this.sources.set(instance, { bundle, shape });
+      this.sources.set(instance, { bundle, shape, script });
     };
     return { instance, define, run };
   }

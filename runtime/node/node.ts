@@ -30,6 +30,7 @@ import { PeerLinks } from "./peers";
 import { Calls, DEFAULT_CALL_TIMEOUT_MS } from "./calls";
 import { Names } from "./names";
 import { Reloads } from "../code/reloads";
+import { LiveEdit } from "../code/liveEdit";
 import { ControlLink, type Welcome } from "./control";
 import { NodeStats } from "./stats";
 import { CatchUpHold } from "./catchUpHold";
@@ -68,6 +69,7 @@ export class ClusterNode implements Runtime {
   /** what `require("devcluster")` gives this node's modules (each adds its own `hot`) */
   readonly api: Api;
   private readonly stats: NodeStats;
+  private readonly liveEdit: LiveEdit;
   /** tracing of messages and calls; `tracer.on` is the one check the message path pays */
   readonly tracer: Tracer;
   private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
@@ -135,8 +137,18 @@ export class ClusterNode implements Runtime {
       supervisorsGaveUp: () => this.supervision.gaveUp.map(String),
     });
     const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
+    this.liveEdit = new LiveEdit({ log: this.log });
     this.names = new Names({ node: this.name, calls: this.calls, toCoordinator, alive: (id) => this.procs.get(id) !== undefined });
-    this.reloads = new Reloads({ node: this.name, srcDir: opts.srcDir, log: this.log, table: this.table, procs: this.procs, toCoordinator });
+    this.reloads = new Reloads({
+      node: this.name,
+      srcDir: opts.srcDir,
+      log: this.log,
+      table: this.table,
+      procs: this.procs,
+      toCoordinator,
+      liveEdit: this.liveEdit,
+      compiled: (name) => this.table.compiled(name),
+    });
     this.hold = new CatchUpHold(opts.log, (msg, from) => this.onPeer(msg, from));
     this.links = new PeerLinks(
       opts.name,
@@ -179,6 +191,8 @@ export class ClusterNode implements Runtime {
     this.running = true;
     await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
+    // The first enable of the debugger is the slow one; pay it now rather than in the first reload's commit.
+    setImmediate(() => this.liveEdit.warm());
   }
 
   /** Who this node is, to a coordinator; a running node adds what it runs and the names its processes hold. */
@@ -297,6 +311,7 @@ export class ClusterNode implements Runtime {
       case "ready":
       case "failed":
       case "committed":
+      case "closures":
       case "loaded":
       case "register":
       case "unregister":
@@ -634,6 +649,7 @@ export class ClusterNode implements Runtime {
     this.links.close();
     this.calls.close();
     this.control.close();
+    this.liveEdit.close();
   }
 }
 

@@ -346,7 +346,9 @@ describe("a Raft key-value store on 3 nodes, edited as its developers do, keeps 
 
   test(
     "a route handler registered in the constructor changes its body: /get names the node that answered",
-    { todo: "issue 17 item 1: closures made by old code run the new body" },
+    // Alone it passes; after the key-validation test added an import to raft/node.ts, V8 cannot patch the closures the
+    // first version made (a scope around them gained a variable), and the save's report names them instead.
+    { todo: "issue 17 item 1: closures whose module scope changed since they were made keep their old body (V8's LiveEdit)" },
     async () => {
       const before = await agreedLeader();
       await saveReloaded({
@@ -364,46 +366,38 @@ describe("a Raft key-value store on 3 nodes, edited as its developers do, keeps 
     },
   );
 
-  test(
-    "a route added to the constructor's setup method cannot reach live instances, and the save's report says so",
-    { todo: "issue 17 item 1: the report names a changed function that ran in a constructor and will not run again" },
-    async () => {
-      const before = await agreedLeader();
-      const mark = logs.lines.length;
-      await saveReloaded({
-        "src/raft/node.ts": edited("src/raft/node.ts", [
-          `    this.kvApp.get("/status", (_req, res) => {`,
-          `    this.kvApp.get("/size", (_req, res) => {\n      res.json({ size: this.store.size });\n    });\n    this.kvApp.get("/status", (_req, res) => {`,
-        ]),
-      });
-      // the route is not there on the running instances: a report that says only "reloaded" hides it
-      await loggedSince(mark, /RaftNode\.setupKvRoutes.*restart/);
-      await assertKept(before);
-    },
-  );
+  test("a route added to the constructor's setup method cannot reach live instances, and the save's report says so", async () => {
+    const before = await agreedLeader();
+    const mark = logs.lines.length;
+    await saveReloaded({
+      "src/raft/node.ts": edited("src/raft/node.ts", [
+        `    this.kvApp.get("/status", (_req, res) => {`,
+        `    this.kvApp.get("/size", (_req, res) => {\n      res.json({ size: this.store.size });\n    });\n    this.kvApp.get("/status", (_req, res) => {`,
+      ]),
+    });
+    // the route is not there on the running instances: a report that says only "reloaded" hides it
+    await loggedSince(mark, /RaftNode\.setupKvRoutes.*restart/);
+    await assertKept(before);
+  });
 
-  test(
-    "a route handler's new body reads a new module constant: every node runs it, or the report names the handler that still runs the old one",
-    { todo: "issue 17 item 1: a closure whose scope changed is named in the report" },
-    async () => {
-      const before = await agreedLeader();
-      const mark = logs.lines.length;
-      await saveReloaded({
-        "src/raft/node.ts": edited(
-          "src/raft/node.ts",
-          ["const MAX_VALUE_LENGTH = 16;\n", `const MAX_VALUE_LENGTH = 16;\nconst ABSENT = "(absent)";\n`],
-          ["value: this.store.get(key) ?? null", "value: this.store.get(key) ?? ABSENT"],
-        ),
-      });
-      const ask = (): Promise<Reply[]> => Promise.all(kvUrls.map((u) => request("GET", u + "/get?key=omega")));
-      const answers = await ask();
-      if (!answers.every((r) => r.body.value === "(absent)")) {
-        // V8 cannot patch a closure whose scope changed: then the save must say which one runs the old body, and what to do
-        await loggedSince(mark, /(setupKvRoutes|raft\/node\.ts:\d+).*restart/);
-      }
-      await assertKept(before);
-    },
-  );
+  test("a route handler's new body reads a new module constant: every node runs it, or the report names the handler that still runs the old one", async () => {
+    const before = await agreedLeader();
+    const mark = logs.lines.length;
+    await saveReloaded({
+      "src/raft/node.ts": edited(
+        "src/raft/node.ts",
+        ["const MAX_VALUE_LENGTH = 16;\n", `const MAX_VALUE_LENGTH = 16;\nconst ABSENT = "(absent)";\n`],
+        ["value: this.store.get(key) ?? null", "value: this.store.get(key) ?? ABSENT"],
+      ),
+    });
+    const ask = (): Promise<Reply[]> => Promise.all(kvUrls.map((u) => request("GET", u + "/get?key=omega")));
+    const answers = await ask();
+    if (!answers.every((r) => r.body.value === "(absent)")) {
+      // V8 cannot patch a closure whose scope changed: then the save must say which one runs the old body, and what to do
+      await loggedSince(mark, /(setupKvRoutes|raft\/node\.ts:\d+).*restart/);
+    }
+    await assertKept(before);
+  });
 
   test("a class field with an initializer, counted with ++, counts on the instances made before the save", async () => {
     const before = await agreedLeader();
@@ -426,21 +420,18 @@ describe("a Raft key-value store on 3 nodes, edited as its developers do, keeps 
     await assertKept(before);
   });
 
-  test(
-    "a method a timer chain calls is renamed (heartbeat -> sendHeartbeat): the chain goes on, the leader stays",
-    { todo: "issue 17 item 2: a timer made by old code calls the renamed method" },
-    async () => {
-      const before = await agreedLeader();
-      await saveReloaded({ "src/raft/node.ts": renamed("src/raft/node.ts", "heartbeat()", "sendHeartbeat()") });
-      // followers apply a write only when a later heartbeat carries the leader's commit: it shows the chain runs
-      await write("epsilon", "6");
-      await assertKept(before);
-    },
-  );
+  test("a method a timer chain calls is renamed (heartbeat -> sendHeartbeat): the chain goes on, the leader stays", async () => {
+    const before = await agreedLeader();
+    await saveReloaded({ "src/raft/node.ts": renamed("src/raft/node.ts", "heartbeat()", "sendHeartbeat()") });
+    // followers apply a write only when a later heartbeat carries the leader's commit: it shows the chain runs
+    await write("epsilon", "6");
+    await assertKept(before);
+  });
 
   test(
     "a private helper the route handlers call is renamed (trace -> debugLog): requests still answer",
-    { todo: "issue 17 item 2: old route closures call the renamed helper" },
+    // Alone it passes (LiveEdit patches the old route closures); in this sequence they keep their old body (see the /get test).
+    { todo: "issue 17 item 2: old route closures whose module scope changed still call the renamed helper" },
     async () => {
       const before = await agreedLeader();
       await saveReloaded({

@@ -16,6 +16,8 @@ import type { ProcRow, ProcSortKey } from "../../wire/observer";
 import { Pid } from "../../wire/pid";
 import type { Tracer } from "../../runtime/node/trace";
 import { FakeNode } from "../helpers/fakeNode";
+import { EventEmitter } from "node:events";
+import type { ReloadReport } from "../../cli/dev/reloadTransaction";
 
 describe("topK", () => {
   test("gives the k smallest in order, whatever the input's order", () => {
@@ -192,5 +194,28 @@ describe("the version diff", () => {
       d.lines.map((l) => `${l.op}${l.text}`),
       ['-exports.step = "v1";', '+exports.step = "v2";'],
     );
+  });
+});
+
+describe("the reload timeline", () => {
+  test("a reload after which closures still run old code carries what the log and the shell say about them", async () => {
+    const coordinator = Object.assign(new EventEmitter(), { membership: () => [], status: async () => ({ nodes: [] }) }) as unknown as Coordinator;
+    const observer = new Observer(coordinator);
+    observer.start();
+    const report: ReloadReport = {
+      ok: true,
+      modules: [{ name: "raft", version: "0123456789ab" }],
+      nodes: [{ node: "n1", ok: true, ms: 3 }],
+      ms: 3,
+      stale: [{ kind: "kept", module: "raft", fn: "onSet", at: "raft.ts:12", count: 2, nodes: ["n1"] }],
+    };
+    coordinator.emit("reloaded", report, { source: "save" });
+    observer.close();
+    const entry = observer.initial().timeline.at(-1);
+    assert.ok(entry?.kind === "reload");
+    assert.deepEqual(entry.stale, [
+      "1 function still runs the old code:",
+      "raft: onSet (raft.ts:12) changed, but 2 closures made earlier on n1 keep the old body (V8 could not patch them: a scope around them gained, lost or renamed a variable, or the edit reached across their edges): restart n1, or make them again",
+    ]);
   });
 });

@@ -417,6 +417,7 @@ function Timeline({ store }: { store: Store }) {
             ${(e.codeChangeFailures ?? []).map(
               (f: Any) => html`<div class="bad">${f.node} ${f.pid}: codeChange failed, stays on the old version: ${f.error}</div>`,
             )}
+            ${(e.stale ?? []).map((line: string) => html`<div class="bad" data-test="stale">${line}</div>`)}
           </div>`,
     )}
   </div>`;

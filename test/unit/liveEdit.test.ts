@@ -1,0 +1,221 @@
+/**
+ * LiveEdit in one process (runtime/code/liveEdit.ts), on bundles from the project's own
+ * compiler and the real module table: a closure made by an earlier version runs the new
+ * body with its state; what V8 keeps old is found and named.
+ */
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, test } from "node:test";
+import pino from "pino";
+import { Compiler } from "../../cli/save/compiler";
+import type { HotContext } from "../../runtime/code/hot";
+import { LiveEdit } from "../../runtime/code/liveEdit";
+import { type Bundle, ModuleTable } from "../../runtime/code/loader";
+import { readFunctions } from "../../runtime/code/functionLiterals";
+import { constructorOnlyChanges, removesNames } from "../../runtime/code/liveEditText";
+
+const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "devcluster-liveedit-"));
+after(() => fs.rmSync(projectDir, { recursive: true, force: true }));
+const compiler = new Compiler({ projectDir, srcDir: "src" });
+
+async function compile(name: string, source: string): Promise<Bundle> {
+  const file = compiler.fileOf(name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, source);
+  const [m] = await compiler.compile([file]);
+  assert.ok(m);
+  return { name: m.name, version: m.version, code: m.code, imports: m.imports };
+}
+
+/** What the fixtures register their callbacks with: a "library" the test triggers from outside. */
+const bus = new EventEmitter();
+after(() => bus.removeAllListeners());
+
+function setup(): { table: ModuleTable; liveEdit: LiveEdit; save(b: Bundle): ReturnType<LiveEdit["patch"]> } {
+  const log = pino({ level: "silent" });
+  const table = new ModuleTable({ srcDir: compiler.srcDir, log, runtimeFor: (_m: string, hot: HotContext) => ({ hot, bus }) });
+  // Each version's top level runs in the table; only the first makes the Shop (hot.data), as a server made once would be.
+  const liveEdit = new LiveEdit({ log });
+  after(() => liveEdit.close());
+  return {
+    table,
+    liveEdit,
+    save(b) {
+      const changed = table.commit(table.prepare([b]));
+      return liveEdit.patch(
+        changed.map((c) => {
+          const { text, filename, previous } = table.compiled(c.name)!;
+          return { ...c, compiled: text, filename, ...(previous !== undefined ? { previous } : {}) };
+        }),
+      );
+    },
+  };
+}
+
+const ask = (event: string): string => {
+  let out = "";
+  bus.emit(event, (s: string) => (out = s));
+  return out;
+};
+
+const SHOP = (body: string, top = ""): string => `
+import { bus, hot } from "devcluster";
+${top}
+class Shop {
+  constructor() {
+    let sold = 0;
+    (bus as any).on("shop", (reply: (s: string) => void) => { sold++; reply(${body}); });
+  }
+}
+(hot as any).data.shop ??= new Shop();
+export const x = 1;
+`;
+
+describe("LiveEdit: closures made by earlier versions", () => {
+  test("a listener registered in a constructor runs the saved body with its captured counter", async () => {
+    const { save, liveEdit } = setup();
+    save(await compile("shop", SHOP('"v1 " + sold')));
+    assert.equal(ask("shop"), "v1 1");
+    const p = save(await compile("shop", SHOP('"v2 " + sold')));
+    assert.equal(ask("shop"), "v2 2");
+    assert.equal(p.targets.length, 1);
+    assert.equal(p.targets[0]!.status, "Ok");
+    assert.deepEqual(liveEdit.findStale(p), []);
+    bus.removeAllListeners("shop");
+  });
+
+  test("a listener whose scope gained a captured const keeps its old body, and is found with its place in the .ts file", async () => {
+    const { save, liveEdit } = setup();
+    save(await compile("shop2", SHOP('"v1 " + sold')));
+    assert.equal(ask("shop"), "v1 1");
+    const p = save(await compile("shop2", SHOP("K + sold", 'const K = "v2 ";')));
+    assert.equal(ask("shop"), "v1 2", "V8 keeps the old body here (if this fails, V8 learnt to patch it: the report must then not name it)");
+    const stale = liveEdit.findStale(p);
+    assert.deepEqual(stale, [{ kind: "kept", module: "shop2", fn: 'bus.on("shop") callback in Shop.constructor', at: "shop2.ts:7", count: 1 }]);
+    bus.removeAllListeners("shop");
+  });
+});
+
+const ROUTER = (routes: string): string => `
+import { bus, hot } from "devcluster";
+export class Router {
+  constructor() {
+    this.setupRoutes();
+  }
+  setupRoutes() {
+    ${routes}
+  }
+}
+(hot as any).data.router ??= new Router();
+`;
+
+const WAITER = (tag: string): string => `
+import { bus, hot } from "devcluster";
+async function wait(gate: Promise<void>) {
+  await gate;
+  return "${tag}";
+}
+const h = (hot as any).data;
+if (!h.gate) {
+  h.gate = new Promise<void>((resolve) => (h.open = resolve));
+  h.waiting = wait(h.gate);
+  (bus as any).on("waiter", (reply: (s: string) => void) => reply("${tag}"));
+}
+export const x = 1;
+`;
+
+describe("LiveEdit: what V8 refuses", () => {
+  test("a changed async function suspended at an await blocks the patch of its version: its closures are named with V8's status", async () => {
+    const { save, liveEdit } = setup();
+    save(await compile("waiter", WAITER("w1")));
+    const p = save(await compile("waiter", WAITER("w2")));
+    assert.equal(p.targets[0]?.status, "BlockedByActiveGenerator");
+    assert.equal(ask("waiter"), "w1");
+    const stale = liveEdit.findStale(p);
+    const refused = stale.find((f) => f.fn.includes('bus.on("waiter") callback'));
+    assert.deepEqual(refused, {
+      kind: "refused",
+      module: "waiter",
+      fn: 'bus.on("waiter") callback',
+      at: "waiter.ts:11",
+      count: 1,
+      status: "BlockedByActiveGenerator",
+    });
+    bus.removeAllListeners();
+  });
+});
+
+describe("LiveEdit: code that ran only in a constructor", () => {
+  test("a method only the constructor calls gained a route: named, with the live instances of its class", async () => {
+    const { save, liveEdit } = setup();
+    save(await compile("router", ROUTER(`(bus as any).on("a", (r: (s: string) => void) => r("a1"));`)));
+    const p = save(
+      await compile(
+        "router",
+        ROUTER(`(bus as any).on("a", (r: (s: string) => void) => r("a1"));\n    (bus as any).on("b", (r: (s: string) => void) => r("b"));`),
+      ),
+    );
+    assert.equal(ask("a"), "a1");
+    assert.equal(ask("b"), "", "the new route was never registered");
+    assert.deepEqual(liveEdit.findStale(p), [{ kind: "constructor", module: "router", fn: "Router.setupRoutes", at: "router.ts:7", count: 1 }]);
+    bus.removeAllListeners();
+  });
+
+  test("a change inside a callback the constructor registered is not named: LiveEdit patched it", async () => {
+    const { save, liveEdit } = setup();
+    save(await compile("router2", ROUTER(`(bus as any).on("c", (r: (s: string) => void) => r("c1"));`)));
+    const p = save(await compile("router2", ROUTER(`(bus as any).on("c", (r: (s: string) => void) => r("c2"));`)));
+    assert.equal(ask("c"), "c2");
+    assert.deepEqual(liveEdit.findStale(p), []);
+    bus.removeAllListeners();
+  });
+});
+
+describe("function literals", () => {
+  test("each literal's text is what Function.prototype.toString shows, with a name a person finds", () => {
+    const code = `(function () {
+class K { static async s(a) { return a; } get g() { return 1; } m() { return 2; } f = () => 3; }
+const app = { post(_p, h) { return h; } };
+const h = app.post("/set", (req) => req);
+return [K.s, Object.getOwnPropertyDescriptor(K.prototype, "g").get, K.prototype.m, new K().f, h];
+})`;
+    const fns = (0, eval)(code)() as Function[];
+    const lits = readFunctions(code);
+    for (const f of fns)
+      assert.ok(
+        lits.some((l) => l.text === Function.prototype.toString.call(f)),
+        `no literal for ${String(f)}`,
+      );
+    assert.deepEqual(
+      lits.map((l) => l.name),
+      ["(module)", "K", "K.s", "K.g", "K.m", "K.f", "post", 'app.post("/set") callback'],
+    );
+  });
+});
+
+describe("what a version's text says", () => {
+  const raft = (beat: string, route: string): string => `class RaftNode {
+  constructor() { this.setup(); this.${beat}(); }
+  setup() { on("/set", () => ${route}); }
+  ${beat}() { setTimeout(() => this.${beat}(), 5); }
+}`;
+
+  test("a renamed method drops a name old closures may call; a changed body does not", () => {
+    assert.equal(removesNames(raft("heartbeat", "1"), raft("sendHeartbeat", "1")), true);
+    assert.equal(removesNames(raft("heartbeat", "1"), raft("heartbeat", "2")), false);
+  });
+
+  test("a method only the constructor calls is named when its own code changes, not when a callback it registered does", () => {
+    assert.deepEqual(constructorOnlyChanges(raft("heartbeat", "1"), raft("heartbeat", "2")), []);
+    const added = raft("heartbeat", "1").replace('on("/set", () => 1);', 'on("/set", () => 1); on("/get", () => 0);');
+    assert.deepEqual(
+      constructorOnlyChanges(raft("heartbeat", "1"), added).map((c) => [c.className, c.changed.map((f) => f.name)]),
+      [["RaftNode", ["RaftNode.setup"]]],
+    );
+    // heartbeat is called again by its own timer: not constructor-only, so a change to it is not named.
+    assert.deepEqual(constructorOnlyChanges(raft("heartbeat", "1"), raft("heartbeat", "1").replace("5);", "50);")), []);
+  });
+});
