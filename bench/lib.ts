@@ -262,8 +262,9 @@ export function handleCall(msg: { type: string; text?: string }, _from: From, st
 }
 
 /** format.ts with `tag` in every line it renders; each save writes a different tag. */
-export function formatSource(tag: string): string {
-  return `
+export function formatSource(tag: string, opts: { closure?: boolean } = {}): string {
+  return (
+    `
 import type { ChatMessage } from "./types";
 /** How clients see chat lines (version ${tag}). */
 function clock(at: number): string {
@@ -275,7 +276,19 @@ export function formatMessage(m: ChatMessage): string {
 export function formatNotice(room: string, text: string, at: number): string {
   return "${tag} [" + clock(at) + "] #" + room + " * " + text;
 }
-`;
+` +
+    (opts.closure
+      ? // A closure the first version made and something still holds (as a library holds a route a constructor
+        // registered): every later save must patch that version's script so the closure runs the new body.
+        `import { hot } from "devcluster";
+const held = (hot.data.held ??= []) as (() => string)[];
+if (held.length === 0) held.push(() => "${tag} " + clock(0));
+export function heldSays(): string {
+  return held[0]!();
+}
+`
+      : "")
+  );
 }
 
 /** One node: an entry that starts a `spawner`, which spawns `worker` processes on request. */

@@ -7,6 +7,7 @@
  *   node dist/bench/run.js messaging  4: call round trip, cast throughput, memory per process, boot, beside the zeromq floor
  *   --sizes=1,3   cluster sizes for save   --quick   few iterations (smoke run)
  *   --no-restart  save-to-live and its floor only (no restart baseline): for A/B runs of one change
+ *   --closures    format.ts keeps a closure its first version made: each save has an earlier version to patch (LiveEdit)
  *   --saves=N     saves per size   --quiet-ms=N  the watcher's quiet window (default the dev server's)
  */
 import { performance } from "node:perf_hooks";
@@ -39,6 +40,7 @@ async function main(): Promise<number> {
     Object.assign(procsOpts, { counts: [1, 1000], reloads: 3, codeChangeReloads: () => 3 });
   }
   if (flags.includes("--no-restart")) Object.assign(saveOpts, { restarts: () => 0, plainRestarts: () => 0, processRestarts: () => 0 });
+  if (flags.includes("--closures")) saveOpts.closures = true;
   const quietFlag = flags.find((f) => f.startsWith("--quiet-ms="));
   if (quietFlag) saveOpts.quietMs = Number(quietFlag.slice("--quiet-ms=".length));
   const savesFlag = flags.find((f) => f.startsWith("--saves="));

@@ -45,6 +45,8 @@ export interface SaveOptions {
   settleMs: number;
   /** saves per size without the outside probe, for the CPU a save costs */
   cpuSaves: number;
+  /** format.ts also keeps a closure its first version made, so each save has an earlier script to patch (LiveEdit) */
+  closures?: boolean;
 }
 
 export const DEFAULT_SAVE_OPTIONS: SaveOptions = {
@@ -245,7 +247,7 @@ async function launcherRestart(c: Cluster): Promise<RestartSample> {
 }
 
 async function benchSize(nodes: number, o: SaveOptions): Promise<SizeResult> {
-  const project = makeProject(chatFiles("v0"), { name: `bench${nodes}`, nodes });
+  const project = makeProject({ ...chatFiles("v0"), "src/format.ts": formatSource("v0", { closure: o.closures }) }, { name: `bench${nodes}`, nodes });
   const formatFile = path.join(project.dir, "src", "format.ts");
   let c: Cluster | undefined;
   const res: SizeResult = { nodes, bootMs: NaN, saves: [], restarts: [], restartStale: 0, plain: [], plainStale: 0, proc: [], floor: [], cpu: [] };
@@ -266,13 +268,15 @@ async function benchSize(nodes: number, o: SaveOptions): Promise<SizeResult> {
       tag = `n${nodes}s${i}`;
       const saved = nextSaveOf(c.server, "format.ts", 20_000);
       const writeAt = performance.now();
-      writeFileSync(formatFile, formatSource(tag));
+      writeFileSync(formatFile, formatSource(tag, { closure: o.closures }));
       const seen = firstNewAnswers(c, rooms, tag);
       const s = await saved;
       const outside = (await seen) - writeAt;
       if (!s.report?.ok || s.report.nodes.length !== nodes) {
         throw new Error(`save ${i} on ${nodes} nodes did not reload every node: ${JSON.stringify(s.report ?? s.error?.message)}`);
       }
+      // With the held closure, a save that left it on its old body would be a figure for a half-success.
+      if (s.report.stale?.length) throw new Error(`save ${i} on ${nodes} nodes left code on an earlier version: ${JSON.stringify(s.report.stale)}`);
       const v0 = performance.now();
       const { replies, stale } = await verify(c, rooms, tag);
       const verifyMs = performance.now() - v0;
@@ -321,7 +325,7 @@ async function benchSize(nodes: number, o: SaveOptions): Promise<SizeResult> {
       const self0 = thisCpuMs();
       const writeAt = performance.now();
       const idleRate = (cpu0 - idleCpu) / (writeAt - idleAt);
-      writeFileSync(formatFile, formatSource(tag));
+      writeFileSync(formatFile, formatSource(tag, { closure: o.closures }));
       const s = await saved;
       const doneAt = performance.now();
       if (!s.report?.ok) throw new Error(`CPU save ${i} on ${nodes} nodes did not reload every node: ${JSON.stringify(s.report ?? s.error?.message)}`);
@@ -405,7 +409,8 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
 
   const col = (r: SizeResult, f: (s: SaveSample) => number): number[] => r.saves.map(f);
   printTable(
-    `1. save-to-live: write format.ts -> every node committed the new code (${o.saves} saves per size after ${o.warmup} warm-up; ms)`,
+    `1. save-to-live: write format.ts -> every node committed the new code (${o.saves} saves per size after ${o.warmup} warm-up; ms)` +
+      (o.closures ? "; format.ts holds a closure its first version made, patched by every save (--closures)" : ""),
     [
       "nodes",
       "saves",
@@ -453,7 +458,9 @@ export async function runSaveBench(o: SaveOptions = DEFAULT_SAVE_OPTIONS): Promi
       "  other    = total - the phases above (version compare, serial queue, reload log line, event dispatch);",
       "  skew     = first to last commit acknowledgement as the coordinator saw them.",
       "patch = the slowest node's LiveEdit of format.ts's earlier versions (closures made by them run the new body), after its `committed`",
-      "  (in the swap's turn only for a version that drops a method or an export; 0 when only routed functions changed, as here);",
+      o.closures
+        ? "  (here every save patches the first version's script, which holds the closure; the node does it after answering committed);"
+        : "  (in the swap's turn only for a version that drops a method or an export; 0 when only routed functions changed, as here; --closures: a closure to patch);",
       "scan  = the slowest node's search for what still runs old code, after its commit: the report (and so total, not outside) waits for it.",
       "verify = after each save, a `call` to a room process on every node (in parallel) whose reply is format.ts's output; NOT part of total.",
       "stale = verification replies not rendered by the just-saved format.ts (must be 0); state lost = room whose call counter did not carry over (must be 0).",
