@@ -8,7 +8,8 @@ import type { Bundle } from "../../wire/protocol";
 import { needsTimeLimit } from "./watchdog";
 import { IMPORT_META, importMetas } from "./importMeta";
 import { ClusterError } from "../../wire/errors";
-import { LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
+import { LIVE, PROJECT_MODULE_PREFIX, type BundleShape } from "./bundleShape";
+import { shapeOf } from "./shippedShape";
 import { instrument } from "./instrument";
 import { classHelpers } from "./classHelpers";
 import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
@@ -125,8 +126,8 @@ export class ModuleTable {
   private readonly listeners: ((changed: Change[]) => void)[] = [];
   private readonly srcDir: string;
   private readonly timeout: number;
-  /** the code of the bundles of the PREPARE under way, by module, for needsTimeLimit */
-  private batchCode = new Map<string, string>();
+  /** the shapes of the bundles of the PREPARE under way, by module, for needsTimeLimit */
+  private batchShapes = new Map<string, BundleShape>();
 
   constructor(private readonly opts: ModuleTableOptions) {
     this.srcDir = path.resolve(opts.srcDir);
@@ -160,7 +161,7 @@ export class ModuleTable {
         if (pids.length > 0) throw notPurged(b.name, pids);
       }
     }
-    const shapes = new Map(bundles.map((b) => [b.name, readBundle(b.code)] as const));
+    const shapes = new Map(bundles.map((b) => [b.name, shapeOf(b)] as const));
     this.checkRemovedExports(shapes);
 
     const created: string[] = [];
@@ -173,7 +174,7 @@ export class ModuleTable {
     const items: PreparedModule[] = [];
     let evaluating: HotInstance | undefined;
     let defer = false;
-    this.batchCode = new Map(bundles.map((b) => [b.name, b.code]));
+    this.batchShapes = shapes;
     try {
       for (const b of bundles) {
         const entry = this.entries.get(b.name)!;
@@ -193,14 +194,14 @@ export class ModuleTable {
         evaluating = undefined;
       }
     } catch (err) {
-      this.batchCode = new Map();
+      this.batchShapes = new Map();
       evaluating?.close();
       for (const i of items) i.instance?.hot.close();
       for (const name of batch) this.entries.get(name)!.unstage();
       for (const name of created) this.entries.delete(name);
       throw err;
     }
-    this.batchCode = new Map();
+    this.batchShapes = new Map();
     for (const name of batch) this.entries.get(name)!.unstage();
     return new PreparedLoad(items, created);
   }
@@ -491,7 +492,10 @@ export class ModuleTable {
       if (c.skipped.length > 0)
         this.opts.log.warn({ module: bundle.name, class: c.exportName, fields: c.skipped }, "fields not added to instances made before this version");
     }
-    const limited = needsTimeLimit(bundle.code, (n) => this.batchCode.get(n) ?? this.entries.get(n)?.current?.code);
+    const limited = needsTimeLimit(shape, (n) => {
+      const current = this.entries.get(n)?.current;
+      return this.batchShapes.get(n) ?? (current && this.sources.get(current)?.shape);
+    });
     const run = (): void => {
       const g = globalThis as Record<symbol, unknown>;
       const outer = g[EVAL_SLOT];
