@@ -66,6 +66,7 @@ export interface ShippedShape {
   loops: boolean;
   requires: string[];
   dynamicRequire: boolean;
+  disposes: boolean;
   sites: Sites;
 }
 
@@ -114,6 +115,7 @@ const SHIPPED: Record<string, Check> = {
   loops: bool,
   requires: list(str),
   dynamicRequire: bool,
+  disposes: bool,
   sites: SITES,
 };
 

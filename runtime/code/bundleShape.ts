@@ -19,6 +19,7 @@ import { Parser, type AnyNode, type Class, type Expression, type Options, type P
 import { simple } from "acorn-walk";
 import type { Sites } from "../../wire/moduleShape";
 import { fieldsOf } from "./classFields";
+import { disposes } from "./disposes";
 
 export type { ClassSite, Sites } from "../../wire/moduleShape";
 
@@ -46,6 +47,8 @@ export interface BundleShape {
   requires: string[];
   /** A `require` that is not a call with a string literal (`require(name)`, `const r = require`): it cannot be followed. */
   dynamicRequire: boolean;
+  /** It may register a `hot.dispose` callback (`disposes.ts`), so its top level waits for COMMIT; true when the text does not parse. */
+  disposes: boolean;
   /** @internal Where the loader's instrumentation goes, from the same parse (`instrument.ts`). */
   sites: Sites;
 }
@@ -85,6 +88,7 @@ function read(code: string): BundleShape {
     loops: false,
     requires: [],
     dynamicRequire: false,
+    disposes: false,
     sites: { helpers: [], classes: [], privates: [] },
   };
   const lineComments: [number, number][] = [];
@@ -116,6 +120,7 @@ function read(code: string): BundleShape {
   } catch {
     // Not JavaScript: the loader's compile reports the syntax error; nothing here is guessed or instrumented.
     shape.loops = true;
+    shape.disposes = true;
     shape.sites.helpers = [];
     return shape;
   }
@@ -247,6 +252,7 @@ function read(code: string): BundleShape {
     });
   }
   shape.dynamicRequire = requireRefs > requireCallees;
+  shape.disposes = disposes(program);
   for (const mod of importVars.values()) usesOf(shape, mod);
 
   /** class binding -> its export name, so a private member's key survives renaming an exported class (`export default class`) */

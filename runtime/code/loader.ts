@@ -181,7 +181,7 @@ export class ModuleTable {
         const shape = shapes.get(b.name)!;
         evaluating = new HotInstance(b.name, b.version, entry.data);
         const compiled = this.compile(b, shape, evaluating, batch);
-        defer ||= holdsResources(b, entry);
+        defer ||= holdsResources(shape, entry);
         if (defer) {
           checkStaticShape(entry, b.name, shape);
           items.push({ bundle: b, deferred: compiled });
@@ -529,12 +529,13 @@ export class ModuleTable {
 }
 
 /**
- * True when `bundle` must not run while its current version is still in place:
- * it registers `hot.dispose` (Vite's pattern for a server opened at top level),
- * or the current instance holds something its dispose releases.
+ * True when a bundle must not run while its current version is still in place:
+ * it may register `hot.dispose` (Vite's pattern for a server opened at top level,
+ * read from its syntax tree: `disposes.ts`), or the current instance holds
+ * something its dispose releases.
  */
-function holdsResources(bundle: Bundle, entry: ModuleEntry): boolean {
-  return (entry.current?.hot.holdsResources ?? false) || /\.dispose\(/.test(bundle.code);
+function holdsResources(shape: BundleShape, entry: ModuleEntry): boolean {
+  return (entry.current?.hot.holdsResources ?? false) || shape.disposes;
 }
 
 function view(i: Instance | undefined): { version: string; exports: Record<string, unknown> } | undefined {

@@ -25,6 +25,7 @@ export function shipShape(code: string): ShippedShape {
     loops: s.loops,
     requires: s.requires,
     dynamicRequire: s.dynamicRequire,
+    disposes: s.disposes,
     sites: s.sites,
   };
 }
@@ -49,6 +50,7 @@ export function shapeOf(bundle: Bundle): BundleShape {
       loops: shipped.loops,
       requires: shipped.requires,
       dynamicRequire: shipped.dynamicRequire,
+      disposes: shipped.disposes,
       sites: shipped.sites,
     };
     made.set(bundle, shape);
