@@ -12,7 +12,7 @@ import { LIVE, PROJECT_MODULE_PREFIX, type BundleShape } from "./bundleShape";
 import { shapeOf } from "./shippedShape";
 import { instrument } from "./instrument";
 import { classHelpers } from "./classHelpers";
-import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
+import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged, removedExports } from "./refusals";
 
 export { PROJECT_MODULE_PREFIX };
 
@@ -420,12 +420,7 @@ export class ModuleTable {
         if (gone.length > 0) removed.set(importee, [...(removed.get(importee) ?? []), `${importer} (${gone.join(", ")})`]);
       }
     }
-    if (removed.size === 0) return;
-    const [first] = removed.keys();
-    const parts = [...removed].map(
-      ([importee, users]) => `${importee} would no longer export names that ${users.join(" and ")} still import${users.length === 1 ? "s" : ""}`,
-    );
-    throw loadError("missing_import", first!, `${parts.join("; ")}. Nothing was loaded. Keep those exports, or change the importers in the same save.`);
+    if (removed.size > 0) throw removedExports(removed);
   }
 
   /**
