@@ -18,6 +18,7 @@ import { ancestor } from "acorn-walk";
 
 const HOT = "__devcluster_hot";
 
+/** Whether the bundle whose tree is `program` may register a `hot.dispose` callback; errs on yes. */
 export function disposes(program: Program): boolean {
   const hots = new Set([HOT]);
   const runtimes = new Set<string>();
