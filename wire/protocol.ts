@@ -6,6 +6,7 @@
 import { JSON_BATCH_TAG, decodeJsonBatch, decodeValue, encodeText, encodeValue } from "./codec";
 import { Pid } from "./pid";
 import type { ObserverOp, TraceRequest } from "./observer";
+import { shapeProblem, type ShippedShape } from "./moduleShape";
 
 /**
  * 2: peer links send JSON batches (`\x01[...]`), which a node speaking 1 would drop; the coordinator refuses a join across versions.
@@ -29,6 +30,8 @@ export interface Bundle {
   code: string;
   /** project modules it imports */
   imports: string[];
+  /** what the node would read from `code`, read once by the coordinator (wire/moduleShape.ts); absent: the node reads it */
+  shape?: ShippedShape;
 }
 
 import type { WireError } from "./errors";
@@ -329,6 +332,20 @@ function check(value: unknown, shapes: Record<string, Shape>): string | undefine
               ? v !== null && typeof v === "object"
               : typeof v === kind;
     if (!ok) return `${type}.${field} is not ${kind === "any" ? "present" : `a ${kind}`}`;
+  }
+  return type === "prepare" || type === "welcome" ? bundlesProblem(type, rec.bundles as unknown[]) : undefined;
+}
+
+/** A node instruments and evaluates what a bundle says: each one is checked before any is used. */
+function bundlesProblem(type: string, bundles: unknown[]): string | undefined {
+  for (const [i, b] of bundles.entries()) {
+    const at = `${type}.bundles[${i}]`;
+    if (b === null || typeof b !== "object") return `${at} is not an object`;
+    const { name, version, code, imports, shape } = b as Record<string, unknown>;
+    if (typeof name !== "string" || typeof version !== "string" || typeof code !== "string") return `${at} lacks its name, version or code`;
+    if (!Array.isArray(imports) || !imports.every((m) => typeof m === "string")) return `${at}.imports is not a list of names`;
+    const problem = shape === undefined ? undefined : shapeProblem(shape);
+    if (problem) return `${at}.shape ${problem}`;
   }
   return undefined;
 }

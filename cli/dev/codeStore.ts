@@ -65,8 +65,9 @@ export class CodeStore {
   }
 }
 
+/** The shape travels with its version: a rollback, a catch-up and a joining node's welcome carry it as a save does. */
 export function toBundle(m: CompiledModule): Bundle {
-  return { name: m.name, version: m.version, code: m.code, imports: m.imports };
+  return { name: m.name, version: m.version, code: m.code, imports: m.imports, ...(m.shape && { shape: m.shape }) };
 }
 
 /** Depth-first order so that a module's imports precede it; cycles keep their first-seen order. */

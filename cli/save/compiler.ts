@@ -4,6 +4,8 @@ import * as path from "node:path";
 import * as esbuild from "esbuild";
 import { IMPORT_META } from "../../runtime/code/importMeta";
 import { PROJECT_MODULE_PREFIX } from "../../runtime/code/loader";
+import { shipShape } from "../../runtime/code/shippedShape";
+import type { ShippedShape } from "../../wire/moduleShape";
 import { ClusterError } from "../../wire/errors";
 import type { Bindings } from "./bindings";
 import { CompileError, toDiagnostic, type CompileDiagnostic } from "./diagnostics";
@@ -43,6 +45,8 @@ export interface CompiledModule {
   bindings?: Bindings;
   /** esbuild's warnings (`call-import-namespace` predicts a crash): shown, but the module compiled and is sent */
   warnings?: CompileDiagnostic[];
+  /** what a node reads from `code` to check and instrument it, read here once instead of on every node (wire/moduleShape.ts) */
+  shape?: ShippedShape;
 }
 
 /**
@@ -234,7 +238,8 @@ export class Compiler {
     if (out === "bundle") return "bundle";
     const name = this.moduleName(file);
     const warnings = result.warnings.filter((w) => holds(w, cfg)).map((w) => toDiagnostic(w, this.relative(file)));
-    return { name, version: versionOf(out.code), code: out.code, imports: out.imports, file, bundled: [], bindings: out.bindings, warnings };
+    const { code, imports, bindings } = out;
+    return { name, version: versionOf(code), code, imports, file, bundled: [], bindings, warnings, shape: shipShape(code) };
   }
 
   /**
@@ -311,7 +316,7 @@ export class Compiler {
       const warnings = result.warnings
         .filter((w) => w.location && inputs.has(path.resolve(this.projectDir, w.location.file)) && holds(w, cfg))
         .map((w) => toDiagnostic(w));
-      modules.push({ name, version: versionOf(code), code, imports, file, bundled, bindings, warnings });
+      modules.push({ name, version: versionOf(code), code, imports, file, bundled, bindings, warnings, shape: shipShape(code) });
     }
     return modules;
   }

@@ -17,7 +17,11 @@
  */
 import { Parser, type AnyNode, type Class, type Expression, type Options, type Program, type Statement } from "acorn";
 import { simple } from "acorn-walk";
-import { fieldsOf, type Field } from "./classFields";
+import type { Sites } from "../../wire/moduleShape";
+import { fieldsOf } from "./classFields";
+import { disposes } from "./disposes";
+
+export type { ClassSite, Sites } from "../../wire/moduleShape";
 
 /** How a bundle names another project module: `require("devcluster:project/chat/room")`. cli/save/compiler.ts writes it, the loader answers it. */
 export const PROJECT_MODULE_PREFIX = "devcluster:project/";
@@ -43,38 +47,10 @@ export interface BundleShape {
   requires: string[];
   /** A `require` that is not a call with a string literal (`require(name)`, `const r = require`): it cannot be followed. */
   dynamicRequire: boolean;
+  /** It may register a `hot.dispose` callback (`disposes.ts`), so its top level waits for COMMIT; true when the text does not parse. */
+  disposes: boolean;
   /** @internal Where the loader's instrumentation goes, from the same parse (`instrument.ts`). */
   sites: Sites;
-}
-
-/** @internal Positions in the bundle's text, for `instrument.ts`. */
-export interface Sites {
-  /** esbuild helpers the loader routes through its own: `var <name> = <init>` with `at` the start of init. */
-  helpers: { name: string; at: number }[];
-  /** End of `module.exports = __toCommonJS(x_exports);`, where exported function declarations are rebound. */
-  afterExports?: number;
-  /** Exported classes the module defines, in source order. */
-  classes: ClassSite[];
-  /** `new WeakMap()` / `new WeakSet()` of a lowered `#private` member (`_balance = new WeakMap()`), with a key stable across versions. */
-  privates: { key: string; start: number; end: number }[];
-}
-
-/** @internal One exported class: where it opens and closes, and what its instance fields are. */
-export interface ClassSite {
-  exportName: string;
-  local: string;
-  /** just after the `{` of the class body */
-  bodyOpen: number;
-  /** at the `}` of the class body */
-  bodyClose: number;
-  /** end of the statement that defines `local` */
-  after: number;
-  /**
-   * The instance fields, in declaration order (docs/design.md §4.2).
-   */
-  fields: Field[];
-  /** Fields whose initializer cannot be copied out of the class (it uses `super`, a tagged multi-line template, a line comment), by name. */
-  skipped: string[];
 }
 
 /** The identifier the instrumented bundle reads the loader's helpers from (a parameter of the loader's wrapper). */
@@ -112,6 +88,7 @@ function read(code: string): BundleShape {
     loops: false,
     requires: [],
     dynamicRequire: false,
+    disposes: false,
     sites: { helpers: [], classes: [], privates: [] },
   };
   const lineComments: [number, number][] = [];
@@ -143,6 +120,7 @@ function read(code: string): BundleShape {
   } catch {
     // Not JavaScript: the loader's compile reports the syntax error; nothing here is guessed or instrumented.
     shape.loops = true;
+    shape.disposes = true;
     shape.sites.helpers = [];
     return shape;
   }
@@ -274,6 +252,7 @@ function read(code: string): BundleShape {
     });
   }
   shape.dynamicRequire = requireRefs > requireCallees;
+  shape.disposes = disposes(program);
   for (const mod of importVars.values()) usesOf(shape, mod);
 
   /** class binding -> its export name, so a private member's key survives renaming an exported class (`export default class`) */

@@ -4,19 +4,9 @@
  */
 import type { AnyNode, Class, Node } from "acorn";
 import { simple } from "acorn-walk";
+import type { Field } from "../../wire/moduleShape";
 
-/**
- * One instance field, in the form the loader adds it to an instance that lacks
- * it. `key` and `init` are JavaScript text on one line: a property key
- * expression (`"n"`) or, for `private`, the identifier of esbuild's WeakMap or
- * WeakSet (`_balance`); `init` is absent for a private method's brand.
- */
-export interface Field {
-  /** a class field ([[Define]]), a `this.n = 0` in a constructor (a set), or a lowered `#private` member */
-  kind: "define" | "assign" | "private";
-  key: string;
-  init?: string;
-}
+export type { Field };
 
 /**
  * The instance fields of `cls`, in declaration order, as statements that add

@@ -10,7 +10,8 @@
 import * as path from "node:path";
 import * as vm from "node:vm";
 import type { Bundle } from "../../wire/protocol";
-import { evalFailed, missingImport } from "./refusals";
+import { evalFailed, missingImport, removedExports } from "./refusals";
+import { shapeOf } from "./shippedShape";
 
 /** What a reload does on this node: the modules it evaluates (importees first), and those it only checks and keeps. */
 export interface Split {
@@ -95,6 +96,51 @@ export class CodePath {
         throw evalFailed(b.name, err, this.srcDir);
       }
     }
+    this.checkKeptImporters(newer, (n) => loaded(n) || evaluated.has(n));
     return { load, keep };
   }
+
+  /**
+   * The rule of docs/design.md §6 for the modules this node keeps without running them (the loader checks those
+   * it runs): an export a kept module imports may not disappear unless that module changes in the same reload;
+   * else the reload would be reported done and the kept module fail at its first use. Only kept modules that reach
+   * the reload's modules through their imports are read, from their shapes (shipped with their bundles).
+   */
+  private checkKeptImporters(newer: ReadonlyMap<string, Bundle>, runs: (name: string) => boolean): void {
+    const before = (name: string): Bundle | undefined => this.bundles.get(name);
+    const after = (name: string): Bundle | undefined => newer.get(name) ?? this.bundles.get(name);
+    const importersOf = new Map<string, string[]>();
+    for (const b of new Map([...this.bundles, ...newer]).values()) {
+      for (const imp of b.imports) importersOf.set(imp, [...(importersOf.get(imp) ?? []), b.name]);
+    }
+    const reached = new Set(newer.keys());
+    for (const name of reached) for (const user of importersOf.get(name) ?? []) reached.add(user);
+    const removed = new Map<string, string[]>(); // importee -> ["importer (a, b), kept"]
+    for (const name of reached) {
+      if (runs(name)) continue;
+      for (const [importee, names] of shapeOf(after(name)!).uses) {
+        const was = exportsOf(importee, before);
+        const now = exportsOf(importee, after);
+        const gone = was && now ? [...names].filter((n) => was.has(n) && !now.has(n)) : [];
+        if (gone.length > 0) removed.set(importee, [...(removed.get(importee) ?? []), `${name} (${gone.join(", ")}; not run on this node yet)`]);
+      }
+    }
+    if (removed.size > 0) throw removedExports(removed);
+  }
+}
+
+/** The names `name` exports in the versions `version` gives, `export *` followed; undefined when its text does not show them. */
+function exportsOf(name: string, version: (name: string) => Bundle | undefined, seen = new Set<string>()): Set<string> | undefined {
+  const bundle = version(name);
+  const shape = bundle && shapeOf(bundle);
+  if (!shape?.exports) return undefined;
+  const names = new Set(shape.exports.keys());
+  if (seen.has(name)) return names;
+  seen.add(name);
+  for (const star of shape.stars) {
+    const more = exportsOf(star, version, seen);
+    if (!more) return undefined;
+    for (const n of more) if (n !== "default") names.add(n);
+  }
+  return names;
 }

@@ -8,10 +8,11 @@ import type { Bundle } from "../../wire/protocol";
 import { needsTimeLimit } from "./watchdog";
 import { IMPORT_META, importMetas } from "./importMeta";
 import { ClusterError } from "../../wire/errors";
-import { LIVE, PROJECT_MODULE_PREFIX, readBundle, type BundleShape } from "./bundleShape";
+import { LIVE, PROJECT_MODULE_PREFIX, type BundleShape } from "./bundleShape";
+import { shapeOf } from "./shippedShape";
 import { instrument } from "./instrument";
 import { classHelpers } from "./classHelpers";
-import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged } from "./refusals";
+import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged, removedExports } from "./refusals";
 
 export { PROJECT_MODULE_PREFIX };
 
@@ -127,8 +128,8 @@ export class ModuleTable {
   private readonly listeners: ((changed: Change[]) => void)[] = [];
   private readonly srcDir: string;
   private readonly timeout: number;
-  /** the code of the bundles of the PREPARE under way, by module, for needsTimeLimit */
-  private batchCode = new Map<string, string>();
+  /** the shapes of the bundles of the PREPARE under way, by module, for needsTimeLimit */
+  private batchShapes = new Map<string, BundleShape>();
 
   constructor(private readonly opts: ModuleTableOptions) {
     this.srcDir = path.resolve(opts.srcDir);
@@ -162,7 +163,7 @@ export class ModuleTable {
         if (pids.length > 0) throw notPurged(b.name, pids);
       }
     }
-    const shapes = new Map(bundles.map((b) => [b.name, readBundle(b.code)] as const));
+    const shapes = new Map(bundles.map((b) => [b.name, shapeOf(b)] as const));
     this.checkRemovedExports(shapes);
 
     const created: string[] = [];
@@ -175,14 +176,14 @@ export class ModuleTable {
     const items: PreparedModule[] = [];
     let evaluating: HotInstance | undefined;
     let defer = false;
-    this.batchCode = new Map(bundles.map((b) => [b.name, b.code]));
+    this.batchShapes = shapes;
     try {
       for (const b of bundles) {
         const entry = this.entries.get(b.name)!;
         const shape = shapes.get(b.name)!;
         evaluating = new HotInstance(b.name, b.version, entry.data);
         const compiled = this.compile(b, shape, evaluating, batch);
-        defer ||= holdsResources(b, entry);
+        defer ||= holdsResources(shape, entry);
         if (defer) {
           checkStaticShape(entry, b.name, shape);
           items.push({ bundle: b, deferred: compiled });
@@ -195,14 +196,14 @@ export class ModuleTable {
         evaluating = undefined;
       }
     } catch (err) {
-      this.batchCode = new Map();
+      this.batchShapes = new Map();
       evaluating?.close();
       for (const i of items) i.instance?.hot.close();
       for (const name of batch) this.entries.get(name)!.unstage();
       for (const name of created) this.entries.delete(name);
       throw err;
     }
-    this.batchCode = new Map();
+    this.batchShapes = new Map();
     for (const name of batch) this.entries.get(name)!.unstage();
     return new PreparedLoad(items, created);
   }
@@ -429,12 +430,7 @@ export class ModuleTable {
         if (gone.length > 0) removed.set(importee, [...(removed.get(importee) ?? []), `${importer} (${gone.join(", ")})`]);
       }
     }
-    if (removed.size === 0) return;
-    const [first] = removed.keys();
-    const parts = [...removed].map(
-      ([importee, users]) => `${importee} would no longer export names that ${users.join(" and ")} still import${users.length === 1 ? "s" : ""}`,
-    );
-    throw loadError("missing_import", first!, `${parts.join("; ")}. Nothing was loaded. Keep those exports, or change the importers in the same save.`);
+    if (removed.size > 0) throw removedExports(removed);
   }
 
   /**
@@ -502,7 +498,10 @@ export class ModuleTable {
       if (c.skipped.length > 0)
         this.opts.log.warn({ module: bundle.name, class: c.exportName, fields: c.skipped }, "fields not added to instances made before this version");
     }
-    const limited = needsTimeLimit(bundle.code, (n) => this.batchCode.get(n) ?? this.entries.get(n)?.current?.code);
+    const limited = needsTimeLimit(shape, (n) => {
+      const current = this.entries.get(n)?.current;
+      return this.batchShapes.get(n) ?? (current && this.sources.get(current)?.shape);
+    });
     const run = (): void => {
       const g = globalThis as Record<symbol, unknown>;
       const outer = g[EVAL_SLOT];
@@ -536,12 +535,13 @@ export class ModuleTable {
 }
 
 /**
- * True when `bundle` must not run while its current version is still in place:
- * it registers `hot.dispose` (Vite's pattern for a server opened at top level),
- * or the current instance holds something its dispose releases.
+ * True when a bundle must not run while its current version is still in place:
+ * it may register `hot.dispose` (Vite's pattern for a server opened at top level,
+ * read from its syntax tree: `disposes.ts`), or the current instance holds
+ * something its dispose releases.
  */
-function holdsResources(bundle: Bundle, entry: ModuleEntry): boolean {
-  return (entry.current?.hot.holdsResources ?? false) || /\.dispose\(/.test(bundle.code);
+function holdsResources(shape: BundleShape, entry: ModuleEntry): boolean {
+  return (entry.current?.hot.holdsResources ?? false) || shape.disposes;
 }
 
 function view(i: Instance | undefined): { version: string; exports: Record<string, unknown> } | undefined {

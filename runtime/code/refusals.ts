@@ -67,6 +67,18 @@ export function missingImport(module: string, imported: string): ClusterError {
   );
 }
 
+/**
+ * Exports another module still imports would disappear (docs/design.md §6). `removed`: importee -> the importers
+ * that read the names, each as "importer (a, b)"; importers the node only keeps are named as such.
+ */
+export function removedExports(removed: ReadonlyMap<string, string[]>): ClusterError {
+  const [first] = removed.keys();
+  const parts = [...removed].map(
+    ([importee, users]) => `${importee} would no longer export names that ${users.join(" and ")} still import${users.length === 1 ? "s" : ""}`,
+  );
+  return loadError("missing_import", first!, `${parts.join("; ")}. Nothing was loaded. Keep those exports, or change the importers in the same save.`);
+}
+
 export function notPurged(module: string, pids: string[]): ClusterError {
   const n = pids.length;
   return loadError(

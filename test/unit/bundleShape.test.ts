@@ -121,3 +121,23 @@ describe("bundle shape: private members", () => {
     );
   });
 });
+
+describe("bundle shape: whether a module may register hot.dispose", () => {
+  test("only a read of dispose on the module's hot object counts, through any alias; a hot object handed elsewhere counts too", () => {
+    const cases: [string, boolean][] = [
+      [`sub.dispose();`, false],
+      [`var help = "import.meta.hot.dispose(cb)";`, false],
+      [`__devcluster_hot?.dispose(() => {});`, true],
+      [`__devcluster_hot["dispose"](() => {});`, true],
+      [`if (__devcluster_hot) __devcluster_hot.data.n = 1;`, false],
+      [`var import_devcluster = __toESM(require("devcluster")); (0, import_devcluster.spawn)(1); import_devcluster.hot.on("x", f);`, false],
+      [`var import_devcluster = require("devcluster"); import_devcluster.hot.dispose(f);`, true],
+      [`var { hot: h, spawn } = require("devcluster"); spawn(1); h.dispose(f);`, true],
+      [`var rt = require("devcluster"); var h = rt.hot; h["dispose"](f);`, true],
+      [`require("devcluster").hot.dispose(f);`, true],
+      [`keep(__devcluster_hot);`, true],
+      [`var rt = require("devcluster"); keep(rt);`, true],
+    ];
+    for (const [code, disposes] of cases) assert.equal(readBundle(code).disposes, disposes, code);
+  });
+});

@@ -27,7 +27,7 @@ async function bundle(name: string, body: string): Promise<Bundle> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${body}\n(globalThis as any).__ran = [...((globalThis as any).__ran ?? []), ${JSON.stringify(name)}];\n`);
   const [m] = await compiler.compile([file]);
-  return { name: m!.name, version: m!.version, code: m!.code, imports: m!.imports };
+  return { name: m!.name, version: m!.version, code: m!.code, imports: m!.imports, shape: m!.shape };
 }
 
 function node() {
@@ -119,5 +119,39 @@ describe("a node evaluates what its entry reaches, and the rest on first use", (
     n.reloads.commit({ type: "commit", reload: 3 });
     await first;
     assert.equal(n.table.current("w")?.exports.v, 2, "it loads what the cluster committed");
+  });
+
+  test("a reload that removes an export only a module kept unevaluated imports is refused, naming it; changed together, both go through", async () => {
+    g.__ran = [];
+    const n = node();
+    const app = await bundle("app", 'import { b } from "./lib";\nexport async function start() { return b; }');
+    const user = await bundle("user", 'import { a } from "./lib";\nexport function init() { return a; }');
+    const toolLib = await bundle("toolLib", "export const x = 1;");
+    const tool = await bundle("tool", 'import { x } from "./toolLib";\nexport const run = () => x;');
+    n.reloads.join([await bundle("lib", "export const a = 1;\nexport const b = 2;"), app, user, toolLib, tool], "app");
+    assert.deepEqual(g.__ran, ["lib", "app"]);
+
+    // lib runs here (app reads b), user only imports it: without the check, user would fail at its first use
+    n.reloads.prepare({ type: "prepare", reload: 1, bundles: [await bundle("lib", "export const b = 3;")], force: false, commit: true });
+    let failed = n.sent.at(-1) as Extract<ControlMessage, { type: "failed" }>;
+    assert.equal(failed.type, "failed");
+    assert.equal(failed.error.code, "missing_import");
+    assert.match(failed.error.message, /^lib would no longer export names that user \(a; not run on this node yet\) still imports\. Nothing was loaded\./);
+    assert.equal(n.table.current("lib")?.exports.b, 2, "lib stays on its version");
+    // neither toolLib nor tool runs here
+    n.reloads.prepare({ type: "prepare", reload: 2, bundles: [await bundle("toolLib", "export const y = 1;")], force: false, commit: true });
+    failed = n.sent.at(-1) as Extract<ControlMessage, { type: "failed" }>;
+    assert.equal(failed.error.code, "missing_import");
+    assert.match(failed.error.message, /^toolLib would no longer export names that tool \(x; not run on this node yet\) still imports/);
+
+    const lib3 = await bundle("lib", "export const b = 3;");
+    const user3 = await bundle("user", 'import { b } from "./lib";\nexport function init() { return b; }');
+    n.sent.length = 0;
+    n.reloads.prepare({ type: "prepare", reload: 3, bundles: [lib3, user3], force: false, commit: true });
+    assert.deepEqual(await answers(n.sent), ["committed"]);
+    await n.reloads.loadOnFirstUse("user");
+    assert.equal((n.table.current("user")?.exports.init as () => number)(), 3);
+    await n.reloads.loadOnFirstUse("tool");
+    assert.equal((n.table.current("tool")?.exports.run as () => number)(), 1, "the refused reload left toolLib as it was");
   });
 });

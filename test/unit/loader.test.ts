@@ -644,3 +644,45 @@ describe("loader: instances made before a save, private members, re-exported cla
     assert.equal(table.facade("bind/clock").now, held);
   });
 });
+
+// Issue 17: a module that may register hot.dispose is read from its syntax tree, not matched with /\.dispose\(/.
+describe("loader: which modules wait for COMMIT because they hold resources across versions", () => {
+  /** Prepares `source` as module `name` on `table` (a fresh one by default): is it deferred, and did its top level run at PREPARE? */
+  async function prepared(name: string, source: string, table = newTable()): Promise<{ deferred: string[]; ranAtPrepare: boolean }> {
+    let ran = false;
+    bus.on("ran", (tag) => (ran ||= tag === name));
+    const p = table.prepare([await compileFixture(name, source)]);
+    const out = { deferred: p.deferred, ranAtPrepare: ran };
+    table.abort(p);
+    return out;
+  }
+
+  test("a module that calls dispose() on an object of its own runs at PREPARE, where its errors are refused before any node switches", async () => {
+    const source = `import * as rt from "devcluster";\nconst sub = { dispose() {} };\nsub.dispose();\nrt.emit("ran", "res/sub");\nexport const ok = true;\n`;
+    assert.deepEqual(await prepared("res/sub", source), { deferred: [], ranAtPrepare: true });
+  });
+
+  test('a module whose string mentions "hot.dispose(" runs at PREPARE', async () => {
+    const source = `import * as rt from "devcluster";\nexport const help = "release the port with import.meta.hot.dispose(cb)";\nrt.emit("ran", "res/text");\n`;
+    assert.deepEqual(await prepared("res/text", source), { deferred: [], ranAtPrepare: true });
+  });
+
+  test('a module that registers its dispose as hot["dispose"](cb) waits for COMMIT, so its server never runs beside the old one', async () => {
+    const source = `import * as rt from "devcluster";\nimport { hot } from "devcluster";\nconst server = { close() {} };\nhot["dispose"](() => server.close());\nrt.emit("ran", "res/bracket");\n`;
+    assert.deepEqual(await prepared("res/bracket", source), { deferred: ["res/bracket"], ranAtPrepare: false });
+  });
+
+  test("a module that hands its hot object to another module's function waits for COMMIT (that function may register a dispose)", async () => {
+    const table = newTable();
+    load(table, await compileFixture("res/keeper", `export function keep(h: { dispose(cb: () => void): void }) { h.dispose(() => {}); }\n`));
+    const source = `import * as rt from "devcluster";\nimport { keep } from "./keeper";\nkeep(import.meta.hot!);\nrt.emit("ran", "res/handed");\n`;
+    assert.deepEqual(await prepared("res/handed", source, table), { deferred: ["res/handed"], ranAtPrepare: false });
+  });
+
+  test("a module that disposes through a top-level alias of its hot object waits for COMMIT; one that only reads hot.data runs at PREPARE", async () => {
+    const alias = `import * as rt from "devcluster";\nconst h = import.meta.hot;\nh?.dispose(() => {});\nrt.emit("ran", "res/alias");\n`;
+    assert.deepEqual(await prepared("res/alias", alias), { deferred: ["res/alias"], ranAtPrepare: false });
+    const data = `import * as rt from "devcluster";\nif (import.meta.hot) import.meta.hot.data.n = 1;\nrt.emit("ran", "res/data");\n`;
+    assert.deepEqual(await prepared("res/data", data), { deferred: [], ranAtPrepare: true });
+  });
+});

@@ -1,6 +1,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { needsTimeLimit } from "../../runtime/code/watchdog";
+import { readBundle } from "../../runtime/code/bundleShape";
+import { needsTimeLimit as limitOf } from "../../runtime/code/watchdog";
+
+/** The watchdog's answer for bundle text, its imports' text given by `codeOf`. */
+function needsTimeLimit(code: string, codeOf: (module: string) => string | undefined): boolean {
+  return limitOf(readBundle(code), (n) => {
+    const imported = codeOf(n);
+    return imported === undefined ? undefined : readBundle(imported);
+  });
+}
 
 const P = "devcluster:project/";
 
