@@ -191,6 +191,18 @@ export function isClass(fn: Function): boolean {
 /** Per-version method trampolines (see `ModuleEntry.defineClass`) -> the method as defined. */
 export const methodRaw = new WeakMap<Function, Function>();
 
+/**
+ * The functions as defined behind the table's trampolines (an exported class's
+ * methods, an exported function declaration): once their version is replaced,
+ * what reaches them is routed to the current version (an old-version process
+ * excepted, which the report names through codeChange), so an old text among
+ * them is not old code that runs. The search for what still runs old code
+ * (liveEdit.ts) runs inside the node on the heap's functions and reads this set
+ * through the global symbol, having no other way to reach it.
+ */
+export const routedFunctions = new WeakSet<Function>();
+(globalThis as Record<symbol, unknown>)[Symbol.for("devcluster.routed")] = routedFunctions;
+
 /** A function that forever calls whatever `target.fn` is now, keeping `this`, arguments, `new` and the result. */
 export function trampoline(target: Target): Function {
   return function (this: unknown) {

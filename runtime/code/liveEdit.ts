@@ -71,9 +71,11 @@ const NOT_PATCHED = "NotPatched";
 
 // Run inside this process on the array Runtime.queryObjects returns: the functions whose text is one of `texts`,
 // and the classes named `name` (by name: V8's LiveEdit does not move a patched class's end, so its text is cut short).
+// A function the module table routes to the current version (classFamily.ts `routedFunctions`) is skipped: its old text is kept, not run.
 const PICK_TEXTS = `function (texts) {
   const want = new Set(texts), toString = Function.prototype.toString, out = [];
-  for (const f of this) { if (typeof f !== "function") continue; let s; try { s = toString.call(f); } catch { continue; } if (want.has(s)) out.push(f); }
+  const routed = globalThis[Symbol.for("devcluster.routed")];
+  for (const f of this) { if (typeof f !== "function" || (routed && routed.has(f))) continue; let s; try { s = toString.call(f); } catch { continue; } if (want.has(s)) out.push(f); }
   return out;
 }`;
 const PICK_CLASSES = `function (name) {

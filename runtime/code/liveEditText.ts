@@ -46,6 +46,8 @@ export function eligible(text: string): FunctionLiteral[] {
   const exported = new Set([...shape.functions.values(), ...(shape.exports?.values() ?? [])]);
   return readFunctions(text).filter((f) => {
     if (f.kind === "wrapper" || f.kind === "class" || f.kind === "constructor") return false;
+    // The loader's own instrumentation (a field initializer's callback, instrument.ts) is not the user's code.
+    if (f.name.includes("__devcluster")) return false;
     if (f.kind === "method" && f.className !== undefined && classes.has(f.className)) return false;
     return !((f.kind === "function" || f.kind === "arrow") && exported.has(f.name));
   });
@@ -132,6 +134,9 @@ export function locate(text: string, offset: number, module: string): string | u
  * (a callback they register is not their own code: LiveEdit patches it). Instances
  * made earlier ran the old code, and nothing runs it again.
  */
+/** A field as esbuild writes it in a constructor when it lowers class fields: `__publicField(this, "n", 0);`, `__privateAdd(this, _x, 0);`. */
+const FIELD_STATEMENT = /\s*\b(?:__publicField|__privateAdd)\(this, [^;]*\);/g;
+
 export function constructorOnlyChanges(before: string, after: string): { className: string; changed: FunctionLiteral[] }[] {
   const now = readFunctions(after);
   const old = readFunctions(before);
@@ -153,9 +158,14 @@ export function constructorOnlyChanges(before: string, after: string): { classNa
         }
       }
     }
+    // An exported class's fields reach the instances made before (classFields.ts migrates them at commit), so a
+    // constructor that differs only in them (esbuild writes lowered fields there) is no code that will not run again.
+    // The loader's instrumentation marks such a class: it tracks its instances (instrument.ts).
+    const migrated = cls.own.includes("__devcluster_live.track(");
+    const own = (f: FunctionLiteral): string => (migrated && f.kind === "constructor" ? f.own.replace(FIELD_STATEMENT, "") : f.own);
     const changed = [ctor, ...members.filter((f) => only.has(f.key!))].filter((f) => {
       const was = old.find((o) => o.className === cls.name && o.key === f.key);
-      return was ? was.own !== f.own : f.kind === "method";
+      return was ? own(was) !== own(f) : f.kind === "method";
     });
     if (changed.length > 0) out.push({ className: cls.name, changed });
   }

@@ -5,6 +5,7 @@ import {
   isFamilyProxy,
   LiveInstances,
   methodRaw,
+  routedFunctions,
   migrateInstances,
   named,
   trampoline,
@@ -174,6 +175,7 @@ export class ModuleEntry {
       Object.defineProperty(t, "prototype", { value: (raw as { prototype: unknown }).prototype, writable: true });
     }
     ownRaw.set(t, raw);
+    routedFunctions.add(raw);
     return t;
   }
 
@@ -202,6 +204,7 @@ export class ModuleEntry {
       };
       const t = named(trampoline(target), raw);
       methodRaw.set(t, raw);
+      routedFunctions.add(raw);
       Object.defineProperty(proto, name, { ...d, value: t });
     }
   }
