@@ -78,6 +78,8 @@ export class DevServer extends EventEmitter {
   private saves: Promise<unknown> = Promise.resolve();
   /** what the save being reloaded adds to its transaction's line (bundled files saved, files held back) */
   private saveClauses: string[] = [];
+  /** per module, the esbuild warnings its last version sent was shown with (see logWarnings) */
+  private readonly shownWarnings = new Map<string, Set<string>>();
   /** batches that arrived while a save was in flight, merged into the next one */
   private waiting?: ChangeBatch;
   private readonly startedAt = performance.now();
@@ -364,8 +366,22 @@ export class DevServer extends EventEmitter {
   }
 
   /** esbuild's warnings, once per version sent: they do not stop a save, but one (call-import-namespace) predicts a crash. */
+  /**
+   * Each esbuild warning once: a module saved again with the same warning (an edit elsewhere in it) does not
+   * repeat it, and one that went away and comes back is shown again. Keyed without the line number, so an
+   * edit above the warned line does not make it new.
+   */
   private logWarnings(modules: CompiledModule[]): void {
-    for (const m of modules) for (const w of m.warnings ?? []) this.log.warn({ file: w.file, line: w.line, warning: w.id }, formatWarning(w));
+    for (const m of modules) {
+      const before = this.shownWarnings.get(m.name);
+      const now = new Set<string>();
+      for (const w of m.warnings ?? []) {
+        const key = `${w.id}\u0000${w.file}\u0000${w.lineText}\u0000${w.text}`;
+        now.add(key);
+        if (!before?.has(key)) this.log.warn({ file: w.file, line: w.line, warning: w.id }, formatWarning(w));
+      }
+      this.shownWarnings.set(m.name, now);
+    }
   }
 
   private reportReload(modules: CompiledModule[]): Promise<ReloadReport> {

@@ -105,5 +105,12 @@ describe("module shapes: import.meta, dynamic import, .js modules, esbuild's war
     const line = JSON.parse(await logs.waitFor(/Duplicate key/)) as { level: number; msg: string };
     assert.match(line.msg, /^src\/dupkey\.ts:3:3: warning: Duplicate key "max" in object literal \[duplicate-object-key\]\n +3 \| {3}max: 2,$/m);
     assert.deepEqual(await rpc("n2", "dupkey", "limits"), { max: 2 });
+
+    // Saved again with the same warning (an edit elsewhere in the file): it is not said again.
+    const again = nextSave(server);
+    project.write("src/dupkey.ts", `export const limits = () => ({\n  max: 5,\n  max: 2,\n  min: 0,\n});\n`);
+    assert.equal((await again).report?.ok, true);
+    assert.deepEqual(await rpc("n2", "dupkey", "limits"), { max: 2, min: 0 });
+    assert.equal(logs.lines.filter((l) => l.includes("Duplicate key")).length, 1, "each warning once");
   });
 });
