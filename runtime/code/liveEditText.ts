@@ -20,8 +20,8 @@ export function removesNames(before: string, after: string): boolean {
     new Set(readFunctions(text).flatMap((f) => (f.kind === "method" && f.className !== undefined ? [`${f.className}.${f.key}`] : [])));
   const now = methods(after);
   for (const m of methods(before)) if (!now.has(m)) return true;
-  const exportsNow = readBundle(after).exports;
-  for (const name of readBundle(before).exports?.keys() ?? []) if (exportsNow && !exportsNow.has(name)) return true;
+  const exportsNow = shapeOfCompiled(after).exports;
+  for (const name of shapeOfCompiled(before).exports?.keys() ?? []) if (exportsNow && !exportsNow.has(name)) return true;
   return false;
 }
 
@@ -32,6 +32,21 @@ export function urlOf(filename: string, version: string): string {
 }
 
 /**
+ * The shape of a version as the loader compiled it: the bundle inside the loader's
+ * wrapper (loader.ts WRAP_HEAD, one line, and WRAP_TAIL). The reader looks for
+ * esbuild's exports among the top-level statements, which the wrapper would hide:
+ * every exported function would then count as a closure to patch, and each save
+ * would patch and search the heap for nothing.
+ */
+function shapeOfCompiled(text: string): ReturnType<typeof readBundle> {
+  const head = WRAPPER_HEAD.exec(text);
+  const body = head ? text.slice(head[0].length, text.endsWith(WRAPPER_TAIL) ? -WRAPPER_TAIL.length : undefined) : text;
+  return readBundle(body);
+}
+const WRAPPER_HEAD = /^module\.exports = \(function \([^)]*\) \{/;
+const WRAPPER_TAIL = "\n});";
+
+/**
  * The literals of `text` a live function made from which would run old code: not the
  * module's wrapper, not classes or constructors (an instance's code is its methods), not
  * the methods of exported classes or exported functions, whose every use goes through the
@@ -39,7 +54,7 @@ export function urlOf(filename: string, version: string): string {
  * top level handed out itself (`bus.on("x", handler)` of an exported `handler`) is missed.
  */
 export function eligible(text: string): FunctionLiteral[] {
-  const shape = readBundle(text);
+  const shape = shapeOfCompiled(text);
   const classes = new Set(shape.classes.values());
   // An exported function (`export function f`, `export const f = () =>`) is held by the old version's exports,
   // which the table keeps for processes still on it; importers and the module itself reach the current one.
@@ -63,7 +78,7 @@ export function eligible(text: string): FunctionLiteral[] {
  */
 export function changesClosures(before: string, after: string): boolean {
   const now = new Set(readFunctions(after).map((f) => f.text));
-  const classes = new Set(readBundle(before).classes.values());
+  const classes = new Set(shapeOfCompiled(before).classes.values());
   const own = readFunctions(before).filter((f) => (f.kind === "class" || f.kind === "constructor") && !classes.has(f.className ?? f.name));
   return [...eligible(before), ...own].some((f) => !now.has(f.text));
 }

@@ -158,6 +158,18 @@ describe("LiveEdit: what the module table already routes is not named", () => {
   });
 });
 
+describe("LiveEdit: a save with nothing to patch", () => {
+  // Found by the bench: read through the loader's wrapper, a module's exports were not seen, so every save of a
+  // module of exported functions patched (and walked the heap for) every earlier version: 60-140 ms a save.
+  test("saving a module of exported functions and a helper they call patches no earlier script", async () => {
+    const { save } = setup();
+    const fmt = (tag: string): string =>
+      `function clock(at: number): string {\n  return new Date(at).toISOString();\n}\nexport function line(s: string): string {\n  return "${tag} " + clock(0) + s;\n}\n`;
+    save(await compile("fmt", fmt("v1")));
+    for (const tag of ["v2", "v3", "v4"]) assert.deepEqual(save(await compile("fmt", fmt(tag))).targets, [], `save ${tag}`);
+  });
+});
+
 describe("LiveEdit: what V8 refuses", () => {
   test("a changed async function suspended at an await blocks the patch of its version: its closures are named with V8's status", async () => {
     const { save, liveEdit } = setup();
