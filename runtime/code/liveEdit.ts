@@ -126,11 +126,13 @@ export class LiveEdit {
   patch(modules: CommittedModule[]): Patched {
     const t0 = performance.now();
     const out: Patched = { modules, targets: [], replaced: new Map(), ms: 0 };
-    const changed = modules.filter((m) => m.from !== undefined && m.from !== m.to);
-    for (const m of changed) if (m.previous !== undefined) out.replaced.set(m.name, m.previous);
+    const modulesWithScripts = new Set([...this.known.values()].map((k) => k.module));
+    // A module loaded again at the same version (`devcluster reload m` of an unchanged file) is looked at again when
+    // earlier scripts of it hold closures: the report of that reload must name what still runs old code too.
+    const changed = modules.filter((m) => m.from !== undefined && (m.from !== m.to || modulesWithScripts.has(m.name)));
+    for (const m of changed) if (m.previous !== undefined && m.from !== m.to) out.replaced.set(m.name, m.previous);
     // Without a script known to hold a closure, and with nothing but routed functions changed, there is nothing to patch:
     // the debugger is not even enabled (enable, read and disable cost several ms, on the node's only thread).
-    const modulesWithScripts = new Set([...this.known.values()].map((k) => k.module));
     if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || changesClosures(m.previous, m.compiled))) {
       // Its closures were not patched this time, but a later save may change them: its script is looked up by url then.
       for (const m of changed) this.unresolved.set(urlOf(m.filename, m.from!), m.name);

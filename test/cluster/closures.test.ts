@@ -11,7 +11,7 @@ import * as http from "node:http";
 import { after, before, describe, test } from "node:test";
 import type { DevServer } from "../../cli/dev/devServer";
 import type { ReloadReport } from "../../cli/dev/reloadTransaction";
-import { makeProject, nextSave, startCluster, type LogCapture, type Project } from "../helpers/cluster";
+import { cli, makeProject, nextSave, startCluster, type LogCapture, type Project } from "../helpers/cluster";
 import { freePortRun } from "../helpers/ports";
 
 const NODES = ["n1", "n2", "n3"];
@@ -169,6 +169,15 @@ describe("closures made by earlier versions run the saved code, or the report na
     );
     assert.match(line, /restart n1, n2, n3, or make them again/);
     assert.match(line, /"level":40/, "a warning, not the info line of a clean reload");
+
+    // `devcluster reload raft` of the unchanged file: the same closures still run the old body, and it says so too.
+    const again = await cli(["reload", "raft"], project.dir);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /still runs? the old code/);
+    assert.match(
+      again.stdout,
+      /this\.routes\.set\("\/set"\) callback in RaftNode\.setupRoutes \(raft\.ts:\d+\) changed, but 3 closures made earlier on n1, n2, n3 keep the old body/,
+    );
   });
 
   test("a method that ran only in the constructor changed: the report names it with the live instances", async () => {

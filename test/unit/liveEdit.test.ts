@@ -95,6 +95,9 @@ describe("LiveEdit: closures made by earlier versions", () => {
     assert.equal(ask("shop"), "v1 2", "V8 keeps the old body here (if this fails, V8 learnt to patch it: the report must then not name it)");
     const stale = liveEdit.findStale(p);
     assert.deepEqual(stale, [{ kind: "kept", module: "shop2", fn: 'bus.on("shop") callback in Shop.constructor', at: "shop2.ts:7", count: 1 }]);
+    // The same version loaded again (`devcluster reload shop2` of the unchanged file): its report names the closure too.
+    const again = save(await compile("shop2", SHOP("K + sold", 'const K = "v2 ";')));
+    assert.deepEqual(liveEdit.findStale(again), stale);
     bus.removeAllListeners("shop");
   });
 });
