@@ -602,10 +602,13 @@ function Traces({ store, preset }: { store: Store; preset: string }) {
   const [fn, setFn] = useState("");
   const [count, setCount] = useState("100");
   const [note, setNote] = useState("");
+  const targetInput = useRef<HTMLInputElement>(null);
   useEffect(() => setTarget(preset), [preset]);
   const start = async (): Promise<void> => {
+    // What the field holds now: a click right after typing can come before the re-render that gives `start` the new state.
+    const what = targetInput.current?.value ?? target;
     try {
-      const body = fn ? { module: target, fn, count: Number(count) } : { target, count: Number(count) };
+      const body = fn ? { module: what, fn, count: Number(count) } : { target: what, count: Number(count) };
       const s = await api("/api/trace", body);
       setNote(`tracing ${s.what}`);
     } catch (e: Any) {
@@ -624,6 +627,7 @@ function Traces({ store, preset }: { store: Store; preset: string }) {
         value=${target}
         onInput=${(e: Any) => setTarget(e.currentTarget.value)}
         data-test="trace-target"
+        ref=${targetInput}
         size="28"
       />
       <input placeholder="function (for calls)" value=${fn} onInput=${(e: Any) => setFn(e.currentTarget.value)} size="18" />
