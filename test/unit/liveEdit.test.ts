@@ -173,6 +173,44 @@ describe("LiveEdit: a save with nothing to patch", () => {
   });
 });
 
+const BEAT = (beat: string, helper: string): string => `
+import { bus, hot } from "devcluster";
+function ${helper}(s: string): string {
+  return s;
+}
+export class Beater {
+  beats = 0;
+  constructor() {
+    (bus as any).on("beat", (reply: (s: string) => void) => reply(this.${beat}()));
+  }
+  ${beat}(): string {
+    this.beats++;
+    return ${helper}("${beat} " + this.beats);
+  }
+}
+const h = (hot as any).data;
+h.beater ??= new Beater();
+`;
+
+describe("LiveEdit: a method renamed where V8 cannot patch its callers", () => {
+  // Found by hand on 3 nodes: heartbeat -> sendHeartbeat and logToConsole -> debugLog in one save. The helper's
+  // rename changes the module's scope, so V8 keeps the old timer callback, which called this.heartbeat(): the table
+  // had taken heartbeat off the old instance, and the Raft timer chain died on a TypeError.
+  test("the old callback goes on with the old method, and the report names it", async () => {
+    const { save, liveEdit } = setup();
+    save(await compile("beater", BEAT("heartbeat", "logToConsole")));
+    assert.equal(ask("beat"), "heartbeat 1");
+    const p = save(await compile("beater", BEAT("sendHeartbeat", "debugLog")));
+    assert.equal(ask("beat"), "heartbeat 2", "V8 keeps the old callback here (if it patched it, this would say sendHeartbeat 2)");
+    const stale = liveEdit.findStale(p);
+    assert.ok(
+      stale.some((f) => f.module === "beater" && f.fn.includes('bus.on("beat") callback')),
+      `the old callback is named: ${JSON.stringify(stale)}`,
+    );
+    bus.removeAllListeners();
+  });
+});
+
 describe("LiveEdit: what V8 refuses", () => {
   test("a changed async function suspended at an await blocks the patch of its version: its closures are named with V8's status", async () => {
     const { save, liveEdit } = setup();
