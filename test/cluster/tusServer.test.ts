@@ -14,8 +14,9 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { DevServer, SaveReport } from "../../cli/dev/devServer";
+import type { DevServer } from "../../cli/dev/devServer";
 import { makeProject, startCluster, type LogCapture, type Project } from "../helpers/cluster";
+import { projectEdits } from "../helpers/edits";
 import { freePortRun } from "../helpers/ports";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
@@ -121,8 +122,6 @@ describe("the tus upload server (@tus/server, its own sources) on 3 nodes, edite
   let server: DevServer;
   let logs: LogCapture;
   let bases: string[];
-  /** the current text of each project file the edits change */
-  const files: Record<string, string> = {};
   /** every upload made so far, per node: each must stay there with its bytes */
   const uploads: Upload[][] = [[], [], []];
   /** per node, an upload half written before the first edit, finished by the last test */
@@ -164,91 +163,12 @@ describe("the tus upload server (@tus/server, its own sources) on 3 nodes, edite
     for (const [i, u] of made.entries()) uploads[i]!.push(u);
   }
 
-  /** The first log line after the `mark`-th that matches `re`, once one does; fails at the deadline. */
-  async function loggedSince(mark: number, re: RegExp, timeoutMs = 5_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const line = logs.lines.slice(mark).find((l) => re.test(l));
-      if (line) return line;
-      if (Date.now() > deadline) assert.fail(`up logged no line matching ${re} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-
-  const current = (rel: string): string => files[rel] ?? readFileSync(path.join(project.dir, rel), "utf8");
-
-  /** The text of `rel` with each `[from, to]` applied in turn; each `from` must be there exactly once. */
-  function edited(rel: string, ...edits: [from: string, to: string][]): string {
-    let text = current(rel);
-    for (const [from, to] of edits) {
-      const count = text.split(from).length - 1;
-      assert.equal(count, 1, `${rel}: expected one ${JSON.stringify(from)}, found ${count}`);
-      text = text.replace(from, () => to);
-    }
-    return text;
-  }
-
-  /** The text of `rel` with every `from` made `to`, as an editor's rename does. */
-  function renamed(rel: string, from: string, to: string): string {
-    const text = current(rel);
-    assert.ok(text.includes(from), `${rel}: no ${JSON.stringify(from)}`);
-    return text.split(from).join(to);
-  }
-
-  /**
-   * Saves the files as an editor does and returns the save reports until each of `reported` was in one (a
-   * file whose output does not change, as a type-only edit, is no reload and gets no report).
-   */
-  async function save(changes: Record<string, string>, reported = Object.keys(changes)): Promise<SaveReport[]> {
-    const waiting = new Set(reported);
-    const reports: SaveReport[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no save report for ${[...waiting].join(", ")} within 20 s`)), 20_000);
-      const on = (s: SaveReport): void => {
-        reports.push(s);
-        for (const f of s.files)
-          waiting.delete(
-            f
-              .split(path.sep)
-              .join("/")
-              .replace(/^.*?(src\/)/, "$1"),
-          );
-        if (waiting.size === 0 || s.error) {
-          clearTimeout(timer);
-          server.off("saved", on);
-          resolve();
-        }
-      };
-      server.on("saved", on);
-    });
-    for (const [rel, text] of Object.entries(changes)) {
-      project.write(rel, text);
-      files[rel] = text;
-    }
-    await done;
-    return reports;
-  }
-
-  /** Saves and asserts that each report says every node reloaded the saved modules, and each node's status agrees. */
-  async function saveReloaded(changes: Record<string, string>, reported = Object.keys(changes)): Promise<void> {
-    const reports = await save(changes, reported);
-    for (const s of reports) {
-      assert.ok(s.report, `no reload report: ${s.error?.message}`);
-      assert.equal(s.report.ok, true, JSON.stringify(s.report));
-      assert.deepEqual(
-        s.report.nodes.map((n) => [n.node, n.ok]).sort(),
-        NODES.map((n) => [n, true]),
-      );
-      assert.deepEqual([s.report.skipped ?? [], s.report.silent ?? []], [[], []]);
-    }
-    const versions = new Map(reports.flatMap((s) => s.report!.modules.map((m): [string, string] => [m.name, m.version])));
-    const nodes = (await server.coordinator.status()).nodes;
-    for (const rel of reported) {
-      const name = rel.replace(/^src\//, "").replace(/\.ts$/, "");
-      assert.ok(versions.has(name), `${rel} not in the reports`);
-      for (const n of nodes) assert.equal(n.modules[name], versions.get(name), `${n.name} runs ${name}@${n.modules[name]}, not the reported version`);
-    }
-  }
+  const { loggedSince, edited, renamed, save, saveReloaded } = projectEdits({
+    server: () => server,
+    project: () => project,
+    logs: () => logs,
+    nodes: NODES,
+  });
 
   before(async () => {
     const base = await freePortRun(3);
