@@ -1,77 +1,24 @@
 import { inspect } from "node:util";
 import { ClusterError, isClusterError, type ErrorCode } from "../../wire/errors";
 import { Pid, parsePid } from "../../wire/pid";
-import { RENDERED, type NodeOp, type ProcessInfo } from "../../wire/protocol";
+import type { NodeOp, ProcessInfo } from "../../wire/protocol";
 import type { ClusterClient } from "../dev/client";
 import type { ReloadReport, RestartResult, StatusReport } from "../dev/coordinator";
-import type { DiskDrift } from "../dev/diskDrift";
 import type { HistoryReport } from "../dev/versionHistory";
-import { HistoryView, driftLines, renderRestart } from "../views/history";
+import { HistoryView, renderRestart } from "../views/history";
 import { ProcessTable } from "../views/processes";
 import { ReloadView } from "../views/reloadReport";
 import { LogLines } from "../views/logLines";
 import type { LogAnswer } from "../dev/logs";
 import { StatusView } from "../views/status";
-import { shortVersion, table } from "../views/tables";
 import { TreeView } from "../views/tree";
 import { Overview } from "../views/overview";
 import type { SupervisionTree } from "../../wire/protocol";
+import { PerNode, Rendered, VersionTable, unrender } from "./results";
 import { ShellTracer } from "./trace";
-
-/** A state that could not travel (it holds a socket, a function): the node's util.inspect of it. */
-export class Rendered {
-  constructor(readonly text: string) {}
-  [inspect.custom](): string {
-    return this.text;
-  }
-  toJSON(): string {
-    return this.text;
-  }
-}
-
-function unrender(value: unknown): unknown {
-  if (value !== null && typeof value === "object" && RENDERED in value) return new Rendered(String((value as Record<string, unknown>)[RENDERED]));
-  return value;
-}
 
 function fail(code: ErrorCode, message: string): never {
   throw new ClusterError(code, message);
-}
-
-/** Per-node answers, as rpc:multicall gives them: a value, or the error that node gave. */
-export class PerNode {
-  constructor(readonly results: Record<string, { ok: true; value: unknown } | { ok: false; error: string }>) {}
-  [inspect.custom](_depth: number, options: { colors?: boolean }): string {
-    return Object.entries(this.results)
-      .map(([node, r]) => `${node}: ${r.ok ? inspect(unrender(r.value), { depth: 6, colors: options.colors, breakLength: 100 }) : `error: ${r.error}`}`)
-      .join("\n");
-  }
-  toJSON(): unknown {
-    return Object.fromEntries(Object.entries(this.results).map(([n, r]) => [n, r.ok ? unrender(r.value) : { error: r.error }]));
-  }
-}
-
-/** versions() output: which version each node runs, and old versions still in use. */
-export class VersionTable {
-  constructor(
-    readonly byNode: Record<string, Record<string, { current: string; old?: string; oldProcesses: string[] }>>,
-    /** modules that run another version than their file on disk */
-    readonly drift: DiskDrift[] = [],
-  ) {}
-  [inspect.custom](): string {
-    const rows = [["module", "node", "current", "old", "still on old"]];
-    const modules = [...new Set(Object.values(this.byNode).flatMap((m) => Object.keys(m)))].sort();
-    for (const m of modules) {
-      for (const [node, mods] of Object.entries(this.byNode)) {
-        const v = mods[m];
-        if (v) rows.push([m, node, shortVersion(v.current), shortVersion(v.old), v.oldProcesses.join(" ") || "-"]);
-      }
-    }
-    return [table(rows), ...driftLines(this.drift)].join("\n");
-  }
-  toJSON(): unknown {
-    return this.drift.length ? { ...this.byNode, drift: this.drift } : this.byNode;
-  }
 }
 
 export interface Helper {
