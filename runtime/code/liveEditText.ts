@@ -33,7 +33,7 @@ export function urlOf(filename: string, version: string): string {
 
 /**
  * The shape of a version as the loader compiled it: the bundle inside the loader's
- * wrapper (loader.ts WRAP_HEAD, one line, and WRAP_TAIL). The reader looks for
+ * wrapper (evaluate.ts WRAP_HEAD, one line, and WRAP_TAIL). The reader looks for
  * esbuild's exports among the top-level statements, which the wrapper would hide:
  * every exported function would then count as a closure to patch, and each save
  * would patch and search the heap for nothing.

@@ -1,18 +1,14 @@
-import Module from "node:module";
 import * as path from "node:path";
-import * as vm from "node:vm";
 import type { Logger } from "../../wire/log";
 import { HotInstance, type HotContext } from "./hot";
 import { ModuleEntry, rawExports, type Instance } from "./moduleTable";
 import type { Bundle } from "../../wire/protocol";
-import { needsTimeLimit } from "./watchdog";
-import { IMPORT_META, importMetas } from "./importMeta";
-import { ClusterError } from "../../wire/errors";
-import { LIVE, PROJECT_MODULE_PREFIX, type BundleShape } from "./bundleShape";
+import { PROJECT_MODULE_PREFIX, type BundleShape } from "./bundleShape";
 import { shapeOf } from "./shippedShape";
-import { instrument } from "./instrument";
-import { classHelpers } from "./classHelpers";
-import { checkShape, checkStaticShape, evalFailed, isLoadError, loadError, missingImport, notPurged, removedExports } from "./refusals";
+import { ClusterError } from "../../wire/errors";
+import { checkShape, checkStaticShape, loadError, missingImport, notPurged } from "./refusals";
+import { compile, type Compiled, type EvaluateHost, type Source } from "./evaluate";
+import { checkRemovedExports } from "./removedExports";
 
 export { PROJECT_MODULE_PREFIX };
 
@@ -77,31 +73,6 @@ export class PreparedLoad {
   }
 }
 
-/** A bundle compiled into its wrapper function, its top level not yet run. */
-interface Compiled {
-  readonly instance: Instance;
-  readonly define: Function;
-  readonly run: () => void;
-}
-
-const EVAL_SLOT = Symbol.for("devcluster.eval");
-// vm.Script has no source maps, so it only calls a function compiled by Module#_compile
-// (which does); it exists for its `timeout`, which interrupts an endless top level.
-const RUN_EVAL = new vm.Script("globalThis[Symbol.for('devcluster.eval')]()", { filename: "devcluster:eval" });
-// Same first line as the code, so only line 1's columns shift in the source map.
-const WRAP_HEAD = `module.exports = (function (exports, require, module, __filename, __dirname, __devcluster_hot, ${LIVE}, ${IMPORT_META}) {`;
-const WRAP_TAIL = "\n});";
-
-type CompilableModule = Module & { _compile(code: string, filename: string): unknown };
-
-/** What the loader keeps of each instance it evaluated: enough to evaluate that version again (a revert). */
-interface Source {
-  bundle: Bundle;
-  shape: BundleShape;
-  /** the text passed to Module#_compile and the script name it was compiled under: LiveEdit patches earlier versions with it */
-  script: { filename: string; text: string };
-}
-
 /**
  * The module table of one node, and its loader: PREPARE checks new versions and
  * evaluates them aside, COMMIT swaps them in, ABORT throws them away (docs/design.md
@@ -130,10 +101,26 @@ export class ModuleTable {
   private readonly timeout: number;
   /** the shapes of the bundles of the PREPARE under way, by module, for needsTimeLimit */
   private batchShapes = new Map<string, BundleShape>();
+  /** what compile() reaches of this table */
+  private readonly host: EvaluateHost;
 
   constructor(private readonly opts: ModuleTableOptions) {
     this.srcDir = path.resolve(opts.srcDir);
     this.timeout = opts.evalTimeoutMs ?? 2000;
+    this.host = {
+      srcDir: this.srcDir,
+      timeout: this.timeout,
+      log: opts.log,
+      entries: this.entries,
+      byFacade: this.byFacade,
+      runtimeFor: (moduleName, hot) => this.opts.runtimeFor(moduleName, hot),
+      entry: (name) => this.entry(name),
+      shapeOf: (n) => {
+        const current = this.entries.get(n)?.current;
+        return this.batchShapes.get(n) ?? (current && this.sources.get(current)?.shape);
+      },
+      evaluated: (instance, source) => this.sources.set(instance, source),
+    };
     // Without this, Module#_compile ignores the bundles' inline source maps and stacks point at bundle lines.
     process.setSourceMapsEnabled(true);
   }
@@ -164,7 +151,7 @@ export class ModuleTable {
       }
     }
     const shapes = new Map(bundles.map((b) => [b.name, shapeOf(b)] as const));
-    this.checkRemovedExports(shapes);
+    checkRemovedExports(shapes, this.entries, (i) => this.sources.get(i)?.shape);
 
     const created: string[] = [];
     for (const name of batch) {
@@ -182,7 +169,7 @@ export class ModuleTable {
         const entry = this.entries.get(b.name)!;
         const shape = shapes.get(b.name)!;
         evaluating = new HotInstance(b.name, b.version, entry.data);
-        const compiled = this.compile(b, shape, evaluating, batch);
+        const compiled = compile(this.host, b, shape, evaluating, batch);
         defer ||= holdsResources(shape, entry);
         if (defer) {
           checkStaticShape(entry, b.name, shape);
@@ -288,7 +275,7 @@ export class ModuleTable {
       if (!u.current || !source) continue;
       const hot = new HotInstance(source.bundle.name, source.bundle.version, u.entry.data);
       try {
-        const again = this.compile(source.bundle, source.shape, hot, new Set());
+        const again = compile(this.host, source.bundle, source.shape, hot, new Set());
         again.run();
         u.entry.revert(again.instance, u.old);
       } catch (err) {
@@ -379,158 +366,6 @@ export class ModuleTable {
     this.entries.set(name, e);
     this.byFacade.set(e.facade, e);
     return e;
-  }
-
-  /**
-   * Rule of docs/design.md §6: an export another module still imports is not
-   * removed or renamed, unless the importer changes in the same reload. What
-   * each module imports and exports is read from the bundles (`bundleShape.ts`);
-   * a module whose text does not show its exports is not judged.
-   */
-  private checkRemovedExports(shapes: ReadonlyMap<string, BundleShape>): void {
-    const after = (name: string, seen = new Set<string>()): Set<string> | undefined => {
-      const shape = shapes.get(name);
-      const current = this.entries.get(name)?.current;
-      let own: Iterable<string> | undefined;
-      let stars: readonly string[];
-      if (shape) {
-        own = shape.exports?.keys();
-        stars = shape.stars;
-      } else {
-        // Not in this reload: its own names stay, and those it re-exports follow its sources.
-        own = current && Object.keys(current.exports);
-        stars = current?.stars?.map((e) => e.name) ?? [];
-      }
-      if (!own) return undefined;
-      const names = new Set(own);
-      if (seen.has(name)) return names;
-      seen.add(name);
-      for (const star of stars) {
-        const more = after(star, seen);
-        if (!more) return undefined;
-        for (const n of more) if (n !== "default") names.add(n);
-      }
-      return names;
-    };
-    const removed = new Map<string, string[]>(); // importee -> ["importer (a, b)"]
-    const importers: [string, BundleShape][] = [...shapes];
-    for (const [name, e] of this.entries) {
-      const shape = e.current && !shapes.has(name) ? this.sources.get(e.current)?.shape : undefined;
-      if (shape) importers.push([name, shape]);
-    }
-    const cache = new Map<string, Set<string> | undefined>();
-    for (const [importer, shape] of importers) {
-      for (const [importee, names] of shape.uses) {
-        const entry = this.entries.get(importee);
-        if (!entry?.current) continue;
-        if (!cache.has(importee)) cache.set(importee, after(importee));
-        const now = cache.get(importee);
-        if (!now) continue;
-        const gone = [...names].filter((n) => !now.has(n) && Object.prototype.hasOwnProperty.call(entry.facade, n));
-        if (gone.length > 0) removed.set(importee, [...(removed.get(importee) ?? []), `${importer} (${gone.join(", ")})`]);
-      }
-    }
-    if (removed.size > 0) throw removedExports(removed);
-  }
-
-  /**
-   * Compiles `bundle` into its wrapper (a syntax error throws here) and
-   * returns the instance it will fill and a `run` that evaluates its top level
-   * with a time limit.
-   */
-  private compile(bundle: Bundle, shape: BundleShape, hot: HotInstance, batch: ReadonlySet<string>): Compiled {
-    const filename = path.join(this.srcDir, ...bundle.name.split("/")) + ".js";
-    const dirname = path.dirname(filename);
-    const entry = this.entry(bundle.name);
-    let nodeRequire: NodeRequire | undefined;
-    const require = (spec: string): unknown => {
-      if (spec.startsWith(PROJECT_MODULE_PREFIX)) {
-        const name = spec.slice(PROJECT_MODULE_PREFIX.length);
-        const e = this.entries.get(name);
-        if (e && (e.current || batch.has(name))) return e.facade;
-        throw missingImport(bundle.name, name);
-      }
-      if (spec === "devcluster") return this.opts.runtimeFor(bundle.name, hot);
-      return (nodeRequire ??= Module.createRequire(filename))(spec);
-    };
-    const stars: ModuleEntry[] = [];
-    const instance: Instance = { name: bundle.name, version: bundle.version, exports: {}, hot, module: {}, code: bundle.code, stars, bindings: shape.bindings };
-    type Helper = (...args: unknown[]) => unknown;
-    // The helpers the instrumented bundle calls instead of esbuild's (instrument.ts).
-    const live = {
-      // `import * as lib`: the facade itself, whose names follow lib's versions, not a copy of today's.
-      __toESM:
-        (esbuild: () => Helper) =>
-        (mod: unknown, ...rest: unknown[]) =>
-          this.byFacade.has(mod as object) ? mod : esbuild()(mod, ...rest),
-      // `export * from "./lib"`: recorded, so the facade of this module lists lib's names as they are at each moment.
-      __reExport:
-        (esbuild: () => Helper) =>
-        (target: unknown, mod: unknown, ...rest: unknown[]): unknown => {
-          const source = this.byFacade.get(mod as object);
-          if (!source) return esbuild()(target, mod, ...rest);
-          if (!stars.includes(source)) stars.push(source);
-          return target;
-        },
-      own: (key: string, fn: Function) => entry.ownFunction(instance, key, fn),
-      cls: (key: string, klass: Function) => entry.defineClass(instance, key, klass),
-      // Classes' instances, fields and `#private` members, across versions (docs/design.md §4.2).
-      ...classHelpers(entry, instance),
-    };
-
-    const meta = importMetas(this.srcDir, bundle.name, hot);
-    const m = new Module(filename) as CompilableModule;
-    m.filename = filename;
-    m.require = require as NodeRequire;
-    (instance as { module: object }).module = m;
-    let define: Function;
-    // The version in the script name keeps each version's source map apart:
-    // Node looks maps up by script name and the newest same-named one wins.
-    const script = { filename: `${filename}?v=${bundle.version}`, text: WRAP_HEAD + instrument(bundle.code, shape) + WRAP_TAIL };
-    try {
-      m._compile(script.text, script.filename);
-      define = m.exports as Function;
-    } catch (err) {
-      throw evalFailed(bundle.name, err, this.srcDir);
-    }
-    m.exports = {};
-    for (const c of entry.current ? shape.sites.classes : []) {
-      if (c.skipped.length > 0)
-        this.opts.log.warn({ module: bundle.name, class: c.exportName, fields: c.skipped }, "fields not added to instances made before this version");
-    }
-    const limited = needsTimeLimit(shape, (n) => {
-      const current = this.entries.get(n)?.current;
-      return this.batchShapes.get(n) ?? (current && this.sources.get(current)?.shape);
-    });
-    const run = (): void => {
-      const g = globalThis as Record<symbol, unknown>;
-      const outer = g[EVAL_SLOT];
-      // Named so ClusterError can cut the loader's own frames off the user's stack.
-      g[EVAL_SLOT] = function devclusterEvaluate() {
-        return define.call(m.exports, m.exports, require, m, filename, dirname, hot, live, meta);
-      };
-      try {
-        // The time limit costs a thread per evaluation; a top level that cannot loop runs without it (watchdog.ts).
-        if (limited) RUN_EVAL.runInThisContext({ timeout: this.timeout });
-        else (g[EVAL_SLOT] as () => unknown)();
-      } catch (err) {
-        if (isLoadError(err)) throw err;
-        if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
-          throw loadError(
-            "timeout",
-            bundle.name,
-            `${bundle.name} did not finish evaluating within ${this.timeout}ms (an endless loop at top level?). Fix the file and save again.`,
-          );
-        }
-        throw evalFailed(bundle.name, err, this.srcDir);
-      } finally {
-        g[EVAL_SLOT] = outer;
-      }
-      m.loaded = true;
-      instance.exports = m.exports as Record<string, unknown>;
-      this.sources.set(instance, { bundle, shape, script });
-    };
-    return { instance, define, run };
   }
 }
 
