@@ -19,10 +19,10 @@
  * A patched function's `toString` shows the new text, a kept one the old: that tells
  * them apart in the heap.
  */
-import * as inspector from "node:inspector";
 import type { Logger } from "../../wire/log";
 import type { StaleCode } from "../../wire/protocol";
 import { readFunctions, type FunctionLiteral } from "./functionLiterals";
+import { HeapSession, PICK_TEXTS } from "./heapSession";
 import { changesClosures, constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
 
 export { removesNames } from "./liveEditText";
@@ -65,29 +65,12 @@ export function mergePatched(a: Patched, b: Patched): Patched {
   return { modules: [...a.modules, ...b.modules], targets: [...a.targets, ...b.targets], replaced: new Map([...a.replaced, ...b.replaced]), ms: a.ms + b.ms };
 }
 
-const GROUP = "devcluster-liveedit";
 /** The status of an earlier script only searched, not patched (see `known`). */
 const NOT_PATCHED = "NotPatched";
 
-// Run inside this process on the array Runtime.queryObjects returns: the functions whose text is one of `texts`,
-// and the classes named `name` (by name: V8's LiveEdit does not move a patched class's end, so its text is cut short).
-// A function the module table routes to the current version (classFamily.ts `routedFunctions`) is skipped: its old text is kept, not run.
-const PICK_TEXTS = `function (texts) {
-  const want = new Set(texts), toString = Function.prototype.toString, out = [];
-  const routed = globalThis[Symbol.for("devcluster.routed")];
-  for (const f of this) { if (typeof f !== "function" || (routed && routed.has(f))) continue; let s; try { s = toString.call(f); } catch { continue; } if (want.has(s)) out.push(f); }
-  return out;
-}`;
-const PICK_CLASSES = `function (name) {
-  const toString = Function.prototype.toString, out = [];
-  for (const f of this) { if (typeof f !== "function") continue; let s; try { s = f.name === name && toString.call(f); } catch { continue; } if (s && s.startsWith("class")) out.push(f); }
-  return out;
-}`;
-
 export class LiveEdit {
-  private session?: inspector.Session;
-  /** scriptId -> url of every script, filled while the debugger is enabled */
-  private readonly scripts = new Map<string, string>();
+  /** the inspector session; `v8.scripts` maps scriptId -> url of every script, filled while the debugger is enabled */
+  private readonly v8: HeapSession;
   /**
    * Earlier versions' scripts that hold live functions: those patched before (V8 patches
    * a script in place) and the copies V8 made of what it would not patch (it moves
@@ -98,10 +81,10 @@ export class LiveEdit {
   private readonly known = new Map<string, { mode: "patch" | "scan"; module: string }>();
   /** urls of earlier versions' scripts a save did not need to patch (the debugger stayed off): looked up at the next enable */
   private readonly unresolved = new Map<string, string>();
-  /** the array of every live object, during one findStale */
-  private all: string | undefined;
 
-  constructor(private readonly opts: { log: Logger }) {}
+  constructor(private readonly opts: { log: Logger }) {
+    this.v8 = new HeapSession(opts.log);
+  }
 
   /**
    * Enables and disables the debugger once, off any reload's path: the first enable
@@ -110,11 +93,11 @@ export class LiveEdit {
    */
   warm(): void {
     try {
-      this.post("Debugger.enable", {});
+      this.v8.post("Debugger.enable", {});
     } catch (err) {
       this.opts.log.debug({ err }, "inspector unavailable: closures made by earlier versions will not be patched");
     } finally {
-      this.disable();
+      this.v8.disable();
     }
   }
 
@@ -140,12 +123,12 @@ export class LiveEdit {
       return out;
     }
     try {
-      this.scripts.clear();
-      this.post("Debugger.enable", {});
+      this.v8.scripts.clear();
+      this.v8.post("Debugger.enable", {});
       // A `debugger;` statement must not pause the only thread, which also runs this session.
-      this.post("Debugger.setSkipAllPauses", { skip: true });
-      for (const id of this.known.keys()) if (!this.scripts.has(id)) this.known.delete(id);
-      for (const [id, url] of this.scripts) {
+      this.v8.post("Debugger.setSkipAllPauses", { skip: true });
+      for (const id of this.known.keys()) if (!this.v8.scripts.has(id)) this.known.delete(id);
+      for (const [id, url] of this.v8.scripts) {
         const module = this.unresolved.get(url);
         if (module !== undefined && !this.known.has(id)) this.known.set(id, { mode: "patch", module });
       }
@@ -155,12 +138,12 @@ export class LiveEdit {
         const now = urlOf(m.filename, m.to);
         const replacedUrl = urlOf(m.filename, m.from!);
         rememberMap(m.compiled);
-        const ids = [...this.scripts]
+        const ids = [...this.v8.scripts]
           .filter(([id, url]) => url.startsWith(prefix) && url !== now && (url === replacedUrl || this.known.has(id)))
           .map(([id]) => id);
         for (const scriptId of ids) {
-          const before = this.post<{ scriptSource: string }>("Debugger.getScriptSource", { scriptId }).scriptSource;
-          if (this.scripts.get(scriptId) === replacedUrl && !out.replaced.has(m.name)) out.replaced.set(m.name, before);
+          const before = this.v8.post<{ scriptSource: string }>("Debugger.getScriptSource", { scriptId }).scriptSource;
+          if (this.v8.scripts.get(scriptId) === replacedUrl && !out.replaced.has(m.name)) out.replaced.set(m.name, before);
           const text = withMapOf(m.compiled, before);
           if (before === text) continue;
           if (!changesClosures(before, m.compiled)) {
@@ -175,7 +158,7 @@ export class LiveEdit {
           }
           let status: string;
           try {
-            const r = this.post<{ status?: string; exceptionDetails?: { text: string } }>("Debugger.setScriptSource", { scriptId, scriptSource: text });
+            const r = this.v8.post<{ status?: string; exceptionDetails?: { text: string } }>("Debugger.setScriptSource", { scriptId, scriptSource: text });
             status = r.exceptionDetails ? `CompileError: ${r.exceptionDetails.text}` : (r.status ?? "Ok");
           } catch (err) {
             status = (err as Error).message;
@@ -187,7 +170,7 @@ export class LiveEdit {
     } catch (err) {
       this.opts.log.error({ err }, "patching earlier versions' closures failed");
     } finally {
-      this.disable();
+      this.v8.disable();
     }
     out.ms = performance.now() - t0;
     return out;
@@ -212,8 +195,7 @@ export class LiveEdit {
     } catch (err) {
       this.opts.log.error({ err }, "looking for closures that still run old code failed");
     } finally {
-      this.all = undefined;
-      this.tryPost("Runtime.releaseObjectGroup", { objectGroup: GROUP });
+      this.v8.release();
     }
     return found;
   }
@@ -229,13 +211,13 @@ export class LiveEdit {
     const patched = p.targets.filter((t) => t.status === "Ok");
     if (patched.length === 0) return;
     const texts = [...new Set(p.modules.flatMap((m) => readFunctions(m.compiled).map((f) => f.text)))];
-    const hits = this.pick(PICK_TEXTS, texts);
+    const hits = this.v8.pick(PICK_TEXTS, texts);
     // Locating each live function costs an inspector call: past this many, keep every script rather than spend more.
     if (hits.length > 5000) return;
     const live = new Set<string>();
     const pending = new Set(patched.map((t) => t.scriptId));
     for (const { objectId } of hits) {
-      const loc = this.location(objectId);
+      const loc = this.v8.location(objectId);
       if (loc === undefined) return;
       live.add(loc);
       pending.delete(loc);
@@ -246,8 +228,7 @@ export class LiveEdit {
 
   /** Ends the session. Idempotent. */
   close(): void {
-    this.session?.disconnect();
-    this.session = undefined;
+    this.v8.close();
   }
 
   private keptClosures(p: Patched): StaleCode[] {
@@ -267,13 +248,13 @@ export class LiveEdit {
     }
     if (wanted.size === 0) return [];
     const texts = [...wanted.keys()];
-    const hits = this.pick(PICK_TEXTS, texts);
+    const hits = this.v8.pick(PICK_TEXTS, texts);
     const counts = new Map<string, StaleCode>();
     for (const { objectId, index } of hits) {
       const w = wanted.get(texts[index]!)!;
-      const loc = this.location(objectId);
+      const loc = this.v8.location(objectId);
       // The same text in another module's script is not this module's old code (a copy V8 just made has no url here yet).
-      const url = loc === undefined ? undefined : this.scripts.get(loc);
+      const url = loc === undefined ? undefined : this.v8.scripts.get(loc);
       const prefix = urlOf(p.modules.find((m) => m.name === w.target.module)!.filename, "");
       if (url !== undefined && !url.startsWith(prefix)) continue;
       // Patch it again at the next save of the module (the scope may match by then), or only look at it if its function is gone.
@@ -302,7 +283,7 @@ export class LiveEdit {
   private constructorOnly(m: CommittedModule, before: string): StaleCode[] {
     const out: StaleCode[] = [];
     for (const { className, changed } of constructorOnlyChanges(before, m.compiled)) {
-      const count = this.instances(className, urlOf(m.filename, ""));
+      const count = this.v8.instances(className, urlOf(m.filename, ""));
       if (count === 0) continue;
       for (const f of changed) {
         const at = locate(m.compiled, f.start, m.name);
@@ -310,117 +291,5 @@ export class LiveEdit {
       }
     }
     return out;
-  }
-
-  /** Live objects made by any version of the class `name` of the module whose scripts' urls start with `prefix`. */
-  private instances(name: string, prefix: string): number {
-    const classes = this.pick(PICK_CLASSES, name).filter(({ objectId }) => {
-      const url = this.scripts.get(this.location(objectId) ?? "");
-      return url === undefined || url.startsWith(prefix);
-    });
-    if (classes.length === 0) return 0;
-    // In the one heap walk: objects with any version's prototype in their chain, not the prototypes themselves.
-    return this.post<{ result: { value: number } }>("Runtime.callFunctionOn", {
-      objectId: this.heap(),
-      functionDeclaration: `function (...classes) {
-        const protos = new Set(classes.map((c) => c.prototype)), own = Object.prototype.hasOwnProperty;
-        let n = 0;
-        for (const o of this) {
-          try {
-            if (own.call(o, "constructor")) continue;
-            for (let p = Object.getPrototypeOf(o); p !== null; p = Object.getPrototypeOf(p)) if (protos.has(p)) { n++; break; }
-          } catch {
-            // a revoked proxy
-          }
-        }
-        return n;
-      }`,
-      arguments: classes.map(({ objectId }) => ({ objectId })),
-      returnByValue: true,
-    }).result.value;
-  }
-
-  /**
-   * Every live object (functions included), walked once per findStale: Runtime.queryObjects
-   * collects garbage and walks the whole heap, the bulk of the scan's time.
-   */
-  private heap(): string {
-    if (this.all === undefined) {
-      const proto = this.post<{ result: { objectId: string } }>("Runtime.evaluate", { expression: "Object.prototype", objectGroup: GROUP }).result.objectId;
-      this.all = this.post<{ objects: { objectId: string } }>("Runtime.queryObjects", { prototypeObjectId: proto, objectGroup: GROUP }).objects.objectId;
-    }
-    return this.all;
-  }
-
-  /** Every live function `picker` picks (PICK_TEXTS, PICK_CLASSES): its object id and, for texts, which one. */
-  private pick(picker: string, arg: unknown): { objectId: string; index: number }[] {
-    const picked = this.post<{ result: { objectId: string } }>("Runtime.callFunctionOn", {
-      objectId: this.heap(),
-      functionDeclaration: picker,
-      arguments: [{ value: arg }],
-      objectGroup: GROUP,
-    }).result.objectId;
-    const which = this.post<{ result: { value: number[] } }>("Runtime.callFunctionOn", {
-      objectId: picked,
-      functionDeclaration:
-        "function (texts) { const toString = Function.prototype.toString; return this.map((f) => Array.isArray(texts) ? texts.indexOf(toString.call(f)) : -1); }",
-      arguments: [{ value: arg }],
-      returnByValue: true,
-    }).result.value;
-    const props = this.post<{ result: { name: string; value?: { objectId?: string } }[] }>("Runtime.getProperties", {
-      objectId: picked,
-      ownProperties: true,
-      objectGroup: GROUP,
-    }).result;
-    const out: { objectId: string; index: number }[] = [];
-    for (const prop of props) {
-      const i = Number(prop.name);
-      if (!Number.isInteger(i) || !prop.value?.objectId) continue;
-      out.push({ objectId: prop.value.objectId, index: which[i]! });
-    }
-    return out;
-  }
-
-  /** The id of the script a function's code is in. */
-  private location(objectId: string): string | undefined {
-    const r = this.post<{ internalProperties?: { name: string; value?: { value?: { scriptId?: string } } }[] }>("Runtime.getProperties", {
-      objectId,
-      ownProperties: true,
-      objectGroup: GROUP,
-    });
-    return r.internalProperties?.find((p) => p.name === "[[FunctionLocation]]")?.value?.value?.scriptId;
-  }
-
-  private disable(): void {
-    this.tryPost("Debugger.disable", {});
-  }
-
-  private tryPost(method: string, params: object): void {
-    try {
-      this.post(method, params);
-    } catch (err) {
-      this.opts.log.debug({ err, method }, "inspector request failed");
-    }
-  }
-
-  /** One inspector request, answered before `post` returns: the in-process session dispatches synchronously. */
-  private post<T = unknown>(method: string, params: object): T {
-    if (!this.session) {
-      const s = new inspector.Session();
-      s.connect();
-      s.on("Debugger.scriptParsed", (e: { params: { scriptId: string; url: string } }) => this.scripts.set(e.params.scriptId, e.params.url));
-      this.session = s;
-    }
-    let answered = false;
-    let error: Error | null = null;
-    let result: unknown;
-    this.session.post(method, params, (err, r) => {
-      answered = true;
-      error = err;
-      result = r;
-    });
-    if (!answered) throw new Error(`inspector did not answer ${method} synchronously`);
-    if (error) throw error;
-    return result as T;
   }
 }

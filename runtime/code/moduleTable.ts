@@ -1,17 +1,6 @@
 import type { HotInstance } from "./hot";
-import {
-  ClassFamily,
-  isClass,
-  isFamilyProxy,
-  LiveInstances,
-  methodRaw,
-  routedFunctions,
-  migrateInstances,
-  named,
-  trampoline,
-  type MigrationProblem,
-  type Target,
-} from "./classFamily";
+import { ClassFamily, isClass, isFamilyProxy, routedFunctions, named, trampoline, type MigrationProblem, type Target } from "./classFamily";
+import { ModuleClasses } from "./moduleClasses";
 
 /** One evaluated version of a module. */
 export interface Instance {
@@ -100,18 +89,22 @@ export class ModuleEntry {
   /** Entries that re-export this one whole (`export * from`): their names follow this one's. */
   private readonly dependents = new Set<ModuleEntry>();
   private pointing = false;
-  /** Classes this module's bundles defined (they handed them to {@link defineClass}); any other class is not its own. */
-  private readonly defined = new WeakSet<Function>();
-  /** Export name -> the instances of that class, all versions. */
-  private readonly instances = new Map<string, LiveInstances>();
-  /** The WeakMap or WeakSet of each lowered `#private` member, shared by every version (see {@link privateMember}). */
-  private readonly privates = new Map<string, WeakMap<object, unknown> | WeakSet<object>>();
-  /** What the last commit could not migrate; the loader logs and clears it. */
-  readonly problems: MigrationProblem[] = [];
+  /** Its own exported classes across versions: method trampolines, instances, `#private` members, migration. */
+  private readonly classes: ModuleClasses;
 
   constructor(readonly name: string) {
     // esbuild's `__toESM` reads this to treat the facade as an ES module namespace.
     Object.defineProperty(this.facade, "__esModule", { value: true });
+    this.classes = new ModuleClasses({
+      name,
+      family: (key) => this.slots.get(key)?.family,
+      exportsClass: (key) => this.slots.get(key)?.mode === "class",
+    });
+  }
+
+  /** What the last commit could not migrate; the loader logs and clears it. */
+  get problems(): MigrationProblem[] {
+    return this.classes.problems;
   }
 
   /**
@@ -136,7 +129,7 @@ export class ModuleEntry {
     this.current = instance;
     instance.replaced = false;
     this.point(instance);
-    this.commitClasses(instance, this.old?.version);
+    this.classes.commit(instance, this.old?.version);
     return dropped;
   }
 
@@ -150,7 +143,7 @@ export class ModuleEntry {
     this.old = old;
     if (current) current.replaced = false;
     this.point(current);
-    if (current) this.commitClasses(current, undefined);
+    if (current) this.classes.commit(current, undefined);
   }
 
   /**
@@ -179,71 +172,19 @@ export class ModuleEntry {
     return t;
   }
 
-  /**
-   * Called by the bundle right after it defines its exported class `klass`
-   * (export name `key`), before any of its top-level code runs: each method
-   * becomes a trampoline that calls this version's method until `instance` is
-   * replaced, then the family's current one. So a method bound at load
-   * (`setInterval(this.tock.bind(this))` in a constructor) follows later versions too.
-   */
+  /** Called by the bundle right after it defines its exported class `klass` (export name `key`): see {@link ModuleClasses.define}. */
   defineClass(instance: Instance, key: string, klass: Function): void {
-    const proto = klass.prototype as object | undefined;
-    if (!proto) return;
-    this.defined.add(klass);
-    const entry = this;
-    for (const name of Reflect.ownKeys(proto)) {
-      if (name === "constructor") continue;
-      const d = Object.getOwnPropertyDescriptor(proto, name)!;
-      if (typeof d.value !== "function" || isClass(d.value as Function)) continue;
-      const raw = d.value as Function;
-      const target: Target = {
-        get fn(): Function {
-          if (!instance.replaced) return raw;
-          return entry.slots.get(key)?.family?.method(name) ?? raw;
-        },
-      };
-      const t = named(trampoline(target), raw);
-      methodRaw.set(t, raw);
-      routedFunctions.add(raw);
-      Object.defineProperty(proto, name, { ...d, value: t });
-    }
+    this.classes.define(instance, key, klass);
   }
 
   /** Called by each constructor of exported class `key` (instrument.ts), so a commit can reach the instances made before it. */
   track(key: string, obj: object, instance: Instance): void {
-    let live = this.instances.get(key);
-    if (!live) this.instances.set(key, (live = new LiveInstances()));
-    live.add(obj, instance.version);
+    this.classes.track(key, obj, instance);
   }
 
-  /**
-   * The WeakMap (a `#field`) or WeakSet (the brand of `#methods`) esbuild made
-   * for a lowered private member, as every version of the module shares it:
-   * the first version's, so instances made before a save keep their private
-   * state under the new methods. `key` names the member across versions (bundleShape.ts).
-   */
+  /** The `#private` member `key` as every version of the module shares it: see {@link ModuleClasses.privateMember}. */
   privateMember<T extends WeakMap<object, unknown> | WeakSet<object>>(key: string, fresh: T): T {
-    const known = this.privates.get(key);
-    if (known && Object.getPrototypeOf(known) === Object.getPrototypeOf(fresh)) return known as T;
-    this.privates.set(key, fresh);
-    return fresh;
-  }
-
-  /** Patches each class family for `instance`, then brings the instances made before it to its shape (fields, `migrate` hook). */
-  private commitClasses(instance: Instance, from: string | undefined): void {
-    const done = new Set<Function>();
-    for (const key of Object.keys(instance.exports)) {
-      const slot = this.slots.get(key);
-      if (slot?.mode !== "class") continue;
-      const klass = slot.family!.current;
-      const owned = this.defined.has(klass) || owns(instance, klass);
-      slot.family!.commit(klass, owned);
-      const live = this.instances.get(key);
-      if (!owned || !live || done.has(klass)) continue;
-      done.add(klass);
-      const problem = migrateInstances(klass, live.madeBefore(instance.version), from, `${this.name}.${key}`);
-      if (problem) this.problems.push(problem);
-    }
+    return this.classes.privateMember(key, fresh);
   }
 
   private point(instance: Instance | undefined): void {
@@ -388,11 +329,6 @@ export class ModuleEntry {
       throw new TypeError(`${name}.${key} is no longer a plain function in version ${version}; a reference to the old one was kept.`);
     };
   }
-}
-
-/** True when `instance` defined `klass` itself (its source text is in the bundle), rather than re-exporting it from npm. */
-function owns(instance: Instance, klass: Function): boolean {
-  return instance.code === undefined || instance.code.includes(Function.prototype.toString.call(klass));
 }
 
 /**
