@@ -1,11 +1,9 @@
 import { EventEmitter } from "node:events";
 import type { Router } from "zeromq";
-import { ClusterError, type ErrorCode } from "../../wire/errors";
+import { ClusterError } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
-import { PendingReplies } from "../../wire/pending";
-import { Pid } from "../../wire/pid";
+import type { Pid } from "../../wire/pid";
 import {
-  PROTOCOL_VERSION,
   decodeCoordinatorInbound,
   encode,
   toWireError,
@@ -13,26 +11,27 @@ import {
   type ClientRequest,
   type ControlMessage,
   type CoordinatorInbound,
-  type NodeInfo,
   type NodeOp,
-  type PeerInfo,
   type ReloadSource,
-  type WireError,
 } from "../../wire/protocol";
 import { ZapHandler, type ClusterKeys } from "../../wire/security";
 import { LogThrottle } from "../../wire/throttle";
 import { Outbox, bindLoopback, secureRouter } from "../../wire/transport";
 import { CodeStore } from "./codeStore";
+import { Admission, type Member } from "./admission";
+import { ClusterStatus } from "./clusterStatus";
 import type { CompiledModule } from "../save/compiler";
 import { Liveness } from "./liveness";
 import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
-import { expectWithin } from "./replies";
+import { NodeRequests } from "./nodeRequests";
+import { NameRegistry } from "./nameRegistry";
 import type { LogAnswer, LogQuery } from "./logs";
 import { Traces } from "../observer/traces";
 import type { DiskDrift } from "./diskDrift";
 import { answerRequest, type ClientRequestsHost } from "./clientRequests";
-import type { NodeStatus, StatusReport, TransactionInfo } from "./reports";
-import { VersionHistory, versionSource, type HistoryReport } from "./versionHistory";
+import type { StatusReport } from "./reports";
+import { VersionHistory, type HistoryReport } from "./versionHistory";
+import { VersionMoves } from "./versionMoves";
 
 export type { NodeResult, ReloadReport } from "./reloadTransaction";
 
@@ -59,32 +58,11 @@ export interface CoordinatorOptions {
   restart?(node: string): Promise<void>;
 }
 
-interface Member {
-  name: string;
-  endpoint: string;
-  /** joined with `devcluster node --join`: `up` neither starts nor stops it */
-  joined: boolean;
-  osPid: number;
-  started: boolean;
-  /** module -> version this member has (runs, or keeps unevaluated), as far as its commits tell: what a catch-up brings it to */
-  versions: Record<string, string>;
-  /** the modules it has evaluated, as it said (`loaded`): a module it only keeps runs nowhere on it */
-  running: Set<string>;
-}
-
-/** `tcp://10.0.0.2:4711` -> `10.0.0.2` */
-function hostOf(endpoint: string): string {
-  const m = /^tcp:\/\/\[?([^\]]*?)\]?:\d+$/.exec(endpoint);
-  return m ? m[1]! : endpoint;
-}
-
-function wire(code: ErrorCode, message: string): WireError {
-  return { code, message };
-}
-
 /**
  * The coordinator: code store, membership, cluster-wide names, reload
  * transactions, and the control endpoint that nodes and CLI clients reach.
+ * It holds the tables and routes each message; its parts (admission,
+ * nameRegistry, versionMoves, nodeRequests, clusterStatus) get them by host.
  * Emits "ready" once every configured node has run its entry, "stop" when a
  * client asks the cluster to stop.
  */
@@ -96,10 +74,20 @@ export class Coordinator extends EventEmitter {
   private readonly out: Outbox;
   private readonly members = new Map<string, Member>();
   private readonly names = new Map<string, Pid>();
+  /** register, unregister, whereis (cli/dev/nameRegistry.ts) */
+  private readonly registry = new NameRegistry({
+    names: this.names,
+    sendTo: (id, msg) => this.sendTo(id, msg),
+    broadcast: (msg) => this.broadcast(msg),
+  });
   /** how many times each node has joined: its pids of each life are distinct */
   private readonly joins = new Map<string, number>();
-  /** relayed requests by id, tagged with the node that answers them */
-  private readonly nodeRequests = new PendingReplies<number, Extract<ControlMessage, { type: "nodeResponse" }>>();
+  /** operations relayed to nodes, and their answers (cli/dev/nodeRequests.ts) */
+  private readonly nodeRequests = new NodeRequests({
+    has: (node) => this.members.has(node),
+    nodeNames: () => this.admission.nodeNames(),
+    sendTo: (node, msg) => this.sendTo(node, msg),
+  });
   private zap?: ZapHandler;
   /** one warning per sender per interval, with a count (docs/design.md §7) */
   private readonly drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
@@ -110,7 +98,7 @@ export class Coordinator extends EventEmitter {
       this.log.warn({ member: node, silentMs }, `${node} does not answer: it is left out of reloads until it is back, then it catches up`),
     back: (node) => {
       this.log.info({ member: node }, `${node} answers again: catching up`);
-      void this.serial(() => this.catchUp(node));
+      void this.serial(() => this.moves.catchUp(node));
     },
   });
   /** reloads and joins run one after another, so a joining node never misses a commit */
@@ -123,7 +111,12 @@ export class Coordinator extends EventEmitter {
   });
   /** what client requests are answered from (cli/dev/clientRequests.ts) */
   private readonly clients: ClientRequestsHost;
-  private requestSeq = 0;
+  /** hellos: refused, joined or adopted (cli/dev/admission.ts) */
+  private readonly admission: Admission;
+  /** status, history and membership as reports (cli/dev/clusterStatus.ts) */
+  private readonly reports: ClusterStatus;
+  /** reload, rollback and catch-up, one at a time, recorded and announced (cli/dev/versionMoves.ts) */
+  private readonly moves: VersionMoves;
   private ready = false;
   private closed = false;
   endpoint = "";
@@ -134,7 +127,7 @@ export class Coordinator extends EventEmitter {
       {
         log: opts.log,
         store: this.store,
-        members: (only) => (only ?? this.nodeNames()).filter((n) => this.members.has(n)),
+        members: (only) => (only ?? this.admission.nodeNames()).filter((n) => this.members.has(n)),
         reachable: (n) => this.liveness.reachable(n),
         push: (n, frame) => this.out.push([n, frame]),
         send: (n, msg) => this.sendTo(n, msg),
@@ -166,6 +159,41 @@ export class Coordinator extends EventEmitter {
       ...(opts.logs ? { logs: opts.logs } : {}),
       trace: (req) => this.traces.request(req),
     };
+    this.admission = new Admission({
+      cluster: opts.cluster,
+      entry: opts.entry,
+      nodes: opts.nodes,
+      log: opts.log,
+      store: this.store,
+      members: this.members,
+      names: this.names,
+      joins: this.joins,
+      reachable: (n) => this.liveness.reachable(n),
+      watch: (n) => this.liveness.add(n),
+      sendTo: (id, msg) => this.sendTo(id, msg),
+      broadcast: (msg) => this.broadcast(msg),
+      emit: (event, ...args) => this.emit(event, ...args),
+    });
+    this.reports = new ClusterStatus({
+      cluster: opts.cluster,
+      endpoint: () => this.endpoint,
+      nodes: opts.nodes,
+      members: this.members,
+      joins: this.joins,
+      history: this.history,
+      nodeNames: () => this.admission.nodeNames(),
+      reachable: (n) => this.liveness.reachable(n),
+      nodeRequest: (node, op, timeoutMs) => this.nodeRequest(node, op, timeoutMs),
+      ...(opts.disk ? { disk: () => opts.disk!() } : {}),
+    });
+    this.moves = new VersionMoves({
+      store: this.store,
+      history: this.history,
+      members: this.members,
+      serial: (task) => this.serial(task),
+      run: (modules, force, tx) => this.reloads.run(modules, force, tx),
+      emit: (event, report, info) => this.emit(event, report, info),
+    });
     this.router = secureRouter(opts.keys);
     this.out = new Outbox(this.router, (err, frames) => this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"));
   }
@@ -227,7 +255,7 @@ export class Coordinator extends EventEmitter {
     if (msg.type !== "hello") this.liveness.seen(from);
     switch (msg.type) {
       case "hello":
-        void this.serial(() => this.join(from, msg));
+        void this.serial(() => this.admission.join(from, msg));
         return;
       case "started": {
         const m = this.members.get(msg.node);
@@ -256,28 +284,17 @@ export class Coordinator extends EventEmitter {
         if (m) for (const name of msg.modules) m.running.add(name);
         return;
       }
-      case "register": {
-        const holder = this.names.get(msg.name);
-        if (holder && !holder.equals(msg.pid)) {
-          this.sendTo(from, { type: "nameReply", ref: msg.ref, error: wire("name_taken", `name ${msg.name} is taken by ${holder}`) });
-          return;
-        }
-        this.names.set(msg.name, msg.pid);
-        this.broadcast({ type: "names", set: { [msg.name]: msg.pid }, unset: [] });
-        this.sendTo(from, { type: "nameReply", ref: msg.ref, pid: msg.pid });
+      case "register":
+        this.registry.register(from, msg);
         return;
-      }
       case "unregister":
-        if (this.names.get(msg.name)?.equals(msg.pid)) {
-          this.names.delete(msg.name);
-          this.broadcast({ type: "names", set: {}, unset: [msg.name] });
-        }
+        this.registry.unregister(msg);
         return;
       case "whereis":
-        this.sendTo(from, { type: "nameReply", ref: msg.ref, ...(this.names.has(msg.name) ? { pid: this.names.get(msg.name)! } : {}) });
+        this.registry.whereis(from, msg);
         return;
       case "nodeResponse":
-        this.nodeRequests.resolve(msg.id, msg);
+        this.nodeRequests.answer(msg);
         return;
       case "request":
         void this.answerClient(from, msg.id, msg.req);
@@ -308,281 +325,43 @@ export class Coordinator extends EventEmitter {
     for (const name of this.members.keys()) this.sendTo(name, msg);
   }
 
-  /** Configured nodes in config order, then nodes that joined, in the order they joined. */
-  private nodeNames(): string[] {
-    return [...this.opts.nodes, ...[...this.members.values()].filter((m) => m.joined && !this.opts.nodes.includes(m.name)).map((m) => m.name)];
-  }
-
-  private refuse(from: string, reason: string, fields: Record<string, unknown>): void {
-    this.log.warn({ from, ...fields, reason }, `refused ${from}'s join: ${reason}`);
-    this.sendTo(from, { type: "refused", reason });
-  }
-
-  private peers(): PeerInfo[] {
-    return [...this.members.values()].map((m) => ({ name: m.name, endpoint: m.endpoint }));
-  }
-
-  private async join(from: string, msg: Extract<ControlMessage, { type: "hello" }>): Promise<void> {
-    if (msg.protocol !== PROTOCOL_VERSION || msg.node !== from) {
-      this.refuse(from, `protocol ${msg.protocol} or name ${msg.node} does not match (this coordinator speaks protocol ${PROTOCOL_VERSION})`, {});
-      return;
-    }
-    const configured = this.opts.nodes.includes(msg.node);
-    if (msg.joined && configured) {
-      this.refuse(from, `${msg.node} is one of the nodes \`up\` starts (cluster.config.json); give the joining node another --name`, { member: msg.node });
-      return;
-    }
-    if (!msg.joined && !configured) {
-      this.refuse(from, `${msg.node} is not a node of cluster.config.json (nodes: ${this.opts.nodes.join(", ")})`, { member: msg.node });
-      return;
-    }
-    const known = this.members.get(msg.node);
-    if (msg.joined && known && known.osPid !== msg.osPid && known.endpoint !== msg.endpoint && this.liveness.reachable(msg.node)) {
-      this.refuse(from, `the name ${msg.node} is taken by a running node at ${known.endpoint}; give this one another --name`, { member: msg.node });
-      return;
-    }
-    if (msg.versions) {
-      this.adopt(from, msg, msg.versions);
-      return;
-    }
-    const incarnation = this.joins.get(msg.node) ?? 0;
-    this.joins.set(msg.node, incarnation + 1);
-    const rejoin = incarnation > 0;
-    this.addMember(msg, false);
-    this.log.info({ member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, rejoin }, `${msg.node} joined`);
-    this.welcome(from, this.store.bundles(), incarnation);
-    this.broadcast({ type: "peers", peers: this.peers() });
-  }
-
-  /** What a node gets on joining or on being adopted: the cluster, its peers, the code it lacks, and every name. */
-  private welcome(to: string, bundles: ReturnType<CodeStore["bundles"]>, incarnation: number): void {
-    this.sendTo(to, {
-      type: "welcome",
-      cluster: this.opts.cluster,
-      entry: this.opts.entry,
-      nodes: this.nodeNames(),
-      peers: this.peers(),
-      bundles,
-      incarnation,
-    });
-    this.sendTo(to, { type: "names", set: Object.fromEntries(this.names), unset: [] });
-  }
-
-  /** Records a node that said hello; `started`: it already runs its entry (adopted). Its versions are the store's once it has joined or caught up. */
-  private addMember(msg: Extract<ControlMessage, { type: "hello" }>, started: boolean): void {
-    this.members.set(msg.node, {
-      name: msg.node,
-      endpoint: msg.endpoint,
-      joined: msg.joined === true,
-      osPid: msg.osPid,
-      started,
-      versions: this.store.versions(),
-      running: new Set(),
-    });
-    this.liveness.add(msg.node);
-  }
-
-  /**
-   * A node that already runs says hello: it lost its coordinator (this one
-   * was restarted, or the link was cut) and is adopted as it is, with no
-   * restart and its processes and pids intact. The welcome carries only the
-   * modules it is behind on, which it loads before it handles messages from
-   * peers it lost meanwhile; the names of its processes are registered again.
-   */
-  private adopt(from: string, msg: Extract<ControlMessage, { type: "hello" }>, versions: Record<string, string>): void {
-    const known = this.members.get(msg.node);
-    if (!this.joins.has(msg.node)) this.joins.set(msg.node, 1);
-    const behind = this.store.names().filter((n) => versions[n] !== this.store.get(n)!.version);
-    this.addMember(msg, true);
-    const set: Record<string, Pid> = {};
-    for (const [name, pid] of Object.entries(msg.names ?? {})) {
-      if (!(pid instanceof Pid) || pid.node !== msg.node || this.names.has(name)) continue;
-      this.names.set(name, pid);
-      set[name] = pid;
-    }
-    this.log.info(
-      { member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, behind, adopted: !known },
-      `${msg.node} ${known ? "is back" : "adopted"} (no restart)${behind.length ? `: catching up ${behind.join(", ")}` : ", running the current code"}`,
-    );
-    // incarnation -1: a running node keeps its pids
-    this.welcome(
-      from,
-      this.store.bundles().filter((b) => behind.includes(b.name)),
-      -1,
-    );
-    if (Object.keys(set).length) this.broadcast({ type: "names", set, unset: [] });
-    this.broadcast({ type: "peers", peers: this.peers() });
-    this.emit("adopted", msg.node, behind);
-    if (behind.length) {
-      // The welcome is this node's catch-up: `up` logs it as one, like a catch-up transaction.
-      const modules = behind.map((n) => ({ name: n, version: this.store.get(n)!.version }));
-      const report: ReloadReport = { ok: true, modules, nodes: [{ node: msg.node, ok: true, ms: 0 }], ms: 0 };
-      this.emit("reloaded", report, { source: "catch-up", node: msg.node } satisfies TransactionInfo);
-    }
-  }
-
   /** The launcher saw a node's OS process end: forget it and the names of its processes. */
   nodeDown(name: string): void {
     if (!this.members.delete(name)) return;
     this.liveness.remove(name);
-    const unset = [...this.names].filter(([, pid]) => pid.node === name).map(([n]) => n);
-    for (const n of unset) this.names.delete(n);
-    this.broadcast({ type: "peers", peers: this.peers() });
+    const unset = this.registry.forget(name);
+    this.broadcast({ type: "peers", peers: this.admission.peers() });
     if (unset.length) this.broadcast({ type: "names", set: {}, unset });
     this.reloads.nodeDown(name);
-    this.failRequests((n) => n === name, "nodedown", `node ${name} went down before it answered`);
-  }
-
-  /** Requests that will get no answer fail now rather than at their timeout (which would also keep `up` alive after stop). */
-  private failRequests(which: (node: string) => boolean, code: ErrorCode, message: string): void {
-    this.nodeRequests.failWhere(
-      (node) => node !== undefined && which(node),
-      () => new ClusterError(code, message),
-    );
+    this.nodeRequests.fail((n) => n === name, "nodedown", `node ${name} went down before it answered`);
   }
 
   // ---- reload transaction (docs/design.md §6) ---------------------------------------
 
   /** Moves a set of modules to new versions on every node, or on none. */
   reload(modules: CompiledModule[], opts: { force?: boolean; source?: ReloadSource; allOrNothing?: boolean } = {}): Promise<ReloadReport> {
-    const tx = opts.allOrNothing !== undefined ? { allOrNothing: opts.allOrNothing } : undefined;
-    return this.serial(() => this.transaction(modules, opts.force ?? false, tx, { source: opts.source ?? "cli" }));
+    return this.moves.reload(modules, opts);
   }
 
-  /** Every transaction, whoever started it, ends in one "reloaded" event: `up` logs each one from there. */
-  private async transaction(
-    modules: CompiledModule[],
-    force: boolean,
-    opts: Parameters<ReloadTransactions["run"]>[2],
-    info: TransactionInfo,
-  ): Promise<ReloadReport> {
-    const report = await this.reloads.run(modules, force, opts);
-    // The store records a set once COMMIT went out (even when a node did not confirm): so does the history.
-    const source = versionSource(info);
-    if (source && report.failedIn !== "prepare" && opts?.store !== "keep") {
-      this.history.record(modules, source, info.source === "save" ? undefined : info.source);
-    }
-    this.emit("reloaded", report, info);
-    return report;
-  }
-
-  /**
-   * A member that was unreachable runs what it ran then: bring it to the
-   * store's versions, the way a (re)joining node is given them.
-   */
-  private async catchUp(node: string): Promise<void> {
-    const m = this.members.get(node);
-    if (!m) return;
-    const behind = this.store
-      .names()
-      .filter((n) => m.versions[n] !== this.store.get(n)!.version)
-      .map((n) => this.store.get(n)!);
-    if (behind.length === 0) return;
-    // A node just back may be slow for a while: its catch-up gets the longer deadline, so it is not cut off again at once.
-    await this.transaction(behind, false, { only: [node], store: "keep", timeoutMs: 5000 }, { source: "catch-up", node });
-  }
-
-  /**
-   * Moves modules back to the version each had before its last reload, on
-   * every node; with `to`, one module to any version it ran since `up` (a
-   * version prefix as `history` shows it). Going `to` a version is a new
-   * step forward in the store, so a plain rollback afterwards undoes it.
-   */
+  /** Moves modules back to the version each had before its last reload, or with `to` to one it ran since `up` (cli/dev/versionMoves.ts). */
   rollback(names: string[], opts: { force?: boolean; source?: ReloadSource; to?: string } = {}): Promise<ReloadReport> {
-    return this.serial(async () => {
-      if (opts.to !== undefined) {
-        if (names.length !== 1) throw new ClusterError("badarg", `rollback --to names one module, got ${names.length} (${names.join(", ")})`);
-        const target = this.history.find(names[0]!, opts.to);
-        return this.transaction([target], opts.force ?? false, undefined, { source: opts.source ?? "cli", rollback: true });
-      }
-      const missing = names.filter((n) => !this.store.previous(n));
-      if (missing.length) {
-        throw new ClusterError("no_history", `no earlier version of ${missing.join(", ")} to roll back to (a module has one after it has been reloaded)`);
-      }
-      return this.transaction(
-        names.map((n) => this.store.previous(n)!),
-        opts.force ?? false,
-        { store: "rollback" },
-        { source: opts.source ?? "cli", rollback: true },
-      );
-    });
+    return this.moves.rollback(names, opts);
   }
 
   // ---- clients (CLI, shell) --------------------------------------------------
 
   /** Relays an operation to a node and waits for its answer. */
-  async nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
-    if (!this.members.has(node)) {
-      const known = this.nodeNames().join(", ");
-      throw new ClusterError("nodedown", `unknown or down node ${node} (nodes: ${known})`);
-    }
-    const id = ++this.requestSeq;
-    const answer = expectWithin(
-      this.nodeRequests,
-      id,
-      { timeoutMs, tag: node, what: `${op.op} on node ${node}` },
-      `node ${node} did not answer ${op.op} within ${timeoutMs} ms`,
-    );
-    this.sendTo(node, { type: "nodeRequest", id, op });
-    const msg = await answer;
-    if (!msg.ok) throw ClusterError.fromWire(msg.error ?? { code: "error", message: "node error" });
-    return msg.value;
+  nodeRequest(node: string, op: NodeOp, timeoutMs = 10_000): Promise<unknown> {
+    return this.nodeRequests.request(node, op, timeoutMs);
   }
 
-  async status(): Promise<StatusReport> {
-    const nodes = await Promise.all(
-      this.nodeNames().map(async (name): Promise<NodeStatus> => {
-        const m = this.members.get(name);
-        const restarts = Math.max(0, (this.joins.get(name) ?? 0) - 1);
-        if (!m) return { name, pid: null, up: false, state: "down", processes: 0, modules: {}, restarts };
-        const where = { host: hostOf(m.endpoint), ...(m.joined ? { joined: true } : {}) };
-        try {
-          const info = (await this.nodeRequest(name, { op: "info" }, 3000)) as NodeInfo;
-          const gaveUp = info.supervisorsGaveUp ?? [];
-          return {
-            name,
-            ...where,
-            pid: info.osPid,
-            up: true,
-            state: gaveUp.length ? "supervisor gave up" : "up",
-            processes: info.processes,
-            modules: info.modules,
-            restarts,
-            uptimeMs: info.uptimeMs,
-            rss: info.rss,
-            heapUsed: info.heapUsed,
-            heapTotal: info.heapTotal,
-            eventLoopDelay: info.eventLoopDelay,
-            supervisorsGaveUp: gaveUp,
-          };
-        } catch {
-          return { name, ...where, pid: m.osPid, up: false, state: "not answering", processes: 0, modules: {}, restarts };
-        }
-      }),
-    );
-    const found = this.opts.disk ? await this.opts.disk().catch(() => undefined) : undefined;
-    // A module no node runs is not "running" an old version: the nodes keep it for a first spawn.
-    const runs = new Set(nodes.flatMap((n) => Object.keys(n.modules)));
-    const drift = found?.map((d) => (runs.has(d.module) ? d : { ...d, kept: true }));
-    return { name: this.opts.cluster, endpoint: this.endpoint, nodes, ...(drift ? { drift } : {}) };
+  status(): Promise<StatusReport> {
+    return this.reports.status();
   }
 
   /** Every version since `up` of one module (or of each), with the nodes that run each now. */
   historyReport(module?: string): HistoryReport {
-    if (module !== undefined && !this.history.of(module).length) {
-      throw new ClusterError("unknown_module", `unknown module ${module} (modules: ${this.history.modules().join(", ")})`);
-    }
-    const names = module !== undefined ? [module] : this.history.modules();
-    return {
-      modules: names.map((name) => ({
-        module: name,
-        versions: this.history.of(name).map((e, i, all) => ({
-          ...e,
-          current: i === all.length - 1,
-          nodes: this.opts.nodes.filter((n) => this.members.get(n)?.versions[name] === e.version && this.members.get(n)!.running.has(name)),
-        })),
-      })),
-    };
+    return this.reports.historyReport(module);
   }
 
   private async answerClient(from: string, id: number, req: ClientRequest): Promise<void> {
@@ -598,17 +377,14 @@ export class Coordinator extends EventEmitter {
 
   /** What the observer page shows of the membership: nodes joined now, and how often each was restarted. */
   membership(): { node: string; up: boolean; osPid: number | null; restarts: number }[] {
-    return this.opts.nodes.map((node) => {
-      const m = this.members.get(node);
-      return { node, up: m !== undefined && this.liveness.reachable(node), osPid: m?.osPid ?? null, restarts: Math.max(0, (this.joins.get(node) ?? 0) - 1) };
-    });
+    return this.reports.membership();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.traces.close();
-    this.failRequests(() => true, "shutdown", "the cluster is stopping");
+    this.nodeRequests.fail(() => true, "shutdown", "the cluster is stopping");
     this.reloads.close();
     this.liveness.close();
     // The answers of requests just failed (here, or by the nodes going down just before) travel

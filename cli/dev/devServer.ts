@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
 import { ClusterError } from "../../wire/errors";
 import { loadOrCreateKeys } from "../../wire/security";
-import { CompileError, Compiler, formatWarning, type CompiledModule } from "../save/compiler";
+import { CompileError, Compiler, type CompiledModule } from "../save/compiler";
 import { loadConfig, type ClusterConfig } from "../project/config";
 import { Coordinator, type ReloadReport, type TransactionInfo } from "./coordinator";
 import { Launcher } from "./launcher";
@@ -13,7 +13,8 @@ import { acquireLock, clearRunning, keysFile, processStart, readRunning, release
 import { PendingSaves } from "../save/pendingSaves";
 import { compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
 import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
-import { reloadLogLine } from "../views/reloadReport";
+import { logTransaction } from "./transactionLog";
+import { BuildWarnings } from "./buildWarnings";
 import { RestartWatch } from "./restartWatch";
 import { diskDrift } from "./diskDrift";
 import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "../save/typeChecker";
@@ -78,8 +79,8 @@ export class DevServer extends EventEmitter {
   private saves: Promise<unknown> = Promise.resolve();
   /** what the save being reloaded adds to its transaction's line (bundled files saved, files held back) */
   private saveClauses: string[] = [];
-  /** per module, the esbuild warnings its last version sent was shown with (see logWarnings) */
-  private readonly shownWarnings = new Map<string, Set<string>>();
+  /** esbuild's warnings, each shown once per module (cli/dev/buildWarnings.ts) */
+  private readonly warnings: BuildWarnings;
   /** batches that arrived while a save was in flight, merged into the next one */
   private waiting?: ChangeBatch;
   private readonly startedAt = performance.now();
@@ -91,6 +92,7 @@ export class DevServer extends EventEmitter {
     this.logStore = new LogStore(names);
     this.renderer = new LogRenderer(opts.logFormat ?? "pretty", names, opts.out, undefined, this.logStore);
     this.log = coordinatorLogger(this.renderer);
+    this.warnings = new BuildWarnings(this.log);
     this.compiler = new Compiler({ projectDir: this.config.projectDir, srcDir: this.config.srcDir });
   }
 
@@ -125,7 +127,7 @@ export class DevServer extends EventEmitter {
     // Only now: the files of a cluster already running here must not be truncated by a refused `up`.
     this.logStore.openFiles(path.join(stateDir(config.projectDir), "logs"));
     const modules = await this.compiler.compileAll();
-    this.logWarnings(modules);
+    this.warnings.show(modules);
     if (!modules.some((m) => m.name === config.entry)) {
       throw new ClusterError(
         "config_invalid",
@@ -150,7 +152,7 @@ export class DevServer extends EventEmitter {
     });
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => {
-      this.logTransaction(report, info);
+      logTransaction(this.log, report, info, this.saveClauses);
       // What the nodes run changed, and with it the files outside src that they are built from.
       this.watchBundled();
     });
@@ -342,7 +344,7 @@ export class DevServer extends EventEmitter {
     // What the save's reload line adds (read by logTransaction, as the coordinator's "reloaded" event comes before the reload resolves).
     this.saveClauses = saveClauses(plan, batch, this.config.projectDir);
     const compiledAt = performance.now();
-    this.logWarnings(plan.send);
+    this.warnings.show(plan.send);
     // A save that changed nothing in the output (whitespace in a comment, a touch) is not a reload: plan.send holds changed versions only.
     let report = await this.reportReload(plan.send);
     // Only modules carried over from earlier saves were refused: this save's own set goes without them.
@@ -365,67 +367,8 @@ export class DevServer extends EventEmitter {
     } satisfies SaveReport);
   }
 
-  /** esbuild's warnings, once per version sent: they do not stop a save, but one (call-import-namespace) predicts a crash. */
-  /**
-   * Each esbuild warning once: a module saved again with the same warning (an edit elsewhere in it) does not
-   * repeat it, and one that went away and comes back is shown again. Keyed without the line number, so an
-   * edit above the warned line does not make it new.
-   */
-  private logWarnings(modules: CompiledModule[]): void {
-    for (const m of modules) {
-      const before = this.shownWarnings.get(m.name);
-      const now = new Set<string>();
-      for (const w of m.warnings ?? []) {
-        const key = `${w.id}\u0000${w.file}\u0000${w.lineText}\u0000${w.text}`;
-        now.add(key);
-        if (!before?.has(key)) this.log.warn({ file: w.file, line: w.line, warning: w.id }, formatWarning(w));
-      }
-      this.shownWarnings.set(m.name, now);
-    }
-  }
-
   private reportReload(modules: CompiledModule[]): Promise<ReloadReport> {
     return this.coordinator.reload(modules, { source: "save" });
-  }
-
-  /**
-   * One line per transaction, whoever started it (a save, `devcluster
-   * reload`/`rollback`, the shell, a node catching up), with its source and
-   * result, in the words of the one reload view.
-   */
-  private logTransaction(report: ReloadReport, info: TransactionInfo): void {
-    const fields = {
-      source: info.source,
-      ok: report.ok,
-      ...(info.rollback ? { rollback: true } : {}),
-      ...(info.node ? { member: info.node } : {}),
-      modules: report.modules,
-      nodes: report.nodes.map((n) => n.node),
-      ms: Number(report.ms.toFixed(2)),
-      ...(report.ok ? { skewMs: Number((report.skewMs ?? 0).toFixed(2)) } : { failedIn: report.failedIn }),
-      ...(report.skipped ? { skipped: report.skipped } : {}),
-      ...(report.silent ? { silent: report.silent } : {}),
-    };
-    const who = info.node ? `${info.node} ${report.ok ? "caught up" : "could not catch up"}: ` : "";
-    const clauses = info.source === "save" ? this.saveClauses : [];
-    let line = [`${info.source}: ${who}${reloadLogLine(report, { rollback: info.rollback ?? false })}`, ...clauses].join("; ");
-    if (report.ok) {
-      // Committed, but something still runs old code (liveEdit.ts): a warning, with the findings in the fields.
-      if (report.stale || report.staleUnknown) this.log.warn({ ...fields, stale: report.stale, staleUnknown: report.staleUnknown }, line);
-      else this.log.info(fields, line);
-      return;
-    }
-    // What to do next depends on where the change came from; a client was shown the report already.
-    const next =
-      report.failedIn === "commit" && !report.rolledBack
-        ? "Check those nodes (devcluster status)."
-        : info.source === "save"
-          ? "Fix the file and save again."
-          : info.source === "catch-up"
-            ? `${info.node} keeps running older code.`
-            : "";
-    if (next && !line.endsWith(next)) line = `${line.replace(/\.$/, "")}. ${next}`;
-    this.log.error(fields, line);
   }
 
   /** Stops the watcher, the nodes and the coordinator, in reverse order of start. Idempotent. */
