@@ -3,35 +3,23 @@ import { createApi, type Api, type Runtime } from "../api";
 import * as ops from "./nodeOps";
 import type { Logger } from "../../wire/log";
 import { Pid } from "../../wire/pid";
-import { Processes, noproc, selfProc, type Envelope, type Proc, type Reply } from "../process/process";
+import { Processes, selfProc, type Proc, type Reply } from "../process/process";
 import { checkSendable } from "../../wire/sendable";
 import { Signals } from "../process/signals";
 import { SUPERVISOR, type ChildInfo, type ChildSpec, type SupervisorSpec } from "../process/supervisor";
 import { Supervision } from "./supervision";
-import { runSys } from "../process/sys";
 import { Timers } from "../process/timers";
 import type { Ownable } from "../process/resources";
-import {
-  PROTOCOL_VERSION,
-  encodePeer,
-  encodeChecked,
-  toWireError,
-  type Bundle,
-  type ControlMessage,
-  type From,
-  type NodeInfo,
-  type ProcessInfo,
-  type PeerMessage,
-  type SysOp,
-  type WireError,
-} from "../../wire/protocol";
+import { toWireError, type Bundle, type ControlMessage, type From, type NodeInfo, type ProcessInfo, type SysOp, type WireError } from "../../wire/protocol";
 import type { ClusterKeys } from "../../wire/security";
 import { PeerLinks } from "./peers";
 import { Calls, DEFAULT_CALL_TIMEOUT_MS } from "./calls";
+import { Messaging, mustSelf } from "./messaging";
+import { Membership } from "./membership";
 import { Names } from "./names";
 import { Reloads } from "../code/reloads";
 import { LiveEdit } from "../code/liveEdit";
-import { ControlLink, type Welcome } from "./control";
+import { ControlLink } from "./control";
 import { NodeStats } from "./stats";
 import { CatchUpHold } from "./catchUpHold";
 import { ClusterError } from "../../wire/errors";
@@ -75,15 +63,15 @@ export class ClusterNode implements Runtime {
   private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private readonly control: ControlLink;
   private readonly links: PeerLinks;
+  private readonly messaging: Messaging;
   readonly calls: Calls;
   private readonly supervision: Supervision;
   private readonly names: Names;
   private readonly reloads: Reloads;
   private nextRef = 1;
   private closed = false;
-  private welcomed?: { resolve(msg: Welcome): void; reject(err: Error): void };
-  /** entry started: a later welcome is an adoption, not a start */
-  private running = false;
+  /** the node's side of its coordinator: join, loss, adoption, and the control messages (membership.ts) */
+  private readonly membership: Membership;
   /** peer messages held while this node catches up with the cluster's code (catchUpHold.ts) */
   private readonly hold: CatchUpHold;
   cluster = "";
@@ -123,7 +111,7 @@ export class ClusterNode implements Runtime {
       node: this.name,
       procs: this.procs,
       log: this.log,
-      toPeer: (node, msg) => this.toPeer(node, msg),
+      toPeer: (node, msg) => this.messaging.toPeer(node, msg),
       connected: (node) => this.links.connected(node),
       makeRef: () => this.makeRef(),
     });
@@ -149,7 +137,7 @@ export class ClusterNode implements Runtime {
       liveEdit: this.liveEdit,
       compiled: (name) => this.table.compiled(name),
     });
-    this.hold = new CatchUpHold(opts.log, (msg, from) => this.onPeer(msg, from));
+    this.hold = new CatchUpHold(opts.log, (msg, from) => this.messaging.receive(msg, from));
     this.links = new PeerLinks(
       opts.name,
       opts.keys,
@@ -167,16 +155,49 @@ export class ClusterNode implements Runtime {
       },
       opts.ipcDir,
     );
+    this.messaging = new Messaging({
+      name: this.name,
+      log: this.log,
+      procs: this.procs,
+      calls: this.calls,
+      tracer: this.tracer,
+      signals: this.signals,
+      links: this.links,
+      namesOf: (pid) => this.namesOf(pid),
+    });
+    const node = this;
+    this.membership = new Membership({
+      name: this.name,
+      log: this.log,
+      joined: opts.joined === true,
+      get endpoint() {
+        return node.endpoint;
+      },
+      get closed() {
+        return node.closed;
+      },
+      get nodes() {
+        return node.nodes;
+      },
+      set nodes(v) {
+        node.nodes = v;
+      },
+      control: this.control,
+      links: this.links,
+      reloads: this.reloads,
+      names: this.names,
+      calls: this.calls,
+      hold: this.hold,
+      table: this.table,
+      nodeRequest: (msg) => void ops.answerNodeRequest(this, msg).then((frame) => this.control.sendFrame(frame)),
+    });
   }
 
   /** Joins the cluster: keeps every module's current version, loads the entry and what it imports, then runs the entry's start(ctx). */
   async start(): Promise<void> {
     this.stats.start();
     this.endpoint = await this.links.bind(this.opts.host);
-    const welcome = new Promise<Welcome>((resolve, reject) => (this.welcomed = { resolve, reject }));
-    this.control.open(this.opts.coordinator, (msg) => this.onControl(msg), { lost: () => this.coordinatorLost(), back: () => this.coordinatorBack() });
-    this.toCoordinator(this.hello());
-    const w = await welcome;
+    const w = await this.membership.join(this.opts.coordinator);
     this.cluster = w.cluster;
     this.entry = w.entry;
     this.nodes = w.nodes;
@@ -188,63 +209,11 @@ export class ClusterNode implements Runtime {
     if (typeof start !== "function") {
       throw new ClusterError("bad_entry", `entry module ${w.entry} exports no start(ctx) function`);
     }
-    this.running = true;
+    this.membership.running = true;
     await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
     // The first enable of the debugger is the slow one; pay it now rather than in the first reload's commit.
     setImmediate(() => this.liveEdit.warm());
-  }
-
-  /** Who this node is, to a coordinator; a running node adds what it runs and the names its processes hold. */
-  private hello(running: { versions: Record<string, string>; names: Record<string, Pid> } | Record<string, never> = {}): ControlMessage {
-    return {
-      type: "hello",
-      protocol: PROTOCOL_VERSION,
-      node: this.name,
-      osPid: process.pid,
-      endpoint: this.endpoint,
-      ...(this.opts.joined ? { joined: true } : {}),
-      ...running,
-    };
-  }
-
-  // ---- losing the coordinator, and being adopted by the next one -------------
-
-  private coordinatorLost(): void {
-    if (!this.running || this.closed) return;
-    this.log.warn(
-      {},
-      this.opts.joined
-        ? "lost the coordinator: this node keeps running and serving, and rejoins when a coordinator is back"
-        : "lost the coordinator link: rejoining when it is back",
-    );
-    this.hold.coordinatorLost();
-  }
-
-  /** Says hello again, as a node that runs: the coordinator adopts it and sends what it is behind on. */
-  private coordinatorBack(): void {
-    if (!this.running || this.closed) return;
-    this.hold.coordinatorBack();
-    // What it has, evaluated or kept: the coordinator sends only what differs.
-    this.toCoordinator(this.hello({ versions: this.reloads.path.versions(), names: this.names.own() }));
-  }
-
-  /** The coordinator's welcome to a node that already runs: load what it is behind on, then handle what was held. */
-  private async adopted(w: Welcome): Promise<void> {
-    this.nodes = [...new Set([...this.nodes, ...w.nodes])];
-    this.links.set(w.peers);
-    // A catch-up transaction may have brought some of these already (it raced this welcome): load only what still differs.
-    const has = this.reloads.path.versions();
-    const behind = w.bundles.filter((b) => has[b.name] !== b.version);
-    try {
-      const changed = await this.reloads.adopt(behind);
-      if (changed.length > 0) this.log.info({ modules: changed.map((c) => `${c.name}@${c.to}`) }, "caught up with the cluster's code");
-    } catch (err) {
-      this.log.error({ err }, "could not load the cluster's current code after rejoining; running the code it had");
-    }
-    // The new coordinator knows nothing of what runs here until told.
-    this.toCoordinator({ type: "loaded", node: this.name, modules: Object.keys(this.table.versions()) });
-    this.hold.synced();
   }
 
   /** The facade a call trace wraps; tracing is no use of a module, so one this node only keeps is not loaded for it (docs/design.md §4.5). */
@@ -269,64 +238,6 @@ export class ClusterNode implements Runtime {
     this.control.send(msg);
   }
 
-  // ---- control link -------------------------------------------------------
-
-  private async onControl(msg: ControlMessage): Promise<void> {
-    switch (msg.type) {
-      case "welcome":
-        if (this.welcomed) {
-          this.welcomed.resolve(msg);
-          this.welcomed = undefined;
-        } else if (this.running) await this.adopted(msg);
-        return;
-      case "refused":
-        if (this.welcomed) {
-          this.welcomed.reject(new ClusterError("join_refused", `the coordinator refused this node: ${msg.reason}`));
-          this.welcomed = undefined;
-        } else this.log.error({ reason: msg.reason }, `the coordinator refused this node: ${msg.reason}`);
-        return;
-      case "peers":
-        this.nodes = [...new Set([...this.nodes, ...msg.peers.map((p) => p.name)])];
-        return this.links.set(msg.peers);
-      case "prepare":
-        return this.reloads.prepare(msg);
-      case "commit":
-        return this.reloads.commit(msg);
-      case "abort":
-        return this.reloads.abort(msg);
-      case "names":
-        return this.names.update(msg);
-      case "nameReply":
-        return this.calls.settle(msg.ref, msg.error ? { ok: false, error: msg.error } : { ok: true, value: msg.pid });
-      case "ping":
-        this.toCoordinator({ type: "pong", node: this.name });
-        return;
-      case "nodeRequest":
-        // Not awaited: an op may itself wait for the coordinator (spawn of a process whose init registers a name, whereis in evalOn), and those answers come through this same loop.
-        void ops.answerNodeRequest(this, msg).then((frame) => this.control.sendFrame(frame));
-        return;
-      case "hello":
-      case "started":
-      case "startFailed":
-      case "ready":
-      case "failed":
-      case "committed":
-      case "closures":
-      case "loaded":
-      case "register":
-      case "unregister":
-      case "whereis":
-      case "nodeResponse":
-      case "pong":
-        this.log.warn({ type: msg.type }, "ignoring message meant for the coordinator");
-        return;
-      default: {
-        const unhandled: never = msg;
-        return unhandled;
-      }
-    }
-  }
-
   info(): NodeInfo {
     return this.stats.info();
   }
@@ -344,159 +255,36 @@ export class ClusterNode implements Runtime {
     if (!this.closed) this.signals.nodeDown(name);
   }
 
-  private onPeer(msg: PeerMessage, _from?: string): void {
-    switch (msg.type) {
-      case "deliver":
-        if (!this.procs.deliver(msg.to, { kind: msg.kind, msg: msg.msg })) this.log.debug({ to: msg.to }, "message to a dead process dropped");
-        return;
-      case "call":
-        if (!this.procs.deliver(msg.to, { kind: "call", msg: msg.msg, from: msg.from }))
-          this.reply(msg.from, { ok: false, error: noproc(new Pid(this.name, msg.to)) });
-        return;
-      case "reply":
-        return this.calls.settle(
-          msg.ref,
-          msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error ?? { code: "error", message: "remote error" } },
-        );
-      case "spawn":
-        this.procs
-          .spawnProc(msg.module, msg.args, {
-            // Linked before its first message can run, so no exit of the new process goes unsignalled.
-            init: (p) => (msg.link ? (p.links ??= new Map()).set(msg.link.toString(), msg.link) : undefined),
-          })
-          .then(
-            (proc) => this.reply(msg.from, { ok: true, value: proc.pid }),
-            (err: unknown) => this.reply(msg.from, { ok: false, error: toWireError(err, "spawn_failed") }),
-          );
-        return;
-      case "link":
-      case "unlink":
-      case "exit":
-      case "monitor":
-      case "demonitor":
-      case "down":
-        return this.signals.onPeer(msg);
-      case "sys":
-        runSys(this, msg.pid, msg.op).then(
-          (value) => this.reply(msg.from, { ok: true, value }),
-          (err: unknown) => this.reply(msg.from, { ok: false, error: toWireError(err) }),
-        );
-        return;
-      default: {
-        const unhandled: never = msg;
-        return unhandled;
-      }
-    }
-  }
-
-  private toPeer(node: string, msg: PeerMessage): boolean {
-    return this.links.send(node, msg);
-  }
-
-  // ---- messaging API -------------------------------------------------------
-
-  reply(from: From, reply: Reply): void {
-    if (this.tracer.on) this.tracer.message("reply", selfProc()?.pid, `<reply to ${from.node}>`, reply.ok ? reply.value : reply.error);
-    this.procs.replied(from);
-    if (from.node === this.name) return this.calls.settle(from.ref, reply);
-    let sent: boolean;
-    try {
-      sent = this.toPeer(from.node, { type: "reply", ref: from.ref, ...(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error }) });
-    } catch (err) {
-      // The caller must hear why instead of waiting for its timeout.
-      sent = this.toPeer(from.node, {
-        type: "reply",
-        ref: from.ref,
-        ok: false,
-        error: { code: "not_serializable", message: `the reply cannot be sent to node ${from.node}: ${(err as Error).message}` },
-      });
-    }
-    if (!sent) this.log.warn({ to: from.node }, "reply to an unknown node dropped");
-  }
-
-  private unknownNode(node: string): Error {
-    return new ClusterError("nodedown", `node ${node} is not connected (known: ${[this.name, ...this.links.names()].join(", ")})`);
-  }
+  // ---- messaging API (messaging.ts) ------------------------------------------
 
   self(): Pid | undefined {
     return selfProc()?.pid;
   }
 
-  async spawn(node: string, module: string, args: unknown, opts: { link?: boolean } = {}): Promise<Pid> {
-    const parent = opts.link ? this.mustSelf("spawnLink") : undefined;
-    if (node === this.name) {
-      const pid = await this.procs.spawn(module, args);
-      if (parent) this.signals.link(parent, pid);
-      return pid;
-    }
-    checkSendable(args, "args");
-    const { ref, promise } = this.calls.expect(DEFAULT_CALL_TIMEOUT_MS, `spawn of ${module} on ${node}`, node);
-    if (!this.toPeer(node, { type: "spawn", from: { node: this.name, ref }, module, args, ...(parent ? { link: parent.pid } : {}) })) {
-      this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(node)) });
-    }
-    const pid = (await promise) as Pid;
-    if (parent) {
-      if (parent.alive) (parent.links ??= new Map()).set(pid.toString(), pid);
-      else this.signals.exit(parent.pid, pid, "killed");
-    }
-    return pid;
+  reply(from: From, reply: Reply): void {
+    this.messaging.reply(from, reply);
   }
 
-  /**
-   * Like Erlang's `!`: never fails for a dead or unreachable pid; the message
-   * is dropped. A message that cannot travel throws here, before anything is
-   * queued, whether the pid is local or not.
-   */
+  spawn(node: string, module: string, args: unknown, opts: { link?: boolean } = {}): Promise<Pid> {
+    return this.messaging.spawn(node, module, args, opts);
+  }
+
+  /** Like Erlang's `!` (messaging.ts): a dead or unreachable pid drops the message; one that cannot travel throws. */
   send(pid: Pid, msg: unknown, kind: "info" | "cast" = "info"): void {
-    if (pid.node === this.name) {
-      checkSendable(msg);
-      if (this.tracer.on) this.tracer.message(kind, selfProc()?.pid, pid, msg);
-      this.procs.deliver(pid.id, { kind, msg } as Envelope);
-      return;
-    }
-    // Encoding is the sender check: one walk of the message (wire/codec.ts).
-    const frame = encodeChecked({ type: "deliver", to: pid.id, kind, msg });
-    if (this.tracer.on) this.tracer.message(kind, selfProc()?.pid, pid, msg);
-    this.links.sendFrame(pid.node, frame);
+    this.messaging.send(pid, msg, kind);
+  }
+
+  call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
+    return this.messaging.call(pid, msg, timeoutMs);
+  }
+
+  /** A call whose message was checked by the caller, or need not be (messaging.ts). */
+  request(pid: Pid, msg: unknown, timeoutMs: number, checked = false): Promise<unknown> {
+    return this.messaging.request(pid, msg, timeoutMs, checked);
   }
 
   cast(pid: Pid, msg: unknown): void {
     this.send(pid, msg, "cast");
-  }
-
-  call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
-    // A remote call's message is checked as it is encoded, in request (one walk).
-    if (pid.node === this.name) checkSendable(msg);
-    return this.request(pid, msg, timeoutMs, true);
-  }
-
-  /**
-   * A call whose message was checked by the caller, or need not be (it stays on this node).
-   * `checked`: a remote message is checked as it is encoded, and throws NotSendable before anything is sent.
-   */
-  request(pid: Pid, msg: unknown, timeoutMs: number, checked = false): Promise<unknown> {
-    const { ref, promise } = this.calls.expect(timeoutMs, `call to ${pid}`, pid.node);
-    // The caller's pid, when a process calls, lets the server monitor or link to who asked (From.pid).
-    const caller = selfProc()?.pid;
-    const from: From = { node: this.name, ref, ...(caller ? { pid: caller } : {}) };
-    if (pid.node === this.name) {
-      if (this.tracer.on) this.tracer.message("call", caller, pid, msg);
-      if (!this.procs.deliver(pid.id, { kind: "call", msg, from })) this.calls.settle(ref, { ok: false, error: noproc(pid) });
-      return promise;
-    }
-    const envelope: PeerMessage = { type: "call", to: pid.id, from, msg };
-    let frame: string | Buffer;
-    try {
-      frame = checked ? encodeChecked(envelope) : encodePeer(envelope);
-    } catch (err) {
-      // Nothing was sent: the pending call ends here, and the caller hears why at once.
-      promise.catch(() => undefined);
-      this.calls.settle(ref, { ok: false, error: toWireError(err) });
-      throw err;
-    }
-    if (this.tracer.on) this.tracer.message("call", caller, pid, msg);
-    if (!this.links.sendFrame(pid.node, frame)) this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
-    return promise;
   }
 
   // ---- links, monitors, timers, supervisors (see signals.ts, timers.ts, supervisor.ts) ----
@@ -505,18 +293,12 @@ export class ClusterNode implements Runtime {
     return `#Ref<${this.name}.${this.refPrefix}.${this.nextRef++}>`;
   }
 
-  private mustSelf(what: string): Proc {
-    const p = selfProc();
-    if (!p) throw new ClusterError("not_a_process", `${what}() is called from inside a process handler (it acts for self())`);
-    return p;
-  }
-
   link(pid: Pid): void {
-    this.signals.link(this.mustSelf("link"), pid);
+    this.signals.link(mustSelf("link"), pid);
   }
 
   unlink(pid: Pid): void {
-    this.signals.unlink(this.mustSelf("unlink"), pid);
+    this.signals.unlink(mustSelf("unlink"), pid);
   }
 
   /** Sends an exit signal, local or remote, from self() (or from no process, e.g. the shell). */
@@ -525,22 +307,22 @@ export class ClusterNode implements Runtime {
   }
 
   trapExit(on: boolean): boolean {
-    const p = this.mustSelf("trapExit");
+    const p = mustSelf("trapExit");
     const was = p.trapExit;
     p.trapExit = on;
     return was;
   }
 
   monitor(pid: Pid): string {
-    return this.signals.monitor(this.mustSelf("monitor"), pid);
+    return this.signals.monitor(mustSelf("monitor"), pid);
   }
 
   demonitor(ref: string): boolean {
-    return this.signals.demonitor(this.mustSelf("demonitor"), ref);
+    return this.signals.demonitor(mustSelf("demonitor"), ref);
   }
 
   monitorNode(node: string, on = true): void {
-    this.signals.monitorNode(this.mustSelf("monitorNode"), node, on);
+    this.signals.monitorNode(mustSelf("monitorNode"), node, on);
   }
 
   /** The owner is the calling process, or the destination when called outside one; the timer dies with its owner. */
@@ -563,11 +345,7 @@ export class ClusterNode implements Runtime {
 
   /** A node-level request about `pid`, answered by the node it lives on. */
   sys(pid: Pid, op: SysOp): Promise<unknown> {
-    if (pid.node === this.name) return runSys(this, pid, op);
-    const { ref, promise } = this.calls.expect(DEFAULT_CALL_TIMEOUT_MS, `${op.op} of ${pid}`, pid.node);
-    if (!this.toPeer(pid.node, { type: "sys", from: { node: this.name, ref }, pid, op }))
-      this.calls.settle(ref, { ok: false, error: toWireError(this.unknownNode(pid.node)) });
-    return promise;
+    return this.messaging.sys(pid, op);
   }
 
   suspend(pid: Pid): Promise<void> {
@@ -626,12 +404,12 @@ export class ClusterNode implements Runtime {
 
   /** The resource is closed when self() ends, however it ends (see process/resources.ts). */
   own(resource: Ownable): void {
-    const proc = this.mustSelf("own");
+    const proc = mustSelf("own");
     (proc.resources ??= new Set()).add(resource);
   }
 
   disown(resource: Ownable): boolean {
-    return this.mustSelf("disown").resources?.delete(resource) ?? false;
+    return mustSelf("disown").resources?.delete(resource) ?? false;
   }
 
   private exited(proc: Proc, reason: unknown): void {

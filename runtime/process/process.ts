@@ -1,14 +1,15 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { Logger } from "../../wire/log";
-import { Fifo } from "../../wire/fifo";
 import { Pid } from "../../wire/pid";
 import type { From, ProcessInfo, WireError } from "../../wire/protocol";
 import { toWireError } from "../../wire/protocol";
 import { ClusterError } from "../../wire/errors";
-import { crashReason, describe, describeState, exitedError, memoryOf, noproc } from "./reasons";
+import { crashReason, describe, describeState, exitedError, noproc } from "./reasons";
 export { crashReason, noproc, type CrashReason } from "./reasons";
 import type { Behaviour, CallResult } from "./behaviour";
-import { release, type Ownable } from "./resources";
+import { release } from "./resources";
+import { CodeChange } from "./codeChange";
+import { Proc, asBehaviour, currentProc, infoOf, isThenable, type Envelope, type Reply } from "./proc";
+export { Proc, selfProc, type Envelope, type Reply } from "./proc";
 
 /** The slice of the module table the process layer reads on every message. */
 export interface ModuleSource {
@@ -17,14 +18,6 @@ export interface ModuleSource {
   old(name: string): { version: string; exports: Record<string, unknown> } | undefined;
   versions(): Record<string, string>;
 }
-
-export type Envelope =
-  | { kind: "call"; msg: unknown; from: From }
-  | { kind: "cast"; msg: unknown }
-  | { kind: "info"; msg: unknown }
-  | { kind: "system"; run: (p: Proc) => Promise<void> | void; abandon?: () => void };
-
-export type Reply = { ok: true; value: unknown } | { ok: false; error: WireError };
 
 export interface ProcessHost {
   readonly node: string;
@@ -47,74 +40,8 @@ const BEHAVIOUR_CALLBACKS = ["init", "handleCall", "handleCast", "handleInfo"] a
 /** terminate of a user module may not hold up its exit signals for longer than this */
 const TERMINATE_LIMIT_MS = 5000;
 
-/**
- * A lightweight actor: pid, mailbox, state, behaviour module.
- *
- * Its links, monitors, timers, deferred calls, resources and exit hooks are
- * made on first use: most processes never use most of them, yet an empty Map
- * costs about 185 B and an empty Set about 150 B on Node 20, and seven of them
- * were most of an idle process's 1.6 KB (issue 13). Each field is still set
- * in the constructor, in one order, so every process has the same shape.
- */
-export class Proc {
-  readonly mailbox = new Fifo<Envelope>();
-  state: unknown;
-  handled = 0;
-  running = false;
-  alive = true;
-  /** sys:suspend: ordinary messages wait in the mailbox, system messages still run */
-  suspended = false;
-  /** exit signals arrive as `{ exit: pid, reason }` messages instead of ending the process */
-  trapExit = false;
-  /** set while this process stays on the old version (codeChange pending or failed) */
-  pinned: { version: string; exports: Record<string, unknown> } | undefined;
-  /** linked pids by their printed form */
-  links: Map<string, Pid> | undefined = undefined;
-  /** monitor ref -> the pid this process watches */
-  monitors: Map<string, Pid> | undefined = undefined;
-  /** monitor ref -> the pid watching this process */
-  watchers: Map<string, Pid> | undefined = undefined;
-  /** nodes whose nodedown/nodeup this process hears about */
-  nodeMonitors: Set<string> | undefined = undefined;
-  /** refs of the timers it owns: they die with it, not with a module version */
-  timers: Set<string> | undefined = undefined;
-  /** calls answered `noreply` and not yet replied: their callers hear the exit reason if it ends */
-  deferred: Map<string, From> | undefined = undefined;
-  /** the supervisor that started it */
-  supervisor: Pid | undefined;
-  /** true while init runs: messages wait in the mailbox */
-  initializing = false;
-  /** sockets, servers, streams it owns (own(resource)): closed when it ends, however it ends */
-  resources: Set<Ownable> | undefined = undefined;
-  /** run once its exit has propagated (supervisors wait on these during shutdown) */
-  exitHooks: ((reason: unknown) => void)[] | undefined = undefined;
-
-  constructor(
-    readonly pid: Pid,
-    readonly module: string,
-    /** what init got, so restart() can start it over */
-    readonly initArgs: unknown,
-  ) {}
-}
-
-const currentProc = new AsyncLocalStorage<Proc>();
-
 /** messages a process handles in a row before it lets other microtasks run (handlers that return no promise) */
 const YIELD_EVERY = 64;
-
-/** The process whose handler is running, also across its awaits. */
-export function selfProc(): Proc | undefined {
-  return currentProc.getStore();
-}
-
-/** A module's exports, as the behaviour they are meant to be (each callback is checked before it runs). */
-function asBehaviour(exports: Record<string, unknown> | undefined): Behaviour | undefined {
-  return exports as Behaviour | undefined;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
-}
 
 /**
  * The processes of one node. Each message is dispatched through the module
@@ -124,8 +51,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 export class Processes {
   private readonly procs = new Map<number, Proc>();
   private readonly byModule = new Map<string, Set<Proc>>();
-  /** processes still on an old version, per module: checked at every prepare, so kept rather than scanned */
-  private readonly pinnedByModule = new Map<string, Set<Proc>>();
+  /** processes pinned to an old version while their codeChange waits, or after it threw */
+  private readonly oldVersions: CodeChange;
   private nextId = 1;
   /** messages handled by every process of this node since it started (the observer's messages/s) */
   handledTotal = 0;
@@ -136,7 +63,19 @@ export class Processes {
     private readonly table: ModuleSource,
     private readonly host: ProcessHost,
     private readonly builtins: Builtins = {},
-  ) {}
+  ) {
+    const h = this.host;
+    this.oldVersions = new CodeChange({
+      get log() {
+        return h.log;
+      },
+      current: (name) => this.table.current(name),
+      old: (name) => this.table.old(name),
+      ofModule: (name) => this.byModule.get(name) ?? [],
+      deliver: (id, env, front) => this.deliver(id, env, front),
+      exit: (proc, reason) => this.exit(proc, reason),
+    });
+  }
 
   /**
    * The callbacks a message of `proc` runs: a user module's exports are only
@@ -361,7 +300,7 @@ export class Processes {
     this.byModule.get(proc.module)?.delete(proc);
     // A process still on the old version ends with the old version's terminate, which knows its state's shape.
     const exports = this.exportsOf(proc);
-    this.unpin(proc);
+    this.oldVersions.unpin(proc);
     for (const env of proc.mailbox.drain()) {
       if (env.kind === "call") this.host.reply(env.from, { ok: false, error: noproc(proc.pid) });
       else if (env.kind === "system") env.abandon?.();
@@ -440,62 +379,17 @@ export class Processes {
 
   /** pids still running the old version of a module: they block a third version. */
   oldVersionUsers(module: string): string[] {
-    return [...(this.pinnedByModule.get(module) ?? [])].map((p) => p.pid.toString());
+    return this.oldVersions.users(module);
   }
 
   /** A forced load purges the oldest version: its remaining processes are killed. */
   purge(module: string): void {
-    for (const p of [...(this.pinnedByModule.get(module) ?? [])]) void this.exit(p, "purged");
+    this.oldVersions.purge(module);
   }
 
-  private pin(proc: Proc, to: { version: string; exports: Record<string, unknown> }): void {
-    proc.pinned = to;
-    let set = this.pinnedByModule.get(proc.module);
-    if (!set) this.pinnedByModule.set(proc.module, (set = new Set()));
-    set.add(proc);
-  }
-
-  private unpin(proc: Proc): void {
-    proc.pinned = undefined;
-    this.pinnedByModule.get(proc.module)?.delete(proc);
-  }
-
-  /**
-   * After a commit: processes of a module whose new version exports
-   * codeChange stay pinned to the old code until their codeChange has run,
-   * first in their mailbox; one that throws keeps its state on the old version.
-   */
+  /** After a commit: each process of a changed module runs its codeChange, first in its mailbox (codeChange.ts). */
   codeChange(changed: { name: string; from?: string; to: string }[]): Promise<{ pid: Pid; error: WireError }[]> {
-    const waits: Promise<{ pid: Pid; error: WireError } | undefined>[] = [];
-    for (const { name, from } of changed) {
-      const next = asBehaviour(this.table.current(name)?.exports);
-      const prev = this.table.old(name);
-      const fn = next?.codeChange;
-      if (from === undefined || !prev || typeof fn !== "function") continue;
-      for (const proc of this.byModule.get(name) ?? []) {
-        this.pin(proc, prev);
-        waits.push(
-          new Promise((resolve) => {
-            const run = async (p: Proc): Promise<void> => {
-              try {
-                let s = fn(from, p.state);
-                if (isThenable(s)) s = await s;
-                p.state = s;
-                this.unpin(p);
-                resolve(undefined);
-              } catch (err) {
-                this.host.log.error({ proc: p.pid.toString(), module: name, err }, "codeChange failed; process stays on the old version");
-                resolve({ pid: p.pid, error: toWireError(err, "code_change_failed") });
-              }
-            };
-            // A process that ends before its turn settles too: a commit must never wait on the dead.
-            const abandon = (): void => resolve({ pid: proc.pid, error: { code: "noproc", message: `${proc.pid} ended before its codeChange ran` } });
-            if (!this.deliver(proc.pid.id, { kind: "system", run, abandon }, true)) abandon();
-          }),
-        );
-      }
-    }
-    return Promise.all(waits).then((r) => r.filter((x): x is { pid: Pid; error: WireError } => x !== undefined));
+    return this.oldVersions.codeChange(changed);
   }
 
   /** The version of its module a process runs: the old one while pinned to it. */
@@ -504,23 +398,7 @@ export class Processes {
   }
 
   info(proc: Proc): ProcessInfo {
-    return {
-      pid: proc.pid,
-      module: proc.module,
-      version: this.versionOf(proc),
-      names: [],
-      mailbox: proc.mailbox.length,
-      handled: proc.handled,
-      status: proc.suspended ? "suspended" : proc.running ? "running" : "waiting",
-      memory: memoryOf(proc.state),
-      links: [...(proc.links?.values() ?? [])],
-      monitors: [...(proc.monitors?.values() ?? [])],
-      monitoredBy: [...(proc.watchers?.values() ?? [])],
-      ...(proc.supervisor ? { supervisor: proc.supervisor } : {}),
-      trapExit: proc.trapExit,
-      timers: proc.timers?.size ?? 0,
-      resources: proc.resources?.size ?? 0,
-    };
+    return infoOf(proc, this.versionOf(proc));
   }
 
   list(): ProcessInfo[] {
