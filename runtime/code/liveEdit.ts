@@ -13,8 +13,9 @@
  * costs about 6.6x.
  *
  * What LiveEdit cannot do, measured on Node 20: a function whose enclosing scopes
- * gained, lost or renamed a captured variable (a new top-level `const` a closure
- * reads) keeps its old body, and setScriptSource still answers "Ok"; a suspended
+ * gained, lost or renamed a captured variable keeps its old body, and setScriptSource
+ * still answers "Ok" (for the module's own scope, moduleScope.ts keeps the shape:
+ * a new top-level `const` a closure reads is no such change); a suspended
  * async function or generator whose body changed makes V8 refuse the whole script.
  * A patched function's `toString` shows the new text, a kept one the old: that tells
  * them apart in the heap.
@@ -24,6 +25,7 @@ import type { StaleCode } from "../../wire/protocol";
 import { readFunctions, type FunctionLiteral } from "./functionLiterals";
 import { HeapSession, PICK_TEXTS } from "./heapSession";
 import { changesClosures, constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
+import { emptyGone, fitLayout, layoutOf } from "./moduleScope";
 
 export { removesNames } from "./liveEditText";
 
@@ -47,6 +49,8 @@ interface Target {
   scriptId: string;
   /** its source before the patch */
   before: string;
+  /** the text it was patched with */
+  text: string;
   /** V8's answer: "Ok", or why it refused */
   status: string;
 }
@@ -144,7 +148,8 @@ export class LiveEdit {
         for (const scriptId of ids) {
           const before = this.v8.post<{ scriptSource: string }>("Debugger.getScriptSource", { scriptId }).scriptSource;
           if (this.v8.scripts.get(scriptId) === replacedUrl && !out.replaced.has(m.name)) out.replaced.set(m.name, before);
-          const text = withMapOf(m.compiled, before);
+          // Rewritten to the script's own scope layout when the save added, removed or moved a top-level binding.
+          const text = withMapOf(fitLayout(m.compiled, before) ?? m.compiled, before);
           if (before === text) continue;
           if (!changesClosures(before, m.compiled)) {
             // Nothing to patch in it now; it may hold closures a later save changes.
@@ -153,7 +158,7 @@ export class LiveEdit {
           }
           // What it holds is gone from the source: no patch can reach it, but it is still named.
           if (this.known.get(scriptId)?.mode === "scan") {
-            out.targets.push({ module: m.name, scriptId, before, status: NOT_PATCHED });
+            out.targets.push({ module: m.name, scriptId, before, text: before, status: NOT_PATCHED });
             continue;
           }
           let status: string;
@@ -164,7 +169,7 @@ export class LiveEdit {
             status = (err as Error).message;
           }
           this.known.set(scriptId, { mode: "patch", module: m.name });
-          out.targets.push({ module: m.name, scriptId, before, status });
+          out.targets.push({ module: m.name, scriptId, before, text, status });
         }
       }
     } catch (err) {
@@ -187,6 +192,15 @@ export class LiveEdit {
     if (p.targets.length === 0 && p.replaced.size === 0) return found;
     try {
       found.push(...this.keptClosures(p));
+      // A helper the save removed is still in the old scope; once nothing old reads that scope, empty it and look again.
+      const emptied = this.emptyGone(p, found);
+      if (emptied.size > 0) {
+        const isEmptied = (f: StaleCode): boolean => f.kind === "removed" && emptied.has(f.module);
+        // The first search's handles hold what it found.
+        this.v8.release();
+        const still = this.keptClosures(p).filter(isEmptied);
+        found.splice(0, found.length, ...found.filter((f) => !isEmptied(f)), ...still);
+      }
       for (const m of p.modules) {
         const before = p.replaced.get(m.name);
         if (before !== undefined) found.push(...this.constructorOnly(m, before));
@@ -210,7 +224,15 @@ export class LiveEdit {
   private forgetDead(p: Patched): void {
     const patched = p.targets.filter((t) => t.status === "Ok");
     if (patched.length === 0) return;
-    const texts = [...new Set(p.modules.flatMap((m) => readFunctions(m.compiled).map((f) => f.text)))];
+    // A patch rewritten to an earlier layout gives its functions texts of their own.
+    // The loader's own functions (a version's scope reader, moduleScope.ts) live as long as the version: they keep no script.
+    const texts = [
+      ...new Set(
+        [...p.modules.map((m) => m.compiled), ...patched.map((t) => t.text)].flatMap((c) =>
+          readFunctions(c).flatMap((f) => (f.name.includes("__devcluster") ? [] : [f.text])),
+        ),
+      ),
+    ];
     const hits = this.v8.pick(PICK_TEXTS, texts);
     // Locating each live function costs an inspector call: past this many, keep every script rather than spend more.
     if (hits.length > 5000) return;
@@ -226,6 +248,24 @@ export class LiveEdit {
     for (const t of patched) if (!live.has(t.scriptId)) this.known.delete(t.scriptId);
   }
 
+  /**
+   * Empties the removed top-level bindings of each patched earlier script of a module
+   * none of whose closures kept or could not get its new body (moduleScope.ts
+   * `emptyGone`). Returns the modules where it did.
+   */
+  private emptyGone(p: Patched, found: StaleCode[]): Set<string> {
+    const out = new Set<string>();
+    for (const t of p.targets) {
+      if (t.status !== "Ok" || found.some((f) => f.module === t.module && f.kind !== "removed")) continue;
+      const m = p.modules.find((x) => x.name === t.module)!;
+      const now = new Set(layoutOf(m.compiled) ?? []);
+      if (!(layoutOf(t.before) ?? []).some((n) => !now.has(n))) continue;
+      const version = /(?:\?|%3F)v=([^/?]*)$/i.exec(this.v8.scripts.get(t.scriptId) ?? "")?.[1];
+      if (version !== undefined && emptyGone(t.module, version)) out.add(t.module);
+    }
+    return out;
+  }
+
   /** Ends the session. Idempotent. */
   close(): void {
     this.v8.close();
@@ -237,7 +277,8 @@ export class LiveEdit {
     for (const t of p.targets) {
       const m = p.modules.find((x) => x.name === t.module)!;
       const now = readFunctions(m.compiled);
-      const texts = new Set(now.map((f) => f.text));
+      // What a function V8 patched now shows: the text it was patched with, which may be rewritten (moduleScope.ts).
+      const texts = new Set([...now, ...(t.status === "Ok" ? readFunctions(t.text) : [])].map((f) => f.text));
       for (const lit of eligible(t.before)) {
         if (texts.has(lit.text) || wanted.has(lit.text)) continue;
         const same = now.find((f) => f.name === lit.name);
