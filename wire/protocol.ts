@@ -131,6 +131,8 @@ export interface NodeInfo {
   uptimeMs?: number;
   /** top supervisors of this node that reached their restart intensity (pid texts): their trees are gone */
   supervisorsGaveUp?: string[];
+  /** what the last reload of each module found still running its old code here (LiveEdit's findings) */
+  stale?: StaleCode[];
 }
 
 /** Why a process ended: "normal", "shutdown", "killed", "noproc", "noconnection", a crash's `{ code, message, stack }`, or any value given to exit(). */

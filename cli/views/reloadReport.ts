@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import type { StaleCode } from "../../wire/protocol";
 import { FINDINGS_WAIT_MS, type ReloadReport } from "../dev/reloadTransaction";
 import { shortVersion, table } from "./tables";
 
@@ -60,24 +61,27 @@ export function staleHead(r: ReloadReport): string {
 
 /** One line per finding of liveEdit (runtime/code/liveEdit.ts): what, where, how many, and what to do. */
 export function staleLines(r: ReloadReport): string[] {
-  return (r.stale ?? []).map((s) => {
-    const where = s.at ? ` (${s.at})` : "";
-    const on = `on ${s.nodes.join(", ")}`;
-    switch (s.kind) {
-      case "kept":
-        return `  ${s.module}: ${s.fn}${where} changed, but ${plural(s.count, "closure", "closures")} made earlier ${on} keep the old body (V8 could not patch them: a scope around them gained, lost or renamed a variable, or the edit reached across their edges): restart ${s.nodes.join(", ")}, or make them again`;
-      case "removed":
-        return `  ${s.module}: ${s.fn}${where} is gone from the source, but ${plural(s.count, "closure", "closures")} made from it ${on} still run: unregister them in hot.dispose, or restart ${s.nodes.join(", ")}`;
-      case "refused":
-        return `  ${s.module}: ${s.fn}${where} keeps its old body in ${plural(s.count, "closure", "closures")} ${on}: V8 refused to patch the earlier version (${s.status}${s.status === "BlockedByActiveGenerator" ? ": one of its async functions or generators is suspended" : ""}): save again once it has resumed, or restart ${s.nodes.join(", ")}`;
-      case "constructor":
-        return `  ${s.module}: ${s.fn}${where} changed; it ran in the constructor of ${plural(s.count, "live instance", "live instances")} ${on} and will not run again: restart them, or register routes through a method`;
-      default: {
-        const unhandled: never = s.kind;
-        return unhandled;
-      }
+  return (r.stale ?? []).map(staleLine);
+}
+
+/** What one finding says, on every node that reported it. */
+export function staleLine(s: StaleCode & { nodes: string[] }): string {
+  const where = s.at ? ` (${s.at})` : "";
+  const on = `on ${s.nodes.join(", ")}`;
+  switch (s.kind) {
+    case "kept":
+      return `  ${s.module}: ${s.fn}${where} changed, but ${plural(s.count, "closure", "closures")} made earlier ${on} keep the old body (V8 could not patch them: a function around them gained, lost or renamed a variable they could capture, or the edit reached across their edges): restart ${s.nodes.join(", ")}, or make them again`;
+    case "removed":
+      return `  ${s.module}: ${s.fn}${where} is gone from the source, but ${plural(s.count, "closure", "closures")} made from it ${on} still run: unregister them in hot.dispose, or restart ${s.nodes.join(", ")}`;
+    case "refused":
+      return `  ${s.module}: ${s.fn}${where} keeps its old body in ${plural(s.count, "closure", "closures")} ${on}: V8 refused to patch the earlier version (${s.status}${s.status === "BlockedByActiveGenerator" ? ": one of its async functions or generators is suspended" : ""}): run \`devcluster reload ${s.module}\` once it has resumed (saving the same text again sends nothing), or restart ${s.nodes.join(", ")}`;
+    case "constructor":
+      return `  ${s.module}: ${s.fn}${where} changed; it ran in the constructor of ${plural(s.count, "live instance", "live instances")} ${on} and will not run again: restart them, or register routes through a method`;
+    default: {
+      const unhandled: never = s.kind;
+      return unhandled;
     }
-  });
+  }
 }
 
 /** A node's word in the table: a node that was ready when another refused did not switch. */

@@ -25,7 +25,7 @@ import type { StaleCode } from "../../wire/protocol";
 import { readFunctions, type FunctionLiteral } from "./functionLiterals";
 import { HeapSession, PICK_TEXTS } from "./heapSession";
 import { changesClosures, constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
-import { emptyGone, fitLayout, layoutOf } from "./moduleScope";
+import { changedConsts, emptyGone, fitLayout, layoutOf } from "./moduleScope";
 
 export { removesNames } from "./liveEditText";
 
@@ -64,10 +64,18 @@ export interface Patched {
   ms: number;
 }
 
+/** Whether a script whose text is `before` needs the patch `after`: a closure's code changed, or a `const` closures may read. */
+function changes(before: string, after: string): boolean {
+  return changesClosures(before, after) || changedConsts(before, after).length > 0;
+}
+
 /** Two patches of one commit as one, for one search. */
 export function mergePatched(a: Patched, b: Patched): Patched {
   return { modules: [...a.modules, ...b.modules], targets: [...a.targets, ...b.targets], replaced: new Map([...a.replaced, ...b.replaced]), ms: a.ms + b.ms };
 }
+
+/** A function esbuild's runtime defines at a module's top level (`__export`), or one inside it (`get in __copyProps`). */
+const ESBUILD_HELPER = /(?:^| in )__\w+$/;
 
 /** The status of an earlier script only searched, not patched (see `known`). */
 const NOT_PATCHED = "NotPatched";
@@ -83,6 +91,8 @@ export class LiveEdit {
    * every script with the module's url would double them at each save.
    */
   private readonly known = new Map<string, { mode: "patch" | "scan"; module: string }>();
+  /** module -> what its last reload found still running old code here: `status` names it until the module's next reload */
+  private readonly findings = new Map<string, StaleCode[]>();
   /** urls of earlier versions' scripts a save did not need to patch (the debugger stayed off): looked up at the next enable */
   private readonly unresolved = new Map<string, string>();
 
@@ -120,7 +130,7 @@ export class LiveEdit {
     for (const m of changed) if (m.previous !== undefined && m.from !== m.to) out.replaced.set(m.name, m.previous);
     // Without a script known to hold a closure, and with nothing but routed functions changed, there is nothing to patch:
     // the debugger is not even enabled (enable, read and disable cost several ms, on the node's only thread).
-    if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || changesClosures(m.previous, m.compiled))) {
+    if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || changes(m.previous, m.compiled))) {
       // Its closures were not patched this time, but a later save may change them: its script is looked up by url then.
       for (const m of changed) this.unresolved.set(urlOf(m.filename, m.from!), m.name);
       out.ms = performance.now() - t0;
@@ -151,7 +161,7 @@ export class LiveEdit {
           // Rewritten to the script's own scope layout when the save added, removed or moved a top-level binding.
           const text = withMapOf(fitLayout(m.compiled, before) ?? m.compiled, before);
           if (before === text) continue;
-          if (!changesClosures(before, m.compiled)) {
+          if (!changes(before, m.compiled)) {
             // Nothing to patch in it now; it may hold closures a later save changes.
             if (!this.known.has(scriptId)) this.known.set(scriptId, { mode: "patch", module: m.name });
             continue;
@@ -188,6 +198,21 @@ export class LiveEdit {
    * instances. Walks the heap (Runtime.queryObjects): run it off the commit's path.
    */
   findStale(p: Patched): StaleCode[] {
+    const found = this.search(p);
+    for (const m of p.modules) {
+      const mine = found.filter((f) => f.module === m.name);
+      if (mine.length > 0) this.findings.set(m.name, mine);
+      else this.findings.delete(m.name);
+    }
+    return found;
+  }
+
+  /** What the last reload of each module found still running its old code (see {@link findStale}). */
+  stillOld(): StaleCode[] {
+    return [...this.findings.values()].flat();
+  }
+
+  private search(p: Patched): StaleCode[] {
     const found: StaleCode[] = [];
     if (p.targets.length === 0 && p.replaced.size === 0) return found;
     try {
@@ -224,12 +249,14 @@ export class LiveEdit {
   private forgetDead(p: Patched): void {
     const patched = p.targets.filter((t) => t.status === "Ok");
     if (patched.length === 0) return;
-    // A patch rewritten to an earlier layout gives its functions texts of their own.
-    // The loader's own functions (a version's scope reader, moduleScope.ts) live as long as the version: they keep no script.
+    // A patch rewritten to an earlier layout gives its functions texts of their own. Only what a later save could need
+    // to patch keeps a script: not the loader's own functions (a version's scope reader), nor esbuild's helpers
+    // (`__export`, `__copyProps`: the same text in every version), which live as long as the version's scope, nor what
+    // the table routes.
     const texts = [
       ...new Set(
         [...p.modules.map((m) => m.compiled), ...patched.map((t) => t.text)].flatMap((c) =>
-          readFunctions(c).flatMap((f) => (f.name.includes("__devcluster") ? [] : [f.text])),
+          eligible(c).flatMap((f) => (ESBUILD_HELPER.test(f.name) ? [] : [f.text])),
         ),
       ),
     ];

@@ -40,6 +40,8 @@ export const WRAPPER_PARAMS: readonly string[] = ["exports", "require", "module"
 
 const MARK = `\n;${LIVE}.expose(`;
 const LAYOUT_FN = "function __devcluster_layout(k)";
+/** Before the names a patch's closures read through the holder although the script has their slot (changed consts). */
+const HELD = ", /* held */ ";
 
 type Node = acorn.Node & Record<string, unknown>;
 
@@ -136,11 +138,11 @@ export function topNames(code: string): string[] {
  * from an inner function. In a loaded version it also runs, and hands the loader
  * that function (the holder's getters call it); a patch's never runs.
  */
-export function scopeTail(names: readonly string[], clear: readonly string[] = []): string {
+export function scopeTail(names: readonly string[], clear: readonly string[] = [], held: readonly string[] = []): string {
   const cases = names.map((n, i) => `case ${i}: return ${n};`).join(" ");
   // A patch's: empties the bindings the new version no longer has, which nothing of the patched script reads any more.
   const empty = clear.length > 0 ? ` case -1: ${clear.map((n) => `${n} = void 0;`).join(" ")} return;` : "";
-  return `${MARK}${JSON.stringify(names)}, ${LAYOUT_FN} { switch (k) { ${cases}${empty} } return [${WRAPPER_PARAMS.join(", ")}]; });`;
+  return `${MARK}${JSON.stringify(names)}, ${LAYOUT_FN} { switch (k) { ${cases}${empty} } return [${WRAPPER_PARAMS.join(", ")}]; }${held.length > 0 ? `${HELD}${JSON.stringify(held)}` : ""});`;
 }
 
 /** The names a script's tail reads, in order; undefined for a text without one. */
@@ -155,6 +157,60 @@ export function layoutOf(text: string): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The names a patch text's closures read through the holder although its script has a slot for them. */
+function heldOf(text: string): string[] {
+  const at = text.lastIndexOf(HELD);
+  if (at < 0 || at < text.lastIndexOf(MARK)) return [];
+  const from = at + HELD.length;
+  try {
+    return JSON.parse(text.slice(from, text.indexOf("]", from) + 1)) as string[];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The top-level `const`s of `after` whose initializer differs from `before`'s
+ * declaration of the same name (both whole scripts): `const GREETING = "v2"`.
+ */
+export function changedConsts(before: string, after: string): string[] {
+  const was = initializers(before);
+  const out: string[] = [];
+  for (const [name, init] of initializers(after)) {
+    const w = was.get(name);
+    if (init.kind === "const" && w !== undefined && w.text !== init.text) out.push(name);
+  }
+  return out;
+}
+
+const inits = new Map<string, Map<string, { kind: string; text: string }>>();
+
+/** Each top-level `x = init` declarator of a whole script: its declaration's kind and its initializer's text. Cached per text. */
+function initializers(text: string): Map<string, { kind: string; text: string }> {
+  const hit = inits.get(text);
+  if (hit) return hit;
+  const out = new Map<string, { kind: string; text: string }>();
+  const code = withoutTail(text);
+  let stmts: Node[] = [];
+  try {
+    stmts = ((wrapperOf(parse(`${code}\n});`))?.body as Node | undefined)?.body ?? []) as Node[];
+  } catch {
+    // not JavaScript: nothing to compare
+  }
+  for (const s of stmts) {
+    if (s.type !== "VariableDeclaration") continue;
+    for (const d of s.declarations as Node[]) {
+      const id = d.id as Node;
+      const init = d.init as Node | null;
+      // A patch text declares with `var  ` what its version declared with `const`: the initializer's text is what counts.
+      if (id.type === "Identifier" && init) out.set(id.name as string, { kind: s.kind as string, text: code.slice(init.start, init.end) });
+    }
+  }
+  if (inits.size > 200) inits.clear();
+  inits.set(text, out);
+  return out;
 }
 
 /** The text before the tail (the wrapper's head and the bundle), or the whole text without one. */
@@ -182,13 +238,16 @@ function fit(compiled: string, before: string): string | undefined {
   const old = layoutOf(before);
   const now = layoutOf(compiled);
   if (!old || !now) return undefined;
-  if (old.length === now.length && old.every((n, i) => n === now[i])) return compiled;
+  // A `const` whose initializer a save changed is read by old closures through the holder from then on: the old
+  // scope's slot keeps the value the script was made with.
+  const held = [...new Set([...heldOf(before), ...changedConsts(before, compiled)])].filter((n) => old.includes(n) && now.includes(n));
+  if (held.length === 0 && old.length === now.length && old.every((n, i) => n === now[i])) return compiled;
   const body = withoutTail(compiled);
   const ast = parse(`${body}\n});`, true);
   const wrapper = wrapperOf(ast);
   if (!wrapper) return undefined;
   const block = wrapper.body as Node;
-  const keep = new Set(old);
+  const keep = new Set(old.filter((n) => !held.includes(n)));
   const inserts: { at: number; text: string; end?: number }[] = [];
   // The earlier script's bindings, declared first and in its order.
   if (old.length > 0) inserts.push({ at: block.start + 1, text: ` var ${old.join(", ")};` });
@@ -223,7 +282,7 @@ function fit(compiled: string, before: string): string | undefined {
     from = i.end ?? i.at;
   }
   const gone = old.filter((n) => !now.includes(n));
-  return out + body.slice(from) + scopeTail(old, gone) + compiled.slice(body.length + tailLength(compiled, body.length));
+  return out + body.slice(from) + scopeTail(old, gone, held) + compiled.slice(body.length + tailLength(compiled, body.length));
 }
 
 /** Length of the tail line that starts at `at` (up to the wrapper's closing line). */

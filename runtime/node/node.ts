@@ -123,6 +123,7 @@ export class ClusterNode implements Runtime {
       processes: () => this.procs.count,
       timers: () => this.timers.size,
       supervisorsGaveUp: () => this.supervision.gaveUp.map(String),
+      stale: () => this.liveEdit.stillOld(),
     });
     const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
     this.liveEdit = new LiveEdit({ log: this.log });

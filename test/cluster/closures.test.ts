@@ -191,6 +191,15 @@ describe("closures made by earlier versions run the saved code, or the report na
     assert.match(line, /restart n1, n2, n3, or make them again/);
     assert.match(line, /"level":40/, "a warning, not the info line of a clean reload");
 
+    // `devcluster status` names them too, for as long as no later reload of the module finds otherwise.
+    const status = await cli(["status"], project.dir);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /warning: old code still runs/);
+    assert.match(
+      status.stdout,
+      /this\.routes\.set\("\/set"\) callback in RaftNode\.setupRoutes \(raft\.ts:\d+\) changed, but 3 closures made earlier on n1, n2, n3 keep the old body/,
+    );
+
     // `devcluster reload raft` of the unchanged file: the same closures still run the old body, and it says so too.
     const again = await cli(["reload", "raft"], project.dir);
     assert.equal(again.code, 0, again.stderr);

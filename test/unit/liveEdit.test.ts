@@ -111,6 +111,35 @@ describe("LiveEdit: closures made by earlier versions", () => {
     bus.removeAllListeners("shop");
   });
 
+  test("a changed top-level const reaches the closures made earlier, through later saves too; a let keeps its value", async () => {
+    const { save, liveEdit } = setup();
+    const banner = (greeting: string, limits: string, extra = ""): string => `
+import { bus, hot } from "devcluster";
+const GREETING = "${greeting}";
+const LIMITS = ${limits};
+let served = 0;${extra}
+class Banner {
+  constructor() {
+    (bus as any).on("banner", (reply: (s: string) => void) => reply(GREETING + " max=" + LIMITS.max + " #" + ++served));
+  }
+}
+(hot as any).data.banner ??= new Banner();
+export const x = 1;
+`;
+    save(await compile("banner", banner("greeting-v1", "{ max: 5 }")));
+    assert.equal(ask("banner"), "greeting-v1 max=5 #1");
+    const p = save(await compile("banner", banner("greeting-v2", "{ max: 50 }")));
+    assert.equal(ask("banner"), "greeting-v2 max=50 #2");
+    assert.deepEqual(liveEdit.findStale(p), []);
+    // Unchanged since the last save, but not since the old closure was made: it still reads the new value.
+    const q = save(await compile("banner", banner("greeting-v2", "{ max: 50 }", "\nconst unused = 1;")));
+    assert.equal(ask("banner"), "greeting-v2 max=50 #3");
+    assert.deepEqual(liveEdit.findStale(q), []);
+    save(await compile("banner", banner("greeting-v4", "{ max: 50 }", "\nconst unused = 1;")));
+    assert.equal(ask("banner"), "greeting-v4 max=50 #4");
+    bus.removeAllListeners("banner");
+  });
+
   test("a helper the save removed is named when a library still holds it, and not when only the old scope did", async () => {
     const { save, liveEdit } = setup();
     const ticker = (fns: string, register: string): string => `

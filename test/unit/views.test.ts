@@ -52,7 +52,7 @@ describe("the reload report view", () => {
     };
     const lines = [
       "  raft: RaftNode.setupKVHandler (raft.ts:40) changed; it ran in the constructor of 3 live instances on n1, n2 and will not run again: restart them, or register routes through a method",
-      "  raft: RaftNode.run (raft.ts:9) keeps its old body in 1 closure on n2: V8 refused to patch the earlier version (BlockedByActiveGenerator: one of its async functions or generators is suspended): save again once it has resumed, or restart n2",
+      "  raft: RaftNode.run (raft.ts:9) keeps its old body in 1 closure on n2: V8 refused to patch the earlier version (BlockedByActiveGenerator: one of its async functions or generators is suspended): run `devcluster reload raft` once it has resumed (saving the same text again sends nothing), or restart n2",
     ];
     const headline =
       "reloaded counter@01234567 on 2 nodes in 20.0 ms; n3 did not say within 3000 ms whether old code still runs there; 2 functions still run the old code:";
