@@ -49,7 +49,7 @@ export interface PeerInfo {
  */
 export interface StaleCode {
   /**
-   * kept: V8 kept the earlier body (a variable of a scope around it was added, removed or renamed);
+   * kept: V8 kept the earlier body (a variable of a function around it was added, removed or renamed);
    * removed: the function is gone from the source, yet functions made from it are alive;
    * refused: V8 refused to patch the earlier version (`status`; BlockedByActiveGenerator: an async
    * function or generator of it is suspended); constructor: a method that runs only in the constructor
@@ -65,6 +65,8 @@ export interface StaleCode {
   count: number;
   /** refused: V8's status */
   status?: string;
+  /** constructor: the method is an async function or a generator, so a call the constructor started may still be suspended in it, running the earlier body */
+  suspends?: boolean;
 }
 
 /** Who asked for a reply: the caller's node and its pending-call reference. */

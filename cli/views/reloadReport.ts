@@ -76,7 +76,10 @@ export function staleLine(s: StaleCode & { nodes: string[] }): string {
     case "refused":
       return `  ${s.module}: ${s.fn}${where} keeps its old body in ${plural(s.count, "closure", "closures")} ${on}: V8 refused to patch the earlier version (${s.status}${s.status === "BlockedByActiveGenerator" ? ": one of its async functions or generators is suspended" : ""}): run \`devcluster reload ${s.module}\` once it has resumed (saving the same text again sends nothing), or restart ${s.nodes.join(", ")}`;
     case "constructor":
-      return `  ${s.module}: ${s.fn}${where} changed; it ran in the constructor of ${plural(s.count, "live instance", "live instances")} ${on} and will not run again: restart them, or register routes through a method`;
+      // An async loop the constructor started (`this.run()`) has not finished: it still runs, with the old body.
+      return s.suspends
+        ? `  ${s.module}: ${s.fn}${where} changed; the constructor of ${plural(s.count, "live instance", "live instances")} ${on} started it, and a call still suspended in it (an async loop) goes on with the old body until it returns: restart them, or have each turn of the loop call a method (\`await this.tick()\`)`
+        : `  ${s.module}: ${s.fn}${where} changed; it ran in the constructor of ${plural(s.count, "live instance", "live instances")} ${on} and will not run again: restart them, or register routes through a method`;
     default: {
       const unhandled: never = s.kind;
       return unhandled;

@@ -355,7 +355,14 @@ export class LiveEdit {
       if (count === 0) continue;
       for (const f of changed) {
         const at = locate(m.compiled, f.start, m.name);
-        out.push({ kind: "constructor", module: m.name, fn: f.kind === "constructor" ? `${className}.constructor` : f.name, ...(at ? { at } : {}), count });
+        out.push({
+          kind: "constructor",
+          module: m.name,
+          fn: f.kind === "constructor" ? `${className}.constructor` : f.name,
+          ...(at ? { at } : {}),
+          count,
+          ...(f.suspends ? { suspends: true } : {}),
+        });
       }
     }
     return out;

@@ -333,6 +333,44 @@ describe("LiveEdit: what V8 refuses", () => {
 });
 
 describe("LiveEdit: code that ran only in a constructor", () => {
+  test("an async loop the constructor started is named as still running its old body, not as code that will not run again", async () => {
+    const { save, liveEdit } = setup();
+    const looper = (inc: number): string => `
+import { bus, hot } from "devcluster";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export class Looper {
+  beats = 0;
+  stop = false;
+  constructor() {
+    this.run();
+    (bus as any).on("looper", (reply: (s: string) => void) => reply(String(this.beats)));
+    (bus as any).on("looper-stop", () => (this.stop = true));
+  }
+  async run() {
+    while (!this.stop) {
+      await sleep(1);
+      this.beats += ${inc};
+    }
+  }
+}
+(hot as any).data.looper ??= new Looper();
+`;
+    save(await compile("looper", looper(100)));
+    const p = save(await compile("looper", looper(7)));
+    const stale = liveEdit.findStale(p);
+    assert.deepEqual(stale, [{ kind: "constructor", module: "looper", fn: "Looper.run", at: "looper.ts:12", count: 1, suspends: true }]);
+    // It is true: the loop goes on adding 100.
+    const at = Number(ask("looper"));
+    await new Promise<void>((resolve) => {
+      const check = (): void => void (Number(ask("looper")) > at ? resolve() : setTimeout(check, 1));
+      check();
+    });
+    assert.equal((Number(ask("looper")) - at) % 100, 0, "the old body's step");
+    bus.emit("looper-stop");
+    bus.removeAllListeners("looper");
+    bus.removeAllListeners("looper-stop");
+  });
+
   test("a method only the constructor calls gained a route: named, with the live instances of its class", async () => {
     const { save, liveEdit } = setup();
     save(await compile("router", ROUTER(`(bus as any).on("a", (r: (s: string) => void) => r("a1"));`)));
