@@ -10,6 +10,27 @@ const KEPT = " (no node runs it: checked, nothing evaluated)";
 /** "checked" when no node runs any module of the reload: never "ok" as if it ran. */
 const reloadWord = (e: Any): string => (e.ok ? (e.kept?.length === e.modules.length ? "checked" : "ok") : `aborted${e.failedIn ? ` in ${e.failedIn}` : ""}`);
 
+/**
+ * Who started an entry, from the coordinator's record of the transaction (the
+ * "reloaded" event's source), never guessed from what changed.
+ */
+export function sourceWord(e: Any): string {
+  if (e.kind === "compile") return "save";
+  const what = e.rollback ? "rollback" : "reload";
+  switch (e.source) {
+    case "save":
+      return "save";
+    case "cli":
+      return `devcluster ${what}`;
+    case "shell":
+      return `${what}() in the shell`;
+    case "catch-up":
+      return `catch-up of ${e.member ?? "a node"}`;
+    default:
+      return what;
+  }
+}
+
 function Timeline({ store }: { store: Store }) {
   const entries = [...store.timeline].reverse();
   if (entries.length === 0) return html`<p class="muted">No reloads yet: save a file under the source folder.</p>`;
@@ -17,9 +38,9 @@ function Timeline({ store }: { store: Store }) {
     ${entries.map((e: Any) =>
       e.kind === "compile"
         ? html`<div class="entry bad">
-            <b>${time(e.at)}</b> <span class="bad">compile error</span>
-            <span class="muted"
-              >${
+            <b>${time(e.at)}</b> <span class="source" data-test="source">${sourceWord(e)}</span> <span class="bad">compile error</span>${" "}
+            <span class="muted">
+              ${
                 e.sent?.length
                   ? `held back until it compiles; the rest of the save was sent: ${e.sent.join(", ")}`
                   : "nothing was sent; nodes keep the last good version"
@@ -32,13 +53,18 @@ function Timeline({ store }: { store: Store }) {
             )}
           </div>`
         : html`<div class=${`entry ${e.ok ? "" : "bad"}`} data-test="reload">
-            <b>${time(e.at)}</b> <span class=${e.ok ? "ok" : "bad"}>${reloadWord(e)}</span>
+            <b>${time(e.at)}</b> <span class="source" data-test="source">${sourceWord(e)}</span>${" "}
+            <span class=${e.ok ? "ok" : "bad"}>${reloadWord(e)}</span>
             ${e.rolledBack && html`<span class="muted"> every node is back on the previous versions</span>`}
             <span class="muted"> ${e.ms.toFixed(1)} ms</span>
             <div>${e.modules.map((m: Any) => html`<span class="mono">${m.name}@${short(m.version)}${e.kept?.includes(m.name) ? KEPT : ""} </span>`)}</div>
             <div class="muted">
-              ${e.nodes.map((n: Any) => html`<span class=${n.ok ? "" : "bad"}>${n.node} ${n.ok ? `${n.ms.toFixed(1)} ms` : `error: ${n.error ?? "?"}`} · </span>`)}
-              ${e.skipped?.length ? `skipped: ${e.skipped.join(", ")}` : ""}
+              ${[
+                ...e.nodes.map(
+                  (n: Any) => html`<span class=${n.ok ? "" : "bad"}>${n.node} ${n.ok ? `${n.ms.toFixed(1)} ms` : `error: ${n.error ?? "?"}`}</span>`,
+                ),
+                ...(e.skipped?.length ? [`skipped: ${e.skipped.join(", ")}`] : []),
+              ].flatMap((part, i) => (i ? [" · ", part] : [part]))}
             </div>
             ${(e.codeChangeFailures ?? []).map(
               (f: Any) => html`<div class="bad">${f.node} ${f.pid}: codeChange failed, stays on the old version: ${f.error}</div>`,
