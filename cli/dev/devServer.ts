@@ -302,6 +302,7 @@ export class DevServer extends EventEmitter {
       assets: uniq(batch.assets, prev?.assets),
       firstEventAt: Math.min(batch.firstEventAt, prev?.firstEventAt ?? Infinity),
     };
+    this.pending.hold(batch.changed, "the project has type errors (--typecheck=strict)");
     const files = [...batch.changed, ...batch.assets].map((f) => path.relative(this.config.projectDir, f));
     const where = [...new Set(errors.map((d) => d.file))].join(", ");
     this.log.warn(

@@ -71,6 +71,15 @@ export class PendingSaves {
     },
   ) {}
 
+  /**
+   * Files held back outside the plan (`--typecheck=strict` while the project
+   * has type errors): dirty like the rest, so a save back to the running
+   * version is said, not silent.
+   */
+  hold(files: string[], why: string): void {
+    for (const f of files) this.dirty.set(f, why);
+  }
+
   /** Files whose saved version the nodes do not run yet, with why: what `up` says keeps them apart. */
   pending(): Map<string, string> {
     return new Map(this.dirty);
