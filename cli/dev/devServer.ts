@@ -330,6 +330,7 @@ export class DevServer extends EventEmitter {
       this.observer?.observer.compileFailed(files, plan.error, sent);
     }
     const back = backText(plan, this.config.projectDir);
+    if (back) this.observer?.observer.savedBack(back, plan.back);
     if (back && plan.send.length === 0) this.log.info({ back: plan.back.map((b) => `${b.module}@${b.version}`) }, `${back}; nothing to send`);
     if (plan.send.length === 0) {
       if (!plan.error) return;

@@ -80,6 +80,14 @@ export type TimelineEntry =
       errors: { file: string; line: number; column: number; lineText: string; text: string }[];
       /** modules of the same save that compiled and went to the nodes without the broken files (empty: nothing was sent) */
       sent: string[];
+    }
+  | {
+      seq: number;
+      at: number;
+      kind: "back";
+      /** held-back files saved back to the version the nodes run, in `up`'s words: the warning before no longer stands */
+      text: string;
+      modules: { name: string; version: string }[];
     };
 
 const TIMELINE = 200;
@@ -231,6 +239,11 @@ export class Observer extends EventEmitter {
       errors: err.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, lineText: d.lineText, text: d.text })),
       sent,
     });
+  }
+
+  /** Held-back files saved back to the running version: the timeline's last word on them is not their error. */
+  savedBack(text: string, back: { module: string; version: string }[]): void {
+    this.push({ seq: ++this.seq, at: Date.now(), kind: "back", text, modules: back.map((b) => ({ name: b.module, version: b.version })) });
   }
 
   /**

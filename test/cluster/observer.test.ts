@@ -160,13 +160,14 @@ describe("the observer page", { skip }, () => {
     const r = await cli(["shell", "--eval", 'cast("sum", 1)'], project.dir);
     assert.equal(r.code, 0, r.stderr);
     // uPlot draws on a canvas: the chart keeps what its axis says in data-y-labels. Wait for a draw whose top is that one message.
+    // A function, not a string: the page's CSP forbids eval. `globalThis`, as this file is compiled without the DOM's types.
     const small = await page.waitForFunction(
-      `(() => {
-        const el = document.querySelector('[data-chart="messagesPerSec"] [data-y-labels]');
-        const labels = (el?.getAttribute("data-y-labels") ?? "").split("|");
+      () => {
+        const el = (globalThis as any).document.querySelector('[data-chart="messagesPerSec"] [data-y-labels]'); // eslint-disable-line @typescript-eslint/no-explicit-any
+        const labels: string[] = (el?.getAttribute("data-y-labels") ?? "").split("|");
         const top = Math.max(...labels.map((l) => Number(l.replace(/,/g, ""))));
         return top > 0 && top <= 10 ? labels : false;
-      })()`,
+      },
       undefined,
       { timeout: 15_000 },
     );
@@ -265,6 +266,21 @@ describe("the observer page", { skip }, () => {
     const fixed = nextSave(server);
     project.write("src/sum.ts", SUM("v3"));
     await fixed;
+  });
+
+  test("a broken file saved back to the running version shows on the timeline as back, after its compile error (issue 22 item 4)", async () => {
+    const running = server.coordinator.store.get("sum")!.version;
+    const broken = nextSave(server);
+    project.write("src/sum.ts", "export function init() { return {; }\n");
+    await broken;
+    project.write("src/sum.ts", SUM("v3"));
+    const back = page.locator('[data-test="back"]').first();
+    await back.waitFor({ timeout: 15_000 });
+    assert.match((await back.textContent()) ?? "", new RegExp(`src/sum\\.ts is back to the running version sum@${running.slice(0, 8)}`));
+    assert.equal(await back.locator('[data-test="source"]').textContent(), "save");
+    // newest first: the entry above the compile error
+    const first = page.locator(".timeline .entry").first();
+    assert.equal(await first.getAttribute("data-test"), "back");
   });
 
   test("an aborted reload shows on the timeline with each node's error", async () => {
