@@ -11,7 +11,7 @@ import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
 import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "../save/pendingSaves";
-import { compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
+import { backText, compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
 import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
 import { logTransaction } from "./transactionLog";
 import { BuildWarnings } from "./buildWarnings";
@@ -302,6 +302,7 @@ export class DevServer extends EventEmitter {
       assets: uniq(batch.assets, prev?.assets),
       firstEventAt: Math.min(batch.firstEventAt, prev?.firstEventAt ?? Infinity),
     };
+    this.pending.hold(batch.changed, "the project has type errors (--typecheck=strict)");
     const files = [...batch.changed, ...batch.assets].map((f) => path.relative(this.config.projectDir, f));
     const where = [...new Set(errors.map((d) => d.file))].join(", ");
     this.log.warn(
@@ -328,6 +329,9 @@ export class DevServer extends EventEmitter {
       const sent = plan.send.map((m) => m.name);
       this.observer?.observer.compileFailed(files, plan.error, sent);
     }
+    const back = backText(plan, this.config.projectDir);
+    if (back) this.observer?.observer.savedBack(back, plan.back);
+    if (back && plan.send.length === 0) this.log.info({ back: plan.back.map((b) => `${b.module}@${b.version}`) }, `${back}; nothing to send`);
     if (plan.send.length === 0) {
       if (!plan.error) return;
       this.emit("saved", {

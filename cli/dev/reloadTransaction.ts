@@ -43,6 +43,8 @@ export interface ReloadReport {
   kept?: string[];
   /** per phase, for the benchmark */
   phases?: { prepareMs: number; commitMs: number };
+  /** `rollback --to` the version the cluster already runs: no transaction ran, nothing was sent, and the report says so */
+  alreadyRunning?: boolean;
   codeChangeFailures?: { node: string; pid: string; error: WireError }[];
   /**
    * what still runs an earlier version after the commit, as the nodes found it (runtime/code/liveEdit.ts);

@@ -40,6 +40,7 @@ const skippedLine = (r: ReloadReport): string | undefined => {
 
 /** What happened, in one line: reloaded, aborted with no node switched, or committed but not confirmed. */
 export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
+  if (r.alreadyRunning) return r.modules.map((m) => `${m.name} already runs ${m.name}@${shortVersion(m.version)}; nothing was sent`).join("\n");
   if (r.ok) return `${okHeadline(r, opts)}${staleHead(r)}`;
   const what = opts.rollback ? "rollback" : "reload";
   if (r.failedIn === "commit" && !r.rolledBack) return `${what} of ${modules(r)} committed, but not every node confirmed`;
@@ -104,6 +105,7 @@ export function renderReload(r: ReloadReport, opts: ReloadViewOptions = {}): str
   ]);
   const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
   const skipped = skippedLine(r);
+  if (r.alreadyRunning) return reloadHeadline(r, opts);
   return [
     reloadHeadline(r, opts),
     ...staleLines(r),
@@ -134,8 +136,10 @@ export function reloadLogLine(r: ReloadReport, opts: ReloadViewOptions = {}): st
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** What `--json` prints: the report without the benchmark's phase timings, times rounded to 0.01 ms. */
-export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent" | "kept" | "stale" | "staleUnknown"> {
-  const { ok, modules: mods, nodes, ms, skipped, silent, kept, stale, staleUnknown } = r;
+export function reloadJson(
+  r: ReloadReport,
+): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent" | "kept" | "stale" | "staleUnknown" | "alreadyRunning"> {
+  const { ok, modules: mods, nodes, ms, skipped, silent, kept, stale, staleUnknown, alreadyRunning } = r;
   return {
     ok,
     modules: mods,
@@ -146,6 +150,7 @@ export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules"
     ...(kept ? { kept } : {}),
     ...(stale ? { stale } : {}),
     ...(staleUnknown ? { staleUnknown } : {}),
+    ...(alreadyRunning ? { alreadyRunning } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, symlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, test } from "node:test";
 import { DevServer } from "../../cli/dev/devServer";
@@ -90,5 +90,16 @@ describe("up --typecheck", () => {
     );
     assert.equal(await describeOn("n1"), "fixed 0");
     assert.equal(await describeOn("n2"), "fixed 0");
+  });
+
+  test("=strict: a file held back for its type errors, saved back to the running version, is said to be back (issue 22 item 4)", async () => {
+    const { project, server, logs } = await start("strict");
+    const running = server.coordinator.store.get("describe")!.version;
+    const original = readFileSync(path.join(project.dir, "src/describe.ts"), "utf8");
+    project.write("src/describe.ts", BROKEN);
+    await logs.waitFor(/held back: src\/describe\.ts not reloaded/, 60_000);
+    project.write("src/describe.ts", original);
+    const line = await logs.waitFor(/src\/describe\.ts is back to the running version/, 60_000);
+    assert.match(line, new RegExp(`describe@${running.slice(0, 8)}; nothing to send`));
   });
 });
