@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Reply, curveKeyPair, type Router } from "zeromq";
 import { ClusterError } from "./errors";
 import type { Logger } from "./log";
+import { openOwned } from "./ownedFiles";
 import { LogThrottle } from "./throttle";
 
 /**
@@ -45,18 +46,28 @@ export function writeKeyFile(file: string, content: ClusterKeys & Record<string,
  * Reads a key file. One that others can read (or write) is refused, as ssh
  * refuses an unprotected private key: whoever read it is a member of the
  * cluster, so quietly tightening the mode would hide that the key leaked.
+ * One another user owns is refused too: they chose the keys, so they could
+ * push code that runs as us. Owner and mode are read off the open file, so
+ * what is checked is what is read.
  */
 export function loadKeys(file: string): ClusterKeys {
-  const mode = statSync(file).mode & 0o777;
-  if (mode & 0o077) {
-    const octal = mode.toString(8).padStart(4, "0");
-    throw new ClusterError(
-      "keys_unprotected",
-      `${file} is readable by others (mode ${octal}): anyone who can read it can push code into the cluster, so devcluster refuses to use it. ` +
-        `Run \`chmod 600 ${file}\`, and if someone else may have read it, \`devcluster keys rotate\` and rejoin every node.`,
-    );
+  const { fd, stats } = openOwned(file, "the key file", true);
+  let text: string;
+  try {
+    const mode = stats.mode & 0o777;
+    if (mode & 0o077) {
+      const octal = mode.toString(8).padStart(4, "0");
+      throw new ClusterError(
+        "keys_unprotected",
+        `${file} is readable by others (mode ${octal}): anyone who can read it can push code into the cluster, so devcluster refuses to use it. ` +
+          `Run \`chmod 600 ${file}\`, and if someone else may have read it, \`devcluster keys rotate\` and rejoin every node.`,
+      );
+    }
+    text = readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
   }
-  const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<ClusterKeys>;
+  const parsed = JSON.parse(text) as Partial<ClusterKeys>;
   if (typeof parsed.publicKey !== "string" || typeof parsed.secretKey !== "string" || parsed.publicKey.length !== 40) {
     throw new Error(`${file} does not hold a CurveZMQ key pair; delete it and run \`devcluster up\` to make a new one`);
   }

@@ -4,7 +4,7 @@ import { curveKeyPair } from "zeromq";
 import { ClusterError } from "../../wire/errors";
 import { loadKeys, writeKeyFile } from "../../wire/security";
 import { loadConfig } from "../project/config";
-import { keysFile, readRunning } from "../project/stateDir";
+import { checkStateDir, ensureStateDir, keysFile, readRunning } from "../project/stateDir";
 
 /**
  * `devcluster keys export <file>`: what another machine needs to join this
@@ -14,7 +14,7 @@ import { keysFile, readRunning } from "../project/stateDir";
 export function exportKeys(configPath: string, file: string): number {
   const config = loadConfig(configPath);
   const source = keysFile(config.projectDir);
-  if (!existsSync(source)) {
+  if (!checkStateDir(config.projectDir) || !existsSync(source)) {
     throw new ClusterError("not_running", `${source} does not exist yet: run \`devcluster up\` once, which makes the cluster's keys`);
   }
   const keys = loadKeys(source);
@@ -35,6 +35,7 @@ export function exportKeys(configPath: string, file: string): number {
 export function rotateKeys(configPath: string): number {
   const config = loadConfig(configPath);
   const file = keysFile(config.projectDir);
+  ensureStateDir(config.projectDir);
   if (existsSync(file)) loadKeys(file); // an unprotected old key is reported, not silently replaced
   writeKeyFile(file, curveKeyPair());
   const running = readRunning(config.projectDir);

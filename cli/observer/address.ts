@@ -3,9 +3,11 @@
  * token, readable by the project's owner only (mode 0600, like the cluster
  * key), so `devcluster observe` can print the address again.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import * as path from "node:path";
-import { isAlive, stateDir } from "../project/stateDir";
+import { ClusterError } from "../../wire/errors";
+import { readOwned, writeOwned } from "../../wire/ownedFiles";
+import { checkStateDir, ensureStateDir, isAlive, stateDir } from "../project/stateDir";
 
 export interface ObserverAddress {
   url: string;
@@ -15,17 +17,19 @@ export interface ObserverAddress {
 const file = (projectDir: string): string => path.join(stateDir(projectDir), "observer.json");
 
 export function writeObserverAddress(projectDir: string, url: string): void {
-  mkdirSync(stateDir(projectDir), { recursive: true, mode: 0o700 });
-  writeFileSync(file(projectDir), JSON.stringify({ url, pid: process.pid } satisfies ObserverAddress) + "\n", { mode: 0o600 });
+  ensureStateDir(projectDir);
+  // Never through a link planted at that name: the token would go wherever it points (docs/design.md §7).
+  writeOwned(file(projectDir), JSON.stringify({ url, pid: process.pid } satisfies ObserverAddress) + "\n");
 }
 
 /** The page of the running `up`, or undefined (a file left by a crashed `up` is ignored). */
 export function readObserverAddress(projectDir: string): ObserverAddress | undefined {
-  if (!existsSync(file(projectDir))) return undefined;
+  if (!checkStateDir(projectDir) || !existsSync(file(projectDir))) return undefined;
   try {
-    const a = JSON.parse(readFileSync(file(projectDir), "utf8")) as ObserverAddress;
+    const a = JSON.parse(readOwned(file(projectDir), "the observer's address file")) as ObserverAddress;
     return isAlive(a.pid) ? a : undefined;
-  } catch {
+  } catch (err) {
+    if (err instanceof ClusterError) throw err;
     return undefined;
   }
 }

@@ -1,5 +1,7 @@
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
+import { ClusterError } from "../../wire/errors";
+import { checkOwnedDir, ensureOwnedDir, readOwned, writeNewOwned, writeOwned } from "../../wire/ownedFiles";
 
 /**
  * `.devcluster/` in the project folder is how commands find the running
@@ -19,6 +21,32 @@ export interface RunningCluster {
 export const stateDir = (projectDir: string): string => path.join(projectDir, ".devcluster");
 export const keysFile = (projectDir: string): string => path.join(stateDir(projectDir), "keys.json");
 const runningFile = (projectDir: string): string => path.join(stateDir(projectDir), "coordinator.json");
+
+const STATE_DIR = "the state folder";
+
+/**
+ * Makes `.devcluster/` (0700) if needed and refuses one that another user
+ * owns, others may write, or that is a symlink (docs/design.md §7): whoever
+ * planted it chose its keys and where our writes go. Every command that
+ * reads or writes state goes through here or {@link checkStateDir}.
+ */
+export function ensureStateDir(projectDir: string): string {
+  const dir = stateDir(projectDir);
+  ensureOwnedDir(dir, STATE_DIR);
+  return dir;
+}
+
+/** As {@link ensureStateDir}, for a reader: an absent folder is fine (false), a foreign one is refused. */
+export function checkStateDir(projectDir: string): boolean {
+  const dir = stateDir(projectDir);
+  try {
+    checkOwnedDir(dir, STATE_DIR);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  return true;
+}
 
 /**
  * When the OS started process `pid` (clock ticks since boot, /proc/<pid>/stat
@@ -61,13 +89,15 @@ export function isAlive(pid: number, start?: string): boolean {
 /** The running coordinator of this project, or undefined (a stale file from a crashed `up`, or one naming a reused pid, is ignored). */
 export function readRunning(projectDir: string): RunningCluster | undefined {
   const file = runningFile(projectDir);
-  if (!existsSync(file)) return undefined;
+  if (!checkStateDir(projectDir) || !existsSync(file)) return undefined;
+  let info: RunningCluster;
   try {
-    const info = JSON.parse(readFileSync(file, "utf8")) as RunningCluster;
-    return isAlive(info.pid, info.procStart) ? info : undefined;
-  } catch {
+    info = JSON.parse(readOwned(file, "the coordinator's address file")) as RunningCluster;
+  } catch (err) {
+    if (err instanceof ClusterError) throw err; // someone else's file: said, not taken for "nothing runs"
     return undefined;
   }
+  return isAlive(info.pid, info.procStart) ? info : undefined;
 }
 
 const lockFile = (projectDir: string): string => path.join(stateDir(projectDir), "up.lock");
@@ -85,11 +115,12 @@ interface LockHolder {
  * with a reused pid is stale and is taken over.
  */
 export function acquireLock(projectDir: string): LockHolder | undefined {
-  mkdirSync(stateDir(projectDir), { recursive: true, mode: 0o700 });
+  ensureStateDir(projectDir);
   const lock = lockFile(projectDir);
   const me: LockHolder = { pid: process.pid, procStart: processStart(process.pid) };
   const tmp = `${lock}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(me) + "\n", { mode: 0o600 });
+  rmSync(tmp, { force: true }); // left by an earlier process that had our pid
+  writeNewOwned(tmp, JSON.stringify(me) + "\n");
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
@@ -100,8 +131,9 @@ export function acquireLock(projectDir: string): LockHolder | undefined {
       }
       let text: string;
       try {
-        text = readFileSync(lock, "utf8");
-      } catch {
+        text = readOwned(lock, "the lock");
+      } catch (err) {
+        if (err instanceof ClusterError) throw err;
         continue; // released between our link and our read: try again
       }
       let holder: LockHolder | undefined;
@@ -113,7 +145,7 @@ export function acquireLock(projectDir: string): LockHolder | undefined {
       if (holder && isAlive(holder.pid, holder.procStart)) return holder;
       // Stale: remove it only if it is still the one we read, then race for it again.
       try {
-        if (readFileSync(lock, "utf8") === text) rmSync(lock, { force: true });
+        if (readOwned(lock) === text) rmSync(lock, { force: true });
       } catch {
         // gone already
       }
@@ -128,15 +160,15 @@ export function acquireLock(projectDir: string): LockHolder | undefined {
 export function releaseLock(projectDir: string, pid = process.pid): void {
   const lock = lockFile(projectDir);
   try {
-    if ((JSON.parse(readFileSync(lock, "utf8")) as LockHolder).pid === pid) rmSync(lock, { force: true });
+    if ((JSON.parse(readOwned(lock)) as LockHolder).pid === pid) rmSync(lock, { force: true });
   } catch {
     // not ours, or not there
   }
 }
 
 export function writeRunning(projectDir: string, info: RunningCluster): void {
-  mkdirSync(stateDir(projectDir), { recursive: true, mode: 0o700 });
-  writeFileSync(runningFile(projectDir), JSON.stringify(info, null, 2) + "\n", { mode: 0o600 });
+  ensureStateDir(projectDir);
+  writeOwned(runningFile(projectDir), JSON.stringify(info, null, 2) + "\n");
 }
 
 export function clearRunning(projectDir: string, pid = process.pid): void {
