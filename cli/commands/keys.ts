@@ -20,9 +20,13 @@ export function exportKeys(configPath: string, file: string): number {
   const keys = loadKeys(source);
   const out = path.resolve(file);
   writeKeyFile(out, { cluster: config.name, ...keys });
+  const running = readRunning(config.projectDir);
   process.stdout.write(
     `wrote ${out} (mode 0600): the keys of cluster ${config.name}. Copy it to the other machine (scp), then there:\n` +
-      `  devcluster node --join tcp://<this host>:<port> --name <node> --keys ${path.basename(out)}\n`,
+      `  devcluster node --join tcp://<this host>:<port> --name <node> --keys ${path.basename(out)}\n` +
+      (running?.publicKey && running.publicKey !== keys.publicKey
+        ? `The running cluster (pid ${running.pid}) still uses the keys from before \`devcluster keys rotate\`: these admit a node once \`devcluster up\` restarts.\n`
+        : ""),
   );
   return 0;
 }
@@ -41,7 +45,9 @@ export function rotateKeys(configPath: string): number {
   const running = readRunning(config.projectDir);
   process.stdout.write(
     `wrote new keys to ${file} (mode 0600); the old keys no longer admit anyone once \`devcluster up\` starts with these.\n` +
-      (running ? `The running cluster (pid ${running.pid}) still uses the old keys: restart \`devcluster up\`, ` : "") +
+      (running
+        ? `The running cluster (pid ${running.pid}) goes on with the old keys until it restarts (stop, status and the shell still reach it): restart \`devcluster up\`, `
+        : "") +
       `export them again (devcluster keys export) to every other machine and rejoin its nodes.\n`,
   );
   return 0;

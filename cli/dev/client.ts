@@ -6,7 +6,7 @@ import { ClusterError } from "../../wire/errors";
 import { PendingReplies } from "../../wire/pending";
 import { loadKeys } from "../../wire/security";
 import { Outbox, secureDealer } from "../../wire/transport";
-import { keysFile, readRunning, type RunningCluster } from "../project/stateDir";
+import { keysFile, readRunning, runningFile, type RunningCluster } from "../project/stateDir";
 import { expectWithin } from "./replies";
 
 type Response = Extract<ClientMessage, { type: "response" }>;
@@ -36,8 +36,10 @@ export class ClusterClient {
 
   static connect(projectDir: string): ClusterClient {
     const running = readRunning(projectDir);
-    if (!running || !existsSync(keysFile(projectDir))) throw notRunning(projectDir);
-    const socket = secureDealer(loadKeys(keysFile(projectDir)), `client-${process.pid}-${randomBytes(4).toString("hex")}`);
+    // The keys the running `up` was started with, which a `keys rotate` since then does not change; keys.json for an `up` that did not write them.
+    const keys = running?.secretKey ? runningFile(projectDir) : keysFile(projectDir);
+    if (!running || !existsSync(keys)) throw notRunning(projectDir);
+    const socket = secureDealer(loadKeys(keys), `client-${process.pid}-${randomBytes(4).toString("hex")}`);
     socket.connect(running.endpoint);
     return new ClusterClient(running, socket);
   }

@@ -1,6 +1,7 @@
 import { existsSync, linkSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { ClusterError } from "../../wire/errors";
+import type { ClusterKeys } from "../../wire/security";
 import { checkOwnedDir, ensureOwnedDir, readOwned, writeNewOwned, writeOwned } from "../../wire/ownedFiles";
 
 /**
@@ -8,7 +9,7 @@ import { checkOwnedDir, ensureOwnedDir, readOwned, writeNewOwned, writeOwned } f
  * cluster: the coordinator writes where it listens, and the key file admits
  * whoever can read it.
  */
-export interface RunningCluster {
+export interface RunningCluster extends Partial<ClusterKeys> {
   cluster: string;
   endpoint: string;
   pid: number;
@@ -20,7 +21,12 @@ export interface RunningCluster {
 
 export const stateDir = (projectDir: string): string => path.join(projectDir, ".devcluster");
 export const keysFile = (projectDir: string): string => path.join(stateDir(projectDir), "keys.json");
-const runningFile = (projectDir: string): string => path.join(stateDir(projectDir), "coordinator.json");
+/**
+ * Where the running `up` listens, and the key pair it runs with (mode 0600, as
+ * keys.json): `keys rotate` replaces keys.json while `up` goes on with the old
+ * pair, and commands and restarted nodes must still reach it (issue 18, item 11).
+ */
+export const runningFile = (projectDir: string): string => path.join(stateDir(projectDir), "coordinator.json");
 
 const STATE_DIR = "the state folder";
 

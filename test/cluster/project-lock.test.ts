@@ -58,6 +58,41 @@ describe("keys: .devcluster/ is 0700, key files 0600, an unprotected one is refu
   });
 });
 
+describe("keys rotate while up runs (issue 18, item 11)", () => {
+  const projects: Project[] = [];
+  const ups: ReturnType<typeof cliUp>[] = [];
+  after(async () => {
+    for (const u of ups) await u.stop();
+    projects.forEach((p) => p.cleanup());
+  });
+
+  test("after keys rotate, status, restart and stop still reach the running up; the next up runs with the new keys", async () => {
+    const project = makeProject(counterProject(), { nodes: 1 });
+    projects.push(project);
+    const up = cliUp(project.dir);
+    ups.push(up);
+    await up.logs.waitFor(/cluster test ready/, 30_000);
+    const old = loadKeys(keysFile(project.dir));
+    const rot = await cli(["keys", "rotate"], project.dir);
+    assert.equal(rot.code, 0, rot.stderr);
+    assert.match(rot.stdout, new RegExp(`running cluster \\(pid ${up.child.pid}\\) goes on with the old keys`));
+    const rotated = loadKeys(keysFile(project.dir));
+    assert.notEqual(rotated.publicKey, old.publicKey);
+    const status = await cli(["status"], project.dir, 10_000);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /n1/);
+    const restart = await cli(["restart", "n1"], project.dir);
+    assert.equal(restart.code, 0, `a node restarted after the rotation joins the up it belongs to: ${restart.stderr}`);
+    const stop = await cli(["stop"], project.dir, 20_000);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, /cluster stopped/);
+    const next = cliUp(project.dir);
+    ups.push(next);
+    await next.logs.waitFor(/cluster test ready/, 30_000);
+    assert.equal(readRunning(project.dir)?.publicKey, rotated.publicKey, "the next up runs with the rotated keys");
+  });
+});
+
 describe("one `up` per project, always (rule 10), and stop waits for it to be gone (rule 11)", () => {
   const projects: Project[] = [];
   const children: ChildProcess[] = [];
