@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, linkSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { ClusterError } from "../../wire/errors";
@@ -54,14 +55,18 @@ export function checkStateDir(projectDir: string): boolean {
   return true;
 }
 
+/** /proc exists here (Linux): a pid it does not show is gone, or another user's hidden by `hidepid`. */
+const HAVE_PROC = existsSync("/proc/self/stat");
+
 /**
- * When the OS started process `pid` (clock ticks since boot, /proc/<pid>/stat
- * field 22), or undefined where /proc does not tell. A pid is reused once its
- * process is gone; pid and start time together name one process.
+ * When the OS started process `pid` (Linux: clock ticks since boot, /proc/<pid>/stat
+ * field 22; elsewhere `ps -o lstart`), or undefined when it does not run or
+ * cannot be seen. A pid is reused once its process is gone; pid and start
+ * time together name one process.
  */
 export function processStart(pid: number): string | undefined {
-  const stat = procStat(pid);
-  return stat?.[19];
+  if (HAVE_PROC) return procStat(pid)?.[19];
+  return ps(pid, "lstart");
 }
 
 /** The fields of /proc/<pid>/stat after the command name (which may hold spaces): [0] is the state. */
@@ -74,22 +79,48 @@ function procStat(pid: number): string[] | undefined {
   }
 }
 
+/** One field of `ps` for `pid` (where there is no /proc), or undefined. */
+function ps(pid: number, field: "lstart" | "stat" | "command"): string | undefined {
+  try {
+    return execFileSync("ps", ["-o", `${field}=`, "-p", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The command line of `pid`, or undefined. */
+function commandLine(pid: number): string | undefined {
+  if (!HAVE_PROC) return ps(pid, "command");
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Whether process `pid` runs: it exists, is not a zombie (an exited process
- * its parent has not reaped is gone for every purpose of ours), and, given
- * `start`, is the very process that was started then, not a later one that
- * got the same pid.
+ * Whether process `pid` runs: it exists, is ours, is not a zombie (an exited
+ * process its parent has not reaped is gone for every purpose of ours), and,
+ * given `start`, is the very process that was started then, not a later one
+ * that got the same pid. A record without a start time (from an older `up`)
+ * counts only while its pid runs devcluster's command.
  */
 export function isAlive(pid: number, start?: string): boolean {
   try {
     process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  } catch {
+    // ESRCH: gone. EPERM: another user's process, so not an `up` of ours (which runs as the user who reads its files).
+    return false;
   }
-  const stat = procStat(pid);
-  if (!stat) return true; // no /proc: signal 0 is all we can tell
-  if (stat[0] === "Z" || stat[0] === "X") return false;
-  return start === undefined || stat[19] === start;
+  const state = HAVE_PROC ? procStat(pid)?.[0] : ps(pid, "stat");
+  if (state?.startsWith("Z") || state === "X") return false;
+  if (start !== undefined) {
+    const now = processStart(pid);
+    // Not visible (another user's process behind hidepid) is not ours either; without /proc or ps there is nothing to compare.
+    return now === start || (now === undefined && !HAVE_PROC && state === undefined);
+  }
+  const command = commandLine(pid);
+  return command === undefined ? !HAVE_PROC : /devcluster|cli[\\/]main\.js/.test(command);
 }
 
 /** The running coordinator of this project, or undefined (a stale file from a crashed `up`, or one naming a reused pid, is ignored). */

@@ -8,6 +8,7 @@ import { keysFile, processStart, readRunning, stateDir } from "../../cli/project
 import { loadKeys, loadOrCreateKeys } from "../../wire/security";
 import { CLI, cli, cliUp, makeProject, type Project } from "../helpers/cluster";
 import { counterProject } from "../helpers/fixtures";
+import { freePortRun } from "../helpers/ports";
 import { waitUntil } from "../helpers/probe";
 
 /** A process that is alive and has nothing to do with devcluster: what a reused pid points at. */
@@ -142,6 +143,50 @@ describe("one `up` per project, always (rule 10), and stop waits for it to be go
     ups.push(up);
     await up.logs.waitFor(/cluster test ready/, 30_000);
     assert.equal(readRunning(project.dir)?.pid, up.child.pid);
+  });
+
+  test("a lock and state file without a start time (an older up's), naming a live unrelated process: status says nothing runs, up starts (issue 18, item 12)", async () => {
+    const project = makeProject(counterProject(), { nodes: 1 });
+    projects.push(project);
+    const other = unrelated();
+    children.push(other);
+    await once(other, "spawn");
+    mkdirSync(stateDir(project.dir), { recursive: true, mode: 0o700 });
+    const stale = { pid: other.pid! }; // no procStart: only the pid's command line can tell it is not an up
+    writeFileSync(path.join(stateDir(project.dir), "up.lock"), JSON.stringify(stale));
+    writeFileSync(
+      path.join(stateDir(project.dir), "coordinator.json"),
+      JSON.stringify({ cluster: "test", endpoint: "tcp://127.0.0.1:9", configPath: project.configPath, startedAt: "", ...stale }),
+    );
+    const s = await cli(["status"], project.dir);
+    assert.notEqual(s.code, 0);
+    assert.match(s.stderr, /no cluster is running/);
+    const up = cliUp(project.dir);
+    ups.push(up);
+    await up.logs.waitFor(/cluster test ready/, 30_000);
+    assert.equal(readRunning(project.dir)?.pid, up.child.pid);
+  });
+
+  test("a state file naming a live process where nothing listens at its endpoint: status and stop say so at once, not after the request's deadline (issue 18, item 12)", async () => {
+    const project = makeProject(counterProject(), { nodes: 1 });
+    projects.push(project);
+    // A pid the OS gave to a process that looks like devcluster (another project's node, say): the pid alone cannot tell.
+    const lookalike = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)", "devcluster"], { stdio: "ignore" });
+    children.push(lookalike);
+    await once(lookalike, "spawn");
+    const keys = loadOrCreateKeys(keysFile(project.dir));
+    const port = await freePortRun(1);
+    writeFileSync(
+      path.join(stateDir(project.dir), "coordinator.json"),
+      JSON.stringify({ cluster: "test", endpoint: `tcp://127.0.0.1:${port}`, configPath: project.configPath, startedAt: "", pid: lookalike.pid, ...keys }),
+      { mode: 0o600 },
+    );
+    for (const command of ["status", "stop"]) {
+      const r = await cli([command], project.dir);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`no cluster is running.*nothing listens at tcp://127\\.0\\.0\\.1:${port}`), `${command}: ${r.stderr}`);
+    }
+    lookalike.kill("SIGKILL");
   });
 
   test("stop returns once the coordinator is gone, even when its parent has not reaped it (a zombie)", async () => {
