@@ -17,6 +17,8 @@ export interface ObserverAddress {
 }
 
 const file = (projectDir: string): string => path.join(stateDir(projectDir), "observer.json");
+/** The page `devcluster observe --open` hands the browser: it forwards to the address, token included. */
+export const openPageFile = (projectDir: string): string => path.join(stateDir(projectDir), "observer-open.html");
 
 export function writeObserverAddress(projectDir: string, url: string): void {
   ensureStateDir(projectDir);
@@ -37,5 +39,8 @@ export function readObserverAddress(projectDir: string): ObserverAddress | undef
 }
 
 export function clearObserverAddress(projectDir: string): void {
-  if (readObserverAddress(projectDir)?.pid === process.pid || !readObserverAddress(projectDir)) rmSync(file(projectDir), { force: true });
+  if (readObserverAddress(projectDir)?.pid === process.pid || !readObserverAddress(projectDir)) {
+    rmSync(file(projectDir), { force: true });
+    rmSync(openPageFile(projectDir), { force: true });
+  }
 }
