@@ -140,6 +140,8 @@ interface Seen {
   closedAt: number;
   /** a handshake succeeded on it: never blamed */
   trusted: boolean;
+  /** when its TIME_WAIT ends, from the table's timer (clock ticks of 10 ms) */
+  timeWaitEnds?: number;
   /** which end closed first, once the table shows it */
   closedBy?: Closer;
   /** a trusted one whose close was taken for a member leaving */
@@ -191,7 +193,12 @@ class ConnectionTable {
         if (!ours && !(f[2]!.endsWith(`:${this.hexPort}`) && this.isBound(procAddress(f[2]!)))) continue;
         const remote = procAddress(ours ? f[2]! : f[1]!);
         let c = this.conns.get(remote);
+        // A client may take the same port again at once (a new connection over our TIME_WAIT): seen open again after it
+        // closed, or in a TIME_WAIT that ends later than the one seen before, it is a new connection.
+        const tw = f[3] === "06" ? now + parseInt(f[5]?.split(":")[1] ?? "0", 16) * 10 : 0;
+        if (c && ((c.closedAt && !CLOSING_STATES.has(f[3]!)) || (tw && c.timeWaitEnds && tw > c.timeWaitEnds + 1000))) c = undefined;
         if (!c) this.conns.set(remote, (c = { remote, firstSeen: now, lastOpen: 0, closedAt: 0, trusted: false, blamed: false, state: f[3]!, present: false }));
+        if (tw && !c.timeWaitEnds) c.timeWaitEnds = tw;
         // Seen from both ends in one scan, it is closing if either end is.
         if (!c.present || CLOSING_STATES.has(f[3]!)) c.state = f[3]!;
         c.present = true;
