@@ -79,6 +79,9 @@ describe("keys rotate while up runs (issue 18, item 11)", () => {
     assert.match(rot.stdout, new RegExp(`running cluster \\(pid ${up.child.pid}\\) goes on with the old keys`));
     const rotated = loadKeys(keysFile(project.dir));
     assert.notEqual(rotated.publicKey, old.publicKey);
+    const exported = await cli(["keys", "export", "cluster.keys"], project.dir);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, /still uses the keys from before `devcluster keys rotate`: these admit a node once `devcluster up` restarts/);
     const status = await cli(["status"], project.dir, 10_000);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /n1/);
