@@ -9,7 +9,7 @@ import { loadConfig, type ClusterConfig } from "../project/config";
 import { Coordinator, type ReloadReport, type TransactionInfo } from "./coordinator";
 import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
-import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, stateDir, writeRunning } from "../project/stateDir";
+import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, runningFile, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "../save/pendingSaves";
 import { backText, compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
 import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
@@ -164,6 +164,7 @@ export class DevServer extends EventEmitter {
       configPath: config.configPath,
       startedAt: new Date().toISOString(),
       procStart: processStart(process.pid),
+      ...keys,
     });
     this.coordinator.on("ready", () => {
       this.log.info(
@@ -182,7 +183,8 @@ export class DevServer extends EventEmitter {
       nodes: config.nodes,
       env: {
         DEVCLUSTER_COORDINATOR: endpoint,
-        DEVCLUSTER_KEYS: keysFile(config.projectDir),
+        // The pair this `up` runs with, not keys.json, which `keys rotate` may replace meanwhile: a restarted node still joins.
+        DEVCLUSTER_KEYS: runningFile(config.projectDir),
         DEVCLUSTER_SRC: config.srcDir,
         DEVCLUSTER_PROJECT: config.projectDir,
         // Peer endpoints on the coordinator's address: nodes on other machines reach them there (loopback by default).
