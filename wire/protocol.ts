@@ -53,9 +53,10 @@ export interface StaleCode {
    * removed: the function is gone from the source, yet functions made from it are alive;
    * refused: V8 refused to patch the earlier version (`status`; BlockedByActiveGenerator: an async
    * function or generator of it is suspended); constructor: a method that runs only in the constructor
-   * (or the constructor itself) changed, and live instances ran the earlier one
+   * (or the constructor itself) changed, and live instances ran the earlier one; toplevel: an
+   * interval or listener an earlier version's top level started still runs beside the new one's
    */
-  kind: "kept" | "removed" | "refused" | "constructor";
+  kind: "kept" | "removed" | "refused" | "constructor" | "toplevel";
   module: string;
   /** as a person finds it: "RaftNode.setupRoutes", `app.post("/set") callback in RaftNode.setupRoutes` */
   fn: string;

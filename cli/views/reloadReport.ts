@@ -76,6 +76,8 @@ export function staleLine(s: StaleCode & { nodes: string[] }): string {
       return `  ${s.module}: ${s.fn}${where} is gone from the source, but ${plural(s.count, "closure", "closures")} made from it ${on} still run: unregister them in hot.dispose, or restart ${s.nodes.join(", ")}`;
     case "refused":
       return `  ${s.module}: ${s.fn}${where} keeps its old body in ${plural(s.count, "closure", "closures")} ${on}: V8 refused to patch the earlier version (${s.status}${s.status === "BlockedByActiveGenerator" ? ": one of its async functions or generators is suspended" : ""}): run \`devcluster reload ${s.module}\` once it has resumed (saving the same text again sends nothing), or restart ${s.nodes.join(", ")}`;
+    case "toplevel":
+      return `  ${s.module}: ${s.fn}${where} that an earlier version's top level started still runs beside this version's (${s.count} ${on}): each save adds one more; start it with hot.${s.fn === "setInterval" ? "setInterval" : "on"}(...), or stop it in hot.dispose(...)`;
     case "constructor":
       // An async loop the constructor started (`this.run()`) has not finished: it still runs, with the old body.
       return s.suspends

@@ -9,6 +9,7 @@ import { needsTimeLimit } from "./watchdog";
 import { IMPORT_META, importMetas } from "./importMeta";
 import { LIVE, PROJECT_MODULE_PREFIX, type BundleShape } from "./bundleShape";
 import { instrument } from "./instrument";
+import { watchTopLevel } from "./topLevelHandles";
 import { WRAPPER_PARAMS, expose, holderOf, scopeTail, topNames } from "./moduleScope";
 import { classHelpers } from "./classHelpers";
 import { evalFailed, isLoadError, loadError, missingImport } from "./refusals";
@@ -140,8 +141,11 @@ export function compile(host: EvaluateHost, bundle: Bundle, shape: BundleShape, 
     };
     try {
       // The time limit costs a thread per evaluation; a top level that cannot loop runs without it (watchdog.ts).
-      if (limited) RUN_EVAL.runInThisContext({ timeout: host.timeout });
-      else (g[EVAL_SLOT] as () => unknown)();
+      // Intervals and listeners it starts are recorded: a later version's start another each (topLevelHandles.ts).
+      watchTopLevel(bundle.name, bundle.version, host.srcDir, () => {
+        if (limited) RUN_EVAL.runInThisContext({ timeout: host.timeout });
+        else (g[EVAL_SLOT] as () => unknown)();
+      });
     } catch (err) {
       if (isLoadError(err)) throw err;
       if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
