@@ -54,6 +54,11 @@ export class ClusterClient {
     }
   }
 
+  /** Requests sent and not answered yet. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
   async request<T = unknown>(req: ClientRequest, timeoutMs = 15_000): Promise<T> {
     const id = this.nextId++;
     let frame: Buffer;
