@@ -81,7 +81,10 @@ export class LogFormatter {
     const { err: rawErr, ...rest } = rec;
     const err = loggedError(rawErr);
     const extra: string[] = [];
-    const obj: Record<string, unknown> = err ? rest : rec;
+    let obj: Record<string, unknown> = err ? rest : rec;
+    // up's own lines below warn are sentences written for people ("n2 joined", a reload's line): their fields hold the
+    // same facts for tools (--log-format json, logs --json), and printed beside them only repeated the line (issue 22).
+    if (rec.node === "up" && rec.level < LEVELS.warn! && !err) obj = { level: rec.level, time: rec.time, msg: rec.msg };
     if (err) {
       const label = err.code ?? err.type ?? "Error";
       if (!String(rest.msg).includes(err.message)) obj.msg = `${rest.msg}: ${label}: ${err.message}`;
