@@ -107,14 +107,14 @@ function main() {
   if (ifStale && !stale()) return 0;
   const users = runningFromDist();
   if (users.length > 0) {
-    const who = users.slice(0, 5).join(", ") + (users.length > 5 ? `, and ${users.length - 5} more` : "");
+    const who = users.slice(0, 5).join(", ") + (users.length > 5 ? `, and ${users.length - 5} more` : "") + (users.length === 1 ? " runs" : " run");
     if (ifStale) {
       // An install must not fail for this: the dist/ that runs stays, and says why it is not the newest.
-      process.stderr.write(`devcluster: dist/ is older than its sources but not rebuilt: ${who} run from it. Stop them, then \`npm run build\`.\n`);
+      process.stderr.write(`devcluster: dist/ is older than its sources but not rebuilt: ${who} from it. Stop them, then \`npm run build\`.\n`);
       return 0;
     }
     process.stderr.write(
-      `devcluster: dist/ not rebuilt: ${who} run from it, and a node restarted while it is rebuilt would not start. Stop them (\`npx devcluster stop\`), then build again.\n`,
+      `devcluster: dist/ not rebuilt: ${who} from it, and a node restarted while it is rebuilt would not start. Stop them (a cluster: \`npx devcluster stop\`), then build again.\n`,
     );
     return 1;
   }

@@ -75,10 +75,10 @@ describe("building dist/", () => {
       const before = mtime(main);
       const prepare = await run(process.execPath, ["scripts/build.js", "--if-stale"], c.dir);
       assert.equal(prepare.code, 0, prepare.stderr);
-      assert.match(prepare.stderr, new RegExp(`dist/ is older than its sources but not rebuilt: pid ${user.pid} \\(node dist/cli/main\\.js\\) run from it`));
+      assert.match(prepare.stderr, new RegExp(`dist/ is older than its sources but not rebuilt: pid ${user.pid} \\(node dist/cli/main\\.js\\) runs from it`));
       const build = await run(process.execPath, ["scripts/build.js"], c.dir);
       assert.equal(build.code, 1);
-      assert.match(build.stderr, new RegExp(`dist/ not rebuilt: pid ${user.pid} \\(node dist/cli/main\\.js\\) run from it.*devcluster stop`));
+      assert.match(build.stderr, new RegExp(`dist/ not rebuilt: pid ${user.pid} \\(node dist/cli/main\\.js\\) runs from it.*devcluster stop`));
       assert.equal(mtime(main), before);
       assert.equal(readFileSync(main, "utf8"), "setInterval(() => {}, 1000);\n");
     } finally {
