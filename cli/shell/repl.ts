@@ -50,10 +50,14 @@ export class Connection {
    * Resolves once no request is out: a promise a line did not await
    * (`const p = call(...)`) is still being asked of the cluster when the
    * input ends, and closing then would answer it `disconnected`. Each request
-   * has its own deadline, so this wait has one too.
+   * has its own deadline, so this wait has one too; a coordinator that goes
+   * away meanwhile will answer none, and they fail at once.
    */
   async settled(): Promise<void> {
-    while (this.client && this.client.waiting > 0) await new Promise((r) => setTimeout(r, 20));
+    while (this.client && this.client.waiting > 0) {
+      if (readRunning(this.projectDir)?.pid !== this.client.running.pid) return this.drop();
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   drop(): void {

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
 import type { DevServer } from "../../cli/dev/devServer";
-import { CLI, cli, makeProject, startCluster, type Project } from "../helpers/cluster";
+import { CLI, cli, cliUp, makeProject, startCluster, stopChild, type Project } from "../helpers/cluster";
 import { ShellDriver } from "../helpers/shell";
 import { shellProject } from "../helpers/shellFixtures";
 
@@ -98,5 +98,30 @@ describe("the shell a newcomer meets", () => {
     assert.doesNotMatch(event, /test> 20 \+[^\n]*\(shell\)/, "the event was written into the typed line");
     sh.type(" 22\r");
     await sh.expect(/\n42\n/);
+  });
+});
+
+describe("a script's shell whose coordinator dies while a request is still out", () => {
+  test("ends with that request failed as disconnected, not at the request's own deadline", async () => {
+    const project = makeProject(shellProject(), { nodes: 1 });
+    const up = cliUp(project.dir);
+    try {
+      await up.logs.waitFor(/cluster test ready/, 30_000);
+      const sh = new ShellDriver(project.dir);
+      try {
+        sh.line('void call("replier:n1", { type: "hang" }, 600000).catch((e) => console.log("answered:", e.code))');
+        await sh.ready();
+        sh.child.stdin!.end();
+        // No goodbye: the call is out to a coordinator that will never answer it, and would wait its ten minutes.
+        up.child.kill("SIGKILL");
+        await sh.exitCode(10_000);
+        assert.match(sh.output, /answered: disconnected\n/);
+      } finally {
+        await sh.close();
+      }
+    } finally {
+      await stopChild(up.child, 10_000);
+      project.cleanup();
+    }
   });
 });
