@@ -33,6 +33,18 @@ describe("up's log records and the store behind devcluster logs", () => {
       line({ msg: "save: reloaded chat/format@16ff0e87 on 3 nodes in 14.4 ms", source: "save", modules: [{ name: "chat/format" }], ms: 14.36 }),
       /INFO: save: reloaded chat\/format@16ff0e87 on 3 nodes in 14\.4 ms$/,
     );
+    assert.match(
+      line({ level: 50, msg: "save: reload of bad@65010ade aborted: no node switched; n1: eval_failed: boom", source: "save", ok: false, failedIn: "prepare" }),
+      /ERROR: save: reload of bad@65010ade aborted: no node switched; n1: eval_failed: boom$/,
+    );
+    const compile = line({
+      level: 50,
+      msg: "src/a.ts:2:1: error: Unexpected end of file\nNothing was sent; the cluster keeps running the last good version.",
+      code: "compile_failed",
+      held: [{ file: "src/a.ts", why: "does not compile: src/a.ts:2:1" }],
+    });
+    assert.match(compile, /\| Nothing was sent; the cluster keeps running the last good version\.$/);
+    assert.doesNotMatch(compile, /compile_failed|\{"/);
     assert.match(line({ level: 40, msg: "send failed", to: "n3" }), /WARN: send failed \{"to":"n3"\}$/);
     assert.match(f.format({ level: 30, time: 5, node: "n1", msg: "link to a peer is back", peer: "n2" }), /INFO: link to a peer is back \{"peer":"n2"\}$/);
   });
