@@ -72,6 +72,11 @@ export class ClusterClient {
     }
   }
 
+  /** Requests sent and not answered yet. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
   async request<T = unknown>(req: ClientRequest, timeoutMs = 15_000): Promise<T> {
     if (this.nobody) throw this.nobody;
     const id = this.nextId++;

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
@@ -277,7 +278,8 @@ export class DevServer extends EventEmitter {
       const held = this.typeHeld;
       if (strict && errors.length === 0 && held) {
         this.typeHeld = undefined;
-        this.log.info({ files: held.changed.map((f) => path.relative(this.config.projectDir, f)) }, "type errors fixed: reloading what was held back");
+        const files = held.changed.map((f) => path.relative(this.config.projectDir, f));
+        this.log.info({ files }, `type errors fixed: reloading what was held back (${files.join(", ")})`);
         this.saves = this.saves.then(() => this.onBatch(held, true)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
       }
     });
@@ -286,9 +288,11 @@ export class DevServer extends EventEmitter {
       this.log.error({ typecheck: true, code }, "the type checker (tsc --watch) exited; restart `devcluster up --typecheck` to check again"),
     );
     checker.start();
+    const ts = require.resolve("typescript/package.json", { paths: [this.config.projectDir] });
+    const version = (JSON.parse(readFileSync(ts, "utf8")) as { version?: string }).version ?? "(version unknown)";
     this.log.info(
-      { typecheck: strict ? "strict" : true },
-      `type checking with ${path.relative(this.config.projectDir, require.resolve("typescript/package.json", { paths: [this.config.projectDir] }))}${strict ? " (strict: saves with type errors are held back)" : ""}`,
+      { typecheck: strict ? "strict" : true, typescript: version },
+      `type checking with TypeScript ${version} (${path.relative(this.config.projectDir, path.dirname(ts))})${strict ? "; strict: saves with type errors are held back" : ""}`,
     );
   }
 

@@ -60,6 +60,8 @@ describe("up --typecheck", () => {
 
   test("prints a type error as file:line:col with its message, and the save reloads all the same", async () => {
     const { project, server, logs, describeOn } = await start(true);
+    // issue 22: the line names the TypeScript version, not the path of its package.json
+    assert.match(await logs.waitFor(/type checking with/), /"msg":"type checking with TypeScript \d+\.\d+\.\d+ \([^)]*node_modules\/typescript\)"/);
     const saved = nextEvent<SaveReport>(server, "saved", (s) => s.report?.ok === true, 30_000);
     project.write("src/describe.ts", BROKEN);
     await saved;
@@ -84,6 +86,7 @@ describe("up --typecheck", () => {
 
     const reloaded = nextEvent<SaveReport>(server, "saved", (s) => s.report?.ok === true, 60_000);
     project.write("src/describe.ts", describeModule("fixed"));
+    await logs.waitFor(/type errors fixed: reloading what was held back \(src\/describe\.ts\)/, 60_000);
     assert.deepEqual(
       (await reloaded).report!.modules.map((m) => m.name),
       ["describe"],
