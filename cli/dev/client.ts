@@ -27,6 +27,8 @@ export class ClusterClient {
   private closed = false;
   /** set when the endpoint refused the connection before it ever took one: nothing listens there */
   private nobody?: ClusterError;
+  /** the coordinator was reached once (a connect event, or any answer: the event can come too late to be seen) */
+  private connected = false;
 
   private constructor(
     readonly running: RunningCluster,
@@ -37,10 +39,9 @@ export class ClusterClient {
     void this.serve();
     // A coordinator.json that outlived its `up` (a crash, a pid the OS gave to another process that
     // looks alive to us): a refused connect says at once that nothing listens, instead of a request's 15 s deadline.
-    let connected = false;
-    socket.events.on("connect", () => (connected = true));
+    socket.events.on("connect", () => (this.connected = true));
     socket.events.on("connect:retry", () => {
-      if (connected || this.nobody) return;
+      if (this.connected || this.nobody) return;
       this.nobody = new ClusterError(
         "not_running",
         `no cluster is running in ${projectDir}: .devcluster/coordinator.json names pid ${running.pid}, but nothing listens at ${running.endpoint} ` +
@@ -63,6 +64,7 @@ export class ClusterClient {
   private async serve(): Promise<void> {
     try {
       for await (const [frame] of this.socket) {
+        this.connected = true;
         const r = decodeClient(frame);
         if (!r.ok || r.msg.type !== "response") continue;
         this.pending.resolve(r.msg.id, r.msg);

@@ -152,9 +152,16 @@ function classNameOf(parents: Node[], code: string): string | undefined {
   return undefined;
 }
 
-/** Source text as the user wrote it: esbuild calls an import as `(0, import_lib.f)` and reads `import_lib.bus`. */
+/**
+ * Source text as the user wrote it: esbuild calls an import as `(0, import_lib.f)`, reads `import_lib.bus`, and a
+ * default import `http` of "node:http" as `import_node_http.default` (named after the path, which is what the user
+ * most often names it too).
+ */
 const short = (raw: string): string => {
-  const text = raw.replace(/^\(0, ([^()]*)\)$/, "$1").replace(/\bimport_[\w$]+\./g, "");
+  const text = raw
+    .replace(/^\(0, ([^()]*)\)$/, "$1")
+    .replace(/\bimport_(?:node_)?([\w$]+)\.default\b/g, "$1")
+    .replace(/\bimport_[\w$]+\./g, "");
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 };
 

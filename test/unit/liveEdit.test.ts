@@ -416,6 +416,20 @@ return [K.s, Object.getOwnPropertyDescriptor(K.prototype, "g").get, K.prototype.
       ["(module)", "K", "K.s", "K.g", "K.m", "K.f", "post", 'app.post("/set") callback'],
     );
   });
+
+  test("a callback handed to an import is named as the user wrote the call, not as esbuild did", async () => {
+    const b = await compile(
+      "server",
+      `import http from "node:http";
+import { bus } from "devcluster";
+http.createServer((req, res) => res.end()).listen(0);
+(bus as any).on("x", () => 1);
+`,
+    );
+    const names = readFunctions(`module.exports = (function () {${b.code}\n});`).map((l) => l.name);
+    assert.ok(names.includes("http.createServer() callback"), names.join(", "));
+    assert.ok(names.includes('bus.on("x") callback'), names.join(", "));
+  });
 });
 
 describe("what a version's text says", () => {
