@@ -13,7 +13,7 @@
  * format from the bundle itself, so a coordinator of another build (a node
  * joined from another machine) never hands it positions it would misread.
  */
-export const SHAPE_FORMAT = 1;
+export const SHAPE_FORMAT = 2;
 
 /** One instance field, in the form the loader adds it to an instance that lacks it (runtime/code/classFields.ts). */
 export interface Field {
@@ -68,6 +68,7 @@ export interface ShippedShape {
   dynamicRequire: boolean;
   disposes: boolean;
   sites: Sites;
+  top: string[];
 }
 
 type Check = (v: unknown) => boolean;
@@ -117,6 +118,7 @@ const SHIPPED: Record<string, Check> = {
   dynamicRequire: bool,
   disposes: bool,
   sites: SITES,
+  top: list(str),
 };
 
 /**

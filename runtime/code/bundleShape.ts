@@ -19,6 +19,7 @@ import { Parser, type AnyNode, type Class, type Expression, type Options, type P
 import { simple } from "acorn-walk";
 import type { Sites } from "../../wire/moduleShape";
 import { fieldsOf } from "./classFields";
+import { declaredNames } from "./declaredNames";
 import { disposes } from "./disposes";
 
 export type { ClassSite, Sites } from "../../wire/moduleShape";
@@ -51,6 +52,8 @@ export interface BundleShape {
   disposes: boolean;
   /** @internal Where the loader's instrumentation goes, from the same parse (`instrument.ts`). */
   sites: Sites;
+  /** Its top-level names in declaration order, esbuild's helpers first: the layout of its scope (moduleScope.ts). */
+  top: string[];
 }
 
 /** The identifier the instrumented bundle reads the loader's helpers from (a parameter of the loader's wrapper). */
@@ -90,6 +93,7 @@ function read(code: string): BundleShape {
     dynamicRequire: false,
     disposes: false,
     sites: { helpers: [], classes: [], privates: [] },
+    top: [],
   };
   const lineComments: [number, number][] = [];
   let program: Program;
@@ -101,6 +105,7 @@ function read(code: string): BundleShape {
   // where the parser runs cold at each save. Only when everything before the exports object is helpers (else: parsed).
   const preamble = helpersEnd(text);
   for (const m of preamble > 0 ? text.slice(0, preamble).matchAll(/^var (__\w+) = /gm) : []) {
+    shape.top.push(m[1]!);
     if (ROUTED.has(m[1]!)) shape.sites.helpers.push({ name: m[1]!, at: m.index + m[0].length });
   }
   try {
@@ -125,6 +130,7 @@ function read(code: string): BundleShape {
     return shape;
   }
   const source = (n: { start: number; end: number }): string => code.slice(n.start, n.end);
+  for (const name of declaredNames(program.body as unknown as Parameters<typeof declaredNames>[0])) if (!shape.top.includes(name)) shape.top.push(name);
 
   // Top-level bindings: what each name is, so an export's local can be classified.
   const classOf = new Map<string, Class>();

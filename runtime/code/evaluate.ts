@@ -10,7 +10,7 @@ import { IMPORT_META, importMetas } from "./importMeta";
 import { LIVE, PROJECT_MODULE_PREFIX, type BundleShape } from "./bundleShape";
 import { instrument } from "./instrument";
 import { watchTopLevel } from "./topLevelHandles";
-import { WRAPPER_PARAMS, expose, holderOf, scopeTail, topNames } from "./moduleScope";
+import { WRAPPER_PARAMS, expose, holderOf, layoutNames, scopeTail } from "./moduleScope";
 import { classHelpers } from "./classHelpers";
 import { evalFailed, isLoadError, loadError, missingImport } from "./refusals";
 
@@ -119,7 +119,7 @@ export function compile(host: EvaluateHost, bundle: Bundle, shape: BundleShape, 
   // The version in the script name keeps each version's source map apart:
   // Node looks maps up by script name and the newest same-named one wins.
   const code = instrument(bundle.code, shape);
-  const script = { filename: `${filename}?v=${bundle.version}`, text: WRAP_HEAD + code + scopeTail(topNames(code)) + WRAP_TAIL };
+  const script = { filename: `${filename}?v=${bundle.version}`, text: WRAP_HEAD + code + scopeTail(layoutNames(shape)) + WRAP_TAIL };
   try {
     m._compile(script.text, script.filename);
     define = m.exports as Function;

@@ -28,7 +28,7 @@
 import * as acorn from "acorn";
 import { analyze } from "eslint-scope";
 import type * as ESTree from "estree";
-import { LIVE } from "./bundleShape";
+import { LIVE, type BundleShape } from "./bundleShape";
 import { IMPORT_META } from "./importMeta";
 import type { Instance, ModuleEntry } from "./moduleTable";
 
@@ -50,86 +50,15 @@ function parse(code: string, ranges = false): Node {
   return acorn.parse(code, { ecmaVersion: "latest", sourceType: "script", allowReturnOutsideFunction: true, allowHashBang: true, ranges }) as unknown as Node;
 }
 
-/** The names declared in the function scope of `body`'s statements, in the order V8 declares them. */
-function declaredNames(body: Node[]): string[] {
-  const names: string[] = [];
-  const seen = new Set<string>();
-  const add = (n: string): void => {
-    if (!seen.has(n)) {
-      seen.add(n);
-      names.push(n);
-    }
-  };
-  const patternNames = (p: Node | null | undefined): void => {
-    if (!p) return;
-    switch (p.type) {
-      case "Identifier":
-        add(p.name as string);
-        break;
-      case "ObjectPattern":
-        for (const prop of p.properties as Node[]) patternNames((prop.type === "RestElement" ? prop.argument : prop.value) as Node);
-        break;
-      case "ArrayPattern":
-        for (const el of p.elements as (Node | null)[]) patternNames(el);
-        break;
-      case "RestElement":
-        patternNames(p.argument as Node);
-        break;
-      case "AssignmentPattern":
-        patternNames(p.left as Node);
-        break;
-    }
-  };
-  // `var` anywhere outside nested functions belongs to this scope; let, const and class only at its top.
-  const visit = (s: Node, top: boolean): void => {
-    switch (s.type) {
-      case "VariableDeclaration":
-        if (top || s.kind === "var") for (const d of s.declarations as Node[]) patternNames(d.id as Node);
-        return;
-      case "FunctionDeclaration":
-        if (top) add((s.id as Node).name as string);
-        return;
-      case "ClassDeclaration":
-        if (top) add((s.id as Node).name as string);
-        return;
-      case "BlockStatement":
-        for (const c of s.body as Node[]) visit(c, false);
-        return;
-      case "IfStatement":
-        visit(s.consequent as Node, false);
-        if (s.alternate) visit(s.alternate as Node, false);
-        return;
-      case "ForStatement":
-        if (s.init && (s.init as Node).type === "VariableDeclaration") visit(s.init as Node, false);
-        visit(s.body as Node, false);
-        return;
-      case "ForInStatement":
-      case "ForOfStatement":
-        if ((s.left as Node).type === "VariableDeclaration") visit(s.left as Node, false);
-        visit(s.body as Node, false);
-        return;
-      case "WhileStatement":
-      case "DoWhileStatement":
-      case "LabeledStatement":
-        visit(s.body as Node, false);
-        return;
-      case "TryStatement":
-        visit(s.block as Node, false);
-        if (s.handler) visit((s.handler as Node).body as Node, false);
-        if (s.finalizer) visit(s.finalizer as Node, false);
-        return;
-      case "SwitchStatement":
-        for (const c of s.cases as Node[]) for (const x of c.consequent as Node[]) visit(x, false);
-        return;
-    }
-  };
-  for (const s of body) visit(s, true);
-  return names;
-}
 
-/** The top-level names of a bundle's code (the body of the loader's wrapper), in declaration order. */
-export function topNames(code: string): string[] {
-  return declaredNames(parse(code).body as Node[]);
+/**
+ * The top-level names of a bundle as the loader instruments it, in declaration
+ * order: the shape's, with the `<helper>_esbuild` each routed esbuild helper's
+ * declaration gains right after it (instrument.ts).
+ */
+export function layoutNames(shape: BundleShape): string[] {
+  const routed = new Set(shape.sites.helpers.map((h) => h.name));
+  return shape.top.flatMap((n) => (routed.has(n) ? [n, `${n}_esbuild`] : [n]));
 }
 
 /**

@@ -27,6 +27,7 @@ export function shipShape(code: string): ShippedShape {
     dynamicRequire: s.dynamicRequire,
     disposes: s.disposes,
     sites: s.sites,
+    top: s.top,
   };
 }
 
@@ -52,6 +53,7 @@ export function shapeOf(bundle: Bundle): BundleShape {
       dynamicRequire: shipped.dynamicRequire,
       disposes: shipped.disposes,
       sites: shipped.sites,
+      top: shipped.top,
     };
     made.set(bundle, shape);
   }
