@@ -276,7 +276,9 @@ function read(code: string): BundleShape {
     return shape;
   };
   if (shape.exportsVar === undefined || exportsObject?.var !== shape.exportsVar) {
-    if (shape.exportsVar !== undefined) shape.exports = new Map();
+    // No exports object, and nothing that could export another way (`module.exports =`, `exports.x =`): a file saved
+    // with everything commented out, or emptied, exports nothing; the rule on removed exports must see that.
+    if (shape.exportsVar !== undefined || !mentionsExports(program)) shape.exports = new Map();
     return finish();
   }
   const exports = new Map<string, string>();
@@ -353,4 +355,15 @@ function requiredProject(e: Expression): string | undefined {
   const arg = e.arguments[0];
   if (arg?.type !== "Literal" || typeof arg.value !== "string" || !arg.value.startsWith(PROJECT_MODULE_PREFIX)) return undefined;
   return arg.value.slice(PROJECT_MODULE_PREFIX.length);
+}
+
+/** Whether a script names `exports` or `module` anywhere: how a CommonJS file exports, which its text may not show. */
+function mentionsExports(program: Program): boolean {
+  let found = false;
+  simple(program, {
+    Identifier(n) {
+      if (n.name === "exports" || n.name === "module") found = true;
+    },
+  });
+  return found;
 }

@@ -83,4 +83,3 @@ export function declaredNames(body: Node[]): string[] {
   for (const s of body) visit(s, true);
   return names;
 }
-

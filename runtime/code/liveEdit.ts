@@ -25,7 +25,7 @@ import type { StaleCode } from "../../wire/protocol";
 import { readFunctions, type FunctionLiteral } from "./functionLiterals";
 import { HeapSession, PICK_TEXTS } from "./heapSession";
 import { changesClosures, constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
-import { changedConsts, emptyGone, fitLayout, layoutOf } from "./moduleScope";
+import { changedConsts, emptyGone, fitLayout, keepReaders, layoutOf } from "./moduleScope";
 
 export { removesNames } from "./liveEditText";
 
@@ -76,6 +76,11 @@ export function mergePatched(a: Patched, b: Patched): Patched {
 
 /** A function esbuild's runtime defines at a module's top level (`__export`), or one inside it (`get in __copyProps`). */
 const ESBUILD_HELPER = /(?:^| in )__\w+$/;
+
+/** The version in a script's url (`file:///.../chat/room.js%3Fv=1a2b3c`). */
+function versionOf(url: string | undefined): string | undefined {
+  return url === undefined ? undefined : /(?:\?|%3F)v=([^/?]*)$/i.exec(url)?.[1];
+}
 
 /** The status of an earlier script only searched, not patched (see `known`). */
 const NOT_PATCHED = "NotPatched";
@@ -199,7 +204,20 @@ export class LiveEdit {
    */
   findStale(p: Patched): StaleCode[] {
     const found = this.search(p);
+    // The same version loaded again (`devcluster reload m` of an unchanged file) has no earlier text to compare: what
+    // ran only in a constructor still did not run again.
     for (const m of p.modules) {
+      if (m.from !== m.to) continue;
+      for (const f of this.findings.get(m.name) ?? []) if (f.kind === "constructor" && !found.some((g) => g.kind === f.kind && g.fn === f.fn)) found.push(f);
+    }
+    for (const m of p.modules) {
+      // The versions whose scripts a later save may patch, and the two this one moved between, keep their readers.
+      const keep = new Set([m.to, ...(m.from !== undefined ? [m.from] : [])]);
+      for (const [id, k] of this.known) {
+        const version = k.module === m.name ? versionOf(this.v8.scripts.get(id)) : undefined;
+        if (version !== undefined) keep.add(version);
+      }
+      keepReaders(m.name, keep);
       const mine = found.filter((f) => f.module === m.name);
       if (mine.length > 0) this.findings.set(m.name, mine);
       else this.findings.delete(m.name);
@@ -223,7 +241,15 @@ export class LiveEdit {
         const isEmptied = (f: StaleCode): boolean => f.kind === "removed" && emptied.has(f.module);
         // The first search's handles hold what it found.
         this.v8.release();
-        const still = this.keptClosures(p).filter(isEmptied);
+        // V8 keeps a removed top-level function alive after its slot is emptied (measured on 3 nodes: one per earlier
+        // version, in the copies of the scripts it makes): one that is found is named only if the top level did not
+        // declare it, as an interval or listener an old top level started is named apart (topLevelHandles.ts).
+        const gone = (module: string): Set<string> => {
+          const m = p.modules.find((x) => x.name === module);
+          const now = new Set(layoutOf(m?.compiled ?? "") ?? []);
+          return new Set(p.targets.filter((t) => t.module === module).flatMap((t) => (layoutOf(t.before) ?? []).filter((n) => !now.has(n))));
+        };
+        const still = this.keptClosures(p).filter((f) => isEmptied(f) && !gone(f.module).has(f.fn));
         found.splice(0, found.length, ...found.filter((f) => !isEmptied(f)), ...still);
       }
       for (const m of p.modules) {
@@ -287,7 +313,7 @@ export class LiveEdit {
       const m = p.modules.find((x) => x.name === t.module)!;
       const now = new Set(layoutOf(m.compiled) ?? []);
       if (!(layoutOf(t.before) ?? []).some((n) => !now.has(n))) continue;
-      const version = /(?:\?|%3F)v=([^/?]*)$/i.exec(this.v8.scripts.get(t.scriptId) ?? "")?.[1];
+      const version = versionOf(this.v8.scripts.get(t.scriptId));
       if (version !== undefined && emptyGone(t.module, version)) out.add(t.module);
     }
     return out;
@@ -316,6 +342,7 @@ export class LiveEdit {
     }
     if (wanted.size === 0) return [];
     const texts = [...wanted.keys()];
+    const targets = new Set(p.targets.map((t) => t.scriptId));
     const hits = this.v8.pick(PICK_TEXTS, texts);
     const counts = new Map<string, StaleCode>();
     for (const { objectId, index } of hits) {
@@ -325,6 +352,9 @@ export class LiveEdit {
       const url = loc === undefined ? undefined : this.v8.scripts.get(loc);
       const prefix = urlOf(p.modules.find((m) => m.name === w.target.module)!.filename, "");
       if (url !== undefined && !url.startsWith(prefix)) continue;
+      // A removed helper also lives on in the scope of each earlier version that defined it, which nothing patched
+      // runs: only one found in a script this save looked at (or in a copy V8 made of one, which has no url yet) counts.
+      if (w.kind === "removed" && url !== undefined && !targets.has(loc!)) continue;
       // Patch it again at the next save of the module (the scope may match by then), or only look at it if its function is gone.
       if (loc !== undefined) this.known.set(loc, { mode: w.kind === "removed" ? "scan" : "patch", module: w.target.module });
       const key = `${w.target.module}\u0000${w.lit.name}\u0000${w.kind}`;

@@ -50,7 +50,6 @@ function parse(code: string, ranges = false): Node {
   return acorn.parse(code, { ecmaVersion: "latest", sourceType: "script", allowReturnOutsideFunction: true, allowHashBang: true, ranges }) as unknown as Node;
 }
 
-
 /**
  * The top-level names of a bundle as the loader instruments it, in declaration
  * order: the shape's, with the `<helper>_esbuild` each routed esbuild helper's
@@ -244,8 +243,12 @@ function collectShorthand(node: Node, out: Set<number>): void {
 
 /** Each version's way to read its own bindings, by index, and the index of each name. */
 const readers = new WeakMap<Instance, { index: Map<string, number>; read: (i: number) => unknown }>();
-/** `module\0version` -> that version's reader, while anything holds its scope; {@link emptyGone} calls it. */
-const byVersion = new Map<string, WeakRef<(i: number) => unknown>>();
+/**
+ * module -> version -> that version's reader, which {@link emptyGone} calls. Held strongly: nothing else may hold
+ * an old version's reader while its closures still hold its scope. {@link keepReaders} lets go of the versions no
+ * script LiveEdit still patches belongs to.
+ */
+const byVersion = new Map<string, Map<string, (i: number) => unknown>>();
 /** Each module's holder: one object for all its versions. */
 const holders = new WeakMap<ModuleEntry, Record<string, unknown>>();
 
@@ -265,8 +268,9 @@ export function holderOf(entry: ModuleEntry): Record<string, unknown> {
  */
 export function expose(entry: ModuleEntry, instance: Instance, names: string[], read: (i: number) => unknown): void {
   readers.set(instance, { index: new Map(names.map((n, i) => [n, i])), read });
-  if (byVersion.size > 1000) for (const [k, ref] of byVersion) if (ref.deref() === undefined) byVersion.delete(k);
-  byVersion.set(`${entry.name}\0${instance.version}`, new WeakRef(read));
+  let versions = byVersion.get(entry.name);
+  if (!versions) byVersion.set(entry.name, (versions = new Map()));
+  versions.set(instance.version, read);
   const top = holderOf(entry);
   for (const name of names) {
     if (Object.prototype.hasOwnProperty.call(top, name)) continue;
@@ -289,8 +293,15 @@ export function expose(entry: ModuleEntry, instance: Instance, names: string[], 
  * body (a kept one may still call the helper). False when the version is gone.
  */
 export function emptyGone(module: string, version: string): boolean {
-  const read = byVersion.get(`${module}\0${version}`)?.deref();
+  const read = byVersion.get(module)?.get(version);
   if (!read) return false;
   read(-1);
   return true;
+}
+
+/** Keeps the readers of `module`'s versions in `keep` only (those whose scripts may still hold closures). */
+export function keepReaders(module: string, keep: ReadonlySet<string>): void {
+  const versions = byVersion.get(module);
+  if (!versions) return;
+  for (const v of versions.keys()) if (!keep.has(v)) versions.delete(v);
 }

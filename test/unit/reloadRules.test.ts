@@ -132,6 +132,17 @@ describe("rule 2: an export that another module imports is not removed", () => {
 
     // removing a name nobody imports is fine
     load(table, await compile("rm/lib", `export function welcome(n: string) { return "hi " + n; }`));
+
+    // a file saved with everything commented out (or truncated) exports nothing: refused too
+    for (const text of [`// export function welcome(n: string) { return "hi " + n; }`, ""]) {
+      const emptied = await compile("rm/lib", text);
+      assert.throws(
+        () => table.prepare([emptied]),
+        (err: unknown) =>
+          err instanceof ClusterError && err.code === "missing_import" && /rm\/lib would no longer export names that rm\/app \(welcome\)/.test(err.message),
+      );
+    }
+    assert.equal((table.facade("rm/app").run as () => string)(), "hi ann");
   });
 });
 
