@@ -33,6 +33,10 @@ export interface MembershipHost {
   readonly calls: Calls;
   readonly hold: CatchUpHold;
   readonly table: ModuleTable;
+  /** `devcluster node --timeout`: how long to wait for a welcome before giving up (default: for ever) */
+  readonly joinTimeoutMs?: number;
+  /** a joined node's output, shipped once it is welcomed (logShip.ts) */
+  readonly ship?: { start(): void; flush(): void };
   /** answers a nodeRequest (nodeOps.ts) on the control link, not awaited */
   nodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): void;
 }
@@ -44,9 +48,42 @@ export class Membership {
 
   constructor(private readonly host: MembershipHost) {}
 
-  /** Opens the control link and says hello; resolves with the welcome, rejects if refused. */
+  /**
+   * Opens the control link and says hello; resolves with the welcome,
+   * rejects if refused or (with `joinTimeoutMs`) if none came in time.
+   * Meanwhile it says, after 3 s and then every 10 s, why no welcome came
+   * (nothing listens there, the keys are refused, no answer yet).
+   */
   join(coordinator: string): Promise<Welcome> {
-    const welcome = new Promise<Welcome>((resolve, reject) => (this.welcomed = { resolve, reject }));
+    const t0 = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const welcome = new Promise<Welcome>((resolve, reject) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        this.welcomed = undefined;
+      };
+      this.welcomed = { resolve: (w) => (settle(), resolve(w)), reject: (err) => (settle(), reject(err)) };
+      const waited = (): string => `${Math.round((Date.now() - t0) / 1000)} s`;
+      const deadline = this.host.joinTimeoutMs;
+      const check = (every: number): void => {
+        const left = deadline === undefined ? every : Math.min(every, deadline - (Date.now() - t0));
+        timer = setTimeout(() => {
+          if (deadline !== undefined && Date.now() - t0 >= deadline) {
+            this.welcomed?.reject(
+              new ClusterError("timeout", `no welcome from the coordinator at ${coordinator} within ${waited()}: ${this.host.control.why()}`),
+            );
+            return;
+          }
+          this.host.log.warn(
+            { coordinator, waitedMs: Date.now() - t0 },
+            `no welcome from the coordinator at ${coordinator} after ${waited()}: ${this.host.control.why()}; still trying`,
+          );
+          check(10_000);
+        }, left);
+        timer.unref();
+      };
+      check(3000);
+    });
     this.host.control.open(coordinator, (msg) => this.onControl(msg), { lost: () => this.coordinatorLost(), back: () => this.coordinatorBack() });
     this.host.control.send(this.hello());
     return welcome;
@@ -82,6 +119,7 @@ export class Membership {
   private coordinatorBack(): void {
     if (!this.running || this.host.closed) return;
     this.host.hold.coordinatorBack();
+    this.host.ship?.flush();
     // What it has, evaluated or kept: the coordinator sends only what differs.
     this.host.control.send(this.hello({ versions: this.host.reloads.path.versions(), names: this.host.names.own() }));
   }
@@ -109,19 +147,16 @@ export class Membership {
   private async onControl(msg: ControlMessage): Promise<void> {
     switch (msg.type) {
       case "welcome":
-        if (this.welcomed) {
-          this.welcomed.resolve(msg);
-          this.welcomed = undefined;
-        } else if (this.running) await this.adopted(msg);
+        if (this.welcomed) this.welcomed.resolve(msg);
+        else if (this.running) await this.adopted(msg);
         return;
       case "refused":
-        if (this.welcomed) {
-          this.welcomed.reject(new ClusterError("join_refused", `the coordinator refused this node: ${msg.reason}`));
-          this.welcomed = undefined;
-        } else this.host.log.error({ reason: msg.reason }, `the coordinator refused this node: ${msg.reason}`);
+        if (this.welcomed) this.welcomed.reject(new ClusterError("join_refused", `the coordinator refused this node: ${msg.reason}`));
+        else this.host.log.error({ reason: msg.reason }, `the coordinator refused this node: ${msg.reason}`);
         return;
       case "peers":
-        this.host.nodes = [...new Set([...this.host.nodes, ...msg.peers.map((p) => p.name)])];
+        // `nodes` leaves out a joined node that left; a coordinator that does not send it only ever adds.
+        this.host.nodes = msg.nodes ?? [...new Set([...this.host.nodes, ...msg.peers.map((p) => p.name)])];
         return this.host.links.set(msg.peers);
       case "prepare":
         return this.host.reloads.prepare(msg);
@@ -153,6 +188,8 @@ export class Membership {
       case "whereis":
       case "nodeResponse":
       case "pong":
+      case "goodbye":
+      case "logs":
         this.host.log.warn({ type: msg.type }, "ignoring message meant for the coordinator");
         return;
       default: {

@@ -26,6 +26,7 @@ import { ClusterError } from "../../wire/errors";
 import type { ObserverOp } from "../../wire/observer";
 import { runObserverOp } from "./observe";
 import { Tracer } from "./trace";
+import { LogShip } from "./logShip";
 
 export interface NodeOptions {
   name: string;
@@ -39,6 +40,10 @@ export interface NodeOptions {
   log: Logger;
   /** where peers on this host meet over ipc (`.devcluster/ipc`, 0700); tcp only without it */
   ipcDir?: string;
+  /** give up joining after this long (`devcluster node --timeout`) */
+  joinTimeoutMs?: number;
+  /** its output goes to the coordinator, through {@link ClusterNode.shipLog} (a joined node: no `up` reads its stdout) */
+  shipLogs?: boolean;
 }
 
 /**
@@ -74,6 +79,7 @@ export class ClusterNode implements Runtime {
   private readonly membership: Membership;
   /** peer messages held while this node catches up with the cluster's code (catchUpHold.ts) */
   private readonly hold: CatchUpHold;
+  private readonly ship?: LogShip;
   cluster = "";
   entry = "";
   nodes: string[] = [];
@@ -117,6 +123,7 @@ export class ClusterNode implements Runtime {
     });
     this.timers = new Timers(() => this.makeRef());
     this.control = new ControlLink(opts.name, opts.keys, opts.log);
+    if (opts.shipLogs) this.ship = new LogShip(opts.name, this.control);
     this.stats = new NodeStats({
       node: this.name,
       versions: () => this.table.versions(),
@@ -170,6 +177,8 @@ export class ClusterNode implements Runtime {
       name: this.name,
       log: this.log,
       joined: opts.joined === true,
+      ...(opts.joinTimeoutMs !== undefined ? { joinTimeoutMs: opts.joinTimeoutMs } : {}),
+      ...(this.ship ? { ship: this.ship } : {}),
       get endpoint() {
         return node.endpoint;
       },
@@ -198,6 +207,7 @@ export class ClusterNode implements Runtime {
     this.stats.start();
     this.endpoint = await this.links.bind(this.opts.host);
     const w = await this.membership.join(this.opts.coordinator);
+    this.ship?.start();
     this.cluster = w.cluster;
     this.entry = w.entry;
     this.nodes = w.nodes;
@@ -232,6 +242,11 @@ export class ClusterNode implements Runtime {
 
   reportStartFailure(err: unknown): void {
     this.toCoordinator({ type: "startFailed", node: this.name, error: toWireError(err, "start_failed") });
+  }
+
+  /** One line this node wrote (shipLogs): to the coordinator, with the next batch. */
+  shipLog(line: string, stream: "stdout" | "stderr"): void {
+    this.ship?.line(line, stream);
   }
 
   private toCoordinator(msg: ControlMessage): void {
@@ -421,6 +436,12 @@ export class ClusterNode implements Runtime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A joined node that stops on purpose leaves at once; without the goodbye it would show as down until forgotten.
+    if (this.opts.joined && this.membership.running) {
+      this.ship?.flush();
+      await this.control.last({ type: "goodbye", node: this.name });
+    }
+    this.ship?.close();
     this.stats.stop();
     this.hold.close();
     this.timers.close();
