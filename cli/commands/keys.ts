@@ -58,9 +58,10 @@ export function joinAddress(coordinator: { host: string; port: number }, running
     return {
       endpoint: url(host),
       note:
-        `The coordinator listens on ${host}, which no other machine reaches: set "coordinator": { "host": "${shown}" } in cluster.config.json and restart \`devcluster up\`` +
+        `The coordinator listens on ${host}, which no other machine reaches: set "coordinator": { "host": "${shown}" } in cluster.config.json, ` +
+        `restart \`devcluster up\` and join with ${url(shown)}` +
         (mine.length > 1 ? ` (this machine's addresses: ${mine.join(", ")})` : "") +
-        `, then join with ${url(shown)}.${portNote}`,
+        (portNote ? `.${portNote}` : ""),
     };
   }
   if (host === "0.0.0.0" || host === "::") {

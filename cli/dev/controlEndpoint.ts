@@ -36,7 +36,7 @@ export class ControlEndpoint {
     this.out = new Outbox(this.router, (err, frames) => {
       if (this.muted) return;
       const to = nodeOf(frames[0]?.toString() ?? "?");
-      this.sendFailures.note(to, { to, err: (err as Error).message }, `send to ${to} failed: ${(err as Error).message}`);
+      this.sendFailures.note(to, { to, reason: (err as Error).message }, `send to ${to} failed: ${(err as Error).message}`);
     });
   }
 

@@ -86,7 +86,7 @@ export class PeerLinks {
       socket.connect(localRoute(this.ipcDir, endpoint));
       const outbox = new Outbox(
         socket,
-        (err) => this.sendFailures.note(name, { peer: name, err: (err as Error).message }, `send to peer ${name} failed: ${(err as Error).message}`),
+        (err) => this.sendFailures.note(name, { peer: name, reason: (err as Error).message }, `send to peer ${name} failed: ${(err as Error).message}`),
         true,
       );
       const peer: Peer = { endpoint, socket, outbox, reachable: true };
