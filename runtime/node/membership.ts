@@ -15,6 +15,7 @@ import type { PeerLinks } from "./peers";
 import type { Calls } from "./calls";
 import type { Names } from "./names";
 import type { CatchUpHold } from "./catchUpHold";
+import { LogShip } from "./logShip";
 
 /** What membership needs of its node (node.ts), read when used. */
 export interface MembershipHost {
@@ -35,8 +36,8 @@ export interface MembershipHost {
   readonly table: ModuleTable;
   /** `devcluster node --timeout`: how long to wait for a welcome before giving up (default: for ever) */
   readonly joinTimeoutMs?: number;
-  /** a joined node's output, shipped once it is welcomed (logShip.ts) */
-  readonly ship?: { start(): void; flush(): void };
+  /** its output goes to the coordinator (a joined node: no `up` reads its stdout) */
+  readonly shipLogs?: boolean;
   /** answers a nodeRequest (nodeOps.ts) on the control link, not awaited */
   nodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): void;
 }
@@ -45,8 +46,26 @@ export class Membership {
   private welcomed?: { resolve(msg: Welcome): void; reject(err: Error): void };
   /** entry started: a later welcome is an adoption, not a start */
   running = false;
+  /** a joined node's output, shipped once it is welcomed (logShip.ts) */
+  private readonly ship?: LogShip;
 
-  constructor(private readonly host: MembershipHost) {}
+  constructor(private readonly host: MembershipHost) {
+    if (host.shipLogs) this.ship = new LogShip(host.name, host.control);
+  }
+
+  /** One line this node wrote: to the coordinator with the next batch (a joined node only). */
+  shipLog(line: string, stream: "stdout" | "stderr"): void {
+    this.ship?.line(line, stream);
+  }
+
+  /** The node is stopping: a joined one says goodbye and leaves at once; without it, it would show as down until forgotten. */
+  async leave(): Promise<void> {
+    if (this.host.joined && this.running) {
+      this.ship?.flush();
+      await this.host.control.last({ type: "goodbye", node: this.host.name });
+    }
+    this.ship?.close();
+  }
 
   /**
    * Opens the control link and says hello; resolves with the welcome,
@@ -62,7 +81,8 @@ export class Membership {
         clearTimeout(timer);
         this.welcomed = undefined;
       };
-      this.welcomed = { resolve: (w) => (settle(), resolve(w)), reject: (err) => (settle(), reject(err)) };
+      // Welcomed, its held lines go; refused, nothing it said belongs in that cluster's log.
+      this.welcomed = { resolve: (w) => (settle(), this.ship?.start(), resolve(w)), reject: (err) => (settle(), reject(err)) };
       const waited = (): string => `${Math.round((Date.now() - t0) / 1000)} s`;
       const deadline = this.host.joinTimeoutMs;
       const check = (every: number): void => {
@@ -119,7 +139,7 @@ export class Membership {
   private coordinatorBack(): void {
     if (!this.running || this.host.closed) return;
     this.host.hold.coordinatorBack();
-    this.host.ship?.flush();
+    this.ship?.flush();
     // What it has, evaluated or kept: the coordinator sends only what differs.
     this.host.control.send(this.hello({ versions: this.host.reloads.path.versions(), names: this.host.names.own() }));
   }

@@ -26,7 +26,6 @@ import { ClusterError } from "../../wire/errors";
 import type { ObserverOp } from "../../wire/observer";
 import { runObserverOp } from "./observe";
 import { Tracer } from "./trace";
-import { LogShip } from "./logShip";
 
 export interface NodeOptions {
   name: string;
@@ -79,7 +78,6 @@ export class ClusterNode implements Runtime {
   private readonly membership: Membership;
   /** peer messages held while this node catches up with the cluster's code (catchUpHold.ts) */
   private readonly hold: CatchUpHold;
-  private readonly ship?: LogShip;
   cluster = "";
   entry = "";
   nodes: string[] = [];
@@ -123,7 +121,6 @@ export class ClusterNode implements Runtime {
     });
     this.timers = new Timers(() => this.makeRef());
     this.control = new ControlLink(opts.name, opts.keys, opts.log);
-    if (opts.shipLogs) this.ship = new LogShip(opts.name, this.control);
     this.stats = new NodeStats({
       node: this.name,
       versions: () => this.table.versions(),
@@ -178,7 +175,7 @@ export class ClusterNode implements Runtime {
       log: this.log,
       joined: opts.joined === true,
       ...(opts.joinTimeoutMs !== undefined ? { joinTimeoutMs: opts.joinTimeoutMs } : {}),
-      ...(this.ship ? { ship: this.ship } : {}),
+      shipLogs: opts.shipLogs === true,
       get endpoint() {
         return node.endpoint;
       },
@@ -207,7 +204,6 @@ export class ClusterNode implements Runtime {
     this.stats.start();
     this.endpoint = await this.links.bind(this.opts.host);
     const w = await this.membership.join(this.opts.coordinator);
-    this.ship?.start();
     this.cluster = w.cluster;
     this.entry = w.entry;
     this.nodes = w.nodes;
@@ -246,7 +242,7 @@ export class ClusterNode implements Runtime {
 
   /** One line this node wrote (shipLogs): to the coordinator, with the next batch. */
   shipLog(line: string, stream: "stdout" | "stderr"): void {
-    this.ship?.line(line, stream);
+    this.membership.shipLog(line, stream);
   }
 
   private toCoordinator(msg: ControlMessage): void {
@@ -436,12 +432,7 @@ export class ClusterNode implements Runtime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // A joined node that stops on purpose leaves at once; without the goodbye it would show as down until forgotten.
-    if (this.opts.joined && this.membership.running) {
-      this.ship?.flush();
-      await this.control.last({ type: "goodbye", node: this.name });
-    }
-    this.ship?.close();
+    await this.membership.leave();
     this.stats.stop();
     this.hold.close();
     this.timers.close();
