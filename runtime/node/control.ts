@@ -48,8 +48,17 @@ export class ControlLink {
       lost = true;
       link?.lost();
     });
+    // A coordinator that does not take these keys closes the connection during the handshake, which the
+    // client sees only as a connection made and then retried: that order tells it from a port nothing listens on.
+    let accepted = false;
+    this.socket.events.on("connect", () => {
+      accepted = true;
+      this.problem = "something accepts connections there, but no secure handshake has completed: is this a devcluster coordinator's port?";
+    });
     this.socket.events.on("connect:retry", () => {
-      this.problem = "nothing answers there (connection refused, or no route): is `devcluster up` running on that machine, and is this its coordinator's port?";
+      this.problem = accepted
+        ? "something accepts connections there but drops them before the secure handshake completes: another cluster's coordinator (these are not its keys: export them again there with devcluster keys export), or not a devcluster coordinator"
+        : "nothing answers there (connection refused, or no route): is `devcluster up` running on that machine, and is this its coordinator's port?";
     });
     for (const failed of ["handshake:error:auth", "handshake:error:protocol", "handshake:error:other"] as const) {
       this.socket.events.on(failed, (e) => {

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { curveKeyPair } from "zeromq";
 import type { DevServer } from "../../cli/dev/devServer";
+import { writeKeyFile } from "../../wire/security";
 import { CLI, LogCapture, cli, makeProject, startCluster, stopChild, type Project } from "../helpers/cluster";
 import { PROBE, waitUntil } from "../helpers/probe";
 
@@ -228,6 +231,17 @@ describe("nodes joined with devcluster node --join (issue 18)", () => {
     await lost.logs.waitFor(/no welcome from the coordinator at tcp:\/\/127\.0\.0\.1:\d+ after 3 s: nothing answers there.*still trying/, 4500);
     assert.equal(await ended(lost), 1);
     assert.match(lost.logs.lines.join("\n"), /devcluster node: no welcome from the coordinator at tcp:\/\/127\.0\.0\.1:\d+ within 5 s: nothing answers there/);
+  });
+
+  test("item 3: another cluster's keys are named as such within seconds, not as a port nothing listens on", async () => {
+    writeKeyFile(path.join(project.dir, "other.keys"), { cluster: "other", ...curveKeyPair() });
+    // the last --keys wins, as for any option given twice
+    const stranger = node("n9", ["--log-format", "json", "--timeout", "4", "--keys", "other.keys"]);
+    assert.equal(await ended(stranger), 1);
+    assert.match(
+      stranger.logs.lines.join("\n"),
+      /devcluster node: no welcome from the coordinator at tcp:\/\/127\.0\.0\.1:\d+ within 4 s: something accepts connections there but drops them before the secure handshake completes: another cluster's coordinator/,
+    );
   });
 
   test("items 2 and 5: a joined node that stops leaves at once (nodedown to monitors, gone from status and nodes()), and nothing floods up's log", async () => {
