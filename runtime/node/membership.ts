@@ -139,7 +139,6 @@ export class Membership {
   private coordinatorBack(): void {
     if (!this.running || this.host.closed) return;
     this.host.hold.coordinatorBack();
-    this.ship?.flush();
     // What it has, evaluated or kept: the coordinator sends only what differs.
     this.host.control.send(this.hello({ versions: this.host.reloads.path.versions(), names: this.host.names.own() }));
   }
@@ -160,6 +159,8 @@ export class Membership {
     // The new coordinator knows nothing of what runs here until told.
     this.host.control.send({ type: "loaded", node: this.host.name, modules: Object.keys(this.host.table.versions()) });
     this.host.hold.synced();
+    // Only a member's lines are kept: what it wrote while it had no coordinator goes once it is adopted.
+    this.ship?.flush();
   }
 
   // ---- control link -------------------------------------------------------

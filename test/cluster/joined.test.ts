@@ -111,7 +111,8 @@ describe("nodes joined with devcluster node --join (issue 18)", () => {
   before(async () => {
     // A vanished joined node leaves after this long (60 s by default); the test waits for it.
     process.env.DEVCLUSTER_FORGET_MS = "8000";
-    project = makeProject({ "src/app.ts": APP, "src/probe.ts": PROBE }, { nodes: 2 });
+    // A fixed port, as on several machines: the joined nodes find the next `up` where they found this one.
+    project = makeProject({ "src/app.ts": APP, "src/probe.ts": PROBE }, { nodes: 2, coordinator: { host: "127.0.0.1", port: await freePort() } });
     ({ server, logs: up } = await startCluster(project));
   });
 
@@ -302,7 +303,7 @@ describe("nodes joined with devcluster node --join (issue 18)", () => {
     if (failed.length === 2) assert.match(failed[1]!, /more times/);
   });
 
-  test("item 5: a clean stop of up prints no failing send, and the joined node outlives it", async () => {
+  test("items 4 and 5: a clean stop of up prints no failing send; the joined node outlives it, and what it wrote alone reaches the next up's logs", async () => {
     const before = up.lines.length;
     await server.close();
     const after = up.lines.slice(before);
@@ -313,6 +314,17 @@ describe("nodes joined with devcluster node --join (issue 18)", () => {
     const n4 = started.find((j) => j.child.spawnargs.includes("n4") && j.child.exitCode === null)!;
     await n4.logs.waitFor(/lost the coordinator: this node keeps running/, 10_000);
     assert.equal(n4.child.exitCode, null, "n4 still runs");
+    // What it wrote while no coordinator took its lines reaches the next `up`'s logs once that one adopts it.
+    ({ server, logs: up } = await startCluster(project));
+    await up.waitFor(/n4 adopted \(no restart\)/, 20_000);
+    await waitUntil(
+      async () => {
+        const r = await cli(["logs", "n4", "--json"], project.dir);
+        return /lost the coordinator: this node keeps running/.test(r.stdout) ? true : undefined;
+      },
+      10_000,
+      () => "the line n4 wrote while alone never reached the new up's logs",
+    );
   });
 });
 
