@@ -265,7 +265,7 @@ export class Coordinator extends EventEmitter {
         return;
       case "request":
         void answerClient(this.clients, msg.id, msg.req).then((response) => {
-          this.sendTo(from, response);
+          this.sendTo(route, response);
           if (msg.req.type === "stop") this.emit("stop");
         });
         return;
@@ -295,7 +295,7 @@ export class Coordinator extends EventEmitter {
     for (const name of this.members.keys()) this.sendTo(name, msg);
   }
 
-  /** A joined node leaves: it said goodbye, or it was silent for FORGET_MS. Its peers hear nodedown (if they had not yet) and drop it. */
+  /** A joined node leaves: it said goodbye, or it was silent for DEVCLUSTER_FORGET_MS (liveness.ts). Its peers hear nodedown (if they had not yet) and drop it. */
   private leave(name: string, why: string): void {
     this.admission.left(name, why);
     this.nodeDown(name);
