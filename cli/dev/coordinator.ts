@@ -223,7 +223,10 @@ export class Coordinator extends EventEmitter {
         void this.serial(() => this.admission.join(route, msg));
         return;
       case "goodbye":
-        if (this.members.get(from)?.joined) this.leave(from, "it stopped");
+        if (!this.members.get(from)?.joined) return;
+        this.leave(from, "it stopped");
+        // After every peer was told: the node closes its links once it has this, so no peer takes that for a lost link.
+        this.socket.send(route, encode(this.admission.peersMessage()));
         return;
       case "logs":
         if (!this.members.get(from)?.joined) return;

@@ -48,21 +48,27 @@ export class ControlLink {
       lost = true;
       link?.lost();
     });
-    // A coordinator that does not take these keys closes the connection during the handshake, which the
-    // client sees only as a connection made and then retried: that order tells it from a port nothing listens on.
+    // A coordinator that does not take these keys closes the connection during the handshake, which the client
+    // sees as a handshake error, or only as a connection made and then retried: either tells it from a port
+    // nothing listens on. The keys diagnosis stands once made: a later retry does not turn it into "nothing answers".
+    const keysRefused =
+      "another cluster's coordinator (these are not its keys: export them again there with devcluster keys export), or not a devcluster coordinator";
     let accepted = false;
+    let refused = false;
     this.socket.events.on("connect", () => {
       accepted = true;
-      this.problem = "something accepts connections there, but no secure handshake has completed: is this a devcluster coordinator's port?";
+      if (!refused) this.problem = "something accepts connections there, but no secure handshake has completed: is this a devcluster coordinator's port?";
     });
     this.socket.events.on("connect:retry", () => {
+      if (refused) return;
       this.problem = accepted
-        ? "something accepts connections there but drops them before the secure handshake completes: another cluster's coordinator (these are not its keys: export them again there with devcluster keys export), or not a devcluster coordinator"
+        ? `something accepts connections there but drops them before the secure handshake completes: ${keysRefused}`
         : "nothing answers there (connection refused, or no route): is `devcluster up` running on that machine, and is this its coordinator's port?";
     });
     for (const failed of ["handshake:error:auth", "handshake:error:protocol", "handshake:error:other"] as const) {
       this.socket.events.on(failed, (e) => {
-        this.problem = `something listens there, but the secure handshake failed (${e.error.message}): that is another cluster's coordinator, or not a devcluster coordinator, or these keys are not its keys (export them again there: devcluster keys export)`;
+        refused = true;
+        this.problem = `something listens there, but the secure handshake failed (${e.error.message}): ${keysRefused}`;
       });
     }
     this.socket.events.on("disconnect", () => {
@@ -87,16 +93,17 @@ export class ControlLink {
   /**
    * A last message before {@link close} (a joined node's goodbye): waits,
    * at most `timeoutMs`, until it is in ZeroMQ's hands, and lets ZeroMQ's
-   * linger carry it out after close. Without a link it is lost, which is
-   * why a vanished node is still let go after a while.
+   * linger carry it out after close; false when there is no link to carry
+   * it (which is why a vanished node is still let go after a while).
    */
-  async last(msg: ControlMessage, timeoutMs = 1000): Promise<void> {
-    if (this.closed || !this.connected) return;
+  async last(msg: ControlMessage, timeoutMs = 1000): Promise<boolean> {
+    if (this.closed || !this.connected) return false;
     this.socket.linger = timeoutMs;
     this.send(msg);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.out.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
+    return true;
   }
 
   send(msg: ControlMessage): void {

@@ -48,6 +48,8 @@ export class Membership {
   running = false;
   /** a joined node's output, shipped once it is welcomed (logShip.ts) */
   private readonly ship?: LogShip;
+  /** after a goodbye: the coordinator's answer, the membership without this node */
+  private leaving?: () => void;
 
   constructor(private readonly host: MembershipHost) {
     if (host.shipLogs) this.ship = new LogShip(host.name, host.control);
@@ -62,7 +64,14 @@ export class Membership {
   async leave(): Promise<void> {
     if (this.host.joined && this.running) {
       this.ship?.flush();
-      await this.host.control.last({ type: "goodbye", node: this.host.name });
+      // The coordinator answers with the membership without this node, after it told every peer: a peer then
+      // sees this node leave the membership before its links close, and does not take the close for a lost link.
+      const told = new Promise<void>((resolve) => (this.leaving = resolve));
+      if (await this.host.control.last({ type: "goodbye", node: this.host.name })) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([told, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        clearTimeout(timer);
+      }
     }
     this.ship?.close();
   }
@@ -178,7 +187,9 @@ export class Membership {
       case "peers":
         // `nodes` leaves out a joined node that left; a coordinator that does not send it only ever adds.
         this.host.nodes = msg.nodes ?? [...new Set([...this.host.nodes, ...msg.peers.map((p) => p.name)])];
-        return this.host.links.set(msg.peers);
+        this.host.links.set(msg.peers);
+        this.leaving?.();
+        return;
       case "prepare":
         return this.host.reloads.prepare(msg);
       case "commit":
