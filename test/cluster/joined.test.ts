@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -32,6 +33,9 @@ interface Joined {
 interface StatusJson {
   nodes: { name: string; host?: string; joined?: boolean; up: boolean; state: string; leavesInMs?: number }[];
 }
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const skip = existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`;
 
 /** A port nothing listens on: bound, read, closed. */
 async function freePort(): Promise<number> {
@@ -196,6 +200,36 @@ describe("nodes joined with devcluster node --join (issue 18)", () => {
     );
     assert.ok(!own.some((l) => l.startsWith("{")), `raw JSON in the node's terminal:\n${own.join("\n")}`);
   });
+
+  test(
+    "item 1: the observer page, as a person sees it, counts the joined node in its header and shows it in the nodes, supervision, processes and logs tabs",
+    { skip },
+    async () => {
+      const { chromium } = await import("playwright-core");
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        await page.goto(server.observer!.url);
+        await page
+          .locator("header")
+          .getByText(/^3 nodes ·/)
+          .waitFor({ timeout: 15_000 });
+        const row = page.locator('tr[data-node="n4"]');
+        await row.getByText("up", { exact: true }).waitFor();
+        assert.equal(await row.locator("td").nth(1).textContent(), "127.0.0.1", "n4's host is its own address");
+        const tab = (name: string) => page.locator(`nav button[data-tab="${name}"]`).click();
+        await tab("supervision");
+        await page.locator('.tree li[data-child="worker"]', { hasText: /<n4\.\d+>/ }).waitFor({ timeout: 15_000 });
+        await tab("processes");
+        await page.locator('[data-test="filter"]').fill("probe:n4");
+        await page.locator('table[data-test="procs"] tbody tr', { hasText: "probe:n4" }).first().waitFor({ timeout: 15_000 });
+        await tab("logs");
+        await page.getByText("hello from n4").first().waitFor({ timeout: 15_000 });
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 
   test("item 4: --log-format json prints one JSON record per line, with the node's name", async () => {
     const n6 = node("n6", ["--log-format", "json"]);
