@@ -97,6 +97,8 @@ export type ErrorCode =
   | "not_ready"
   /** a key file others can read (or write): refused, with the chmod that fixes it */
   | "keys_unprotected"
+  /** a state folder or key file another user owns, others may write, or a symlink: refused, as ssh does, with what to do */
+  | "bad_owner"
   /** the coordinator refused a node's join (name taken, another cluster); the message says why */
   | "join_refused"
   /** something that threw a non-devcluster value; the message is its text */

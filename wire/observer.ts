@@ -37,7 +37,9 @@ export interface SupervisorTree {
   /** the supervisor that started this one, if it is a child */
   parent?: string;
   strategy: string;
-  children: { id: string; pid?: string; module: string; restart: string; supervisor: boolean }[];
+  /** names it is registered under (absent when none), as the shell's tree() shows them */
+  names?: string[];
+  children: { id: string; pid?: string; module: string; restart: string; supervisor: boolean; names?: string[] }[];
 }
 
 /** What a node says of itself once a second: NodeInfo's figures (protocol.ts, not imported: it imports this file) and more. */

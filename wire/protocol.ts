@@ -49,13 +49,14 @@ export interface PeerInfo {
  */
 export interface StaleCode {
   /**
-   * kept: V8 kept the earlier body (a variable of a scope around it was added, removed or renamed);
+   * kept: V8 kept the earlier body (a variable of a function around it was added, removed or renamed);
    * removed: the function is gone from the source, yet functions made from it are alive;
    * refused: V8 refused to patch the earlier version (`status`; BlockedByActiveGenerator: an async
    * function or generator of it is suspended); constructor: a method that runs only in the constructor
-   * (or the constructor itself) changed, and live instances ran the earlier one
+   * (or the constructor itself) changed, and live instances ran the earlier one; toplevel: an
+   * interval or listener an earlier version's top level started still runs beside the new one's
    */
-  kind: "kept" | "removed" | "refused" | "constructor";
+  kind: "kept" | "removed" | "refused" | "constructor" | "toplevel";
   module: string;
   /** as a person finds it: "RaftNode.setupRoutes", `app.post("/set") callback in RaftNode.setupRoutes` */
   fn: string;
@@ -65,6 +66,8 @@ export interface StaleCode {
   count: number;
   /** refused: V8's status */
   status?: string;
+  /** constructor: the method is an async function or a generator, so a call the constructor started may still be suspended in it, running the earlier body */
+  suspends?: boolean;
 }
 
 /** Who asked for a reply: the caller's node and its pending-call reference. */
@@ -131,6 +134,8 @@ export interface NodeInfo {
   uptimeMs?: number;
   /** top supervisors of this node that reached their restart intensity (pid texts): their trees are gone */
   supervisorsGaveUp?: string[];
+  /** what the last reload of each module found still running its old code here (LiveEdit's findings) */
+  stale?: StaleCode[];
 }
 
 /** Why a process ended: "normal", "shutdown", "killed", "noproc", "noconnection", a crash's `{ code, message, stack }`, or any value given to exit(). */

@@ -5,7 +5,7 @@ import { curveKeyPair } from "zeromq";
 import { ClusterError } from "../../wire/errors";
 import { loadKeys, writeKeyFile } from "../../wire/security";
 import { isLoopbackHost, loadConfig } from "../project/config";
-import { keysFile, readRunning } from "../project/stateDir";
+import { checkStateDir, ensureStateDir, keysFile, readRunning } from "../project/stateDir";
 
 /**
  * `devcluster keys export <file>`: what another machine needs to join this
@@ -15,17 +15,21 @@ import { keysFile, readRunning } from "../project/stateDir";
 export function exportKeys(configPath: string, file: string): number {
   const config = loadConfig(configPath);
   const source = keysFile(config.projectDir);
-  if (!existsSync(source)) {
+  if (!checkStateDir(config.projectDir) || !existsSync(source)) {
     throw new ClusterError("not_running", `${source} does not exist yet: run \`devcluster up\` once, which makes the cluster's keys`);
   }
   const keys = loadKeys(source);
   const out = path.resolve(file);
   writeKeyFile(out, { cluster: config.name, ...keys });
-  const join = joinAddress(config.coordinator, readRunning(config.projectDir)?.endpoint);
+  const running = readRunning(config.projectDir);
+  const join = joinAddress(config.coordinator, running?.endpoint);
   process.stdout.write(
     `wrote ${out} (mode 0600): the keys of cluster ${config.name}. Copy it to the other machine (scp), then there:\n` +
       `  devcluster node --join ${join.endpoint} --name <node> --keys ${path.basename(out)}\n` +
-      (join.note ? `${join.note}\n` : ""),
+      (join.note ? `${join.note}\n` : "") +
+      (running?.publicKey && running.publicKey !== keys.publicKey
+        ? `The running cluster (pid ${running.pid}) still uses the keys from before \`devcluster keys rotate\`: these admit a node once \`devcluster up\` restarts.\n`
+        : ""),
   );
   return 0;
 }
@@ -84,12 +88,15 @@ export function joinAddress(coordinator: { host: string; port: number }, running
 export function rotateKeys(configPath: string): number {
   const config = loadConfig(configPath);
   const file = keysFile(config.projectDir);
+  ensureStateDir(config.projectDir);
   if (existsSync(file)) loadKeys(file); // an unprotected old key is reported, not silently replaced
   writeKeyFile(file, curveKeyPair());
   const running = readRunning(config.projectDir);
   process.stdout.write(
     `wrote new keys to ${file} (mode 0600); the old keys no longer admit anyone once \`devcluster up\` starts with these.\n` +
-      (running ? `The running cluster (pid ${running.pid}) still uses the old keys: restart \`devcluster up\`, ` : "") +
+      (running
+        ? `The running cluster (pid ${running.pid}) goes on with the old keys until it restarts (stop, status and the shell still reach it): restart \`devcluster up\`, `
+        : "") +
       `export them again (devcluster keys export) to every other machine and rejoin its nodes.\n`,
   );
   return 0;

@@ -1,5 +1,6 @@
 import { ClusterClient } from "../dev/client";
 import { levelNumber, type LogAnswer, type LogQuery } from "../dev/logs";
+import { isAlive } from "../project/stateDir";
 import { LogFormatter } from "../views/logLines";
 
 export interface LogsOptions {
@@ -11,6 +12,8 @@ export interface LogsOptions {
 
 /** How long one follow request waits for a line before asking again: well inside the request's own deadline. */
 const FOLLOW_WAIT_MS = 10_000;
+/** How often a follower looks whether the coordinator's process still runs. */
+const GONE_CHECK_MS = 200;
 
 /**
  * `devcluster logs [node] [-f] [--level <level>]`: the last lines `up` kept
@@ -29,10 +32,20 @@ export async function logs(projectDir: string, node: string | undefined, opts: L
   };
   const base: LogQuery = { ...(node !== undefined ? { node } : {}), ...(opts.level !== undefined ? { level: opts.level } : {}) };
   let interrupted = false;
+  let gone = false;
   const onSigint = (): void => {
     interrupted = true;
     client.close();
   };
+  // A stopping coordinator answers a waiting follower with `closed`, but a request sent in the last moments, after its
+  // endpoint closed, is never answered: without this the follower waited out its deadline and failed (issue 22).
+  const { pid, procStart } = client.running;
+  const watch = setInterval(() => {
+    if (isAlive(pid, procStart)) return;
+    gone = true;
+    client.close();
+  }, GONE_CHECK_MS);
+  watch.unref();
   try {
     let answer = await client.request<LogAnswer>({ type: "logs", ...base, lines: opts.lines ?? 50 });
     print(answer);
@@ -43,6 +56,7 @@ export async function logs(projectDir: string, node: string | undefined, opts: L
         answer = await client.request<LogAnswer>({ type: "logs", ...base, after: answer.next, waitMs: FOLLOW_WAIT_MS }, FOLLOW_WAIT_MS + 5000);
       } catch (err) {
         if (interrupted) return 0;
+        if (gone) break;
         throw err;
       }
       print(answer);
@@ -50,6 +64,7 @@ export async function logs(projectDir: string, node: string | undefined, opts: L
     process.stderr.write("the cluster stopped\n");
     return 0;
   } finally {
+    clearInterval(watch);
     process.off("SIGINT", onSigint);
     client.close();
   }

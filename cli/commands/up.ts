@@ -6,7 +6,7 @@ export async function up(configPath: string, opts: { logFormat: LogFormat; typec
   const server = await DevServer.start({ configPath, logFormat: opts.logFormat, ...(opts.typecheck ? { typecheck: opts.typecheck } : {}) });
   await new Promise<void>((resolve) => {
     const stop = (why: string): void => {
-      server.log.info({ why }, "stopping the cluster");
+      server.log.info({ why }, `stopping the cluster (${why})`);
       resolve();
     };
     process.once("SIGINT", () => stop("SIGINT"));

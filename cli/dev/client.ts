@@ -6,7 +6,7 @@ import { ClusterError } from "../../wire/errors";
 import { PendingReplies } from "../../wire/pending";
 import { loadKeys } from "../../wire/security";
 import { Outbox, secureDealer } from "../../wire/transport";
-import { keysFile, readRunning, type RunningCluster } from "../project/stateDir";
+import { keysFile, readRunning, runningFile, type RunningCluster } from "../project/stateDir";
 import { expectWithin } from "./replies";
 
 type Response = Extract<ClientMessage, { type: "response" }>;
@@ -25,21 +25,39 @@ export class ClusterClient {
   private readonly out: Outbox;
   private nextId = 1;
   private closed = false;
+  /** set when the endpoint refused the connection before it ever took one: nothing listens there */
+  private nobody?: ClusterError;
 
   private constructor(
     readonly running: RunningCluster,
     private readonly socket: Dealer,
+    projectDir: string,
   ) {
     this.out = new Outbox(socket, () => undefined);
     void this.serve();
+    // A coordinator.json that outlived its `up` (a crash, a pid the OS gave to another process that
+    // looks alive to us): a refused connect says at once that nothing listens, instead of a request's 15 s deadline.
+    let connected = false;
+    socket.events.on("connect", () => (connected = true));
+    socket.events.on("connect:retry", () => {
+      if (connected || this.nobody) return;
+      this.nobody = new ClusterError(
+        "not_running",
+        `no cluster is running in ${projectDir}: .devcluster/coordinator.json names pid ${running.pid}, but nothing listens at ${running.endpoint} ` +
+          `(an \`up\` that crashed left it). Start one with \`devcluster up\`.`,
+      );
+      this.pending.failAll(() => this.nobody!);
+    });
   }
 
   static connect(projectDir: string): ClusterClient {
     const running = readRunning(projectDir);
-    if (!running || !existsSync(keysFile(projectDir))) throw notRunning(projectDir);
-    const socket = secureDealer(loadKeys(keysFile(projectDir)), `client-${process.pid}-${randomBytes(4).toString("hex")}`);
+    // The keys the running `up` was started with, which a `keys rotate` since then does not change; keys.json for an `up` that did not write them.
+    const keys = running?.secretKey ? runningFile(projectDir) : keysFile(projectDir);
+    if (!running || !existsSync(keys)) throw notRunning(projectDir);
+    const socket = secureDealer(loadKeys(keys), `client-${process.pid}-${randomBytes(4).toString("hex")}`);
     socket.connect(running.endpoint);
-    return new ClusterClient(running, socket);
+    return new ClusterClient(running, socket, projectDir);
   }
 
   private async serve(): Promise<void> {
@@ -54,7 +72,13 @@ export class ClusterClient {
     }
   }
 
+  /** Requests sent and not answered yet. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
   async request<T = unknown>(req: ClientRequest, timeoutMs = 15_000): Promise<T> {
+    if (this.nobody) throw this.nobody;
     const id = this.nextId++;
     let frame: Buffer;
     try {

@@ -84,6 +84,7 @@ export class ClusterStatus {
             heapTotal: info.heapTotal,
             eventLoopDelay: info.eventLoopDelay,
             supervisorsGaveUp: gaveUp,
+            ...(info.stale?.length ? { stale: info.stale } : {}),
           };
         } catch {
           return { name, ...where, pid: m.osPid, up: false, state: "not answering", processes: 0, modules: {}, restarts };

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
@@ -9,9 +10,9 @@ import { loadConfig, type ClusterConfig } from "../project/config";
 import { Coordinator, type ReloadReport, type TransactionInfo } from "./coordinator";
 import { Launcher } from "./launcher";
 import { LogRenderer, LogStore, coordinatorLogger, type LogFormat } from "./logs";
-import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, stateDir, writeRunning } from "../project/stateDir";
+import { acquireLock, clearRunning, keysFile, processStart, readRunning, releaseLock, runningFile, stateDir, writeRunning } from "../project/stateDir";
 import { PendingSaves } from "../save/pendingSaves";
-import { compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
+import { backText, compileErrorText, heldFiles, saveClauses, type HeldFile } from "../save/saveOutcome";
 import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
 import { logTransaction } from "./transactionLog";
 import { BuildWarnings } from "./buildWarnings";
@@ -164,6 +165,7 @@ export class DevServer extends EventEmitter {
       configPath: config.configPath,
       startedAt: new Date().toISOString(),
       procStart: processStart(process.pid),
+      ...keys,
     });
     this.coordinator.on("ready", () => {
       this.log.info(
@@ -184,7 +186,8 @@ export class DevServer extends EventEmitter {
       nodes: config.nodes,
       env: {
         DEVCLUSTER_COORDINATOR: endpoint,
-        DEVCLUSTER_KEYS: keysFile(config.projectDir),
+        // The pair this `up` runs with, not keys.json, which `keys rotate` may replace meanwhile: a restarted node still joins.
+        DEVCLUSTER_KEYS: runningFile(config.projectDir),
         DEVCLUSTER_SRC: config.srcDir,
         DEVCLUSTER_PROJECT: config.projectDir,
         // Peer endpoints on the coordinator's address: nodes on other machines reach them there (loopback by default).
@@ -277,7 +280,8 @@ export class DevServer extends EventEmitter {
       const held = this.typeHeld;
       if (strict && errors.length === 0 && held) {
         this.typeHeld = undefined;
-        this.log.info({ files: held.changed.map((f) => path.relative(this.config.projectDir, f)) }, "type errors fixed: reloading what was held back");
+        const files = held.changed.map((f) => path.relative(this.config.projectDir, f));
+        this.log.info({ files }, `type errors fixed: reloading what was held back (${files.join(", ")})`);
         this.saves = this.saves.then(() => this.onBatch(held, true)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
       }
     });
@@ -286,9 +290,11 @@ export class DevServer extends EventEmitter {
       this.log.error({ typecheck: true, code }, "the type checker (tsc --watch) exited; restart `devcluster up --typecheck` to check again"),
     );
     checker.start();
+    const ts = require.resolve("typescript/package.json", { paths: [this.config.projectDir] });
+    const version = (JSON.parse(readFileSync(ts, "utf8")) as { version?: string }).version ?? "(version unknown)";
     this.log.info(
-      { typecheck: strict ? "strict" : true },
-      `type checking with ${path.relative(this.config.projectDir, require.resolve("typescript/package.json", { paths: [this.config.projectDir] }))}${strict ? " (strict: saves with type errors are held back)" : ""}`,
+      { typecheck: strict ? "strict" : true, typescript: version },
+      `type checking with TypeScript ${version} (${path.relative(this.config.projectDir, path.dirname(ts))})${strict ? "; strict: saves with type errors are held back" : ""}`,
     );
   }
 
@@ -304,6 +310,7 @@ export class DevServer extends EventEmitter {
       assets: uniq(batch.assets, prev?.assets),
       firstEventAt: Math.min(batch.firstEventAt, prev?.firstEventAt ?? Infinity),
     };
+    this.pending.hold(batch.changed, "the project has type errors (--typecheck=strict)");
     const files = [...batch.changed, ...batch.assets].map((f) => path.relative(this.config.projectDir, f));
     const where = [...new Set(errors.map((d) => d.file))].join(", ");
     this.log.warn(
@@ -330,6 +337,9 @@ export class DevServer extends EventEmitter {
       const sent = plan.send.map((m) => m.name);
       this.observer?.observer.compileFailed(files, plan.error, sent);
     }
+    const back = backText(plan, this.config.projectDir);
+    if (back) this.observer?.observer.savedBack(back, plan.back);
+    if (back && plan.send.length === 0) this.log.info({ back: plan.back.map((b) => `${b.module}@${b.version}`) }, `${back}; nothing to send`);
     if (plan.send.length === 0) {
       if (!plan.error) return;
       this.emit("saved", {

@@ -1,9 +1,10 @@
 import { EventEmitter } from "node:events";
-import { chmodSync, createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { chmodSync, createWriteStream, type WriteStream } from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import type { Logger } from "../../wire/log";
 import { ClusterError } from "../../wire/errors";
+import { createOwned, ensureOwnedDir } from "../../wire/ownedFiles";
 import { LEVELS, LogFormatter, type LogRecord } from "../views/logLines";
 
 export type LogFormat = "pretty" | "json";
@@ -85,7 +86,9 @@ export class LogStore extends EventEmitter {
 
   /** From now on each node's lines also go to `<dir>/<node>.log`, starting with those kept so far. */
   openFiles(dir: string): void {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Checked first (ours, no link, not writable by others), so the narrowing below changes our own folders only.
+    ensureOwnedDir(path.dirname(dir), "the state folder");
+    ensureOwnedDir(dir, "the log folder");
     chmodSync(path.dirname(dir), 0o700);
     chmodSync(dir, 0o700);
     this.dir = dir;
@@ -111,10 +114,15 @@ export class LogStore extends EventEmitter {
     let f = this.files.get(node);
     if (!f) {
       const file = path.join(this.dir, `${node.replace(/[^\w.-]/g, "_")}.log`);
-      f = createWriteStream(file, { flags: "w", mode: 0o600 });
+      // A new file (0600) renamed over the last run's: a link planted at that name is replaced, never written through.
+      let fd: number;
+      try {
+        fd = createOwned(file);
+      } catch {
+        return undefined; // the lines stay in memory for `logs`; a log line is no place to fail
+      }
+      f = createWriteStream(file, { fd });
       f.on("error", () => undefined);
-      // mode applies only to a file it creates: one left by an earlier `up` is narrowed too.
-      f.once("open", () => chmodSync(file, 0o600));
       this.files.set(node, f);
     }
     return f;

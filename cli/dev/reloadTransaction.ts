@@ -5,6 +5,7 @@ import { encode, type ControlMessage, type StaleCode, type WireError } from "../
 import { toBundle, type CodeStore } from "./codeStore";
 import type { CompiledModule } from "../save/compiler";
 import { expectWithin } from "./replies";
+import { mergeStale } from "./reports";
 
 export interface NodeResult {
   node: string;
@@ -42,6 +43,8 @@ export interface ReloadReport {
   kept?: string[];
   /** per phase, for the benchmark */
   phases?: { prepareMs: number; commitMs: number };
+  /** `rollback --to` the version the cluster already runs: no transaction ran, nothing was sent, and the report says so */
+  alreadyRunning?: boolean;
   codeChangeFailures?: { node: string; pid: string; error: WireError }[];
   /**
    * what still runs an earlier version after the commit, as the nodes found it (runtime/code/liveEdit.ts);
@@ -166,23 +169,13 @@ export class ReloadTransactions {
       clearTimeout(timer);
       const unknown = switched.filter((n) => !got.has(n));
       for (const n of unknown) drop(n);
-      const stale = new Map<string, StaleCode & { nodes: string[] }>();
-      for (const n of switched) {
-        for (const s of got.get(n)?.stale ?? []) {
-          const key = JSON.stringify([s.kind, s.module, s.fn, s.at, s.status]);
-          const same = stale.get(key);
-          if (same) {
-            same.count += s.count;
-            same.nodes.push(n);
-          } else stale.set(key, { ...s, nodes: [n] });
-        }
-      }
+      const stale = mergeStale(switched.map((n) => [n, got.get(n)?.stale] as const));
       const liveEdit = switched.flatMap((n) => {
         const f = got.get(n);
         return f ? [{ node: n, patched: f.patched, patchMs: f.patchMs, scanMs: f.scanMs }] : [];
       });
       return {
-        ...(stale.size ? { stale: [...stale.values()] } : {}),
+        ...(stale.length ? { stale } : {}),
         ...(unknown.length ? { staleUnknown: unknown } : {}),
         ...(liveEdit.length ? { liveEdit } : {}),
       };

@@ -2,7 +2,7 @@
  * What the coordinator reports to clients (status, restart) and to `up`'s log
  * (a transaction's source): the shapes the views in cli/views/ render.
  */
-import type { ReloadSource } from "../../wire/protocol";
+import type { ReloadSource, StaleCode } from "../../wire/protocol";
 import type { DiskDrift } from "./diskDrift";
 
 /** Who started a transaction and what it was: the second argument of the "reloaded" event. */
@@ -58,4 +58,22 @@ export interface NodeStatus {
   /** a joined node that does not answer: for how long, and when it leaves the cluster unless it answers */
   silentMs?: number;
   leavesInMs?: number;
+  /** what the last reload of each module found still running its old code on this node */
+  stale?: StaleCode[];
+}
+
+/** One finding per what, where and why, across nodes: its count summed, its nodes listed (a reload's report, `status`). */
+export function mergeStale(perNode: Iterable<readonly [node: string, stale: readonly StaleCode[] | undefined]>): (StaleCode & { nodes: string[] })[] {
+  const out = new Map<string, StaleCode & { nodes: string[] }>();
+  for (const [node, stale] of perNode) {
+    for (const s of stale ?? []) {
+      const key = JSON.stringify([s.kind, s.module, s.fn, s.at, s.status]);
+      const same = out.get(key);
+      if (same) {
+        same.count += s.count;
+        same.nodes.push(node);
+      } else out.set(key, { ...s, nodes: [node] });
+    }
+  }
+  return [...out.values()];
 }

@@ -77,6 +77,10 @@ export class VersionMoves {
       if (opts.to !== undefined) {
         if (names.length !== 1) throw new ClusterError("badarg", `rollback --to names one module, got ${names.length} (${names.join(", ")})`);
         const target = this.host.history.find(names[0]!, opts.to);
+        // Already there: nothing to move, and a "rolled back" would tell of a change that did not happen.
+        if (this.host.store.get(target.name)?.version === target.version) {
+          return { ok: true, modules: [{ name: target.name, version: target.version }], nodes: [], ms: 0, alreadyRunning: true };
+        }
         return this.transaction([target], opts.force ?? false, undefined, { source: opts.source ?? "cli", rollback: true });
       }
       const missing = names.filter((n) => !this.host.store.previous(n));

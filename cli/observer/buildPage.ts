@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   const uplotCss = readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8");
   writeFileSync(path.join(out, "app.css"), uplotCss + "\n" + readFileSync(path.join(src, "style.css"), "utf8"));
   copyFileSync(path.join(src, "index.html"), path.join(out, "index.html"));
-  const size = ["index.html", "app.js", "app.css"].reduce((n, f) => n + statSync(path.join(out, f)).size, 0);
+  // Browsers ask for /favicon.ico whatever the page links: served, it is not a 404 in every console.
+  copyFileSync(path.join(src, "favicon.ico"), path.join(out, "favicon.ico"));
+  const size = ["index.html", "app.js", "app.css", "favicon.ico"].reduce((n, f) => n + statSync(path.join(out, f)).size, 0);
   if (process.env.DEVCLUSTER_PAGE_SIZE) process.stdout.write(`observer page: ${(size / 1024).toFixed(1)} KiB\n`);
 }
 

@@ -8,6 +8,8 @@ import { EventEmitter } from "node:events";
 import type { CompileError } from "../save/compiler";
 import { staleHead, staleLines } from "../views/reloadReport";
 import type { Coordinator, ReloadReport } from "../dev/coordinator";
+import type { TransactionInfo } from "../dev/reports";
+import type { ReloadSource } from "../../wire/protocol";
 import type { NodeSnapshot, ProcQuery, ProcRow, SupervisorTree } from "../../wire/observer";
 
 export const TICK_MS = 1000;
@@ -51,6 +53,12 @@ export type TimelineEntry =
       seq: number;
       at: number;
       kind: "reload";
+      /** who started it, as the coordinator recorded it: a save, `devcluster reload`/`rollback` ("cli"), the shell, a node catching up */
+      source: ReloadSource;
+      /** a rollback (plain, or `--to` a version) rather than a reload */
+      rollback?: boolean;
+      /** the node a catch-up brought up to date */
+      member?: string;
       ok: boolean;
       modules: { name: string; version: string }[];
       ms: number;
@@ -74,6 +82,14 @@ export type TimelineEntry =
       errors: { file: string; line: number; column: number; lineText: string; text: string }[];
       /** modules of the same save that compiled and went to the nodes without the broken files (empty: nothing was sent) */
       sent: string[];
+    }
+  | {
+      seq: number;
+      at: number;
+      kind: "back";
+      /** held-back files saved back to the version the nodes run, in `up`'s words: the warning before no longer stands */
+      text: string;
+      modules: { name: string; version: string }[];
     };
 
 const TIMELINE = 200;
@@ -89,7 +105,7 @@ export class Observer extends EventEmitter {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private seq = 0;
-  private readonly onReload = (r: ReloadReport): void => this.reloaded(r);
+  private readonly onReload = (r: ReloadReport, info: TransactionInfo): void => this.reloaded(r, info);
   /**
    * Whether a page shows the supervision trees: only then does each node read
    * all its processes to find its supervisors (the server sets it from the
@@ -194,11 +210,14 @@ export class Observer extends EventEmitter {
     this.emit("timeline", entry);
   }
 
-  private reloaded(r: ReloadReport): void {
+  private reloaded(r: ReloadReport, info: TransactionInfo): void {
     this.push({
       seq: ++this.seq,
       at: Date.now(),
       kind: "reload",
+      source: info.source,
+      ...(info.rollback ? { rollback: true } : {}),
+      ...(info.node ? { member: info.node } : {}),
       ok: r.ok,
       modules: r.modules,
       ms: r.ms,
@@ -222,6 +241,11 @@ export class Observer extends EventEmitter {
       errors: err.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, lineText: d.lineText, text: d.text })),
       sent,
     });
+  }
+
+  /** Held-back files saved back to the running version: the timeline's last word on them is not their error. */
+  savedBack(text: string, back: { module: string; version: string }[]): void {
+    this.push({ seq: ++this.seq, at: Date.now(), kind: "back", text, modules: back.map((b) => ({ name: b.module, version: b.version })) });
   }
 
   /**

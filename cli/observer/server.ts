@@ -35,6 +35,7 @@ const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
   ".png": "image/png",
+  ".ico": "image/x-icon",
 };
 
 export interface ObserverServerOptions {

@@ -35,6 +35,15 @@ export interface SavePlan {
   broken: BrokenModule[];
   /** modules of `send` that were dirty before this batch (held or refused earlier) */
   carried: Set<string>;
+  /** files that were held back and now compile to the version the nodes run (saved back): clean, with nothing to send */
+  back: BackModule[];
+}
+
+/** A held-back module file saved back to the version every node runs. */
+export interface BackModule {
+  file: string;
+  module: string;
+  version: string;
 }
 
 /**
@@ -61,6 +70,15 @@ export class PendingSaves {
       log: Logger;
     },
   ) {}
+
+  /**
+   * Files held back outside the plan (`--typecheck=strict` while the project
+   * has type errors): dirty like the rest, so a save back to the running
+   * version is said, not silent.
+   */
+  hold(files: string[], why: string): void {
+    for (const f of files) this.dirty.set(f, why);
+  }
 
   /** Files whose saved version the nodes do not run yet, with why: what `up` says keeps them apart. */
   pending(): Map<string, string> {
@@ -110,9 +128,12 @@ export class PendingSaves {
     }
 
     const candidates = new Map<string, CompiledModule>();
+    const back: BackModule[] = [];
     for (const m of modules) {
-      if (store.get(m.name)?.version === m.version) this.dirty.delete(m.file);
-      else candidates.set(m.name, m);
+      if (store.get(m.name)?.version === m.version) {
+        // Held back before, and the nodes run exactly this: the warning that held it is over, which `up` says.
+        if (this.dirty.delete(m.file)) back.push({ file: m.file, module: m.name, version: m.version });
+      } else candidates.set(m.name, m);
     }
     const held = this.consistent(candidates);
     for (const h of held) {
@@ -122,7 +143,7 @@ export class PendingSaves {
     const heldNames = new Set(held.map((h) => h.module));
     const send = importeesFirst([...candidates.values()].filter((m) => !heldNames.has(m.name)));
     const carried = new Set(send.filter((m) => !fromBatch.has(m.file)).map((m) => m.name));
-    return { files: [...files].sort(), send, held, carried, broken, ...(error ? { error } : {}) };
+    return { files: [...files].sort(), send, held, carried, broken, back, ...(error ? { error } : {}) };
   }
 
   /**

@@ -45,6 +45,21 @@ export function compileErrorText(plan: SavePlan, projectDir: string): string {
 }
 
 /**
+ * A file that was held back (it did not compile, it waited for another, the
+ * nodes refused it) saved back to the version every node runs: `up` said it
+ * was held, so it says that is over, instead of going quiet while the
+ * warning seems to stand.
+ */
+export function backText(plan: SavePlan, projectDir: string): string | undefined {
+  if (plan.back.length === 0) return undefined;
+  const rel = relTo(projectDir);
+  const one = plan.back.length === 1;
+  const files = plan.back.map((b) => rel(b.file)).join(", ");
+  const versions = plan.back.map((b) => `${b.module}@${b.version.slice(0, 8)}`).join(", ");
+  return `${files} ${one ? "is" : "are"} back to the running version${one ? "" : "s"} ${versions}`;
+}
+
+/**
  * What the save's transaction line adds after the report: the saved files
  * that are bundled into the modules sent (a `.json` in src, `../shared/fmt.ts`),
  * and every file held back with why.
@@ -58,6 +73,8 @@ export function saveClauses(plan: SavePlan, batch: ChangeBatch, projectDir: stri
   }
   const held = heldFiles(plan, projectDir);
   if (held.length) clauses.push(`held back: ${held.map((h) => `${h.file} (${h.why})`).join(", ")}`);
+  const back = backText(plan, projectDir);
+  if (back) clauses.push(back);
   return clauses;
 }
 

@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { ClusterError, isClusterError, type ErrorCode } from "../../wire/errors";
+import { ClusterError, type ErrorCode } from "../../wire/errors";
 import { Pid, parsePid } from "../../wire/pid";
 import type { NodeOp, ProcessInfo } from "../../wire/protocol";
 import type { ClusterClient } from "../dev/client";
@@ -16,6 +16,9 @@ import { Overview } from "../views/overview";
 import type { SupervisionTree } from "../../wire/protocol";
 import { PerNode, Rendered, VersionTable, unrender } from "./results";
 import { ShellTracer } from "./trace";
+import { ShellMailbox } from "./mailbox";
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
 
 function fail(code: ErrorCode, message: string): never {
   throw new ClusterError(code, message);
@@ -36,19 +39,21 @@ export interface Helper {
  * value, its printed form `<n1.42>`, or a registered name.
  */
 export class ShellContext {
-  private mailbox?: Promise<Pid>;
-  /** trace() and untrace(); events print as lines on stdout while the prompt waits */
-  private readonly tracer = new ShellTracer(
-    () => this.client(),
-    (line) => process.stdout.write(line + "\n"),
-  );
+  private readonly mailbox = new ShellMailbox(this);
+  /** trace() and untrace(); each event is a line, printed by `print` (the REPL keeps its prompt under them) */
+  private readonly tracer: ShellTracer;
 
   constructor(
     private readonly client: () => ClusterClient,
     readonly defaultNode?: string,
-  ) {}
+    print: (line: string) => void = (line) => process.stdout.write(line + "\n"),
+  ) {
+    this.tracer = new ShellTracer(() => this.client(), print);
+  }
 
-  async resolve(target: Pid | string): Promise<Pid> {
+  /** A pid, its text, a registered name, or a promise of one (`call(self(), ...)` needs no await). */
+  async resolve(target: Pid | string | PromiseLike<Pid | string>): Promise<Pid> {
+    if (isThenable(target)) target = await target;
     if (target instanceof Pid) return target;
     if (typeof target !== "string") fail("badarg", `expected a pid, "<n1.42>" or a registered name, got ${inspect(target)}`);
     const parsed = parsePid(target);
@@ -64,7 +69,7 @@ export class ShellContext {
     return (await this.op(pid.node, { op: "processInfo", pid })) as ProcessInfo;
   }
 
-  private op(node: string, op: NodeOp, timeoutMs?: number): Promise<unknown> {
+  op(node: string, op: NodeOp, timeoutMs?: number): Promise<unknown> {
     return this.client().request({ type: "node", node, op }, timeoutMs);
   }
 
@@ -89,12 +94,9 @@ export class ShellContext {
     return n;
   }
 
-  /** The shell's own pid: a mailbox process on the default node (or the first node up). */
+  /** The shell's own pid, for processes to reply to. */
   self(): Promise<Pid> {
-    this.mailbox ??= (async () =>
-      this.op(this.defaultNode ?? (await this.upNodes())[0] ?? fail("nodedown", "no node is up"), { op: "mailbox" }) as Promise<Pid>)();
-    this.mailbox.catch(() => (this.mailbox = undefined));
-    return this.mailbox;
+    return this.mailbox.self();
   }
 
   /** Names, nodes and modules for tab completion. */
@@ -104,35 +106,15 @@ export class ShellContext {
     return { nodes: status.nodes.map((n) => n.name), names: Object.keys(names).sort(), modules };
   }
 
-  /** Tells the shell's mailbox the shell is alive (else it ends itself after a while: see nodeOps). */
-  async touch(): Promise<void> {
-    if (!this.mailbox) return;
-    await this.onMailbox((pid) => this.op(pid.node, { op: "touch", pid }, 5000), false);
+  /** Keeps the shell's mailbox alive while the shell is. */
+  touch(): Promise<void> {
+    return this.mailbox.touch();
   }
 
-  /**
-   * The mailbox is gone when its node restarted or the cluster came back:
-   * forget it, so self() makes a new one (and a flush() retries on it).
-   */
-  private async onMailbox<T>(fn: (pid: Pid) => Promise<T>, retry: boolean): Promise<T | undefined> {
-    try {
-      return await fn(await this.self());
-    } catch (err) {
-      if (!isClusterError(err, "noproc", "nodedown", "badarg")) throw err;
-      this.mailbox = undefined;
-      return retry ? fn(await this.self()) : undefined;
-    }
-  }
-
-  /** Ends the shell's mailbox process, if it made one. */
+  /** Ends the shell's mailbox process and its traces' readers. */
   async close(): Promise<void> {
-    if (!this.mailbox) return;
-    try {
-      const pid = await this.mailbox;
-      await this.op(pid.node, { op: "kill", pid, reason: "shell_exit" }, 2000);
-    } catch {
-      // the node or the cluster is gone already
-    }
+    this.tracer.close();
+    await this.mailbox.close();
   }
 
   helpers(): Helper[] {
@@ -347,6 +329,22 @@ export class ShellContext {
           return unrender(await this.op(pid.node, { op: "replaceState", pid, fn: String(fn) }));
         },
       ),
+      h(
+        "suspend",
+        "suspend(pid)",
+        "sys:suspend: the process handles only system messages; the others wait in its mailbox until resume(pid)",
+        'suspend("counter:n1")',
+        async (target: Pid | string) => {
+          const pid = await this.resolve(target);
+          await this.op(pid.node, { op: "observer", req: { op: "suspend", pid } });
+          return new Rendered(`${pid} suspended: its messages wait in its mailbox until resume("${pid}")`);
+        },
+      ),
+      h("resume", "resume(pid)", "sys:resume: a suspended process handles its mailbox again", 'resume("counter:n1")', async (target: Pid | string) => {
+        const pid = await this.resolve(target);
+        await this.op(pid.node, { op: "observer", req: { op: "resume", pid } });
+        return new Rendered(`${pid} resumed`);
+      }),
       h("self", "self()", "the shell's own pid, for processes to reply to", 'call("counter:n1", { type: "get", replyTo: await self() })', () => this.self()),
       h(
         "logs",
@@ -373,9 +371,7 @@ export class ShellContext {
         "untrace()",
         async (id?: number) => new Rendered(await this.tracer.untrace(id)),
       ),
-      h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", () =>
-        this.onMailbox((pid) => this.op(pid.node, { op: "flush", pid }), true),
-      ),
+      h("flush", "flush()", "shows and clears the messages sent to the shell's pid", "flush()", () => this.mailbox.flush()),
     ];
   }
 

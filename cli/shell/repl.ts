@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
+import * as readline from "node:readline";
 import * as repl from "node:repl";
 import { PassThrough } from "node:stream";
 import { inspect } from "node:util";
@@ -45,6 +46,20 @@ export class Connection {
     return timer;
   }
 
+  /**
+   * Resolves once no request is out: a promise a line did not await
+   * (`const p = call(...)`) is still being asked of the cluster when the
+   * input ends, and closing then would answer it `disconnected`. Each request
+   * has its own deadline, so this wait has one too; a coordinator that goes
+   * away meanwhile will answer none, and they fail at once.
+   */
+  async settled(): Promise<void> {
+    while (this.client && this.client.waiting > 0) {
+      if (readRunning(this.projectDir)?.pid !== this.client.running.pid) return this.drop();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   drop(): void {
     this.client?.close();
     this.client = undefined;
@@ -68,6 +83,8 @@ export interface ShellOptions {
   output?: NodeJS.WritableStream;
   /** force readline's terminal mode (tab completion) on pipes */
   terminal?: boolean;
+  /** where errors and notices go when the input is piped (a script): stderr */
+  errors?: NodeJS.WritableStream;
 }
 
 /**
@@ -78,20 +95,45 @@ export interface ShellOptions {
 export async function startShell(projectDir: string, opts: ShellOptions = {}): Promise<number> {
   const conn = new Connection(projectDir);
   const first = conn.get(); // no cluster: fail now, with the reason, rather than at the first line
-  const ctx = new ShellContext(() => conn.get(), opts.node);
-  const helpers = ctx.helpers();
   const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stdout;
   const terminal = opts.terminal ?? Boolean((output as NodeJS.WriteStream).isTTY);
   const colors = terminal && Boolean((output as NodeJS.WriteStream).isTTY);
   const piped = !(input as NodeJS.ReadStream).isTTY;
+  // A script (`shell < file`, `echo ... | shell`): answers on stdout, errors on stderr, and nothing else (no banner,
+  // no prompts), so its output can be read by another program.
+  const quiet = piped && !terminal;
+  const errors = quiet ? (opts.errors ?? process.stderr) : output;
   let failed = false;
+  let evaluating = false;
+  const waiting: string[] = [];
 
   let server!: repl.REPLServer;
-  const say = (text: string): void => {
-    output.write(`\n${text}\n`);
+  /**
+   * A line that comes between answers (a trace event, a notice): in a terminal
+   * it goes above the prompt, which is drawn again with what was typed so far.
+   */
+  const above = (text: string, stream: NodeJS.WritableStream = output): void => {
+    const prompting = terminal && server !== undefined && !evaluating && waiting.length === 0;
+    if (!prompting) {
+      stream.write(text + "\n");
+      return;
+    }
+    const rl = server as unknown as { prevRows?: number };
+    if (rl.prevRows) readline.moveCursor(output, 0, -rl.prevRows);
+    readline.cursorTo(output, 0);
+    readline.clearScreenDown(output);
+    stream.write(text + "\n");
+    rl.prevRows = 0;
     server.displayPrompt(true);
   };
+  const say = (text: string): void => above(text, errors);
+  const ctx = new ShellContext(
+    () => conn.get(),
+    opts.node,
+    (line) => above(line),
+  );
+  const helpers = ctx.helpers();
   const evaluator = new Evaluator(
     {
       // node:repl shows its prompt as soon as it starts: the real one comes after the banner
@@ -105,7 +147,10 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
       preview: false,
       writer: (v: unknown) => inspect(v, { depth: 6, colors, breakLength: 100 }),
     },
-    (err) => say(`error outside any line: ${describeError(err)}`),
+    (err) => {
+      failed = true;
+      say(`error outside any line: ${describeError(err)}`);
+    },
   );
   server = evaluator.server;
   // "close", not "exit": node:repl holds "exit" back while it awaits a line, also one Ctrl-C abandoned. Listened to
@@ -122,23 +167,31 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
     ),
   );
   // The banner is printed once the terminal is set up (raw mode), and before the first prompt.
-  output.write(
-    `attached to cluster ${first.running.cluster} at ${first.running.endpoint}${opts.node ? ` (default node ${opts.node})` : ""}. Type .help for helpers, .exit to leave.\n`,
-  );
-  server.setPrompt(`${first.running.cluster}> `);
+  if (!quiet) {
+    output.write(
+      `attached to cluster ${first.running.cluster} at ${first.running.endpoint}${opts.node ? ` (default node ${opts.node})` : ""}. Type .help for helpers, .exit to leave.\n`,
+    );
+    server.setPrompt(`${first.running.cluster}> `);
+  } else {
+    // node:repl prompts after every answer, and with "... " inside an unfinished statement: a script's reader wants neither.
+    server.displayPrompt = (): void => {
+      server.resume();
+    };
+  }
   // .clear gives a fresh context: the helpers are put back, only the user's variables go.
   const scope = ctx.scope();
   Object.assign(server.context, scope);
   server.on("reset", (context: object) => Object.assign(context, scope));
-  const onRejection = (err: unknown): void => say(`unhandled rejection: ${describeError(err)}`);
+  const onRejection = (err: unknown): void => {
+    failed = true;
+    say(`unhandled rejection: ${describeError(err)}`);
+  };
   process.on("unhandledRejection", onRejection);
 
   // Lines run one after another, also when pasted or piped in faster than they finish: node:repl
   // handles a line as soon as it is read, so lines wait here until the one before has its answer.
   const handleLine = server.listeners("line") as ((line: string) => void)[];
   server.removeAllListeners("line");
-  const waiting: string[] = [];
-  let evaluating = false;
   let drained: (() => void) | undefined;
   const pump = (): void => {
     while (!evaluating && waiting.length > 0) {
@@ -166,12 +219,12 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
           break;
         case "error":
           failed = true;
-          output.write(`${describeError(o.error)}\n`);
+          errors.write(`${describeError(o.error)}\n`);
           cb(null);
           break;
         case "interrupted":
           failed = true;
-          output.write("interrupted: the line was abandoned (what it asked of the cluster may still happen)\n");
+          errors.write("interrupted: the line was abandoned (what it asked of the cluster may still happen)\n");
           cb(null);
           break;
       }
@@ -213,7 +266,7 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
   mkdirSync(stateDir(projectDir), { recursive: true, mode: 0o700 });
   await new Promise<void>((resolve) =>
     server.setupHistory(path.join(stateDir(projectDir), "shell_history"), (err) => {
-      if (err) output.write(`(history not saved: ${err.message})\n`);
+      if (err) errors.write(`(history not saved: ${err.message})\n`);
       resolve();
     }),
   );
@@ -223,6 +276,9 @@ export async function startShell(projectDir: string, opts: ShellOptions = {}): P
   await closed;
   // Input that ended (a pipe, Ctrl-D after a paste) still gets its answers.
   if (evaluating || waiting.length > 0) await new Promise<void>((resolve) => (drained = resolve));
+  await conn.settled();
+  // what those requests' promises do with their answers (an unhandled rejection is reported) comes before the end
+  await new Promise((resolve) => setImmediate(resolve));
   clearInterval(watcher);
   clearInterval(toucher);
   process.off("unhandledRejection", onRejection);

@@ -3,8 +3,7 @@ import type { DiskDrift } from "../dev/diskDrift";
 import type { RestartResult } from "../dev/coordinator";
 import type { HistoryReport } from "../dev/versionHistory";
 import { shortVersion, table } from "./tables";
-
-const kb = (bytes: number): string => (bytes < 1024 ? `${bytes}B` : `${(bytes / 1024).toFixed(1)}kB`);
+import { bytes } from "./units";
 
 /** 14:03:07, local time: history is read within one `up`, the day adds nothing. */
 const clock = (iso: string): string => new Date(iso).toTimeString().slice(0, 8);
@@ -19,7 +18,7 @@ export function renderHistory(h: HistoryReport): string {
   for (const m of h.modules) {
     for (const v of m.versions) {
       const source = v.by ? `${v.source} (${v.by})` : v.source;
-      rows.push([m.module, `${shortVersion(v.version)}${v.current ? " *" : ""}`, clock(v.at), source, kb(v.size), v.nodes.join(" ") || "-"]);
+      rows.push([m.module, `${shortVersion(v.version)}${v.current ? " *" : ""}`, clock(v.at), source, bytes(v.size), v.nodes.join(" ") || "-"]);
     }
   }
   return `${table(rows)}\n* current; roll back with \`devcluster rollback <module> --to <version>\``;

@@ -81,7 +81,14 @@ export class LogFormatter {
     const { err: rawErr, ...rest } = rec;
     const err = loggedError(rawErr);
     const extra: string[] = [];
-    const obj: Record<string, unknown> = err ? rest : rec;
+    let obj: Record<string, unknown> = err ? rest : rec;
+    // up's own lines below warn, and at any level the reports of a save or reload in words (a transaction's line, with
+    // `source` and `ok` among its fields: cli/dev/transactionLog.ts; a compile error's, with `held`), are sentences
+    // written for people ("n2 joined"): their fields hold the same facts for tools (--log-format json, logs --json),
+    // and printed beside them only repeated the line (issue 22). up's other warnings and errors ("send failed" to n3)
+    // keep theirs.
+    const sentence = rec.level < LEVELS.warn! || ("source" in rec && "ok" in rec) || "held" in rec;
+    if (rec.node === "up" && sentence && !err) obj = { level: rec.level, time: rec.time, msg: rec.msg };
     if (err) {
       const label = err.code ?? err.type ?? "Error";
       if (!String(rest.msg).includes(err.message)) obj.msg = `${rest.msg}: ${label}: ${err.message}`;

@@ -1,11 +1,7 @@
 import { inspect } from "node:util";
 import type { ProcessInfo } from "../../wire/protocol";
 import { shortVersion, table } from "./tables";
-
-function kb(bytes: unknown): string {
-  if (typeof bytes !== "number") return "-";
-  return bytes < 1024 ? `${bytes}B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)}KB` : `${(bytes / 1024 / 1024).toFixed(1)}MB`;
-}
+import { bytes } from "./units";
 
 export type ProcessRow = ProcessInfo & { memory?: number };
 
@@ -27,7 +23,7 @@ export class ProcessTable {
         shortVersion(r.version),
         String(r.mailbox),
         String(r.handled),
-        kb(r.memory),
+        bytes(r.memory),
         r.status,
       ]),
     ]);

@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import type { StaleCode } from "../../wire/protocol";
 import { FINDINGS_WAIT_MS, type ReloadReport } from "../dev/reloadTransaction";
 import { shortVersion, table } from "./tables";
 
@@ -39,6 +40,7 @@ const skippedLine = (r: ReloadReport): string | undefined => {
 
 /** What happened, in one line: reloaded, aborted with no node switched, or committed but not confirmed. */
 export function reloadHeadline(r: ReloadReport, opts: ReloadViewOptions = {}): string {
+  if (r.alreadyRunning) return r.modules.map((m) => `${m.name} already runs ${m.name}@${shortVersion(m.version)}; nothing was sent`).join("\n");
   if (r.ok) return `${okHeadline(r, opts)}${staleHead(r)}`;
   const what = opts.rollback ? "rollback" : "reload";
   if (r.failedIn === "commit" && !r.rolledBack) return `${what} of ${modules(r)} committed, but not every node confirmed`;
@@ -60,24 +62,32 @@ export function staleHead(r: ReloadReport): string {
 
 /** One line per finding of liveEdit (runtime/code/liveEdit.ts): what, where, how many, and what to do. */
 export function staleLines(r: ReloadReport): string[] {
-  return (r.stale ?? []).map((s) => {
-    const where = s.at ? ` (${s.at})` : "";
-    const on = `on ${s.nodes.join(", ")}`;
-    switch (s.kind) {
-      case "kept":
-        return `  ${s.module}: ${s.fn}${where} changed, but ${plural(s.count, "closure", "closures")} made earlier ${on} keep the old body (V8 could not patch them: a scope around them gained, lost or renamed a variable, or the edit reached across their edges): restart ${s.nodes.join(", ")}, or make them again`;
-      case "removed":
-        return `  ${s.module}: ${s.fn}${where} is gone from the source, but ${plural(s.count, "closure", "closures")} made from it ${on} still run: unregister them in hot.dispose, or restart ${s.nodes.join(", ")}`;
-      case "refused":
-        return `  ${s.module}: ${s.fn}${where} keeps its old body in ${plural(s.count, "closure", "closures")} ${on}: V8 refused to patch the earlier version (${s.status}${s.status === "BlockedByActiveGenerator" ? ": one of its async functions or generators is suspended" : ""}): save again once it has resumed, or restart ${s.nodes.join(", ")}`;
-      case "constructor":
-        return `  ${s.module}: ${s.fn}${where} changed; it ran in the constructor of ${plural(s.count, "live instance", "live instances")} ${on} and will not run again: restart them, or register routes through a method`;
-      default: {
-        const unhandled: never = s.kind;
-        return unhandled;
-      }
+  return (r.stale ?? []).map(staleLine);
+}
+
+/** What one finding says, on every node that reported it. */
+export function staleLine(s: StaleCode & { nodes: string[] }): string {
+  const where = s.at ? ` (${s.at})` : "";
+  const on = `on ${s.nodes.join(", ")}`;
+  switch (s.kind) {
+    case "kept":
+      return `  ${s.module}: ${s.fn}${where} changed, but ${plural(s.count, "closure", "closures")} made earlier ${on} keep the old body (V8 could not patch them: a function around them gained, lost or renamed a variable they could capture, or the edit reached across their edges): restart ${s.nodes.join(", ")}, or make them again`;
+    case "removed":
+      return `  ${s.module}: ${s.fn}${where} is gone from the source, but ${plural(s.count, "closure", "closures")} made from it ${on} still run: unregister them in hot.dispose, or restart ${s.nodes.join(", ")}`;
+    case "refused":
+      return `  ${s.module}: ${s.fn}${where} keeps its old body in ${plural(s.count, "closure", "closures")} ${on}: V8 refused to patch the earlier version (${s.status}${s.status === "BlockedByActiveGenerator" ? ": one of its async functions or generators is suspended" : ""}): run \`devcluster reload ${s.module}\` once it has resumed (saving the same text again sends nothing), or restart ${s.nodes.join(", ")}`;
+    case "toplevel":
+      return `  ${s.module}: ${s.fn}${where} that an earlier version's top level started still runs beside this version's (${s.count} ${on}): each save adds one more; start it with hot.${s.fn === "setInterval" ? "setInterval" : "on"}(...), or stop it in hot.dispose(...)`;
+    case "constructor":
+      // An async loop the constructor started (`this.run()`) has not finished: it still runs, with the old body.
+      return s.suspends
+        ? `  ${s.module}: ${s.fn}${where} changed; the constructor of ${plural(s.count, "live instance", "live instances")} ${on} started it, and a call still suspended in it (an async loop) goes on with the old body until it returns: restart them, or have each turn of the loop call a method (\`await this.tick()\`)`
+        : `  ${s.module}: ${s.fn}${where} changed; it ran in the constructor of ${plural(s.count, "live instance", "live instances")} ${on} and will not run again: restart them, or register routes through a method`;
+    default: {
+      const unhandled: never = s.kind;
+      return unhandled;
     }
-  });
+  }
 }
 
 /** A node's word in the table: a node that was ready when another refused did not switch. */
@@ -97,6 +107,7 @@ export function renderReload(r: ReloadReport, opts: ReloadViewOptions = {}): str
   ]);
   const failures = (r.codeChangeFailures ?? []).map((f) => `  ${f.pid} on ${f.node} stays on the old version: ${f.error.message}`);
   const skipped = skippedLine(r);
+  if (r.alreadyRunning) return reloadHeadline(r, opts);
   return [
     reloadHeadline(r, opts),
     ...staleLines(r),
@@ -127,8 +138,10 @@ export function reloadLogLine(r: ReloadReport, opts: ReloadViewOptions = {}): st
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** What `--json` prints: the report without the benchmark's phase timings, times rounded to 0.01 ms. */
-export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent" | "kept" | "stale" | "staleUnknown"> {
-  const { ok, modules: mods, nodes, ms, skipped, silent, kept, stale, staleUnknown } = r;
+export function reloadJson(
+  r: ReloadReport,
+): Pick<ReloadReport, "ok" | "modules" | "nodes" | "ms" | "skipped" | "silent" | "kept" | "stale" | "staleUnknown" | "alreadyRunning"> {
+  const { ok, modules: mods, nodes, ms, skipped, silent, kept, stale, staleUnknown, alreadyRunning } = r;
   return {
     ok,
     modules: mods,
@@ -139,6 +152,7 @@ export function reloadJson(r: ReloadReport): Pick<ReloadReport, "ok" | "modules"
     ...(kept ? { kept } : {}),
     ...(stale ? { stale } : {}),
     ...(staleUnknown ? { staleUnknown } : {}),
+    ...(alreadyRunning ? { alreadyRunning } : {}),
   };
 }
 

@@ -1,6 +1,8 @@
 import { inspect } from "node:util";
 import type { NodeStatus, StatusReport } from "../dev/coordinator";
+import { mergeStale } from "../dev/reports";
 import { driftLines } from "./history";
+import { staleLine } from "./reloadReport";
 import { shortVersion, table } from "./tables";
 
 const mb = (bytes: number | undefined): string => (bytes === undefined ? "-" : `${(bytes / 1024 / 1024).toFixed(1)}MB`);
@@ -39,7 +41,15 @@ function warnings(s: StatusReport): string[] {
     }
   }
   out.push(...driftLines(s.drift));
+  out.push(...staleAcross(s));
   return out;
+}
+
+/** What each node's last reload of a module found still running old code, one line per finding with its nodes (as the reload said it). */
+function staleAcross(s: StatusReport): string[] {
+  const found = mergeStale(s.nodes.map((n) => [n.name, n.stale] as const));
+  if (found.length === 0) return [];
+  return ["warning: old code still runs (as the last reload of each module found it):", ...found.map(staleLine)];
 }
 
 /** The one rendering of the cluster's status, for `devcluster status` and the shell's status(). */

@@ -9,6 +9,8 @@ import { needsTimeLimit } from "./watchdog";
 import { IMPORT_META, importMetas } from "./importMeta";
 import { LIVE, PROJECT_MODULE_PREFIX, type BundleShape } from "./bundleShape";
 import { instrument } from "./instrument";
+import { watchTopLevel } from "./topLevelHandles";
+import { WRAPPER_PARAMS, expose, holderOf, scopeTail, topNames } from "./moduleScope";
 import { classHelpers } from "./classHelpers";
 import { evalFailed, isLoadError, loadError, missingImport } from "./refusals";
 
@@ -48,7 +50,7 @@ const EVAL_SLOT = Symbol.for("devcluster.eval");
 // (which does); it exists for its `timeout`, which interrupts an endless top level.
 const RUN_EVAL = new vm.Script("globalThis[Symbol.for('devcluster.eval')]()", { filename: "devcluster:eval" });
 // Same first line as the code, so only line 1's columns shift in the source map.
-const WRAP_HEAD = `module.exports = (function (exports, require, module, __filename, __dirname, __devcluster_hot, ${LIVE}, ${IMPORT_META}) {`;
+const WRAP_HEAD = `module.exports = (function (${WRAPPER_PARAMS.join(", ")}) {`;
 const WRAP_TAIL = "\n});";
 
 type CompilableModule = Module & { _compile(code: string, filename: string): unknown };
@@ -102,6 +104,8 @@ export function compile(host: EvaluateHost, bundle: Bundle, shape: BundleShape, 
       },
     own: (key: string, fn: Function) => entry.ownFunction(instance, key, fn),
     cls: (key: string, klass: Function) => entry.defineClass(instance, key, klass),
+    // The version's top-level bindings, readable by earlier versions' patched closures (moduleScope.ts).
+    expose: (names: string[], read: (i: number) => unknown) => expose(entry, instance, names, read),
     // Classes' instances, fields and `#private` members, across versions (docs/design.md §4.2).
     ...classHelpers(entry, instance),
   };
@@ -114,7 +118,8 @@ export function compile(host: EvaluateHost, bundle: Bundle, shape: BundleShape, 
   let define: Function;
   // The version in the script name keeps each version's source map apart:
   // Node looks maps up by script name and the newest same-named one wins.
-  const script = { filename: `${filename}?v=${bundle.version}`, text: WRAP_HEAD + instrument(bundle.code, shape) + WRAP_TAIL };
+  const code = instrument(bundle.code, shape);
+  const script = { filename: `${filename}?v=${bundle.version}`, text: WRAP_HEAD + code + scopeTail(topNames(code)) + WRAP_TAIL };
   try {
     m._compile(script.text, script.filename);
     define = m.exports as Function;
@@ -132,12 +137,15 @@ export function compile(host: EvaluateHost, bundle: Bundle, shape: BundleShape, 
     const outer = g[EVAL_SLOT];
     // Named so ClusterError can cut the loader's own frames off the user's stack.
     g[EVAL_SLOT] = function devclusterEvaluate() {
-      return define.call(m.exports, m.exports, require, m, filename, dirname, hot, live, meta);
+      return define.call(m.exports, m.exports, require, m, filename, dirname, hot, live, meta, holderOf(entry));
     };
     try {
       // The time limit costs a thread per evaluation; a top level that cannot loop runs without it (watchdog.ts).
-      if (limited) RUN_EVAL.runInThisContext({ timeout: host.timeout });
-      else (g[EVAL_SLOT] as () => unknown)();
+      // Intervals and listeners it starts are recorded: a later version's start another each (topLevelHandles.ts).
+      watchTopLevel(bundle.name, bundle.version, host.srcDir, () => {
+        if (limited) RUN_EVAL.runInThisContext({ timeout: host.timeout });
+        else (g[EVAL_SLOT] as () => unknown)();
+      });
     } catch (err) {
       if (isLoadError(err)) throw err;
       if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {

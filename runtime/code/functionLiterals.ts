@@ -25,6 +25,8 @@ export interface FunctionLiteral {
   own: string;
   /** `this.m(...)` calls in its own code */
   thisCalls: string[];
+  /** an async function or a generator: a call of it can be suspended, running this text, long after it started */
+  suspends?: boolean;
 }
 
 type Node = acorn.Node & Record<string, unknown>;
@@ -109,6 +111,7 @@ function literal(node: Node, parents: Node[], outer: FunctionLiteral | undefined
     ...(key !== undefined ? { key } : {}),
     own: "",
     thisCalls: [],
+    ...(node.async === true || node.generator === true ? { suspends: true } : {}),
   };
   lit.name = nameOf(node, lit, parents, outer, code);
   return lit;

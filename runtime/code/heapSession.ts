@@ -18,9 +18,14 @@ export const PICK_TEXTS = `function (texts) {
   for (const f of this) { if (typeof f !== "function" || (routed && routed.has(f))) continue; let s; try { s = toString.call(f); } catch { continue; } if (want.has(s)) out.push(f); }
   return out;
 }`;
+// A class is told by its non-writable `prototype`, not by its text: a class of a script patched with a text of
+// another layout (moduleScope.ts) may show a stretch of the new text.
 const PICK_CLASSES = `function (name) {
-  const toString = Function.prototype.toString, out = [];
-  for (const f of this) { if (typeof f !== "function") continue; let s; try { s = f.name === name && toString.call(f); } catch { continue; } if (s && s.startsWith("class")) out.push(f); }
+  const out = [];
+  for (const f of this) {
+    if (typeof f !== "function") continue;
+    try { if (f.name === name && Object.getOwnPropertyDescriptor(f, "prototype")?.writable === false) out.push(f); } catch { continue; }
+  }
   return out;
 }`;
 

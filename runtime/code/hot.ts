@@ -1,4 +1,5 @@
 import type { EventEmitter } from "node:events";
+import { untracked } from "./topLevelHandles";
 
 /**
  * What a module instance sees as `import.meta.hot` (and as `hot` from the
@@ -88,7 +89,7 @@ export class HotInstance implements HotContext {
 
   setInterval<A extends unknown[]>(fn: (...args: A) => void, ms?: number, ...args: A): NodeJS.Timeout {
     if (this.closed) return inert();
-    const t = setInterval(fn, ms, ...args);
+    const t = untracked(() => setInterval(fn, ms, ...args));
     this.timers.add(t);
     return t;
   }
@@ -106,7 +107,7 @@ export class HotInstance implements HotContext {
   on(emitter: EventEmitter, event: string | symbol, listener: (...args: any[]) => void): void {
     // An old version's late async continuation must not attach a second copy of a listener.
     if (this.closed) return;
-    emitter.on(event, listener);
+    untracked(() => emitter.on(event, listener));
     this.listeners.push({ emitter, event, listener });
   }
 

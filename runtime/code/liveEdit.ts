@@ -13,8 +13,9 @@
  * costs about 6.6x.
  *
  * What LiveEdit cannot do, measured on Node 20: a function whose enclosing scopes
- * gained, lost or renamed a captured variable (a new top-level `const` a closure
- * reads) keeps its old body, and setScriptSource still answers "Ok"; a suspended
+ * gained, lost or renamed a captured variable keeps its old body, and setScriptSource
+ * still answers "Ok" (for the module's own scope, moduleScope.ts keeps the shape:
+ * a new top-level `const` a closure reads is no such change); a suspended
  * async function or generator whose body changed makes V8 refuse the whole script.
  * A patched function's `toString` shows the new text, a kept one the old: that tells
  * them apart in the heap.
@@ -24,6 +25,7 @@ import type { StaleCode } from "../../wire/protocol";
 import { readFunctions, type FunctionLiteral } from "./functionLiterals";
 import { HeapSession, PICK_TEXTS } from "./heapSession";
 import { changesClosures, constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
+import { changedConsts, emptyGone, fitLayout, layoutOf } from "./moduleScope";
 
 export { removesNames } from "./liveEditText";
 
@@ -47,6 +49,8 @@ interface Target {
   scriptId: string;
   /** its source before the patch */
   before: string;
+  /** the text it was patched with */
+  text: string;
   /** V8's answer: "Ok", or why it refused */
   status: string;
 }
@@ -60,10 +64,18 @@ export interface Patched {
   ms: number;
 }
 
+/** Whether a script whose text is `before` needs the patch `after`: a closure's code changed, or a `const` closures may read. */
+function changes(before: string, after: string): boolean {
+  return changesClosures(before, after) || changedConsts(before, after).length > 0;
+}
+
 /** Two patches of one commit as one, for one search. */
 export function mergePatched(a: Patched, b: Patched): Patched {
   return { modules: [...a.modules, ...b.modules], targets: [...a.targets, ...b.targets], replaced: new Map([...a.replaced, ...b.replaced]), ms: a.ms + b.ms };
 }
+
+/** A function esbuild's runtime defines at a module's top level (`__export`), or one inside it (`get in __copyProps`). */
+const ESBUILD_HELPER = /(?:^| in )__\w+$/;
 
 /** The status of an earlier script only searched, not patched (see `known`). */
 const NOT_PATCHED = "NotPatched";
@@ -79,6 +91,8 @@ export class LiveEdit {
    * every script with the module's url would double them at each save.
    */
   private readonly known = new Map<string, { mode: "patch" | "scan"; module: string }>();
+  /** module -> what its last reload found still running old code here: `status` names it until the module's next reload */
+  private readonly findings = new Map<string, StaleCode[]>();
   /** urls of earlier versions' scripts a save did not need to patch (the debugger stayed off): looked up at the next enable */
   private readonly unresolved = new Map<string, string>();
 
@@ -116,7 +130,7 @@ export class LiveEdit {
     for (const m of changed) if (m.previous !== undefined && m.from !== m.to) out.replaced.set(m.name, m.previous);
     // Without a script known to hold a closure, and with nothing but routed functions changed, there is nothing to patch:
     // the debugger is not even enabled (enable, read and disable cost several ms, on the node's only thread).
-    if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || changesClosures(m.previous, m.compiled))) {
+    if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || changes(m.previous, m.compiled))) {
       // Its closures were not patched this time, but a later save may change them: its script is looked up by url then.
       for (const m of changed) this.unresolved.set(urlOf(m.filename, m.from!), m.name);
       out.ms = performance.now() - t0;
@@ -144,16 +158,17 @@ export class LiveEdit {
         for (const scriptId of ids) {
           const before = this.v8.post<{ scriptSource: string }>("Debugger.getScriptSource", { scriptId }).scriptSource;
           if (this.v8.scripts.get(scriptId) === replacedUrl && !out.replaced.has(m.name)) out.replaced.set(m.name, before);
-          const text = withMapOf(m.compiled, before);
+          // Rewritten to the script's own scope layout when the save added, removed or moved a top-level binding.
+          const text = withMapOf(fitLayout(m.compiled, before) ?? m.compiled, before);
           if (before === text) continue;
-          if (!changesClosures(before, m.compiled)) {
+          if (!changes(before, m.compiled)) {
             // Nothing to patch in it now; it may hold closures a later save changes.
             if (!this.known.has(scriptId)) this.known.set(scriptId, { mode: "patch", module: m.name });
             continue;
           }
           // What it holds is gone from the source: no patch can reach it, but it is still named.
           if (this.known.get(scriptId)?.mode === "scan") {
-            out.targets.push({ module: m.name, scriptId, before, status: NOT_PATCHED });
+            out.targets.push({ module: m.name, scriptId, before, text: before, status: NOT_PATCHED });
             continue;
           }
           let status: string;
@@ -164,7 +179,7 @@ export class LiveEdit {
             status = (err as Error).message;
           }
           this.known.set(scriptId, { mode: "patch", module: m.name });
-          out.targets.push({ module: m.name, scriptId, before, status });
+          out.targets.push({ module: m.name, scriptId, before, text, status });
         }
       }
     } catch (err) {
@@ -183,10 +198,34 @@ export class LiveEdit {
    * instances. Walks the heap (Runtime.queryObjects): run it off the commit's path.
    */
   findStale(p: Patched): StaleCode[] {
+    const found = this.search(p);
+    for (const m of p.modules) {
+      const mine = found.filter((f) => f.module === m.name);
+      if (mine.length > 0) this.findings.set(m.name, mine);
+      else this.findings.delete(m.name);
+    }
+    return found;
+  }
+
+  /** What the last reload of each module found still running its old code (see {@link findStale}). */
+  stillOld(): StaleCode[] {
+    return [...this.findings.values()].flat();
+  }
+
+  private search(p: Patched): StaleCode[] {
     const found: StaleCode[] = [];
     if (p.targets.length === 0 && p.replaced.size === 0) return found;
     try {
       found.push(...this.keptClosures(p));
+      // A helper the save removed is still in the old scope; once nothing old reads that scope, empty it and look again.
+      const emptied = this.emptyGone(p, found);
+      if (emptied.size > 0) {
+        const isEmptied = (f: StaleCode): boolean => f.kind === "removed" && emptied.has(f.module);
+        // The first search's handles hold what it found.
+        this.v8.release();
+        const still = this.keptClosures(p).filter(isEmptied);
+        found.splice(0, found.length, ...found.filter((f) => !isEmptied(f)), ...still);
+      }
       for (const m of p.modules) {
         const before = p.replaced.get(m.name);
         if (before !== undefined) found.push(...this.constructorOnly(m, before));
@@ -210,7 +249,17 @@ export class LiveEdit {
   private forgetDead(p: Patched): void {
     const patched = p.targets.filter((t) => t.status === "Ok");
     if (patched.length === 0) return;
-    const texts = [...new Set(p.modules.flatMap((m) => readFunctions(m.compiled).map((f) => f.text)))];
+    // A patch rewritten to an earlier layout gives its functions texts of their own. Only what a later save could need
+    // to patch keeps a script: not the loader's own functions (a version's scope reader), nor esbuild's helpers
+    // (`__export`, `__copyProps`: the same text in every version), which live as long as the version's scope, nor what
+    // the table routes.
+    const texts = [
+      ...new Set(
+        [...p.modules.map((m) => m.compiled), ...patched.map((t) => t.text)].flatMap((c) =>
+          eligible(c).flatMap((f) => (ESBUILD_HELPER.test(f.name) ? [] : [f.text])),
+        ),
+      ),
+    ];
     const hits = this.v8.pick(PICK_TEXTS, texts);
     // Locating each live function costs an inspector call: past this many, keep every script rather than spend more.
     if (hits.length > 5000) return;
@@ -226,6 +275,24 @@ export class LiveEdit {
     for (const t of patched) if (!live.has(t.scriptId)) this.known.delete(t.scriptId);
   }
 
+  /**
+   * Empties the removed top-level bindings of each patched earlier script of a module
+   * none of whose closures kept or could not get its new body (moduleScope.ts
+   * `emptyGone`). Returns the modules where it did.
+   */
+  private emptyGone(p: Patched, found: StaleCode[]): Set<string> {
+    const out = new Set<string>();
+    for (const t of p.targets) {
+      if (t.status !== "Ok" || found.some((f) => f.module === t.module && f.kind !== "removed")) continue;
+      const m = p.modules.find((x) => x.name === t.module)!;
+      const now = new Set(layoutOf(m.compiled) ?? []);
+      if (!(layoutOf(t.before) ?? []).some((n) => !now.has(n))) continue;
+      const version = /(?:\?|%3F)v=([^/?]*)$/i.exec(this.v8.scripts.get(t.scriptId) ?? "")?.[1];
+      if (version !== undefined && emptyGone(t.module, version)) out.add(t.module);
+    }
+    return out;
+  }
+
   /** Ends the session. Idempotent. */
   close(): void {
     this.v8.close();
@@ -237,7 +304,8 @@ export class LiveEdit {
     for (const t of p.targets) {
       const m = p.modules.find((x) => x.name === t.module)!;
       const now = readFunctions(m.compiled);
-      const texts = new Set(now.map((f) => f.text));
+      // What a function V8 patched now shows: the text it was patched with, which may be rewritten (moduleScope.ts).
+      const texts = new Set([...now, ...(t.status === "Ok" ? readFunctions(t.text) : [])].map((f) => f.text));
       for (const lit of eligible(t.before)) {
         if (texts.has(lit.text) || wanted.has(lit.text)) continue;
         const same = now.find((f) => f.name === lit.name);
@@ -287,7 +355,14 @@ export class LiveEdit {
       if (count === 0) continue;
       for (const f of changed) {
         const at = locate(m.compiled, f.start, m.name);
-        out.push({ kind: "constructor", module: m.name, fn: f.kind === "constructor" ? `${className}.constructor` : f.name, ...(at ? { at } : {}), count });
+        out.push({
+          kind: "constructor",
+          module: m.name,
+          fn: f.kind === "constructor" ? `${className}.constructor` : f.name,
+          ...(at ? { at } : {}),
+          count,
+          ...(f.suspends ? { suspends: true } : {}),
+        });
       }
     }
     return out;

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { readBundle } from "./bundleShape";
 import { memberReads, readFunctions, type FunctionLiteral } from "./functionLiterals";
+import { withoutTail } from "./moduleScope";
 
 /**
  * Whether `after` drops a name an earlier version's closure may call: a method of a
@@ -33,14 +34,15 @@ export function urlOf(filename: string, version: string): string {
 
 /**
  * The shape of a version as the loader compiled it: the bundle inside the loader's
- * wrapper (evaluate.ts WRAP_HEAD, one line, and WRAP_TAIL). The reader looks for
+ * wrapper (evaluate.ts WRAP_HEAD, one line, the scope's tail line, moduleScope.ts, and WRAP_TAIL). The reader looks for
  * esbuild's exports among the top-level statements, which the wrapper would hide:
  * every exported function would then count as a closure to patch, and each save
  * would patch and search the heap for nothing.
  */
 function shapeOfCompiled(text: string): ReturnType<typeof readBundle> {
   const head = WRAPPER_HEAD.exec(text);
-  const body = head ? text.slice(head[0].length, text.endsWith(WRAPPER_TAIL) ? -WRAPPER_TAIL.length : undefined) : text;
+  const code = withoutTail(text);
+  const body = head ? code.slice(head[0].length, code === text && text.endsWith(WRAPPER_TAIL) ? -WRAPPER_TAIL.length : undefined) : text;
   return readBundle(body);
 }
 const WRAPPER_HEAD = /^module\.exports = \(function \([^)]*\) \{/;
@@ -114,7 +116,14 @@ export function rememberMap(compiled: string): void {
  * The comment is never part of a function's text.
  */
 export function withMapOf(compiled: string, before: string): string {
-  return splitMap(compiled)[0] + splitMap(before)[1];
+  const [code, rest] = splitMap(compiled);
+  if (rest === "") return compiled;
+  const line = (text: string): string => {
+    const end = text.indexOf("\n", 1);
+    return end < 0 ? text : text.slice(0, end);
+  };
+  // Only the comment's line: what follows it (the scope's tail, moduleScope.ts) is the new text's.
+  return code + line(splitMap(before)[1]) + rest.slice(line(rest).length);
 }
 
 /** `cluster/raft.ts:42` for an offset of a compiled text, through the source map of the version its code came from. */

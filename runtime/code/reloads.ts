@@ -17,6 +17,7 @@ import { toWireError, type Bundle, type ControlMessage, type WireError } from ".
 import { CodePath } from "./codePath";
 import type { Change, ModuleTable } from "./loader";
 import { mergePatched, removesNames, type LiveEdit } from "./liveEdit";
+import { leftRunning } from "./topLevelHandles";
 
 /** What reloads need from the node. */
 export interface ReloadHost {
@@ -165,6 +166,8 @@ export class Reloads {
         const patched = first ? mergePatched(first, later) : later;
         const t1 = performance.now();
         const stale = liveEdit.findStale(patched);
+        const versions = new Map(changed.map((c) => [c.name, c.to]));
+        for (const c of changed) stale.push(...leftRunning(versions, c.name));
         const scanMs = performance.now() - t1;
         const ok = patched.targets.filter((t) => t.status === "Ok").length;
         if (stale.length > 0) host.log.debug({ reload: msg.reload, stale }, "closures still run old code");

@@ -19,6 +19,7 @@ import { Membership } from "./membership";
 import { Names } from "./names";
 import { Reloads } from "../code/reloads";
 import { LiveEdit } from "../code/liveEdit";
+import { leftRunning } from "../code/topLevelHandles";
 import { ControlLink } from "./control";
 import { NodeStats } from "./stats";
 import { CatchUpHold } from "./catchUpHold";
@@ -127,6 +128,7 @@ export class ClusterNode implements Runtime {
       processes: () => this.procs.count,
       timers: () => this.timers.size,
       supervisorsGaveUp: () => this.supervision.gaveUp.map(String),
+      stale: () => [...this.liveEdit.stillOld(), ...leftRunning(new Map(Object.entries(this.table.versions())))],
     });
     const toCoordinator = (msg: ControlMessage): void => this.toCoordinator(msg);
     this.liveEdit = new LiveEdit({ log: this.log });

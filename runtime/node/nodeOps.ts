@@ -15,7 +15,7 @@ import { RENDERED, encode, toWireError, type ControlMessage, type NodeInfo, type
 import { inspect } from "node:util";
 import type { ObserverOp } from "../../wire/observer";
 import { ClusterError, type ErrorCode } from "../../wire/errors";
-import { compileSnippet } from "./snippet";
+import { compileSnippet, snippetSyntaxError } from "./snippet";
 import { replaceState, trees, type DebugOpsHost } from "./debugOps";
 import type { ProcessInfo } from "../../wire/protocol";
 
@@ -77,7 +77,7 @@ export async function evalOn(node: NodeOpsHost, code: string): Promise<unknown> 
   try {
     fn = compileSnippet(code, (body) => new AsyncFunction(...names, body));
   } catch (err) {
-    fail("syntax_error", `evalOn ${node.name}: ${(err as Error).message}`);
+    fail("syntax_error", `evalOn ${node.name}: ${snippetSyntaxError(code) ?? (err as Error).message}`);
   }
   return fn(...names.map((n) => scope[n]));
 }

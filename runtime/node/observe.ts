@@ -36,6 +36,10 @@ interface SupervisorState {
 
 function supervisors(host: ObserveHost): SupervisorTree[] {
   const out: SupervisorTree[] = [];
+  const named = (pid: Pid | undefined): { names?: string[] } => {
+    const names = pid ? host.namesOf(pid) : [];
+    return names.length ? { names } : {};
+  };
   for (const p of host.procs.all()) {
     if (p.module !== SUPERVISOR || p.initializing) continue;
     const st = p.state as SupervisorState | undefined;
@@ -45,12 +49,14 @@ function supervisors(host: ObserveHost): SupervisorTree[] {
       module: SUPERVISOR,
       ...(p.supervisor ? { parent: p.supervisor.toString() } : {}),
       strategy: String(st.strategy),
+      ...named(p.pid),
       children: st.children.map((c) => ({
         id: c.spec.id,
         ...(c.pid ? { pid: c.pid.toString() } : {}),
         module: c.spec.module,
         restart: c.spec.restart ?? "permanent",
         supervisor: c.spec.module === SUPERVISOR,
+        ...named(c.pid),
       })),
     });
   }

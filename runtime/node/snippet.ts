@@ -1,3 +1,5 @@
+import { parse } from "acorn";
+
 /**
  * The body of the async function evalOn runs a snippet in. A snippet's value
  * is what the shell shows, so it must be the value a reader expects, as
@@ -5,14 +7,32 @@
  * statements the value of the last one when it is an expression statement
  * (`const x = 1; x + 1` is 2). A block that `return`s keeps doing so.
  *
- * Without a JavaScript parser in the runtime's dependencies, the last
- * statement is found by scanning for top-level statement ends (`;`, `}`, a
+ * The last statement is found by scanning for top-level statement ends (`;`, `}`, a
  * line break; strings, templates, comments and brackets skipped) and letting
  * V8 decide: the first split, from the left, whose head and tail compile as
  * `head; return (tail)` wins. The longest tail that is one expression is the
  * last statement; a split inside an expression leaves a tail that does not
  * compile in parentheses, so it is not taken.
  */
+
+/**
+ * What is wrong with `code` itself, read by acorn: V8 compiled it inside
+ * evalOn's wrapper, and its message then names the wrapper's own closing
+ * brace (`1 +` gave "Unexpected token '}'"). Undefined when acorn finds no
+ * error, and V8's message stands.
+ */
+export function snippetSyntaxError(code: string): string | undefined {
+  try {
+    parse(code, { ecmaVersion: "latest", allowAwaitOutsideFunction: true, allowReturnOutsideFunction: true });
+    return undefined;
+  } catch (err) {
+    const e = err as Error & { pos?: number; loc?: { line: number; column: number } };
+    if (typeof e.pos !== "number" || !e.loc) return undefined;
+    const what = code.slice(e.pos).trim() === "" ? "Unexpected end of input" : e.message.replace(/\s*\(\d+:\d+\)$/, "");
+    const line = code.split("\n")[e.loc.line - 1] ?? "";
+    return `SyntaxError: ${what} at ${e.loc.line}:${e.loc.column + 1} of the code: ${line.trim()}`;
+  }
+}
 
 /** Compiles `code` into the body that returns its value; throws the compiler's error when the code does not compile at all. */
 export function compileSnippet<F>(code: string, compile: (body: string) => F): F {

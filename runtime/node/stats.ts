@@ -4,7 +4,7 @@
  * so a delay seen between two `status` calls is not lost.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { NodeInfo } from "../../wire/protocol";
+import type { NodeInfo, StaleCode } from "../../wire/protocol";
 
 /** how often the event-loop histogram samples, in ms */
 const LOOP_SAMPLE_MS = 10;
@@ -16,6 +16,8 @@ export interface StatsSource {
   timers(): number;
   /** top supervisors that reached their restart intensity */
   supervisorsGaveUp?(): string[];
+  /** what still runs old code, per the last reload of each module */
+  stale?(): StaleCode[];
 }
 
 export class NodeStats {
@@ -36,6 +38,7 @@ export class NodeStats {
     // The histogram records the time between its own timer's ticks, so an idle loop reads as the sampling period: the delay is what lies beyond it.
     const ms = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - LOOP_SAMPLE_MS) * 100) / 100);
     const d = this.loopDelay;
+    const stale = this.source.stale?.() ?? [];
     return {
       node: this.source.node,
       osPid: process.pid,
@@ -48,6 +51,7 @@ export class NodeStats {
       eventLoopDelay: d.count > 0 ? { mean: ms(d.mean), p99: ms(d.percentile(99)), max: ms(d.max) } : { mean: 0, p99: 0, max: 0 },
       uptimeMs: Math.round(process.uptime() * 1000),
       supervisorsGaveUp: this.source.supervisorsGaveUp?.() ?? [],
+      ...(stale.length > 0 ? { stale } : {}),
     };
   }
 }

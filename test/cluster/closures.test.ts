@@ -152,8 +152,29 @@ describe("closures made by earlier versions run the saved code, or the report na
     assert.equal(logs.lines.filter((l) => /is not a function|TypeError/.test(l)).join("\n"), "");
   });
 
-  test("a closure whose scope changed (it reads a new top-level const) is named by the report, with what to do", async () => {
+  test("a closure whose body reads a new top-level const runs it, with its counter", async () => {
+    const [was] = await untilEvery(ports, "/set", (a) => a.set === "v3");
     const report = await save(RAFT({ tag: "v3", beat: "sendHeartbeat", log: "debugLog", top: `const PREFIX = "v4";`, route: "PREFIX" }, ports));
+    assert.deepEqual(report.stale ?? [], [], "nothing runs old code");
+    const [now] = await untilEvery(ports, "/set", (a) => a.set === "v4");
+    assert.ok(now!.hits! > was!.hits!, `the closure kept its count: ${was!.hits} -> ${now!.hits}`);
+  });
+
+  test("a closure whose enclosing function's scope changed is named by the report, with what to do", async () => {
+    // A new local of setupRoutes that another closure reads: V8 keeps the /set closure's old body.
+    const report = await save(
+      RAFT(
+        {
+          tag: "v3",
+          beat: "sendHeartbeat",
+          log: "debugLog",
+          top: `const PREFIX = "v4";`,
+          route: 'PREFIX + "!"',
+          extraRoute: `\n    const tagged = "t";\n    this.routes.set("/t", (res) => res.end(tagged));`,
+        },
+        ports,
+      ),
+    );
     const kept = report.stale?.find((s) => s.kind === "kept" && s.fn.includes('this.routes.set("/set") callback'));
     assert.ok(kept, `no finding for the /set route: ${JSON.stringify(report.stale)}`);
     assert.equal(kept.module, "raft");
@@ -161,7 +182,7 @@ describe("closures made by earlier versions run the saved code, or the report na
     assert.deepEqual([...kept.nodes].sort(), NODES);
     assert.equal(kept.count, 3);
     // It is true: the route still answers with the old body.
-    await untilEvery(ports, "/set", (a) => a.set === "v3");
+    await untilEvery(ports, "/set", (a) => a.set === "v4");
     const line = await logs.waitFor(new RegExp(`"source":"save".*reloaded raft@${report.modules[0]!.version.slice(0, 8)} .*still runs? the old code`));
     assert.match(
       line,
@@ -169,6 +190,15 @@ describe("closures made by earlier versions run the saved code, or the report na
     );
     assert.match(line, /restart n1, n2, n3, or make them again/);
     assert.match(line, /"level":40/, "a warning, not the info line of a clean reload");
+
+    // `devcluster status` names them too, for as long as no later reload of the module finds otherwise.
+    const status = await cli(["status"], project.dir);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /warning: old code still runs/);
+    assert.match(
+      status.stdout,
+      /this\.routes\.set\("\/set"\) callback in RaftNode\.setupRoutes \(raft\.ts:\d+\) changed, but 3 closures made earlier on n1, n2, n3 keep the old body/,
+    );
 
     // `devcluster reload raft` of the unchanged file: the same closures still run the old body, and it says so too.
     const again = await cli(["reload", "raft"], project.dir);

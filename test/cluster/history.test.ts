@@ -36,7 +36,7 @@ describe("history, rollback --to, drift from the disk, and restart", () => {
     assert.ok(first!.size > 0 && !Number.isNaN(Date.parse(saved!.at)));
     const table = await cli(["history"], suite.project.dir);
     assert.match(table.stdout, /^module\s+version\s+time\s+source\s+size\s+nodes$/m);
-    assert.match(table.stdout, new RegExp(`^counter\\s+${saved!.version.slice(0, 8)} \\*\\s+\\d\\d:\\d\\d:\\d\\d\\s+save\\s+[\\d.]+k?B\\s+n1 n2$`, "m"));
+    assert.match(table.stdout, new RegExp(`^counter\\s+${saved!.version.slice(0, 8)} \\*\\s+\\d\\d:\\d\\d:\\d\\d\\s+save\\s+[\\d.]+K?B\\s+n1 n2$`, "m"));
     assert.match(table.stdout, /^app\s+[0-9a-f]{8} \*\s+\S+\s+up\s/m);
 
     // back to the version `up` started with, by the prefix history shows

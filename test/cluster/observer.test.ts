@@ -110,6 +110,20 @@ describe("the observer page", { skip }, () => {
       .waitFor({ timeout: 15_000 });
   });
 
+  test("the supervision tab heads each node's trees, names registered processes, and puts a nested supervisor on its id's line (issue 22 item 6)", async () => {
+    await tab("supervision");
+    const n1 = page.locator('[data-test="trees"] section[data-node="n1"]');
+    await n1.locator("h3", { hasText: "n1" }).waitFor();
+    // n3 runs no supervisor: its heading says so instead of the node vanishing from the tab
+    await page.locator('[data-test="trees"] section[data-node="n3"] h3', { hasText: "n3 (no supervisors)" }).waitFor();
+    const root = n1.locator("> ul > li");
+    assert.match((await root.locator("> .row").textContent()) ?? "", /^\s*supervisor\s*<n1\.\d+>\s*one_for_one\s*registered as\s*jobs\s*$/);
+    // the child's id, what it is and its pid read as one line, and its own child sits under it
+    const pool = root.locator('> ul > li[data-child="pool"]');
+    assert.match((await pool.locator("> .row").textContent()) ?? "", /^\s*pool\s*supervisor\s*<n1\.\d+>\s*one_for_all\s*$/);
+    assert.match((await pool.locator('> ul > li[data-child="helper"] > .row').textContent()) ?? "", /^\s*helper\s*<n1\.\d+>\s*worker\s*permanent\s*$/);
+  });
+
   test("finds a process by its registered name and shows its state", async () => {
     await tab("processes");
     await page.locator('[data-test="filter"]').fill("sum");
@@ -121,6 +135,45 @@ describe("the observer page", { skip }, () => {
     assert.match((await state.textContent()) ?? "", /step: 'v1'/);
     await page.screenshot({ path: path.join(shots, "observer.png") });
     if (process.env.UPDATE_SCREENSHOT) copyFileSync(path.join(shots, "observer.png"), path.join(__dirname, "..", "..", "..", "docs", "observer.png"));
+  });
+
+  test("memory reads as devcluster ps writes it, in the list and in the detail (issue 22 item 6)", async () => {
+    const ps = await cli(["ps"], project.dir);
+    assert.equal(ps.code, 0, ps.stderr);
+    const line = ps.stdout.split("\n").find((l) => /^<n1\.\d+>\s+sum\s/.test(l));
+    assert.ok(line, ps.stdout);
+    const memory = line.trim().split(/\s+/)[6]!;
+    assert.match(memory, /^\d+(\.\d)?(B|KB|MB)$/);
+    await tab("processes");
+    await page.locator('[data-test="filter"]').fill("sum");
+    const row = page.locator('table[data-test="procs"] tbody tr', { hasText: "sum" }).first();
+    await row.locator("td").last().getByText(memory, { exact: true }).waitFor();
+    await row.click();
+    await page
+      .locator('[data-test="detail"]')
+      .getByText(new RegExp(`state ${memory.replace(".", "\\.")}$`))
+      .waitFor();
+  });
+
+  test("the messages/s axis labels whole numbers only, even at one message a second (issue 22 item 6)", async () => {
+    await tab("nodes");
+    const r = await cli(["shell", "--eval", 'cast("sum", 1)'], project.dir);
+    assert.equal(r.code, 0, r.stderr);
+    // uPlot draws on a canvas: the chart keeps what its axis says in data-y-labels. Wait for a draw whose top is that one message.
+    // A function, not a string: the page's CSP forbids eval. `globalThis`, as this file is compiled without the DOM's types.
+    const small = await page.waitForFunction(
+      () => {
+        const el = (globalThis as any).document.querySelector('[data-chart="messagesPerSec"] [data-y-labels]'); // eslint-disable-line @typescript-eslint/no-explicit-any
+        const labels: string[] = (el?.getAttribute("data-y-labels") ?? "").split("|");
+        const top = Math.max(...labels.map((l) => Number(l.replace(/,/g, ""))));
+        return top > 0 && top <= 10 ? labels : false;
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
+    const labels = (await small.jsonValue()) as string[];
+    for (const l of labels) assert.match(l, /^\d+$/, `axis labels: ${labels.join(", ")}`);
+    assert.equal(new Set(labels).size, labels.length, `axis labels: ${labels.join(", ")}`);
   });
 
   test("the detail panel's buttons: a cast changes the state, suspend holds messages until resume, kill ends the process", async () => {
@@ -197,7 +250,9 @@ describe("the observer page", { skip }, () => {
     const save = await saved;
     assert.ok(save.report?.ok, "the reload succeeded");
     const version = save.report!.modules.find((m) => m.name === "sum")!.version;
-    await page.locator('[data-test="reload"]', { hasText: `sum@${version.slice(0, 8)}` }).waitFor({ timeout: 15_000 });
+    const entry = page.locator('[data-test="reload"]', { hasText: `sum@${version.slice(0, 8)}` });
+    await entry.waitFor({ timeout: 15_000 });
+    assert.equal(await entry.locator('[data-test="source"]').textContent(), "save");
   });
 
   test("a compile error shows on the timeline as file:line:col with its source line", async () => {
@@ -211,6 +266,21 @@ describe("the observer page", { skip }, () => {
     const fixed = nextSave(server);
     project.write("src/sum.ts", SUM("v3"));
     await fixed;
+  });
+
+  test("a broken file saved back to the running version shows on the timeline as back, after its compile error (issue 22 item 4)", async () => {
+    const running = server.coordinator.store.get("sum")!.version;
+    const broken = nextSave(server);
+    project.write("src/sum.ts", "export function init() { return {; }\n");
+    await broken;
+    project.write("src/sum.ts", SUM("v3"));
+    const back = page.locator('[data-test="back"]').first();
+    await back.waitFor({ timeout: 15_000 });
+    assert.match((await back.textContent()) ?? "", new RegExp(`src/sum\\.ts is back to the running version sum@${running.slice(0, 8)}`));
+    assert.equal(await back.locator('[data-test="source"]').textContent(), "save");
+    // newest first: the entry above the compile error
+    const first = page.locator(".timeline .entry").first();
+    assert.equal(await first.getAttribute("data-test"), "back");
   });
 
   test("an aborted reload shows on the timeline with each node's error", async () => {
@@ -275,6 +345,31 @@ export function codeChange(_old: string, _s: unknown) { throw new Error("cannot 
     const first = await page.locator('[data-test="version-from"] option').first().getAttribute("value");
     await page.locator('[data-test="version-from"]').selectOption(first!);
     await diff.locator(".del", { hasText: '"v1"' }).waitFor();
+  });
+
+  test("the timeline says who started each reload, as the coordinator recorded it: devcluster reload, devcluster rollback (issue 22 item 6)", async () => {
+    await tab("reloads");
+    const reload = await cli(["reload", "util"], project.dir);
+    assert.equal(reload.code, 0, reload.stderr);
+    const util = page.locator('[data-test="reload"]', { hasText: "util@" }).first();
+    await util.waitFor({ timeout: 15_000 });
+    assert.equal(await util.locator('[data-test="source"]').textContent(), "devcluster reload");
+    const back = await cli(["rollback", "sum"], project.dir);
+    assert.equal(back.code, 0, back.stderr);
+    const rolled = page.locator('[data-test="reload"]', { has: page.locator('[data-test="source"]', { hasText: "devcluster rollback" }) });
+    await rolled.first().waitFor({ timeout: 15_000 });
+    assert.match((await rolled.first().textContent()) ?? "", /sum@\w{8}/);
+    const compile = page.locator(".timeline .entry.bad", { hasText: "compile error" }).first();
+    assert.equal(await compile.locator('[data-test="source"]').textContent(), "save");
+  });
+
+  test("serves the page's icon at /favicon.ico, not a 404", async () => {
+    const base = url().replace(/#.*$/, "");
+    const res = await fetch(`${base}favicon.ico`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "image/x-icon");
+    const head = Buffer.from(await res.arrayBuffer()).subarray(0, 4);
+    assert.deepEqual([...head], [0, 0, 1, 0], "an ICO file's header");
   });
 
   test("a trace started on the page shows a message sent from the shell", async () => {

@@ -8,6 +8,7 @@ import { keysFile, processStart, readRunning, stateDir } from "../../cli/project
 import { loadKeys, loadOrCreateKeys } from "../../wire/security";
 import { CLI, cli, cliUp, makeProject, type Project } from "../helpers/cluster";
 import { counterProject } from "../helpers/fixtures";
+import { freePortRun } from "../helpers/ports";
 import { waitUntil } from "../helpers/probe";
 
 /** A process that is alive and has nothing to do with devcluster: what a reused pid points at. */
@@ -55,6 +56,44 @@ describe("keys: .devcluster/ is 0700, key files 0600, an unprotected one is refu
     const after = loadKeys(keysFile(project.dir));
     assert.notEqual(after.publicKey, before.publicKey);
     assert.equal(statSync(keysFile(project.dir)).mode & 0o777, 0o600);
+  });
+});
+
+describe("keys rotate while up runs (issue 18, item 11)", () => {
+  const projects: Project[] = [];
+  const ups: ReturnType<typeof cliUp>[] = [];
+  after(async () => {
+    for (const u of ups) await u.stop();
+    projects.forEach((p) => p.cleanup());
+  });
+
+  test("after keys rotate, status, restart and stop still reach the running up; the next up runs with the new keys", async () => {
+    const project = makeProject(counterProject(), { nodes: 1 });
+    projects.push(project);
+    const up = cliUp(project.dir);
+    ups.push(up);
+    await up.logs.waitFor(/cluster test ready/, 30_000);
+    const old = loadKeys(keysFile(project.dir));
+    const rot = await cli(["keys", "rotate"], project.dir);
+    assert.equal(rot.code, 0, rot.stderr);
+    assert.match(rot.stdout, new RegExp(`running cluster \\(pid ${up.child.pid}\\) goes on with the old keys`));
+    const rotated = loadKeys(keysFile(project.dir));
+    assert.notEqual(rotated.publicKey, old.publicKey);
+    const exported = await cli(["keys", "export", "cluster.keys"], project.dir);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, /still uses the keys from before `devcluster keys rotate`: these admit a node once `devcluster up` restarts/);
+    const status = await cli(["status"], project.dir, 10_000);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /n1/);
+    const restart = await cli(["restart", "n1"], project.dir);
+    assert.equal(restart.code, 0, `a node restarted after the rotation joins the up it belongs to: ${restart.stderr}`);
+    const stop = await cli(["stop"], project.dir, 20_000);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, /cluster stopped/);
+    const next = cliUp(project.dir);
+    ups.push(next);
+    await next.logs.waitFor(/cluster test ready/, 30_000);
+    assert.equal(readRunning(project.dir)?.publicKey, rotated.publicKey, "the next up runs with the rotated keys");
   });
 });
 
@@ -107,6 +146,50 @@ describe("one `up` per project, always (rule 10), and stop waits for it to be go
     ups.push(up);
     await up.logs.waitFor(/cluster test ready/, 30_000);
     assert.equal(readRunning(project.dir)?.pid, up.child.pid);
+  });
+
+  test("a lock and state file without a start time (an older up's), naming a live unrelated process: status says nothing runs, up starts (issue 18, item 12)", async () => {
+    const project = makeProject(counterProject(), { nodes: 1 });
+    projects.push(project);
+    const other = unrelated();
+    children.push(other);
+    await once(other, "spawn");
+    mkdirSync(stateDir(project.dir), { recursive: true, mode: 0o700 });
+    const stale = { pid: other.pid! }; // no procStart: only the pid's command line can tell it is not an up
+    writeFileSync(path.join(stateDir(project.dir), "up.lock"), JSON.stringify(stale));
+    writeFileSync(
+      path.join(stateDir(project.dir), "coordinator.json"),
+      JSON.stringify({ cluster: "test", endpoint: "tcp://127.0.0.1:9", configPath: project.configPath, startedAt: "", ...stale }),
+    );
+    const s = await cli(["status"], project.dir);
+    assert.notEqual(s.code, 0);
+    assert.match(s.stderr, /no cluster is running/);
+    const up = cliUp(project.dir);
+    ups.push(up);
+    await up.logs.waitFor(/cluster test ready/, 30_000);
+    assert.equal(readRunning(project.dir)?.pid, up.child.pid);
+  });
+
+  test("a state file naming a live process where nothing listens at its endpoint: status and stop say so at once, not after the request's deadline (issue 18, item 12)", async () => {
+    const project = makeProject(counterProject(), { nodes: 1 });
+    projects.push(project);
+    // A pid the OS gave to a process that looks like devcluster (another project's node, say): the pid alone cannot tell.
+    const lookalike = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)", "devcluster"], { stdio: "ignore" });
+    children.push(lookalike);
+    await once(lookalike, "spawn");
+    const keys = loadOrCreateKeys(keysFile(project.dir));
+    const port = await freePortRun(1);
+    writeFileSync(
+      path.join(stateDir(project.dir), "coordinator.json"),
+      JSON.stringify({ cluster: "test", endpoint: `tcp://127.0.0.1:${port}`, configPath: project.configPath, startedAt: "", pid: lookalike.pid, ...keys }),
+      { mode: 0o600 },
+    );
+    for (const command of ["status", "stop"]) {
+      const r = await cli([command], project.dir);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`no cluster is running.*nothing listens at tcp://127\\.0\\.0\\.1:${port}`), `${command}: ${r.stderr}`);
+    }
+    lookalike.kill("SIGKILL");
   });
 
   test("stop returns once the coordinator is gone, even when its parent has not reaped it (a zombie)", async () => {

@@ -265,9 +265,8 @@ describe("a Raft key-value store on 3 nodes, edited as its developers do, keeps 
 
   test(
     "a route handler registered in the constructor changes its body: /get names the node that answered",
-    // Alone it passes; after the key-validation test added an import to raft/node.ts, V8 cannot patch the closures the
-    // first version made (a scope around them gained a variable), and the save's report names them instead.
-    { todo: "issue 17 item 1: closures whose module scope changed since they were made keep their old body (V8's LiveEdit)" },
+    // After the key-validation test added an import to raft/node.ts: V8 alone would not patch the closures the first
+    // version made (their module scope gained a variable); the loader keeps that scope's shape (moduleScope.ts).
     async () => {
       const before = await agreedLeader();
       await saveReloaded({

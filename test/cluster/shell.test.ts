@@ -28,7 +28,7 @@ describe("devcluster shell against a live cluster", () => {
   const openShell = async (args: string[] = []): Promise<ShellDriver> => {
     const s = new ShellDriver(project.dir, args);
     shells.push(s);
-    await s.expect(/attached to cluster test/);
+    await s.ready();
     return s;
   };
 

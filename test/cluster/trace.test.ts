@@ -23,7 +23,7 @@ describe("tracing from the shell", () => {
   const open = async (terminal: boolean): Promise<ShellDriver> => {
     const s = terminal ? ShellDriver.inTerminal(project.dir) : new ShellDriver(project.dir);
     shells.push(s);
-    await s.expect(/attached to cluster test/);
+    await s.ready();
     return s;
   };
 

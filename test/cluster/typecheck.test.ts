@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, symlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, test } from "node:test";
 import { DevServer } from "../../cli/dev/devServer";
@@ -60,6 +60,8 @@ describe("up --typecheck", () => {
 
   test("prints a type error as file:line:col with its message, and the save reloads all the same", async () => {
     const { project, server, logs, describeOn } = await start(true);
+    // issue 22: the line names the TypeScript version, not the path of its package.json
+    assert.match(await logs.waitFor(/type checking with/), /"msg":"type checking with TypeScript \d+\.\d+\.\d+ \([^)]*node_modules\/typescript\)"/);
     const saved = nextEvent<SaveReport>(server, "saved", (s) => s.report?.ok === true, 30_000);
     project.write("src/describe.ts", BROKEN);
     await saved;
@@ -84,11 +86,23 @@ describe("up --typecheck", () => {
 
     const reloaded = nextEvent<SaveReport>(server, "saved", (s) => s.report?.ok === true, 60_000);
     project.write("src/describe.ts", describeModule("fixed"));
+    await logs.waitFor(/type errors fixed: reloading what was held back \(src\/describe\.ts\)/, 60_000);
     assert.deepEqual(
       (await reloaded).report!.modules.map((m) => m.name),
       ["describe"],
     );
     assert.equal(await describeOn("n1"), "fixed 0");
     assert.equal(await describeOn("n2"), "fixed 0");
+  });
+
+  test("=strict: a file held back for its type errors, saved back to the running version, is said to be back (issue 22 item 4)", async () => {
+    const { project, server, logs } = await start("strict");
+    const running = server.coordinator.store.get("describe")!.version;
+    const original = readFileSync(path.join(project.dir, "src/describe.ts"), "utf8");
+    project.write("src/describe.ts", BROKEN);
+    await logs.waitFor(/held back: src\/describe\.ts not reloaded/, 60_000);
+    project.write("src/describe.ts", original);
+    const line = await logs.waitFor(/src\/describe\.ts is back to the running version/, 60_000);
+    assert.match(line, new RegExp(`describe@${running.slice(0, 8)}; nothing to send`));
   });
 });

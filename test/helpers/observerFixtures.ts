@@ -1,5 +1,6 @@
 /**
- * A cluster to observe and trace: on n1 a supervisor with a `worker` child
+ * A cluster to observe and trace: on n1 a supervisor registered as `jobs`
+ * with a `worker` child and a nested supervisor `pool` (its child `helper`),
  * and a `sum` process registered by name; `sum` calls util.add on every cast,
  * so both message and call traces have something to show.
  */
@@ -16,7 +17,12 @@ import { spawn, register, startSupervisor, type StartContext } from "devcluster"
 export async function start(ctx: StartContext) {
   if (ctx.node !== "n1") return;
   await register("sum", await spawn(ctx.node, "sum", null));
-  await startSupervisor(ctx.node, { strategy: "one_for_one", intensity: 10, period: 5, children: [{ id: "worker", module: "worker", args: null }] });
+  const pool = { strategy: "one_for_all", children: [{ id: "helper", module: "worker", args: null }] };
+  const children = [
+    { id: "worker", module: "worker", args: null },
+    { id: "pool", module: "devcluster/supervisor", args: pool },
+  ];
+  await register("jobs", await startSupervisor(ctx.node, { strategy: "one_for_one", intensity: 10, period: 5, children }));
 }
 `,
   "src/sum.ts": SUM("v1"),

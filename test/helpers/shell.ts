@@ -11,12 +11,16 @@ import { shellProject } from "./shellFixtures";
  */
 export class ShellDriver {
   readonly child: ChildProcess;
+  /** reading a pipe, as a script does: no banner, no prompts, errors on stderr */
+  readonly piped: boolean;
   private out = "";
+  private err = "";
   private mark = 0;
   private waiters: (() => void)[] = [];
 
   /** `command` lets a test run the shell under `script` for a real terminal. */
   constructor(cwd: string, args: string[] = [], command?: { file: string; args: string[]; stdin?: number }) {
+    this.piped = command?.file !== "script";
     const file = command?.file ?? process.execPath;
     const argv = command?.args ?? [CLI, "shell", ...args];
     this.child = spawn(file, argv, { cwd, stdio: [command?.stdin ?? "pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
@@ -29,7 +33,10 @@ export class ShellDriver {
       for (const w of this.waiters.splice(0)) w();
     };
     this.child.stdout!.on("data", take);
-    this.child.stderr!.on("data", take);
+    this.child.stderr!.on("data", (d: Buffer) => {
+      this.err += d.toString();
+      take(d);
+    });
   }
 
   /** The shell in a real terminal: `script` gives it a pty (its exit code is the shell's). */
@@ -47,8 +54,27 @@ export class ShellDriver {
     return code;
   }
 
+  /** stdout and stderr, in the order they came */
   get output(): string {
     return this.out;
+  }
+
+  /** stderr alone */
+  get errors(): string {
+    return this.err;
+  }
+
+  /**
+   * Once the shell is attached: its banner in a terminal; piped, where the
+   * shell prints none, the answer to a line typed to find out.
+   */
+  async ready(): Promise<void> {
+    if (!this.piped) {
+      await this.expect(/attached to cluster \w+/);
+      return;
+    }
+    this.line('"attached"');
+    await this.expect(/'attached'\n/);
   }
 
   type(text: string): void {
@@ -135,7 +161,7 @@ export async function withShellCluster(fn: (ctx: { project: Project; server: Dev
   try {
     ({ server: ctx.server } = await startCluster(project));
     ctx.sh = new ShellDriver(project.dir);
-    await ctx.sh.expect(/attached to cluster test/);
+    await ctx.sh.ready();
     await fn(ctx);
   } finally {
     await ctx.sh?.close();

@@ -44,4 +44,18 @@ describe("evalOn: a snippet's value", () => {
     assert.ok(err instanceof ClusterError && err.code === "syntax_error", String(err));
     assert.match(err.message, /^evalOn n1: /);
   });
+
+  // Issue 22: `evalOn("n3", "1 +")` said "Unexpected token '}'", a brace of the wrapper the snippet runs in.
+  test("a syntax error names what is wrong in the user's code, where, and that line, not the wrapper around it", async () => {
+    const cases: [string, string][] = [
+      ["1 +", "SyntaxError: Unexpected end of input at 1:4 of the code: 1 +"],
+      ["const x = 1\nx +* 2", "SyntaxError: Unexpected token at 2:4 of the code: x +* 2"],
+      ["await f(", "SyntaxError: Unexpected end of input at 1:9 of the code: await f("],
+    ];
+    for (const [code, expected] of cases) {
+      const err = await run(code).catch((e: unknown) => e);
+      assert.ok(err instanceof ClusterError && err.code === "syntax_error", String(err));
+      assert.equal(err.message, `evalOn n1: ${expected}`);
+    }
+  });
 });

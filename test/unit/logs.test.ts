@@ -24,6 +24,31 @@ describe("up's log records and the store behind devcluster logs", () => {
     assert.match(text, /^n1 {4}\| .*prepare failed: eval_failed: bad failed/);
   });
 
+  // Issue 22: `n2 joined {"member":"n2","osPid":...}` and each reload's line followed by its report as JSON.
+  test("up's readable lines are their message alone; warnings and a node's lines keep their fields", () => {
+    const f = new LogFormatter(["up", "n1"]);
+    const line = (rec: object): string => f.format({ level: 30, time: 5, node: "up", msg: "", ...rec });
+    assert.match(line({ msg: "n2 joined", member: "n2", osPid: 4242, endpoint: "tcp://127.0.0.1:1" }), /^up {4}\| \[[\d:.]+\] INFO: n2 joined$/);
+    assert.match(
+      line({ msg: "save: reloaded chat/format@16ff0e87 on 3 nodes in 14.4 ms", source: "save", modules: [{ name: "chat/format" }], ms: 14.36 }),
+      /INFO: save: reloaded chat\/format@16ff0e87 on 3 nodes in 14\.4 ms$/,
+    );
+    assert.match(
+      line({ level: 50, msg: "save: reload of bad@65010ade aborted: no node switched; n1: eval_failed: boom", source: "save", ok: false, failedIn: "prepare" }),
+      /ERROR: save: reload of bad@65010ade aborted: no node switched; n1: eval_failed: boom$/,
+    );
+    const compile = line({
+      level: 50,
+      msg: "src/a.ts:2:1: error: Unexpected end of file\nNothing was sent; the cluster keeps running the last good version.",
+      code: "compile_failed",
+      held: [{ file: "src/a.ts", why: "does not compile: src/a.ts:2:1" }],
+    });
+    assert.match(compile, /\| Nothing was sent; the cluster keeps running the last good version\.$/);
+    assert.doesNotMatch(compile, /compile_failed|\{"/);
+    assert.match(line({ level: 40, msg: "send failed", to: "n3" }), /WARN: send failed \{"to":"n3"\}$/);
+    assert.match(f.format({ level: 30, time: 5, node: "n1", msg: "link to a peer is back", peer: "n2" }), /INFO: link to a peer is back \{"peer":"n2"\}$/);
+  });
+
   test("keeps a bounded number of lines per node, filters by level, and wakes a follower on a new line", async () => {
     const store = new LogStore(["up", "n1"], 10);
     for (let i = 0; i < 300; i++) store.add(toRecord("n1", `line ${i}`, i % 2 ? "stderr" : "stdout"));

@@ -215,7 +215,7 @@ describe("the reload timeline", () => {
     assert.ok(entry?.kind === "reload");
     assert.deepEqual(entry.stale, [
       "1 function still runs the old code:",
-      "raft: onSet (raft.ts:12) changed, but 2 closures made earlier on n1 keep the old body (V8 could not patch them: a scope around them gained, lost or renamed a variable, or the edit reached across their edges): restart n1, or make them again",
+      "raft: onSet (raft.ts:12) changed, but 2 closures made earlier on n1 keep the old body (V8 could not patch them: a function around them gained, lost or renamed a variable they could capture, or the edit reached across their edges): restart n1, or make them again",
     ]);
   });
 });

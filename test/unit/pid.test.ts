@@ -1,5 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { inspect } from "node:util";
 import { decodeValue, encodeValue } from "../../wire/codec";
 import { Pid, parsePid } from "../../wire/pid";
@@ -13,6 +15,14 @@ describe("pids across a node's restarts", () => {
     assert.equal(String(Pid.of("n2", 7, 1)), "<n2.7.1>");
     assert.equal(inspect(Pid.of("n2", 7, 1)), "<n2.7.1>");
     assert.equal(JSON.stringify({ p: Pid.of("n2", 7, 12) }), '{"p":"<n2.7.12>"}');
+  });
+
+  // Issue 22: a newcomer who sees <n2.5.1> after a node restart finds its third part explained in the README.
+  test("the README explains the third part of a pid as the code reads it: <n2.5.1> is process 5 of n2's start after its first restart", () => {
+    const readme = readFileSync(path.join(__dirname, "..", "..", "..", "README.md"), "utf8").replace(/\s+/g, " ");
+    assert.match(readme, /`<n2\.5\.1>` is the 5th process of n2 after its first restart/);
+    const p = parsePid("<n2.5.1>")!;
+    assert.deepEqual([p.node, p.serial, p.incarnation], ["n2", 5, 1]);
   });
 
   test("the same process number in two lives is two different pids, and each parses back to itself", () => {

@@ -47,15 +47,17 @@ describe("the reload report view", () => {
       stale: [
         { kind: "constructor", module: "raft", fn: "RaftNode.setupKVHandler", at: "raft.ts:40", count: 3, nodes: ["n1", "n2"] },
         { kind: "refused", module: "raft", fn: "RaftNode.run", at: "raft.ts:9", count: 1, nodes: ["n2"], status: "BlockedByActiveGenerator" },
+        { kind: "constructor", module: "raft", fn: "RaftNode.loop", at: "raft.ts:50", count: 3, nodes: ["n1", "n2"], suspends: true },
       ],
       staleUnknown: ["n3"],
     };
     const lines = [
       "  raft: RaftNode.setupKVHandler (raft.ts:40) changed; it ran in the constructor of 3 live instances on n1, n2 and will not run again: restart them, or register routes through a method",
-      "  raft: RaftNode.run (raft.ts:9) keeps its old body in 1 closure on n2: V8 refused to patch the earlier version (BlockedByActiveGenerator: one of its async functions or generators is suspended): save again once it has resumed, or restart n2",
+      "  raft: RaftNode.run (raft.ts:9) keeps its old body in 1 closure on n2: V8 refused to patch the earlier version (BlockedByActiveGenerator: one of its async functions or generators is suspended): run `devcluster reload raft` once it has resumed (saving the same text again sends nothing), or restart n2",
+      "  raft: RaftNode.loop (raft.ts:50) changed; the constructor of 3 live instances on n1, n2 started it, and a call still suspended in it (an async loop) goes on with the old body until it returns: restart them, or have each turn of the loop call a method (`await this.tick()`)",
     ];
     const headline =
-      "reloaded counter@01234567 on 2 nodes in 20.0 ms; n3 did not say within 3000 ms whether old code still runs there; 2 functions still run the old code:";
+      "reloaded counter@01234567 on 2 nodes in 20.0 ms; n3 did not say within 3000 ms whether old code still runs there; 3 functions still run the old code:";
     assert.equal(renderReload(stale), [headline, ...lines, "node  result  ms", "n1    ok      1.23", "n2    ok      12.50"].join("\n"));
     assert.equal(reloadLogLine(stale), [headline, ...lines].join("\n"));
     assert.equal(inspect(new ReloadView(stale)), renderReload(stale));

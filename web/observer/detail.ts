@@ -2,7 +2,7 @@
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, type Any } from "./api";
-import { short } from "./format";
+import { bytes, short } from "./format";
 
 export function Detail({ pid, select, trace }: { pid: string; select: (pid: string) => void; trace: (target: string) => void }) {
   const [d, setD] = useState<Any>(undefined);
@@ -53,7 +53,7 @@ export function Detail({ pid, select, trace }: { pid: string; select: (pid: stri
       d &&
       html`<div>
         <div>${d.module} <span class="tag mono">${short(d.version)}</span> <span class="tag" data-test="status">${d.status}</span></div>
-        <div class="muted">mailbox ${d.mailbox} · handled ${d.handled} · state ${d.memory} bytes${d.trapExit ? " · traps exits" : ""}</div>
+        <div class="muted">mailbox ${d.mailbox} · handled ${d.handled} · state ${bytes(d.memory)}${d.trapExit ? " · traps exits" : ""}</div>
         <div>links: ${pids(d.links)}</div>
         <div>monitors: ${pids(d.monitors)} · monitored by: ${pids(d.monitoredBy)}</div>
         <div>supervisor: ${d.supervisor ? pids([d.supervisor]) : html`<span class="muted">none</span>`}</div>

@@ -1,6 +1,7 @@
 /** How the page writes sizes, versions, times and durations. */
 
-export const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MB`;
+// Sizes as the CLI writes them (`ps`, `history`): one formatter, so the page and the terminal agree.
+export { bytes } from "../../cli/views/units";
 export const short = (v: string | undefined): string => (v && v.length > 8 ? v.slice(0, 8) : (v ?? ""));
 export const time = (t: number): string => new Date(t).toLocaleTimeString([], { hour12: false });
 export const dur = (s: number): string =>

@@ -3,12 +3,26 @@ import { html } from "htm/preact";
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import type { Any } from "./api";
-import { dur, mb } from "./format";
+import { bytes, dur } from "./format";
 import type { Store } from "./stream";
 
 const COLORS = ["#3558d4", "#d9480f", "#2b8a3e", "#ae3ec9", "#0c8599", "#e67700", "#c2255c", "#5c940d"];
 
-function Chart({ title, field, history, fmt }: { title: string; field: string; history: Record<string, Any[]>; fmt: (v: number) => string }) {
+/** Steps between gridlines for a count: whole numbers only, so an axis never labels 0, 0.5, 1 as `0, 1, 1`. */
+const WHOLE = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7].map((p) => m * p)).sort((a, b) => a - b);
+/** Steps for sizes: round figures in the unit the label is written in (0.5MB, 2.0MB), not every 2,000,000 bytes. */
+const SIZES = [1, 1024, 1024 ** 2, 1024 ** 3].flatMap((u) => [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500].map((m) => m * u)).filter((x) => x >= 1);
+
+interface ChartProps {
+  title: string;
+  field: string;
+  history: Record<string, Any[]>;
+  fmt: (v: number) => string;
+  /** the axis' allowed steps between gridlines; uPlot's own (decimals included) when absent */
+  steps?: number[];
+}
+
+function Chart({ title, field, history, fmt, steps }: ChartProps) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const nodes = Object.keys(history).sort();
@@ -38,7 +52,19 @@ function Chart({ title, field, history, fmt }: { title: string; field: string; h
             value: (_u: unknown, v: number | null) => (v == null ? "-" : fmt(v)),
           })),
         ],
-        axes: [{}, { values: (_u: unknown, vs: number[]) => vs.map(fmt), size: 70 }],
+        axes: [
+          {},
+          {
+            ...(steps ? { incrs: steps } : {}),
+            size: 70,
+            values: (_u: unknown, vs: number[]) => {
+              const labels = vs.map(fmt);
+              // What the axis says, for a reader that cannot see the canvas (a test, a screen reader's inspector).
+              el.current?.setAttribute("data-y-labels", labels.join("|"));
+              return labels;
+            },
+          },
+        ],
       },
       data,
       el.current,
@@ -46,7 +72,7 @@ function Chart({ title, field, history, fmt }: { title: string; field: string; h
     return () => plot.current?.destroy();
   }, [key]);
   useEffect(() => plot.current?.setData(data), [data]);
-  return html`<div class="card">
+  return html`<div class="card" data-chart=${field}>
     <h3>${title}</h3>
     <div ref=${el}></div>
   </div>`;
@@ -82,8 +108,8 @@ export function Nodes({ store }: { store: Store }) {
               <td class="num">${dur(n.uptime)}</td>
               <td class="num">${n.restarts}</td>
               <td class="num">${n.processes}</td>
-              <td class="num">${mb(n.rss)}</td>
-              <td class="num">${mb(n.heapUsed)} / ${mb(n.heapTotal)}</td>
+              <td class="num">${bytes(n.rss)}</td>
+              <td class="num">${bytes(n.heapUsed)} / ${bytes(n.heapTotal)}</td>
               <td class="num">${n.loopDelayMs.p99.toFixed(2)} ms</td>
               <td class="num">${n.messagesPerSec.toLocaleString()}</td>
             </tr>`,
@@ -91,10 +117,10 @@ export function Nodes({ store }: { store: Store }) {
       </tbody>
     </table>
     <div class="charts">
-      <${Chart} title="messages/s" field="messagesPerSec" history=${store.history} fmt=${(v: number) => Math.round(v).toLocaleString()} />
+      <${Chart} title="messages/s" field="messagesPerSec" history=${store.history} fmt=${(v: number) => v.toLocaleString()} steps=${WHOLE} />
       <${Chart} title="event-loop delay p99 (ms)" field="loopP99" history=${store.history} fmt=${(v: number) => v.toFixed(1)} />
-      <${Chart} title="RSS" field="rss" history=${store.history} fmt=${mb} />
-      <${Chart} title="heap used" field="heapUsed" history=${store.history} fmt=${mb} />
+      <${Chart} title="RSS" field="rss" history=${store.history} fmt=${bytes} steps=${SIZES} />
+      <${Chart} title="heap used" field="heapUsed" history=${store.history} fmt=${bytes} steps=${SIZES} />
     </div>
   </section>`;
 }

@@ -2,7 +2,7 @@
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, type Any } from "./api";
-import { short } from "./format";
+import { bytes, short } from "./format";
 
 const COLUMNS: [string, string, boolean][] = [
   ["pid", "pid", false],
@@ -81,7 +81,7 @@ export function Processes({ selected, select, active }: { selected: string; sele
               <td>${r.status}</td>
               <td class="num">${r.mailbox}</td>
               <td class="num">${r.handled}</td>
-              <td class="num">${r.memory}</td>
+              <td class="num">${bytes(r.memory)}</td>
             </tr>`,
         )}
       </tbody>

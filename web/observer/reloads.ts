@@ -10,41 +10,73 @@ const KEPT = " (no node runs it: checked, nothing evaluated)";
 /** "checked" when no node runs any module of the reload: never "ok" as if it ran. */
 const reloadWord = (e: Any): string => (e.ok ? (e.kept?.length === e.modules.length ? "checked" : "ok") : `aborted${e.failedIn ? ` in ${e.failedIn}` : ""}`);
 
+/**
+ * Who started an entry, from the coordinator's record of the transaction (the
+ * "reloaded" event's source), never guessed from what changed.
+ */
+export function sourceWord(e: Any): string {
+  if (e.kind === "compile" || e.kind === "back") return "save";
+  const what = e.rollback ? "rollback" : "reload";
+  switch (e.source) {
+    case "save":
+      return "save";
+    case "cli":
+      return `devcluster ${what}`;
+    case "shell":
+      return `${what}() in the shell`;
+    case "catch-up":
+      return `catch-up of ${e.member ?? "a node"}`;
+    default:
+      return what;
+  }
+}
+
 function Timeline({ store }: { store: Store }) {
   const entries = [...store.timeline].reverse();
   if (entries.length === 0) return html`<p class="muted">No reloads yet: save a file under the source folder.</p>`;
   return html`<div class="timeline" data-test="timeline">
     ${entries.map((e: Any) =>
-      e.kind === "compile"
-        ? html`<div class="entry bad">
-            <b>${time(e.at)}</b> <span class="bad">compile error</span>
-            <span class="muted"
-              >${
-                e.sent?.length
-                  ? `held back until it compiles; the rest of the save was sent: ${e.sent.join(", ")}`
-                  : "nothing was sent; nodes keep the last good version"
-              }</span
-            >
-            ${e.errors.map(
-              (x: Any) =>
-                html`<div class="mono">${x.file}:${x.line}:${x.column}: ${x.text}</div>
-                  ${x.lineText && html`<pre>${x.lineText}</pre>`}`,
-            )}
+      e.kind === "back"
+        ? html`<div class="entry" data-test="back">
+            <b>${time(e.at)}</b> <span class="source" data-test="source">${sourceWord(e)}</span> <span class="ok">back to the running version</span>
+            <div class="mono">${e.text}</div>
+            <div class="muted">the nodes already run it: the error before no longer stands</div>
           </div>`
-        : html`<div class=${`entry ${e.ok ? "" : "bad"}`} data-test="reload">
-            <b>${time(e.at)}</b> <span class=${e.ok ? "ok" : "bad"}>${reloadWord(e)}</span>
-            ${e.rolledBack && html`<span class="muted"> every node is back on the previous versions</span>`}
-            <span class="muted"> ${e.ms.toFixed(1)} ms</span>
-            <div>${e.modules.map((m: Any) => html`<span class="mono">${m.name}@${short(m.version)}${e.kept?.includes(m.name) ? KEPT : ""} </span>`)}</div>
-            <div class="muted">
-              ${e.nodes.map((n: Any) => html`<span class=${n.ok ? "" : "bad"}>${n.node} ${n.ok ? `${n.ms.toFixed(1)} ms` : `error: ${n.error ?? "?"}`} · </span>`)}
-              ${e.skipped?.length ? `skipped: ${e.skipped.join(", ")}` : ""}
-            </div>
-            ${(e.codeChangeFailures ?? []).map(
-              (f: Any) => html`<div class="bad">${f.node} ${f.pid}: codeChange failed, stays on the old version: ${f.error}</div>`,
-            )}
-            ${(e.stale ?? []).map((line: string) => html`<div class="bad" data-test="stale">${line}</div>`)}
-          </div>`,
+        : e.kind === "compile"
+          ? html`<div class="entry bad">
+              <b>${time(e.at)}</b> <span class="source" data-test="source">${sourceWord(e)}</span> <span class="bad">compile error</span>${" "}
+              <span class="muted">
+                ${
+                  e.sent?.length
+                    ? `held back until it compiles; the rest of the save was sent: ${e.sent.join(", ")}`
+                    : "nothing was sent; nodes keep the last good version"
+                }</span
+              >
+              ${e.errors.map(
+                (x: Any) =>
+                  html`<div class="mono">${x.file}:${x.line}:${x.column}: ${x.text}</div>
+                    ${x.lineText && html`<pre>${x.lineText}</pre>`}`,
+              )}
+            </div>`
+          : html`<div class=${`entry ${e.ok ? "" : "bad"}`} data-test="reload">
+              <b>${time(e.at)}</b> <span class="source" data-test="source">${sourceWord(e)}</span>${" "}
+              <span class=${e.ok ? "ok" : "bad"}>${reloadWord(e)}</span>
+              ${e.rolledBack && html`<span class="muted"> every node is back on the previous versions</span>`}
+              <span class="muted"> ${e.ms.toFixed(1)} ms</span>
+              <div>${e.modules.map((m: Any) => html`<span class="mono">${m.name}@${short(m.version)}${e.kept?.includes(m.name) ? KEPT : ""} </span>`)}</div>
+              <div class="muted">
+                ${[
+                  ...e.nodes.map(
+                    (n: Any) => html`<span class=${n.ok ? "" : "bad"}>${n.node} ${n.ok ? `${n.ms.toFixed(1)} ms` : `error: ${n.error ?? "?"}`}</span>`,
+                  ),
+                  ...(e.skipped?.length ? [`skipped: ${e.skipped.join(", ")}`] : []),
+                ].flatMap((part, i) => (i ? [" · ", part] : [part]))}
+              </div>
+              ${(e.codeChangeFailures ?? []).map(
+                (f: Any) => html`<div class="bad">${f.node} ${f.pid}: codeChange failed, stays on the old version: ${f.error}</div>`,
+              )}
+              ${(e.stale ?? []).map((line: string) => html`<div class="bad" data-test="stale">${line}</div>`)}
+            </div>`,
     )}
   </div>`;
 }
