@@ -152,8 +152,10 @@ program
   .requiredOption("--name <name>", "this node's name, unique in the cluster")
   .requiredOption("--keys <file>", "the file `devcluster keys export` wrote (mode 0600)")
   .option("--host <address>", "the address other machines reach this node on (default: this machine's address toward the coordinator)")
+  .option("--timeout <seconds>", "exit when the coordinator has not welcomed this node within this time (default: keep trying)", Number)
+  .addOption(new Option("--log-format <format>", "how the node's lines are shown, as with up").choices(["pretty", "json"]).default("pretty"))
   .addOption(configOption)
-  .action((opts: { join: string; name: string; keys: string; host?: string; config?: string }) =>
+  .action((opts: { join: string; name: string; keys: string; host?: string; config?: string; timeout?: number; logFormat: "pretty" | "json" }) =>
     run(() => node({ ...opts, config: findConfig(opts.config) })),
   );
 

@@ -15,6 +15,11 @@ export type Logger = pino.Logger;
  * under flushSync). A synchronous destination keeps no buffer to flush, and on
  * EPIPE pino turns it into a no-op.
  */
-export function createLogger(bindings: Record<string, unknown>, level = process.env.DEVCLUSTER_LOG_LEVEL ?? "info"): Logger {
-  return pino({ level, base: { pid: process.pid, ...bindings } }, pino.destination({ dest: process.stdout.fd ?? 1, sync: true }));
+export function createLogger(
+  bindings: Record<string, unknown>,
+  level = process.env.DEVCLUSTER_LOG_LEVEL ?? "info",
+  /** where the lines go instead of stdout (a joined node renders and ships its own) */
+  dest?: pino.DestinationStream,
+): Logger {
+  return pino({ level, base: { pid: process.pid, ...bindings } }, dest ?? pino.destination({ dest: process.stdout.fd ?? 1, sync: true }));
 }

@@ -185,7 +185,12 @@ export type ControlMessage =
       names?: Record<string, Pid>;
     }
   | { type: "welcome"; cluster: string; entry: string; nodes: string[]; peers: PeerInfo[]; bundles: Bundle[]; incarnation: number }
-  | { type: "peers"; peers: PeerInfo[] }
+  /** `nodes`: every member's name, in order (configured, then joined): a node that left is no longer in `nodes()` */
+  | { type: "peers"; peers: PeerInfo[]; nodes?: string[] }
+  /** a joined node stopping on purpose: it leaves the cluster now, instead of showing as down until it is forgotten */
+  | { type: "goodbye"; node: string }
+  /** a joined node's own output (pino lines and anything else it wrote), for `up`'s terminal, `logs`, `logs()` and the observer */
+  | { type: "logs"; node: string; lines: { line: string; stream: "stdout" | "stderr" }[] }
   /** the coordinator will not have this node (its name is taken, it is not in the config); the node says why and ends */
   | { type: "refused"; reason: string }
   | { type: "started"; node: string; ms: number }
@@ -283,6 +288,8 @@ const CONTROL: Record<ControlMessage["type"], Shape> = {
   names: { set: "object", unset: "array" },
   ping: {},
   pong: { node: "string" },
+  goodbye: { node: "string" },
+  logs: { node: "string", lines: "array" },
   nodeRequest: { id: "number", op: "object" },
   nodeResponse: { id: "number", ok: "boolean" },
 };

@@ -48,6 +48,15 @@ export class LogThrottle {
     this.arm(key, e.fields, e.msg);
   }
 
+  /** The source is gone (a node left): its pending count is said now, and its next line is a first one again. */
+  forget(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    clearTimeout(e.timer);
+    this.entries.delete(key);
+    if (e.count > 0) this.emit({ ...e.fields, count: e.count }, `${e.msg} (${e.count} more times)`);
+  }
+
   close(): void {
     for (const e of this.entries.values()) clearTimeout(e.timer);
     this.entries.clear();

@@ -70,6 +70,7 @@ export class Outbox {
   private inflight: Promise<void> | undefined;
   private closed = false;
   private readonly cap = maxFrameBytes();
+  private idlers: (() => void)[] = [];
 
   constructor(
     private readonly socket: { send(frames: Frames): Promise<void> },
@@ -186,12 +187,20 @@ export class Outbox {
       }
     }
     this.pumping = false;
+    for (const done of this.idlers.splice(0)) done();
+  }
+
+  /** Resolves once everything pushed so far is in ZeroMQ's hands (a last message before close: ZeroMQ's linger takes it from there). */
+  idle(): Promise<void> {
+    if (!this.pumping && this.queue.length === 0 && this.open.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idlers.push(resolve));
   }
 
   close(): void {
     this.closed = true;
     this.queue.drain();
     this.open = [];
+    for (const done of this.idlers.splice(0)) done();
   }
 }
 

@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import * as path from "node:path";
 import { curveKeyPair } from "zeromq";
 import { ClusterError } from "../../wire/errors";
 import { loadKeys, writeKeyFile } from "../../wire/security";
-import { loadConfig } from "../project/config";
+import { isLoopbackHost, loadConfig } from "../project/config";
 import { checkStateDir, ensureStateDir, keysFile, readRunning } from "../project/stateDir";
 
 /**
@@ -21,14 +22,62 @@ export function exportKeys(configPath: string, file: string): number {
   const out = path.resolve(file);
   writeKeyFile(out, { cluster: config.name, ...keys });
   const running = readRunning(config.projectDir);
+  const join = joinAddress(config.coordinator, running?.endpoint);
   process.stdout.write(
     `wrote ${out} (mode 0600): the keys of cluster ${config.name}. Copy it to the other machine (scp), then there:\n` +
-      `  devcluster node --join tcp://<this host>:<port> --name <node> --keys ${path.basename(out)}\n` +
+      `  devcluster node --join ${join.endpoint} --name <node> --keys ${path.basename(out)}\n` +
+      (join.note ? `${join.note}\n` : "") +
       (running?.publicKey && running.publicKey !== keys.publicKey
         ? `The running cluster (pid ${running.pid}) still uses the keys from before \`devcluster keys rotate\`: these admit a node once \`devcluster up\` restarts.\n`
         : ""),
   );
   return 0;
+}
+
+/** This machine's addresses other machines may reach (not loopback, not link-local IPv6). */
+function machineAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.internal && !(a.family === "IPv6" && a.address.startsWith("fe80")))
+    .map((a) => a!.address);
+}
+
+/**
+ * Where another machine reaches this cluster's coordinator: the running
+ * `up`'s endpoint (its real port when the config says 0), else the config's.
+ * `note` says why the endpoint may not work from elsewhere, and what to change.
+ */
+export function joinAddress(coordinator: { host: string; port: number }, running?: string): { endpoint: string; note?: string } {
+  const m = running ? /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(running) : null;
+  const host = m ? m[1]! : coordinator.host;
+  const port = m ? m[2]! : coordinator.port === 0 ? "<port>" : String(coordinator.port);
+  const portNote =
+    port === "<port>"
+      ? ' The coordinator takes any free port (coordinator.port 0) and `up` is not running: start it, or set "port" in cluster.config.json.'
+      : "";
+  const url = (h: string): string => `tcp://${h.includes(":") ? `[${h}]` : h}:${port}`;
+  const mine = machineAddresses();
+  if (isLoopbackHost(host)) {
+    const shown = mine[0] ?? "<this machine's address>";
+    return {
+      endpoint: url(host),
+      note:
+        `The coordinator listens on ${host}, which no other machine reaches: set "coordinator": { "host": "${shown}" } in cluster.config.json, ` +
+        `restart \`devcluster up\` and join with ${url(shown)}` +
+        (mine.length > 1 ? ` (this machine's addresses: ${mine.join(", ")})` : "") +
+        (portNote ? `.${portNote}` : ""),
+    };
+  }
+  if (host === "0.0.0.0" || host === "::") {
+    const first = mine[0] ?? "<this machine's address>";
+    return {
+      endpoint: url(first),
+      ...(mine.length > 1 || portNote
+        ? { note: `${mine.length > 1 ? `Or another of this machine's addresses: ${mine.slice(1).join(", ")}.` : ""}${portNote}`.trim() }
+        : {}),
+    };
+  }
+  return { endpoint: url(host), ...(portNote ? { note: portNote.trim() } : {}) };
 }
 
 /**

@@ -2,7 +2,7 @@ import { createSocket } from "node:dgram";
 import * as path from "node:path";
 import { ClusterError } from "../../wire/errors";
 import { loadKeys } from "../../wire/security";
-import { NODE_MAIN } from "../dev/launcher";
+import { LogRenderer, type LogFormat } from "../dev/logs";
 import { loadConfig } from "../project/config";
 
 export interface NodeCommandOptions {
@@ -11,6 +11,10 @@ export interface NodeCommandOptions {
   keys: string;
   host?: string;
   config: string;
+  /** how its lines are shown here, as `up --log-format` */
+  logFormat?: LogFormat;
+  /** seconds to wait for the coordinator's welcome before exiting (default: keep trying) */
+  timeout?: number;
 }
 
 /** The local address this machine uses to reach `host`: what the other machines reach us on. No packet is sent. */
@@ -43,6 +47,7 @@ export async function node(opts: NodeCommandOptions): Promise<number> {
   const keys = path.resolve(opts.keys);
   loadKeys(keys); // an unprotected or wrong key file is refused here, with why
   const config = loadConfig(opts.config);
+  if (opts.timeout !== undefined && !(opts.timeout > 0)) throw new ClusterError("badarg", `--timeout ${opts.timeout}: give a number of seconds above 0`);
   const host = opts.host ?? (await addressToward(m[1]!, Number(m[2])));
   Object.assign(process.env, {
     DEVCLUSTER_NODE: opts.name,
@@ -52,8 +57,12 @@ export async function node(opts: NodeCommandOptions): Promise<number> {
     DEVCLUSTER_PROJECT: config.projectDir,
     DEVCLUSTER_HOST: host,
     DEVCLUSTER_JOINED: "1",
+    ...(opts.timeout !== undefined ? { DEVCLUSTER_JOIN_TIMEOUT_MS: String(Math.round(opts.timeout * 1000)) } : {}),
   });
-  // The node runs in this process: it logs to stdout and ends on SIGINT/SIGTERM.
-  require(NODE_MAIN);
+  // The node runs in this process and ends on SIGINT/SIGTERM; its lines show here as `up` shows a node's, and go to the coordinator.
+  const renderer = new LogRenderer(opts.logFormat ?? "pretty", [opts.name]);
+  // Loaded here, not at the CLI's start: the other commands need none of the runtime.
+  const { runNode } = require("../../runtime/node/main") as typeof import("../../runtime/node/main");
+  void runNode({ output: (line, stream) => renderer.line(opts.name, line, stream) });
   return new Promise<number>(() => undefined);
 }

@@ -8,6 +8,8 @@ import type { TransactionInfo } from "./reports";
 export interface Member {
   name: string;
   endpoint: string;
+  /** the routing id of its control link (`n4@<nonce>`): what the coordinator sends to; another process claiming the name has another */
+  route: string;
   /** joined with `devcluster node --join`: `up` neither starts nor stops it */
   joined: boolean;
   osPid: number;
@@ -19,6 +21,18 @@ export interface Member {
 }
 
 type Hello = Extract<ControlMessage, { type: "hello" }>;
+
+/**
+ * The node a control link's routing id belongs to: `n4@k3x9` is n4's (each
+ * node process picks a fresh suffix, so a second process that claims a name
+ * in use still reaches the coordinator and is told why it is refused; with
+ * the bare name, ZeroMQ would ignore it and it would wait for ever). A
+ * client's id (`client-...`) is its own.
+ */
+export function nodeOf(route: string): string {
+  const at = route.indexOf("@");
+  return at < 0 ? route : route.slice(0, at);
+}
 
 /** What admission needs of its coordinator. */
 export interface AdmissionHost {
@@ -55,18 +69,44 @@ export class Admission {
     return [...this.host.nodes, ...[...this.host.members.values()].filter((m) => m.joined && !this.host.nodes.includes(m.name)).map((m) => m.name)];
   }
 
+  /** A member ran its entry; true once every configured node has. */
+  started(msg: Extract<ControlMessage, { type: "started" }>): boolean {
+    const h = this.host;
+    const m = h.members.get(msg.node);
+    if (m) m.started = true;
+    h.log.info({ member: msg.node, ms: Math.round(msg.ms) }, `${msg.node} running its entry`);
+    return h.nodes.every((n) => h.members.get(n)?.started);
+  }
+
+  /** Modules a member evaluated for the first time: it runs them now. */
+  loaded(msg: Extract<ControlMessage, { type: "loaded" }>): void {
+    const m = this.host.members.get(msg.node);
+    if (m) for (const name of msg.modules) m.running.add(name);
+  }
+
+  /** A member leaves: it said goodbye, or it was silent longer than the coordinator waits for a joined node. */
+  left(node: string, why: string): void {
+    this.host.log.info({ member: node, why }, `${node} left the cluster: ${why}`);
+  }
+
   peers(): PeerInfo[] {
     return [...this.host.members.values()].map((m) => ({ name: m.name, endpoint: m.endpoint }));
   }
 
+  /** Who the members are now, for every node: its links, and its `nodes()` (the configured nodes, and the joined ones still members). */
+  peersMessage(): Extract<ControlMessage, { type: "peers" }> {
+    return { type: "peers", peers: this.peers(), nodes: this.nodeNames() };
+  }
+
   private refuse(from: string, reason: string, fields: Record<string, unknown>): void {
-    this.host.log.warn({ from, ...fields, reason }, `refused ${from}'s join: ${reason}`);
+    this.host.log.warn({ from, ...fields, reason }, `refused ${nodeOf(from)}'s join: ${reason}`);
     this.host.sendTo(from, { type: "refused", reason });
   }
 
+  /** `from` is the routing id the hello came on: a refusal goes there, not to the member that holds the name. */
   async join(from: string, msg: Hello): Promise<void> {
     const h = this.host;
-    if (msg.protocol !== PROTOCOL_VERSION || msg.node !== from) {
+    if (msg.protocol !== PROTOCOL_VERSION || msg.node !== nodeOf(from)) {
       this.refuse(from, `protocol ${msg.protocol} or name ${msg.node} does not match (this coordinator speaks protocol ${PROTOCOL_VERSION})`, {});
       return;
     }
@@ -91,10 +131,10 @@ export class Admission {
     const incarnation = h.joins.get(msg.node) ?? 0;
     h.joins.set(msg.node, incarnation + 1);
     const rejoin = incarnation > 0;
-    this.addMember(msg, false);
+    this.addMember(from, msg, false);
     h.log.info({ member: msg.node, osPid: msg.osPid, endpoint: msg.endpoint, rejoin }, `${msg.node} joined`);
-    this.welcome(from, h.store.bundles(), incarnation);
-    h.broadcast({ type: "peers", peers: this.peers() });
+    this.welcome(msg.node, h.store.bundles(), incarnation);
+    h.broadcast(this.peersMessage());
   }
 
   /** What a node gets on joining or on being adopted: the cluster, its peers, the code it lacks, and every name. */
@@ -113,10 +153,11 @@ export class Admission {
   }
 
   /** Records a node that said hello; `started`: it already runs its entry (adopted). Its versions are the store's once it has joined or caught up. */
-  private addMember(msg: Hello, started: boolean): void {
+  private addMember(route: string, msg: Hello, started: boolean): void {
     this.host.members.set(msg.node, {
       name: msg.node,
       endpoint: msg.endpoint,
+      route,
       joined: msg.joined === true,
       osPid: msg.osPid,
       started,
@@ -138,7 +179,7 @@ export class Admission {
     const known = h.members.get(msg.node);
     if (!h.joins.has(msg.node)) h.joins.set(msg.node, 1);
     const behind = h.store.names().filter((n) => versions[n] !== h.store.get(n)!.version);
-    this.addMember(msg, true);
+    this.addMember(from, msg, true);
     const set: Record<string, Pid> = {};
     for (const [name, pid] of Object.entries(msg.names ?? {})) {
       if (!(pid instanceof Pid) || pid.node !== msg.node || h.names.has(name)) continue;
@@ -151,12 +192,12 @@ export class Admission {
     );
     // incarnation -1: a running node keeps its pids
     this.welcome(
-      from,
+      msg.node,
       h.store.bundles().filter((b) => behind.includes(b.name)),
       -1,
     );
     if (Object.keys(set).length) h.broadcast({ type: "names", set, unset: [] });
-    h.broadcast({ type: "peers", peers: this.peers() });
+    h.broadcast(this.peersMessage());
     h.emit("adopted", msg.node, behind);
     if (behind.length) {
       // The welcome is this node's catch-up: `up` logs it as one, like a catch-up transaction.

@@ -7,7 +7,7 @@
 import { ClusterError } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
 import type { Pid } from "../../wire/pid";
-import type { ClientRequest, NodeOp, ReloadSource } from "../../wire/protocol";
+import { toWireError, type ClientMessage, type ClientRequest, type NodeOp, type ReloadSource } from "../../wire/protocol";
 import type { CodeStore } from "./codeStore";
 import type { CompiledModule } from "../save/compiler";
 import type { LogAnswer, LogQuery } from "./logs";
@@ -34,6 +34,15 @@ export interface ClientRequestsHost {
   restart?(node: string): Promise<void>;
   logs?: { query(q: LogQuery): Promise<LogAnswer> };
   trace(req: TraceRequest): Promise<unknown>;
+}
+
+/** The response to one client request: its answer, or the error it failed with. */
+export async function answerClient(host: ClientRequestsHost, id: number, req: ClientRequest): Promise<ClientMessage> {
+  try {
+    return { type: "response", id, ok: true, value: await answerRequest(host, req) };
+  } catch (err) {
+    return { type: "response", id, ok: false, error: toWireError(err) };
+  }
 }
 
 /** The answer to one client request; throws a ClusterError the client receives as its error. */

@@ -16,9 +16,26 @@ export interface ClusterStatusHost {
   history: VersionHistory;
   nodeNames(): string[];
   reachable(node: string): boolean;
+  /** how long an unreachable member has been silent */
+  silentFor(node: string): number | undefined;
+  /** how long a joined node may be silent before it leaves */
+  forgetMs: number;
+  /** where `up`'s own nodes bind (coordinator.host): the host of one not joined yet */
+  host: string;
   nodeRequest(node: string, op: NodeOp, timeoutMs?: number): Promise<unknown>;
   /** modules whose file on disk differs from what runs */
   disk?(): Promise<DiskDrift[]>;
+}
+
+/** One node as the observer page lists it. */
+export interface MemberRow {
+  node: string;
+  /** the address its peer endpoint is bound on: which machine it runs on */
+  host: string;
+  joined?: boolean;
+  up: boolean;
+  osPid: number | null;
+  restarts: number;
 }
 
 /** `tcp://10.0.0.2:4711` -> `10.0.0.2` */
@@ -43,6 +60,12 @@ export class ClusterStatus {
         const restarts = Math.max(0, (h.joins.get(name) ?? 0) - 1);
         if (!m) return { name, pid: null, up: false, state: "down", processes: 0, modules: {}, restarts };
         const where = { host: hostOf(m.endpoint), ...(m.joined ? { joined: true } : {}) };
+        const silentMs = h.silentFor(name);
+        if (m.joined && silentMs !== undefined) {
+          // Nothing tells whether a joined node still runs: it is down for its peers, and leaves when forgotten.
+          const down = { name, ...where, pid: m.osPid, up: false, state: "down" as const, processes: 0, modules: {}, restarts };
+          return { ...down, silentMs, leavesInMs: Math.max(0, h.forgetMs - silentMs) };
+        }
         try {
           const info = (await h.nodeRequest(name, { op: "info" }, 3000)) as NodeInfo;
           const gaveUp = info.supervisorsGaveUp ?? [];
@@ -88,18 +111,25 @@ export class ClusterStatus {
         versions: h.history.of(name).map((e, i, all) => ({
           ...e,
           current: i === all.length - 1,
-          nodes: h.nodes.filter((n) => h.members.get(n)?.versions[name] === e.version && h.members.get(n)!.running.has(name)),
+          nodes: h.nodeNames().filter((n) => h.members.get(n)?.versions[name] === e.version && h.members.get(n)!.running.has(name)),
         })),
       })),
     };
   }
 
-  /** What the observer page shows of the membership: nodes joined now, and how often each was restarted. */
-  membership(): { node: string; up: boolean; osPid: number | null; restarts: number }[] {
+  /** What the observer page shows of the membership: the same nodes as status, in its order, each with its host and how often it was restarted. */
+  membership(): MemberRow[] {
     const h = this.host;
-    return h.nodes.map((node) => {
+    return h.nodeNames().map((node) => {
       const m = h.members.get(node);
-      return { node, up: m !== undefined && h.reachable(node), osPid: m?.osPid ?? null, restarts: Math.max(0, (h.joins.get(node) ?? 0) - 1) };
+      return {
+        node,
+        host: m ? hostOf(m.endpoint) : h.host,
+        ...(m?.joined ? { joined: true } : {}),
+        up: m !== undefined && h.reachable(node),
+        osPid: m?.osPid ?? null,
+        restarts: Math.max(0, (h.joins.get(node) ?? 0) - 1),
+      };
     });
   }
 }

@@ -1,34 +1,21 @@
 import { EventEmitter } from "node:events";
-import type { Router } from "zeromq";
-import { ClusterError } from "../../wire/errors";
 import type { Logger } from "../../wire/log";
 import type { Pid } from "../../wire/pid";
-import {
-  decodeCoordinatorInbound,
-  encode,
-  toWireError,
-  type ClientMessage,
-  type ClientRequest,
-  type ControlMessage,
-  type CoordinatorInbound,
-  type NodeOp,
-  type ReloadSource,
-} from "../../wire/protocol";
-import { ZapHandler, type ClusterKeys } from "../../wire/security";
-import { LogThrottle } from "../../wire/throttle";
-import { Outbox, bindLoopback, secureRouter } from "../../wire/transport";
+import { encode, type ClientMessage, type ControlMessage, type CoordinatorInbound, type NodeOp, type ReloadSource } from "../../wire/protocol";
+import type { ClusterKeys } from "../../wire/security";
+import { ControlEndpoint } from "./controlEndpoint";
 import { CodeStore } from "./codeStore";
-import { Admission, type Member } from "./admission";
-import { ClusterStatus } from "./clusterStatus";
+import { Admission, nodeOf, type Member } from "./admission";
+import { ClusterStatus, type MemberRow } from "./clusterStatus";
 import type { CompiledModule } from "../save/compiler";
-import { Liveness } from "./liveness";
+import { forgetMs, memberLiveness } from "./liveness";
 import { ReloadTransactions, type ReloadReport } from "./reloadTransaction";
 import { NodeRequests } from "./nodeRequests";
 import { NameRegistry } from "./nameRegistry";
 import type { LogAnswer, LogQuery } from "./logs";
 import { Traces } from "../observer/traces";
 import type { DiskDrift } from "./diskDrift";
-import { answerRequest, type ClientRequestsHost } from "./clientRequests";
+import { answerClient, type ClientRequestsHost } from "./clientRequests";
 import type { StatusReport } from "./reports";
 import { VersionHistory, type HistoryReport } from "./versionHistory";
 import { VersionMoves } from "./versionMoves";
@@ -70,8 +57,8 @@ export class Coordinator extends EventEmitter {
   readonly store = new CodeStore();
   /** every version each module ran since `up`, for `devcluster history` and `rollback --to` */
   readonly history = new VersionHistory();
-  private readonly router: Router;
-  private readonly out: Outbox;
+  /** the ROUTER nodes and clients reach, and its send queue (cli/dev/controlEndpoint.ts) */
+  private readonly socket: ControlEndpoint;
   private readonly members = new Map<string, Member>();
   private readonly names = new Map<string, Pid>();
   /** register, unregister, whereis (cli/dev/nameRegistry.ts) */
@@ -88,18 +75,13 @@ export class Coordinator extends EventEmitter {
     nodeNames: () => this.admission.nodeNames(),
     sendTo: (node, msg) => this.sendTo(node, msg),
   });
-  private zap?: ZapHandler;
-  /** one warning per sender per interval, with a count (docs/design.md §7) */
-  private readonly drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
   private readonly reloads: ReloadTransactions;
-  private readonly liveness = new Liveness({
+  private readonly liveness = memberLiveness({
+    log: () => this.log,
+    members: this.members,
     ping: (node) => this.sendTo(node, { type: "ping" }),
-    lost: (node, silentMs) =>
-      this.log.warn({ member: node, silentMs }, `${node} does not answer: it is left out of reloads until it is back, then it catches up`),
-    back: (node) => {
-      this.log.info({ member: node }, `${node} answers again: catching up`);
-      void this.serial(() => this.moves.catchUp(node));
-    },
+    catchUp: (node) => void this.serial(() => this.moves.catchUp(node)),
+    leave: (node, why) => this.leave(node, why),
   });
   /** reloads and joins run one after another, so a joining node never misses a commit */
   private queue: Promise<unknown> = Promise.resolve();
@@ -129,7 +111,7 @@ export class Coordinator extends EventEmitter {
         store: this.store,
         members: (only) => (only ?? this.admission.nodeNames()).filter((n) => this.members.has(n)),
         reachable: (n) => this.liveness.reachable(n),
-        push: (n, frame) => this.out.push([n, frame]),
+        push: (n, frame) => this.socket.send(this.route(n), frame),
         send: (n, msg) => this.sendTo(n, msg),
         committed: (n, modules) => {
           const m = this.members.get(n);
@@ -183,6 +165,9 @@ export class Coordinator extends EventEmitter {
       history: this.history,
       nodeNames: () => this.admission.nodeNames(),
       reachable: (n) => this.liveness.reachable(n),
+      silentFor: (n) => this.liveness.silentFor(n),
+      forgetMs: forgetMs(),
+      host: opts.host,
       nodeRequest: (node, op, timeoutMs) => this.nodeRequest(node, op, timeoutMs),
       ...(opts.disk ? { disk: () => opts.disk!() } : {}),
     });
@@ -194,8 +179,7 @@ export class Coordinator extends EventEmitter {
       run: (modules, force, tx) => this.reloads.run(modules, force, tx),
       emit: (event, report, info) => this.emit(event, report, info),
     });
-    this.router = secureRouter(opts.keys);
-    this.out = new Outbox(this.router, (err, frames) => this.opts.log.warn({ err, to: frames[0]?.toString() }, "send failed"));
+    this.socket = new ControlEndpoint(opts.keys, opts.log);
   }
 
   get log(): Logger {
@@ -205,19 +189,7 @@ export class Coordinator extends EventEmitter {
   async start(initial: CompiledModule[]): Promise<string> {
     this.store.commit(initial);
     this.history.record(initial, "up");
-    this.zap = await ZapHandler.start(this.opts.keys, this.opts.log);
-    try {
-      this.endpoint = await bindLoopback(this.router, this.opts.host, this.opts.port);
-      this.zap.refusals.watch(this.router, this.endpoint);
-    } catch (err) {
-      // The message keeps the OS's reason (EADDRINUSE, EACCES); the code says what to change: the port.
-      throw new ClusterError(
-        "bad_port",
-        `the coordinator cannot listen on ${this.opts.host}:${this.opts.port} ("coordinator" in cluster.config.json): ${(err as Error).message}. Pick another port, or 0 for any free one.`,
-        { cause: err },
-      );
-    }
-    void this.serve();
+    this.endpoint = await this.socket.start(this.opts.host, this.opts.port, (route, msg) => this.inbound(route, msg));
     return this.endpoint;
   }
 
@@ -227,47 +199,48 @@ export class Coordinator extends EventEmitter {
     return run;
   }
 
+  /** A member's name is sent to on its control link's routing id; anything else (a client, a node being refused) is a routing id already. */
+  private route(id: string): string {
+    return this.members.get(id)?.route ?? id;
+  }
+
   private sendTo(id: string, msg: ControlMessage | ClientMessage): void {
-    this.out.push([id, encode(msg)]);
+    this.socket.send(this.route(id), encode(msg));
   }
 
-  private async serve(): Promise<void> {
-    try {
-      for await (const [id, frame] of this.router) {
-        const who = id?.toString() ?? "?";
-        const r = decodeCoordinatorInbound(frame);
-        if (!r.ok) {
-          this.drops.note(who, { from: who, reason: r.reason }, "dropped frame");
-          continue;
-        }
-        try {
-          this.onMessage(who, r.msg);
-        } catch (err) {
-          this.log.error({ err, from: who }, "message handling failed");
-        }
-      }
-    } catch (err) {
-      if (!this.closed) this.log.error({ err }, "control socket failed");
-    }
+  private inbound(route: string, msg: CoordinatorInbound): void {
+    const who = nodeOf(route);
+    // A second process under a member's name is only ever answered its refusal: nothing else it says counts as that member's.
+    const member = this.members.get(who);
+    if (msg.type !== "hello" && member && member.route !== route && route !== who) return;
+    this.onMessage(who, msg, route);
   }
 
-  private onMessage(from: string, msg: CoordinatorInbound): void {
+  private onMessage(from: string, msg: CoordinatorInbound, route: string): void {
     if (msg.type !== "hello") this.liveness.seen(from);
     switch (msg.type) {
       case "hello":
-        void this.serial(() => this.admission.join(from, msg));
+        void this.serial(() => this.admission.join(route, msg));
         return;
-      case "started": {
-        const m = this.members.get(msg.node);
-        if (m) m.started = true;
-        this.log.info({ member: msg.node, ms: Math.round(msg.ms) }, `${msg.node} running its entry`);
+      case "goodbye":
+        if (!this.members.get(from)?.joined) return;
+        this.leave(from, "it stopped");
+        // After every peer was told: the node closes its links once it has this, so no peer takes that for a lost link.
+        this.socket.send(route, encode(this.admission.peersMessage()));
+        return;
+      case "logs":
+        if (!this.members.get(from)?.joined) return;
+        for (const l of msg.lines) {
+          if (l && typeof l.line === "string") this.emit("nodeLog", from, l.line, l.stream === "stderr" ? "stderr" : "stdout");
+        }
+        return;
+      case "started":
         this.emit("nodeStarted", msg.node);
-        if (!this.ready && this.opts.nodes.every((n) => this.members.get(n)?.started)) {
+        if (this.admission.started(msg) && !this.ready) {
           this.ready = true;
           this.emit("ready");
         }
         return;
-      }
       case "startFailed":
         this.log.error({ member: msg.node, error: msg.error.message }, `${msg.node}: entry start failed; the node will be restarted`);
         return;
@@ -279,11 +252,8 @@ export class Coordinator extends EventEmitter {
       case "closures":
         this.reloads.findings(msg);
         return;
-      case "loaded": {
-        const m = this.members.get(msg.node);
-        if (m) for (const name of msg.modules) m.running.add(name);
-        return;
-      }
+      case "loaded":
+        return this.admission.loaded(msg);
       case "register":
         this.registry.register(from, msg);
         return;
@@ -297,7 +267,10 @@ export class Coordinator extends EventEmitter {
         this.nodeRequests.answer(msg);
         return;
       case "request":
-        void this.answerClient(from, msg.id, msg.req);
+        void answerClient(this.clients, msg.id, msg.req).then((response) => {
+          this.sendTo(route, response);
+          if (msg.req.type === "stop") this.emit("stop");
+        });
         return;
       case "pong":
         return;
@@ -325,12 +298,19 @@ export class Coordinator extends EventEmitter {
     for (const name of this.members.keys()) this.sendTo(name, msg);
   }
 
-  /** The launcher saw a node's OS process end: forget it and the names of its processes. */
+  /** A joined node leaves: it said goodbye, or it was silent for DEVCLUSTER_FORGET_MS (liveness.ts). Its peers hear nodedown (if they had not yet) and drop it. */
+  private leave(name: string, why: string): void {
+    this.admission.left(name, why);
+    this.nodeDown(name);
+  }
+
+  /** The launcher saw a node's OS process end (or a joined node left): forget it and the names of its processes. */
   nodeDown(name: string): void {
     if (!this.members.delete(name)) return;
     this.liveness.remove(name);
+    this.socket.forget(name);
     const unset = this.registry.forget(name);
-    this.broadcast({ type: "peers", peers: this.admission.peers() });
+    this.broadcast(this.admission.peersMessage());
     if (unset.length) this.broadcast({ type: "names", set: {}, unset });
     this.reloads.nodeDown(name);
     this.nodeRequests.fail((n) => n === name, "nodedown", `node ${name} went down before it answered`);
@@ -364,20 +344,15 @@ export class Coordinator extends EventEmitter {
     return this.reports.historyReport(module);
   }
 
-  private async answerClient(from: string, id: number, req: ClientRequest): Promise<void> {
-    let response: ClientMessage;
-    try {
-      response = { type: "response", id, ok: true, value: await answerRequest(this.clients, req) };
-    } catch (err) {
-      response = { type: "response", id, ok: false, error: toWireError(err) };
-    }
-    this.sendTo(from, response);
-    if (req.type === "stop") this.emit("stop");
+  /** What the observer page shows of the membership: nodes joined now, and how often each was restarted. */
+  membership(): MemberRow[] {
+    return this.reports.membership();
   }
 
-  /** What the observer page shows of the membership: nodes joined now, and how often each was restarted. */
-  membership(): { node: string; up: boolean; osPid: number | null; restarts: number }[] {
-    return this.reports.membership();
+  /** `up` is stopping its nodes: members going silent or away are expected, and said nothing of. */
+  stopping(): void {
+    this.liveness.close();
+    this.socket.mute();
   }
 
   async close(): Promise<void> {
@@ -390,9 +365,6 @@ export class Coordinator extends EventEmitter {
     // The answers of requests just failed (here, or by the nodes going down just before) travel
     // through promise chains: let them reach the outbox, so a client hears why instead of hanging.
     await new Promise((resolve) => setImmediate(resolve));
-    this.out.close();
-    this.router.close();
-    this.drops.close();
-    this.zap?.close();
+    this.socket.close();
   }
 }

@@ -175,6 +175,8 @@ export class DevServer extends EventEmitter {
       this.emit("ready");
     });
     this.coordinator.on("stop", () => this.emit("stop"));
+    // A joined node's lines come over its control link; they are shown and kept as a local node's are.
+    this.coordinator.on("nodeLog", (node: string, line: string, stream: "stdout" | "stderr") => this.renderer.line(node, line, stream));
     if (this.opts.observer !== false) {
       this.observer = await ObserverServer.start({ coordinator: this.coordinator, logs: this.logStore, projectDir: config.projectDir, ...config.observer });
       writeObserverAddress(config.projectDir, this.observer.url);
@@ -387,6 +389,8 @@ export class DevServer extends EventEmitter {
       this.typeChecker?.close();
       this.restartWatch?.close();
       await this.watcher?.close();
+      // Nodes going away now are no news: no liveness warning, no failing send to them in the log.
+      this.coordinator?.stopping();
       await this.launcher?.stop();
       // Followers (logs -f) hear that no more lines come before the endpoint goes away.
       this.logStore.end();

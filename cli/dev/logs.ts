@@ -96,6 +96,8 @@ export class LogStore extends EventEmitter {
   }
 
   add(rec: LogRecord): void {
+    // A node that joined (`devcluster node`) has a log from its first line on.
+    if (!this.names.includes(rec.node)) this.names.push(rec.node);
     const seq = ++this.seq;
     let list = this.recent.get(rec.node);
     if (!list) this.recent.set(rec.node, (list = []));

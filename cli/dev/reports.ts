@@ -55,6 +55,9 @@ export interface NodeStatus {
   eventLoopDelay?: { mean: number; p99: number; max: number };
   /** top supervisors that reached their restart intensity (pid texts) */
   supervisorsGaveUp?: string[];
+  /** a joined node that does not answer: for how long, and when it leaves the cluster unless it answers */
+  silentMs?: number;
+  leavesInMs?: number;
   /** what the last reload of each module found still running its old code on this node */
   stale?: StaleCode[];
 }

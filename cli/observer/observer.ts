@@ -5,7 +5,6 @@
  * and pages of the cluster's processes, merged from the nodes' sorted tops.
  */
 import { EventEmitter } from "node:events";
-import { hostname } from "node:os";
 import type { CompileError } from "../save/compiler";
 import { staleHead, staleLines } from "../views/reloadReport";
 import type { Coordinator, ReloadReport } from "../dev/coordinator";
@@ -19,7 +18,10 @@ export const HISTORY = 300;
 
 export interface NodeRow {
   node: string;
+  /** the address its peer endpoint is bound on, as `status` shows it */
   host: string;
+  /** started by `devcluster node --join`, not by `up` */
+  joined?: boolean;
   up: boolean;
   osPid: number | null;
   restarts: number;
@@ -103,7 +105,6 @@ export class Observer extends EventEmitter {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private seq = 0;
-  private readonly host = hostname();
   private readonly onReload = (r: ReloadReport, info: TransactionInfo): void => this.reloaded(r, info);
   /**
    * Whether a page shows the supervision trees: only then does each node read
@@ -167,7 +168,8 @@ export class Observer extends EventEmitter {
         }
         return {
           node: m.node,
-          host: this.host,
+          host: m.host,
+          ...(m.joined ? { joined: true } : {}),
           up: s !== undefined,
           osPid: s?.osPid ?? m.osPid,
           restarts: m.restarts,

@@ -31,6 +31,11 @@ function warnings(s: StatusReport): string[] {
         `warning: ${n.name} is running, but its top supervisor ${sups} gave up (reached_max_restart_intensity): ` +
           `its tree is gone and nothing restarts it. The node's log names the crashing child; fix it and restart \`devcluster up\`.`,
       );
+    } else if (n.state === "down" && n.silentMs !== undefined) {
+      out.push(
+        `warning: ${n.name} (joined, at ${n.host ?? "?"}) has not answered for ${Math.round(n.silentMs / 1000)} s: it is down for its peers and left out of reloads; ` +
+          `it leaves the cluster in ${Math.round((n.leavesInMs ?? 0) / 1000)} s unless it answers`,
+      );
     } else if (n.state === "not answering") {
       out.push(`warning: ${n.name} (os pid ${n.pid}) runs but does not answer: it is left out of reloads until it does`);
     }

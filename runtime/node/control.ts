@@ -4,6 +4,7 @@
  * that throws is logged and the loop goes on, so one bad message never ends
  * the link (docs/design.md §7).
  */
+import { randomBytes } from "node:crypto";
 import type { Dealer } from "zeromq";
 import type { Logger } from "../../wire/log";
 import { decodeControl, encode, type ControlMessage } from "../../wire/protocol";
@@ -17,6 +18,10 @@ export class ControlLink {
   private readonly socket: Dealer;
   private readonly out: Outbox;
   private closed = false;
+  /** up between the handshake and a lost link: what the link is, for a log line shipped or held (logShip.ts) */
+  connected = false;
+  /** what the link last ran into while it had no coordinator: why no welcome comes (see {@link why}) */
+  private problem = "";
   private readonly drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
 
   constructor(
@@ -24,7 +29,9 @@ export class ControlLink {
     keys: ClusterKeys,
     private readonly log: Logger,
   ) {
-    this.socket = secureDealer(keys, node);
+    // Its own routing id per process (`n4@<pid><random>`): a second node started under a name in use then reaches the
+    // coordinator and hears why it is refused, where ZeroMQ would ignore a second connection with the same id (it waited for ever).
+    this.socket = secureDealer(keys, `${node}@${process.pid.toString(36)}${randomBytes(3).toString("hex")}`);
     this.out = new Outbox(this.socket, (err) => this.log.error({ err }, "send to coordinator failed"));
   }
 
@@ -41,13 +48,62 @@ export class ControlLink {
       lost = true;
       link?.lost();
     });
+    // A coordinator that does not take these keys closes the connection during the handshake, which the client
+    // sees as a handshake error, or only as a connection made and then retried: either tells it from a port
+    // nothing listens on. The keys diagnosis stands once made: a later retry does not turn it into "nothing answers".
+    const keysRefused =
+      "another cluster's coordinator (these are not its keys: export them again there with devcluster keys export), or not a devcluster coordinator";
+    let accepted = false;
+    let refused = false;
+    this.socket.events.on("connect", () => {
+      accepted = true;
+      if (!refused) this.problem = "something accepts connections there, but no secure handshake has completed: is this a devcluster coordinator's port?";
+    });
+    this.socket.events.on("connect:retry", () => {
+      if (refused) return;
+      this.problem = accepted
+        ? `something accepts connections there but drops them before the secure handshake completes: ${keysRefused}`
+        : "nothing answers there (connection refused, or no route): is `devcluster up` running on that machine, and is this its coordinator's port?";
+    });
+    for (const failed of ["handshake:error:auth", "handshake:error:protocol", "handshake:error:other"] as const) {
+      this.socket.events.on(failed, (e) => {
+        refused = true;
+        this.problem = `something listens there, but the secure handshake failed (${e.error.message}): ${keysRefused}`;
+      });
+    }
+    this.socket.events.on("disconnect", () => {
+      this.connected = false;
+    });
     this.socket.events.on("handshake", () => {
+      this.connected = true;
+      this.problem = "connected, but the coordinator has not answered yet";
       if (!lost || this.closed) return;
       lost = false;
       link?.back();
     });
     this.socket.connect(endpoint);
     void this.serve(handle);
+  }
+
+  /** Why the coordinator has not answered, in words, as far as the socket tells. */
+  why(): string {
+    return this.problem || "no connection yet";
+  }
+
+  /**
+   * A last message before {@link close} (a joined node's goodbye): waits,
+   * at most `timeoutMs`, until it is in ZeroMQ's hands, and lets ZeroMQ's
+   * linger carry it out after close; false when there is no link to carry
+   * it (which is why a vanished node is still let go after a while).
+   */
+  async last(msg: ControlMessage, timeoutMs = 1000): Promise<boolean> {
+    if (this.closed || !this.connected) return false;
+    this.socket.linger = timeoutMs;
+    this.send(msg);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.out.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    return true;
   }
 
   send(msg: ControlMessage): void {

@@ -17,15 +17,61 @@ function need(name: string): string {
   return v;
 }
 
-async function main(): Promise<void> {
+export interface RunOptions {
+  /**
+   * Every line this node writes (its pino lines, console output, anything
+   * on stdout or stderr), in place of the raw stream: `devcluster node`
+   * renders them as `up` does. The lines also go to the coordinator.
+   */
+  output?(line: string, stream: "stdout" | "stderr"): void;
+}
+
+/**
+ * Sends every write to stdout and stderr, line by line, to `each`; what
+ * `each` itself writes (the rendered line) passes through.
+ */
+function captureOutput(each: (line: string, stream: "stdout" | "stderr") => void): void {
+  let inside = false;
+  for (const stream of ["stdout", "stderr"] as const) {
+    const target = process[stream];
+    const raw = target.write.bind(target) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    let partial = "";
+    target.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
+      if (inside) return raw(chunk, ...rest);
+      const lines = (partial + (typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString())).split("\n");
+      partial = lines.pop() ?? "";
+      inside = true;
+      try {
+        for (const line of lines) each(line, stream);
+      } finally {
+        inside = false;
+      }
+      const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+      cb?.();
+      return true;
+    }) as typeof target.write;
+  }
+}
+
+export async function runNode(opts: RunOptions = {}): Promise<void> {
   // Stack traces of user code point at .ts lines through the bundles' inline maps.
   process.setSourceMapsEnabled(true);
   const name = need("DEVCLUSTER_NODE");
   // `devcluster node --join`: no launcher holds it; it outlives its coordinator and rejoins the next one.
   const joined = process.env.DEVCLUSTER_JOINED === "1";
+  const rawStderr = process.stderr.write.bind(process.stderr);
+  let node: ClusterNode | undefined;
+  const output = opts.output;
+  if (output) {
+    captureOutput((line, stream) => {
+      node?.shipLog(line, stream);
+      output(line, stream);
+    });
+  }
+  const dest = output ? { write: (line: string) => void process.stdout.write(line) } : undefined;
   // Errors in the log keep the user's frames and the source line of the first, not the runtime's (docs/design.md §8).
-  const log = createLogger({ node: name }).child({}, { serializers: { err: logError } });
-  const node = new ClusterNode({
+  const log = createLogger({ node: name }, undefined, dest).child({}, { serializers: { err: logError } });
+  node = new ClusterNode({
     name,
     coordinator: need("DEVCLUSTER_COORDINATOR"),
     keys: loadKeys(need("DEVCLUSTER_KEYS")),
@@ -35,7 +81,10 @@ async function main(): Promise<void> {
     log,
     ...(process.env.DEVCLUSTER_HOST ? { host: process.env.DEVCLUSTER_HOST } : {}),
     joined,
+    ...(process.env.DEVCLUSTER_JOIN_TIMEOUT_MS ? { joinTimeoutMs: Number(process.env.DEVCLUSTER_JOIN_TIMEOUT_MS) } : {}),
+    ...(output ? { shipLogs: true } : {}),
   });
+  const started = node;
 
   // User code that throws outside any handler must not end the node.
   const report = (what: string, err: unknown): void => {
@@ -59,7 +108,7 @@ async function main(): Promise<void> {
     } catch {
       // stdout is gone with the launcher
     }
-    void node
+    void started
       .close()
       .catch(() => undefined)
       .finally(() => process.exit(0));
@@ -80,20 +129,21 @@ async function main(): Promise<void> {
   }
 
   try {
-    await node.start();
-    log.info({ cluster: node.cluster, entry: node.entry }, "node started");
+    await started.start();
+    log.info({ cluster: started.cluster, entry: started.entry }, "node started");
   } catch (err) {
     log.fatal({ err }, "node failed to start");
     if (joined) {
       // Nobody restarts a joined node: say why where its user looks, and end.
-      process.stderr.write(`devcluster node: ${(err as Error).message}\n`);
-      void node.close().finally(() => process.exit(1));
+      rawStderr(`devcluster node: ${(err as Error).message}\n`);
+      void started.close().finally(() => process.exit(1));
       return;
     }
-    node.reportStartFailure(err);
+    started.reportStartFailure(err);
     // Give the report a moment to leave the socket, then exit: the launcher restarts us with backoff.
     setTimeout(() => process.exit(1), 200);
   }
 }
 
-void main();
+// Started by the launcher as a script; `devcluster node` calls runNode itself.
+if (require.main === module) void runNode();

@@ -15,6 +15,7 @@ import type { PeerLinks } from "./peers";
 import type { Calls } from "./calls";
 import type { Names } from "./names";
 import type { CatchUpHold } from "./catchUpHold";
+import { LogShip } from "./logShip";
 
 /** What membership needs of its node (node.ts), read when used. */
 export interface MembershipHost {
@@ -33,6 +34,10 @@ export interface MembershipHost {
   readonly calls: Calls;
   readonly hold: CatchUpHold;
   readonly table: ModuleTable;
+  /** `devcluster node --timeout`: how long to wait for a welcome before giving up (default: for ever) */
+  readonly joinTimeoutMs?: number;
+  /** its output goes to the coordinator (a joined node: no `up` reads its stdout) */
+  readonly shipLogs?: boolean;
   /** answers a nodeRequest (nodeOps.ts) on the control link, not awaited */
   nodeRequest(msg: Extract<ControlMessage, { type: "nodeRequest" }>): void;
 }
@@ -41,12 +46,73 @@ export class Membership {
   private welcomed?: { resolve(msg: Welcome): void; reject(err: Error): void };
   /** entry started: a later welcome is an adoption, not a start */
   running = false;
+  /** a joined node's output, shipped once it is welcomed (logShip.ts) */
+  private readonly ship?: LogShip;
+  /** after a goodbye: the coordinator's answer, the membership without this node */
+  private leaving?: () => void;
 
-  constructor(private readonly host: MembershipHost) {}
+  constructor(private readonly host: MembershipHost) {
+    if (host.shipLogs) this.ship = new LogShip(host.name, host.control);
+  }
 
-  /** Opens the control link and says hello; resolves with the welcome, rejects if refused. */
+  /** One line this node wrote: to the coordinator with the next batch (a joined node only). */
+  shipLog(line: string, stream: "stdout" | "stderr"): void {
+    this.ship?.line(line, stream);
+  }
+
+  /** The node is stopping: a joined one says goodbye and leaves at once; without it, it would show as down until forgotten. */
+  async leave(): Promise<void> {
+    if (this.host.joined && this.running) {
+      this.ship?.flush();
+      // The coordinator answers with the membership without this node, after it told every peer: a peer then
+      // sees this node leave the membership before its links close, and does not take the close for a lost link.
+      const told = new Promise<void>((resolve) => (this.leaving = resolve));
+      if (await this.host.control.last({ type: "goodbye", node: this.host.name })) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([told, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        clearTimeout(timer);
+      }
+    }
+    this.ship?.close();
+  }
+
+  /**
+   * Opens the control link and says hello; resolves with the welcome,
+   * rejects if refused or (with `joinTimeoutMs`) if none came in time.
+   * Meanwhile it says, after 3 s and then every 10 s, why no welcome came
+   * (nothing listens there, the keys are refused, no answer yet).
+   */
   join(coordinator: string): Promise<Welcome> {
-    const welcome = new Promise<Welcome>((resolve, reject) => (this.welcomed = { resolve, reject }));
+    const t0 = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const welcome = new Promise<Welcome>((resolve, reject) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        this.welcomed = undefined;
+      };
+      // Welcomed, its held lines go; refused, nothing it said belongs in that cluster's log.
+      this.welcomed = { resolve: (w) => (settle(), this.ship?.start(), resolve(w)), reject: (err) => (settle(), reject(err)) };
+      const waited = (): string => `${Math.round((Date.now() - t0) / 1000)} s`;
+      const deadline = this.host.joinTimeoutMs;
+      const check = (every: number): void => {
+        const left = deadline === undefined ? every : Math.min(every, deadline - (Date.now() - t0));
+        timer = setTimeout(() => {
+          if (deadline !== undefined && Date.now() - t0 >= deadline) {
+            this.welcomed?.reject(
+              new ClusterError("timeout", `no welcome from the coordinator at ${coordinator} within ${waited()}: ${this.host.control.why()}`),
+            );
+            return;
+          }
+          this.host.log.warn(
+            { coordinator, waitedMs: Date.now() - t0 },
+            `no welcome from the coordinator at ${coordinator} after ${waited()}: ${this.host.control.why()}; still trying`,
+          );
+          check(10_000);
+        }, left);
+        timer.unref();
+      };
+      check(3000);
+    });
     this.host.control.open(coordinator, (msg) => this.onControl(msg), { lost: () => this.coordinatorLost(), back: () => this.coordinatorBack() });
     this.host.control.send(this.hello());
     return welcome;
@@ -102,6 +168,8 @@ export class Membership {
     // The new coordinator knows nothing of what runs here until told.
     this.host.control.send({ type: "loaded", node: this.host.name, modules: Object.keys(this.host.table.versions()) });
     this.host.hold.synced();
+    // Only a member's lines are kept: what it wrote while it had no coordinator goes once it is adopted.
+    this.ship?.flush();
   }
 
   // ---- control link -------------------------------------------------------
@@ -109,20 +177,19 @@ export class Membership {
   private async onControl(msg: ControlMessage): Promise<void> {
     switch (msg.type) {
       case "welcome":
-        if (this.welcomed) {
-          this.welcomed.resolve(msg);
-          this.welcomed = undefined;
-        } else if (this.running) await this.adopted(msg);
+        if (this.welcomed) this.welcomed.resolve(msg);
+        else if (this.running) await this.adopted(msg);
         return;
       case "refused":
-        if (this.welcomed) {
-          this.welcomed.reject(new ClusterError("join_refused", `the coordinator refused this node: ${msg.reason}`));
-          this.welcomed = undefined;
-        } else this.host.log.error({ reason: msg.reason }, `the coordinator refused this node: ${msg.reason}`);
+        if (this.welcomed) this.welcomed.reject(new ClusterError("join_refused", `the coordinator refused this node: ${msg.reason}`));
+        else this.host.log.error({ reason: msg.reason }, `the coordinator refused this node: ${msg.reason}`);
         return;
       case "peers":
-        this.host.nodes = [...new Set([...this.host.nodes, ...msg.peers.map((p) => p.name)])];
-        return this.host.links.set(msg.peers);
+        // `nodes` leaves out a joined node that left; a coordinator that does not send it only ever adds.
+        this.host.nodes = msg.nodes ?? [...new Set([...this.host.nodes, ...msg.peers.map((p) => p.name)])];
+        this.host.links.set(msg.peers);
+        this.leaving?.();
+        return;
       case "prepare":
         return this.host.reloads.prepare(msg);
       case "commit":
@@ -153,6 +220,8 @@ export class Membership {
       case "whereis":
       case "nodeResponse":
       case "pong":
+      case "goodbye":
+      case "logs":
         this.host.log.warn({ type: msg.type }, "ignoring message meant for the coordinator");
         return;
       default: {

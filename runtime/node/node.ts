@@ -40,6 +40,10 @@ export interface NodeOptions {
   log: Logger;
   /** where peers on this host meet over ipc (`.devcluster/ipc`, 0700); tcp only without it */
   ipcDir?: string;
+  /** give up joining after this long (`devcluster node --timeout`) */
+  joinTimeoutMs?: number;
+  /** its output goes to the coordinator, through {@link ClusterNode.shipLog} (a joined node: no `up` reads its stdout) */
+  shipLogs?: boolean;
 }
 
 /**
@@ -172,6 +176,8 @@ export class ClusterNode implements Runtime {
       name: this.name,
       log: this.log,
       joined: opts.joined === true,
+      ...(opts.joinTimeoutMs !== undefined ? { joinTimeoutMs: opts.joinTimeoutMs } : {}),
+      shipLogs: opts.shipLogs === true,
       get endpoint() {
         return node.endpoint;
       },
@@ -234,6 +240,11 @@ export class ClusterNode implements Runtime {
 
   reportStartFailure(err: unknown): void {
     this.toCoordinator({ type: "startFailed", node: this.name, error: toWireError(err, "start_failed") });
+  }
+
+  /** One line this node wrote (shipLogs): to the coordinator, with the next batch. */
+  shipLog(line: string, stream: "stdout" | "stderr"): void {
+    this.membership.shipLog(line, stream);
   }
 
   private toCoordinator(msg: ControlMessage): void {
@@ -423,6 +434,7 @@ export class ClusterNode implements Runtime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.membership.leave();
     this.stats.stop();
     this.hold.close();
     this.timers.close();

@@ -36,6 +36,8 @@ export class PeerLinks {
   private closed = false;
   /** one warning per sender per interval, with a count: a flood of bad frames leaves the log readable */
   private readonly drops: LogThrottle;
+  /** a failing send, once per peer per minute with a count: a peer gone without a word must not flood the log */
+  private readonly sendFailures: LogThrottle;
 
   constructor(
     private readonly self: string,
@@ -47,6 +49,7 @@ export class PeerLinks {
   ) {
     this.router = secureRouter(keys);
     this.drops = new LogThrottle((fields, msg) => this.log.warn(fields, msg), Number(process.env.DEVCLUSTER_DROP_LOG_MS) || 10_000);
+    this.sendFailures = new LogThrottle((fields, msg) => this.log.warn(fields, msg));
   }
 
   /** Binds the ROUTER peers send to; resolves to its endpoint. */
@@ -81,7 +84,11 @@ export class PeerLinks {
       if (known) this.drop(name);
       const socket = secureDealer(this.keys, this.self);
       socket.connect(localRoute(this.ipcDir, endpoint));
-      const outbox = new Outbox(socket, (err) => this.log.warn({ err, peer: name }, "send to peer failed"), true);
+      const outbox = new Outbox(
+        socket,
+        (err) => this.sendFailures.note(name, { peer: name, reason: (err as Error).message }, `send to peer ${name} failed: ${(err as Error).message}`),
+        true,
+      );
       const peer: Peer = { endpoint, socket, outbox, reachable: true };
       this.peers.set(name, peer);
       this.watch(name, peer);
@@ -170,6 +177,7 @@ export class PeerLinks {
     for (const name of [...this.peers.keys()]) this.drop(name);
     this.router.close();
     this.drops.close();
+    this.sendFailures.close();
     this.zap?.close();
   }
 }

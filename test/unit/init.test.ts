@@ -41,7 +41,11 @@ describe("devcluster init", () => {
     assert.equal(tsconfig.compilerOptions.noEmit, true);
     assert.deepEqual(tsconfig.compilerOptions.types, ["node", "devcluster/client"]);
     assert.match(tsconfig.compilerOptions.moduleResolution, /^(bundler|node16)$/i);
-    assert.deepEqual(fs.readFileSync(path.join(dir, ".gitignore"), "utf8").trim().split("\n"), ["node_modules/", ".devcluster/"]);
+    const ignored = fs
+      .readFileSync(path.join(dir, ".gitignore"), "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
+    assert.deepEqual(ignored, ["node_modules/", ".devcluster/", "*.keys"]);
 
     const app = fs.readFileSync(path.join(dir, "src", "app.ts"), "utf8");
     assert.match(app, /from "devcluster"/);
@@ -91,6 +95,17 @@ describe("devcluster init", () => {
 
     // A second run writes nothing at all.
     assert.deepEqual(await init(dir, { log: () => {} }), []);
+  });
+
+  test("git ignores the key files `keys export` writes in a project init made (issue 18 item 6)", async () => {
+    const dir = path.join(root, "gitignored");
+    await init(dir, { log: () => {} });
+    execFileSync("git", ["init", "-q"], { cwd: dir });
+    for (const file of ["cluster.keys", "deploy/machine2.keys"]) {
+      // check-ignore exits 0 for an ignored path, 1 for one git would add
+      assert.doesNotThrow(() => execFileSync("git", ["check-ignore", "-q", file], { cwd: dir }), `${file} is not ignored`);
+    }
+    assert.throws(() => execFileSync("git", ["check-ignore", "-q", "src/app.ts"], { cwd: dir }), "the sources are not ignored");
   });
 
   test("init run again in an initialized folder does not bring back a sample file the user deleted", async () => {
