@@ -6,7 +6,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
  * The file editors complete `cluster.config.json` from (package `exports`), and the one
  * that decides what loads: what the schema refuses is refused, its defaults are filled in.
  */
-export const SCHEMA_FILE = path.join(__dirname, "../../../cluster.config.schema.json");
+const SCHEMA_FILE = path.join(__dirname, "../../../cluster.config.schema.json");
 
 export interface ConfigProblem {
   /** the JSON path, "" for the whole file */
