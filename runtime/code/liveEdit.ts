@@ -64,9 +64,20 @@ export interface Patched {
   ms: number;
 }
 
-/** Whether a script whose text is `before` needs the patch `after`: a closure's code changed, or a `const` closures may read. */
+/**
+ * Whether a script whose text is `before` needs the patch `after`: a closure's code changed, or a changed `const`
+ * that one of its closures reads. Only a closure's: a save that changes an exported `const` only read by exported
+ * functions (which the table routes) must not enable the debugger, which announces every script of the node.
+ */
 function changes(before: string, after: string): boolean {
-  return changesClosures(before, after) || changedConsts(before, after).length > 0;
+  if (changesClosures(before, after)) return true;
+  const consts = changedConsts(before, after);
+  if (consts.length === 0) return false;
+  const closures = eligible(before);
+  return consts.some((name) => {
+    const read = new RegExp(`(?<![\\w$.])${name.replace(/\$/g, "\\$")}(?![\\w$])`);
+    return closures.some((f) => read.test(f.text));
+  });
 }
 
 /** Two patches of one commit as one, for one search. */

@@ -141,6 +141,15 @@ export const x = 1;
     bus.removeAllListeners("banner");
   });
 
+  test("a changed exported const that only exported functions read patches nothing (the debugger stays off)", async () => {
+    const { save, table } = setup();
+    const tagged = (tag: string): string => `export const TAG = "${tag}";\nexport function tag(): string { return TAG; }\n`;
+    save(await compile("tagged", tagged("a")));
+    const p = save(await compile("tagged", tagged("b")));
+    assert.deepEqual(p.targets, []);
+    assert.equal((table.facade("tagged").tag as () => string)(), "b");
+  });
+
   test("a helper the save removed is not named when only the old scope holds it; a listener the old top level made of it is", async () => {
     const { save, liveEdit } = setup();
     const ticker = (fns: string, register: string): string => `
