@@ -12,7 +12,8 @@ import type { CodeStore } from "./codeStore";
 import type { CompiledModule } from "../save/compiler";
 import type { LogAnswer, LogQuery } from "./logs";
 import type { ReloadReport } from "./reloadTransaction";
-import type { RestartResult, StatusReport } from "./reports";
+import type { KeptRestart, RestartResult, StatusReport } from "./reports";
+import type { KeptStop } from "./keptState";
 import type { HistoryReport } from "./versionHistory";
 import type { TraceRequest } from "../../wire/observer";
 
@@ -31,7 +32,8 @@ export interface ClientRequestsHost {
   whereis(name: string): Pid | undefined;
   names(): Record<string, Pid>;
   osPidOf(node: string): number | null;
-  restart?(node: string): Promise<void>;
+  restart?(node: string): Promise<KeptRestart>;
+  keepState?(): Promise<KeptStop>;
   logs?: { query(q: LogQuery): Promise<LogAnswer> };
   trace(req: TraceRequest): Promise<unknown>;
 }
@@ -55,7 +57,9 @@ export async function answerRequest(host: ClientRequestsHost, req: ClientRequest
     case "restart":
       return restartNodes(host, req.nodes);
     case "stop":
-      return { stopping: true };
+      if (!req.keepState) return { stopping: true };
+      if (!host.keepState) throw new ClusterError("not_ready", "this coordinator cannot keep its nodes' processes");
+      return host.keepState();
     case "node": {
       const extra = req.op.op === "call" ? (req.op.timeoutMs ?? 5000) + 1000 : 10_000;
       return host.nodeRequest(req.node, req.op, extra);
@@ -86,9 +90,9 @@ async function restartNodes(host: ClientRequestsHost, names: string[] | undefine
   const results: RestartResult[] = [];
   for (const node of list) {
     const before = host.osPidOf(node);
-    host.log.info({ member: node }, `restarting ${node}: its processes and their state are lost`);
-    await restart(node);
-    results.push({ node, osPidBefore: before, osPidAfter: host.osPidOf(node) });
+    host.log.info({ member: node }, `restarting ${node}, keeping its processes`);
+    const kept = await restart(node);
+    results.push({ node, osPidBefore: before, osPidAfter: host.osPidOf(node), ...kept });
   }
   return results;
 }

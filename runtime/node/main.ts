@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     log,
     ...(process.env.DEVCLUSTER_HOST ? { host: process.env.DEVCLUSTER_HOST } : {}),
     joined,
+    ...(process.env.DEVCLUSTER_RESTORE ? { restoreFrom: process.env.DEVCLUSTER_RESTORE } : {}),
   });
 
   // User code that throws outside any handler must not end the node.

@@ -26,6 +26,8 @@ import { ClusterError } from "../../wire/errors";
 import type { ObserverOp } from "../../wire/observer";
 import { runObserverOp } from "./observe";
 import { Tracer } from "./trace";
+import { restoreNodeSnapshot, writeNodeSnapshot, type KeepStateHost, type SnapshotSummary } from "./keepState";
+import type { RestoreReport } from "../process/snapshot";
 
 export interface NodeOptions {
   name: string;
@@ -39,6 +41,8 @@ export interface NodeOptions {
   log: Logger;
   /** where peers on this host meet over ipc (`.devcluster/ipc`, 0700); tcp only without it */
   ipcDir?: string;
+  /** a snapshot its previous life (or the cluster's `stop --keep-state`) wrote: its processes come back instead of the entry's start */
+  restoreFrom?: string;
 }
 
 /**
@@ -70,6 +74,8 @@ export class ClusterNode implements Runtime {
   private readonly reloads: Reloads;
   private nextRef = 1;
   private closed = false;
+  /** what the restore from a snapshot did at start (null: started fresh) */
+  private restoreReport: (RestoreReport & { refused?: string }) | null = null;
   /** the node's side of its coordinator: join, loss, adoption, and the control messages (membership.ts) */
   private readonly membership: Membership;
   /** peer messages held while this node catches up with the cluster's code (catchUpHold.ts) */
@@ -211,10 +217,57 @@ export class ClusterNode implements Runtime {
       throw new ClusterError("bad_entry", `entry module ${w.entry} exports no start(ctx) function`);
     }
     this.membership.running = true;
-    await start({ node: this.name, nodes: [...this.nodes] });
+    if (!this.opts.restoreFrom || !(await this.restore(this.opts.restoreFrom))) await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
     // The first enable of the debugger is the slow one; pay it now rather than in the first reload's commit.
     setImmediate(() => this.liveEdit.warm());
+  }
+
+  /** true when processes came back from the snapshot (the entry's start then does not run again); false, said in the log, when it was refused. */
+  private async restore(file: string): Promise<boolean> {
+    try {
+      this.restoreReport = await restoreNodeSnapshot(this.keepStateHost(), file);
+      const r = this.restoreReport;
+      this.log.info(
+        { restored: r.restored, restarted: r.restarted, lost: r.lost },
+        `processes back from the snapshot: ${r.restored} restored, ${r.restarted.length} started again from init, ${r.lost.length} lost`,
+      );
+      return true;
+    } catch (err) {
+      this.restoreReport = { restored: 0, restarted: [], lost: [], refused: (err as Error).message };
+      this.log.error({ err }, "the snapshot was refused; the node starts fresh");
+      return false;
+    }
+  }
+
+  snapshot(file: string): Promise<SnapshotSummary> {
+    return writeNodeSnapshot(this.keepStateHost(), file);
+  }
+
+  restored(): (RestoreReport & { refused?: string }) | null {
+    return this.restoreReport;
+  }
+
+  private keepStateHost(): KeepStateHost {
+    return {
+      name: this.name,
+      cluster: this.cluster,
+      log: this.log,
+      procs: this.procs,
+      timers: this.timers,
+      peers: () => this.links.names(),
+      toPeer: (node, msg) => this.messaging.toPeer(node, msg),
+      namesOf: (pid) => this.namesOf(pid),
+      register: (name, pid) => this.register(name, pid),
+      send: (pid, msg) => this.send(pid, msg),
+      exportsOf: async (m) => {
+        const builtin = m === SUPERVISOR ? this.supervision.behaviour : m === ops.SHELL_MAILBOX ? ops.shellMailbox(this.api) : undefined;
+        if (builtin) return builtin;
+        await this.reloads.loadOnFirstUse(m);
+        return this.table.current(m)?.exports;
+      },
+      currentVersion: (m) => (m === SUPERVISOR || m === ops.SHELL_MAILBOX ? "builtin" : this.table.current(m)?.version),
+    };
   }
 
   /** The facade a call trace wraps; tracing is no use of a module, so one this node only keeps is not loaded for it (docs/design.md §4.5). */
@@ -332,7 +385,7 @@ export class ClusterNode implements Runtime {
     const owner = selfProc() ?? (pid.node === this.name ? this.procs.get(pid.id) : undefined);
     if (!owner)
       throw new ClusterError("not_a_process", `sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`);
-    return this.timers.start(owner, ms, () => this.send(pid, msg), periodic);
+    return this.timers.start(owner, ms, () => this.send(pid, msg), periodic, { to: pid, msg, ms });
   }
 
   cancelTimer(ref: string): number | false {

@@ -1,0 +1,229 @@
+/**
+ * What a node's processes become across a restart of their node: each is
+ * frozen between messages and written down (state, mailbox, links, monitors,
+ * timers, names, trap-exit flag), then made again with the same pid in the
+ * node's next life. The file around these records is wire/snapshotFile.ts.
+ */
+import { decodeValue, encodeValue } from "../../wire/codec";
+import { Pid, parsePid } from "../../wire/pid";
+import type { From } from "../../wire/protocol";
+import type { Behaviour } from "./behaviour";
+import { Proc, currentProc, type Envelope } from "./proc";
+import type { PendingTimer } from "./timers";
+
+/** One process as a snapshot holds it; user values are encoded (wire/codec.ts), pids are their text. */
+export interface ProcRecord {
+  id: number;
+  module: string;
+  /** the module version it ran: codeChange runs at restore when the current one differs */
+  version: string;
+  /** absent when they cannot be written: the process cannot come back, for `why` */
+  initArgs?: Uint8Array;
+  /** absent when it could not be written: the process starts again from init, for `why` */
+  state?: Uint8Array;
+  why?: string;
+  /** messages not yet handled */
+  mailbox: Uint8Array;
+  trapExit: boolean;
+  links: string[];
+  /** [ref, pid] */
+  monitors: [string, string][];
+  watchers: [string, string][];
+  nodeMonitors: string[];
+  supervisor?: string;
+  names: string[];
+  timers: Uint8Array;
+  handled: number;
+}
+
+/** What the restore did with each process: the restart's report. */
+export interface RestoreReport {
+  restored: number;
+  /** started again from init with its first args (same pid), and why */
+  restarted: { pid: string; module: string; why: string }[];
+  /** could not come back at all (its module is gone, its init failed) */
+  lost: { pid: string; module: string; why: string }[];
+}
+
+/** The node's side of freezing and restoring (node.ts). */
+export interface SnapshotHost {
+  readonly node: string;
+  all(): Iterable<Proc>;
+  versionOf(proc: Proc): string;
+  namesOf(pid: Pid): string[];
+  pendingTimers(proc: Proc): PendingTimer[];
+}
+
+type Written = { kind: "call" | "cast" | "info"; msg: unknown; from?: From }[];
+
+/** How long a process still inside a handler is waited for before it is written as busy. */
+const FREEZE_LIMIT_MS = 2000;
+
+/**
+ * Suspends every process and resolves once none is inside a handler, or
+ * after {@link FREEZE_LIMIT_MS}: whatever still runs then is named busy.
+ */
+export async function freeze(procs: Iterable<Proc>): Promise<Set<Proc>> {
+  const all = [...procs];
+  for (const p of all) p.suspended = true;
+  const deadline = Date.now() + FREEZE_LIMIT_MS;
+  // A handler awaiting a call ends when its answer comes: yielding to the event loop lets it.
+  while (all.some((p) => p.running && p.alive) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  return new Set(all.filter((p) => p.running && p.alive));
+}
+
+/** The records of every live process of the node (after {@link freeze}). */
+export function capture(host: SnapshotHost, busy: Set<Proc>): ProcRecord[] {
+  const out: ProcRecord[] = [];
+  for (const proc of host.all()) {
+    if (!proc.alive) continue;
+    const messages: Written = [];
+    // System messages (sys ops, a codeChange's turn) belong to this life of the node: their askers are gone with it.
+    proc.mailbox.findIndex((env) => {
+      if (env.kind === "call") messages.push({ kind: "call", msg: env.msg, from: env.from });
+      else if (env.kind !== "system") messages.push({ kind: env.kind, msg: env.msg });
+      return false;
+    });
+    const base = {
+      id: proc.pid.id,
+      module: proc.module,
+      version: host.versionOf(proc),
+      trapExit: proc.trapExit,
+      links: [...(proc.links?.keys() ?? [])],
+      monitors: [...(proc.monitors ?? [])].map(([ref, pid]) => [ref, pid.toString()] as [string, string]),
+      watchers: [...(proc.watchers ?? [])].map(([ref, pid]) => [ref, pid.toString()] as [string, string]),
+      nodeMonitors: [...(proc.nodeMonitors ?? [])],
+      ...(proc.supervisor ? { supervisor: proc.supervisor.toString() } : {}),
+      names: host.namesOf(proc.pid),
+      handled: proc.handled,
+    };
+    const mailbox = encodeOr(messages, []);
+    const timers = encodeOr(host.pendingTimers(proc), []);
+    let initArgs: Uint8Array;
+    try {
+      initArgs = encodeValue(proc.initArgs);
+    } catch (err) {
+      // Without its first args it cannot even start again: the restore names it as lost.
+      out.push({ ...base, mailbox, timers, why: `its init args cannot be written (${(err as Error).message}), so it cannot start again` });
+      continue;
+    }
+    const record: ProcRecord = { ...base, initArgs, mailbox, timers };
+    const why = busy.has(proc) ? `it was still handling a message after ${FREEZE_LIMIT_MS} ms` : unclonable(proc);
+    if (why) record.why = why;
+    else {
+      try {
+        // checked: a class instance would come back as a plain object, a silent change of what the code sees.
+        record.state = encodeValue(proc.state, true);
+      } catch (err) {
+        record.why = `its state cannot be copied: ${(err as Error).message}`;
+      }
+    }
+    out.push(record);
+  }
+  return out;
+}
+
+function encodeOr(value: unknown, fallback: unknown): Uint8Array {
+  try {
+    return encodeValue(value, true);
+  } catch {
+    return encodeValue(fallback);
+  }
+}
+
+/** A process that owns sockets or servers: a restart closes them, so its state would point at closed things. */
+function unclonable(proc: Proc): string | undefined {
+  const n = proc.resources?.size ?? 0;
+  return n ? `it owns ${n} resource${n === 1 ? "" : "s"} (a socket, server or stream), which its node's restart closes; its init opens them again` : undefined;
+}
+
+function decode(bytes: Uint8Array): unknown {
+  return decodeValue(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+function pidOf(text: string): Pid {
+  const pid = parsePid(text);
+  if (!pid) throw new Error(`not a pid: ${text}`);
+  return pid;
+}
+
+/** The node's side of a restore: where restored processes go, and what they had besides state. */
+export interface RestoreHost {
+  readonly node: string;
+  exportsOf(module: string): Behaviour | undefined;
+  currentVersion(module: string): string | undefined;
+  /** puts a made process into the node's table (its id kept) */
+  adopt(proc: Proc): void;
+  /** takes out a process whose restart from init failed */
+  discard(proc: Proc): void;
+  startTimer(proc: Proc, t: PendingTimer): void;
+  register(name: string, pid: Pid): Promise<void>;
+}
+
+/**
+ * Makes every recorded process again, suspended, with its pid; returns the
+ * report and the processes, which the caller resumes once all are back (so
+ * a message between two restored processes finds both).
+ */
+export async function restore(host: RestoreHost, records: ProcRecord[]): Promise<{ report: RestoreReport; procs: Proc[] }> {
+  const report: RestoreReport = { restored: 0, restarted: [], lost: [] };
+  const procs: Proc[] = [];
+  for (const rec of records) {
+    const pid = new Pid(host.node, rec.id);
+    if (!rec.initArgs) {
+      report.lost.push({ pid: pid.toString(), module: rec.module, why: rec.why ?? "its init args were not written" });
+      continue;
+    }
+    const exports = host.exportsOf(rec.module);
+    if (!exports) {
+      report.lost.push({ pid: pid.toString(), module: rec.module, why: `module ${rec.module} is no longer in the code` });
+      continue;
+    }
+    const args = decode(rec.initArgs);
+    const proc = new Proc(pid, rec.module, args);
+    proc.suspended = true;
+    proc.trapExit = rec.trapExit;
+    if (rec.links.length) proc.links = new Map(rec.links.map((t) => [t, pidOf(t)]));
+    if (rec.monitors.length) proc.monitors = new Map(rec.monitors.map(([ref, t]) => [ref, pidOf(t)]));
+    if (rec.watchers.length) proc.watchers = new Map(rec.watchers.map(([ref, t]) => [ref, pidOf(t)]));
+    if (rec.nodeMonitors.length) proc.nodeMonitors = new Set(rec.nodeMonitors);
+    if (rec.supervisor) proc.supervisor = pidOf(rec.supervisor);
+    proc.handled = rec.handled;
+    let why = rec.why;
+    if (rec.state !== undefined) {
+      let state = decode(rec.state);
+      const now = host.currentVersion(rec.module);
+      const change = exports.codeChange;
+      if (now !== undefined && now !== rec.version && typeof change === "function") {
+        try {
+          state = await currentProc.run(proc, async () => change(rec.version, state));
+        } catch (err) {
+          why = `its codeChange from ${rec.version} to ${now} threw: ${(err as Error).message}`;
+        }
+      }
+      proc.state = state;
+    }
+    // In the table before init runs: what init registers or links to finds it, as at a spawn.
+    host.adopt(proc);
+    if (why !== undefined) {
+      const init = exports.init;
+      try {
+        proc.initializing = true;
+        proc.state = typeof init === "function" ? await currentProc.run(proc, async () => init(args)) : args;
+        proc.initializing = false;
+      } catch (err) {
+        host.discard(proc);
+        report.lost.push({ pid: pid.toString(), module: rec.module, why: `${why}; starting it again from init failed: ${(err as Error).message}` });
+        continue;
+      }
+      report.restarted.push({ pid: pid.toString(), module: rec.module, why });
+    } else report.restored++;
+    for (const m of decode(rec.mailbox) as Written)
+      proc.mailbox.push(m.kind === "call" ? { kind: "call", msg: m.msg, from: m.from! } : ({ kind: m.kind, msg: m.msg } as Envelope));
+    // A process started again from init sets its own timers; the old ones were for the state it lost.
+    if (why === undefined) for (const t of decode(rec.timers) as PendingTimer[]) host.startTimer(proc, t);
+    for (const name of rec.names) await host.register(name, pid).catch(() => undefined);
+    procs.push(proc);
+  }
+  return { report, procs };
+}
