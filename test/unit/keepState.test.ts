@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, test } from "node:test";
+import { Pid } from "../../wire/pid";
+import { readSnapshot, snapshotPath, writeSnapshot } from "../../wire/snapshotFile";
+import { capture, freeze, restore, type ProcRecord, type RestoreReport } from "../../runtime/process/snapshot";
+import { asBehaviour } from "../../runtime/process/proc";
+import { FakeNode } from "../helpers/fakeNode";
+
+// issue 19: what a process becomes across a restart of its node (runtime/process/snapshot.ts, wire/snapshotFile.ts).
+
+let nodes: FakeNode[] = [];
+let dirs: string[] = [];
+afterEach(() => {
+  for (const n of nodes) n.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  nodes = [];
+  dirs = [];
+});
+
+function node(): FakeNode {
+  const n = new FakeNode("n1");
+  n.connected.add("n2");
+  nodes.push(n);
+  return n;
+}
+
+function folder(): string {
+  const d = mkdtempSync(path.join(tmpdir(), "devcluster-keep-"));
+  dirs.push(d);
+  return d;
+}
+
+/** Freeze, capture, write, read, and restore into `after`: a node restart in one process. */
+async function restart(before: FakeNode, after: FakeNode, file = path.join(folder(), "n1.snapshot")): Promise<RestoreReport> {
+  const busy = await freeze(before.procs.all());
+  const records = capture(
+    {
+      node: "n1",
+      all: () => before.procs.all(),
+      versionOf: (p) => before.procs.versionOf(p),
+      namesOf: () => [],
+      pendingTimers: (p) => before.timers.pendingOf(p),
+    },
+    busy,
+  );
+  before.timers.close();
+  writeSnapshot(file, { cluster: "test", node: "n1", takenAt: new Date().toISOString(), processes: records.length }, records);
+  const { records: read } = readSnapshot(file, { cluster: "test", node: "n1" });
+  const { report, procs } = await restore(
+    {
+      node: "n1",
+      exportsOf: (m) => asBehaviour(after.modules.current(m)?.exports),
+      currentVersion: (m) => after.modules.current(m)?.version,
+      adopt: (p) => after.procs.adopt(p),
+      discard: (p) => after.procs.discard(p),
+      startTimer: (p, t) => void after.timers.start(p, t.left, () => after.send(t.to, t.msg), t.periodic, t, t.left),
+      register: async () => undefined,
+    },
+    read as ProcRecord[],
+  );
+  for (const p of procs) after.procs.resume(p.pid.id);
+  return report;
+}
+
+describe("a process across its node's restart", () => {
+  test("comes back with its pid, state, unhandled mailbox, trap-exit flag, links and monitors; its timer fires after the time it had left", async () => {
+    const before = node();
+    const pid = await before.procs.spawn("probe", { first: true });
+    before.send(pid, "handled before");
+    await before.waitInbox(pid, (i) => i.length === 1);
+    const p = before.proc(pid);
+    p.trapExit = true;
+    const remote = new Pid("n2", 7);
+    before.signals.link(p, remote);
+    const ref = before.signals.monitor(p, remote);
+    before.timers.start(p, 300, () => before.send(pid, "tick"), false, { to: pid, msg: "tick", ms: 300 });
+    before.procs.suspend(pid.id);
+    before.send(pid, "waiting in the mailbox");
+
+    const after = node();
+    const report = await restart(before, after);
+    assert.deepEqual(report, { restored: 1, restarted: [], lost: [] });
+    const back = after.proc(pid);
+    assert.equal(back.pid.toString(), pid.toString());
+    assert.equal(back.trapExit, true);
+    assert.deepEqual([...back.links!.keys()], ["<n2.7>"]);
+    assert.equal(back.monitors!.get(ref)?.toString(), "<n2.7>");
+    assert.deepEqual(await after.waitInbox(pid, (i) => i.length === 3), ["handled before", "waiting in the mailbox", "tick"]);
+    // a spawn after the restore does not take a restored pid
+    assert.ok((await after.procs.spawn("probe", {})).id > pid.id);
+  });
+
+  test("runs codeChange when its module's version changed while it was away", async () => {
+    const before = node();
+    before.modules.load("shape", "v1", { init: () => ({ n: 1 }), handleCall: (_m: unknown, _f: unknown, s: unknown) => ({ reply: s, state: s }) });
+    const pid = await before.procs.spawn("shape", {});
+    const after = node();
+    after.modules.load("shape", "v2", {
+      init: () => ({ n: 0, shape: 2 }),
+      codeChange: (from: string, s: { n: number }) => ({ ...s, shape: 2, from }),
+      handleCall: (_m: unknown, _f: unknown, s: unknown) => ({ reply: s, state: s }),
+    });
+    assert.equal((await restart(before, after)).restored, 1);
+    assert.deepEqual(await after.call(pid, "get"), { n: 1, shape: 2, from: "v1" });
+  });
+
+  test("a state that cannot be copied (a function) starts again from init with its first args, same pid, and the report says why", async () => {
+    const before = node();
+    before.modules.load("holder", "v1", {
+      init: (args: unknown) => ({ args, count: 0, handler: () => 1 }),
+      handleCall: (_m: unknown, _f: unknown, s: { count: number }) => ({ reply: { ...s, count: ++s.count, handler: undefined }, state: s }),
+    });
+    const pid = await before.procs.spawn("holder", { first: true });
+    await before.call(pid, "count");
+    const after = node();
+    after.modules.load("holder", "v1", before.modules.current("holder")!.exports);
+    const report = await restart(before, after);
+    assert.equal(report.restored, 0);
+    assert.equal(report.restarted.length, 1);
+    assert.equal(report.restarted[0]!.pid, pid.toString());
+    assert.match(report.restarted[0]!.why, /its state cannot be copied: .*handler.*function/);
+    assert.deepEqual(await after.call(pid, "count"), { args: { first: true }, count: 1, handler: undefined });
+  });
+
+  test("a process whose module is gone is named as lost, not made with nothing behind it", async () => {
+    const before = node();
+    before.modules.load("gone", "v1", { init: () => ({}), handleInfo: (_m: unknown, s: unknown) => s });
+    const pid = await before.procs.spawn("gone", {});
+    const after = node();
+    const report = await restart(before, after);
+    assert.deepEqual(report.lost, [{ pid: pid.toString(), module: "gone", why: "module gone is no longer in the code" }]);
+    assert.equal(after.procs.get(pid.id), undefined);
+  });
+});
+
+describe("the snapshot file refuses what it must not restore (bad_snapshot)", () => {
+  const write = (file: string): void => void writeSnapshot(file, { cluster: "test", node: "n1", takenAt: "now", processes: 1 }, [{ id: 1 }]);
+  const refused = (fn: () => unknown, re: RegExp): void =>
+    assert.throws(fn, (err: Error & { code?: string }) => {
+      assert.match(err.message, re);
+      return true;
+    });
+
+  test("another cluster's, another node's, another devcluster version's, or a damaged one", () => {
+    const file = snapshotPath(folder(), "n1");
+    mkdirSync(path.dirname(file));
+    write(file);
+    assert.deepEqual(readSnapshot(file, { cluster: "test", node: "n1" }).records, [{ id: 1 }]);
+    refused(() => readSnapshot(file, { cluster: "other", node: "n1" }), /refused: it was written by cluster "test", this is "other"/);
+    refused(() => readSnapshot(file, { cluster: "test", node: "n2" }), /refused: it holds node n1's processes, not n2's/);
+    const text = readFileSync(file);
+    writeFileSync(file, Buffer.from(text.toString("latin1").replace(/"devcluster":"[^"]*"/, '"devcluster":"0.0.1-old"'), "latin1"));
+    refused(() => readSnapshot(file, { cluster: "test", node: "n1" }), /refused: it was written by devcluster 0\.0\.1-old, this is /);
+    write(file);
+    const damaged = readFileSync(file);
+    damaged[damaged.length - 1] ^= 0xff;
+    writeFileSync(file, damaged);
+    refused(() => readSnapshot(file, { cluster: "test", node: "n1" }), /refused: its contents do not match their checksum/);
+    writeFileSync(file, "not a snapshot");
+    refused(() => readSnapshot(file, { cluster: "test", node: "n1" }), /refused: it is not a devcluster snapshot/);
+  });
+
+  test("is written 0600, and a symbolic link in its place is not followed", () => {
+    const dir = folder();
+    const file = path.join(dir, "n1.snapshot");
+    write(file);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const link = path.join(dir, "link.snapshot");
+    symlinkSync(file, link);
+    refused(() => readSnapshot(link, { cluster: "test", node: "n1" }), /is a symbolic link/);
+  });
+});
