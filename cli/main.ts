@@ -95,7 +95,8 @@ program
   .description("restart nodes one at a time (every node without names), each back with the current code; their processes come back with their state and pids")
   .addOption(configOption)
   .option("--json", "print each node's old and new OS pid as one JSON line")
-  .action((nodes: string[], opts: { config?: string; json?: boolean }) => run(() => restart(projectDir(opts.config), nodes, opts)));
+  .option("--fresh", "do not keep the processes: each node starts afresh from its entry, as after a crash")
+  .action((nodes: string[], opts: { config?: string; json?: boolean; fresh?: boolean }) => run(() => restart(projectDir(opts.config), nodes, opts)));
 
 program
   .command("status")

@@ -246,7 +246,8 @@ export type ClientRequest =
   /** every version since `up` of one module, or of every module */
   | { type: "history"; module?: string }
   /** restart these nodes (every node without any) one at a time, through the launcher */
-  | { type: "restart"; nodes?: string[] }
+  /** `fresh`: the nodes' processes start afresh from the entry instead of being kept */
+  | { type: "restart"; nodes?: string[]; fresh?: boolean }
   /** `keepState`: every node writes its processes first, for the next `up` (answered with what was written) */
   | { type: "stop"; keepState?: boolean }
   | { type: "node"; node: string; op: NodeOp }

@@ -32,7 +32,7 @@ export interface ClientRequestsHost {
   whereis(name: string): Pid | undefined;
   names(): Record<string, Pid>;
   osPidOf(node: string): number | null;
-  restart?(node: string): Promise<KeptRestart>;
+  restart?(node: string, fresh: boolean): Promise<KeptRestart>;
   keepState?(): Promise<KeptStop>;
   logs?: { query(q: LogQuery): Promise<LogAnswer> };
   trace(req: TraceRequest): Promise<unknown>;
@@ -55,7 +55,7 @@ export async function answerRequest(host: ClientRequestsHost, req: ClientRequest
     case "history":
       return host.historyReport(req.module);
     case "restart":
-      return restartNodes(host, req.nodes);
+      return restartNodes(host, req.nodes, req.fresh === true);
     case "stop":
       if (!req.keepState) return { stopping: true };
       if (!host.keepState) throw new ClusterError("not_ready", "this coordinator cannot keep its nodes' processes");
@@ -81,7 +81,7 @@ export async function answerRequest(host: ClientRequestsHost, req: ClientRequest
 }
 
 /** Restarts nodes one after another (each back with the current code before the next goes down). */
-async function restartNodes(host: ClientRequestsHost, names: string[] | undefined): Promise<RestartResult[]> {
+async function restartNodes(host: ClientRequestsHost, names: string[] | undefined, fresh: boolean): Promise<RestartResult[]> {
   const restart = host.restart;
   if (!restart) throw new ClusterError("not_ready", "this coordinator cannot restart nodes");
   const list = names?.length ? names : host.nodes;
@@ -90,8 +90,8 @@ async function restartNodes(host: ClientRequestsHost, names: string[] | undefine
   const results: RestartResult[] = [];
   for (const node of list) {
     const before = host.osPidOf(node);
-    host.log.info({ member: node }, `restarting ${node}, keeping its processes`);
-    const kept = await restart(node);
+    host.log.info({ member: node }, fresh ? `restarting ${node}: its processes start afresh (--fresh)` : `restarting ${node}, keeping its processes`);
+    const kept = await restart(node, fresh);
     results.push({ node, osPidBefore: before, osPidAfter: host.osPidOf(node), ...kept });
   }
   return results;

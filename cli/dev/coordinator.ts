@@ -56,7 +56,7 @@ export interface CoordinatorOptions {
   /** modules whose file on disk differs from what runs, for status */
   disk?(): Promise<DiskDrift[]>;
   /** restarts one node's OS process and resolves once it runs its entry again with the current code */
-  restart?(node: string): Promise<KeptRestart>;
+  restart?(node: string, fresh: boolean): Promise<KeptRestart>;
   /** `stop --keep-state`: every node writes its processes before the cluster stops (keptState.ts) */
   keepState?(): Promise<KeptStop>;
 }

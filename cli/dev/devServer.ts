@@ -147,7 +147,7 @@ export class DevServer extends EventEmitter {
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
       logs: this.logStore,
       disk: () => diskDrift(this.compiler, this.coordinator.store),
-      restart: (node) => restartKeepingState(this.keptHost(), node, (once) => this.restartNode(node, once)),
+      restart: (node, fresh) => restartKeepingState(this.keptHost(), node, (once) => this.restartNode(node, once), fresh),
       keepState: () => keepAll(this.keptHost(), nodeNames),
       prepareTimeoutMs: config.reload.timeoutMs,
       allOrNothing: config.reload.allOrNothing,

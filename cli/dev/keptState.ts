@@ -48,8 +48,17 @@ export async function writeNodeState(host: KeptStateHost, node: string): Promise
  * restore) is done. The report's time away runs from the freeze to the
  * node's being back.
  */
-export async function restartKeepingState(host: KeptStateHost, node: string, restart: (env: Record<string, string>) => Promise<void>): Promise<KeptRestart> {
+export async function restartKeepingState(
+  host: KeptStateHost,
+  node: string,
+  restart: (env: Record<string, string>) => Promise<void>,
+  fresh = false,
+): Promise<KeptRestart> {
   const t0 = performance.now();
+  if (fresh) {
+    await restart({});
+    return { awayMs: Math.round(performance.now() - t0), notKept: "restarted with --fresh" };
+  }
   const snap = await writeNodeState(host, node);
   if ("error" in snap) {
     host.log.warn({ member: node, error: snap.error }, `${node}: its processes could not be written (${snap.error}); they start afresh`);
