@@ -27,6 +27,8 @@ export interface KeepStateHost {
   namesOf(pid: Pid): string[];
   register(name: string, pid: Pid): Promise<void>;
   send(pid: Pid, msg: unknown): void;
+  /** a signal to a pid here or on a peer (links, monitors) */
+  signal(msg: Extract<PeerMessage, { type: "exit" | "down" }>): void;
   /** a builtin behaviour (supervisor, shell mailbox) or a user module's current exports, loaded on first use */
   exportsOf(module: string): Promise<Behaviour | undefined>;
   currentVersion(module: string): string | undefined;
@@ -85,6 +87,10 @@ export async function restoreNodeSnapshot(host: KeepStateHost, file: string): Pr
       discard: (p) => host.procs.discard(p),
       startTimer: (p, t) => void host.timers.start(p, t.left, () => host.send(t.to, t.msg), t.periodic, { to: t.to, msg: t.msg, ms: t.ms }, t.left),
       register: (name, pid) => host.register(name, pid),
+      gone: (pid, links, watchers) => {
+        for (const to of links) host.signal({ type: "exit", from: pid, to, reason: "noproc", link: true });
+        for (const [ref, to] of watchers) host.signal({ type: "down", to, ref, pid, reason: "noproc" });
+      },
     },
     records as ProcRecord[],
   );

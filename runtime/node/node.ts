@@ -260,6 +260,11 @@ export class ClusterNode implements Runtime {
       namesOf: (pid) => this.namesOf(pid),
       register: (name, pid) => this.register(name, pid),
       send: (pid, msg) => this.send(pid, msg),
+      signal: (msg) => {
+        const to = msg.to.node;
+        if (to === this.name) this.signals.onPeer(msg);
+        else this.messaging.toPeer(to, msg);
+      },
       exportsOf: async (m) => {
         const builtin = m === SUPERVISOR ? this.supervision.behaviour : m === ops.SHELL_MAILBOX ? ops.shellMailbox(this.api) : undefined;
         if (builtin) return builtin;

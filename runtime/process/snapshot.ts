@@ -5,6 +5,7 @@
  * node's next life. The file around these records is wire/snapshotFile.ts.
  */
 import { decodeValue, encodeValue } from "../../wire/codec";
+import { NotSendable } from "../../wire/sendable";
 import { Pid, parsePid } from "../../wire/pid";
 import type { From } from "../../wire/protocol";
 import type { Behaviour } from "./behaviour";
@@ -101,10 +102,10 @@ export function capture(host: SnapshotHost, busy: Set<Proc>): ProcRecord[] {
     const timers = encodeOr(host.pendingTimers(proc), []);
     let initArgs: Uint8Array;
     try {
-      initArgs = encodeValue(proc.initArgs);
+      initArgs = encodeValue(proc.initArgs, true);
     } catch (err) {
       // Without its first args it cannot even start again: the restore names it as lost.
-      out.push({ ...base, mailbox, timers, why: `its init args cannot be written (${(err as Error).message}), so it cannot start again` });
+      out.push({ ...base, mailbox, timers, why: `its init args cannot be copied (${whyNot(err, "args")}), so it cannot start again` });
       continue;
     }
     const record: ProcRecord = { ...base, initArgs, mailbox, timers };
@@ -115,12 +116,20 @@ export function capture(host: SnapshotHost, busy: Set<Proc>): ProcRecord[] {
         // checked: a class instance would come back as a plain object, a silent change of what the code sees.
         record.state = encodeValue(proc.state, true);
       } catch (err) {
-        record.why = `its state cannot be copied: ${(err as Error).message}`;
+        record.why = `its state cannot be copied: ${whyNot(err, "state")}`;
       }
     }
     out.push(record);
   }
   return out;
+}
+
+/** The codec's reason, naming the field from `root`, without its advice on messages (this is no message). */
+function whyNot(err: unknown, root: string): string {
+  const text = (err as Error).message.split("; messages carry")[0]!;
+  if (!(err instanceof NotSendable)) return text;
+  const at = err.path;
+  return `${root}${at === "" ? "" : at.startsWith("[") ? at : `.${at}`}${text.slice(at.length)}`;
 }
 
 function encodeOr(value: unknown, fallback: unknown): Uint8Array {
@@ -158,6 +167,8 @@ export interface RestoreHost {
   discard(proc: Proc): void;
   startTimer(proc: Proc, t: PendingTimer): void;
   register(name: string, pid: Pid): Promise<void>;
+  /** a process that did not come back: its links hear an exit signal, its watchers a down, as if it ended now */
+  gone(pid: Pid, links: Pid[], watchers: [string, Pid][]): void;
 }
 
 /**
@@ -168,15 +179,20 @@ export interface RestoreHost {
 export async function restore(host: RestoreHost, records: ProcRecord[]): Promise<{ report: RestoreReport; procs: Proc[] }> {
   const report: RestoreReport = { restored: 0, restarted: [], lost: [] };
   const procs: Proc[] = [];
+  const gone: ProcRecord[] = [];
+  const lose = (rec: ProcRecord, why: string): void => {
+    report.lost.push({ pid: new Pid(host.node, rec.id).toString(), module: rec.module, why });
+    gone.push(rec);
+  };
   for (const rec of records) {
     const pid = new Pid(host.node, rec.id);
     if (!rec.initArgs) {
-      report.lost.push({ pid: pid.toString(), module: rec.module, why: rec.why ?? "its init args were not written" });
+      lose(rec, rec.why ?? "its init args were not written");
       continue;
     }
     const exports = host.exportsOf(rec.module);
     if (!exports) {
-      report.lost.push({ pid: pid.toString(), module: rec.module, why: `module ${rec.module} is no longer in the code` });
+      lose(rec, `module ${rec.module} is no longer in the code`);
       continue;
     }
     const args = decode(rec.initArgs);
@@ -213,7 +229,7 @@ export async function restore(host: RestoreHost, records: ProcRecord[]): Promise
         proc.initializing = false;
       } catch (err) {
         host.discard(proc);
-        report.lost.push({ pid: pid.toString(), module: rec.module, why: `${why}; starting it again from init failed: ${(err as Error).message}` });
+        lose(rec, `${why}; starting it again from init failed: ${(err as Error).message}`);
         continue;
       }
       report.restarted.push({ pid: pid.toString(), module: rec.module, why });
@@ -224,6 +240,14 @@ export async function restore(host: RestoreHost, records: ProcRecord[]): Promise
     if (why === undefined) for (const t of decode(rec.timers) as PendingTimer[]) host.startTimer(proc, t);
     for (const name of rec.names) await host.register(name, pid).catch(() => undefined);
     procs.push(proc);
+  }
+  // Who linked to or monitored a process that did not come back hears that it is gone, not silence (a room's member list).
+  for (const rec of gone) {
+    host.gone(
+      new Pid(host.node, rec.id),
+      rec.links.map(pidOf),
+      rec.watchers.map(([ref, t]) => [ref, pidOf(t)] as [string, Pid]),
+    );
   }
   return { report, procs };
 }

@@ -58,6 +58,10 @@ async function restart(before: FakeNode, after: FakeNode, file = path.join(folde
       discard: (p) => after.procs.discard(p),
       startTimer: (p, t) => void after.timers.start(p, t.left, () => after.send(t.to, t.msg), t.periodic, t, t.left),
       register: async () => undefined,
+      gone: (pid, links, watchers) => {
+        for (const to of links) after.signals.onPeer({ type: "exit", from: pid, to, reason: "noproc", link: true });
+        for (const [ref, to] of watchers) after.signals.onPeer({ type: "down", to, ref, pid, reason: "noproc" });
+      },
     },
     read as ProcRecord[],
   );
@@ -125,14 +129,24 @@ describe("a process across its node's restart", () => {
     assert.deepEqual(await after.call(pid, "count"), { args: { first: true }, count: 1, handler: undefined });
   });
 
-  test("a process whose module is gone is named as lost, not made with nothing behind it", async () => {
+  test("a process whose module is gone is named as lost, and what monitored or linked to it hears that it is gone", async () => {
     const before = node();
     before.modules.load("gone", "v1", { init: () => ({}), handleInfo: (_m: unknown, s: unknown) => s });
     const pid = await before.procs.spawn("gone", {});
+    const watcher = await before.procs.spawn("probe", {});
+    const linked = await before.procs.spawn("probe", {});
+    const ref = before.signals.monitor(before.proc(watcher), pid);
+    before.proc(linked).trapExit = true;
+    before.signals.link(before.proc(linked), pid);
     const after = node();
     const report = await restart(before, after);
     assert.deepEqual(report.lost, [{ pid: pid.toString(), module: "gone", why: "module gone is no longer in the code" }]);
     assert.equal(after.procs.get(pid.id), undefined);
+    const [down] = (await after.waitInbox(watcher, (i) => i.length === 1)) as { down: string; pid: Pid; reason: unknown }[];
+    assert.deepEqual([down!.down, down!.pid.toString(), down!.reason], [ref, pid.toString(), "noproc"]);
+    const [exit] = (await after.waitInbox(linked, (i) => i.length === 1)) as { exit: Pid; reason: unknown }[];
+    assert.deepEqual([exit!.exit.toString(), exit!.reason], [pid.toString(), "noproc"]);
+    assert.equal(after.proc(linked).links?.size ?? 0, 0);
   });
 });
 
