@@ -47,6 +47,8 @@ export interface KeptRestart {
   restarted?: NotRestored[];
   /** not back at all */
   lost?: NotRestored[];
+  /** back, without part of their mailbox */
+  partly?: NotRestored[];
   /** why nothing was kept: every process started afresh */
   notKept?: string;
   /** the snapshot was refused by the node: what was wrong */

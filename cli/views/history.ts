@@ -67,6 +67,7 @@ export function renderRestart(results: RestartResult[]): string {
     lines.push(`  ${r.restored === 1 ? "1 process restored with its state and pid" : `${r.restored} processes restored with their state and pids`}${size}`);
     for (const p of r.restarted ?? []) lines.push(`  started again from init (same pid, state lost): ${p.pid} ${p.module}: ${p.why}`);
     for (const p of r.lost ?? []) lines.push(`  lost: ${p.pid} ${p.module}: ${p.why}`);
+    for (const p of r.partly ?? []) lines.push(`  restored without part of its mailbox: ${p.pid} ${p.module}: ${p.why}`);
   }
   return lines.join("\n");
 }

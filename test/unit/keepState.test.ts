@@ -97,6 +97,22 @@ describe("a process across its node's restart", () => {
     assert.ok((await after.procs.spawn("probe", {})).id > pid.id);
   });
 
+  test("a message in its mailbox that cannot be copied (a local send of a function) is dropped and named; the rest comes back", async () => {
+    const before = node();
+    const pid = await before.procs.spawn("probe", {});
+    before.procs.suspend(pid.id);
+    before.send(pid, "first");
+    before.send(pid, { reply: () => 1 });
+    before.send(pid, "last");
+    const after = node();
+    const report = await restart(before, after);
+    assert.equal(report.restored, 1);
+    assert.deepEqual(report.partly, [
+      { pid: pid.toString(), module: "probe", why: "1 message of its mailbox could not be copied (msg.reply is a function): dropped" },
+    ]);
+    assert.deepEqual(await after.waitInbox(pid, (i) => i.length === 2), ["first", "last"]);
+  });
+
   test("runs codeChange when its module's version changed while it was away", async () => {
     const before = node();
     before.modules.load("shape", "v1", { init: () => ({ n: 1 }), handleCall: (_m: unknown, _f: unknown, s: unknown) => ({ reply: s, state: s }) });
