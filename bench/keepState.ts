@@ -89,6 +89,8 @@ export async function runKeepStateBench(opts: KeepStateOptions = DEFAULT_KEEP_ST
         node,
         String(k[0]!.snapshot?.processes ?? "-"),
         bytes(k[0]!.snapshot?.bytes),
+        ms(median(k.map((x) => x.snapshot?.ms ?? NaN))),
+        ms(median(k.map((x) => x.restoreMs ?? NaN))),
         ms(median(k.map((x) => x.awayMs!))),
         ms(median(p.map((x) => x.awayMs!))),
       ];
@@ -96,10 +98,11 @@ export async function runKeepStateBench(opts: KeepStateOptions = DEFAULT_KEEP_ST
     const total = kept[0]!.reduce((a, x) => a + (x.snapshot?.bytes ?? 0), 0);
     printTable(
       `restart keeping processes vs plain restart (${opts.processes.toLocaleString("en")} rooms of ~200 B state on ${nodes.length} nodes, median of ${opts.rounds})`,
-      ["node", "processes", "snapshot", "away kept ms", "away plain ms"],
+      ["node", "processes", "snapshot", "write ms", "restore ms", "away kept ms", "away plain ms"],
       rows,
       [
         `snapshot total ${bytes(total)}, ${(total / (opts.processes + nodes.length)).toFixed(0)} B per process`,
+        "write: freeze and write on the old node; restore: read and make them again on the new one",
         "away: from the freeze (kept) or the stop (plain) until the node has run its entry again, or restored its processes",
         "nodes restart one after another; the plain restart's processes are gone afterwards (their state lost)",
       ],

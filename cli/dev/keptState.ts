@@ -67,12 +67,10 @@ export async function restartKeepingState(
   }
   await restart({ DEVCLUSTER_RESTORE: snap.file });
   const awayMs = Math.round(performance.now() - t0);
-  const back = (await host.nodeRequest(node, { op: "restored" }).catch(() => null)) as Omit<KeptRestart, "awayMs" | "snapshot"> | null;
-  return {
-    awayMs,
-    snapshot: { processes: snap.written.processes, bytes: snap.written.bytes },
-    ...(back ?? { notKept: "the node did not say what it restored" }),
-  };
+  const back = (await host.nodeRequest(node, { op: "restored" }).catch(() => null)) as (Omit<KeptRestart, "awayMs" | "snapshot"> & { ms?: number }) | null;
+  if (!back) return { awayMs, snapshot: snap.written, notKept: "the node did not say what it restored" };
+  const { ms, ...rest } = back;
+  return { awayMs, snapshot: snap.written, ...rest, ...(ms !== undefined ? { restoreMs: ms } : {}) };
 }
 
 /**

@@ -39,8 +39,10 @@ export interface NotRestored {
 export interface KeptRestart {
   /** ms from the freeze of its processes to the node's being back */
   awayMs: number;
-  /** what was written: processes and bytes */
-  snapshot?: { processes: number; bytes: number };
+  /** what was written: processes, bytes, and ms to freeze and write them */
+  snapshot?: { processes: number; bytes: number; ms: number };
+  /** ms the new node took to read the snapshot and make its processes again */
+  restoreMs?: number;
   /** back as they were, same pids */
   restored?: number;
   /** started again from init with their first args (same pid) */

@@ -72,6 +72,7 @@ export async function writeNodeSnapshot(host: KeepStateHost, file: string): Prom
  * nothing: throws bad_snapshot before any process is made.
  */
 export async function restoreNodeSnapshot(host: KeepStateHost, file: string): Promise<RestoreReport> {
+  const t0 = performance.now();
   const { records } = readSnapshot(file, { cluster: host.cluster, node: host.name });
   rmSync(file, { force: true });
   const exports = new Map<string, Behaviour | undefined>();
@@ -95,5 +96,5 @@ export async function restoreNodeSnapshot(host: KeepStateHost, file: string): Pr
     records as ProcRecord[],
   );
   for (const p of procs) host.procs.resume(p.pid.id);
-  return report;
+  return { ...report, ms: Math.round(performance.now() - t0) };
 }

@@ -46,6 +46,8 @@ export interface RestoreReport {
   restarted: { pid: string; module: string; why: string }[];
   /** could not come back at all (its module is gone, its init failed) */
   lost: { pid: string; module: string; why: string }[];
+  /** ms to read the file and make every process again (set by keepState.ts) */
+  ms?: number;
   /** restored, but without part of its mailbox */
   partly?: { pid: string; module: string; why: string }[];
 }
