@@ -27,9 +27,13 @@ export interface SnapshotHeader {
   sha256: string;
 }
 
-/** Where `node`'s snapshot lives under a project's state folder. */
-export function snapshotPath(stateDir: string, node: string): string {
-  return path.join(stateDir, "state", `${node}.snapshot`);
+/**
+ * Where `node`'s snapshot lives under a project's state folder: one for a
+ * restart (read by the node's next start), one `stop --keep-state` leaves for
+ * the next `up`; a restart's that was never read is not taken for the other.
+ */
+export function snapshotPath(stateDir: string, node: string, kind: "restart" | "stop" = "stop"): string {
+  return path.join(stateDir, "state", kind === "restart" ? `${node}.restart.snapshot` : `${node}.snapshot`);
 }
 
 /** Writes the records; returns the file's size in bytes. */

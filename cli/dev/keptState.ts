@@ -30,8 +30,12 @@ interface Written {
 }
 
 /** Asks `node` to write its processes; the file its next start restores from, or why it could not (then its processes are lost). */
-export async function writeNodeState(host: KeptStateHost, node: string): Promise<{ file: string; written: Written } | { error: string }> {
-  const file = snapshotPath(stateDir(host.projectDir), node);
+export async function writeNodeState(
+  host: KeptStateHost,
+  node: string,
+  kind: "restart" | "stop",
+): Promise<{ file: string; written: Written } | { error: string }> {
+  const file = snapshotPath(stateDir(host.projectDir), node, kind);
   try {
     ensureOwnedDir(path.dirname(file), "the kept-state folder");
     const written = (await host.nodeRequest(node, { op: "snapshot", file }, SNAPSHOT_TIMEOUT_MS)) as Written;
@@ -59,7 +63,7 @@ export async function restartKeepingState(
     await restart({});
     return { awayMs: Math.round(performance.now() - t0), notKept: "restarted with --fresh" };
   }
-  const snap = await writeNodeState(host, node);
+  const snap = await writeNodeState(host, node, "restart");
   if ("error" in snap) {
     host.log.warn({ member: node, error: snap.error }, `${node}: its processes could not be written (${snap.error}); they start afresh`);
     await restart({});
@@ -83,6 +87,8 @@ export function keptSnapshots(projectDir: string, cluster: string, nodes: string
   const dir = path.dirname(snapshotPath(stateDir(projectDir), "x"));
   const found = new Map<string, string>();
   if (!existsSync(dir)) return found;
+  // A restart's snapshot its node never read (it failed to start, up stopped) is stale now: it restores nothing.
+  for (const f of readdirSync(dir).filter((f) => f.endsWith(".restart.snapshot"))) rmSync(path.join(dir, f), { force: true });
   const files = readdirSync(dir).filter((f) => f.endsWith(".snapshot"));
   try {
     for (const f of files) {
@@ -110,7 +116,7 @@ export interface KeptStop {
 
 /** Every node writes its processes before the cluster stops; a failure on one removes them all (restored all or none). */
 export async function keepAll(host: KeptStateHost, nodes: string[]): Promise<KeptStop> {
-  const written = await Promise.all(nodes.map(async (node) => ({ node, snap: await writeNodeState(host, node) })));
+  const written = await Promise.all(nodes.map(async (node) => ({ node, snap: await writeNodeState(host, node, "stop") })));
   const kept = written.every((w) => !("error" in w.snap));
   if (!kept) for (const w of written) if (!("error" in w.snap)) rmSync(w.snap.file, { force: true });
   return {

@@ -203,3 +203,31 @@ describe("the snapshot file refuses what it must not restore (bad_snapshot)", ()
     refused(() => readSnapshot(link, { cluster: "test", node: "n1" }), /is a symbolic link/);
   });
 });
+
+describe("a peer that restarts with its processes kept (away)", () => {
+  test("its down is held, so monitors of its pids hear nothing; if it is not back in time they hear noconnection", async () => {
+    const n = node();
+    const watcher = await n.procs.spawn("probe", {});
+    const remote = new Pid("n2", 3);
+    const ref = n.signals.monitor(n.proc(watcher), remote);
+    n.signals.peerAway("n2", 200);
+    n.connected.delete("n2");
+    n.signals.nodeDown("n2");
+    assert.deepEqual(await n.inboxAfterMarker(watcher), [], "no down while it is away");
+    const [down] = (await n.waitInbox(watcher, (i) => i.length === 1, 3000)) as { down: string; reason: unknown }[];
+    assert.deepEqual([down!.down, down!.reason], [ref, "noconnection"]);
+  });
+
+  test("back in time, its monitors still hold and hear nothing", async () => {
+    const n = node();
+    const watcher = await n.procs.spawn("probe", {});
+    n.signals.monitor(n.proc(watcher), new Pid("n2", 3));
+    n.signals.peerAway("n2", 1);
+    n.signals.nodeDown("n2");
+    n.signals.nodeUp("n2");
+    // Timers of one duration fire in the order they were set: the hold's deadline has passed when this one fires.
+    await new Promise((r) => setTimeout(r, 1));
+    assert.deepEqual(await n.inboxAfterMarker(watcher), []);
+    assert.equal(n.proc(watcher).monitors?.size, 1);
+  });
+});
