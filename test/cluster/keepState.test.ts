@@ -125,6 +125,20 @@ describe("devcluster stop --keep-state, then up (issue 19 item 2)", () => {
       assert.deepEqual(await client.do(await client.probe("n2"), { op: "inbox" }), []);
       const n3 = await client.probe("n3");
       assert.deepEqual(((await client.do(n3, { op: "processInfo", pid: n3 })) as { links: Pid[] }).links, [], "n3's sound snapshot is not restored alone");
+      client.close();
+
+      // Another cluster's snapshot (the project renamed meanwhile): refused, named, fresh start.
+      assert.equal((await cli(["stop", "--keep-state"], project.dir, 60_000)).code, 0);
+      await up.stop();
+      project.write("cluster.config.json", JSON.stringify({ name: "renamed", src: "src", entry: "app", nodes: 3 }));
+      up = cliUp(project.dir);
+      await up.logs.waitFor(
+        /kept state is refused, every node starts fresh: snapshot .*refused: it was written by cluster \\?"test\\?", this is \\?"renamed\\?"/,
+        30_000,
+      );
+      await up.logs.waitFor(/cluster renamed ready/, 30_000);
+      client = new ClientDriver(project.dir);
+      assert.deepEqual(await client.do(await client.probe("n2"), { op: "inbox" }), []);
     } finally {
       client?.close();
       await up.stop();
