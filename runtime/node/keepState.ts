@@ -98,3 +98,21 @@ export async function restoreNodeSnapshot(host: KeepStateHost, file: string): Pr
   for (const p of procs) host.procs.resume(p.pid.id);
   return { ...report, ms: Math.round(performance.now() - t0) };
 }
+
+/** What a node's start did with its snapshot: the restore's report, or why the file was refused (then nothing was made). */
+export type Restored = RestoreReport & { refused?: string };
+
+/** Restores from `file`, or says in the log why it was refused; the node then starts fresh. */
+export async function restoreOrRefuse(host: KeepStateHost, file: string): Promise<Restored> {
+  try {
+    const r = await restoreNodeSnapshot(host, file);
+    host.log.info(
+      { restored: r.restored, restarted: r.restarted, lost: r.lost },
+      `processes back from the snapshot: ${r.restored} restored, ${r.restarted.length} started again from init, ${r.lost.length} lost`,
+    );
+    return r;
+  } catch (err) {
+    host.log.error({ err }, "the snapshot was refused; the node starts fresh");
+    return { restored: 0, restarted: [], lost: [], refused: (err as Error).message };
+  }
+}

@@ -26,8 +26,7 @@ import { ClusterError } from "../../wire/errors";
 import type { ObserverOp } from "../../wire/observer";
 import { runObserverOp } from "./observe";
 import { Tracer } from "./trace";
-import { restoreNodeSnapshot, writeNodeSnapshot, type KeepStateHost, type SnapshotSummary } from "./keepState";
-import type { RestoreReport } from "../process/snapshot";
+import { restoreOrRefuse, writeNodeSnapshot, type KeepStateHost, type Restored, type SnapshotSummary } from "./keepState";
 
 export interface NodeOptions {
   name: string;
@@ -75,7 +74,7 @@ export class ClusterNode implements Runtime {
   private nextRef = 1;
   private closed = false;
   /** what the restore from a snapshot did at start (null: started fresh) */
-  private restoreReport: (RestoreReport & { refused?: string }) | null = null;
+  private restoreReport: Restored | null = null;
   /** the node's side of its coordinator: join, loss, adoption, and the control messages (membership.ts) */
   private readonly membership: Membership;
   /** peer messages held while this node catches up with the cluster's code (catchUpHold.ts) */
@@ -217,34 +216,19 @@ export class ClusterNode implements Runtime {
       throw new ClusterError("bad_entry", `entry module ${w.entry} exports no start(ctx) function`);
     }
     this.membership.running = true;
-    if (!this.opts.restoreFrom || !(await this.restore(this.opts.restoreFrom))) await start({ node: this.name, nodes: [...this.nodes] });
+    // Processes back from a snapshot are what the entry's start made: it does not run again, unless the snapshot was refused.
+    if (this.opts.restoreFrom) this.restoreReport = await restoreOrRefuse(this.keepStateHost(), this.opts.restoreFrom);
+    if (!this.restoreReport || this.restoreReport.refused !== undefined) await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
     // The first enable of the debugger is the slow one; pay it now rather than in the first reload's commit.
     setImmediate(() => this.liveEdit.warm());
-  }
-
-  /** true when processes came back from the snapshot (the entry's start then does not run again); false, said in the log, when it was refused. */
-  private async restore(file: string): Promise<boolean> {
-    try {
-      this.restoreReport = await restoreNodeSnapshot(this.keepStateHost(), file);
-      const r = this.restoreReport;
-      this.log.info(
-        { restored: r.restored, restarted: r.restarted, lost: r.lost },
-        `processes back from the snapshot: ${r.restored} restored, ${r.restarted.length} started again from init, ${r.lost.length} lost`,
-      );
-      return true;
-    } catch (err) {
-      this.restoreReport = { restored: 0, restarted: [], lost: [], refused: (err as Error).message };
-      this.log.error({ err }, "the snapshot was refused; the node starts fresh");
-      return false;
-    }
   }
 
   snapshot(file: string): Promise<SnapshotSummary> {
     return writeNodeSnapshot(this.keepStateHost(), file);
   }
 
-  restored(): (RestoreReport & { refused?: string }) | null {
+  restored(): Restored | null {
     return this.restoreReport;
   }
 
