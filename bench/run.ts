@@ -4,6 +4,7 @@
  *   node dist/bench/run.js            all benchmarks
  *   node dist/bench/run.js save       1 + 2: save-to-live and the restart baseline (same clusters); alias: restart
  *   node dist/bench/run.js procs      3: reload vs number of live processes
+ *   node dist/bench/run.js keep       restart keeping 100,000 processes on 3 nodes vs a plain restart (issue 19)
  *   node dist/bench/run.js messaging  4: call round trip, cast throughput, memory per process, boot, beside the zeromq floor
  *   --sizes=1,3   cluster sizes for save   --quick   few iterations (smoke run)
  *   --no-restart  save-to-live and its floor only (no restart baseline): for A/B runs of one change
@@ -15,10 +16,20 @@ import { leftoverNodePids, machineHeader, progress, runtimeProcessesOnMachine } 
 import { DEFAULT_PROCS_OPTIONS, runProcsBench, type ProcsOptions } from "./procs";
 import { runMessagingBench } from "./messaging";
 import { DEFAULT_SAVE_OPTIONS, runSaveBench, type SaveOptions } from "./save";
+import { DEFAULT_KEEP_STATE_OPTIONS, runKeepStateBench } from "./keepState";
 
-const BENCHES = ["save", "procs", "messaging"] as const;
+const BENCHES = ["save", "procs", "messaging", "keep"] as const;
 type Bench = (typeof BENCHES)[number];
-const ALIASES: Record<string, Bench> = { save: "save", restart: "save", "save-to-live": "save", procs: "procs", processes: "procs", messaging: "messaging" };
+const ALIASES: Record<string, Bench> = {
+  save: "save",
+  restart: "save",
+  "save-to-live": "save",
+  procs: "procs",
+  processes: "procs",
+  messaging: "messaging",
+  keep: "keep",
+  "keep-state": "keep",
+};
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -62,6 +73,7 @@ async function main(): Promise<number> {
     try {
       if (b === "save") await runSaveBench(saveOpts);
       else if (b === "procs") await runProcsBench(procsOpts);
+      else if (b === "keep") await runKeepStateBench(quick ? { ...DEFAULT_KEEP_STATE_OPTIONS, processes: 3000, rounds: 1 } : DEFAULT_KEEP_STATE_OPTIONS);
       else await runMessagingBench();
     } catch (err) {
       failed = true;

@@ -92,10 +92,11 @@ program
 
 program
   .command("restart [node...]")
-  .description("restart nodes one at a time (every node without names), each back with the current code; their processes' state is lost")
+  .description("restart nodes one at a time (every node without names), each back with the current code; their processes come back with their state and pids")
   .addOption(configOption)
   .option("--json", "print each node's old and new OS pid as one JSON line")
-  .action((nodes: string[], opts: { config?: string; json?: boolean }) => run(() => restart(projectDir(opts.config), nodes, opts)));
+  .option("--fresh", "do not keep the processes: each node starts afresh from its entry, as after a crash")
+  .action((nodes: string[], opts: { config?: string; json?: boolean; fresh?: boolean }) => run(() => restart(projectDir(opts.config), nodes, opts)));
 
 program
   .command("status")
@@ -127,7 +128,8 @@ program
   .command("stop")
   .description("stop the running cluster: every node and the coordinator")
   .addOption(configOption)
-  .action((opts: { config?: string }) => run(() => stop(projectDirOf(findConfig(opts.config)))));
+  .option("--keep-state", "every node writes its processes first; the next `devcluster up` restores them, same pids")
+  .action((opts: { config?: string; keepState?: boolean }) => run(() => stop(projectDirOf(findConfig(opts.config)), { keepState: opts.keepState === true })));
 
 program
   .command("observe")

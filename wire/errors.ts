@@ -99,6 +99,8 @@ export type ErrorCode =
   | "keys_unprotected"
   /** a state folder or key file another user owns, others may write, or a symlink: refused, as ssh does, with what to do */
   | "bad_owner"
+  /** a kept-state snapshot of another cluster, node or devcluster version, or a damaged one: refused, the nodes start fresh */
+  | "bad_snapshot"
   /** the coordinator refused a node's join (name taken, another cluster); the message says why */
   | "join_refused"
   /** something that threw a non-devcluster value; the message is its text */

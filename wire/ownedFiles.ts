@@ -142,10 +142,11 @@ function createExclusive(file: string): { fd: number; tmp: string } {
  * whatever was there, so a reader never sees half of it and a link planted at
  * `file` is replaced, never written through.
  */
-export function writeOwned(file: string, text: string): void {
+export function writeOwned(file: string, text: string | Uint8Array): void {
   const { fd, tmp } = createExclusive(file);
   try {
-    writeSync(fd, text);
+    if (typeof text === "string") writeSync(fd, text);
+    else writeSync(fd, text);
     closeSync(fd);
     renameSync(tmp, file);
   } catch (err) {

@@ -167,7 +167,11 @@ export type NodeOp =
   /** `fn` is a function's source text, run in the process's node */
   | { op: "replaceState"; pid: Pid; fn: string }
   /** the observer page and tracing (wire/observer.ts) */
-  | { op: "observer"; req: ObserverOp };
+  | { op: "observer"; req: ObserverOp }
+  /** freeze every process and write them to `file` before a restart that keeps them (runtime/node/keepState.ts) */
+  | { op: "snapshot"; file: string }
+  /** what the restore from a snapshot did at this node's start, or null */
+  | { op: "restored" };
 
 /** Coordinator <-> node, over the coordinator's ROUTER and the node's DEALER. */
 export type ControlMessage =
@@ -232,7 +236,9 @@ export type PeerMessage =
   | { type: "demonitor"; to: Pid; ref: string }
   /** a monitored process ended: becomes `{ down: ref, pid, reason }` in the watcher's mailbox */
   | { type: "down"; to: Pid; ref: string; pid: Pid; reason: ExitReason }
-  | { type: "sys"; from: From; pid: Pid; op: SysOp };
+  | { type: "sys"; from: From; pid: Pid; op: SysOp }
+  /** the sender restarts with its processes kept: hold its down, links and monitors to its pids still hold after */
+  | { type: "away"; node: string };
 
 /** Who started a reload transaction, as `up` logs it. */
 export type ReloadSource = "save" | "cli" | "shell" | "catch-up";
@@ -246,8 +252,10 @@ export type ClientRequest =
   /** every version since `up` of one module, or of every module */
   | { type: "history"; module?: string }
   /** restart these nodes (every node without any) one at a time, through the launcher */
-  | { type: "restart"; nodes?: string[] }
-  | { type: "stop" }
+  /** `fresh`: the nodes' processes start afresh from the entry instead of being kept */
+  | { type: "restart"; nodes?: string[]; fresh?: boolean }
+  /** `keepState`: every node writes its processes first, for the next `up` (answered with what was written) */
+  | { type: "stop"; keepState?: boolean }
   | { type: "node"; node: string; op: NodeOp }
   | { type: "whereis"; name: string }
   | { type: "names" }
@@ -306,6 +314,7 @@ const PEER: Record<PeerMessage["type"], Shape> = {
   demonitor: { to: "pid", ref: "string" },
   down: { to: "pid", ref: "string", pid: "pid", reason: "any" },
   sys: { from: "object", pid: "pid", op: "object" },
+  away: { node: "string" },
 };
 
 const CLIENT: Record<ClientMessage["type"], Shape> = {

@@ -12,7 +12,8 @@ import type { CodeStore } from "./codeStore";
 import type { CompiledModule } from "../save/compiler";
 import type { LogAnswer, LogQuery } from "./logs";
 import type { ReloadReport } from "./reloadTransaction";
-import type { RestartResult, StatusReport } from "./reports";
+import type { KeptRestart, RestartResult, StatusReport } from "./reports";
+import type { KeptStop } from "./keptState";
 import type { HistoryReport } from "./versionHistory";
 import type { TraceRequest } from "../../wire/observer";
 
@@ -31,7 +32,8 @@ export interface ClientRequestsHost {
   whereis(name: string): Pid | undefined;
   names(): Record<string, Pid>;
   osPidOf(node: string): number | null;
-  restart?(node: string): Promise<void>;
+  restart?(node: string, fresh: boolean): Promise<KeptRestart>;
+  keepState?(): Promise<KeptStop>;
   logs?: { query(q: LogQuery): Promise<LogAnswer> };
   trace(req: TraceRequest): Promise<unknown>;
 }
@@ -62,9 +64,11 @@ export async function answerRequest(host: ClientRequestsHost, req: ClientRequest
     case "history":
       return host.historyReport(req.module);
     case "restart":
-      return restartNodes(host, req.nodes);
+      return restartNodes(host, req.nodes, req.fresh === true);
     case "stop":
-      return { stopping: true };
+      if (!req.keepState) return { stopping: true };
+      if (!host.keepState) throw new ClusterError("not_ready", "this coordinator cannot keep its nodes' processes");
+      return host.keepState();
     case "node": {
       const extra = req.op.op === "call" ? (req.op.timeoutMs ?? 5000) + 1000 : 10_000;
       return host.nodeRequest(req.node, req.op, extra);
@@ -86,7 +90,7 @@ export async function answerRequest(host: ClientRequestsHost, req: ClientRequest
 }
 
 /** Restarts nodes one after another (each back with the current code before the next goes down). */
-async function restartNodes(host: ClientRequestsHost, names: string[] | undefined): Promise<RestartResult[]> {
+async function restartNodes(host: ClientRequestsHost, names: string[] | undefined, fresh: boolean): Promise<RestartResult[]> {
   const restart = host.restart;
   if (!restart) throw new ClusterError("not_ready", "this coordinator cannot restart nodes");
   const list = names?.length ? names : host.nodes;
@@ -95,9 +99,9 @@ async function restartNodes(host: ClientRequestsHost, names: string[] | undefine
   const results: RestartResult[] = [];
   for (const node of list) {
     const before = host.osPidOf(node);
-    host.log.info({ member: node }, `restarting ${node}: its processes and their state are lost`);
-    await restart(node);
-    results.push({ node, osPidBefore: before, osPidAfter: host.osPidOf(node) });
+    host.log.info({ member: node }, fresh ? `restarting ${node}: its processes start afresh (--fresh)` : `restarting ${node}, keeping its processes`);
+    const kept = await restart(node, fresh);
+    results.push({ node, osPidBefore: before, osPidAfter: host.osPidOf(node), ...kept });
   }
   return results;
 }

@@ -16,7 +16,8 @@ import type { LogAnswer, LogQuery } from "./logs";
 import { Traces } from "../observer/traces";
 import type { DiskDrift } from "./diskDrift";
 import { answerClient, type ClientRequestsHost } from "./clientRequests";
-import type { StatusReport } from "./reports";
+import type { KeptRestart, StatusReport } from "./reports";
+import type { KeptStop } from "./keptState";
 import { VersionHistory, type HistoryReport } from "./versionHistory";
 import { VersionMoves } from "./versionMoves";
 
@@ -42,7 +43,9 @@ export interface CoordinatorOptions {
   /** modules whose file on disk differs from what runs, for status */
   disk?(): Promise<DiskDrift[]>;
   /** restarts one node's OS process and resolves once it runs its entry again with the current code */
-  restart?(node: string): Promise<void>;
+  restart?(node: string, fresh: boolean): Promise<KeptRestart>;
+  /** `stop --keep-state`: every node writes its processes before the cluster stops (keptState.ts) */
+  keepState?(): Promise<KeptStop>;
 }
 
 /**
@@ -138,6 +141,7 @@ export class Coordinator extends EventEmitter {
       names: () => Object.fromEntries(this.names),
       osPidOf: (node) => this.members.get(node)?.osPid ?? null,
       ...(opts.restart ? { restart: opts.restart } : {}),
+      ...(opts.keepState ? { keepState: opts.keepState } : {}),
       ...(opts.logs ? { logs: opts.logs } : {}),
       trace: (req) => this.traces.request(req),
     };

@@ -17,6 +17,7 @@ import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
 import { logTransaction } from "./transactionLog";
 import { BuildWarnings } from "./buildWarnings";
 import { RestartWatch } from "./restartWatch";
+import { keepAll, keptSnapshots, restartKeepingState, type KeptStateHost } from "./keptState";
 import { diskDrift } from "./diskDrift";
 import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "../save/typeChecker";
 import { ObserverServer } from "../observer/server";
@@ -147,7 +148,8 @@ export class DevServer extends EventEmitter {
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
       logs: this.logStore,
       disk: () => diskDrift(this.compiler, this.coordinator.store),
-      restart: (node) => this.restartNode(node),
+      restart: (node, fresh) => restartKeepingState(this.keptHost(), node, (once) => this.restartNode(node, once), fresh),
+      keepState: () => keepAll(this.keptHost(), nodeNames),
       prepareTimeoutMs: config.reload.timeoutMs,
       allOrNothing: config.reload.allOrNothing,
     });
@@ -197,6 +199,7 @@ export class DevServer extends EventEmitter {
       onLine: (node, line, stream) => this.renderer.line(node, line, stream),
     });
     this.launcher.on("exit", (name: string) => this.coordinator.nodeDown(name));
+    for (const [node, file] of keptSnapshots(config.projectDir, config.name, nodeNames, this.log)) this.launcher.startWith(node, { DEVCLUSTER_RESTORE: file });
     this.launcher.start();
     if (this.opts.watch !== false) {
       this.watcher = new Watcher({ srcDir: config.srcDir, quietMs: this.opts.quietMs });
@@ -230,7 +233,11 @@ export class DevServer extends EventEmitter {
   }
 
   /** `devcluster restart`: one node's OS process ends and starts again; resolves once it runs its entry with the current code. */
-  private async restartNode(node: string, timeoutMs = 30_000): Promise<void> {
+  private keptHost(): KeptStateHost {
+    return { projectDir: this.config.projectDir, log: this.log, nodeRequest: (node, op, ms) => this.coordinator.nodeRequest(node, op, ms) };
+  }
+
+  private async restartNode(node: string, once: Record<string, string> = {}, timeoutMs = 30_000): Promise<void> {
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.coordinator.off("nodeStarted", on);
@@ -244,7 +251,7 @@ export class DevServer extends EventEmitter {
       };
       this.coordinator.on("nodeStarted", on);
     });
-    await this.launcher.restart(node);
+    await this.launcher.restart(node, once);
     await started;
   }
 

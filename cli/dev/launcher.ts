@@ -28,6 +28,8 @@ interface Child {
   timer?: NodeJS.Timeout;
   /** stopped on purpose by {@link Launcher.restart}: its exit is no crash, so no backoff */
   restarting?: boolean;
+  /** environment for its next start only (the snapshot to restore, which is used once) */
+  once?: Record<string, string>;
 }
 
 /** dist/runtime/node/main.js, from this file's dist/cli/dev/ */
@@ -61,10 +63,11 @@ export class Launcher extends EventEmitter {
     // DEVCLUSTER_NODE_ARGS="--inspect=0 --cpu-prof" passes flags to every node's `node` (a debugger, a profile).
     const nodeArgs = (process.env.DEVCLUSTER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
     const proc = spawn(process.execPath, [...nodeArgs, NODE_MAIN], {
-      env: { ...process.env, ...child.spec.env, ...this.opts.env, DEVCLUSTER_NODE: name, DEVCLUSTER_STDIN_LIFELINE: "1" },
+      env: { ...process.env, ...child.spec.env, ...this.opts.env, ...child.once, DEVCLUSTER_NODE: name, DEVCLUSTER_STDIN_LIFELINE: "1" },
       stdio: ["pipe", "pipe", "pipe"],
     });
     child.proc = proc;
+    child.once = undefined;
     child.startedAt = Date.now();
     for (const stream of ["stdout", "stderr"] as const) {
       createInterface({ input: proc[stream]!, crlfDelay: Infinity }).on("line", (line) => this.opts.onLine(name, line, stream));
@@ -94,12 +97,14 @@ export class Launcher extends EventEmitter {
 
   /**
    * `devcluster restart`: stops one node (SIGTERM, SIGKILL after the grace
-   * period) and starts it again at once. Not a crash: no backoff delay. Its
-   * processes end with it; the new one joins and gets the current code.
+   * period) and starts it again at once. Not a crash: no backoff delay. The
+   * new one joins and gets the current code; `once` is its environment for
+   * that start (the snapshot its processes come back from).
    */
-  async restart(name: string): Promise<void> {
+  async restart(name: string, once?: Record<string, string>): Promise<void> {
     const child = this.children.get(name);
     if (!child || this.stopping) return;
+    this.startWith(name, once);
     if (child.timer) {
       clearTimeout(child.timer);
       child.timer = undefined;
@@ -118,6 +123,12 @@ export class Launcher extends EventEmitter {
       child.restarting = false;
     }
     if (!this.stopping) this.launch(child);
+  }
+
+  /** Environment for `name`'s next start only (`up` restoring a kept snapshot). */
+  startWith(name: string, once: Record<string, string> | undefined): void {
+    const child = this.children.get(name);
+    if (child && once && Object.keys(once).length) child.once = once;
   }
 
   /** SIGTERM every node, SIGKILL what is still alive after the grace period. */

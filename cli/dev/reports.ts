@@ -21,11 +21,40 @@ export interface StatusReport {
   drift?: DiskDrift[];
 }
 
-/** One node `devcluster restart` restarted: its OS pid before and after. */
-export interface RestartResult {
+/** One node `devcluster restart` restarted: its OS pid before and after, and what became of its processes. */
+export interface RestartResult extends Partial<KeptRestart> {
   node: string;
   osPidBefore: number | null;
   osPidAfter: number | null;
+}
+
+/** A process that did not come back as it was, and why. */
+export interface NotRestored {
+  pid: string;
+  module: string;
+  why: string;
+}
+
+/** What a restart that keeps processes did (cli/dev/keptState.ts). */
+export interface KeptRestart {
+  /** ms from the freeze of its processes to the node's being back */
+  awayMs: number;
+  /** what was written: processes, bytes, and ms to freeze and write them */
+  snapshot?: { processes: number; bytes: number; ms: number };
+  /** ms the new node took to read the snapshot and make its processes again */
+  restoreMs?: number;
+  /** back as they were, same pids */
+  restored?: number;
+  /** started again from init with their first args (same pid) */
+  restarted?: NotRestored[];
+  /** not back at all */
+  lost?: NotRestored[];
+  /** back, without part of their mailbox */
+  partly?: NotRestored[];
+  /** why nothing was kept: every process started afresh */
+  notKept?: string;
+  /** the snapshot was refused by the node: what was wrong */
+  refused?: string;
 }
 
 /** What a node's row says: "up" means running with its supervision intact; a node that runs but whose top supervisor gave up says so. */

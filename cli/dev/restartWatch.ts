@@ -49,7 +49,7 @@ export class RestartWatch {
         parts = start && latest ? changedParts(start, latest) : ["package.json"];
         this.opts.log.warn(
           { files: parts },
-          `dependencies changed (${parts.join(", ")}): npm packages are not hot-swapped; \`devcluster restart\` restarts the nodes with them (their processes' state is lost)`,
+          `dependencies changed (${parts.join(", ")}): npm packages are not hot-swapped; \`devcluster restart\` restarts the nodes with them, keeping their processes (state and pids)`,
         );
       },
       () => this.opts.log.info({ files: parts }, `dependencies back as up started them (${parts.join(", ")}): no restart needed`),

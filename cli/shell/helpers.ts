@@ -258,7 +258,7 @@ export class ShellContext {
       h(
         "restartNodes",
         "restartNodes(...nodes)",
-        "restarts nodes one at a time (every node without names), back with the current code; their processes' state is lost",
+        "restarts nodes one at a time (every node without names), back with the current code; their processes come back with their state and pids",
         'restartNodes("n2")',
         async (...nodes: string[]) => {
           const results = await this.client().request<RestartResult[]>({ type: "restart", nodes }, 60_000 * Math.max(1, nodes.length || 4));

@@ -45,9 +45,29 @@ export function driftLines(drift: DiskDrift[] | undefined): string[] {
   );
 }
 
-/** What `devcluster restart` and the shell's restartNodes() print: one line per node, and what was lost. */
+/**
+ * What `devcluster restart` and the shell's restartNodes() print: per node,
+ * how long it was away, the processes back with their pids, and by name
+ * every one that started again from init or did not come back, with why.
+ */
 export function renderRestart(results: RestartResult[]): string {
-  const lines = results.map((r) => `${r.node} restarted (os pid ${r.osPidBefore ?? "-"} -> ${r.osPidAfter ?? "-"}), running the current code`);
-  lines.push(`the processes of ${results.map((r) => r.node).join(", ")} were started afresh: their state is lost`);
+  const lines: string[] = [];
+  for (const r of results) {
+    const away = r.awayMs !== undefined ? `, away ${r.awayMs} ms` : "";
+    lines.push(`${r.node} restarted (os pid ${r.osPidBefore ?? "-"} -> ${r.osPidAfter ?? "-"}), running the current code${away}`);
+    if (r.notKept !== undefined || r.refused !== undefined) {
+      lines.push(`  its processes were not kept (${r.refused ?? r.notKept}): they started afresh from the entry, their state is lost`);
+      continue;
+    }
+    if (r.restored === undefined) {
+      lines.push("  its processes were started afresh: their state is lost");
+      continue;
+    }
+    const size = r.snapshot ? ` from a ${bytes(r.snapshot.bytes)} snapshot` : "";
+    lines.push(`  ${r.restored === 1 ? "1 process restored with its state and pid" : `${r.restored} processes restored with their state and pids`}${size}`);
+    for (const p of r.restarted ?? []) lines.push(`  started again from init (same pid, state lost): ${p.pid} ${p.module}: ${p.why}`);
+    for (const p of r.lost ?? []) lines.push(`  lost: ${p.pid} ${p.module}: ${p.why}`);
+    for (const p of r.partly ?? []) lines.push(`  restored without part of its mailbox: ${p.pid} ${p.module}: ${p.why}`);
+  }
   return lines.join("\n");
 }

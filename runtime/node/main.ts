@@ -83,6 +83,7 @@ export async function runNode(opts: RunOptions = {}): Promise<void> {
     joined,
     ...(process.env.DEVCLUSTER_JOIN_TIMEOUT_MS ? { joinTimeoutMs: Number(process.env.DEVCLUSTER_JOIN_TIMEOUT_MS) } : {}),
     ...(output ? { shipLogs: true } : {}),
+    ...(process.env.DEVCLUSTER_RESTORE ? { restoreFrom: process.env.DEVCLUSTER_RESTORE } : {}),
   });
   const started = node;
 

@@ -174,6 +174,8 @@ export class Messaging {
       case "demonitor":
       case "down":
         return this.host.signals.onPeer(msg);
+      case "away":
+        return this.host.signals.peerAway(msg.node);
       case "sys":
         runSys(this.host, msg.pid, msg.op).then(
           (value) => this.reply(msg.from, { ok: true, value }),

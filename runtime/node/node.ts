@@ -27,6 +27,7 @@ import { ClusterError } from "../../wire/errors";
 import type { ObserverOp } from "../../wire/observer";
 import { runObserverOp } from "./observe";
 import { Tracer } from "./trace";
+import { restoreOrRefuse, writeNodeSnapshot, type KeepStateHost, type Restored, type SnapshotSummary } from "./keepState";
 
 export interface NodeOptions {
   name: string;
@@ -44,6 +45,8 @@ export interface NodeOptions {
   joinTimeoutMs?: number;
   /** its output goes to the coordinator, through {@link ClusterNode.shipLog} (a joined node: no `up` reads its stdout) */
   shipLogs?: boolean;
+  /** a snapshot its previous life (or the cluster's `stop --keep-state`) wrote: its processes come back instead of the entry's start */
+  restoreFrom?: string;
 }
 
 /**
@@ -75,6 +78,8 @@ export class ClusterNode implements Runtime {
   private readonly reloads: Reloads;
   private nextRef = 1;
   private closed = false;
+  /** what the restore from a snapshot did at start (null: started fresh) */
+  private restoreReport: Restored | null = null;
   /** the node's side of its coordinator: join, loss, adoption, and the control messages (membership.ts) */
   private readonly membership: Membership;
   /** peer messages held while this node catches up with the cluster's code (catchUpHold.ts) */
@@ -218,10 +223,47 @@ export class ClusterNode implements Runtime {
       throw new ClusterError("bad_entry", `entry module ${w.entry} exports no start(ctx) function`);
     }
     this.membership.running = true;
-    await start({ node: this.name, nodes: [...this.nodes] });
+    // Processes back from a snapshot are what the entry's start made: it does not run again, unless the snapshot was refused.
+    if (this.opts.restoreFrom) this.restoreReport = await restoreOrRefuse(this.keepStateHost(), this.opts.restoreFrom);
+    if (!this.restoreReport || this.restoreReport.refused !== undefined) await start({ node: this.name, nodes: [...this.nodes] });
     this.toCoordinator({ type: "started", node: this.name, ms: performance.now() - t0 });
     // The first enable of the debugger is the slow one; pay it now rather than in the first reload's commit.
     setImmediate(() => this.liveEdit.warm());
+  }
+
+  snapshot(file: string): Promise<SnapshotSummary> {
+    return writeNodeSnapshot(this.keepStateHost(), file);
+  }
+
+  restored(): Restored | null {
+    return this.restoreReport;
+  }
+
+  private keepStateHost(): KeepStateHost {
+    return {
+      name: this.name,
+      cluster: this.cluster,
+      log: this.log,
+      procs: this.procs,
+      timers: this.timers,
+      peers: () => this.links.names(),
+      toPeer: (node, msg) => this.messaging.toPeer(node, msg),
+      namesOf: (pid) => this.namesOf(pid),
+      register: (name, pid) => this.register(name, pid),
+      send: (pid, msg) => this.send(pid, msg),
+      signal: (msg) => {
+        const to = msg.to.node;
+        if (to === this.name) this.signals.onPeer(msg);
+        else this.messaging.toPeer(to, msg);
+      },
+      exportsOf: async (m) => {
+        const builtin = m === SUPERVISOR ? this.supervision.behaviour : m === ops.SHELL_MAILBOX ? ops.shellMailbox(this.api) : undefined;
+        if (builtin) return builtin;
+        await this.reloads.loadOnFirstUse(m);
+        return this.table.current(m)?.exports;
+      },
+      currentVersion: (m) => (m === SUPERVISOR || m === ops.SHELL_MAILBOX ? "builtin" : this.table.current(m)?.version),
+    };
   }
 
   /** The facade a call trace wraps; tracing is no use of a module, so one this node only keeps is not loaded for it (docs/design.md §4.5). */
@@ -344,7 +386,7 @@ export class ClusterNode implements Runtime {
     const owner = selfProc() ?? (pid.node === this.name ? this.procs.get(pid.id) : undefined);
     if (!owner)
       throw new ClusterError("not_a_process", `sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`);
-    return this.timers.start(owner, ms, () => this.send(pid, msg), periodic);
+    return this.timers.start(owner, ms, () => this.send(pid, msg), periodic, { to: pid, msg, ms });
   }
 
   cancelTimer(ref: string): number | false {

@@ -41,6 +41,10 @@ export interface NodeOpsHost extends DebugOpsHost {
   processInfo(pid: Pid): Promise<ProcessInfo>;
   /** the observer page's and tracing's requests (runtime/node/observe.ts) */
   observe?(req: ObserverOp): unknown;
+  /** freezes and writes every process before a restart that keeps them (keepState.ts) */
+  snapshot?(file: string): Promise<unknown>;
+  /** what the restore at this node's start did, or null when it started fresh */
+  restored?(): unknown;
 }
 
 function fail(code: ErrorCode, message: string): never {
@@ -251,6 +255,11 @@ export async function runNodeOp(node: NodeOpsHost, op: NodeOp): Promise<unknown>
     case "observer":
       if (!node.observe) throw new ClusterError("badarg", `node ${node.name} does not serve the observer`);
       return node.observe(op.req);
+    case "snapshot":
+      if (!node.snapshot) throw new ClusterError("badarg", `node ${node.name} cannot keep its processes`);
+      return node.snapshot(op.file);
+    case "restored":
+      return node.restored?.() ?? null;
     default: {
       const unhandled: never = op;
       return unhandled;

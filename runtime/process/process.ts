@@ -106,6 +106,22 @@ export class Processes {
     if (this.procs.size === 0) this.nextId = first;
   }
 
+  /** A process made again from a snapshot (snapshot.ts), its pid kept: later spawns of this life number after it. */
+  adopt(proc: Proc): void {
+    this.procs.set(proc.pid.id, proc);
+    let set = this.byModule.get(proc.module);
+    if (!set) this.byModule.set(proc.module, (set = new Set()));
+    set.add(proc);
+    if (proc.pid.id >= this.nextId) this.nextId = proc.pid.id + 1;
+  }
+
+  /** Takes out an adopted process that could not start again (its init failed): nothing has seen it run. */
+  discard(proc: Proc): void {
+    proc.alive = false;
+    this.procs.delete(proc.pid.id);
+    this.byModule.get(proc.module)?.delete(proc);
+  }
+
   get(id: number): Proc | undefined {
     return this.procs.get(id);
   }

@@ -24,8 +24,29 @@ type SignalMessage = Extract<PeerMessage, { type: "link" | "unlink" | "exit" | "
  * `{ down: ref, pid, reason }`. Both sides of a link keep it, so each node
  * can tell its own processes "noconnection" when a peer goes away.
  */
+/** How long a peer that restarts with its processes kept may be away before its links and monitors hear noconnection. */
+export const AWAY_LIMIT_MS = 60_000;
+
 export class Signals {
+  /** peers restarting with their processes kept (snapshot.ts): their down is held until they are back */
+  private readonly away = new Map<string, NodeJS.Timeout>();
+
   constructor(private readonly host: SignalHost) {}
+
+  /**
+   * A peer said it restarts with its processes kept: links and monitors to
+   * its pids must still hold when they come back, so its going down is not
+   * noconnection, unless it is not back within `ms`.
+   */
+  peerAway(node: string, ms = AWAY_LIMIT_MS): void {
+    clearTimeout(this.away.get(node));
+    const timer = setTimeout(() => {
+      this.away.delete(node);
+      if (!this.host.connected(node)) this.nodeDown(node);
+    }, ms);
+    timer.unref();
+    this.away.set(node, timer);
+  }
 
   private local(pid: Pid): Proc | undefined {
     return pid.node === this.host.node ? this.host.procs.get(pid.id) : undefined;
@@ -189,6 +210,7 @@ export class Signals {
    * `down` with "noconnection", every node monitor a `nodedown`.
    */
   nodeDown(node: string): void {
+    if (this.away.has(node)) return;
     for (const proc of [...this.host.procs.all()]) {
       for (const [ref, watcher] of proc.watchers ?? []) if (watcher.node === node) proc.watchers!.delete(ref);
       for (const [ref, target] of proc.monitors ?? []) if (target.node === node) this.down(proc.pid, ref, target, "noconnection");
@@ -198,6 +220,8 @@ export class Signals {
   }
 
   nodeUp(node: string): void {
+    clearTimeout(this.away.get(node));
+    this.away.delete(node);
     for (const proc of this.host.procs.all()) {
       if (proc.nodeMonitors?.has(node)) this.host.procs.deliver(proc.pid.id, { kind: "info", msg: { nodeup: node } });
     }

@@ -97,20 +97,20 @@ describe("history, rollback --to, drift from the disk, and restart", () => {
     rmSync(modules, { recursive: true });
   });
 
-  test("restart n2 restarts that node alone: a new OS process with the current code, its processes' state lost", async () => {
-    await json<number>(["shell", "--eval", 'call("counter:n2", { type: "incr", by: 5 })'], suite.project.dir);
+  test("restart n2 restarts that node alone: a new OS process with the current code, its processes back with their state (issue 19)", async () => {
+    const count = await json<number>(["shell", "--eval", 'call("counter:n2", { type: "incr", by: 5 })'], suite.project.dir);
     const before = await json<{ nodes: { name: string; pid: number; modules: Record<string, string> }[] }>(["status"], suite.project.dir);
     const r = await cli(["restart", "n2"], suite.project.dir, 60_000);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^n2 restarted \(os pid \d+ -> \d+\), running the current code$/m);
-    assert.match(r.stdout, /the processes of n2 were started afresh: their state is lost/);
+    assert.match(r.stdout, /^n2 restarted \(os pid \d+ -> \d+\), running the current code, away \d+ ms$/m);
+    assert.match(r.stdout, /^ {2}1 process restored with its state and pid from a [\d.]+[KM]?B snapshot$/m);
     const after = await json<{ nodes: { name: string; pid: number; modules: Record<string, string> }[] }>(["status"], suite.project.dir);
     const [n1Before, n2Before] = before.nodes;
     const [n1After, n2After] = after.nodes;
     assert.equal(n1After!.pid, n1Before!.pid, "n1 was not restarted");
     assert.notEqual(n2After!.pid, n2Before!.pid, "n2 is a new OS process");
     assert.deepEqual(n2After!.modules, n1After!.modules, "n2 runs what n1 runs");
-    assert.equal(await json<number>(["shell", "--eval", 'call("counter:n2", { type: "get" })'], suite.project.dir), 0, "n2's counter started afresh");
+    assert.equal(await json<number>(["shell", "--eval", 'call("counter:n2", { type: "get" })'], suite.project.dir), count, "n2's counter kept its count");
     const unknown = await cli(["restart", "n7"], suite.project.dir);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no node n7 in cluster test \(nodes: n1, n2\)/);
