@@ -5,6 +5,7 @@
  *   node dist/bench/run.js save       1 + 2: save-to-live and the restart baseline (same clusters); alias: restart
  *   node dist/bench/run.js procs      3: reload vs number of live processes
  *   node dist/bench/run.js messaging  4: call round trip, cast throughput, memory per process, boot, beside the zeromq floor
+ *   node dist/bench/run.js size       5: a generated 500-module project on 3 nodes beside a 10-module one (boot, saves, status/ps/nodes/Tab, heap)
  *   --sizes=1,3   cluster sizes for save   --quick   few iterations (smoke run)
  *   --no-restart  save-to-live and its floor only (no restart baseline): for A/B runs of one change
  *   --closures    format.ts keeps a closure its first version made: each save has an earlier version to patch (LiveEdit)
@@ -15,10 +16,19 @@ import { leftoverNodePids, machineHeader, progress, runtimeProcessesOnMachine } 
 import { DEFAULT_PROCS_OPTIONS, runProcsBench, type ProcsOptions } from "./procs";
 import { runMessagingBench } from "./messaging";
 import { DEFAULT_SAVE_OPTIONS, runSaveBench, type SaveOptions } from "./save";
+import { DEFAULT_SIZE_OPTIONS, runSizeBench, type SizeOptions } from "./size";
 
-const BENCHES = ["save", "procs", "messaging"] as const;
+const BENCHES = ["save", "procs", "messaging", "size"] as const;
 type Bench = (typeof BENCHES)[number];
-const ALIASES: Record<string, Bench> = { save: "save", restart: "save", "save-to-live": "save", procs: "procs", processes: "procs", messaging: "messaging" };
+const ALIASES: Record<string, Bench> = {
+  save: "save",
+  restart: "save",
+  "save-to-live": "save",
+  procs: "procs",
+  processes: "procs",
+  messaging: "messaging",
+  size: "size",
+};
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -35,9 +45,11 @@ async function main(): Promise<number> {
 
   const saveOpts: SaveOptions = { ...DEFAULT_SAVE_OPTIONS };
   const procsOpts: ProcsOptions = { ...DEFAULT_PROCS_OPTIONS };
+  const sizeOpts: SizeOptions = { ...DEFAULT_SIZE_OPTIONS };
   if (quick) {
     Object.assign(saveOpts, { sizes: [1, 3], warmup: 1, saves: 5, cpuSaves: 2, restarts: () => 2, plainRestarts: () => 2, processRestarts: () => 2 });
     Object.assign(procsOpts, { counts: [1, 1000], reloads: 3, codeChangeReloads: () => 3 });
+    Object.assign(sizeOpts, { warmup: 1, saves: 5, queries: 10, heapSaves: 30 });
   }
   if (flags.includes("--no-restart")) Object.assign(saveOpts, { restarts: () => 0, plainRestarts: () => 0, processRestarts: () => 0 });
   if (flags.includes("--closures")) saveOpts.closures = true;
@@ -62,6 +74,7 @@ async function main(): Promise<number> {
     try {
       if (b === "save") await runSaveBench(saveOpts);
       else if (b === "procs") await runProcsBench(procsOpts);
+      else if (b === "size") await runSizeBench(sizeOpts);
       else await runMessagingBench();
     } catch (err) {
       failed = true;
