@@ -16,7 +16,7 @@ import { Watcher, mergeBatches, type ChangeBatch } from "../save/watcher";
 import { logTransaction } from "./transactionLog";
 import { BuildWarnings } from "./buildWarnings";
 import { RestartWatch } from "./restartWatch";
-import { diskDrift } from "./diskDrift";
+import { DriftCheck } from "./diskDrift";
 import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "../save/typeChecker";
 import { ObserverServer } from "../observer/server";
 import { clearObserverAddress, writeObserverAddress } from "../observer/address";
@@ -65,6 +65,8 @@ export class DevServer extends EventEmitter {
   /** the observer page (cli/observer), served while `up` runs */
   observer?: ObserverServer;
   private watcher?: Watcher;
+  /** what `status` says of modules whose file on disk is not what runs; remembers each module's compile until its files change */
+  drift?: DriftCheck;
   /** saved files the nodes do not run yet (held, refused, not compiling), retried with every batch */
   pending!: PendingSaves;
   /** `--typecheck`: the project's tsc in watch mode */
@@ -145,7 +147,7 @@ export class DevServer extends EventEmitter {
       log: this.log,
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
       logs: this.logStore,
-      disk: () => diskDrift(this.compiler, this.coordinator.store),
+      disk: () => (this.drift ??= new DriftCheck(this.compiler, this.coordinator.store)).find(),
       restart: (node) => this.restartNode(node),
       prepareTimeoutMs: config.reload.timeoutMs,
       allOrNothing: config.reload.allOrNothing,
