@@ -128,7 +128,9 @@ export class DevServer extends EventEmitter {
     const keys = loadOrCreateKeys(keysFile(config.projectDir));
     // Only now: the files of a cluster already running here must not be truncated by a refused `up`.
     this.logStore.openFiles(path.join(stateDir(config.projectDir), "logs"));
-    const modules = await this.compiler.compileAll();
+    // Taken before the compile, so the drift check can trust what it compiled (DriftCheck.seed).
+    const compiledFrom = { files: this.compiler.listModules(), startedAt: Date.now(), tsconfig: this.compiler.tsconfig() };
+    const modules = await this.compiler.compile(compiledFrom.files);
     this.warnings.show(modules);
     if (!modules.some((m) => m.name === config.entry)) {
       throw new ClusterError(
@@ -147,11 +149,13 @@ export class DevServer extends EventEmitter {
       log: this.log,
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
       logs: this.logStore,
-      disk: () => (this.drift ??= new DriftCheck(this.compiler, this.coordinator.store)).find(),
+      disk: () => this.drift!.find(),
       restart: (node) => this.restartNode(node),
       prepareTimeoutMs: config.reload.timeoutMs,
       allOrNothing: config.reload.allOrNothing,
     });
+    this.drift = new DriftCheck(this.compiler, this.coordinator.store);
+    this.drift.seed(modules, compiledFrom);
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => {
       logTransaction(this.log, report, info, this.saveClauses);

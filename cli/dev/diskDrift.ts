@@ -67,6 +67,16 @@ export class DriftCheck {
   ) {}
 
   /**
+   * What `up` compiled at boot, so its first `status` compiles nothing either:
+   * `files` is the source folder's listing that compile was given, `startedAt`
+   * (Date.now()) and `tsconfig` taken before it began.
+   */
+  seed(modules: CompiledModule[], at: { files: string[]; startedAt: number; tsconfig: unknown }): void {
+    this.listing = at.files.join("\n");
+    for (const m of modules) this.remember(m.name, m, m, at.tsconfig, at.startedAt);
+  }
+
+  /**
    * Compares every module the nodes run with what its file compiles to now
    * (a version is the hash of the compiled bundle, so a save that changed only
    * whitespace is no drift). Each module on its own, so one that does not

@@ -107,6 +107,24 @@ describe("status's drift check compiles again only the modules whose files chang
     assert.deepEqual(await check.find(), []);
   });
 
+  test("the first look after up compiles nothing when no file changed since up compiled them, and sees one that did", async () => {
+    write("boot/src/one.ts", `export const one = 1;\n`);
+    write("boot/src/two.ts", `export const two = 2;\n`);
+    const compiler = new Compiler({ projectDir: path.join(dir, "boot"), srcDir: "src" });
+    const from = { files: compiler.listModules(), startedAt: Date.now(), tsconfig: compiler.tsconfig() };
+    const modules = await compiler.compile(from.files);
+    const store = new CodeStore();
+    store.commit(modules);
+    const check = new DriftCheck(compiler, store, -Infinity);
+    check.seed(modules, from);
+    assert.deepEqual(await check.find(), []);
+    assert.equal(check.lastCompiled, 0);
+    write("boot/src/two.ts", `export const two = 22;\n`);
+    const [two] = await check.find();
+    assert.equal(check.lastCompiled, 1);
+    assert.equal(two!.why, "src/two.ts changed on disk and is not loaded yet");
+  });
+
   test("a file saved within a clock tick of the look is compiled again on the next one, so a second write in that tick is not missed", async () => {
     write("src/quick.ts", `export const q = 1;\n`);
     const compiler = new Compiler({ projectDir: dir, srcDir: "src" });
