@@ -5,7 +5,10 @@
  * how fast `status`, `ps()`, `nodes()` and Tab completion answer, and the
  * nodes' heap after saves spread over the whole project (issue 20, item 3).
  */
-import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as esbuild from "esbuild";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { ClusterClient } from "../cli/dev/client";
@@ -115,6 +118,44 @@ async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   return out;
 }
 
+/**
+ * The floor of a boot: esbuild's transform of every file (no bundling, no
+ * import rewriting), and `nodes` plain Node processes started at once, each
+ * requiring the transformed entry (so all the modules), as a project run
+ * without devcluster would start. "devcluster" is a stub there.
+ */
+async function bootFloor(gen: BigProject, nodes: number): Promise<{ transformMs: number; requireMs: number }> {
+  const dir = mkdtempSync(path.join(tmpdir(), "devcluster-bench-floor-"));
+  try {
+    const t0 = performance.now();
+    const out = await Promise.all(
+      Object.entries(gen.files).map(async ([rel, text]) => {
+        const r = await esbuild.transform(text, { loader: "ts", format: "cjs", platform: "node", target: "node20", sourcemap: "inline" });
+        return [rel.replace(/\.ts$/, ".js"), r.code] as const;
+      }),
+    );
+    const transformMs = performance.now() - t0;
+    for (const [rel, code] of [...out, ["node_modules/devcluster/index.js", "exports.register = async () => {}; exports.spawn = async () => ({});"] as const]) {
+      mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      writeFileSync(path.join(dir, rel), code);
+    }
+    const entry = path.join(dir, "src", "app.js");
+    const t1 = performance.now();
+    await Promise.all(
+      Array.from(
+        { length: nodes },
+        () =>
+          new Promise<void>((resolve, reject) =>
+            execFile(process.execPath, ["-e", `require(${JSON.stringify(entry)})`], { cwd: dir }, (err) => (err ? reject(err) : resolve())),
+          ),
+      ),
+    );
+    return { transformMs, requireMs: performance.now() - t1 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Each node's heap after a full collection (bytes). */
 async function heaps(s: Side): Promise<Map<string, number>> {
   const out = new Map<string, number>();
@@ -144,6 +185,9 @@ export async function runSizeBench(o: SizeOptions = DEFAULT_SIZE_OPTIONS): Promi
         p.cleanup();
       }
     })();
+
+    const floor = await bootFloor(bigProject(o.modules), o.nodes);
+    const smallFloor = await bootFloor(bigProject(o.small), o.nodes);
 
     // One dev server at a time in a process (libzmq's ZAP handler is one per process): the small project is
     // measured before and after the large one, half its saves each time, so a change in the machine's load shows in both.
@@ -243,7 +287,18 @@ export async function runSizeBench(o: SizeOptions = DEFAULT_SIZE_OPTIONS): Promi
       [
         ["boot to ready, " + o.small + " modules (floor)", "1", ms(smallBoot), "", "", "", "", ""],
         ["boot to ready, " + o.modules + " modules (goal <= 2000)", "1", ms(bigBoot), "", "", "", "", `${(bigBoot / smallBoot).toFixed(2)}x`],
-        [`  of which compileAll of ${o.modules} in this process`, "1", ms(compileAllMs), "", "", "", "", ""],
+        [`  compileAll of ${o.modules} in this process (a part of boot)`, "1", ms(compileAllMs), "", "", "", "", ""],
+        [`  floor: esbuild transform of ${o.small} / ${o.modules} files`, "1", `${ms(smallFloor.transformMs)} / ${ms(floor.transformMs)}`, "", "", "", "", ""],
+        [
+          `  floor: ${o.nodes} plain node processes require ${o.small} / ${o.modules}`,
+          "1",
+          `${ms(smallFloor.requireMs)} / ${ms(floor.requireMs)}`,
+          "",
+          "",
+          "",
+          "",
+          "",
+        ],
         row(`save a leaf, ${o.small} modules (floor)`, leaf.small, smallLeaf),
         row(`save a leaf, ${o.modules} modules (goal <= 1.20x)`, leaf.big, smallLeaf),
         row(`save the barrel ${gen.barrel}, ${o.modules} modules`, leaf.barrel, smallLeaf),
@@ -251,6 +306,8 @@ export async function runSizeBench(o: SizeOptions = DEFAULT_SIZE_OPTIONS): Promi
       ],
       [
         "boot = DevServer.start() -> ready (every node ran its entry; the entry reaches every module, so every node evaluates all of them).",
+        "floor: the same files through esbuild's transform only (no bundle, no import rewrite), and node -e require(app) in as many processes at once,",
+        '  "devcluster" a stub: what starting the project without devcluster costs (process start, V8 compile and run of every module).',
         "save = write -> DevServer 'saved' (every node committed); each verified by a call to a probe process on every node that renders the saved module.",
         `leaf = ${gen.leaf}: imports no other module; the barrel ${gen.barrel}/index.ts re-exports group 0 and is imported by most modules.`,
         "The small project runs before and after the large one (half its leaf saves each); every node runs with --expose-gc (for the heap figure).",
