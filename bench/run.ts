@@ -6,6 +6,7 @@
  *   node dist/bench/run.js procs      3: reload vs number of live processes
  *   node dist/bench/run.js keep       restart keeping 100,000 processes on 3 nodes vs a plain restart (issue 19)
  *   node dist/bench/run.js messaging  4: call round trip, cast throughput, memory per process, boot, beside the zeromq floor
+ *   node dist/bench/run.js size       5: a generated 500-module project on 3 nodes beside a 10-module one (boot, saves, status/ps/nodes/Tab, heap)
  *   --sizes=1,3   cluster sizes for save   --quick   few iterations (smoke run)
  *   --no-restart  save-to-live and its floor only (no restart baseline): for A/B runs of one change
  *   --closures    format.ts keeps a closure its first version made: each save has an earlier version to patch (LiveEdit)
@@ -17,8 +18,9 @@ import { DEFAULT_PROCS_OPTIONS, runProcsBench, type ProcsOptions } from "./procs
 import { runMessagingBench } from "./messaging";
 import { DEFAULT_SAVE_OPTIONS, runSaveBench, type SaveOptions } from "./save";
 import { DEFAULT_KEEP_STATE_OPTIONS, runKeepStateBench } from "./keepState";
+import { DEFAULT_SIZE_OPTIONS, runSizeBench, type SizeOptions } from "./size";
 
-const BENCHES = ["save", "procs", "messaging", "keep"] as const;
+const BENCHES = ["save", "procs", "messaging", "keep", "size"] as const;
 type Bench = (typeof BENCHES)[number];
 const ALIASES: Record<string, Bench> = {
   save: "save",
@@ -29,6 +31,7 @@ const ALIASES: Record<string, Bench> = {
   messaging: "messaging",
   keep: "keep",
   "keep-state": "keep",
+  size: "size",
 };
 
 async function main(): Promise<number> {
@@ -46,9 +49,11 @@ async function main(): Promise<number> {
 
   const saveOpts: SaveOptions = { ...DEFAULT_SAVE_OPTIONS };
   const procsOpts: ProcsOptions = { ...DEFAULT_PROCS_OPTIONS };
+  const sizeOpts: SizeOptions = { ...DEFAULT_SIZE_OPTIONS };
   if (quick) {
     Object.assign(saveOpts, { sizes: [1, 3], warmup: 1, saves: 5, cpuSaves: 2, restarts: () => 2, plainRestarts: () => 2, processRestarts: () => 2 });
     Object.assign(procsOpts, { counts: [1, 1000], reloads: 3, codeChangeReloads: () => 3 });
+    Object.assign(sizeOpts, { warmup: 1, saves: 5, queries: 10, heapSaves: 30 });
   }
   if (flags.includes("--no-restart")) Object.assign(saveOpts, { restarts: () => 0, plainRestarts: () => 0, processRestarts: () => 0 });
   if (flags.includes("--closures")) saveOpts.closures = true;
@@ -74,6 +79,7 @@ async function main(): Promise<number> {
       if (b === "save") await runSaveBench(saveOpts);
       else if (b === "procs") await runProcsBench(procsOpts);
       else if (b === "keep") await runKeepStateBench(quick ? { ...DEFAULT_KEEP_STATE_OPTIONS, processes: 3000, rounds: 1 } : DEFAULT_KEEP_STATE_OPTIONS);
+      else if (b === "size") await runSizeBench(sizeOpts);
       else await runMessagingBench();
     } catch (err) {
       failed = true;

@@ -18,7 +18,7 @@ import { logTransaction } from "./transactionLog";
 import { BuildWarnings } from "./buildWarnings";
 import { RestartWatch } from "./restartWatch";
 import { keepAll, keptSnapshots, restartKeepingState, type KeptStateHost } from "./keptState";
-import { diskDrift } from "./diskDrift";
+import { DriftCheck } from "./diskDrift";
 import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "../save/typeChecker";
 import { ObserverServer } from "../observer/server";
 import { clearObserverAddress, writeObserverAddress } from "../observer/address";
@@ -67,6 +67,8 @@ export class DevServer extends EventEmitter {
   /** the observer page (cli/observer), served while `up` runs */
   observer?: ObserverServer;
   private watcher?: Watcher;
+  /** what `status` says of modules whose file on disk is not what runs; remembers each module's compile until its files change */
+  drift?: DriftCheck;
   /** saved files the nodes do not run yet (held, refused, not compiling), retried with every batch */
   pending!: PendingSaves;
   /** `--typecheck`: the project's tsc in watch mode */
@@ -128,7 +130,9 @@ export class DevServer extends EventEmitter {
     const keys = loadOrCreateKeys(keysFile(config.projectDir));
     // Only now: the files of a cluster already running here must not be truncated by a refused `up`.
     this.logStore.openFiles(path.join(stateDir(config.projectDir), "logs"));
-    const modules = await this.compiler.compileAll();
+    // Taken before the compile, so the drift check can trust what it compiled (DriftCheck.seed).
+    const compiledFrom = { files: this.compiler.listModules(), startedAt: Date.now(), tsconfig: this.compiler.tsconfig() };
+    const modules = await this.compiler.compile(compiledFrom.files);
     this.warnings.show(modules);
     if (!modules.some((m) => m.name === config.entry)) {
       throw new ClusterError(
@@ -147,12 +151,14 @@ export class DevServer extends EventEmitter {
       log: this.log,
       compile: (names) => this.compiler.compile(names.map((n) => this.compiler.fileOf(n))),
       logs: this.logStore,
-      disk: () => diskDrift(this.compiler, this.coordinator.store),
+      disk: () => this.drift!.find(),
       restart: (node, fresh) => restartKeepingState(this.keptHost(), node, (once) => this.restartNode(node, once), fresh),
       keepState: () => keepAll(this.keptHost(), nodeNames),
       prepareTimeoutMs: config.reload.timeoutMs,
       allOrNothing: config.reload.allOrNothing,
     });
+    this.drift = new DriftCheck(this.compiler, this.coordinator.store);
+    this.drift.seed(modules, compiledFrom);
     this.pending = new PendingSaves({ compiler: this.compiler, store: this.coordinator.store, log: this.log });
     this.coordinator.on("reloaded", (report: ReloadReport, info: TransactionInfo) => {
       logTransaction(this.log, report, info, this.saveClauses);
