@@ -49,6 +49,9 @@ export class ClusterClient {
       );
       this.pending.failAll(() => this.nobody!);
     });
+    // After the listeners: the socket's monitor sees only events from its start on, and a loopback connect can be done
+    // before a monitor opened after it, which then took the first retry after a coordinator died for "nothing listens".
+    socket.connect(running.endpoint);
   }
 
   static connect(projectDir: string): ClusterClient {
@@ -57,7 +60,6 @@ export class ClusterClient {
     const keys = running?.secretKey ? runningFile(projectDir) : keysFile(projectDir);
     if (!running || !existsSync(keys)) throw notRunning(projectDir);
     const socket = secureDealer(loadKeys(keys), `client-${process.pid}-${randomBytes(4).toString("hex")}`);
-    socket.connect(running.endpoint);
     return new ClusterClient(running, socket, projectDir);
   }
 
