@@ -39,7 +39,8 @@ export class ClusterClient {
     void this.serve();
     // A coordinator.json that outlived its `up` (a crash, a pid the OS gave to another process that
     // looks alive to us): a refused connect says at once that nothing listens, instead of a request's 15 s deadline.
-    socket.events.on("connect", () => (this.connected = true));
+    // Any of these means the endpoint took the connection once; a `disconnect` comes before the retries after it.
+    for (const event of ["connect", "handshake", "disconnect"] as const) socket.events.on(event, () => (this.connected = true));
     socket.events.on("connect:retry", () => {
       if (this.connected || this.nobody) return;
       this.nobody = new ClusterError(

@@ -115,7 +115,9 @@ describe("a script's shell whose coordinator dies while a request is still out",
         // No goodbye: the call is out to a coordinator that will never answer it, and would wait its ten minutes.
         up.child.kill("SIGKILL");
         await sh.exitCode(10_000);
-        assert.match(sh.output, /answered: disconnected\n/);
+        // disconnected when the call was out; not_running when the kill came while the shell still looked up the name
+        // (the next request then finds the coordinator gone): either way at once, not at the call's deadline.
+        assert.match(sh.output, /answered: (disconnected|not_running)\n/);
       } finally {
         await sh.close();
       }
