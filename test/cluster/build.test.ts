@@ -39,6 +39,10 @@ function miniCheckout(): { dir: string; touchSource(): void; cleanup(): void } {
   writeFileSync(path.join(dir, "dist", ".built"), "\n");
   const past = new Date(Date.now() - 60_000);
   for (const f of ["cli/main.ts", "cli", "tsconfig.json", "."]) utimesSync(path.join(dir, f), past, past);
+  // Built after its sources and well before any save the test makes: a save in the same clock tick as the build would
+  // not read as newer (seen in CI).
+  const built = new Date(Date.now() - 30_000);
+  for (const f of ["dist/.built", "dist/cli/main.js", "dist/cli", "dist"]) utimesSync(path.join(dir, f), built, built);
   return {
     dir,
     touchSource: () => writeFileSync(path.join(dir, "cli", "main.ts"), "export const changed = 1;\n"),
