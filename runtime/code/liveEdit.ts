@@ -25,7 +25,7 @@ import type { StaleCode } from "../../wire/protocol";
 import { readFunctions, type FunctionLiteral } from "./functionLiterals";
 import { HeapSession, PICK_TEXTS } from "./heapSession";
 import { changesClosures, constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
-import { changedConsts, emptyGone, fitLayout, keepReaders, layoutOf } from "./moduleScope";
+import { changedConsts, emptyGone, fitLayout, layoutOf } from "./moduleScope";
 
 export { removesNames } from "./liveEditText";
 
@@ -222,13 +222,6 @@ export class LiveEdit {
       for (const f of this.findings.get(m.name) ?? []) if (f.kind === "constructor" && !found.some((g) => g.kind === f.kind && g.fn === f.fn)) found.push(f);
     }
     for (const m of p.modules) {
-      // The versions whose scripts a later save may patch, and the two this one moved between, keep their readers.
-      const keep = new Set([m.to, ...(m.from !== undefined ? [m.from] : [])]);
-      for (const [id, k] of this.known) {
-        const version = k.module === m.name ? versionOf(this.v8.scripts.get(id)) : undefined;
-        if (version !== undefined) keep.add(version);
-      }
-      keepReaders(m.name, keep);
       const mine = found.filter((f) => f.module === m.name);
       if (mine.length > 0) this.findings.set(m.name, mine);
       else this.findings.delete(m.name);
@@ -245,21 +238,21 @@ export class LiveEdit {
     const found: StaleCode[] = [];
     if (p.targets.length === 0 && p.replaced.size === 0) return found;
     try {
-      found.push(...this.keptClosures(p));
+      // V8 keeps a removed top-level function alive after its slot is emptied (measured on 3 nodes: one per earlier
+      // version, in the copies of the scripts it makes): such a function is named only through the top-level check
+      // (an interval or listener an old top level started, topLevelHandles.ts), never as still running here.
+      const gone = (module: string): Set<string> => {
+        const m = p.modules.find((x) => x.name === module);
+        const now = new Set(layoutOf(m?.compiled ?? "") ?? []);
+        return new Set(p.targets.filter((t) => t.module === module).flatMap((t) => (layoutOf(t.before) ?? []).filter((n) => !now.has(n))));
+      };
+      found.push(...this.keptClosures(p).filter((f) => f.kind !== "removed" || !gone(f.module).has(f.fn)));
       // A helper the save removed is still in the old scope; once nothing old reads that scope, empty it and look again.
       const emptied = this.emptyGone(p, found);
       if (emptied.size > 0) {
         const isEmptied = (f: StaleCode): boolean => f.kind === "removed" && emptied.has(f.module);
         // The first search's handles hold what it found.
         this.v8.release();
-        // V8 keeps a removed top-level function alive after its slot is emptied (measured on 3 nodes: one per earlier
-        // version, in the copies of the scripts it makes): one that is found is named only if the top level did not
-        // declare it, as an interval or listener an old top level started is named apart (topLevelHandles.ts).
-        const gone = (module: string): Set<string> => {
-          const m = p.modules.find((x) => x.name === module);
-          const now = new Set(layoutOf(m?.compiled ?? "") ?? []);
-          return new Set(p.targets.filter((t) => t.module === module).flatMap((t) => (layoutOf(t.before) ?? []).filter((n) => !now.has(n))));
-        };
         const still = this.keptClosures(p).filter((f) => isEmptied(f) && !gone(f.module).has(f.fn));
         found.splice(0, found.length, ...found.filter((f) => !isEmptied(f)), ...still);
       }
