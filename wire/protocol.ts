@@ -5,6 +5,7 @@
  */
 import { JSON_BATCH_TAG, decodeJsonBatch, decodeValue, encodeText, encodeValue } from "./codec";
 import { Pid } from "./pid";
+import type { StaleCode } from "./infos";
 import type { ObserverOp, TraceRequest } from "./observer";
 import { shapeProblem, type ShippedShape } from "./moduleShape";
 
@@ -36,38 +37,11 @@ export interface Bundle {
 
 import type { WireError } from "./errors";
 export { toWireError, type WireError } from "./errors";
+export type { NodeInfo, ProcessInfo, StaleCode, SupervisionTree } from "./infos";
 
 export interface PeerInfo {
   name: string;
   endpoint: string;
-}
-
-/**
- * Code a reload could not bring to what was saved, as a node found it right after the commit
- * (runtime/code/liveEdit.ts, docs/design.md §6): closures made by an earlier version, or a
- * constructor's code that will not run again on the instances that ran it.
- */
-export interface StaleCode {
-  /**
-   * kept: V8 kept the earlier body (a variable of a function around it was added, removed or renamed);
-   * removed: the function is gone from the source, yet functions made from it are alive;
-   * refused: V8 refused to patch the earlier version (`status`; BlockedByActiveGenerator: an async
-   * function or generator of it is suspended); constructor: a method that runs only in the constructor
-   * (or the constructor itself) changed, and live instances ran the earlier one; toplevel: an
-   * interval or listener an earlier version's top level started still runs beside the new one's
-   */
-  kind: "kept" | "removed" | "refused" | "constructor" | "toplevel";
-  module: string;
-  /** as a person finds it: "RaftNode.setupRoutes", `app.post("/set") callback in RaftNode.setupRoutes` */
-  fn: string;
-  /** its place in the .ts source ("cluster/raft.ts:42"), when the source map says */
-  at?: string;
-  /** live functions that still run the earlier body, or (constructor) live instances of the class */
-  count: number;
-  /** refused: V8's status */
-  status?: string;
-  /** constructor: the method is an async function or a generator, so a call the constructor started may still be suspended in it, running the earlier body */
-  suspends?: boolean;
 }
 
 /** Who asked for a reply: the caller's node and its pending-call reference. */
@@ -76,66 +50,6 @@ export interface From {
   ref: number;
   /** the calling process, when a process called (not the shell or code outside a process): monitor or link to it */
   pid?: Pid;
-}
-
-/** Per-process facts for status, ps and tests. */
-export interface ProcessInfo {
-  pid: Pid;
-  module: string;
-  version: string;
-  names: string[];
-  mailbox: number;
-  handled: number;
-  /** running: handling a message; waiting: idle; suspended: by suspend(pid), handles only system messages */
-  status: "running" | "waiting" | "suspended";
-  /** bytes of v8.serialize(state); a state that cannot be serialized counts the length of its util.inspect text */
-  memory?: number;
-  /** pids linked to this process */
-  links?: Pid[];
-  /** pids this process monitors */
-  monitors?: Pid[];
-  /** pids monitoring this process */
-  monitoredBy?: Pid[];
-  /** the supervisor that started it, if any */
-  supervisor?: Pid;
-  trapExit?: boolean;
-  /** live timers it owns (sendAfter, sendInterval) */
-  timers?: number;
-  /** resources it owns (own(resource)): closed when it ends */
-  resources?: number;
-}
-
-/** One supervisor or child in the shell's tree(): a root supervisor has no id; a child's pid is absent while it is not running. */
-export interface SupervisionTree {
-  pid: Pid | undefined;
-  module: string;
-  id?: string;
-  restart?: "permanent" | "transient" | "temporary";
-  names: string[];
-  /** a supervisor's children, in start order */
-  children?: SupervisionTree[];
-  /** why a supervisor's children could not be read (it ended while the tree was read) */
-  error?: string;
-}
-
-export interface NodeInfo {
-  node: string;
-  osPid: number;
-  modules: Record<string, string>;
-  processes: number;
-  rss: number;
-  heapUsed: number;
-  heapTotal?: number;
-  /** live process timers on this node (sendAfter, sendInterval) */
-  timers?: number;
-  /** event-loop delay in ms since the node started (perf_hooks.monitorEventLoopDelay) */
-  eventLoopDelay?: { mean: number; p99: number; max: number };
-  /** ms since this node's OS process started */
-  uptimeMs?: number;
-  /** top supervisors of this node that reached their restart intensity (pid texts): their trees are gone */
-  supervisorsGaveUp?: string[];
-  /** what the last reload of each module found still running its old code here (LiveEdit's findings) */
-  stale?: StaleCode[];
 }
 
 /** Why a process ended: "normal", "shutdown", "killed", "noproc", "noconnection", a crash's `{ code, message, stack }`, or any value given to exit(). */

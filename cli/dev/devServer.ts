@@ -1,5 +1,4 @@
 import { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../../wire/log";
@@ -19,7 +18,7 @@ import { BuildWarnings } from "./buildWarnings";
 import { RestartWatch } from "./restartWatch";
 import { keepAll, keptSnapshots, restartKeepingState, type KeptStateHost } from "./keptState";
 import { DriftCheck } from "./diskDrift";
-import { TypeChecker, formatTypeDiagnostic, type TypeDiagnostic } from "../save/typeChecker";
+import { TypeGate } from "./typeGate";
 import { ObserverServer } from "../observer/server";
 import { clearObserverAddress, writeObserverAddress } from "../observer/address";
 
@@ -71,10 +70,8 @@ export class DevServer extends EventEmitter {
   drift?: DriftCheck;
   /** saved files the nodes do not run yet (held, refused, not compiling), retried with every batch */
   pending!: PendingSaves;
-  /** `--typecheck`: the project's tsc in watch mode */
-  typeChecker?: TypeChecker;
-  /** `--typecheck=strict`: saved files held back while the project has type errors, sent once it has none */
-  private typeHeld?: ChangeBatch;
+  /** `--typecheck`: the project's tsc in watch mode, and in strict mode the saves it holds back */
+  private typeGate?: TypeGate;
   /** package.json, lock files, node_modules and cluster.config.json: what needs a restart when it changes */
   private restartWatch?: RestartWatch;
   private closing?: Promise<void>;
@@ -227,7 +224,16 @@ export class DevServer extends EventEmitter {
       });
       await this.watcher.start();
       this.watchBundled();
-      if (this.opts.typecheck) this.startTypeChecker(this.opts.typecheck === "strict");
+      if (this.opts.typecheck)
+        this.typeGate = new TypeGate({
+          projectDir: this.config.projectDir,
+          log: this.log,
+          strict: this.opts.typecheck === "strict",
+          pending: this.pending,
+          release: (held) => {
+            this.saves = this.saves.then(() => this.onBatch(held, true)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
+          },
+        });
       this.restartWatch = new RestartWatch({ projectDir: config.projectDir, configPath: config.configPath, log: this.log });
       this.restartWatch.start();
     }
@@ -272,74 +278,13 @@ export class DevServer extends EventEmitter {
     });
   }
 
-  /**
-   * tsc runs in its own process and prints what it finds, one line per error
-   * as `file:line:col`; a reload never waits for it, except in strict mode,
-   * where a save waits for its check and is held back while there are errors.
-   */
-  private startTypeChecker(strict: boolean): void {
-    const checker = new TypeChecker(this.config.projectDir);
-    this.typeChecker = checker;
-    let reported = -1;
-    checker.on("checked", (errors: TypeDiagnostic[]) => {
-      for (const d of errors) this.log.error({ typecheck: true, file: d.file, line: d.line, column: d.column, code: d.code }, formatTypeDiagnostic(d));
-      if (errors.length || reported !== 0) {
-        this.log.info(
-          { typecheck: true, errors: errors.length },
-          errors.length ? `type check: ${errors.length} error${errors.length > 1 ? "s" : ""}` : "type check: no errors",
-        );
-      }
-      reported = errors.length;
-      const held = this.typeHeld;
-      if (strict && errors.length === 0 && held) {
-        this.typeHeld = undefined;
-        const files = held.changed.map((f) => path.relative(this.config.projectDir, f));
-        this.log.info({ files }, `type errors fixed: reloading what was held back (${files.join(", ")})`);
-        this.saves = this.saves.then(() => this.onBatch(held, true)).catch((err: unknown) => this.log.error({ err }, "reload failed"));
-      }
-    });
-    checker.on("output", (line: string) => this.log.info({ typecheck: true }, `tsc: ${line}`));
-    checker.on("exit", (code: number | null) =>
-      this.log.error({ typecheck: true, code }, "the type checker (tsc --watch) exited; restart `devcluster up --typecheck` to check again"),
-    );
-    checker.start();
-    const ts = require.resolve("typescript/package.json", { paths: [this.config.projectDir] });
-    const version = (JSON.parse(readFileSync(ts, "utf8")) as { version?: string }).version ?? "(version unknown)";
-    this.log.info(
-      { typecheck: strict ? "strict" : true, typescript: version },
-      `type checking with TypeScript ${version} (${path.relative(this.config.projectDir, path.dirname(ts))})${strict ? "; strict: saves with type errors are held back" : ""}`,
-    );
-  }
-
-  /** --typecheck=strict: whether the project has type errors once tsc has seen this batch; holds the batch back if so. */
-  private async heldForTypes(batch: ChangeBatch): Promise<boolean> {
-    const errors = await this.typeChecker!.settled(batch.firstEventAt);
-    if (errors.length === 0) return false;
-    const prev = this.typeHeld;
-    const uniq = (a: string[], b: string[] = []): string[] => [...new Set([...b, ...a])];
-    this.typeHeld = {
-      changed: uniq(batch.changed, prev?.changed),
-      removed: uniq(batch.removed, prev?.removed),
-      assets: uniq(batch.assets, prev?.assets),
-      firstEventAt: Math.min(batch.firstEventAt, prev?.firstEventAt ?? Infinity),
-    };
-    this.pending.hold(batch.changed, "the project has type errors (--typecheck=strict)");
-    const files = [...batch.changed, ...batch.assets].map((f) => path.relative(this.config.projectDir, f));
-    const where = [...new Set(errors.map((d) => d.file))].join(", ");
-    this.log.warn(
-      { files, errors: errors.length, typecheck: "strict" },
-      `held back: ${files.join(", ")} not reloaded while the project has ${errors.length} type error${errors.length > 1 ? "s" : ""} (in ${where}; --typecheck=strict); it reloads once they are fixed`,
-    );
-    return true;
-  }
-
   private async onBatch(batch: ChangeBatch, typesChecked = false): Promise<void> {
     const flushedAt = performance.now();
     for (const file of batch.removed) {
       this.log.warn({ file }, "module file deleted; nodes keep running the version they have");
     }
     if (batch.changed.length === 0 && batch.assets.length === 0) return;
-    if (this.opts.typecheck === "strict" && !typesChecked && (await this.heldForTypes(batch))) return;
+    if (this.opts.typecheck === "strict" && !typesChecked && (await this.typeGate!.holds(batch))) return;
     // Every file the nodes do not run yet is looked at again, and only a consistent set is sent (rule: what runs is what is on disk).
     const plan = await this.pending.plan(batch);
     this.watchBundled();
@@ -399,7 +344,7 @@ export class DevServer extends EventEmitter {
   /** Stops the watcher, the nodes and the coordinator, in reverse order of start. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.typeChecker?.close();
+      this.typeGate?.close();
       this.restartWatch?.close();
       await this.watcher?.close();
       // Nodes going away now are no news: no liveness warning, no failing send to them in the log.

@@ -24,8 +24,8 @@ import type { Logger } from "../../wire/log";
 import type { StaleCode } from "../../wire/protocol";
 import { readFunctions, type FunctionLiteral } from "./functionLiterals";
 import { HeapSession, PICK_TEXTS } from "./heapSession";
-import { changesClosures, constructorOnlyChanges, eligible, locate, rememberMap, urlOf, withMapOf } from "./liveEditText";
-import { changedConsts, emptyGone, fitLayout, layoutOf } from "./moduleScope";
+import { ESBUILD_HELPER, constructorOnlyChanges, eligible, locate, needsPatch, rememberMap, urlOf, versionOf, withMapOf } from "./liveEditText";
+import { emptyGone, fitLayout, layoutOf } from "./moduleScope";
 
 export { removesNames } from "./liveEditText";
 
@@ -64,33 +64,9 @@ export interface Patched {
   ms: number;
 }
 
-/**
- * Whether a script whose text is `before` needs the patch `after`: a closure's code changed, or a changed `const`
- * that one of its closures reads. Only a closure's: a save that changes an exported `const` only read by exported
- * functions (which the table routes) must not enable the debugger, which announces every script of the node.
- */
-function changes(before: string, after: string): boolean {
-  if (changesClosures(before, after)) return true;
-  const consts = changedConsts(before, after);
-  if (consts.length === 0) return false;
-  const closures = eligible(before);
-  return consts.some((name) => {
-    const read = new RegExp(`(?<![\\w$.])${name.replace(/\$/g, "\\$")}(?![\\w$])`);
-    return closures.some((f) => read.test(f.text));
-  });
-}
-
 /** Two patches of one commit as one, for one search. */
 export function mergePatched(a: Patched, b: Patched): Patched {
   return { modules: [...a.modules, ...b.modules], targets: [...a.targets, ...b.targets], replaced: new Map([...a.replaced, ...b.replaced]), ms: a.ms + b.ms };
-}
-
-/** A function esbuild's runtime defines at a module's top level (`__export`), or one inside it (`get in __copyProps`). */
-const ESBUILD_HELPER = /(?:^| in )__\w+$/;
-
-/** The version in a script's url (`file:///.../chat/room.js%3Fv=1a2b3c`). */
-function versionOf(url: string | undefined): string | undefined {
-  return url === undefined ? undefined : /(?:\?|%3F)v=([^/?]*)$/i.exec(url)?.[1];
 }
 
 /** The status of an earlier script only searched, not patched (see `known`). */
@@ -146,7 +122,7 @@ export class LiveEdit {
     for (const m of changed) if (m.previous !== undefined && m.from !== m.to) out.replaced.set(m.name, m.previous);
     // Without a script known to hold a closure, and with nothing but routed functions changed, there is nothing to patch:
     // the debugger is not even enabled (enable, read and disable cost several ms, on the node's only thread).
-    if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || changes(m.previous, m.compiled))) {
+    if (!changed.some((m) => modulesWithScripts.has(m.name) || m.previous === undefined || needsPatch(m.previous, m.compiled))) {
       // Its closures were not patched this time, but a later save may change them: its script is looked up by url then.
       for (const m of changed) this.unresolved.set(urlOf(m.filename, m.from!), m.name);
       out.ms = performance.now() - t0;
@@ -177,7 +153,7 @@ export class LiveEdit {
           // Rewritten to the script's own scope layout when the save added, removed or moved a top-level binding.
           const text = withMapOf(fitLayout(m.compiled, before) ?? m.compiled, before);
           if (before === text) continue;
-          if (!changes(before, m.compiled)) {
+          if (!needsPatch(before, m.compiled)) {
             // Nothing to patch in it now; it may hold closures a later save changes.
             if (!this.known.has(scriptId)) this.known.set(scriptId, { mode: "patch", module: m.name });
             continue;

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { readBundle } from "./bundleShape";
 import { memberReads, readFunctions, type FunctionLiteral } from "./functionLiterals";
-import { withoutTail } from "./moduleScope";
+import { changedConsts, withoutTail } from "./moduleScope";
 
 /**
  * Whether `after` drops a name an earlier version's closure may call: a method of a
@@ -83,6 +83,30 @@ export function changesClosures(before: string, after: string): boolean {
   const classes = new Set(shapeOfCompiled(before).classes.values());
   const own = readFunctions(before).filter((f) => (f.kind === "class" || f.kind === "constructor") && !classes.has(f.className ?? f.name));
   return [...eligible(before), ...own].some((f) => !now.has(f.text));
+}
+
+/**
+ * Whether a script whose text is `before` needs the patch `after`: a closure's code changed, or a changed `const`
+ * that one of its closures reads. Only a closure's: a save that changes an exported `const` only read by exported
+ * functions (which the table routes) must not enable the debugger, which announces every script of the node.
+ */
+export function needsPatch(before: string, after: string): boolean {
+  if (changesClosures(before, after)) return true;
+  const consts = changedConsts(before, after);
+  if (consts.length === 0) return false;
+  const closures = eligible(before);
+  return consts.some((name) => {
+    const read = new RegExp(`(?<![\\w$.])${name.replace(/\$/g, "\\$")}(?![\\w$])`);
+    return closures.some((f) => read.test(f.text));
+  });
+}
+
+/** A function esbuild's runtime defines at a module's top level (`__export`), or one inside it (`get in __copyProps`). */
+export const ESBUILD_HELPER = /(?:^| in )__\w+$/;
+
+/** The version in a script's url (`file:///.../chat/room.js%3Fv=1a2b3c`). */
+export function versionOf(url: string | undefined): string | undefined {
+  return url === undefined ? undefined : /(?:\?|%3F)v=([^/?]*)$/i.exec(url)?.[1];
 }
 
 /** The literal a position is directly in (not in one nested in it). */
