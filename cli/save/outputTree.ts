@@ -64,22 +64,4 @@ export function stringLiteral(node: acorn.Node): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** A replacement of `code`'s text from `start` to `end`. */
-export interface Edit {
-  start: number;
-  end: number;
-  text: string;
-}
-
-/** `code` with non-overlapping `edits` applied. */
-export function applyEdits(code: string, edits: Edit[]): string {
-  if (edits.length === 0) return code;
-  const sorted = [...edits].sort((a, b) => a.start - b.start);
-  let out = "";
-  let at = 0;
-  for (const e of sorted) {
-    out += code.slice(at, e.start) + e.text;
-    at = e.end;
-  }
-  return out + code.slice(at);
-}
+export { applyEdits, type Edit } from "../../runtime/code/textEdits";

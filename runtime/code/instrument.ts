@@ -1,5 +1,6 @@
 import { LIVE, type BundleShape } from "./bundleShape";
 import type { Field } from "./classFields";
+import { applyEdits, type Edit } from "./textEdits";
 
 /**
  * The bundle as the loader evaluates it, line for line the same (every insert
@@ -23,9 +24,9 @@ import type { Field } from "./classFields";
  *   can bind one (`setInterval(this.tock.bind(this))` in a constructor run at load).
  */
 export function instrument(code: string, shape: BundleShape): string {
-  const inserts: { at: number; text: string }[] = [];
+  const inserts: Edit[] = [];
   const { sites } = shape;
-  for (const h of sites.helpers) inserts.push({ at: h.at, text: `${LIVE}.${h.name}(() => ${h.name}_esbuild), ${h.name}_esbuild = ` });
+  for (const h of sites.helpers) inserts.push({ start: h.at, end: h.at, text: `${LIVE}.${h.name}(() => ${h.name}_esbuild), ${h.name}_esbuild = ` });
   if (sites.afterExports !== undefined && shape.functions.size > 0) {
     const rebinds: string[] = [];
     const done = new Set<string>();
@@ -34,28 +35,22 @@ export function instrument(code: string, shape: BundleShape): string {
       done.add(local);
       rebinds.push(`${local} = ${LIVE}.own(${JSON.stringify(name)}, ${local});`);
     }
-    inserts.push({ at: sites.afterExports, text: ` ${rebinds.join(" ")}` });
+    inserts.push({ start: sites.afterExports, end: sites.afterExports, text: ` ${rebinds.join(" ")}` });
   }
   for (const p of sites.privates) {
-    inserts.push({ at: p.start, text: `${LIVE}.priv(${JSON.stringify(p.key)}, ` });
-    inserts.push({ at: p.end, text: ")" });
+    inserts.push({ start: p.start, end: p.start, text: `${LIVE}.priv(${JSON.stringify(p.key)}, ` });
+    inserts.push({ start: p.end, end: p.end, text: ")" });
   }
   for (const c of sites.classes) {
     const name = JSON.stringify(c.exportName);
     // A private field: invisible to the class's own code, to JSON and to Object.keys, and it runs in every
     // constructor of the class and of its subclasses, wherever they are defined.
-    inserts.push({ at: c.bodyOpen, text: ` #__devcluster = ${LIVE}.track(this, ${name});` });
-    if (c.fields.length > 0) inserts.push({ at: c.bodyClose, text: ` static { ${LIVE}.fields(this, function () { ${c.fields.map(adding).join(" ")} }); } ` });
-    inserts.push({ at: c.after, text: ` ${LIVE}.cls(${name}, ${c.local});` });
+    inserts.push({ start: c.bodyOpen, end: c.bodyOpen, text: ` #__devcluster = ${LIVE}.track(this, ${name});` });
+    if (c.fields.length > 0)
+      inserts.push({ start: c.bodyClose, end: c.bodyClose, text: ` static { ${LIVE}.fields(this, function () { ${c.fields.map(adding).join(" ")} }); } ` });
+    inserts.push({ start: c.after, end: c.after, text: ` ${LIVE}.cls(${name}, ${c.local});` });
   }
-  inserts.sort((a, b) => a.at - b.at);
-  let out = "";
-  let from = 0;
-  for (const i of inserts) {
-    out += code.slice(from, i.at) + i.text;
-    from = i.at;
-  }
-  return out + code.slice(from);
+  return applyEdits(code, inserts);
 }
 
 /** The statement that adds `f` to `this` when it lacks it, on one line: `__devcluster_live.field(this, "n", () => (0));`. */

@@ -29,6 +29,7 @@ import * as acorn from "acorn";
 import { analyze } from "eslint-scope";
 import type * as ESTree from "estree";
 import { LIVE, type BundleShape } from "./bundleShape";
+import { applyEdits, type Edit } from "./textEdits";
 import { IMPORT_META } from "./importMeta";
 import type { Instance, ModuleEntry } from "./moduleTable";
 
@@ -176,16 +177,16 @@ function fit(compiled: string, before: string): string | undefined {
   if (!wrapper) return undefined;
   const block = wrapper.body as Node;
   const keep = new Set(old.filter((n) => !held.includes(n)));
-  const inserts: { at: number; text: string; end?: number }[] = [];
+  const inserts: Edit[] = [];
   // The earlier script's bindings, declared first and in its order.
-  if (old.length > 0) inserts.push({ at: block.start + 1, text: ` var ${old.join(", ")};` });
+  if (old.length > 0) inserts.push({ start: block.start + 1, end: block.start + 1, text: ` var ${old.join(", ")};` });
   for (const s of block.body as Node[]) {
     if (s.type === "VariableDeclaration" && s.kind !== "var") {
       // `const x = 1` after `var x` is a redeclaration; `var x = 1` is not, and never runs anyway.
-      inserts.push({ at: s.start, end: s.start + (s.kind as string).length, text: s.kind === "const" ? "var  " : "var" });
+      inserts.push({ start: s.start, end: s.start + (s.kind as string).length, text: s.kind === "const" ? "var  " : "var" });
     } else if (s.type === "ClassDeclaration" && old.includes((s.id as Node).name as string)) {
-      inserts.push({ at: s.start, text: `var ${(s.id as Node).name as string} = ` });
-      inserts.push({ at: s.end, text: ";" });
+      inserts.push({ start: s.start, end: s.start, text: `var ${(s.id as Node).name as string} = ` });
+      inserts.push({ start: s.end, end: s.end, text: ";" });
     }
   }
   // Closures that read a binding the earlier script has no slot for read it through the holder.
@@ -199,18 +200,12 @@ function fit(compiled: string, before: string): string | undefined {
     for (const ref of v.references) {
       if (ref.from.variableScope === fnScope) continue;
       const at = (ref.identifier as unknown as Node).start;
-      inserts.push({ at, text: shorthand.has(at) ? `${v.name}: ${TOP}.` : `${TOP}.` });
+      inserts.push({ start: at, end: at, text: shorthand.has(at) ? `${v.name}: ${TOP}.` : `${TOP}.` });
     }
   }
-  inserts.sort((a, b) => a.at - b.at);
-  let out = "";
-  let from = 0;
-  for (const i of inserts) {
-    out += body.slice(from, i.at) + i.text;
-    from = i.end ?? i.at;
-  }
+  const out = applyEdits(body, inserts);
   const gone = old.filter((n) => !now.includes(n));
-  return out + body.slice(from) + scopeTail(old, gone, held) + compiled.slice(body.length + tailLength(compiled, body.length));
+  return out + scopeTail(old, gone, held) + compiled.slice(body.length + tailLength(compiled, body.length));
 }
 
 /** Length of the tail line that starts at `at` (up to the wrapper's closing line). */
