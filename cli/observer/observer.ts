@@ -9,6 +9,7 @@ import type { CompileError } from "../save/compiler";
 import { staleHead, staleLines } from "../views/reloadReport";
 import type { Coordinator, ReloadReport } from "../dev/coordinator";
 import type { TransactionInfo } from "../dev/reports";
+import type { MemberRow } from "../dev/clusterStatus";
 import type { ReloadSource } from "../../wire/protocol";
 import type { NodeSnapshot, ProcQuery, ProcRow, SupervisorTree } from "../../wire/observer";
 
@@ -16,15 +17,8 @@ export const TICK_MS = 1000;
 /** samples kept per node: five minutes at one a second */
 export const HISTORY = 300;
 
-export interface NodeRow {
-  node: string;
-  /** the address its peer endpoint is bound on, as `status` shows it */
-  host: string;
-  /** started by `devcluster node --join`, not by `up` */
-  joined?: boolean;
-  up: boolean;
-  osPid: number | null;
-  restarts: number;
+/** A member (host, joined, up, os pid, restarts, as `status` has them) with its last sample. */
+export interface NodeRow extends MemberRow {
   uptime: number;
   processes: number;
   rss: number;
