@@ -217,10 +217,15 @@ export class LiveEdit {
       // V8 keeps a removed top-level function alive after its slot is emptied (measured on 3 nodes: one per earlier
       // version, in the copies of the scripts it makes): such a function is named only through the top-level check
       // (an interval or listener an old top level started, topLevelHandles.ts), never as still running here.
+      const goneBy = new Map<string, Set<string>>();
       const gone = (module: string): Set<string> => {
-        const m = p.modules.find((x) => x.name === module);
-        const now = new Set(layoutOf(m?.compiled ?? "") ?? []);
-        return new Set(p.targets.filter((t) => t.module === module).flatMap((t) => (layoutOf(t.before) ?? []).filter((n) => !now.has(n))));
+        let names = goneBy.get(module);
+        if (!names) {
+          const now = new Set(layoutOf(p.modules.find((x) => x.name === module)?.compiled ?? "") ?? []);
+          names = new Set(p.targets.filter((t) => t.module === module).flatMap((t) => (layoutOf(t.before) ?? []).filter((n) => !now.has(n))));
+          goneBy.set(module, names);
+        }
+        return names;
       };
       found.push(...this.keptClosures(p).filter((f) => f.kind !== "removed" || !gone(f.module).has(f.fn)));
       // A helper the save removed is still in the old scope; once nothing old reads that scope, empty it and look again.
