@@ -3,18 +3,16 @@ import { createApi, type Api, type Runtime } from "../api";
 import * as ops from "./nodeOps";
 import type { Logger } from "../../wire/log";
 import { Pid } from "../../wire/pid";
-import { Processes, selfProc, type Proc, type Reply } from "../process/process";
-import { checkSendable } from "../../wire/sendable";
+import { Processes, type Proc } from "../process/process";
 import { Signals } from "../process/signals";
-import { SUPERVISOR, type ChildInfo, type ChildSpec, type SupervisorSpec } from "../process/supervisor";
+import { SUPERVISOR } from "../process/supervisor";
 import { Supervision } from "./supervision";
 import { Timers } from "../process/timers";
-import type { Ownable } from "../process/resources";
-import { toWireError, type Bundle, type ControlMessage, type From, type NodeInfo, type ProcessInfo, type SysOp, type WireError } from "../../wire/protocol";
+import { toWireError, type Bundle, type ControlMessage, type NodeInfo, type WireError } from "../../wire/protocol";
 import type { ClusterKeys } from "../../wire/security";
 import { PeerLinks } from "./peers";
 import { Calls, DEFAULT_CALL_TIMEOUT_MS } from "./calls";
-import { Messaging, mustSelf } from "./messaging";
+import { Messaging } from "./messaging";
 import { Membership } from "./membership";
 import { Names } from "./names";
 import { Reloads } from "../code/reloads";
@@ -27,6 +25,7 @@ import { ClusterError } from "../../wire/errors";
 import type { ObserverOp } from "../../wire/observer";
 import { runObserverOp } from "./observe";
 import { Tracer } from "./trace";
+import { ProcessApi } from "./processApi";
 import { restoreOrRefuse, writeNodeSnapshot, type KeepStateHost, type Restored, type SnapshotSummary } from "./keepState";
 
 export interface NodeOptions {
@@ -54,29 +53,27 @@ export interface NodeOptions {
  * coordinator, and a DEALER to every peer (each node receives on its own
  * ROUTER, so a message's route never depends on who connected first).
  */
-export class ClusterNode implements Runtime {
-  readonly name: string;
+export class ClusterNode extends ProcessApi implements Runtime {
+  override readonly name: string;
   readonly srcDir: string;
   readonly log: Logger;
   readonly table: ModuleTable;
-  readonly procs: Processes;
-  readonly signals: Signals;
-  readonly timers: Timers;
+  override readonly procs: Processes;
+  override readonly signals: Signals;
+  override readonly timers: Timers;
   /** what `require("devcluster")` gives this node's modules (each adds its own `hot`) */
   readonly api: Api;
   private readonly stats: NodeStats;
   private readonly liveEdit: LiveEdit;
   /** tracing of messages and calls; `tracer.on` is the one check the message path pays */
   readonly tracer: Tracer;
-  private readonly refPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private readonly control: ControlLink;
   private readonly links: PeerLinks;
-  private readonly messaging: Messaging;
+  protected override readonly messaging: Messaging;
   readonly calls: Calls;
-  private readonly supervision: Supervision;
-  private readonly names: Names;
+  protected override readonly supervision: Supervision;
+  protected override readonly names: Names;
   private readonly reloads: Reloads;
-  private nextRef = 1;
   private closed = false;
   /** what the restore from a snapshot did at start (null: started fresh) */
   private restoreReport: Restored | null = null;
@@ -90,6 +87,7 @@ export class ClusterNode implements Runtime {
   endpoint = "";
 
   constructor(private readonly opts: NodeOptions) {
+    super();
     this.name = opts.name;
     this.srcDir = opts.srcDir;
     this.log = opts.log;
@@ -308,163 +306,6 @@ export class ClusterNode implements Runtime {
     this.calls.nodeDown(name);
     // A node shutting down tells its own processes nothing: they end with it.
     if (!this.closed) this.signals.nodeDown(name);
-  }
-
-  // ---- messaging API (messaging.ts) ------------------------------------------
-
-  self(): Pid | undefined {
-    return selfProc()?.pid;
-  }
-
-  reply(from: From, reply: Reply): void {
-    this.messaging.reply(from, reply);
-  }
-
-  spawn(node: string, module: string, args: unknown, opts: { link?: boolean } = {}): Promise<Pid> {
-    return this.messaging.spawn(node, module, args, opts);
-  }
-
-  /** Like Erlang's `!` (messaging.ts): a dead or unreachable pid drops the message; one that cannot travel throws. */
-  send(pid: Pid, msg: unknown, kind: "info" | "cast" = "info"): void {
-    this.messaging.send(pid, msg, kind);
-  }
-
-  call(pid: Pid, msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
-    return this.messaging.call(pid, msg, timeoutMs);
-  }
-
-  /** A call whose message was checked by the caller, or need not be (messaging.ts). */
-  request(pid: Pid, msg: unknown, timeoutMs: number, checked = false): Promise<unknown> {
-    return this.messaging.request(pid, msg, timeoutMs, checked);
-  }
-
-  cast(pid: Pid, msg: unknown): void {
-    this.send(pid, msg, "cast");
-  }
-
-  // ---- links, monitors, timers, supervisors (see signals.ts, timers.ts, supervisor.ts) ----
-
-  makeRef(): string {
-    return `#Ref<${this.name}.${this.refPrefix}.${this.nextRef++}>`;
-  }
-
-  link(pid: Pid): void {
-    this.signals.link(mustSelf("link"), pid);
-  }
-
-  unlink(pid: Pid): void {
-    this.signals.unlink(mustSelf("unlink"), pid);
-  }
-
-  /** Sends an exit signal, local or remote, from self() (or from no process, e.g. the shell). */
-  exit(pid: Pid, reason: unknown): void {
-    this.signals.exit(selfProc()?.pid, pid, reason);
-  }
-
-  trapExit(on: boolean): boolean {
-    const p = mustSelf("trapExit");
-    const was = p.trapExit;
-    p.trapExit = on;
-    return was;
-  }
-
-  monitor(pid: Pid): string {
-    return this.signals.monitor(mustSelf("monitor"), pid);
-  }
-
-  demonitor(ref: string): boolean {
-    return this.signals.demonitor(mustSelf("demonitor"), ref);
-  }
-
-  monitorNode(node: string, on = true): void {
-    this.signals.monitorNode(mustSelf("monitorNode"), node, on);
-  }
-
-  /** The owner is the calling process, or the destination when called outside one; the timer dies with its owner. */
-  sendAfter(ms: number, pid: Pid, msg: unknown, periodic = false): string {
-    checkSendable(msg);
-    const owner = selfProc() ?? (pid.node === this.name ? this.procs.get(pid.id) : undefined);
-    if (!owner)
-      throw new ClusterError("not_a_process", `sendAfter: no owner for the timer: call it from a process, or target a live local pid (${pid} is not)`);
-    return this.timers.start(owner, ms, () => this.send(pid, msg), periodic, { to: pid, msg, ms });
-  }
-
-  cancelTimer(ref: string): number | false {
-    return this.timers.cancel(ref);
-  }
-
-  /** Starts a supervisor on `node`; resolves once every child has started, in order. */
-  startSupervisor(node: string, spec: SupervisorSpec, opts: { link?: boolean } = {}): Promise<Pid> {
-    return this.spawn(node, SUPERVISOR, spec, opts);
-  }
-
-  /** A node-level request about `pid`, answered by the node it lives on. */
-  sys(pid: Pid, op: SysOp): Promise<unknown> {
-    return this.messaging.sys(pid, op);
-  }
-
-  suspend(pid: Pid): Promise<void> {
-    return this.sys(pid, { op: "suspend" }) as Promise<void>;
-  }
-
-  resume(pid: Pid): Promise<void> {
-    return this.sys(pid, { op: "resume" }) as Promise<void>;
-  }
-
-  processInfo(pid: Pid): Promise<ProcessInfo> {
-    return this.sys(pid, { op: "info" }) as Promise<ProcessInfo>;
-  }
-
-  whichChildren(sup: Pid): Promise<ChildInfo[]> {
-    return this.supervision.whichChildren(sup);
-  }
-
-  restartChild(pid: Pid): Promise<Pid> {
-    return this.supervision.restartChild(pid);
-  }
-
-  startChild(sup: Pid, spec: ChildSpec): Promise<Pid> {
-    return this.supervision.startChild(sup, spec);
-  }
-
-  /** Cluster-wide names live in the coordinator (epmd's role); nodes keep a pushed cache. */
-  register(name: string, pid: Pid): Promise<void> {
-    return this.names.register(name, pid);
-  }
-
-  whereis(name: string): Promise<Pid | undefined> {
-    return this.names.whereis(name);
-  }
-
-  namesOf(pid: Pid): string[] {
-    return this.names.namesOf(pid);
-  }
-
-  /** every name this node knows of with its pid: the observer's page of processes indexes them once, not once per process */
-  registeredNames(): IterableIterator<[string, Pid]> {
-    return this.names.entries();
-  }
-
-  lookup(name: string): Pid | undefined {
-    return this.names.lookup(name);
-  }
-
-  unregister(name: string): Promise<boolean> {
-    return this.names.unregister(name);
-  }
-
-  registered(): string[] {
-    return this.names.all();
-  }
-
-  /** The resource is closed when self() ends, however it ends (see process/resources.ts). */
-  own(resource: Ownable): void {
-    const proc = mustSelf("own");
-    (proc.resources ??= new Set()).add(resource);
-  }
-
-  disown(resource: Ownable): boolean {
-    return mustSelf("disown").resources?.delete(resource) ?? false;
   }
 
   private exited(proc: Proc, reason: unknown): void {
