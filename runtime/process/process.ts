@@ -3,9 +3,10 @@ import { Pid } from "../../wire/pid";
 import type { From, ProcessInfo, WireError } from "../../wire/protocol";
 import { toWireError } from "../../wire/protocol";
 import { ClusterError } from "../../wire/errors";
-import { crashReason, describe, describeState, exitedError, noproc } from "./reasons";
+import { exitedError, noproc } from "./reasons";
 export { crashReason, noproc, type CrashReason } from "./reasons";
-import type { Behaviour, CallResult } from "./behaviour";
+import type { Behaviour } from "./behaviour";
+import { crashed, handle, type HandleHost } from "./handle";
 import { release } from "./resources";
 import { CodeChange } from "./codeChange";
 import { Proc, asBehaviour, currentProc, infoOf, isThenable, type Envelope, type Reply } from "./proc";
@@ -58,6 +59,8 @@ export class Processes {
   handledTotal = 0;
 
   private readonly deferredCalls = new Map<string, Proc>();
+  /** what handling one message needs of this node (handle.ts) */
+  private readonly handling: HandleHost;
 
   constructor(
     private readonly table: ModuleSource,
@@ -75,6 +78,14 @@ export class Processes {
       deliver: (id, env, front) => this.deliver(id, env, front),
       exit: (proc, reason) => this.exit(proc, reason),
     });
+    this.handling = {
+      get log() {
+        return h.log;
+      },
+      exportsOf: (proc) => this.exportsOf(proc),
+      reply: (from, reply) => this.host.reply(from, reply),
+      deferred: (key, proc) => this.deferredCalls.set(key, proc),
+    };
   }
 
   /**
@@ -204,7 +215,7 @@ export class Processes {
       const env = proc.mailbox.take(at)!;
       try {
         // A handler that returns no promise is handled without one: a promise and a microtask per message was most of a local cast.
-        const pending = this.handle(proc, env);
+        const pending = handle(this.handling, proc, env);
         if (pending) await pending;
         proc.handled++;
         this.handledTotal++;
@@ -220,85 +231,10 @@ export class Processes {
     proc.running = false;
   }
 
-  /** Handles one message; a promise only when the handler returned one (or a system message's work did). */
-  private handle(proc: Proc, env: Envelope): Promise<void> | undefined {
-    if (env.kind === "system") return env.run(proc) ?? undefined;
-    const exports: Behaviour = this.exportsOf(proc) ?? {};
-    switch (env.kind) {
-      case "call": {
-        const fn = exports.handleCall;
-        if (typeof fn !== "function") throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCall`);
-        const r: CallResult<unknown> | Promise<CallResult<unknown>> = fn(env.msg, env.from, proc.state);
-        if (isThenable(r)) return Promise.resolve(r).then((done) => this.called(proc, env, done));
-        this.called(proc, env, r);
-        return undefined;
-      }
-      case "cast":
-      case "info": {
-        const fn = env.kind === "cast" ? exports.handleCast : exports.handleInfo;
-        if (typeof fn !== "function") {
-          // OTP's gen_server logs an unexpected info and goes on; a cast to a process without handleCast is a bug in the sender.
-          if (env.kind === "info") {
-            this.host.log.warn({ proc: proc.pid.toString(), module: proc.module, msg: describe(env.msg) }, "unhandled message");
-            return;
-          }
-          throw new ClusterError("bad_behaviour", `${proc.module} exports no handleCast`);
-        }
-        const s = fn(env.msg, proc.state);
-        if (isThenable(s))
-          return Promise.resolve(s).then((next) => {
-            proc.state = next;
-          });
-        proc.state = s;
-        return undefined;
-      }
-      default: {
-        const unhandled: never = env;
-        return unhandled;
-      }
-    }
-  }
-
-  /** A handleCall's result: the new state, and the reply unless it defers it. */
-  private called(proc: Proc, env: Extract<Envelope, { kind: "call" }>, r: unknown): void {
-    // The type is the contract; a user module written in JavaScript (or cast) may still break it.
-    if (r === null || typeof r !== "object" || !("state" in r)) {
-      throw new ClusterError("bad_return", `${proc.module}.handleCall must return { reply, state } or { noreply: true, state }, got ${describe(r, 1)}`);
-    }
-    const result = r as { reply?: unknown; noreply?: boolean; state: unknown };
-    proc.state = result.state;
-    if (!result.noreply) this.host.reply(env.from, { ok: true, value: result.reply });
-    // Ended while its handler awaited: nobody is left to reply later, so the caller hears it now, not at its timeout.
-    else if (!proc.alive) this.host.reply(env.from, { ok: false, error: noproc(proc.pid) });
-    else {
-      const key = `${env.from.node}:${env.from.ref}`;
-      (proc.deferred ??= new Map()).set(key, env.from);
-      this.deferredCalls.set(key, proc);
-    }
-  }
-
-  /** A handler threw: this process ends, the node goes on (gen_server's crash report). */
+  /** A handler threw: this process ends, the node goes on (gen_server's crash report, handle.ts). */
   private crash(proc: Proc, env: Envelope, err: unknown): void {
     if (!proc.alive) return;
-    this.host.log.error(
-      {
-        proc: proc.pid.toString(),
-        module: proc.module,
-        lastMessage: env.kind === "system" ? "(system message)" : describe((env as { msg: unknown }).msg),
-        // A state holding a socket would otherwise fill the terminal: class instances by name, 300 characters at most.
-        state: describeState(proc.state),
-        err,
-      },
-      "process crashed",
-    );
-    const reason = crashReason(err);
-    if (env.kind === "call") {
-      this.host.reply(env.from, {
-        ok: false,
-        error: { ...reason, code: "process_crashed", message: `process ${proc.pid} (${proc.module}) crashed: ${reason.message}` },
-      });
-    }
-    void this.exit(proc, reason);
+    void this.exit(proc, crashed(this.handling, proc, env, err));
   }
 
   /**
